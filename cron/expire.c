@@ -1,0 +1,118 @@
+/* expire.c - osd expire: remove expired open-smtp entries once and rebuild relay.cdb (for cron). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "conf.h"
+#include "log.h"
+#include "opensmtp.h"
+#include "path.h"
+#include "relaydb.h"
+#include "rules.h"
+#include "xmalloc.h"
+
+struct live {
+	struct ipaddr *addrs;
+	size_t count, cap;
+	size_t pos;
+	char key[IPADDR_TEXT_MAX];
+};
+
+static int collect(void *ctx, const struct ipaddr *addr, const struct timespec *mtime)
+{
+	struct live *l = ctx;
+
+	(void)mtime;
+	if (l->count == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 1024;
+		l->addrs = xreallocarray(l->addrs, l->cap, sizeof *l->addrs);
+	}
+	l->addrs[l->count++] = *addr;
+	return 0;
+}
+
+static int next_key(void *ctx, const char **key_r, size_t *keylen_r)
+{
+	struct live *l = ctx;
+
+	if (l->pos >= l->count)
+		return 0;
+	*keylen_r = ipaddr_format_key(&l->addrs[l->pos++], l->key);
+	*key_r = l->key;
+	return 1;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: osd expire [-c FILE] [-v]\n"
+		     "Remove the open-smtp entries older than relay_expire and rebuild\n"
+		     "relay.cdb from the rules file and the live entries, once.  For cron\n"
+		     "or a systemd timer where no osd watch runs.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
+	};
+	const char *conf_arg = NULL;
+	struct osd_conf conf;
+	struct opensmtp_scan_stats st;
+	struct live live = { 0 };
+	struct rules rules;
+	char dir[PATH_MAX], cdb[PATH_MAX], err[PATH_MAX + 256];
+	bool verbose = false;
+	int opt, dirfd, r;
+	long n;
+
+	while ((opt = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': conf_arg = optarg; break;
+		case 'v': verbose = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 100;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 100;
+	}
+	cli_load_conf(&conf, conf_arg);
+	log_init("osd-expire", strcmp(conf.log, "syslog") == 0, conf.log_facility);
+	if (conf_opensmtp_dir(&conf, dir, sizeof dir) < 0 || conf_relay_cdb(&conf, cdb, sizeof cdb) < 0) {
+		cli_error("expire", "state_dir path too long");
+		return 111;
+	}
+	/* Rules first: a broken rules file must not leave a table without them. */
+	r = rules_load_file(&rules, conf.rules, err, sizeof err);
+	if (r < 0) {
+		cli_error("expire", "rules: %s", err);
+		return 111;
+	}
+	if (path_mkdirs(dir, 0755) < 0 || (dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		cli_error("expire", "%s: %s", dir, strerror(errno));
+		return 111;
+	}
+	if (opensmtp_scan(dirfd, conf.relay_expire, collect, &live, &st) < 0) {
+		cli_error("expire", "reading %s: %s", dir, strerror(errno));
+		return 111;
+	}
+	n = relaydb_write(cdb, &rules, next_key, &live, conf.fsync);
+	if (n < 0) {
+		cli_error("expire", "writing %s: %s", cdb, strerror(errno));
+		return 111;
+	}
+	if (verbose)
+		printf("expire: %lu live, %lu expired, %lu ignored; %s: %ld records\n", st.live,
+		       st.expired, st.ignored, cdb, n);
+	free(live.addrs);
+	rules_free(&rules);
+	close(dirfd);
+	return 0;
+}

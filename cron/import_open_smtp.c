@@ -1,0 +1,158 @@
+/* import_open_smtp.c - osd import-open-smtp FILE: move a vpopmail open-smtp file into open-smtp/. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "conf.h"
+#include "opensmtp.h"
+#include "path.h"
+
+#define LINE_MAX_BYTES 1024
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: osd import-open-smtp [-c FILE] OPEN-SMTP-FILE\n"
+		     "Create an open-smtp/ entry for each line of a vpopmail open-smtp file\n"
+		     "  213.41.188.249:allow,RELAYCLIENT=\"\",RBLSMTPD=\"\" 1029581749\n"
+		     "with the line's time as its login time.  Bad lines are reported with\n"
+		     "their number and skipped; entries already older than relay_expire are\n"
+		     "skipped.  Exit 0 when every line was good, 1 when some were skipped.\n");
+}
+
+/*
+ * Split one line into address and timestamp.  Returns NULL on success or
+ * the reason the line is bad.
+ */
+static const char *parse_line(char *line, struct ipaddr *addr, time_t *when)
+{
+	char *ts, *end, *colon = NULL;
+	unsigned long long secs;
+
+	/* The timestamp is the last white-space separated field. */
+	end = line + strlen(line);
+	while (end > line && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	ts = end;
+	while (ts > line && isdigit((unsigned char)ts[-1]))
+		ts--;
+	if (ts == end)
+		return "no timestamp at the end of the line";
+	if (ts == line || (ts[-1] != ' ' && ts[-1] != '\t'))
+		return "the timestamp must follow white space";
+	errno = 0;
+	secs = strtoull(ts, NULL, 10);
+	if (errno != 0 || secs > (unsigned long long)INT64_MAX / 2)
+		return "timestamp out of range";
+	*when = (time_t)secs;
+	ts[-1] = '\0';
+	/* The address ends at the ':' that starts "allow" (IPv6 has ':' too). */
+	for (char *p = line; (p = strchr(p, ':')) != NULL; p++)
+		if (strncmp(p + 1, "allow", 5) == 0 && (p[6] == ',' || isspace((unsigned char)p[6]) || p[6] == '\0')) {
+			colon = p;
+			break;
+		}
+	if (colon == NULL)
+		return strstr(line, ":deny") ? "a deny line is not a login" : "expected ADDRESS:allow,...";
+	*colon = '\0';
+	if (ipaddr_parse(line, addr) < 0)
+		return "not an IPv4 or IPv6 address";
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
+	};
+	const char *conf_arg = NULL, *file;
+	struct osd_conf conf;
+	char dir[PATH_MAX];
+	unsigned long lineno = 0, imported = 0, bad = 0, old = 0, kept = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t got;
+	time_t now = time(NULL);
+	FILE *fp;
+	int opt, dirfd;
+
+	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': conf_arg = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 100;
+		}
+	}
+	if (argc - optind != 1) {
+		usage(stderr);
+		return 100;
+	}
+	file = argv[optind];
+	cli_load_conf(&conf, conf_arg);
+	if (conf_opensmtp_dir(&conf, dir, sizeof dir) < 0 || path_mkdirs(dir, 0755) < 0 ||
+	    (dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		cli_error("import-open-smtp", "%s: %s", dir, strerror(errno));
+		return 111;
+	}
+	fp = strcmp(file, "-") == 0 ? stdin : fopen(file, "re");
+	if (fp == NULL) {
+		cli_error("import-open-smtp", "%s: %s", file, strerror(errno));
+		return 111;
+	}
+	while ((got = getline(&line, &cap, fp)) >= 0) {
+		struct ipaddr addr;
+		time_t when;
+		const char *why;
+		int r;
+
+		lineno++;
+		if ((size_t)got > LINE_MAX_BYTES) {
+			why = "line too long";
+		} else if (memchr(line, '\0', (size_t)got) != NULL) {
+			why = "NUL byte in line";
+		} else {
+			line[strcspn(line, "\r\n")] = '\0';
+			if (line[0] == '\0' || line[0] == '#')
+				continue;
+			why = parse_line(line, &addr, &when);
+		}
+		if (why != NULL) {
+			fprintf(stderr, "osd: import-open-smtp: %s:%lu: %s (skipped)\n", file, lineno, why);
+			bad++;
+			continue;
+		}
+		if (when > now)
+			when = now;     /* a clock that ran ahead must not extend relaying */
+		if (when + conf.relay_expire <= now) {
+			old++;
+			continue;
+		}
+		r = opensmtp_record_time_at(dirfd, &addr, when);
+		if (r < 0) {
+			cli_error("import-open-smtp", "%s: %s", dir, strerror(errno));
+			return 111;
+		}
+		if (r == 0)
+			kept++;
+		else
+			imported++;
+	}
+	if (ferror(fp)) {
+		cli_error("import-open-smtp", "%s: %s", file, strerror(errno));
+		return 111;
+	}
+	printf("imported %lu, kept %lu newer, skipped %lu expired and %lu bad line(s)\n",
+	       imported, kept, old, bad);
+	free(line);
+	if (fp != stdin)
+		fclose(fp);
+	close(dirfd);
+	return bad > 0 ? 1 : 0;
+}

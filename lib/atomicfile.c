@@ -1,0 +1,175 @@
+/* atomicfile.c - write temp, fsync, rename: readers see the old file or the new one, never a mix. */
+/* The header uses size_t without including <stddef.h> itself. */
+#include <stddef.h>
+
+#include "atomicfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "path.h"
+
+/* Tries before giving up when leftover temporaries collide with our names. */
+#define ATOMICFILE_TRIES 100
+
+/* Makes temp names unique within one process (the pid covers the rest). */
+static unsigned atomicfile_counter;
+
+int
+atomicfile_open(struct atomicfile *af, const char *path, unsigned mode)
+{
+	const char *slash, *base;
+	size_t dirlen;
+	int tries, fd;
+
+	af->fd = -1;
+	af->path[0] = '\0';
+	af->tmp[0] = '\0';
+	if (strlen(path) >= sizeof(af->path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	slash = strrchr(path, '/');
+	base = slash != NULL ? slash + 1 : path;
+	if (*base == '\0') {
+		/* "dir/" names a folder, not a file to replace. */
+		errno = EISDIR;
+		return -1;
+	}
+	/* The folder part, with its '/', so the temp lands beside the target. */
+	dirlen = (size_t)(base - path);
+
+	for (tries = 0; tries < ATOMICFILE_TRIES; tries++) {
+		if (path_fmt(af->tmp, sizeof(af->tmp), "%.*s.%s.tmp.%ld.%u",
+			     (int)dirlen, path, base, (long)getpid(),
+			     atomicfile_counter++) == -1)
+			return -1;
+		fd = open(af->tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, (mode_t)mode);
+		if (fd != -1)
+			break;
+		if (errno != EEXIST) {
+			af->tmp[0] = '\0';
+			return -1;
+		}
+	}
+	if (fd == -1) {
+		af->tmp[0] = '\0';
+		return -1;
+	}
+	/*
+	 * The caller's mode is what the file must have (relay.cdb is read by
+	 * other users): do not let a tight umask silently narrow it.
+	 */
+	if (fchmod(fd, (mode_t)mode) == -1) {
+		int saved = errno;
+
+		close(fd);
+		unlink(af->tmp);
+		af->tmp[0] = '\0';
+		errno = saved;
+		return -1;
+	}
+	memcpy(af->path, path, strlen(path) + 1);
+	af->fd = fd;
+	return 0;
+}
+
+int
+atomicfile_commit(struct atomicfile *af, bool do_fsync)
+{
+	int fd = af->fd, saved;
+
+	if (fd < 0 || af->tmp[0] == '\0') {
+		errno = EBADF;
+		return -1;
+	}
+	af->fd = -1;
+	if (do_fsync && fsync(fd) == -1) {
+		saved = errno;
+		close(fd);
+		goto fail;
+	}
+	if (close(fd) == -1) {
+		/* A failed close can mean lost data (NFS, quota): do not publish. */
+		saved = errno;
+		goto fail;
+	}
+	if (rename(af->tmp, af->path) == -1) {
+		saved = errno;
+		goto fail;
+	}
+	af->tmp[0] = '\0';
+	/* The rename is only durable once the folder itself is on disk. */
+	if (do_fsync && fsync_parent_dir(af->path) == -1)
+		return -1;
+	return 0;
+
+fail:
+	unlink(af->tmp);
+	af->tmp[0] = '\0';
+	errno = saved;
+	return -1;
+}
+
+void
+atomicfile_abort(struct atomicfile *af)
+{
+	int saved = errno;
+
+	if (af->fd >= 0)
+		close(af->fd);
+	af->fd = -1;
+	if (af->tmp[0] != '\0')
+		unlink(af->tmp);
+	af->tmp[0] = '\0';
+	errno = saved;
+}
+
+int
+write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0) {
+			/* No progress and no error: do not spin forever. */
+			errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+fsync_parent_dir(const char *path)
+{
+	char dir[PATH_MAX];
+	int fd, saved;
+
+	if (path_dirname(dir, sizeof(dir), path) == -1)
+		return -1;
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	/* Some file systems cannot fsync a folder (EINVAL); nothing more to do there. */
+	if (fsync(fd) == -1 && errno != EINVAL) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}

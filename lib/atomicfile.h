@@ -1,0 +1,37 @@
+/* atomicfile.h - replace a file so that readers see the old or the new one, never a mix. */
+#ifndef OSD_ATOMICFILE_H
+#define OSD_ATOMICFILE_H
+
+#include <stddef.h>
+
+#include <limits.h>
+#include <stdbool.h>
+
+struct atomicfile {
+	int fd;                 /* write the new contents here */
+	char path[PATH_MAX];    /* the final name */
+	char tmp[PATH_MAX];     /* the temporary name beside it */
+};
+
+/*
+ * Create a temporary file beside path (same folder, so rename is atomic)
+ * with the given mode.  Returns 0, or -1 with errno.
+ */
+int atomicfile_open(struct atomicfile *af, const char *path, unsigned mode);
+
+/*
+ * fsync the file, rename it over path, fsync the folder (when do_fsync),
+ * and close.  On failure the temporary is removed and -1 returned with errno.
+ */
+int atomicfile_commit(struct atomicfile *af, bool do_fsync);
+
+/* Close and remove the temporary without touching path. */
+void atomicfile_abort(struct atomicfile *af);
+
+/* Write all of len bytes to fd, retrying on EINTR and short writes. */
+int write_all(int fd, const void *data, size_t len);
+
+/* fsync the folder that holds path (makes a rename or create durable). */
+int fsync_parent_dir(const char *path);
+
+#endif

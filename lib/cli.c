@@ -1,0 +1,74 @@
+/* cli.c - what every osd command does first: find and load the config, report errors. */
+/* The header uses size_t without including <stddef.h> itself. */
+#include <stddef.h>
+
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "path.h"
+
+void
+cli_load_conf(struct osd_conf *conf, const char *path)
+{
+	char err[PATH_MAX + 512];
+	bool is_default = false;
+	const char *env;
+
+	if (path == NULL) {
+		env = getenv("OSD_CONF");
+		if (env != NULL && env[0] != '\0') {
+			path = env;
+		} else {
+			path = CONF_DEFAULT_PATH;
+			is_default = true;
+		}
+	}
+
+	conf_defaults(conf);
+	if (conf_load(conf, path, err, sizeof(err)) == 0)
+		return;
+
+	/* No /etc/osd/osd.conf at all: run on the built-in defaults. */
+	if (is_default && errno == ENOENT) {
+		conf_defaults(conf);
+		if (path_join(conf->users_dir, sizeof(conf->users_dir), conf->state_dir,
+			      "domains") == -1) {
+			cli_error("config", "users_dir: path too long");
+			exit(111);
+		}
+		return;
+	}
+	cli_error("config", "%s", err);
+	exit(111);
+}
+
+void
+cli_error(const char *what, const char *fmt, ...)
+{
+	char why[4096];
+	char line[4096 + 256];
+	int saved = errno, n;
+	va_list ap;
+
+	va_start(ap, fmt);
+	/* A cut message is still better than none. */
+	(void)vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	n = snprintf(line, sizeof(line), "osd: %s: %s\n", what != NULL ? what : "error", why);
+	if (n > 0) {
+		if ((size_t)n >= sizeof(line)) {
+			n = sizeof(line) - 1;
+			line[n - 1] = '\n';
+		}
+		/* One write so that the line is not interleaved with another process's. */
+		(void)!write(STDERR_FILENO, line, (size_t)n);
+	}
+	errno = saved;
+}

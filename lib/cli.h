@@ -1,0 +1,20 @@
+/* cli.h - what every osd command does first: -c FILE, --help, the config. */
+#ifndef OSD_CLI_H
+#define OSD_CLI_H
+
+#include <stddef.h>
+
+#include "conf.h"
+
+/*
+ * Load the configuration named by -c FILE, else $OSD_CONF, else the
+ * default path.  A missing default file is fine (built-in defaults); a
+ * missing named file or any error in it prints "osd: config: ..." and
+ * exits 111.
+ */
+void cli_load_conf(struct osd_conf *conf, const char *path);
+
+/* Print "osd: <what>: <why>" to stderr. */
+void cli_error(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

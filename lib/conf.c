@@ -1,0 +1,485 @@
+/* conf.c - osd.conf: strict "key = value" parsing over built-in defaults. */
+/* The header uses size_t without including <stddef.h> itself. */
+#include <stddef.h>
+
+#include "conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "path.h"
+
+/* Longest line of osd.conf, without its newline. */
+#define CONF_LINE_MAX 4096
+
+enum conf_kind {
+	KIND_STRING,    /* any text that fits */
+	KIND_PATH,      /* relative paths are taken from the config file's folder */
+	KIND_DURATION,  /* relay_expire: a duration > 0 */
+	KIND_BOOL,
+	KIND_LOG,       /* "stderr" or "syslog" */
+	KIND_FACILITY,  /* a syslog facility name */
+};
+
+struct conf_key {
+	const char *name;
+	enum conf_kind kind;
+	size_t offset;
+	size_t size;
+};
+
+#define FIELD(field, kind) \
+	{ #field, kind, offsetof(struct osd_conf, field), sizeof(((struct osd_conf *)0)->field) }
+
+static const struct conf_key conf_keys[] = {
+	FIELD(state_dir, KIND_PATH),
+	FIELD(control_dir, KIND_PATH),
+	FIELD(rules, KIND_PATH),
+	FIELD(users_dir, KIND_PATH),
+	FIELD(tls_cert, KIND_PATH),
+	FIELD(tls_key, KIND_PATH),
+	FIELD(relay_expire, KIND_DURATION),
+	FIELD(pop3_listen, KIND_STRING),
+	FIELD(pop3s_listen, KIND_STRING),
+	FIELD(smtp_listen, KIND_STRING),
+	FIELD(submission_listen, KIND_STRING),
+	FIELD(smtps_listen, KIND_STRING),
+	FIELD(imap_listen, KIND_STRING),
+	FIELD(resolver, KIND_STRING),
+	FIELD(user, KIND_STRING),
+	FIELD(group, KIND_STRING),
+	FIELD(mail_user, KIND_STRING),
+	FIELD(default_domain, KIND_STRING),
+	FIELD(log, KIND_LOG),
+	FIELD(log_facility, KIND_FACILITY),
+	FIELD(fsync, KIND_BOOL),
+	FIELD(services, KIND_STRING),
+};
+
+/* The names log_init() accepts; checked here so the error names file and line. */
+static const char *const conf_facilities[] = {
+	"mail", "daemon", "user", "local0", "local1", "local2", "local3",
+	"local4", "local5", "local6", "local7",
+};
+
+/* Copy s into a fixed field; -1 when it does not fit (never truncate). */
+static int
+set_field(char *field, size_t size, const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len >= size)
+		return -1;
+	memcpy(field, s, len + 1);
+	return 0;
+}
+
+void
+conf_defaults(struct osd_conf *conf)
+{
+	memset(conf, 0, sizeof(*conf));
+	/* All literals below fit their fields; set_field cannot fail here. */
+	(void)set_field(conf->state_dir, sizeof(conf->state_dir), "/var/lib/osd");
+	(void)set_field(conf->control_dir, sizeof(conf->control_dir), "/etc/osd/control");
+	(void)set_field(conf->rules, sizeof(conf->rules), "/etc/osd/tcp.smtp");
+	/* users_dir stays empty: conf_load makes it <state_dir>/domains. */
+	conf->relay_expire = CONF_DEFAULT_RELAY_EXPIRE;
+	(void)set_field(conf->pop3_listen, sizeof(conf->pop3_listen), "0.0.0.0:110");
+	(void)set_field(conf->smtp_listen, sizeof(conf->smtp_listen), "0.0.0.0:25");
+	(void)set_field(conf->submission_listen, sizeof(conf->submission_listen), "0.0.0.0:587");
+	(void)set_field(conf->log, sizeof(conf->log), "stderr");
+	(void)set_field(conf->log_facility, sizeof(conf->log_facility), "mail");
+	conf->fsync = true;
+	(void)set_field(conf->services, sizeof(conf->services), "watch");
+}
+
+int
+conf_parse_duration(const char *text, long *secs_r)
+{
+	const char *p = text;
+	long value = 0, unit = 1;
+
+	if (text == NULL || !isdigit((unsigned char)*p)) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (; isdigit((unsigned char)*p); p++) {
+		int digit = *p - '0';
+
+		if (value > (LONG_MAX - digit) / 10) {
+			errno = ERANGE;
+			return -1;
+		}
+		value = value * 10 + digit;
+	}
+	switch (*p) {
+	case '\0':
+		break;
+	case 's':
+		break;
+	case 'm':
+		unit = 60;
+		break;
+	case 'h':
+		unit = 3600;
+		break;
+	case 'd':
+		unit = 86400;
+		break;
+	default:
+		errno = EINVAL;
+		return -1;
+	}
+	if (*p != '\0' && p[1] != '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	if (value > LONG_MAX / unit) {
+		errno = ERANGE;
+		return -1;
+	}
+	*secs_r = value * unit;
+	return 0;
+}
+
+int
+conf_parse_bool(const char *text, bool *value_r)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+	size_t i;
+
+	if (text == NULL)
+		goto bad;
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(text, yes[i]) == 0) {
+			*value_r = true;
+			return 0;
+		}
+		if (strcasecmp(text, no[i]) == 0) {
+			*value_r = false;
+			return 0;
+		}
+	}
+bad:
+	errno = EINVAL;
+	return -1;
+}
+
+int
+conf_opensmtp_dir(const struct osd_conf *conf, char *out, size_t size)
+{
+	return path_join(out, size, conf->state_dir, "open-smtp");
+}
+
+int
+conf_relay_cdb(const struct osd_conf *conf, char *out, size_t size)
+{
+	return path_join(out, size, conf->state_dir, "relay.cdb");
+}
+
+static void __attribute__((format(printf, 3, 4)))
+set_err(char *err, size_t errsize, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errsize == 0)
+		return;
+	va_start(ap, fmt);
+	/* An error message may be cut; it is for people, not for parsing. */
+	(void)vsnprintf(err, errsize, fmt, ap);
+	va_end(ap);
+}
+
+static bool
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* Trim s in place (both ends) and return the new start. */
+static char *
+trim(char *s)
+{
+	size_t len;
+
+	while (is_space(*s))
+		s++;
+	len = strlen(s);
+	while (len > 0 && is_space(s[len - 1]))
+		s[--len] = '\0';
+	return s;
+}
+
+enum line_result { LINE_OK, LINE_EOF, LINE_TOO_LONG, LINE_NUL, LINE_READ_ERROR };
+
+/*
+ * Read one line (without '\n') into line[CONF_LINE_MAX + 1].  A NUL byte
+ * is refused rather than letting it silently cut the line short.
+ */
+static enum line_result
+read_line(FILE *fp, char *line)
+{
+	size_t len = 0;
+	int c;
+
+	while ((c = getc(fp)) != EOF && c != '\n') {
+		if (c == '\0')
+			return LINE_NUL;
+		if (len >= CONF_LINE_MAX)
+			return LINE_TOO_LONG;
+		line[len++] = (char)c;
+	}
+	line[len] = '\0';
+	if (c == EOF) {
+		if (ferror(fp))
+			return LINE_READ_ERROR;
+		if (len == 0)
+			return LINE_EOF;
+	}
+	return LINE_OK;
+}
+
+/*
+ * The folder relative paths in the file are taken from, made absolute so
+ * that a daemon that later changes directory still finds them.
+ */
+static int
+conf_base_dir(const char *path, char *out, size_t size)
+{
+	char dir[PATH_MAX], cwd[PATH_MAX];
+
+	if (path_dirname(dir, sizeof(dir), path) == -1)
+		return -1;
+	if (dir[0] == '/')
+		return path_join(out, size, "", dir);
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return -1;
+	if (strcmp(dir, ".") == 0)
+		return path_join(out, size, "", cwd);
+	return path_join(out, size, cwd, dir);
+}
+
+/* Resolve a path value against base into field; -1 when too long. */
+static int
+set_path(char *field, size_t size, const char *base, const char *value)
+{
+	char joined[PATH_MAX];
+
+	if (value[0] == '\0' || value[0] == '/')
+		return set_field(field, size, value);
+	/* "./state" and "." read better resolved as "state" and the folder itself. */
+	while (value[0] == '.' && value[1] == '/') {
+		value += 2;
+		while (*value == '/')
+			value++;
+	}
+	if (value[0] == '\0' || strcmp(value, ".") == 0)
+		return set_field(field, size, base);
+	if (path_join(joined, sizeof(joined), base, value) == -1)
+		return -1;
+	return set_field(field, size, joined);
+}
+
+static bool
+known_facility(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(conf_facilities) / sizeof(conf_facilities[0]); i++)
+		if (strcasecmp(name, conf_facilities[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Apply one key = value; on error fill why and return -1. */
+static int
+conf_set(struct osd_conf *conf, const struct conf_key *k, const char *value,
+	 const char *base, char *why, size_t whysize)
+{
+	char *field = (char *)conf + k->offset;
+	long secs;
+	bool b;
+
+	switch (k->kind) {
+	case KIND_STRING:
+		break;
+	case KIND_PATH:
+		/* Everything hangs off these two; an empty one is surely a mistake. */
+		if (value[0] == '\0' && (strcmp(k->name, "state_dir") == 0 ||
+					 strcmp(k->name, "control_dir") == 0)) {
+			set_err(why, whysize, "must not be empty");
+			return -1;
+		}
+		if (set_path(field, k->size, base, value) == -1) {
+			set_err(why, whysize, "path too long (max %zu bytes)", k->size - 1);
+			return -1;
+		}
+		return 0;
+	case KIND_DURATION:
+		if (conf_parse_duration(value, &secs) == -1) {
+			set_err(why, whysize, "bad duration \"%s\" (want seconds, or a number "
+				"with s, m, h or d)", value);
+			return -1;
+		}
+		if (secs <= 0) {
+			set_err(why, whysize, "must be greater than 0");
+			return -1;
+		}
+		conf->relay_expire = secs;
+		return 0;
+	case KIND_BOOL:
+		if (conf_parse_bool(value, &b) == -1) {
+			set_err(why, whysize, "bad boolean \"%s\" (want yes or no)", value);
+			return -1;
+		}
+		conf->fsync = b;
+		return 0;
+	case KIND_LOG:
+		if (strcmp(value, "stderr") != 0 && strcmp(value, "syslog") != 0) {
+			set_err(why, whysize, "must be stderr or syslog, not \"%s\"", value);
+			return -1;
+		}
+		break;
+	case KIND_FACILITY:
+		if (!known_facility(value)) {
+			set_err(why, whysize, "unknown syslog facility \"%s\" (want mail, "
+				"daemon, user or local0..local7)", value);
+			return -1;
+		}
+		break;
+	}
+	if (set_field(field, k->size, value) == -1) {
+		set_err(why, whysize, "value too long (max %zu bytes)", k->size - 1);
+		return -1;
+	}
+	return 0;
+}
+
+/* Parse one line already read; 0, or -1 with err filled. */
+static int
+conf_parse_line(struct osd_conf *conf, char *line, const char *path, unsigned long lineno,
+		const char *base, char *err, size_t errsize)
+{
+	char why[512];
+	char *eq, *key, *value;
+	size_t i, vlen;
+
+	line = trim(line);
+	/* '#' starts a comment only at the start of a line, so values may hold '#'. */
+	if (line[0] == '\0' || line[0] == '#')
+		return 0;
+	if ((eq = strchr(line, '=')) == NULL) {
+		set_err(err, errsize, "%s:%lu: expected key = value", path, lineno);
+		return -1;
+	}
+	*eq = '\0';
+	key = trim(line);
+	value = trim(eq + 1);
+	if (key[0] == '\0') {
+		set_err(err, errsize, "%s:%lu: expected key = value", path, lineno);
+		return -1;
+	}
+	/* A double-quoted value keeps its inner spaces; there are no escapes. */
+	if (value[0] == '"') {
+		vlen = strlen(value);
+		if (vlen < 2 || value[vlen - 1] != '"') {
+			set_err(err, errsize, "%s:%lu: %s: unterminated quoted value", path,
+				lineno, key);
+			return -1;
+		}
+		value[vlen - 1] = '\0';
+		value++;
+	}
+	for (i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++) {
+		if (strcmp(key, conf_keys[i].name) != 0)
+			continue;
+		/* A key given twice: the later line wins, as in most config files. */
+		if (conf_set(conf, &conf_keys[i], value, base, why, sizeof(why)) == -1) {
+			set_err(err, errsize, "%s:%lu: %s: %s", path, lineno, key, why);
+			return -1;
+		}
+		return 0;
+	}
+	set_err(err, errsize, "%s:%lu: %s: unknown key", path, lineno, key);
+	return -1;
+}
+
+int
+conf_load(struct osd_conf *conf, const char *path, char *err, size_t errsize)
+{
+	char line[CONF_LINE_MAX + 1];
+	char base[PATH_MAX];
+	unsigned long lineno = 0;
+	FILE *fp;
+	int saved, r = 0;
+
+	if (set_field(conf->path, sizeof(conf->path), path) == -1) {
+		set_err(err, errsize, "%s: %s", path, strerror(ENAMETOOLONG));
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fp = fopen(path, "re")) == NULL) {
+		/* errno is kept: cli tells a missing default file (ENOENT) apart. */
+		saved = errno;
+		set_err(err, errsize, "%s: %s", path, strerror(saved));
+		errno = saved;
+		return -1;
+	}
+	if (conf_base_dir(path, base, sizeof(base)) == -1) {
+		saved = errno;
+		set_err(err, errsize, "%s: cannot tell its folder: %s", path, strerror(saved));
+		fclose(fp);
+		errno = saved == ENOENT ? EINVAL : saved;
+		return -1;
+	}
+
+	for (;;) {
+		enum line_result lr = read_line(fp, line);
+
+		if (lr == LINE_EOF)
+			break;
+		lineno++;
+		if (lr == LINE_TOO_LONG) {
+			set_err(err, errsize, "%s:%lu: line too long (max %d bytes)", path,
+				lineno, CONF_LINE_MAX);
+			r = -1;
+			break;
+		}
+		if (lr == LINE_NUL) {
+			set_err(err, errsize, "%s:%lu: NUL byte in line", path, lineno);
+			r = -1;
+			break;
+		}
+		if (lr == LINE_READ_ERROR) {
+			set_err(err, errsize, "%s:%lu: %s", path, lineno, strerror(errno));
+			r = -1;
+			break;
+		}
+		if (conf_parse_line(conf, line, path, lineno, base, err, errsize) == -1) {
+			r = -1;
+			break;
+		}
+	}
+	fclose(fp);
+	if (r == -1) {
+		/* Never ENOENT: that would read as "no config file" to cli. */
+		errno = EINVAL;
+		return -1;
+	}
+
+	if (conf->users_dir[0] == '\0' &&
+	    path_join(conf->users_dir, sizeof(conf->users_dir), conf->state_dir, "domains") == -1) {
+		set_err(err, errsize, "%s: users_dir: <state_dir>/domains is too long", path);
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,61 @@
+/* conf.h - osd.conf: "key = value" lines, '#' comments, strict keys and values. */
+#ifndef OSD_CONF_H
+#define OSD_CONF_H
+
+#include <stddef.h>
+
+#include <limits.h>
+#include <stdbool.h>
+
+#define CONF_DEFAULT_PATH "/etc/osd/osd.conf"
+#define CONF_DEFAULT_RELAY_EXPIRE (3 * 3600)
+
+struct osd_conf {
+	char path[PATH_MAX];            /* the file this came from */
+	char state_dir[PATH_MAX];       /* default /var/lib/osd */
+	char control_dir[PATH_MAX];     /* default /etc/osd/control */
+	char rules[PATH_MAX];           /* tcp.smtp; default /etc/osd/tcp.smtp */
+	char users_dir[PATH_MAX];       /* default <state_dir>/domains */
+	char tls_cert[PATH_MAX];
+	char tls_key[PATH_MAX];
+	long relay_expire;              /* seconds, > 0 */
+	char pop3_listen[128];
+	char pop3s_listen[128];
+	char smtp_listen[128];
+	char submission_listen[128];
+	char smtps_listen[128];
+	char imap_listen[128];
+	char resolver[128];
+	char user[64];                  /* drop to this user when started as root */
+	char group[64];
+	char mail_user[64];
+	char default_domain[256];
+	char log[16];                   /* "stderr" or "syslog" */
+	char log_facility[16];
+	bool fsync;                     /* fsync relay.cdb and queue files (default yes) */
+	char services[256];             /* what "osd run" starts, space-separated */
+};
+
+/* Fill conf with the built-in defaults. */
+void conf_defaults(struct osd_conf *conf);
+
+/*
+ * Read path over the defaults.  On error returns -1 and writes
+ * "FILE:LINE: key: why" into err.
+ */
+int conf_load(struct osd_conf *conf, const char *path, char *err, size_t errsize);
+
+/*
+ * Parse a duration: plain seconds, or a number with s/m/h/d ("3h", "90m").
+ * Returns 0 and the seconds in *secs_r, or -1 on anything else.
+ */
+int conf_parse_duration(const char *text, long *secs_r);
+
+/* Parse yes/no/true/false/on/off/1/0; -1 when it is none of these. */
+int conf_parse_bool(const char *text, bool *value_r);
+
+/* The open-smtp folder and relay.cdb under state_dir. */
+int conf_opensmtp_dir(const struct osd_conf *conf, char *out, size_t size);
+int conf_relay_cdb(const struct osd_conf *conf, char *out, size_t size);
+
+#endif

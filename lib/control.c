@@ -1,0 +1,242 @@
+/* control.c - qmail-style control files, read afresh on every call so edits need no restart. */
+#include "control.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "path.h"
+#include "xmalloc.h"
+
+/* Reads a control file in chunks and hands out one line at a time. */
+struct line_reader {
+	int fd;
+	size_t pos, end;
+	uint64_t total;                 /* bytes read so far, against CONTROL_FILE_MAX */
+	bool eof;
+	char chunk[16384];
+	char line[CONTROL_LINE_MAX + 1];
+};
+
+/* Open dir/name; -1 with errno (ENOENT when missing). */
+static int
+control_open(const char *dir, const char *name, struct line_reader *lr)
+{
+	char path[PATH_MAX];
+
+	if (path_join(path, sizeof(path), dir, name) == -1)
+		return -1;
+	memset(lr, 0, offsetof(struct line_reader, chunk));
+	if ((lr->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+control_close(struct line_reader *lr)
+{
+	int saved = errno;
+
+	if (lr->fd >= 0)
+		close(lr->fd);
+	lr->fd = -1;
+	errno = saved;
+}
+
+/*
+ * Next raw line (without '\n') into lr->line: 1 for a line, 0 at the end,
+ * -1 with errno: EMSGSIZE for a line over CONTROL_LINE_MAX, EFBIG for a
+ * file over CONTROL_FILE_MAX, EINVAL for a NUL byte (it would silently cut
+ * the line, e.g. turn "example.com\0.evil" into "example.com").
+ */
+static int
+control_next(struct line_reader *lr)
+{
+	size_t len = 0;
+	ssize_t n;
+	char c;
+
+	for (;;) {
+		if (lr->pos == lr->end) {
+			if (lr->eof)
+				break;
+			n = read(lr->fd, lr->chunk, sizeof(lr->chunk));
+			if (n == -1) {
+				if (errno == EINTR)
+					continue;
+				return -1;
+			}
+			if (n == 0) {
+				lr->eof = true;
+				break;
+			}
+			lr->total += (uint64_t)n;
+			if (lr->total > CONTROL_FILE_MAX) {
+				errno = EFBIG;
+				return -1;
+			}
+			lr->pos = 0;
+			lr->end = (size_t)n;
+		}
+		c = lr->chunk[lr->pos++];
+		if (c == '\n') {
+			lr->line[len] = '\0';
+			return 1;
+		}
+		if (c == '\0') {
+			errno = EINVAL;
+			return -1;
+		}
+		if (len >= CONTROL_LINE_MAX) {
+			errno = EMSGSIZE;
+			return -1;
+		}
+		lr->line[len++] = c;
+	}
+	/* A last line without '\n' still counts. */
+	lr->line[len] = '\0';
+	return len > 0 ? 1 : 0;
+}
+
+/* Trim both ends in place; NULL for a blank line or a '#' comment. */
+static char *
+control_meaningful(char *s)
+{
+	size_t len;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	if (*s == '\0' || *s == '#')
+		return NULL;
+	len = strlen(s);
+	while (len > 0 && isspace((unsigned char)s[len - 1]))
+		s[--len] = '\0';
+	return s;
+}
+
+/* Copy s into out; ERANGE when it does not fit (never truncate a value). */
+static int
+copy_out(char *out, size_t size, const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len >= size) {
+		errno = ERANGE;
+		return -1;
+	}
+	memcpy(out, s, len + 1);
+	return 0;
+}
+
+/*
+ * The first meaningful line.  A file with no meaningful line is treated
+ * as a missing one (def, else ENOENT), as qmail admins empty a file to
+ * mean "not set".  An output buffer too small is ERANGE.
+ */
+int
+control_read_line(const char *dir, const char *name, const char *def,
+		  char *out, size_t size)
+{
+	struct line_reader lr;
+	char *s = NULL;
+	int r;
+
+	if (control_open(dir, name, &lr) == -1) {
+		if (errno == ENOENT && def != NULL)
+			return copy_out(out, size, def);
+		return -1;
+	}
+	while ((r = control_next(&lr)) == 1)
+		if ((s = control_meaningful(lr.line)) != NULL)
+			break;
+	control_close(&lr);
+	if (r == -1)
+		return -1;
+	if (r == 0) {
+		if (def != NULL)
+			return copy_out(out, size, def);
+		errno = ENOENT;
+		return -1;
+	}
+	return copy_out(out, size, s);
+}
+
+int
+control_read_ulong(const char *dir, const char *name, unsigned long def,
+		   unsigned long *value_r)
+{
+	char text[CONTROL_LINE_MAX + 1];
+	unsigned long value = 0;
+	const char *p;
+
+	if (control_read_line(dir, name, NULL, text, sizeof(text)) == -1) {
+		if (errno != ENOENT)
+			return -1;
+		*value_r = def;
+		return 0;
+	}
+	/* Digits only: no sign, no spaces, no hex, no suffix. */
+	for (p = text; *p != '\0'; p++) {
+		unsigned digit = (unsigned)(*p - '0');
+
+		if (!isdigit((unsigned char)*p) || value > (ULONG_MAX - digit) / 10) {
+			errno = EINVAL;
+			return -1;
+		}
+		value = value * 10 + digit;
+	}
+	*value_r = value;
+	return 0;
+}
+
+int
+control_read_lines(const char *dir, const char *name, struct control_lines *out)
+{
+	struct line_reader lr;
+	size_t cap = 0;
+	char *s;
+	int r;
+
+	out->lines = NULL;
+	out->count = 0;
+	if (control_open(dir, name, &lr) == -1)
+		return errno == ENOENT ? 0 : -1;
+	while ((r = control_next(&lr)) == 1) {
+		if ((s = control_meaningful(lr.line)) == NULL)
+			continue;
+		if (out->count == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			out->lines = xreallocarray(out->lines, cap, sizeof(*out->lines));
+		}
+		out->lines[out->count++] = xstrdup(s);
+	}
+	control_close(&lr);
+	if (r == -1) {
+		/* All or nothing: a half-read rcpthosts must not look complete. */
+		int saved = errno;
+
+		control_lines_free(out);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+void
+control_lines_free(struct control_lines *cl)
+{
+	size_t i;
+
+	for (i = 0; i < cl->count; i++)
+		free(cl->lines[i]);
+	free(cl->lines);
+	cl->lines = NULL;
+	cl->count = 0;
+}

@@ -1,0 +1,35 @@
+/* control.h - qmail-style control files, read afresh on every call. */
+#ifndef OSD_CONTROL_H
+#define OSD_CONTROL_H
+
+#include <stddef.h>
+
+/* Longest line honoured in a control file; longer lines are an error. */
+#define CONTROL_LINE_MAX 1024
+/* Largest control file read (morercpthosts can be big). */
+#define CONTROL_FILE_MAX (64u * 1024 * 1024)
+
+struct control_lines {
+	char **lines;   /* trimmed, no comments or blank lines */
+	size_t count;
+};
+
+/*
+ * The first line of dir/name, trimmed, into out.  A missing file gives
+ * def (or -1 with errno = ENOENT when def is NULL).  Returns 0 or -1.
+ */
+int control_read_line(const char *dir, const char *name, const char *def,
+		      char *out, size_t size);
+
+/* A non-negative number from dir/name, or def when the file is missing. */
+int control_read_ulong(const char *dir, const char *name, unsigned long def,
+		       unsigned long *value_r);
+
+/*
+ * Every meaningful line of dir/name: trailing white space removed, blank
+ * lines and '#' comments skipped.  A missing file is an empty list.
+ */
+int control_read_lines(const char *dir, const char *name, struct control_lines *out);
+void control_lines_free(struct control_lines *cl);
+
+#endif

@@ -1,0 +1,126 @@
+/* privdrop.c - give up root for good after the listening sockets are bound. */
+/* The header uses size_t without including <stddef.h> itself. */
+#include <stddef.h>
+
+#include "privdrop.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+/* getpwnam_r/getgrnam_r scratch space: start here, grow on ERANGE up to the cap. */
+#define PRIVDROP_BUF_START 4096
+#define PRIVDROP_BUF_MAX (1024 * 1024)
+
+static int __attribute__((format(printf, 3, 4)))
+privdrop_fail(char *err, size_t errsize, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && errsize > 0) {
+		va_start(ap, fmt);
+		(void)vsnprintf(err, errsize, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+/* The uid and primary gid of user; -1 with err on failure. */
+static int
+lookup_user(const char *user, uid_t *uid_r, gid_t *gid_r, char *err, size_t errsize)
+{
+	struct passwd pw, *res = NULL;
+	size_t size = PRIVDROP_BUF_START;
+	char *buf;
+	int r;
+
+	for (;;) {
+		if ((buf = malloc(size)) == NULL)
+			return privdrop_fail(err, errsize, "user %s: out of memory", user);
+		r = getpwnam_r(user, &pw, buf, size, &res);
+		if (r != ERANGE || size >= PRIVDROP_BUF_MAX)
+			break;
+		free(buf);
+		size *= 2;
+	}
+	if (r != 0) {
+		free(buf);
+		return privdrop_fail(err, errsize, "user %s: %s", user, strerror(r));
+	}
+	if (res == NULL) {
+		free(buf);
+		return privdrop_fail(err, errsize, "user %s: no such user", user);
+	}
+	*uid_r = pw.pw_uid;
+	*gid_r = pw.pw_gid;
+	free(buf);
+	return 0;
+}
+
+static int
+lookup_group(const char *group, gid_t *gid_r, char *err, size_t errsize)
+{
+	struct group gr, *res = NULL;
+	size_t size = PRIVDROP_BUF_START;
+	char *buf;
+	int r;
+
+	for (;;) {
+		if ((buf = malloc(size)) == NULL)
+			return privdrop_fail(err, errsize, "group %s: out of memory", group);
+		r = getgrnam_r(group, &gr, buf, size, &res);
+		if (r != ERANGE || size >= PRIVDROP_BUF_MAX)
+			break;
+		free(buf);
+		size *= 2;
+	}
+	if (r != 0) {
+		free(buf);
+		return privdrop_fail(err, errsize, "group %s: %s", group, strerror(r));
+	}
+	if (res == NULL) {
+		free(buf);
+		return privdrop_fail(err, errsize, "group %s: no such group", group);
+	}
+	*gid_r = gr.gr_gid;
+	free(buf);
+	return 0;
+}
+
+int
+privdrop(const char *user, const char *group, char *err, size_t errsize)
+{
+	uid_t uid = 0;
+	gid_t gid = 0;
+
+	if (geteuid() != 0 || user == NULL || user[0] == '\0')
+		return 0;
+	if (lookup_user(user, &uid, &gid, err, errsize) == -1)
+		return -1;
+	if (group != NULL && group[0] != '\0' &&
+	    lookup_group(group, &gid, err, errsize) == -1)
+		return -1;
+
+	/* Groups first: once the uid is gone we may no longer change them. */
+	if (setgroups(1, &gid) == -1)
+		return privdrop_fail(err, errsize, "setgroups %lu: %s", (unsigned long)gid,
+				     strerror(errno));
+	if (setresgid(gid, gid, gid) == -1)
+		return privdrop_fail(err, errsize, "setresgid %lu: %s", (unsigned long)gid,
+				     strerror(errno));
+	if (setresuid(uid, uid, uid) == -1)
+		return privdrop_fail(err, errsize, "setresuid %lu: %s", (unsigned long)uid,
+				     strerror(errno));
+
+	/* Trust but verify: a saved set-user-id left at 0 would undo all of this. */
+	if (uid != 0 && (setuid(0) != -1 || seteuid(0) != -1))
+		return privdrop_fail(err, errsize, "user %s: root could be regained after "
+				     "dropping privileges", user);
+	return 0;
+}

@@ -1,0 +1,71 @@
+/* relaydb.h - relay.cdb: writing it as tcprules does, and looking up as tcpserver does. */
+#ifndef OSD_RELAYDB_H
+#define OSD_RELAYDB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ipaddr.h"
+#include "rules.h"
+
+/* The value every live open-smtp entry gets: allow,RELAYCLIENT="" */
+#define RELAYDB_DYNAMIC_VALUE "+RELAYCLIENT=\0"
+#define RELAYDB_DYNAMIC_VALUE_LEN 14
+
+/* Most environment variables one rule may set. */
+#define RELAYDB_ENV_MAX 32
+
+struct relaydb_env {
+	char name[64];
+	char value[1024];
+};
+
+struct relaydb_result {
+	bool matched;           /* false: no rule at all (tcpserver then allows) */
+	bool allow;             /* deny rules refuse the connection */
+	char key[IPADDR_TEXT_MAX + 2];  /* the rule that matched ("" = default) */
+	unsigned nrecords;      /* records under that key (the first one counts) */
+	size_t env_count;
+	struct relaydb_env env[RELAYDB_ENV_MAX];
+};
+
+/*
+ * Callback that yields the dynamic entries one by one: set *key_r and
+ * *keylen_r and return 1, or return 0 when there are no more, -1 on error.
+ */
+typedef int relaydb_next_fn(void *ctx, const char **key_r, size_t *keylen_r);
+
+/*
+ * Write path atomically: the static records in order, then one
+ * RELAYDB_DYNAMIC_VALUE record per key that next() yields, except keys
+ * that a static deny rule for the address or one of its prefixes covers:
+ * an administrator's deny stays a deny whoever logs in (the default rule
+ * does not count, so ":deny" setups still let logged-in users relay).
+ * fsync as configured.  Returns the number of records written, or -1
+ * with errno.
+ */
+long relaydb_write(const char *path, struct rules *statics,
+		   relaydb_next_fn *next, void *ctx, bool do_fsync);
+
+/*
+ * Look addr up in an open relay.cdb the way tcpserver -x does with no
+ * remote host name and no remote info: the exact address, then each
+ * shorter prefix that ends in '.' or ':', then the empty default key.
+ * Returns 0 (result filled), or -1 with errno on a read error or a
+ * malformed value.
+ */
+int relaydb_lookup_fd(int fd, const struct ipaddr *addr, struct relaydb_result *res);
+
+/* The same, opening path; a missing file is "no rule" (matched = false). */
+int relaydb_lookup(const char *path, const struct ipaddr *addr, struct relaydb_result *res);
+
+/* The value of an environment variable the rule sets, or NULL. */
+const char *relaydb_getenv(const struct relaydb_result *res, const char *name);
+
+/*
+ * Decode a tcprules value ("D\0" deny, "+VAR=value\0" set) into res.
+ * Returns 0, or -1 (errno = EINVAL) when it is malformed.
+ */
+int relaydb_decode_value(const char *value, size_t len, struct relaydb_result *res);
+
+#endif

@@ -1,0 +1,71 @@
+/* rules.h - the tcprules text format (tcp.smtp) compiled to table records. */
+#ifndef OSD_RULES_H
+#define OSD_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A source line longer than this is an error (tcp.smtp lines are short). */
+#define RULES_LINE_MAX 4096
+/* One a.b.c.d-e range expands to at most 256 keys; a file to at most this many records. */
+#define RULES_RECORDS_MAX 1000000
+
+/* One table record: the key as tcpserver looks it up, the value as tcprules encodes it. */
+struct rule_record {
+	char *key;
+	size_t keylen;
+	char *value;
+	size_t valuelen;
+};
+
+struct rules {
+	struct rule_record *records;
+	size_t count;
+	size_t cap;
+	uint32_t *index;        /* hash of keys -> first record, built by rules_match */
+	size_t nindex;          /* slots in index (0: not built) */
+	size_t indexed;         /* records covered by index */
+};
+
+void rules_init(struct rules *r);
+void rules_free(struct rules *r);
+
+/*
+ * Parse one line of a rules file and append its records (zero for a blank
+ * or comment line, several for a range).  The line has no newline.
+ * Returns 0, or -1 with a reason in err (the caller adds file:line).
+ *
+ * Syntax, as tcprules(1): ADDRESS:allow|deny[,VAR=QvalueQ]... where Q is
+ * any character that delimits the value; ADDRESS is an exact IPv4/IPv6
+ * address, a prefix ending in '.' or ':', a.b.c.d-e, =host, =.domain,
+ * info@address, "=" or empty for the default.
+ */
+int rules_parse_line(struct rules *r, const char *line, size_t len,
+		     char *err, size_t errsize);
+
+/*
+ * Parse a whole rules file into r.  A missing file yields an empty rule set
+ * and returns 1 (so the caller may warn).  Errors return -1 with
+ * "FILE:LINE: why" in err; r then holds nothing.
+ */
+int rules_load_file(struct rules *r, const char *path, char *err, size_t errsize);
+
+/*
+ * Append one record (key and value are copied).  Used for the dynamic
+ * "ADDRESS:allow,RELAYCLIENT=\"\"" entries too.
+ */
+int rules_add(struct rules *r, const char *key, size_t keylen,
+	      const char *value, size_t valuelen);
+
+/*
+ * The record tcpserver would use for a client whose key (see
+ * ipaddr_format_key) is key: the first record of the exact key, else of
+ * the longest prefix ending in '.' or ':', else of the default "" key.
+ * NULL when none matches.  Builds an index on first use.
+ */
+const struct rule_record *rules_match(struct rules *r, const char *key, size_t keylen);
+
+/* Is this record's value a deny? */
+int rules_record_is_deny(const struct rule_record *rec);
+
+#endif

@@ -1,0 +1,99 @@
+/* check.c - osd check IP: would IP be allowed to relay now, by which rule, until when. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "conf.h"
+#include "opensmtp.h"
+#include "relaycheck.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: osd check [-c FILE] IP\n"
+		     "Print the relay decision smtp-gate makes for a client at IP: the\n"
+		     "rule from relay.cdb, its environment and, for a POP-before-SMTP\n"
+		     "entry, the seconds left.  Exit 0 if IP may relay, 1 if not.\n");
+}
+
+static void print_time(const char *label, time_t t)
+{
+	struct tm tm;
+	char text[32];
+
+	gmtime_r(&t, &tm);
+	strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("%s: %s\n", label, text);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
+	};
+	const char *conf_arg = NULL;
+	struct osd_conf conf;
+	struct relay_decision d;
+	struct ipaddr addr;
+	char dir[PATH_MAX], cdb[PATH_MAX], text[IPADDR_TEXT_MAX], shown[64];
+	int opt, dirfd;
+
+	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': conf_arg = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 100;
+		}
+	}
+	if (argc - optind != 1) {
+		usage(stderr);
+		return 100;
+	}
+	if (ipaddr_parse(argv[optind], &addr) < 0) {
+		opensmtp_printable(argv[optind], shown, sizeof shown);
+		cli_error("check", "'%s' is not an IPv4 or IPv6 address", shown);
+		return 100;
+	}
+	cli_load_conf(&conf, conf_arg);
+	if (conf_opensmtp_dir(&conf, dir, sizeof dir) < 0 ||
+	    conf_relay_cdb(&conf, cdb, sizeof cdb) < 0) {
+		cli_error("check", "state_dir path too long");
+		return 111;
+	}
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (relay_decide(cdb, dirfd, conf.relay_expire, &addr, &d) < 0) {
+		cli_error("check", "%s: %s", cdb, strerror(errno));
+		return 111;
+	}
+	ipaddr_format(&addr, text);
+	printf("address: %s\n", text);
+	printf("decision: %s\n", !d.connect ? "deny" : d.relay ? "relay" : "no-relay");
+	if (!d.rule.matched)
+		printf("rule: none\n");
+	else if (d.rule.key[0] == '\0')
+		printf("rule: default\n");
+	else
+		printf("rule: %s\n", d.rule.key);
+	printf("source: %s\n", !d.rule.matched ? "none" : d.dynamic ? "dynamic" : "static");
+	printf("connection: %s\n", d.connect ? "allow" : "deny");
+	for (size_t i = 0; i < d.rule.env_count; i++)
+		printf("env: %s=\"%s\"\n", d.rule.env[i].name, d.rule.env[i].value);
+	if (d.dynamic) {
+		time_t now = time(NULL);
+		print_time("login", d.login.tv_sec);
+		print_time("expires", d.expires);
+		if (d.stale)
+			printf("expires_in: 0 (expired %lld s ago; relay.cdb not yet rebuilt: is osd watch running?)\n",
+			       (long long)(now - d.expires));
+		else
+			printf("expires_in: %lld\n", (long long)(d.expires - now));
+	}
+	if (dirfd >= 0)
+		close(dirfd);
+	return d.connect && d.relay ? 0 : 1;
+}

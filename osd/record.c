@@ -1,0 +1,60 @@
+/* record.c - osd record IP: note a successful POP3/IMAP login from IP in open-smtp/. */
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <errno.h>
+
+#include "cli.h"
+#include "conf.h"
+#include "opensmtp.h"
+#include "path.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: osd record [-c FILE] IP\n"
+		     "Record a successful login from IP: create or touch\n"
+		     "<state_dir>/open-smtp/IP with the current time.  IPv4-mapped IPv6\n"
+		     "addresses are recorded as IPv4.  For hooks of other POP3/IMAP servers.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
+	};
+	const char *conf_arg = NULL;
+	struct osd_conf conf;
+	struct ipaddr addr;
+	char dir[PATH_MAX], shown[64];
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': conf_arg = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 100;
+		}
+	}
+	if (argc - optind != 1) {
+		usage(stderr);
+		return 100;
+	}
+	if (ipaddr_parse(argv[optind], &addr) < 0) {
+		opensmtp_printable(argv[optind], shown, sizeof shown);
+		cli_error("record", "'%s' is not an IPv4 or IPv6 address", shown);
+		return 100;
+	}
+	cli_load_conf(&conf, conf_arg);
+	if (conf_opensmtp_dir(&conf, dir, sizeof dir) < 0) {
+		cli_error("record", "state_dir path too long");
+		return 111;
+	}
+	if (opensmtp_record(dir, &addr) < 0) {
+		if (errno == ENOENT && path_mkdirs(dir, 0755) == 0 && opensmtp_record(dir, &addr) == 0)
+			return 0;
+		cli_error("record", "%s: %s", dir, strerror(errno));
+		return 111;
+	}
+	return 0;
+}

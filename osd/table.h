@@ -1,0 +1,46 @@
+/* table.h - the watcher's live entries: a hash by address and a heap by mtime. */
+#ifndef OSD_TABLE_H
+#define OSD_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "ipaddr.h"
+
+struct table;
+
+struct table *table_new(void);
+void table_free(struct table *t);
+
+/*
+ * Insert addr with mtime, or update its mtime.  Returns 1 when the
+ * address is new (the relay table must change), 0 when only its time moved.
+ */
+int table_set(struct table *t, const struct ipaddr *addr, const struct timespec *mtime);
+
+/* Remove addr; true when it was there. */
+bool table_remove(struct table *t, const struct ipaddr *addr);
+
+/* The mtime of addr, if present. */
+bool table_get(const struct table *t, const struct ipaddr *addr, struct timespec *mtime_r);
+
+size_t table_count(const struct table *t);
+
+/* The entry with the oldest mtime (the next to expire); false when empty. */
+bool table_oldest(const struct table *t, struct ipaddr *addr_r, struct timespec *mtime_r);
+
+/*
+ * Milliseconds from now until the oldest entry expires (rounded up, 0 when
+ * it already has), or -1 when the table is empty.
+ */
+long table_ms_until_expiry(const struct table *t, long expire, const struct timespec *now);
+
+/* Walk every entry: start with *pos = 0; false at the end. */
+bool table_next(const struct table *t, size_t *pos, struct ipaddr *addr_r,
+		struct timespec *mtime_r);
+
+/* Remove everything. */
+void table_clear(struct table *t);
+
+#endif

@@ -1,0 +1,519 @@
+/* watch.c - osd watch: keep relay.cdb equal to tcp.smtp + the live entries of open-smtp/. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inotifytools/inotify.h>
+#include <inotifytools/inotifytools.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "conf.h"
+#include "log.h"
+#include "opensmtp.h"
+#include "path.h"
+#include "privdrop.h"
+#include "relaydb.h"
+#include "rules.h"
+#include "table.h"
+
+#define DIR_EVENTS (IN_CREATE | IN_ATTRIB | IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM | \
+		    IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+#define RULES_EVENTS (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | \
+		      IN_ATTRIB | IN_ONLYDIR)
+
+struct watcher {
+	struct osd_conf conf;
+	const char *conf_arg;
+	char dir[PATH_MAX];             /* open-smtp/ */
+	char cdb[PATH_MAX];             /* relay.cdb */
+	char rules_dir[PATH_MAX];
+	const char *rules_base;
+	int dirfd;
+	int inotify_fd;
+	int dir_wd, rules_wd;
+	struct rules rules;
+	struct table *table;
+	bool dirty;                     /* relay.cdb must be rewritten */
+	bool rescan;                    /* the folder must be read again */
+	bool rules_changed;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: osd watch [-c FILE] [-1]\n"
+		     "Watch open-smtp/ and the rules file; keep relay.cdb current and\n"
+		     "expire entries older than relay_expire.\n"
+		     "  -c FILE  configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n"
+		     "  -1       scan, expire, rebuild once and exit\n");
+}
+
+/*
+ * libinotifytools hides its descriptor; we need it to wait on inotify and
+ * signals together with a millisecond timer, so find it in /proc/self/fd
+ * (right after inotifytools_initialize, it is the only inotify one).
+ */
+static int find_inotify_fd(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int found = -1;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		char link[64], target[64];
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(link, sizeof link, "/proc/self/fd/%s", de->d_name) >= sizeof link)
+			continue;
+		n = readlink(link, target, sizeof target - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (strcmp(target, "anon_inode:inotify") == 0)
+			found = atoi(de->d_name);
+	}
+	closedir(d);
+	return found;
+}
+
+static int load_rules(struct watcher *w, bool at_start)
+{
+	struct rules fresh;
+	char err[PATH_MAX + 256];
+	int r = rules_load_file(&fresh, w->conf.rules, err, sizeof err);
+
+	if (r < 0) {
+		if (at_start)
+			fatalx("rules: %s", err);
+		log_errx("rules: %s (keeping the previous rules)", err);
+		return -1;
+	}
+	if (r == 1)
+		log_info("rules: %s does not exist: no static rules", w->conf.rules);
+	rules_free(&w->rules);
+	w->rules = fresh;
+	return 0;
+}
+
+static int add_scanned(void *ctx, const struct ipaddr *addr, const struct timespec *mtime)
+{
+	struct watcher *w = ctx;
+
+	table_set(w->table, addr, mtime);
+	return 0;
+}
+
+static void full_scan(struct watcher *w)
+{
+	struct opensmtp_scan_stats st;
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	table_clear(w->table);
+	if (opensmtp_scan(w->dirfd, w->conf.relay_expire, add_scanned, w, &st) < 0)
+		log_warn("open-smtp: reading %s", w->dir);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_info("scan: %lu live, %lu expired, %lu ignored in %.1f ms", st.live, st.expired,
+		 st.ignored, (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+	w->rescan = false;
+	w->dirty = true;
+}
+
+struct key_iter {
+	const struct table *table;
+	size_t pos;
+	char key[IPADDR_TEXT_MAX];
+};
+
+static int next_key(void *ctx, const char **key_r, size_t *keylen_r)
+{
+	struct key_iter *it = ctx;
+	struct ipaddr addr;
+
+	if (!table_next(it->table, &it->pos, &addr, NULL))
+		return 0;
+	*keylen_r = ipaddr_format_key(&addr, it->key);
+	*key_r = it->key;
+	return 1;
+}
+
+static void rebuild(struct watcher *w)
+{
+	struct key_iter it = { .table = w->table };
+	struct timespec t0, t1;
+	long n;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	n = relaydb_write(w->cdb, &w->rules, next_key, &it, w->conf.fsync);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (n < 0) {
+		/* Keep the change pending; the next wake-up retries. */
+		log_warn("relay table: cannot write %s", w->cdb);
+		return;
+	}
+	w->dirty = false;
+	log_debug("relay table: %ld records (%zu dynamic) in %.2f ms", n, table_count(w->table),
+		  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+}
+
+/* An entry's file was created, touched or moved in. */
+static void entry_seen(struct watcher *w, const char *name)
+{
+	struct ipaddr addr;
+	struct stat st;
+	char shown[64];
+
+	if (!opensmtp_name_to_addr(name, &addr)) {
+		opensmtp_printable(name, shown, sizeof shown);
+		log_warnx("open-smtp: ignoring '%s': not an address in canonical form", shown);
+		return;
+	}
+	if (fstatat(w->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)    /* already gone again: a later event says so */
+			return;
+		log_warn("open-smtp: %s", name);
+		return;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_warnx("open-smtp: ignoring '%s': not a regular file", name);
+		return;
+	}
+	if (table_set(w->table, &addr, &st.st_mtim) == 1)
+		w->dirty = true;
+}
+
+static void entry_gone(struct watcher *w, const char *name)
+{
+	struct ipaddr addr;
+
+	if (opensmtp_name_to_addr(name, &addr) && table_remove(w->table, &addr))
+		w->dirty = true;
+}
+
+static void handle_event(struct watcher *w, const struct inotify_event *ev)
+{
+	if (ev->mask & IN_Q_OVERFLOW) {
+		log_warnx("inotify queue overflowed: rescanning %s", w->dir);
+		w->rescan = true;
+		w->rules_changed = true;
+		return;
+	}
+	if (ev->wd == w->dir_wd) {
+		if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
+			log_warnx("open-smtp: %s was removed or moved: recreating it", w->dir);
+			w->rescan = true;
+			w->dir_wd = -1;
+			return;
+		}
+		if (ev->len == 0 || ev->name[0] == '.' || (ev->mask & IN_ISDIR))
+			return;
+		if (ev->mask & (IN_DELETE | IN_MOVED_FROM))
+			entry_gone(w, ev->name);
+		else
+			entry_seen(w, ev->name);
+		return;
+	}
+	if (ev->wd == w->rules_wd && ev->len > 0 && strcmp(ev->name, w->rules_base) == 0)
+		w->rules_changed = true;
+}
+
+/* libinotifytools files a watched folder under its name with a '/' added. */
+static int watch_descriptor(const char *dir)
+{
+	char name[PATH_MAX + 1];
+	size_t len = strlen(dir);
+	int wd;
+
+	if (len + 2 > sizeof name)
+		fatalx("path too long: %s", dir);
+	memcpy(name, dir, len + 1);
+	if (len == 0 || name[len - 1] != '/')
+		memcpy(name + len, "/", 2);
+	wd = inotifytools_wd_from_filename(name);
+	if (wd < 0)
+		wd = inotifytools_wd_from_filename(dir);
+	if (wd < 0)
+		fatalx("inotify: no watch descriptor for %s", dir);
+	return wd;
+}
+
+static void open_dir(struct watcher *w)
+{
+	if (w->dirfd >= 0)
+		close(w->dirfd);
+	if (path_mkdirs(w->dir, 0755) < 0)
+		fatal("cannot create %s", w->dir);
+	w->dirfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w->dirfd < 0)
+		fatal("cannot open %s", w->dir);
+	if (w->dir_wd >= 0)
+		inotifytools_remove_watch_by_wd(w->dir_wd);
+	/* The watch goes in before the scan so that nothing recorded during
+	 * the scan can be missed. */
+	if (!inotifytools_watch_file(w->dir, DIR_EVENTS))
+		fatalx("cannot watch %s: %s", w->dir, strerror(inotifytools_error()));
+	w->dir_wd = watch_descriptor(w->dir);
+}
+
+static void watch_rules(struct watcher *w)
+{
+	static char base[NAME_MAX + 1];
+	const char *slash = strrchr(w->conf.rules, '/');
+	const char *b = slash ? slash + 1 : w->conf.rules;
+
+	if (w->rules_wd >= 0) {
+		inotifytools_remove_watch_by_wd(w->rules_wd);
+		w->rules_wd = -1;
+	}
+	if (strlen(b) >= sizeof base)
+		fatalx("rules file name too long: %s", w->conf.rules);
+	memcpy(base, b, strlen(b) + 1);
+	w->rules_base = base;
+	if (path_dirname(w->rules_dir, sizeof w->rules_dir, w->conf.rules) < 0)
+		fatalx("rules path too long: %s", w->conf.rules);
+	/* Editors replace a file by renaming a new one over it, so the folder
+	 * is watched, not the file's inode. */
+	if (!inotifytools_watch_file(w->rules_dir, RULES_EVENTS)) {
+		log_warnx("cannot watch %s (%s): changes to %s need SIGHUP", w->rules_dir,
+			  strerror(inotifytools_error()), w->conf.rules);
+		return;
+	}
+	w->rules_wd = watch_descriptor(w->rules_dir);
+}
+
+static void setup_paths(struct watcher *w)
+{
+	if (conf_opensmtp_dir(&w->conf, w->dir, sizeof w->dir) < 0 ||
+	    conf_relay_cdb(&w->conf, w->cdb, sizeof w->cdb) < 0)
+		fatalx("state_dir path too long: %s", w->conf.state_dir);
+}
+
+static void reload(struct watcher *w)
+{
+	struct osd_conf fresh;
+	char err[PATH_MAX + 256];
+
+	conf_defaults(&fresh);
+	if (w->conf_arg != NULL || w->conf.path[0] != '\0') {
+		if (conf_load(&fresh, w->conf.path, err, sizeof err) < 0) {
+			log_errx("config: %s (keeping the running configuration)", err);
+			return;
+		}
+	}
+	if (strcmp(fresh.state_dir, w->conf.state_dir) != 0)
+		log_warnx("config: state_dir changed: restart osd watch to move it");
+	else
+		w->conf.relay_expire = fresh.relay_expire;
+	w->conf.fsync = fresh.fsync;
+	if (strcmp(fresh.rules, w->conf.rules) != 0) {
+		memcpy(w->conf.rules, fresh.rules, sizeof w->conf.rules);
+		watch_rules(w);
+	}
+	log_info("config reloaded: relay_expire=%lds rules=%s", w->conf.relay_expire, w->conf.rules);
+	w->rules_changed = true;
+	w->rescan = true;       /* a shorter relay_expire may expire entries now */
+}
+
+static void expire_due(struct watcher *w)
+{
+	struct ipaddr addr;
+	struct timespec mtime, now;
+	char name[IPADDR_TEXT_MAX];
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	while (table_oldest(w->table, &addr, &mtime) &&
+	       opensmtp_is_expired(&mtime, w->conf.relay_expire, &now)) {
+		ipaddr_format(&addr, name);
+		switch (opensmtp_expire_at(w->dirfd, name, w->conf.relay_expire, &mtime)) {
+		case OPENSMTP_REMOVED:
+			log_info("expired %s", name);
+			/* fall through */
+		case OPENSMTP_GONE:
+			table_remove(w->table, &addr);
+			w->dirty = true;
+			break;
+		case OPENSMTP_REFRESHED:
+			table_set(w->table, &addr, &mtime);
+			break;
+		case OPENSMTP_ERROR:
+			/* Drop it from the table anyway: an entry must never
+			 * outlive its expiry; the file is retried at a rescan. */
+			log_warn("cannot expire %s", name);
+			table_remove(w->table, &addr);
+			w->dirty = true;
+			break;
+		}
+	}
+}
+
+static int setup_signals(void)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		fatal("sigprocmask");
+	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		fatal("signalfd");
+	signal(SIGPIPE, SIG_IGN);
+	return fd;
+}
+
+/* Returns false when asked to stop. */
+static bool handle_signals(struct watcher *w, int sigfd)
+{
+	struct signalfd_siginfo si;
+
+	while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+		if (si.ssi_signo == SIGHUP)
+			reload(w);
+		else
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Read every queued event without blocking.  libinotifytools sets up and
+ * tracks the watches, but its reader only waits in whole seconds (0 means
+ * forever), so the events are read from its descriptor here.
+ */
+static void drain_events(struct watcher *w)
+{
+	char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	for (;;) {
+		ssize_t n = read(w->inotify_fd, buf, sizeof buf);
+		const char *p = buf;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				log_warn("inotify: read");
+			return;
+		}
+		while (p + sizeof(struct inotify_event) <= buf + n) {
+			const struct inotify_event *ev = (const struct inotify_event *)(const void *)p;
+			handle_event(w, ev);
+			p += sizeof *ev + ev->len;
+		}
+	}
+}
+
+static void settle(struct watcher *w)
+{
+	if (w->dir_wd < 0)
+		open_dir(w);
+	if (w->rescan)
+		full_scan(w);
+	if (w->rules_changed) {
+		w->rules_changed = false;
+		if (load_rules(w, false) == 0)
+			w->dirty = true;
+	}
+	expire_due(w);
+	if (w->dirty)
+		rebuild(w);
+}
+
+int main(int argc, char **argv)
+{
+	struct watcher w = { .dirfd = -1, .dir_wd = -1, .rules_wd = -1 };
+	bool once = false;
+	char err[512];
+	int opt, sigfd;
+
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
+	};
+	while ((opt = getopt_long(argc, argv, "c:1h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': w.conf_arg = optarg; break;
+		case '1': once = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 100;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 100;
+	}
+	cli_load_conf(&w.conf, w.conf_arg);
+	if (log_init("osd-watch", strcmp(w.conf.log, "syslog") == 0, w.conf.log_facility) < 0)
+		fatalx("config: unknown log_facility %s", w.conf.log_facility);
+	setup_paths(&w);
+	if (path_mkdirs(w.dir, 0755) < 0)
+		fatal("cannot create %s", w.dir);
+	if (privdrop(w.conf.user, w.conf.group, err, sizeof err) < 0)
+		fatalx("%s", err);
+
+	rules_init(&w.rules);
+	load_rules(&w, true);
+	w.table = table_new();
+	if (once) {
+		w.dirfd = open(w.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (w.dirfd < 0)
+			fatal("cannot open %s", w.dir);
+		full_scan(&w);
+		rebuild(&w);
+		return w.dirty ? 111 : 0;
+	}
+
+	sigfd = setup_signals();
+	if (!inotifytools_initialize())
+		fatalx("inotify: %s", strerror(inotifytools_error()));
+	w.inotify_fd = find_inotify_fd();
+	if (w.inotify_fd < 0)
+		fatalx("inotify: cannot find the descriptor libinotifytools opened");
+	if (fcntl(w.inotify_fd, F_SETFL, fcntl(w.inotify_fd, F_GETFL) | O_NONBLOCK) < 0)
+		fatal("inotify: fcntl");
+	open_dir(&w);
+	watch_rules(&w);
+	w.rescan = true;
+	settle(&w);
+	log_info("watching %s (relay_expire %lds, rules %s, %zu live entries)", w.dir,
+		 w.conf.relay_expire, w.conf.rules, table_count(w.table));
+
+	for (;;) {
+		struct pollfd pfd[2] = { { .fd = w.inotify_fd, .events = POLLIN },
+					 { .fd = sigfd, .events = POLLIN } };
+		struct timespec now;
+		long timeout;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		timeout = table_ms_until_expiry(w.table, w.conf.relay_expire, &now);
+		if (w.dirty && (timeout < 0 || timeout > 1000))
+			timeout = 1000;         /* a failed write is retried */
+		if (poll(pfd, 2, timeout > INT_MAX ? INT_MAX : (int)timeout) < 0 && errno != EINTR)
+			fatal("poll");
+		if ((pfd[1].revents & POLLIN) && !handle_signals(&w, sigfd))
+			break;
+		/* Everything already queued is one batch: a burst of logins
+		 * becomes one rebuild. */
+		drain_events(&w);
+		settle(&w);
+	}
+	log_info("stopping");
+	inotifytools_cleanup();
+	table_free(w.table);
+	rules_free(&w.rules);
+	return 0;
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# install-deps.sh - install every Debian package osd, its tests and its benchmarks need.
+# Idempotent: installs only what is missing. Services of the packages (postfix,
+# dnsmasq, dovecot) are not started: tests and benchmarks run private instances.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  gcc meson ninja-build pkg-config
+  libinotifytools0-dev libcdb-dev libcrypt-dev libcmocka-dev libssl-dev libc-ares-dev
+  # tools used by tests and benchmarks
+  python3 tinycdb ucspi-tcp-ipv6 postfix swaks curl dnsmasq dovecot-pop3d
+  valgrind procps iproute2 openssl
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "install-deps: need root to install: ${missing[*]}" >&2
+  exit 1
+fi
+
+# Postfix must install unconfigured so that no system MTA starts.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+
+# Keep package scripts from starting their daemons during the install.
+policy=/usr/sbin/policy-rc.d
+made_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod 755 "$policy"; made_policy=1
+fi
+trap '[ $made_policy = 1 ] && rm -f "$policy"' EXIT
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

@@ -1,0 +1,742 @@
+/* test_conf.c - unit tests for osd.conf parsing (lib/conf.c) and config loading (lib/cli.c). */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cli.h"
+#include "conf.h"
+#include "path.h"
+
+struct fixture {
+	char dir[PATH_MAX];
+	char file[PATH_MAX];    /* dir/osd.conf */
+	char err[PATH_MAX + 512];
+	struct osd_conf conf;
+};
+
+static int
+rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	memcpy(f->dir, "/tmp/osd-test-conf.XXXXXX", sizeof("/tmp/osd-test-conf.XXXXXX"));
+	if (mkdtemp(f->dir) == NULL ||
+	    path_join(f->file, sizeof(f->file), f->dir, "osd.conf") == -1) {
+		free(f);
+		return -1;
+	}
+	conf_defaults(&f->conf);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+/* Write len bytes (NUL bytes allowed) as the config file. */
+static void
+write_conf_bytes(struct fixture *f, const char *text, size_t len)
+{
+	FILE *fp = fopen(f->file, "w");
+
+	assert_non_null(fp);
+	assert_int_equal(fwrite(text, 1, len, fp), len);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static void
+write_conf(struct fixture *f, const char *text)
+{
+	write_conf_bytes(f, text, strlen(text));
+}
+
+/* Load text and expect failure with exactly "osd.conf:LINE: rest". */
+static void
+expect_error(struct fixture *f, const char *text, const char *want_suffix)
+{
+	char want[PATH_MAX + 512];
+
+	write_conf(f, text);
+	f->err[0] = '\0';
+	errno = 0;
+	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), -1);
+	assert_int_not_equal(errno, ENOENT);
+	snprintf(want, sizeof(want), "%s:%s", f->file, want_suffix);
+	assert_string_equal(f->err, want);
+}
+
+static void
+test_conf_defaults_are_production_values(void **state)
+{
+	struct osd_conf *c = &((struct fixture *)*state)->conf;
+
+	assert_string_equal(c->state_dir, "/var/lib/osd");
+	assert_string_equal(c->control_dir, "/etc/osd/control");
+	assert_string_equal(c->rules, "/etc/osd/tcp.smtp");
+	assert_string_equal(c->users_dir, "");
+	assert_string_equal(c->tls_cert, "");
+	assert_int_equal(c->relay_expire, 10800);
+	assert_string_equal(c->pop3_listen, "0.0.0.0:110");
+	assert_string_equal(c->pop3s_listen, "");
+	assert_string_equal(c->smtp_listen, "0.0.0.0:25");
+	assert_string_equal(c->submission_listen, "0.0.0.0:587");
+	assert_string_equal(c->smtps_listen, "");
+	assert_string_equal(c->imap_listen, "");
+	assert_string_equal(c->resolver, "");
+	assert_string_equal(c->user, "");
+	assert_string_equal(c->group, "");
+	assert_string_equal(c->mail_user, "");
+	assert_string_equal(c->default_domain, "");
+	assert_string_equal(c->log, "stderr");
+	assert_string_equal(c->log_facility, "mail");
+	assert_true(c->fsync);
+	assert_string_equal(c->services, "watch");
+}
+
+static void
+test_conf_load_reads_every_key(void **state)
+{
+	struct fixture *f = *state;
+	struct osd_conf *c = &f->conf;
+
+	write_conf(f,
+		   "# osd.conf for a test\n"
+		   "\n"
+		   "   # an indented comment\n"
+		   "state_dir = /srv/osd\n"
+		   "control_dir=/var/qmail/control\n"
+		   "rules =/etc/tcp.smtp\n"
+		   "users_dir= /srv/users\n"
+		   "tls_cert = /etc/ssl/osd.pem\n"
+		   "tls_key = /etc/ssl/osd.key\n"
+		   "relay_expire = 90m\n"
+		   "pop3_listen = 127.0.0.1:11110\n"
+		   "pop3s_listen = 127.0.0.1:11995\n"
+		   "smtp_listen = 127.0.0.1:2525\n"
+		   "submission_listen = 127.0.0.1:2587\n"
+		   "smtps_listen = [::1]:2465\n"
+		   "imap_listen = 127.0.0.1:11143\n"
+		   "resolver = 127.0.0.1:5353\n"
+		   "user = osd\n"
+		   "group = osd\n"
+		   "mail_user = vpopmail\n"
+		   "default_domain = example.org\n"
+		   "log = syslog\n"
+		   "log_facility = local3\n"
+		   "fsync = no\n"
+		   "services = \"watch pop3d smtpd queue\"\n");
+	assert_int_equal(conf_load(c, f->file, f->err, sizeof(f->err)), 0);
+	assert_string_equal(c->path, f->file);
+	assert_string_equal(c->state_dir, "/srv/osd");
+	assert_string_equal(c->control_dir, "/var/qmail/control");
+	assert_string_equal(c->rules, "/etc/tcp.smtp");
+	assert_string_equal(c->users_dir, "/srv/users");
+	assert_string_equal(c->tls_cert, "/etc/ssl/osd.pem");
+	assert_string_equal(c->tls_key, "/etc/ssl/osd.key");
+	assert_int_equal(c->relay_expire, 5400);
+	assert_string_equal(c->pop3_listen, "127.0.0.1:11110");
+	assert_string_equal(c->pop3s_listen, "127.0.0.1:11995");
+	assert_string_equal(c->smtp_listen, "127.0.0.1:2525");
+	assert_string_equal(c->submission_listen, "127.0.0.1:2587");
+	assert_string_equal(c->smtps_listen, "[::1]:2465");
+	assert_string_equal(c->imap_listen, "127.0.0.1:11143");
+	assert_string_equal(c->resolver, "127.0.0.1:5353");
+	assert_string_equal(c->user, "osd");
+	assert_string_equal(c->group, "osd");
+	assert_string_equal(c->mail_user, "vpopmail");
+	assert_string_equal(c->default_domain, "example.org");
+	assert_string_equal(c->log, "syslog");
+	assert_string_equal(c->log_facility, "local3");
+	assert_false(c->fsync);
+	assert_string_equal(c->services, "watch pop3d smtpd queue");
+}
+
+static void
+test_conf_load_empty_file_keeps_defaults(void **state)
+{
+	struct fixture *f = *state;
+
+	write_conf(f, "");
+	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), 0);
+	assert_string_equal(f->conf.state_dir, "/var/lib/osd");
+	assert_int_equal(f->conf.relay_expire, CONF_DEFAULT_RELAY_EXPIRE);
+}
+
+static void
+test_conf_load_users_dir_defaults_to_state_dir_domains(void **state)
+{
+	struct fixture *f = *state;
+
+	write_conf(f, "state_dir = /srv/osd\n");
+	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), 0);
+	assert_string_equal(f->conf.users_dir, "/srv/osd/domains");
+}
+
+static void
+test_conf_load_values_trimmed_empty_and_quoted(void **state)
+{
+	struct fixture *f = *state;
+
+	write_conf(f,
+		   "pop3_listen =\n"
+		   "smtp_listen =   127.0.0.1:25   \r\n"
+		   "default_domain = \"  spaced.example  \"\n"
+		   "mail_user = \"\"\n"
+		   "services = watch  # not a comment here\n"
+		   "\t user\t=\tnobody\t\n");
+	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), 0);
+	assert_string_equal(f->conf.pop3_listen, "");
+	assert_string_equal(f->conf.smtp_listen, "127.0.0.1:25");
+	assert_string_equal(f->conf.default_domain, "  spaced.example  ");
+	assert_string_equal(f->conf.mail_user, "");
+	/* '#' is a comment only at the start of a line. */
+	assert_string_equal(f->conf.services, "watch  # not a comment here");
+	assert_string_equal(f->conf.user, "nobody");
+}
+
+static void
+test_conf_load_last_line_without_newline_counts(void **state)
+{
+	struct fixture *f = *state;
+
+	write_conf(f, "user = last");
+	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), 0);
+	assert_string_equal(f->conf.user, "last");
+}
+
+static void
+test_conf_load_later_key_wins(void **state)
+{
+	struct fixture *f = *state;
+
+	write_conf(f, "user = first\nuser = second\n");
+	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), 0);
+	assert_string_equal(f->conf.user, "second");
+}
+
+static void
+test_conf_load_relative_paths_follow_config_folder(void **state)
+{
+	struct fixture *f = *state;
+	char want[PATH_MAX];
+
+	write_conf(f,
+		   "state_dir = state\n"
+		   "control_dir = ./control\n"
+		   "rules = ../rules/tcp.smtp\n"
+		   "tls_cert = tls/cert.pem\n");
+	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), 0);
+	assert_int_equal(path_join(want, sizeof(want), f->dir, "state"), 0);
+	assert_string_equal(f->conf.state_dir, want);
+	assert_int_equal(path_join(want, sizeof(want), f->dir, "control"), 0);
+	assert_string_equal(f->conf.control_dir, want);
+	assert_int_equal(path_join(want, sizeof(want), f->dir, "../rules/tcp.smtp"), 0);
+	assert_string_equal(f->conf.rules, want);
+	assert_int_equal(path_join(want, sizeof(want), f->dir, "tls/cert.pem"), 0);
+	assert_string_equal(f->conf.tls_cert, want);
+	/* users_dir follows the resolved state_dir. */
+	assert_int_equal(path_join(want, sizeof(want), f->dir, "state/domains"), 0);
+	assert_string_equal(f->conf.users_dir, want);
+}
+
+static void
+test_conf_load_relative_config_path_gives_absolute_dirs(void **state)
+{
+	struct fixture *f = *state;
+	char cwd[PATH_MAX], want[PATH_MAX], sub[PATH_MAX];
+	FILE *fp;
+
+	assert_int_equal(path_join(sub, sizeof(sub), f->dir, "demo"), 0);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	assert_int_equal(path_join(want, sizeof(want), sub, "osd.conf"), 0);
+	fp = fopen(want, "w");
+	assert_non_null(fp);
+	fputs("state_dir = state\nusers_dir = users\n", fp);
+	fclose(fp);
+
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(f->dir), 0);
+	assert_int_equal(conf_load(&f->conf, "demo/osd.conf", f->err, sizeof(f->err)), 0);
+	assert_int_equal(chdir(cwd), 0);
+	/* A daemon that changes folder later must still find its state. */
+	assert_int_equal(path_join(want, sizeof(want), sub, "state"), 0);
+	assert_string_equal(f->conf.state_dir, want);
+	assert_int_equal(path_join(want, sizeof(want), sub, "users"), 0);
+	assert_string_equal(f->conf.users_dir, want);
+}
+
+static void
+test_conf_load_missing_file_fails_enoent(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX];
+
+	assert_int_equal(path_join(path, sizeof(path), f->dir, "absent.conf"), 0);
+	errno = 0;
+	assert_int_equal(conf_load(&f->conf, path, f->err, sizeof(f->err)), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_non_null(strstr(f->err, "absent.conf"));
+}
+
+static void
+test_conf_load_unknown_key_names_file_line_key(void **state)
+{
+	expect_error(*state, "# c\nuser = x\nbogus_key = 1\n", "3: bogus_key: unknown key");
+}
+
+static void
+test_conf_load_key_case_matters(void **state)
+{
+	expect_error(*state, "State_Dir = /x\n", "1: State_Dir: unknown key");
+}
+
+static void
+test_conf_load_missing_equals_is_error(void **state)
+{
+	expect_error(*state, "user = a\nstate_dir /srv/osd\n", "2: expected key = value");
+}
+
+static void
+test_conf_load_empty_key_is_error(void **state)
+{
+	expect_error(*state, "= value\n", "1: expected key = value");
+}
+
+static void
+test_conf_load_bad_durations_are_errors(void **state)
+{
+	static const char *const bad[] = {
+		"3x", "-1", "", "99999999999999999999h", "0", "3 h", "h", "1.5h", "3hh", "+5",
+		"9223372036854775807d",
+	};
+	struct fixture *f = *state;
+	char text[128], want[PATH_MAX + 64];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "relay_expire = %s\n", bad[i]);
+		write_conf(f, text);
+		errno = 0;
+		assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), -1);
+		snprintf(want, sizeof(want), "%s:1: relay_expire: ", f->file);
+		assert_memory_equal(f->err, want, strlen(want));
+	}
+	assert_int_equal(f->conf.relay_expire, CONF_DEFAULT_RELAY_EXPIRE);
+}
+
+static void
+test_conf_load_zero_relay_expire_rejected(void **state)
+{
+	expect_error(*state, "relay_expire = 0\n", "1: relay_expire: must be greater than 0");
+}
+
+static void
+test_conf_load_bad_bool_is_error(void **state)
+{
+	expect_error(*state, "fsync = maybe\n",
+		     "1: fsync: bad boolean \"maybe\" (want yes or no)");
+}
+
+static void
+test_conf_load_log_must_be_stderr_or_syslog(void **state)
+{
+	expect_error(*state, "log = file\n", "1: log: must be stderr or syslog, not \"file\"");
+}
+
+static void
+test_conf_load_unknown_facility_is_error(void **state)
+{
+	struct fixture *f = *state;
+
+	write_conf(f, "log_facility = local9\n");
+	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), -1);
+	assert_non_null(strstr(f->err, ":1: log_facility: unknown syslog facility"));
+}
+
+static void
+test_conf_load_value_too_long_for_field(void **state)
+{
+	struct fixture *f = *state;
+	char text[256];
+
+	/* user holds 63 bytes. */
+	snprintf(text, sizeof(text), "user = %063d\n", 0);
+	write_conf(f, text);
+	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), 0);
+	assert_int_equal(strlen(f->conf.user), 63);
+	snprintf(text, sizeof(text), "user = %064d\n", 0);
+	expect_error(f, text, "1: user: value too long (max 63 bytes)");
+}
+
+static void
+test_conf_load_path_too_long_for_field(void **state)
+{
+	struct fixture *f = *state;
+	char text[4200];
+	size_t n;
+
+	/*
+	 * The line limit keeps an absolute path within PATH_MAX; a relative
+	 * one grows when joined to the config folder and must not be cut.
+	 */
+	n = (size_t)snprintf(text, sizeof(text), "state_dir=");
+	memset(text + n, 'd', 4096 - n);
+	memcpy(text + 4096, "\n", 2);
+	write_conf(f, text);
+	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), -1);
+	assert_non_null(strstr(f->err, ":1: state_dir: path too long"));
+	assert_string_equal(f->conf.state_dir, "/var/lib/osd");
+}
+
+static void
+test_conf_load_overlong_line_is_error(void **state)
+{
+	struct fixture *f = *state;
+	char text[8192];
+	char want[PATH_MAX + 64];
+
+	/* A 4096-byte comment line is fine; one byte more is not. */
+	text[0] = '#';
+	memset(text + 1, 'c', 4095);
+	text[4096] = '\n';
+	memcpy(text + 4097, "user = ok\n", 11);
+	write_conf(f, text);
+	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), 0);
+	assert_string_equal(f->conf.user, "ok");
+
+	memcpy(text, "user = a\n#", 10);
+	memset(text + 10, 'c', 5000);
+	memcpy(text + 5010, "\n", 2);
+	write_conf(f, text);
+	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), -1);
+	snprintf(want, sizeof(want), "%s:2: line too long (max 4096 bytes)", f->file);
+	assert_string_equal(f->err, want);
+}
+
+static void
+test_conf_load_nul_byte_is_error(void **state)
+{
+	struct fixture *f = *state;
+	static const char text[] = "user = a\nstate_dir = /srv\0/evil\n";
+	char want[PATH_MAX + 64];
+
+	write_conf_bytes(f, text, sizeof(text) - 1);
+	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), -1);
+	snprintf(want, sizeof(want), "%s:2: NUL byte in line", f->file);
+	assert_string_equal(f->err, want);
+	assert_string_equal(f->conf.state_dir, "/var/lib/osd");
+}
+
+static void
+test_conf_load_unterminated_quote_is_error(void **state)
+{
+	expect_error(*state, "services = \"watch pop3d\n",
+		     "1: services: unterminated quoted value");
+}
+
+static void
+test_conf_load_empty_state_dir_is_error(void **state)
+{
+	expect_error(*state, "state_dir =\n", "1: state_dir: must not be empty");
+}
+
+static void
+test_conf_load_error_message_cut_to_errsize(void **state)
+{
+	struct fixture *f = *state;
+	char small[16];
+
+	write_conf(f, "nope = 1\n");
+	memset(small, 'x', sizeof(small));
+	assert_int_equal(conf_load(&f->conf, f->file, small, sizeof(small)), -1);
+	assert_int_equal(strlen(small), sizeof(small) - 1);
+}
+
+static void
+test_conf_parse_duration_accepts_units(void **state)
+{
+	static const struct {
+		const char *text;
+		long secs;
+	} good[] = {
+		{ "0", 0 }, { "1", 1 }, { "10800", 10800 }, { "45s", 45 }, { "90m", 5400 },
+		{ "3h", 10800 }, { "2d", 172800 }, { "007", 7 },
+		{ "9223372036854775807", 9223372036854775807L },
+	};
+	size_t i;
+	long secs;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		secs = -42;
+		assert_int_equal(conf_parse_duration(good[i].text, &secs), 0);
+		assert_int_equal(secs, good[i].secs);
+	}
+}
+
+static void
+test_conf_parse_duration_rejects_garbage_and_overflow(void **state)
+{
+	static const char *const bad[] = {
+		"", "-1", "+1", "3x", "3 h", " 3h", "3h ", "h", "3hh", "3H", "1.5h", "0x10",
+		"99999999999999999999h", "9223372036854775808", "106751991167301d",
+		"153722867280912931m",
+	};
+	size_t i;
+	long secs = -42;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(conf_parse_duration(bad[i], &secs), -1);
+	assert_int_equal(conf_parse_duration(NULL, &secs), -1);
+	/* Failure leaves the output alone. */
+	assert_int_equal(secs, -42);
+}
+
+static void
+test_conf_parse_bool_accepts_words_any_case(void **state)
+{
+	static const char *const yes[] = { "yes", "YES", "true", "True", "on", "ON", "1" };
+	static const char *const no[] = { "no", "No", "false", "FALSE", "off", "Off", "0" };
+	size_t i;
+	bool v;
+
+	(void)state;
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		v = false;
+		assert_int_equal(conf_parse_bool(yes[i], &v), 0);
+		assert_true(v);
+	}
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		v = true;
+		assert_int_equal(conf_parse_bool(no[i], &v), 0);
+		assert_false(v);
+	}
+}
+
+static void
+test_conf_parse_bool_rejects_others(void **state)
+{
+	static const char *const bad[] = { "", "y", "n", "2", "yess", " yes", "enable" };
+	size_t i;
+	bool v = true;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(conf_parse_bool(bad[i], &v), -1);
+	assert_true(v);
+}
+
+static void
+test_conf_state_paths_join_state_dir(void **state)
+{
+	struct osd_conf *c = &((struct fixture *)*state)->conf;
+	char out[PATH_MAX], small[10];
+
+	assert_int_equal(conf_opensmtp_dir(c, out, sizeof(out)), 0);
+	assert_string_equal(out, "/var/lib/osd/open-smtp");
+	assert_int_equal(conf_relay_cdb(c, out, sizeof(out)), 0);
+	assert_string_equal(out, "/var/lib/osd/relay.cdb");
+	errno = 0;
+	assert_int_equal(conf_relay_cdb(c, small, sizeof(small)), -1);
+	assert_int_equal(errno, ENAMETOOLONG);
+}
+
+static void
+test_cli_load_conf_uses_osd_conf_env(void **state)
+{
+	struct fixture *f = *state;
+	struct osd_conf c;
+
+	write_conf(f, "state_dir = /srv/env\n");
+	assert_int_equal(setenv("OSD_CONF", f->file, 1), 0);
+	cli_load_conf(&c, NULL);
+	unsetenv("OSD_CONF");
+	assert_string_equal(c.state_dir, "/srv/env");
+	assert_string_equal(c.users_dir, "/srv/env/domains");
+}
+
+static void
+test_cli_load_conf_explicit_path_wins_over_env(void **state)
+{
+	struct fixture *f = *state;
+	struct osd_conf c;
+
+	write_conf(f, "user = explicit\n");
+	assert_int_equal(setenv("OSD_CONF", "/nonexistent/osd.conf", 1), 0);
+	cli_load_conf(&c, f->file);
+	unsetenv("OSD_CONF");
+	assert_string_equal(c.user, "explicit");
+}
+
+static void
+test_cli_load_conf_missing_default_gives_builtin_defaults(void **state)
+{
+	struct osd_conf c;
+
+	(void)state;
+	if (access(CONF_DEFAULT_PATH, F_OK) == 0)
+		skip();
+	unsetenv("OSD_CONF");
+	cli_load_conf(&c, NULL);
+	assert_string_equal(c.state_dir, "/var/lib/osd");
+	assert_string_equal(c.users_dir, "/var/lib/osd/domains");
+}
+
+/* Run cli_load_conf(path) in a child; its exit status and stderr. */
+static int
+run_cli_load_conf(const char *path, char *out, size_t size)
+{
+	int fds[2], status;
+	ssize_t n;
+	size_t got = 0;
+	pid_t pid;
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct osd_conf c;
+
+		dup2(fds[1], STDERR_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		cli_load_conf(&c, path);
+		_exit(0);
+	}
+	close(fds[1]);
+	while (got + 1 < size && (n = read(fds[0], out + got, size - 1 - got)) > 0)
+		got += (size_t)n;
+	out[got] = '\0';
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static void
+test_cli_load_conf_bad_file_exits_111_with_message(void **state)
+{
+	struct fixture *f = *state;
+	char out[1024], want[PATH_MAX + 128];
+
+	write_conf(f, "relay_expire = 3x\n");
+	assert_int_equal(run_cli_load_conf(f->file, out, sizeof(out)), 111);
+	snprintf(want, sizeof(want), "osd: config: %s:1: relay_expire: bad duration", f->file);
+	assert_memory_equal(out, want, strlen(want));
+	assert_int_equal(out[strlen(out) - 1], '\n');
+}
+
+static void
+test_cli_load_conf_missing_named_file_exits_111(void **state)
+{
+	struct fixture *f = *state;
+	char out[1024], path[PATH_MAX];
+
+	assert_int_equal(path_join(path, sizeof(path), f->dir, "missing.conf"), 0);
+	assert_int_equal(run_cli_load_conf(path, out, sizeof(out)), 111);
+	assert_memory_equal(out, "osd: config: ", 13);
+	assert_non_null(strstr(out, "No such file or directory"));
+}
+
+static void
+test_cli_error_prints_osd_what_why(void **state)
+{
+	int fds[2], saved;
+	char out[256];
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	saved = dup(STDERR_FILENO);
+	dup2(fds[1], STDERR_FILENO);
+	close(fds[1]);
+	errno = EPERM;
+	cli_error("check", "%s: not an address", "300.1.1.1");
+	assert_int_equal(errno, EPERM);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	n = read(fds[0], out, sizeof(out) - 1);
+	close(fds[0]);
+	assert_true(n > 0);
+	out[n] = '\0';
+	assert_string_equal(out, "osd: check: 300.1.1.1: not an address\n");
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_conf_defaults_are_production_values),
+		T(test_conf_load_reads_every_key),
+		T(test_conf_load_empty_file_keeps_defaults),
+		T(test_conf_load_users_dir_defaults_to_state_dir_domains),
+		T(test_conf_load_values_trimmed_empty_and_quoted),
+		T(test_conf_load_last_line_without_newline_counts),
+		T(test_conf_load_later_key_wins),
+		T(test_conf_load_relative_paths_follow_config_folder),
+		T(test_conf_load_relative_config_path_gives_absolute_dirs),
+		T(test_conf_load_missing_file_fails_enoent),
+		T(test_conf_load_unknown_key_names_file_line_key),
+		T(test_conf_load_key_case_matters),
+		T(test_conf_load_missing_equals_is_error),
+		T(test_conf_load_empty_key_is_error),
+		T(test_conf_load_bad_durations_are_errors),
+		T(test_conf_load_zero_relay_expire_rejected),
+		T(test_conf_load_bad_bool_is_error),
+		T(test_conf_load_log_must_be_stderr_or_syslog),
+		T(test_conf_load_unknown_facility_is_error),
+		T(test_conf_load_value_too_long_for_field),
+		T(test_conf_load_path_too_long_for_field),
+		T(test_conf_load_overlong_line_is_error),
+		T(test_conf_load_nul_byte_is_error),
+		T(test_conf_load_unterminated_quote_is_error),
+		T(test_conf_load_empty_state_dir_is_error),
+		T(test_conf_load_error_message_cut_to_errsize),
+		cmocka_unit_test(test_conf_parse_duration_accepts_units),
+		cmocka_unit_test(test_conf_parse_duration_rejects_garbage_and_overflow),
+		cmocka_unit_test(test_conf_parse_bool_accepts_words_any_case),
+		cmocka_unit_test(test_conf_parse_bool_rejects_others),
+		T(test_conf_state_paths_join_state_dir),
+		T(test_cli_load_conf_uses_osd_conf_env),
+		T(test_cli_load_conf_explicit_path_wins_over_env),
+		cmocka_unit_test(test_cli_load_conf_missing_default_gives_builtin_defaults),
+		T(test_cli_load_conf_bad_file_exits_111_with_message),
+		T(test_cli_load_conf_missing_named_file_exits_111),
+		cmocka_unit_test(test_cli_error_prints_osd_what_why),
+	};
+
+	return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
+}

@@ -1,0 +1,535 @@
+/* test_opensmtp.c - unit tests for the open-smtp/ folder of per-address files (lib/opensmtp.c). */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ipaddr.h"
+#include "log.h"
+#include "opensmtp.h"
+#include "path.h"
+
+#define EXPIRE 3600L
+
+struct fixture {
+	char dir[64];
+	int dirfd;
+};
+
+static int
+rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+setup_tmpdir(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "%s", "/tmp/osd-test-opensmtp.XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	f->dirfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (f->dirfd < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown_tmpdir(void **state)
+{
+	struct fixture *f = *state;
+
+	close(f->dirfd);
+	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static struct ipaddr
+addr(const char *text)
+{
+	struct ipaddr a;
+
+	if (ipaddr_parse(text, &a) != 0)
+		fail_msg("bad test address %s", text);
+	return a;
+}
+
+static struct timespec
+now_ts(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts;
+}
+
+static void
+make_file(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+static void
+set_mtime(int dirfd, const char *name, time_t sec, long nsec)
+{
+	struct timespec times[2] = { { .tv_sec = sec, .tv_nsec = nsec },
+				     { .tv_sec = sec, .tv_nsec = nsec } };
+
+	assert_int_equal(utimensat(dirfd, name, times, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+static bool
+get_stat(int dirfd, const char *name, struct stat *st)
+{
+	return fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+static bool
+exists(int dirfd, const char *name)
+{
+	struct stat st;
+
+	return get_stat(dirfd, name, &st);
+}
+
+/* Entries of the folder whose names start with prefix. */
+static int
+count_prefixed(const char *dir, const char *prefix)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void
+test_opensmtp_record_creates_empty_file_now(void **state)
+{
+	struct fixture *f = *state;
+	struct ipaddr a = addr("192.0.2.7"), b = addr("2001:db8::1");
+	struct timespec before = now_ts(), after;
+	struct stat st;
+
+	assert_int_equal(opensmtp_record(f->dir, &a), 0);
+	assert_int_equal(opensmtp_record(f->dir, &b), 0);
+	after = now_ts();
+	assert_true(get_stat(f->dirfd, "192.0.2.7", &st));
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_size, 0);
+	/* Allow for file systems with coarse timestamps. */
+	assert_true(st.st_mtim.tv_sec >= before.tv_sec - 1);
+	assert_true(st.st_mtim.tv_sec <= after.tv_sec + 1);
+	assert_true(get_stat(f->dirfd, "2001:db8::1", &st));
+	assert_int_equal(st.st_size, 0);
+}
+
+static void
+test_opensmtp_record_again_updates_mtime(void **state)
+{
+	struct fixture *f = *state;
+	struct ipaddr a = addr("192.0.2.7");
+	struct timespec before;
+	struct stat st;
+
+	assert_int_equal(opensmtp_record(f->dir, &a), 0);
+	set_mtime(f->dirfd, "192.0.2.7", 1000000000, 0);
+	before = now_ts();
+	assert_int_equal(opensmtp_record(f->dir, &a), 0);
+	assert_true(get_stat(f->dirfd, "192.0.2.7", &st));
+	assert_true(st.st_mtim.tv_sec >= before.tv_sec - 1);
+	assert_int_equal(st.st_size, 0);
+	/* The _at form does the same. */
+	set_mtime(f->dirfd, "192.0.2.7", 1000000000, 0);
+	assert_int_equal(opensmtp_record_at(f->dirfd, &a), 0);
+	assert_true(get_stat(f->dirfd, "192.0.2.7", &st));
+	assert_true(st.st_mtim.tv_sec >= before.tv_sec - 1);
+}
+
+static void
+test_opensmtp_record_v4mapped_uses_ipv4_name(void **state)
+{
+	struct fixture *f = *state;
+	struct sockaddr_in6 sin6;
+	struct ipaddr a;
+
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	assert_int_equal(inet_pton(AF_INET6, "::ffff:192.0.2.7", &sin6.sin6_addr), 1);
+	assert_int_equal(ipaddr_from_sockaddr((struct sockaddr *)&sin6, &a), 0);
+	assert_int_equal(opensmtp_record(f->dir, &a), 0);
+	assert_true(exists(f->dirfd, "192.0.2.7"));
+	assert_false(exists(f->dirfd, "::ffff:192.0.2.7"));
+	a = addr("::ffff:198.51.100.1");
+	assert_int_equal(opensmtp_record_at(f->dirfd, &a), 0);
+	assert_true(exists(f->dirfd, "198.51.100.1"));
+}
+
+static void
+test_opensmtp_record_does_not_touch_symlink_target(void **state)
+{
+	struct fixture *f = *state;
+	struct ipaddr a = addr("192.0.2.9");
+	struct stat st;
+
+	make_file(f->dirfd, "victim");
+	set_mtime(f->dirfd, "victim", 1000000000, 0);
+	assert_int_equal(symlinkat("victim", f->dirfd, "192.0.2.9"), 0);
+	(void)opensmtp_record_at(f->dirfd, &a);
+	assert_true(get_stat(f->dirfd, "victim", &st));
+	assert_int_equal(st.st_mtim.tv_sec, 1000000000);
+}
+
+static void
+test_opensmtp_record_missing_folder_fails(void **state)
+{
+	struct fixture *f = *state;
+	struct ipaddr a = addr("192.0.2.7");
+	char path[PATH_MAX];
+
+	assert_int_equal(path_join(path, sizeof(path), f->dir, "missing"), 0);
+	errno = 0;
+	assert_int_equal(opensmtp_record(path, &a), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
+static void
+test_opensmtp_name_to_addr_accepts_only_canonical_names(void **state)
+{
+	static const char *const bad[] = {
+		"2001:0db8::1", "::ffff:1.2.3.4", "1.2.3", ".osd-x", "x", "",
+		"2001:DB8::1", "2001:db8:0:0:0:0:0:1", "01.2.3.4", "1.2.3.4 ", "..", ".",
+	};
+	struct ipaddr a, want;
+
+	(void)state;
+	assert_true(opensmtp_name_to_addr("192.0.2.7", &a));
+	want = addr("192.0.2.7");
+	assert_true(ipaddr_equal(&a, &want));
+	assert_true(opensmtp_name_to_addr("2001:db8::1", &a));
+	want = addr("2001:db8::1");
+	assert_true(ipaddr_equal(&a, &want));
+	/* The inet_ntop form, not the tcpserver key form. */
+	assert_true(opensmtp_name_to_addr("2001:db8:0:1:1:1:1:1", &a));
+	assert_false(opensmtp_name_to_addr("2001:db8::1:1:1:1:1", &a));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (opensmtp_name_to_addr(bad[i], &a))
+			fail_msg("accepted entry name \"%s\"", bad[i]);
+}
+
+static void
+test_opensmtp_is_expired_boundaries(void **state)
+{
+	struct timespec mtime = { .tv_sec = 1000000, .tv_nsec = 500 };
+	struct timespec now;
+
+	(void)state;
+	/* Exactly mtime + expire: expired. */
+	now = (struct timespec){ .tv_sec = 1000000 + EXPIRE, .tv_nsec = 500 };
+	assert_true(opensmtp_is_expired(&mtime, EXPIRE, &now));
+	/* One nanosecond before: not. */
+	now.tv_nsec = 499;
+	assert_false(opensmtp_is_expired(&mtime, EXPIRE, &now));
+	/* Across a second boundary. */
+	mtime.tv_nsec = 0;
+	now = (struct timespec){ .tv_sec = 1000000 + EXPIRE - 1, .tv_nsec = 999999999 };
+	assert_false(opensmtp_is_expired(&mtime, EXPIRE, &now));
+	now = (struct timespec){ .tv_sec = 1000000 + EXPIRE, .tv_nsec = 0 };
+	assert_true(opensmtp_is_expired(&mtime, EXPIRE, &now));
+	/* A later second with a smaller nanosecond part is still expired. */
+	mtime.tv_nsec = 999999999;
+	now = (struct timespec){ .tv_sec = 1000000 + EXPIRE + 1, .tv_nsec = 0 };
+	assert_true(opensmtp_is_expired(&mtime, EXPIRE, &now));
+	/* An mtime in the future is not expired. */
+	now = (struct timespec){ .tv_sec = 999000, .tv_nsec = 0 };
+	assert_false(opensmtp_is_expired(&mtime, EXPIRE, &now));
+}
+
+static void
+test_opensmtp_expire_at_removes_expired_entry(void **state)
+{
+	struct fixture *f = *state;
+	struct timespec mtime = { 0, 0 };
+
+	make_file(f->dirfd, "10.0.0.1");
+	set_mtime(f->dirfd, "10.0.0.1", now_ts().tv_sec - 2 * EXPIRE, 0);
+	assert_int_equal(opensmtp_expire_at(f->dirfd, "10.0.0.1", EXPIRE, &mtime),
+			 OPENSMTP_REMOVED);
+	assert_false(exists(f->dirfd, "10.0.0.1"));
+	assert_int_equal(count_prefixed(f->dir, ".osd-expire."), 0);
+}
+
+static void
+test_opensmtp_expire_at_keeps_fresh_entry(void **state)
+{
+	struct fixture *f = *state;
+	struct timespec mtime = { 0, 0 };
+	time_t fresh = now_ts().tv_sec - 10;
+
+	make_file(f->dirfd, "2001:db8::7");
+	set_mtime(f->dirfd, "2001:db8::7", fresh, 123);
+	assert_int_equal(opensmtp_expire_at(f->dirfd, "2001:db8::7", EXPIRE, &mtime),
+			 OPENSMTP_REFRESHED);
+	assert_int_equal(mtime.tv_sec, fresh);
+	assert_int_equal(mtime.tv_nsec, 123);
+	assert_true(exists(f->dirfd, "2001:db8::7"));
+	assert_int_equal(count_prefixed(f->dir, ".osd-expire."), 0);
+}
+
+static void
+test_opensmtp_expire_at_missing_entry_is_gone(void **state)
+{
+	struct fixture *f = *state;
+	struct timespec mtime = { 0, 0 };
+
+	assert_int_equal(opensmtp_expire_at(f->dirfd, "10.0.0.1", EXPIRE, &mtime),
+			 OPENSMTP_GONE);
+	assert_int_equal(count_prefixed(f->dir, ".osd-expire."), 0);
+}
+
+static void
+test_opensmtp_record_time_at_sets_old_mtime(void **state)
+{
+	struct fixture *f = *state;
+	struct ipaddr a = addr("192.0.2.7");
+	struct stat st;
+
+	/* Creates the entry when missing. */
+	assert_int_equal(opensmtp_record_time_at(f->dirfd, &a, 1500000000), 1);
+	assert_true(get_stat(f->dirfd, "192.0.2.7", &st));
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mtim.tv_sec, 1500000000);
+	/* Moves an older one forward. */
+	assert_int_equal(opensmtp_record_time_at(f->dirfd, &a, 1600000000), 1);
+	assert_true(get_stat(f->dirfd, "192.0.2.7", &st));
+	assert_int_equal(st.st_mtim.tv_sec, 1600000000);
+}
+
+static void
+test_opensmtp_record_time_at_keeps_newer_entry(void **state)
+{
+	struct fixture *f = *state;
+	struct ipaddr a = addr("2001:db8::1");
+	struct stat before, after;
+
+	assert_int_equal(opensmtp_record_at(f->dirfd, &a), 0);
+	assert_true(get_stat(f->dirfd, "2001:db8::1", &before));
+	assert_int_equal(opensmtp_record_time_at(f->dirfd, &a, before.st_mtim.tv_sec - 1000), 0);
+	assert_true(get_stat(f->dirfd, "2001:db8::1", &after));
+	assert_int_equal(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+	assert_int_equal(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+}
+
+struct seen {
+	int calls;
+	struct ipaddr addrs[8];
+	struct timespec mtimes[8];
+};
+
+static int
+collect(void *ctx, const struct ipaddr *a, const struct timespec *mtime)
+{
+	struct seen *s = ctx;
+
+	if (s->calls < 8) {
+		s->addrs[s->calls] = *a;
+		s->mtimes[s->calls] = *mtime;
+	}
+	s->calls++;
+	return 0;
+}
+
+static bool
+seen_addr(const struct seen *s, const char *text, time_t sec)
+{
+	struct ipaddr a = addr(text);
+
+	for (int i = 0; i < s->calls && i < 8; i++)
+		if (ipaddr_equal(&s->addrs[i], &a))
+			return s->mtimes[i].tv_sec == sec;
+	return false;
+}
+
+static void
+test_opensmtp_scan_counts_live_expired_and_ignored(void **state)
+{
+	struct fixture *f = *state;
+	struct opensmtp_scan_stats stats;
+	struct seen s = { 0 };
+	time_t now = now_ts().tv_sec;
+
+	make_file(f->dirfd, "192.0.2.1");
+	set_mtime(f->dirfd, "192.0.2.1", now - 100, 0);
+	make_file(f->dirfd, "2001:db8::2");
+	set_mtime(f->dirfd, "2001:db8::2", now - 200, 0);
+	make_file(f->dirfd, "192.0.2.3");
+	set_mtime(f->dirfd, "192.0.2.3", now - 2 * EXPIRE, 0);
+	make_file(f->dirfd, "junk");
+	assert_int_equal(mkdirat(f->dirfd, "1.2.3.4", 0755), 0);
+	assert_int_equal(symlinkat("192.0.2.1", f->dirfd, "5.6.7.8"), 0);
+
+	assert_int_equal(opensmtp_scan(f->dirfd, EXPIRE, collect, &s, &stats), 0);
+	assert_int_equal(stats.live, 2);
+	assert_int_equal(stats.expired, 1);
+	assert_int_equal(stats.ignored, 3);
+	assert_int_equal(s.calls, 2);
+	assert_true(seen_addr(&s, "192.0.2.1", now - 100));
+	assert_true(seen_addr(&s, "2001:db8::2", now - 200));
+	assert_false(exists(f->dirfd, "192.0.2.3"));
+	/* What is not an entry is left alone. */
+	assert_true(exists(f->dirfd, "junk"));
+	assert_true(exists(f->dirfd, "1.2.3.4"));
+	assert_true(exists(f->dirfd, "5.6.7.8"));
+	assert_int_equal(count_prefixed(f->dir, ".osd-expire."), 0);
+}
+
+static void
+test_opensmtp_scan_finishes_interrupted_expiry(void **state)
+{
+	struct fixture *f = *state;
+	struct opensmtp_scan_stats stats;
+	time_t now = now_ts().tv_sec;
+	struct stat st;
+
+	/* Fresh: a login came in during the crashed expiry; put it back. */
+	make_file(f->dirfd, ".osd-expire.10.0.0.1");
+	set_mtime(f->dirfd, ".osd-expire.10.0.0.1", now - 10, 0);
+	/* Expired: finish the removal. */
+	make_file(f->dirfd, ".osd-expire.10.0.0.2");
+	set_mtime(f->dirfd, ".osd-expire.10.0.0.2", now - 2 * EXPIRE, 0);
+
+	assert_int_equal(opensmtp_scan(f->dirfd, EXPIRE, NULL, NULL, &stats), 0);
+	assert_true(get_stat(f->dirfd, "10.0.0.1", &st));
+	assert_int_equal(st.st_mtim.tv_sec, now - 10);
+	assert_false(exists(f->dirfd, "10.0.0.2"));
+	assert_int_equal(count_prefixed(f->dir, ".osd-expire."), 0);
+	assert_int_equal(stats.expired, 0);
+	assert_int_equal(stats.ignored, 0);
+}
+
+static void
+test_opensmtp_scan_leftover_does_not_replace_newer_entry(void **state)
+{
+	struct fixture *f = *state;
+	time_t now = now_ts().tv_sec;
+	struct stat st;
+
+	make_file(f->dirfd, ".osd-expire.10.0.0.1");
+	set_mtime(f->dirfd, ".osd-expire.10.0.0.1", now - 100, 0);
+	make_file(f->dirfd, "10.0.0.1");
+	set_mtime(f->dirfd, "10.0.0.1", now - 5, 0);
+	assert_int_equal(opensmtp_scan(f->dirfd, EXPIRE, NULL, NULL, NULL), 0);
+	assert_true(get_stat(f->dirfd, "10.0.0.1", &st));
+	assert_int_equal(st.st_mtim.tv_sec, now - 5);
+	assert_int_equal(count_prefixed(f->dir, ".osd-expire."), 0);
+}
+
+static int
+stop_at_first(void *ctx, const struct ipaddr *a, const struct timespec *mtime)
+{
+	(void)a;
+	(void)mtime;
+	(*(int *)ctx)++;
+	return -1;
+}
+
+static void
+test_opensmtp_scan_callback_can_stop(void **state)
+{
+	struct fixture *f = *state;
+	int calls = 0;
+
+	make_file(f->dirfd, "192.0.2.1");
+	make_file(f->dirfd, "192.0.2.2");
+	errno = 0;
+	assert_int_equal(opensmtp_scan(f->dirfd, EXPIRE, stop_at_first, &calls, NULL), -1);
+	assert_int_equal(errno, ECANCELED);
+	assert_int_equal(calls, 1);
+}
+
+static void
+test_opensmtp_printable_masks_control_bytes(void **state)
+{
+	char out[8];
+
+	(void)state;
+	opensmtp_printable("a\nb\x7f" "c\x80", out, sizeof(out));
+	assert_string_equal(out, "a?b?c?");
+	opensmtp_printable("0123456789", out, sizeof(out));
+	assert_string_equal(out, "0123456");
+	opensmtp_printable("x", out, 1);
+	assert_string_equal(out, "");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_opensmtp_record_creates_empty_file_now,
+						setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_opensmtp_record_again_updates_mtime,
+						setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_opensmtp_record_v4mapped_uses_ipv4_name,
+						setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_opensmtp_record_does_not_touch_symlink_target,
+						setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_opensmtp_record_missing_folder_fails,
+						setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test(test_opensmtp_name_to_addr_accepts_only_canonical_names),
+		cmocka_unit_test(test_opensmtp_is_expired_boundaries),
+		cmocka_unit_test_setup_teardown(test_opensmtp_expire_at_removes_expired_entry,
+						setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_opensmtp_expire_at_keeps_fresh_entry,
+						setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_opensmtp_expire_at_missing_entry_is_gone,
+						setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_opensmtp_record_time_at_sets_old_mtime,
+						setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_opensmtp_record_time_at_keeps_newer_entry,
+						setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_opensmtp_scan_counts_live_expired_and_ignored,
+						setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_opensmtp_scan_finishes_interrupted_expiry,
+						setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_opensmtp_scan_leftover_does_not_replace_newer_entry,
+						setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_opensmtp_scan_callback_can_stop,
+						setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test(test_opensmtp_printable_masks_control_bytes),
+	};
+
+	/* The scan warns about every name it skips; the tests check the counts. */
+	log_set_level(LOG_LEVEL_ERR);
+	return cmocka_run_group_tests_name("opensmtp", tests, NULL, NULL);
+}

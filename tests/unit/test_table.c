@@ -1,0 +1,434 @@
+/* test_table.c - unit tests for the watcher's hash + heap of live entries (osd/table.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "ipaddr.h"
+#include "table.h"
+
+/* A small fixed-seed generator, so every run does the same operations. */
+static uint64_t
+rnd(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*s = x;
+	return x;
+}
+
+static struct ipaddr
+addr(const char *text)
+{
+	struct ipaddr a;
+
+	if (ipaddr_parse(text, &a) != 0)
+		fail_msg("bad test address %s", text);
+	return a;
+}
+
+/* Address number i of a pool: IPv4 and IPv6 mixed, many differing in one byte only. */
+static struct ipaddr
+pool_addr(unsigned i)
+{
+	struct ipaddr a;
+
+	memset(&a, 0, sizeof(a));
+	if (i % 2 == 0) {
+		a.family = AF_INET;
+		a.bytes[0] = 10;
+		a.bytes[2] = (uint8_t)(i >> 8);
+		a.bytes[3] = (uint8_t)i;
+	} else {
+		a.family = AF_INET6;
+		a.bytes[0] = 0x20;
+		a.bytes[1] = 0x01;
+		a.bytes[14] = (uint8_t)(i >> 8);
+		a.bytes[15] = (uint8_t)i;
+	}
+	return a;
+}
+
+static struct timespec
+ts(time_t sec, long nsec)
+{
+	return (struct timespec){ .tv_sec = sec, .tv_nsec = nsec };
+}
+
+static int
+ts_cmp(const struct timespec *a, const struct timespec *b)
+{
+	if (a->tv_sec != b->tv_sec)
+		return a->tv_sec < b->tv_sec ? -1 : 1;
+	if (a->tv_nsec != b->tv_nsec)
+		return a->tv_nsec < b->tv_nsec ? -1 : 1;
+	return 0;
+}
+
+static void
+assert_ts_equal(struct timespec a, struct timespec b)
+{
+	if (ts_cmp(&a, &b) != 0)
+		fail_msg("time %lld.%09ld != %lld.%09ld", (long long)a.tv_sec, a.tv_nsec,
+			 (long long)b.tv_sec, b.tv_nsec);
+}
+
+/*
+ * table_oldest must give the true minimum over all entries (found by
+ * walking them), and the entry it names must have that mtime.
+ */
+static void
+assert_oldest_is_minimum(const struct table *t)
+{
+	struct ipaddr a, oldest;
+	struct timespec m, min = { 0, 0 }, oldest_m, got;
+	size_t pos = 0, n = 0;
+
+	while (table_next(t, &pos, &a, &m)) {
+		if (n == 0 || ts_cmp(&m, &min) < 0)
+			min = m;
+		n++;
+	}
+	assert_int_equal(n, table_count(t));
+	if (n == 0) {
+		assert_false(table_oldest(t, &oldest, &oldest_m));
+		return;
+	}
+	assert_true(table_oldest(t, &oldest, &oldest_m));
+	assert_ts_equal(oldest_m, min);
+	assert_true(table_get(t, &oldest, &got));
+	assert_ts_equal(got, min);
+}
+
+static void
+test_table_set_get_remove(void **state)
+{
+	struct table *t = table_new();
+	struct ipaddr a = addr("192.0.2.7"), b = addr("2001:db8::7"), c = addr("192.0.2.8");
+	struct timespec m;
+
+	(void)state;
+	assert_int_equal(table_count(t), 0);
+	assert_false(table_get(t, &a, &m));
+	assert_int_equal(table_set(t, &a, &(struct timespec){ 100, 1 }), 1);
+	assert_int_equal(table_set(t, &b, &(struct timespec){ 200, 2 }), 1);
+	assert_int_equal(table_count(t), 2);
+	assert_true(table_get(t, &a, &m));
+	assert_ts_equal(m, ts(100, 1));
+	assert_false(table_get(t, &c, &m));
+
+	/* An update is not a new address. */
+	assert_int_equal(table_set(t, &a, &(struct timespec){ 300, 3 }), 0);
+	assert_int_equal(table_count(t), 2);
+	assert_true(table_get(t, &a, &m));
+	assert_ts_equal(m, ts(300, 3));
+	assert_int_equal(table_set(t, &a, &(struct timespec){ 300, 3 }), 0);
+
+	assert_true(table_remove(t, &a));
+	assert_false(table_remove(t, &a));
+	assert_false(table_remove(t, &c));
+	assert_int_equal(table_count(t), 1);
+	assert_false(table_get(t, &a, &m));
+	assert_true(table_get(t, &b, &m));
+	assert_ts_equal(m, ts(200, 2));
+	/* Back again: new once more. */
+	assert_int_equal(table_set(t, &a, &(struct timespec){ 50, 0 }), 1);
+	assert_int_equal(table_count(t), 2);
+	table_free(t);
+}
+
+static void
+test_table_ipv4_and_ipv6_with_same_bytes_are_distinct(void **state)
+{
+	struct table *t = table_new();
+	struct ipaddr v4 = addr("1.2.3.4"), v6;
+	struct timespec m;
+
+	(void)state;
+	memset(&v6, 0, sizeof(v6));
+	v6.family = AF_INET6;
+	memcpy(v6.bytes, v4.bytes, 4);
+	assert_int_equal(table_set(t, &v4, &(struct timespec){ 1, 0 }), 1);
+	assert_int_equal(table_set(t, &v6, &(struct timespec){ 2, 0 }), 1);
+	assert_int_equal(table_count(t), 2);
+	assert_true(table_get(t, &v4, &m));
+	assert_ts_equal(m, ts(1, 0));
+	table_free(t);
+}
+
+static void
+test_table_oldest_follows_mtime_through_updates(void **state)
+{
+	struct table *t = table_new();
+	struct ipaddr a = addr("10.0.0.1"), b = addr("10.0.0.2"), c = addr("2001:db8::3"), o;
+	struct timespec m;
+
+	(void)state;
+	assert_false(table_oldest(t, &o, &m));
+	assert_int_equal(table_set(t, &b, &(struct timespec){ 20, 0 }), 1);
+	assert_int_equal(table_set(t, &a, &(struct timespec){ 10, 0 }), 1);
+	assert_int_equal(table_set(t, &c, &(struct timespec){ 30, 0 }), 1);
+	assert_true(table_oldest(t, &o, &m));
+	assert_true(ipaddr_equal(&o, &a));
+	assert_ts_equal(m, ts(10, 0));
+
+	/* A login moves a's time forward: it leaves the top. */
+	assert_int_equal(table_set(t, &a, &(struct timespec){ 40, 0 }), 0);
+	assert_true(table_oldest(t, &o, &m));
+	assert_true(ipaddr_equal(&o, &b));
+	assert_ts_equal(m, ts(20, 0));
+
+	/* An import moving c back in time brings it to the top. */
+	assert_int_equal(table_set(t, &c, &(struct timespec){ 5, 0 }), 0);
+	assert_true(table_oldest(t, &o, &m));
+	assert_true(ipaddr_equal(&o, &c));
+
+	/* Nanoseconds count. */
+	assert_int_equal(table_set(t, &b, &(struct timespec){ 5, 0 }), 0);
+	assert_int_equal(table_set(t, &c, &(struct timespec){ 5, 1 }), 0);
+	assert_true(table_oldest(t, &o, &m));
+	assert_true(ipaddr_equal(&o, &b));
+	assert_ts_equal(m, ts(5, 0));
+
+	assert_true(table_remove(t, &b));
+	assert_true(table_oldest(t, &o, &m));
+	assert_true(ipaddr_equal(&o, &c));
+	assert_true(table_remove(t, &c));
+	assert_true(table_oldest(t, &o, &m));
+	assert_true(ipaddr_equal(&o, &a));
+	assert_true(table_remove(t, &a));
+	assert_false(table_oldest(t, &o, &m));
+	table_free(t);
+}
+
+static void
+test_table_random_removals_keep_heap_valid(void **state)
+{
+	enum { N = 1500 };
+	struct table *t = table_new();
+	unsigned order[N];
+	uint64_t seed = 0xdeadbeefcafef00dull;
+
+	(void)state;
+	for (unsigned i = 0; i < N; i++) {
+		struct ipaddr a = pool_addr(i);
+		/* Few distinct seconds, so ties are common. */
+		struct timespec m = ts((time_t)(rnd(&seed) % 50), (long)(rnd(&seed) % 3));
+
+		assert_int_equal(table_set(t, &a, &m), 1);
+		order[i] = i;
+	}
+	assert_int_equal(table_count(t), N);
+	assert_oldest_is_minimum(t);
+	for (unsigned i = N - 1; i > 0; i--) {
+		unsigned j = (unsigned)(rnd(&seed) % (i + 1)), tmp = order[i];
+
+		order[i] = order[j];
+		order[j] = tmp;
+	}
+	/* Half in random order... */
+	for (unsigned i = 0; i < N / 2; i++) {
+		struct ipaddr a = pool_addr(order[i]);
+
+		assert_true(table_remove(t, &a));
+		assert_int_equal(table_count(t), N - 1 - i);
+		assert_oldest_is_minimum(t);
+	}
+	/* ...then the rest oldest first, as expiry does: a heap damaged
+	 * anywhere below the top shows here as an out-of-order entry. */
+	while (table_count(t) > 0) {
+		struct ipaddr o;
+		struct timespec m;
+
+		assert_true(table_oldest(t, &o, &m));
+		assert_true(table_remove(t, &o));
+		assert_oldest_is_minimum(t);
+	}
+	table_free(t);
+}
+
+static void
+test_table_matches_reference_under_random_operations(void **state)
+{
+	enum { POOL = 600, OPS = 100000 };
+	struct table *t = table_new();
+	bool present[POOL] = { false };
+	struct timespec mtime[POOL];
+	size_t count = 0;
+	uint64_t seed = 0x0123456789abcdefull;
+
+	(void)state;
+	for (long op = 0; op < OPS; op++) {
+		unsigned i = (unsigned)(rnd(&seed) % POOL), kind = (unsigned)(rnd(&seed) % 10);
+		struct ipaddr a = pool_addr(i), o;
+		struct timespec m, min = { 0, 0 };
+		bool any = false;
+
+		if (kind < 6) {
+			/* Mostly forward in time, sometimes back (imports). */
+			m = ts((time_t)(1000 + op / 4 - (long)(rnd(&seed) % 40)),
+			       (long)(rnd(&seed) % 1000000000));
+			assert_int_equal(table_set(t, &a, &m), present[i] ? 0 : 1);
+			if (!present[i])
+				count++;
+			present[i] = true;
+			mtime[i] = m;
+		} else if (kind < 9) {
+			assert_int_equal(table_remove(t, &a), present[i]);
+			if (present[i])
+				count--;
+			present[i] = false;
+		} else if (rnd(&seed) % 300 == 0) {
+			table_clear(t);
+			memset(present, 0, sizeof(present));
+			count = 0;
+		} else if (table_oldest(t, &o, &m)) {
+			/* Expire the oldest entry, as the watcher does. */
+			for (unsigned k = 0; k < POOL; k++) {
+				struct ipaddr p = pool_addr(k);
+
+				if (ipaddr_equal(&p, &o)) {
+					assert_true(present[k]);
+					present[k] = false;
+					count--;
+					break;
+				}
+			}
+			assert_true(table_remove(t, &o));
+		}
+
+		assert_int_equal(table_count(t), count);
+		if (present[i]) {
+			assert_true(table_get(t, &a, &m));
+			assert_ts_equal(m, mtime[i]);
+		} else {
+			assert_false(table_get(t, &a, &m));
+		}
+		for (unsigned k = 0; k < POOL; k++)
+			if (present[k] && (!any || ts_cmp(&mtime[k], &min) < 0)) {
+				min = mtime[k];
+				any = true;
+			}
+		if (!any) {
+			assert_false(table_oldest(t, &o, &m));
+			continue;
+		}
+		assert_true(table_oldest(t, &o, &m));
+		assert_ts_equal(m, min);
+		/* The named entry really has that time (ties may name any of them). */
+		for (unsigned k = 0; k < POOL; k++) {
+			struct ipaddr p = pool_addr(k);
+
+			if (ipaddr_equal(&p, &o)) {
+				assert_true(present[k]);
+				assert_ts_equal(mtime[k], min);
+				break;
+			}
+		}
+	}
+	/* Finally every entry, through get and through the walk. */
+	{
+		struct ipaddr a;
+		struct timespec m;
+		size_t pos = 0, walked = 0;
+
+		for (unsigned k = 0; k < POOL; k++) {
+			a = pool_addr(k);
+			assert_int_equal(table_get(t, &a, &m), present[k]);
+		}
+		while (table_next(t, &pos, &a, &m)) {
+			walked++;
+			assert_true(table_get(t, &a, &m));
+		}
+		assert_int_equal(walked, count);
+	}
+	table_free(t);
+}
+
+static void
+test_table_clear_empties_and_allows_reuse(void **state)
+{
+	struct table *t = table_new();
+	struct ipaddr a, o;
+	struct timespec m;
+
+	(void)state;
+	for (unsigned i = 0; i < 200; i++) {
+		a = pool_addr(i);
+		assert_int_equal(table_set(t, &a, &(struct timespec){ 100 + i, 0 }), 1);
+	}
+	table_clear(t);
+	assert_int_equal(table_count(t), 0);
+	assert_false(table_oldest(t, &o, &m));
+	a = pool_addr(5);
+	assert_false(table_get(t, &a, &m));
+	assert_int_equal(table_set(t, &a, &(struct timespec){ 7, 0 }), 1);
+	a = pool_addr(6);
+	assert_int_equal(table_set(t, &a, &(struct timespec){ 3, 0 }), 1);
+	assert_true(table_oldest(t, &o, &m));
+	assert_true(ipaddr_equal(&o, &a));
+	assert_int_equal(table_count(t), 2);
+	table_free(t);
+}
+
+static void
+test_table_ms_until_expiry(void **state)
+{
+	struct table *t = table_new();
+	struct ipaddr a = addr("192.0.2.7");
+	struct timespec now;
+
+	(void)state;
+	now = ts(10000, 0);
+	assert_int_equal(table_ms_until_expiry(t, 3600, &now), -1);
+
+	assert_int_equal(table_set(t, &a, &(struct timespec){ 10000, 0 }), 1);
+	/* Already expired, and exactly at the deadline. */
+	now = ts(10000 + 3600 + 5, 0);
+	assert_int_equal(table_ms_until_expiry(t, 3600, &now), 0);
+	now = ts(10000 + 3600, 0);
+	assert_int_equal(table_ms_until_expiry(t, 3600, &now), 0);
+	/* 1.5 s left. */
+	now = ts(10000 + 3600 - 2, 500000000);
+	assert_int_equal(table_ms_until_expiry(t, 3600, &now), 1500);
+	/* 1 ns left rounds up to 1 ms, never to 0 (no early wake-up). */
+	now = ts(10000 + 3600 - 1, 999999999);
+	assert_int_equal(table_ms_until_expiry(t, 3600, &now), 1);
+	/* 1 ms and 1 ns left: 2 ms. */
+	now = ts(10000 + 3600 - 1, 998999999);
+	assert_int_equal(table_ms_until_expiry(t, 3600, &now), 2);
+	/* Exactly 1 ms left. */
+	now = ts(10000 + 3600 - 1, 999000000);
+	assert_int_equal(table_ms_until_expiry(t, 3600, &now), 1);
+	/* Nanoseconds of the mtime count too. */
+	assert_int_equal(table_set(t, &a, &(struct timespec){ 10000, 600000000 }), 0);
+	now = ts(10000 + 3600, 0);
+	assert_int_equal(table_ms_until_expiry(t, 3600, &now), 600);
+	table_free(t);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table_set_get_remove),
+		cmocka_unit_test(test_table_ipv4_and_ipv6_with_same_bytes_are_distinct),
+		cmocka_unit_test(test_table_oldest_follows_mtime_through_updates),
+		cmocka_unit_test(test_table_random_removals_keep_heap_valid),
+		cmocka_unit_test(test_table_matches_reference_under_random_operations),
+		cmocka_unit_test(test_table_clear_empties_and_allows_reuse),
+		cmocka_unit_test(test_table_ms_until_expiry),
+	};
+
+	return cmocka_run_group_tests_name("table", tests, NULL, NULL);
+}
