@@ -71,12 +71,13 @@ int main(int argc, char **argv)
 	int opt, dirfd, r;
 	long n;
 
+	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': conf_arg = optarg; break;
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 100;
+		default: cli_bad_option("expire", optopt); return 100;
 		}
 	}
 	if (optind != argc) {

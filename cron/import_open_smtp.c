@@ -83,11 +83,12 @@ int main(int argc, char **argv)
 	FILE *fp;
 	int opt, dirfd;
 
+	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': conf_arg = optarg; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 100;
+		default: cli_bad_option("import-open-smtp", optopt); return 100;
 		}
 	}
 	if (argc - optind != 1) {

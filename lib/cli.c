@@ -72,3 +72,12 @@ cli_error(const char *what, const char *fmt, ...)
 	}
 	errno = saved;
 }
+
+void cli_bad_option(const char *command, int opt)
+{
+	if (opt >= 0x21 && opt < 0x7f)
+		cli_error(command, "unknown option -%c, or it lacks its argument (see osd %s --help)",
+			  opt, command);
+	else
+		cli_error(command, "unknown option (see osd %s --help)", command);
+}

@@ -17,4 +17,7 @@ void cli_load_conf(struct osd_conf *conf, const char *path);
 /* Print "osd: <what>: <why>" to stderr. */
 void cli_error(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Report an unknown option or a missing option argument (getopt's optopt). */
+void cli_bad_option(const char *command, int optopt);
+
 #endif

@@ -26,6 +26,7 @@ enum conf_kind {
 	KIND_BOOL,
 	KIND_LOG,       /* "stderr" or "syslog" */
 	KIND_FACILITY,  /* a syslog facility name */
+	KIND_SERVICES,  /* what osd run starts: known service names */
 };
 
 struct conf_key {
@@ -60,8 +61,38 @@ static const struct conf_key conf_keys[] = {
 	FIELD(log, KIND_LOG),
 	FIELD(log_facility, KIND_FACILITY),
 	FIELD(fsync, KIND_BOOL),
-	FIELD(services, KIND_STRING),
+	FIELD(services, KIND_SERVICES),
 };
+
+/* The services osd run knows how to start (osd-<name> beside osd). */
+static const char *const conf_services[] = { "watch", "pop3d", "smtpd", "queue", "imapd" };
+
+/* Check a space- or comma-separated service list; the first bad name in bad_r. */
+static bool
+known_services(const char *list, char *bad_r, size_t badsize)
+{
+	size_t n = 0;
+
+	while (*list != '\0') {
+		size_t len = strcspn(list, " \t,"), i;
+		bool ok = false;
+
+		for (i = 0; len > 0 && i < sizeof(conf_services) / sizeof(conf_services[0]); i++)
+			ok |= strlen(conf_services[i]) == len && strncmp(list, conf_services[i], len) == 0;
+		if (len > 0 && !ok) {
+			snprintf(bad_r, badsize, "%.*s", (int)(len > 32 ? 32 : len), list);
+			return false;
+		}
+		n += len > 0;
+		list += len;
+		list += strspn(list, " \t,");
+	}
+	if (n == 0) {
+		snprintf(bad_r, badsize, "(none)");
+		return false;
+	}
+	return true;
+}
 
 /* The names log_init() accepts; checked here so the error names file and line. */
 static const char *const conf_facilities[] = {
@@ -348,6 +379,15 @@ conf_set(struct osd_conf *conf, const struct conf_key *k, const char *value,
 			return -1;
 		}
 		break;
+	case KIND_SERVICES: {
+		char bad[40];
+		if (!known_services(value, bad, sizeof bad)) {
+			set_err(why, whysize, "unknown service \"%s\" (want watch, pop3d, smtpd, "
+				"queue or imapd)", bad);
+			return -1;
+		}
+		break;
+	}
 	case KIND_FACILITY:
 		if (!known_facility(value)) {
 			set_err(why, whysize, "unknown syslog facility \"%s\" (want mail, "

@@ -43,11 +43,12 @@ int main(int argc, char **argv)
 	char dir[PATH_MAX], cdb[PATH_MAX], text[IPADDR_TEXT_MAX], shown[64];
 	int opt, dirfd;
 
+	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': conf_arg = optarg; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 100;
+		default: cli_bad_option("check", optopt); return 100;
 		}
 	}
 	if (argc - optind != 1) {

@@ -30,8 +30,6 @@ struct service {
 	double restart_at;      /* monotonic seconds; 0 = not waiting */
 };
 
-static const char *known_services[] = { "watch", "pop3d", "smtpd", "queue", "imapd" };
-
 static double mono(void)
 {
 	struct timespec ts;
@@ -83,11 +81,7 @@ static int parse_services(const char *list, const char *selfdir, struct service 
 
 	snprintf(copy, sizeof copy, "%s", list);
 	for (char *tok = strtok_r(copy, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
-		bool ok = false;
-		for (size_t i = 0; i < sizeof known_services / sizeof known_services[0]; i++)
-			ok |= strcmp(tok, known_services[i]) == 0;
-		if (!ok)
-			fatalx("config: services: unknown service '%.32s'", tok);
+		/* conf_load has checked the names. */
 		if (n == MAX_SERVICES)
 			fatalx("config: services: more than %d", MAX_SERVICES);
 		memset(&svc[n], 0, sizeof svc[n]);
@@ -175,11 +169,12 @@ int main(int argc, char **argv)
 	int opt, n, sigfd;
 	ssize_t len;
 
+	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': conf_arg = optarg; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 100;
+		default: cli_bad_option("run", optopt); return 100;
 		}
 	}
 	cli_load_conf(&conf, conf_arg);

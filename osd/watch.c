@@ -45,6 +45,7 @@ struct watcher {
 	bool dirty;                     /* relay.cdb must be rewritten */
 	bool rescan;                    /* the folder must be read again */
 	bool rules_changed;
+	bool reinit;                    /* the folder went away: start inotify afresh */
 };
 
 static void usage(FILE *out)
@@ -213,8 +214,7 @@ static void handle_event(struct watcher *w, const struct inotify_event *ev)
 	if (ev->wd == w->dir_wd) {
 		if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
 			log_warnx("open-smtp: %s was removed or moved: recreating it", w->dir);
-			w->rescan = true;
-			w->dir_wd = -1;
+			w->reinit = true;
 			return;
 		}
 		if (ev->len == 0 || ev->name[0] == '.' || (ev->mask & IN_ISDIR))
@@ -249,24 +249,6 @@ static int watch_descriptor(const char *dir)
 	return wd;
 }
 
-static void open_dir(struct watcher *w)
-{
-	if (w->dirfd >= 0)
-		close(w->dirfd);
-	if (path_mkdirs(w->dir, 0755) < 0)
-		fatal("cannot create %s", w->dir);
-	w->dirfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (w->dirfd < 0)
-		fatal("cannot open %s", w->dir);
-	if (w->dir_wd >= 0)
-		inotifytools_remove_watch_by_wd(w->dir_wd);
-	/* The watch goes in before the scan so that nothing recorded during
-	 * the scan can be missed. */
-	if (!inotifytools_watch_file(w->dir, DIR_EVENTS))
-		fatalx("cannot watch %s: %s", w->dir, strerror(inotifytools_error()));
-	w->dir_wd = watch_descriptor(w->dir);
-}
-
 static void watch_rules(struct watcher *w)
 {
 	static char base[NAME_MAX + 1];
@@ -291,6 +273,37 @@ static void watch_rules(struct watcher *w)
 		return;
 	}
 	w->rules_wd = watch_descriptor(w->rules_dir);
+}
+
+/*
+ * Start inotify afresh: create the folder if needed, watch it and the
+ * rules' folder, and ask for a full scan.  Used at start-up and when the
+ * folder was removed, since libinotifytools keeps no consistent state for
+ * a watch the kernel dropped.
+ */
+static void inotify_setup(struct watcher *w)
+{
+	if (w->inotify_fd >= 0)
+		inotifytools_cleanup();
+	w->dir_wd = w->rules_wd = -1;
+	if (!inotifytools_initialize())
+		fatalx("inotify: %s", strerror(inotifytools_error()));
+	w->inotify_fd = find_inotify_fd();
+	if (w->inotify_fd < 0)
+		fatalx("inotify: cannot find the descriptor libinotifytools opened");
+	if (fcntl(w->inotify_fd, F_SETFL, fcntl(w->inotify_fd, F_GETFL) | O_NONBLOCK) < 0)
+		fatal("inotify: fcntl");
+	if (path_mkdirs(w->dir, 0755) < 0)
+		fatal("cannot create %s", w->dir);
+	/* The watch goes in before the scan so that nothing recorded during
+	 * the scan can be missed. */
+	if (!inotifytools_watch_file(w->dir, DIR_EVENTS))
+		fatalx("cannot watch %s: %s", w->dir, strerror(inotifytools_error()));
+	w->dir_wd = watch_descriptor(w->dir);
+	watch_rules(w);
+	w->reinit = false;
+	w->rescan = true;
+	w->rules_changed = true;
 }
 
 static void setup_paths(struct watcher *w)
@@ -420,8 +433,14 @@ static void drain_events(struct watcher *w)
 
 static void settle(struct watcher *w)
 {
-	if (w->dir_wd < 0)
-		open_dir(w);
+	if (w->reinit || w->dirfd < 0) {
+		inotify_setup(w);
+		if (w->dirfd >= 0)
+			close(w->dirfd);
+		w->dirfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (w->dirfd < 0)
+			fatal("cannot open %s", w->dir);
+	}
 	if (w->rescan)
 		full_scan(w);
 	if (w->rules_changed) {
@@ -444,12 +463,13 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
 	};
+	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "c:1h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': w.conf_arg = optarg; break;
 		case '1': once = true; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 100;
+		default: cli_bad_option("watch", optopt); return 100;
 		}
 	}
 	if (optind != argc) {
@@ -478,17 +498,10 @@ int main(int argc, char **argv)
 	}
 
 	sigfd = setup_signals();
-	if (!inotifytools_initialize())
-		fatalx("inotify: %s", strerror(inotifytools_error()));
-	w.inotify_fd = find_inotify_fd();
-	if (w.inotify_fd < 0)
-		fatalx("inotify: cannot find the descriptor libinotifytools opened");
-	if (fcntl(w.inotify_fd, F_SETFL, fcntl(w.inotify_fd, F_GETFL) | O_NONBLOCK) < 0)
-		fatal("inotify: fcntl");
-	open_dir(&w);
-	watch_rules(&w);
-	w.rescan = true;
-	settle(&w);
+	w.inotify_fd = -1;
+	settle(&w);     /* dirfd < 0: sets up inotify, scans, writes the table */
+	close(w.dirfd);
+	w.dirfd = -1;
 	log_info("watching %s (relay_expire %lds, rules %s, %zu live entries)", w.dir,
 		 w.conf.relay_expire, w.conf.rules, table_count(w.table));
 
@@ -506,10 +519,16 @@ int main(int argc, char **argv)
 			fatal("poll");
 		if ((pfd[1].revents & POLLIN) && !handle_signals(&w, sigfd))
 			break;
+		/* The folder is open only while we work on it: an open
+		 * descriptor would keep a removed folder's inode alive and
+		 * hide its IN_DELETE_SELF. */
+		w.dirfd = open(w.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		/* Everything already queued is one batch: a burst of logins
 		 * becomes one rebuild. */
 		drain_events(&w);
 		settle(&w);
+		close(w.dirfd);
+		w.dirfd = -1;
 	}
 	log_info("stopping");
 	inotifytools_cleanup();

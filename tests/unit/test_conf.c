@@ -212,7 +212,7 @@ test_conf_load_values_trimmed_empty_and_quoted(void **state)
 		   "smtp_listen =   127.0.0.1:25   \r\n"
 		   "default_domain = \"  spaced.example  \"\n"
 		   "mail_user = \"\"\n"
-		   "services = watch  # not a comment here\n"
+		   "resolver = 127.0.0.1:53  # not a comment here\n"
 		   "\t user\t=\tnobody\t\n");
 	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), 0);
 	assert_string_equal(f->conf.pop3_listen, "");
@@ -220,7 +220,7 @@ test_conf_load_values_trimmed_empty_and_quoted(void **state)
 	assert_string_equal(f->conf.default_domain, "  spaced.example  ");
 	assert_string_equal(f->conf.mail_user, "");
 	/* '#' is a comment only at the start of a line. */
-	assert_string_equal(f->conf.services, "watch  # not a comment here");
+	assert_string_equal(f->conf.resolver, "127.0.0.1:53  # not a comment here");
 	assert_string_equal(f->conf.user, "nobody");
 }
 
@@ -242,6 +242,24 @@ test_conf_load_later_key_wins(void **state)
 	write_conf(f, "user = first\nuser = second\n");
 	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), 0);
 	assert_string_equal(f->conf.user, "second");
+}
+
+static void
+test_conf_load_services_known_names_only(void **state)
+{
+	struct fixture *f = *state;
+
+	write_conf(f, "services = watch, pop3d smtpd\n");
+	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), 0);
+	assert_string_equal(f->conf.services, "watch, pop3d smtpd");
+
+	write_conf(f, "# x\nservices = watch frobnicate\n");
+	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), -1);
+	assert_non_null(strstr(f->err, ":2: services: unknown service \"frobnicate\""));
+
+	write_conf(f, "services =  , \n");
+	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), -1);
+	assert_non_null(strstr(f->err, "services:"));
 }
 
 static void
@@ -706,6 +724,7 @@ main(void)
 		T(test_conf_load_values_trimmed_empty_and_quoted),
 		T(test_conf_load_last_line_without_newline_counts),
 		T(test_conf_load_later_key_wins),
+		T(test_conf_load_services_known_names_only),
 		T(test_conf_load_relative_paths_follow_config_folder),
 		T(test_conf_load_relative_config_path_gives_absolute_dirs),
 		T(test_conf_load_missing_file_fails_enoent),

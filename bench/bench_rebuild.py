@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""bench_rebuild.py - full relay-table rebuild: osd against Debian's tcprules.
+
+With N live entries (default 1,000,000: 10.0.0.0 onwards, mtime now) in a
+state folder under TMPDIR, and the same static rules on both sides, each run
+measures, one after the other:
+
+  (a) osd-watch-1      `build/osd watch -c CONF -1`: read the whole open-smtp/
+                       folder (readdir + fstatat per entry, expiry check),
+                       build the table, write relay.cdb (temp file, fsync,
+                       rename), exit.  Its log line "scan: ... in X ms" splits
+                       it into scan and the rest.
+  (b) osd-relaydb-write  the rebuild alone: build/bench/bench-relaydb-write
+                       calls relaydb_write() on N entries held in memory, as
+                       the watcher does after each batch (fsync on).
+  (c) tcprules         `tcprules relay.cdb relay.tmp < rules` compiling the
+                       same static rules + N `IP:allow,RELAYCLIENT=""` lines
+                       from text (tcprules fsyncs too).
+
+Wall time by the clock around each process; peak RSS from /usr/bin/time
+(the figure -v prints as "Maximum resident set size"), or, without it, from
+VmHWM in /proc/PID/status while polling.  Medians of --runs runs (default 3), then ratios: speedup = tcprules
+time / osd time (above 1: osd is faster), rss_ratio = osd RSS / tcprules RSS.
+After the first run the two tables are checked to hold the same records.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+STATIC_RULES = '127.:allow,RELAYCLIENT=""\n:allow\n'
+RSS_TARGET_KB = 256 * 1024
+GNU_TIME = "/usr/bin/time"
+
+
+def addr(i):
+    return "10.%d.%d.%d" % ((i >> 16) & 255, (i >> 8) & 255, i & 255)
+
+
+def vm_hwm_kb(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run_measured(argv, stdin=None, stdout=subprocess.DEVNULL, stderr=None):
+    """Run argv; return (wall secs, peak RSS in KB) of that one process.
+
+    The peak comes from /usr/bin/time (its %M, as -v prints it); without it,
+    from VmHWM in /proc/PID/status, read while polling.  (Not from this
+    process's rusage: Linux carries the RSS peak of the forking Python over
+    exec into ru_maxrss.)
+    """
+    rss_file = None
+    if os.access(GNU_TIME, os.X_OK):
+        fd, rss_file = tempfile.mkstemp(prefix="osd-bench-time.")
+        os.close(fd)
+        argv = [GNU_TIME, "-f", "%M", "-o", rss_file] + argv
+    t = time.perf_counter()
+    p = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=stderr)
+    peak = 0
+    if rss_file is None:
+        while p.poll() is None:
+            peak = max(peak, vm_hwm_kb(p.pid))
+            time.sleep(0.002)
+    p.wait()
+    wall = time.perf_counter() - t
+    if p.returncode != 0:
+        raise SystemExit("bench_rebuild: %s exited with %d" % (argv[0], p.returncode))
+    if rss_file is not None:
+        with open(rss_file) as f:
+            peak = int(f.read().split()[-1])
+        os.unlink(rss_file)
+    return wall, peak
+
+
+def cdb_records(path):
+    """The multiset of (key, value) records of a cdb file, as a sorted list."""
+    with open(path, "rb") as f:
+        buf = f.read()
+    end = min(struct.unpack_from("<I", buf, 8 * i)[0] for i in range(256))
+    pos, recs = 2048, []
+    while pos < end:
+        klen, dlen = struct.unpack_from("<II", buf, pos)
+        recs.append(buf[pos + 8:pos + 8 + klen + dlen] + b"|%d" % klen)
+        pos += 8 + klen + dlen
+    recs.sort()
+    return recs
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default=os.environ.get("OSD_BUILD", os.path.join(HERE, "..", "build")))
+    ap.add_argument("--entries", type=int, default=1000000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--tcprules", default=shutil.which("tcprules") or "/usr/bin/tcprules")
+    ap.add_argument("--tmpdir", default=os.environ.get("TMPDIR", "/tmp"))
+    ap.add_argument("--no-verify", action="store_true", help="skip the same-records check")
+    ap.add_argument("--keep", action="store_true", help="keep the state folder")
+    args = ap.parse_args()
+    build = os.path.abspath(args.build)
+    osd = os.path.join(build, "osd")
+    writer = os.path.join(build, "bench", "bench-relaydb-write")
+    for prog in (osd, writer):
+        if not os.access(prog, os.X_OK):
+            raise SystemExit("bench_rebuild: no %s (build first, or --build DIR)" % prog)
+    n = args.entries
+
+    base = tempfile.mkdtemp(prefix="osd-bench-rebuild.", dir=args.tmpdir)
+    try:
+        state = os.path.join(base, "state")
+        osmtp = os.path.join(state, "open-smtp")
+        os.makedirs(osmtp)
+        rules = os.path.join(base, "tcp.smtp")
+        with open(rules, "w") as f:
+            f.write(STATIC_RULES)
+        conf = os.path.join(base, "osd.conf")
+        with open(conf, "w") as f:
+            f.write("state_dir = %s\nrules = %s\nrelay_expire = 3h\nfsync = yes\nlog = stderr\n"
+                    % (state, rules))
+        text = os.path.join(base, "rules.txt")
+        t = time.perf_counter()
+        dirfd = os.open(osmtp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
+        with open(text, "w") as f:
+            # Static rules first, as osd writes them.
+            f.write(STATIC_RULES)
+            for i in range(n):
+                name = addr(i)
+                os.close(os.open(name, flags, 0o644, dir_fd=dirfd))
+                f.write('%s:allow,RELAYCLIENT=""\n' % name)
+        os.close(dirfd)
+        print("bench=rebuild entries=%d runs=%d prepare_secs=%.1f dir=%s"
+              % (n, args.runs, time.perf_counter() - t, base), flush=True)
+
+        osd_cdb = os.path.join(state, "relay.cdb")
+        own_cdb = os.path.join(base, "own.cdb")
+        tcp_cdb = os.path.join(base, "tcprules.cdb")
+        log_path = os.path.join(base, "watch.log")
+        res = {"a": [], "scan": [], "b": [], "c": []}
+        rss = {"a": [], "b": [], "c": []}
+        for run in range(1, args.runs + 1):
+            with open(log_path, "wb") as log:
+                wall, kb = run_measured([osd, "watch", "-c", conf, "-1"], stderr=log)
+            with open(log_path, "rb") as log:
+                m = re.search(rb"scan: (\d+) live, \d+ expired, \d+ ignored in ([0-9.]+) ms", log.read())
+            if m is None or int(m.group(1)) != n:
+                raise SystemExit("bench_rebuild: osd watch -1 did not report %d live entries (%s)"
+                                 % (n, log_path))
+            scan = float(m.group(2)) / 1000.0
+            res["a"].append(wall)
+            res["scan"].append(scan)
+            rss["a"].append(kb)
+            print("bench=rebuild run=%d method=osd-watch-1 secs=%.3f scan_secs=%.3f rest_secs=%.3f "
+                  "peak_rss_kb=%d" % (run, wall, scan, wall - scan, kb), flush=True)
+
+            out = subprocess.run([writer, "-n", str(n), "-r", rules, "-k", own_cdb], check=True,
+                                 stdout=subprocess.PIPE, text=True).stdout
+            m = re.search(r"secs=([0-9.]+) maxrss_kb=(\d+)", out)
+            res["b"].append(float(m.group(1)))
+            rss["b"].append(int(m.group(2)))
+            print("bench=rebuild run=%d method=osd-relaydb-write secs=%.3f peak_rss_kb=%s"
+                  % (run, float(m.group(1)), m.group(2)), flush=True)
+
+            with open(text, "rb") as stdin:
+                wall, kb = run_measured([args.tcprules, tcp_cdb, tcp_cdb + ".tmp"], stdin=stdin)
+            res["c"].append(wall)
+            rss["c"].append(kb)
+            print("bench=rebuild run=%d method=tcprules secs=%.3f peak_rss_kb=%d"
+                  % (run, wall, kb), flush=True)
+
+            if run == 1 and not args.no_verify:
+                a, c = cdb_records(osd_cdb), cdb_records(tcp_cdb)
+                same = a == c
+                print("bench=rebuild check=same_records %s osd_bytes=%d tcprules_bytes=%d records=%d"
+                      % ("ok" if same else "DIFFERENT", os.path.getsize(osd_cdb),
+                         os.path.getsize(tcp_cdb), len(a)), flush=True)
+                del a, c
+                if not same:
+                    raise SystemExit("bench_rebuild: osd's table and tcprules' differ")
+
+        med = {k: statistics.median(v) for k, v in res.items()}
+        mrss = {k: statistics.median(v) for k, v in rss.items()}
+        print("bench=rebuild entries=%d method=osd-watch-1 runs=%d secs=%.3f scan_secs=%.3f "
+              "peak_rss_kb=%d" % (n, args.runs, med["a"], med["scan"], mrss["a"]))
+        print("bench=rebuild entries=%d method=osd-relaydb-write runs=%d secs=%.3f peak_rss_kb=%d"
+              % (n, args.runs, med["b"], mrss["b"]))
+        print("bench=rebuild entries=%d method=tcprules runs=%d secs=%.3f peak_rss_kb=%d"
+              % (n, args.runs, med["c"], mrss["c"]))
+        print("bench=rebuild entries=%d speedup_full=%.2f speedup_rebuild=%.2f "
+              "rss_ratio_full=%.2f rss_ratio_rebuild=%.2f"
+              % (n, med["c"] / med["a"], med["c"] / med["b"], mrss["a"] / mrss["c"],
+                 mrss["b"] / mrss["c"]))
+        print("bench=rebuild entries=%d target_faster_than_tcprules=%s target_rss_256mb=%s"
+              % (n, "met" if med["a"] < med["c"] else "missed",
+                 "met" if mrss["a"] <= RSS_TARGET_KB else "missed"), flush=True)
+    finally:
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# start.sh - install what is needed, build, and start osd on its embedded demo
+# configuration: loopback ports, state in ./demo inside the checkout, a demo user.
+# Stop it with Ctrl-C (or SIGTERM to the osd run process).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$(pwd)
+
+scripts/install-deps.sh
+[ -f build/build.ninja ] || meson setup build >/dev/null
+meson compile -C build >/dev/null
+
+demo=$top/demo
+mkdir -p "$demo/state" "$demo/control"
+if [ ! -f "$demo/osd.conf" ]; then
+  cat > "$demo/osd.conf" <<CONF
+# osd demo configuration (made by scripts/start.sh; edit freely).
+# Relative paths are relative to this file's folder.
+state_dir = state
+control_dir = control
+rules = tcp.smtp
+relay_expire = 3h
+pop3_listen = 127.0.0.1:11110
+smtp_listen = 127.0.0.1:2525
+submission_listen = 127.0.0.1:2587
+imap_listen = 127.0.0.1:11143
+default_domain = example.test
+services = watch
+CONF
+  cat > "$demo/tcp.smtp" <<'RULES'
+# Static rules in tcprules syntax; logins add ADDRESS:allow,RELAYCLIENT="".
+127.0.0.1:allow,RELAYCLIENT=""
+:allow
+RULES
+  echo demo.example.test > "$demo/control/me"
+  echo example.test > "$demo/control/rcpthosts"
+fi
+
+# The demo user demo@example.test (password "demo"), vpopmail layout.
+dom=$demo/state/domains/example.test
+if [ ! -f "$dom/vpasswd" ]; then
+  mkdir -p "$dom/demo/Maildir/"{tmp,new,cur}
+  hash=$(openssl passwd -6 demo)
+  printf 'demo:%s:1:0:Demo User:%s/demo:NOQUOTA\n' "$hash" "$dom" > "$dom/vpasswd"
+  printf 'From: postmaster@example.test\r\nTo: demo@example.test\r\nSubject: Welcome to osd\r\n\r\nThis is the demo mailbox.\r\n' \
+    > "$dom/demo/Maildir/new/1700000000.M1P1.demo"
+fi
+
+cat <<MSG
+
+osd is starting on the demo configuration ($demo/osd.conf).
+In another terminal, try:
+  build/osd record -c demo/osd.conf 127.0.0.9     # what a POP3 login does
+  build/osd check  -c demo/osd.conf 127.0.0.9     # decision: relay, and for how long
+  build/osd check  -c demo/osd.conf 127.0.0.10    # decision: no-relay
+  cdb -d demo/state/relay.cdb                     # the table, as tcpserver reads it
+  ls -l --time-style=+%T demo/state/open-smtp     # one empty file per address
+Stop with Ctrl-C.
+
+MSG
+exec build/osd run -c "$demo/osd.conf"
