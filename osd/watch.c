@@ -494,6 +494,9 @@ int main(int argc, char **argv)
 			fatal("cannot open %s", w.dir);
 		full_scan(&w);
 		rebuild(&w);
+		close(w.dirfd);
+		table_free(w.table);
+		rules_free(&w.rules);
 		return w.dirty ? 111 : 0;
 	}
 
