@@ -36,12 +36,10 @@ RULES
   echo example.test > "$demo/control/rcpthosts"
 fi
 
-# The demo user demo@example.test (password "demo"), vpopmail layout.
+# The demo user demo@example.test (password "demo"), vpopmail layout, with one message.
 dom=$demo/state/domains/example.test
 if [ ! -f "$dom/vpasswd" ]; then
-  mkdir -p "$dom/demo/Maildir/"{tmp,new,cur}
-  hash=$(openssl passwd -6 demo)
-  printf 'demo:%s:1:0:Demo User:%s/demo:NOQUOTA\n' "$hash" "$dom" > "$dom/vpasswd"
+  echo demo | build/osd user add -c "$demo/osd.conf" demo@example.test
   printf 'From: postmaster@example.test\r\nTo: demo@example.test\r\nSubject: Welcome to osd\r\n\r\nThis is the demo mailbox.\r\n' \
     > "$dom/demo/Maildir/new/1700000000.M1P1.demo"
 fi

@@ -1,0 +1,150 @@
+/* test_sasl.c - unit tests for SASL PLAIN and LOGIN parsing (lib/sasl.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sasl.h"
+
+static int
+plain(const char *msg, size_t len, struct sasl_plain *p)
+{
+	const char *why = NULL;
+	int r = sasl_plain_parse((const unsigned char *)msg, len, p, &why);
+
+	if (r == -1)
+		assert_non_null(why);
+	return r;
+}
+
+static void
+test_sasl_plain_accepts_empty_and_equal_authzid(void **state)
+{
+	struct sasl_plain p;
+
+	(void)state;
+	assert_int_equal(plain("\0alice@example.org\0s3cret pass", 30, &p), 0);
+	assert_string_equal(p.authcid, "alice@example.org");
+	assert_string_equal(p.passwd, "s3cret pass");
+	assert_int_equal(plain("bob\0bob\0pw", 10, &p), 0);
+	assert_string_equal(p.authcid, "bob");
+	assert_string_equal(p.passwd, "pw");
+	sasl_plain_clear(&p);
+	assert_int_equal(p.passwd[0], '\0');
+}
+
+static void
+test_sasl_plain_rejects_malformed_messages(void **state)
+{
+	struct sasl_plain p;
+	char big[300 + 2 + 2];
+
+	(void)state;
+	assert_int_equal(plain("alice", 5, &p), -1);                  /* no NUL */
+	assert_int_equal(plain("\0alice", 6, &p), -1);                /* one NUL */
+	assert_int_equal(plain("\0\0pw", 4, &p), -1);                 /* empty authcid */
+	assert_int_equal(plain("\0alice\0", 7, &p), -1);              /* empty password */
+	assert_int_equal(plain("\0alice\0p\0w", 10, &p), -1);         /* third NUL */
+	assert_int_equal(plain("mallory\0alice\0pw", 16, &p), -1);    /* acting as another */
+	assert_int_equal(plain("alic\0alice\0pw", 13, &p), -1);
+	assert_int_equal(plain("", 0, &p), -1);
+	/* 300-octet password: over the RFC 4616 limit. */
+	memset(big, 'x', sizeof(big));
+	big[0] = '\0';
+	big[2] = '\0';
+	assert_int_equal(plain(big, sizeof(big), &p), -1);
+	/* Nothing of a refused message stays behind. */
+	assert_int_equal(p.authcid[0], '\0');
+	assert_int_equal(p.passwd[0], '\0');
+}
+
+static void
+test_sasl_plain_accepts_fields_of_255_octets(void **state)
+{
+	struct sasl_plain p;
+	char msg[1 + 255 + 1 + 255];
+
+	(void)state;
+	memset(msg, 'u', sizeof(msg));
+	msg[0] = '\0';
+	msg[256] = '\0';
+	assert_int_equal(plain(msg, sizeof(msg), &p), 0);
+	assert_int_equal(strlen(p.authcid), 255);
+	assert_int_equal(strlen(p.passwd), 255);
+}
+
+static void
+test_sasl_response_decode_cancel_empty_and_garbage(void **state)
+{
+	unsigned char out[64];
+	size_t len = 99;
+
+	(void)state;
+	assert_int_equal(sasl_response_decode("*", 1, false, out, sizeof(out), &len),
+			 SASL_RESPONSE_CANCEL);
+	/* "*" is no initial response: RFC 5034 cancels only continuations. */
+	assert_int_equal(sasl_response_decode("*", 1, true, out, sizeof(out), &len),
+			 SASL_RESPONSE_INVALID);
+	assert_int_equal(sasl_response_decode("=", 1, true, out, sizeof(out), &len),
+			 SASL_RESPONSE_DATA);
+	assert_int_equal(len, 0);
+	assert_int_equal(sasl_response_decode("=", 1, false, out, sizeof(out), &len),
+			 SASL_RESPONSE_INVALID);
+	assert_int_equal(sasl_response_decode("", 0, false, out, sizeof(out), &len),
+			 SASL_RESPONSE_DATA);
+	assert_int_equal(len, 0);
+	assert_int_equal(sasl_response_decode("", 0, true, out, sizeof(out), &len),
+			 SASL_RESPONSE_INVALID);
+	assert_int_equal(sasl_response_decode("YWxpY2U=", 8, false, out, sizeof(out), &len),
+			 SASL_RESPONSE_DATA);
+	assert_int_equal(len, 5);
+	assert_string_equal((char *)out, "alice");
+	assert_int_equal(sasl_response_decode("YWxp Y2U=", 9, false, out, sizeof(out), &len),
+			 SASL_RESPONSE_INVALID);
+	assert_int_equal(sasl_response_decode("YW\0pY2U=", 8, false, out, sizeof(out), &len),
+			 SASL_RESPONSE_INVALID);
+	/* Too long for out (which must keep room for the NUL). */
+	assert_int_equal(sasl_response_decode("YWxpY2U=", 8, false, out, 5, &len),
+			 SASL_RESPONSE_INVALID);
+}
+
+static void
+test_sasl_login_field_rules(void **state)
+{
+	unsigned char big[256];
+
+	(void)state;
+	memset(big, 'a', sizeof(big));
+	assert_true(sasl_login_field_ok((const unsigned char *)"alice", 5));
+	assert_false(sasl_login_field_ok((const unsigned char *)"", 0));
+	assert_false(sasl_login_field_ok((const unsigned char *)"al\0ce", 5));
+	assert_true(sasl_login_field_ok(big, 255));
+	assert_false(sasl_login_field_ok(big, 256));
+}
+
+static void
+test_sasl_response_max_holds_longest_plain(void **state)
+{
+	(void)state;
+	assert_int_equal(SASL_PLAIN_MAX, 767);
+	assert_int_equal(SASL_RESPONSE_MAX, 1024);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sasl_plain_accepts_empty_and_equal_authzid),
+		cmocka_unit_test(test_sasl_plain_rejects_malformed_messages),
+		cmocka_unit_test(test_sasl_plain_accepts_fields_of_255_octets),
+		cmocka_unit_test(test_sasl_response_decode_cancel_empty_and_garbage),
+		cmocka_unit_test(test_sasl_login_field_rules),
+		cmocka_unit_test(test_sasl_response_max_holds_longest_plain),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
