@@ -2,7 +2,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -20,36 +19,7 @@
 
 #include "atomicfile.h"
 #include "path.h"
-
-static int
-rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
-setup_tmpdir(void **state)
-{
-	char *dir = strdup("/tmp/osd-test-atomicfile.XXXXXX");
-
-	if (dir == NULL || mkdtemp(dir) == NULL)
-		return -1;
-	*state = dir;
-	return 0;
-}
-
-static int
-teardown_tmpdir(void **state)
-{
-	char *dir = *state;
-
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(dir);
-	return 0;
-}
+#include "testutil.h"
 
 static void
 write_file(const char *path, const char *text)
@@ -345,26 +315,26 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_atomicfile_commit_replaces_target_and_leaves_no_temp,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_atomicfile_commit_without_fsync_creates_file,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_atomicfile_temp_is_hidden_beside_target,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_atomicfile_open_twice_gives_distinct_temps,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_atomicfile_abort_keeps_target_and_removes_temp,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_atomicfile_mode_is_exact_despite_umask,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_atomicfile_open_in_missing_folder_fails,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_atomicfile_open_folder_name_fails_eisdir,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test(test_atomicfile_open_overlong_path_fails_enametoolong),
 		cmocka_unit_test_setup_teardown(test_atomicfile_commit_rename_failure_removes_temp,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_fsync_parent_dir_works_and_reports_missing_folder,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test(test_write_all_survives_signals_and_short_writes),
 		cmocka_unit_test(test_write_all_reports_write_errors),
 	};

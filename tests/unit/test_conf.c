@@ -1,7 +1,6 @@
 /* test_conf.c - unit tests for osd.conf parsing (lib/conf.c) and config loading (lib/cli.c). */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +17,7 @@
 #include "cli.h"
 #include "conf.h"
 #include "path.h"
+#include "testutil.h"
 
 struct fixture {
 	char dir[PATH_MAX];
@@ -25,15 +25,6 @@ struct fixture {
 	char err[PATH_MAX + 512];
 	struct osd_conf conf;
 };
-
-static int
-rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
 
 static int
 setup(void **state)
@@ -58,7 +49,7 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	testutil_rmtree(f->dir);
 	free(f);
 	return 0;
 }

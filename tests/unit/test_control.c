@@ -1,7 +1,6 @@
 /* test_control.c - unit tests for qmail-style control files (lib/control.c). */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,36 +15,7 @@
 
 #include "control.h"
 #include "path.h"
-
-static int
-rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
-setup_tmpdir(void **state)
-{
-	char *dir = strdup("/tmp/osd-test-control.XXXXXX");
-
-	if (dir == NULL || mkdtemp(dir) == NULL)
-		return -1;
-	*state = dir;
-	return 0;
-}
-
-static int
-teardown_tmpdir(void **state)
-{
-	char *dir = *state;
-
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(dir);
-	return 0;
-}
+#include "testutil.h"
 
 /* Write len bytes (NUL bytes allowed) as dir/name. */
 static void
@@ -369,7 +339,7 @@ test_control_read_lines_overlong_dir_fails_enametoolong(void **state)
 	free(dir);
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, setup_tmpdir, teardown_tmpdir)
+#define T(name) cmocka_unit_test_setup_teardown(name, testutil_setup_tmpdir, testutil_teardown_tmpdir)
 
 int
 main(void)

@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -22,6 +21,7 @@
 #include "log.h"
 #include "opensmtp.h"
 #include "path.h"
+#include "testutil.h"
 
 #define EXPIRE 3600L
 
@@ -29,15 +29,6 @@ struct fixture {
 	char dir[64];
 	int dirfd;
 };
-
-static int
-rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
 
 static int
 setup_tmpdir(void **state)
@@ -62,7 +53,7 @@ teardown_tmpdir(void **state)
 	struct fixture *f = *state;
 
 	close(f->dirfd);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	testutil_rmtree(f->dir);
 	free(f);
 	return 0;
 }

@@ -1,7 +1,6 @@
 /* test_path.c - unit tests for path building without truncation (lib/path.c). */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,36 +14,7 @@
 #include <cmocka.h>
 
 #include "path.h"
-
-static int
-rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
-setup_tmpdir(void **state)
-{
-	char *dir = strdup("/tmp/osd-test-path.XXXXXX");
-
-	if (dir == NULL || mkdtemp(dir) == NULL)
-		return -1;
-	*state = dir;
-	return 0;
-}
-
-static int
-teardown_tmpdir(void **state)
-{
-	char *dir = *state;
-
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(dir);
-	return 0;
-}
+#include "testutil.h"
 
 static void
 test_path_join_puts_one_slash_between(void **state)
@@ -241,12 +211,12 @@ main(void)
 		cmocka_unit_test(test_path_dirname_matches_dirname3),
 		cmocka_unit_test(test_path_dirname_too_small_fails_enametoolong),
 		cmocka_unit_test_setup_teardown(test_path_mkdirs_creates_missing_parents,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_path_mkdirs_file_in_the_way_is_enotdir,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test(test_path_mkdirs_rejects_empty_and_overlong),
 		cmocka_unit_test_setup_teardown(test_path_mkdirs_relative_path,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 	};
 
 	return cmocka_run_group_tests_name("path", tests, NULL, NULL);

@@ -1,7 +1,6 @@
 /* test_pop3_maildir.c - unit tests for the POP3 maildrop (pop3d/maildir.c): listing, UIDLs, sizes, stuffing, UPDATE. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +19,7 @@
 #include "buf.h"
 #include "maildir.h"
 #include "path.h"
+#include "testutil.h"
 
 /* meson builds this test with a small MAILDIR_MAX_MESSAGES; the bound works the same. */
 #define STR2(x) #x
@@ -29,15 +29,6 @@
 struct fixture {
 	char dir[64];           /* the Maildir */
 };
-
-static int
-rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
 
 static int
 setup_maildir(void **state)
@@ -63,7 +54,7 @@ teardown_maildir(void **state)
 {
 	struct fixture *f = *state;
 
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	testutil_rmtree(f->dir);
 	free(f);
 	return 0;
 }

@@ -2,7 +2,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +22,7 @@
 #include "maildir.h"
 #include "path.h"
 #include "session.h"
+#include "testutil.h"
 
 static const char *golden_dir;  /* argv[1]: tests/unit/pop3 */
 
@@ -46,15 +46,6 @@ static const struct {
 
 #define NMSG (sizeof(mailbox) / sizeof(mailbox[0]))
 
-static int
-rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 fill_mailbox(struct fixture *f)
 {
@@ -62,7 +53,7 @@ fill_mailbox(struct fixture *f)
 	char p[PATH_MAX];
 	size_t i;
 
-	nftw(f->maildir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	testutil_rmtree(f->maildir);
 	assert_int_equal(mkdir(f->maildir, 0700), 0);
 	for (i = 0; i < 3; i++) {
 		assert_int_equal(path_fmt(p, sizeof(p), "%s/%s", f->maildir, sub[i]), 0);
@@ -105,7 +96,7 @@ teardown_home(void **state)
 {
 	struct fixture *f = *state;
 
-	nftw(f->home, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	testutil_rmtree(f->home);
 	free(f);
 	return 0;
 }

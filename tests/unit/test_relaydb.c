@@ -2,7 +2,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,36 +20,7 @@
 #include "path.h"
 #include "relaydb.h"
 #include "rules.h"
-
-static int
-rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
-setup_tmpdir(void **state)
-{
-	char *dir = strdup("/tmp/osd-test-relaydb.XXXXXX");
-
-	if (dir == NULL || mkdtemp(dir) == NULL)
-		return -1;
-	*state = dir;
-	return 0;
-}
-
-static int
-teardown_tmpdir(void **state)
-{
-	char *dir = *state;
-
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(dir);
-	return 0;
-}
+#include "testutil.h"
 
 /* Yields keys[] one by one; fail_at >= 0 makes that call an error. */
 struct key_list {
@@ -640,39 +610,39 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_relaydb_exact_match_beats_prefix,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_relaydb_longest_prefix_wins,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_relaydb_ipv6_prefix_matches_in_key_form,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_relaydb_ipv6_exact_key_is_tcpserver_form,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_relaydb_default_rule_used_when_nothing_else_matches,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_relaydb_no_rule_is_unmatched_allow,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_relaydb_lookup_exact_key_beats_prefix_deny,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_relaydb_write_skips_dynamic_keys_a_static_deny_covers,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_relaydb_write_default_deny_does_not_block_dynamic_keys,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_relaydb_static_exact_rule_beats_same_dynamic_key,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_relaydb_dynamic_only_key_sets_relayclient,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_relaydb_getenv_finds_each_variable,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_relaydb_write_counts_and_leaves_no_temp,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_relaydb_write_callback_error_keeps_old_table,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_relaydb_write_empty_table,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_relaydb_missing_file_is_unmatched,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_relaydb_garbage_file_fails_cleanly,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test(test_relaydb_decode_value_accepts_tcprules_values),
 		cmocka_unit_test(test_relaydb_decode_value_rejects_hostile_input),
 		cmocka_unit_test(test_relaydb_decode_value_rejects_missing_nul),

@@ -1,6 +1,5 @@
 /* test_rules.c - unit tests for tcprules text compiled to table records (lib/rules.c). */
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,36 +14,7 @@
 
 #include "path.h"
 #include "rules.h"
-
-static int
-rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
-setup_tmpdir(void **state)
-{
-	char *dir = strdup("/tmp/osd-test-rules.XXXXXX");
-
-	if (dir == NULL || mkdtemp(dir) == NULL)
-		return -1;
-	*state = dir;
-	return 0;
-}
-
-static int
-teardown_tmpdir(void **state)
-{
-	char *dir = *state;
-
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(dir);
-	return 0;
-}
+#include "testutil.h"
 
 /* Parse one NUL-terminated line into a fresh rule set; the line must be accepted. */
 static void
@@ -550,11 +520,11 @@ main(void)
 		cmocka_unit_test(test_rules_overlong_line_rejected),
 		cmocka_unit_test(test_rules_nul_byte_in_line_rejected),
 		cmocka_unit_test_setup_teardown(test_rules_load_file_missing_returns_1,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_rules_load_file_bad_line_names_file_and_line,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_rules_load_file_keeps_file_order,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test(test_rules_add_copies_key_and_value),
 		cmocka_unit_test(test_rules_match_finds_record_as_tcpserver_would),
 	};

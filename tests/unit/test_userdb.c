@@ -2,7 +2,6 @@
 #include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,39 +20,10 @@
 #include "atomicfile.h"
 #include "path.h"
 #include "userdb.h"
+#include "testutil.h"
 
 /* A yescrypt hash to write into test lines (what it hashes does not matter here). */
 #define SOME_HASH "$y$j9T$V85BWewaADvr0lDwDPifw/$qNxkvhg.FdZfwEybeP8vGSsyKfqxcVlYnaMaA0oHTR/"
-
-static int
-rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
-setup_tmpdir(void **state)
-{
-	char *dir = strdup("/tmp/osd-test-userdb.XXXXXX");
-
-	if (dir == NULL || mkdtemp(dir) == NULL)
-		return -1;
-	*state = dir;
-	return 0;
-}
-
-static int
-teardown_tmpdir(void **state)
-{
-	char *dir = *state;
-
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(dir);
-	return 0;
-}
 
 static void
 write_bytes(const char *path, const char *data, size_t len)
@@ -993,23 +963,23 @@ main(void)
 		cmocka_unit_test(test_userdb_quota_parse_and_format),
 		cmocka_unit_test(test_userdb_format_flags_names_known_bits),
 		cmocka_unit_test_setup_teardown(test_userdb_foreach_reports_bad_lines_and_reads_on,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_userdb_lookup_finds_first_good_line,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test(test_userdb_verify_password_each_hash_kind),
 		cmocka_unit_test(test_userdb_verify_password_refuses_unusable_hashes),
 		cmocka_unit_test(test_userdb_hash_password_makes_yescrypt),
 		cmocka_unit_test(test_userdb_const_time_equal),
 		cmocka_unit_test_setup_teardown(test_userdb_authenticate_results_and_timing,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_userdb_add_creates_domain_home_and_maildir,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_userdb_rewrites_keep_other_lines_byte_identical,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_userdb_passwd_and_del_on_malformed_lines,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_userdb_concurrent_adds_lose_nothing,
-						setup_tmpdir, teardown_tmpdir),
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test(test_userdb_paths),
 	};
 
