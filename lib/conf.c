@@ -2,6 +2,7 @@
 /* The header uses size_t without including <stddef.h> itself. */
 #include <stddef.h>
 
+#include "errfmt.h"
 #include "conf.h"
 
 #include <ctype.h>
@@ -216,19 +217,6 @@ conf_relay_cdb(const struct osd_conf *conf, char *out, size_t size)
 	return path_join(out, size, conf->state_dir, "relay.cdb");
 }
 
-static void __attribute__((format(printf, 3, 4)))
-set_err(char *err, size_t errsize, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errsize == 0)
-		return;
-	va_start(ap, fmt);
-	/* An error message may be cut; it is for people, not for parsing. */
-	(void)vsnprintf(err, errsize, fmt, ap);
-	va_end(ap);
-}
-
 static bool
 is_space(char c)
 {
@@ -346,43 +334,43 @@ conf_set(struct osd_conf *conf, const struct conf_key *k, const char *value,
 		/* Everything hangs off these two; an empty one is surely a mistake. */
 		if (value[0] == '\0' && (strcmp(k->name, "state_dir") == 0 ||
 					 strcmp(k->name, "control_dir") == 0)) {
-			set_err(why, whysize, "must not be empty");
+			errfmt(why, whysize, "must not be empty");
 			return -1;
 		}
 		if (set_path(field, k->size, base, value) == -1) {
-			set_err(why, whysize, "path too long (max %zu bytes)", k->size - 1);
+			errfmt(why, whysize, "path too long (max %zu bytes)", k->size - 1);
 			return -1;
 		}
 		return 0;
 	case KIND_DURATION:
 		if (conf_parse_duration(value, &secs) == -1) {
-			set_err(why, whysize, "bad duration \"%s\" (want seconds, or a number "
+			errfmt(why, whysize, "bad duration \"%s\" (want seconds, or a number "
 				"with s, m, h or d)", value);
 			return -1;
 		}
 		if (secs <= 0) {
-			set_err(why, whysize, "must be greater than 0");
+			errfmt(why, whysize, "must be greater than 0");
 			return -1;
 		}
 		conf->relay_expire = secs;
 		return 0;
 	case KIND_BOOL:
 		if (conf_parse_bool(value, &b) == -1) {
-			set_err(why, whysize, "bad boolean \"%s\" (want yes or no)", value);
+			errfmt(why, whysize, "bad boolean \"%s\" (want yes or no)", value);
 			return -1;
 		}
 		conf->fsync = b;
 		return 0;
 	case KIND_LOG:
 		if (strcmp(value, "stderr") != 0 && strcmp(value, "syslog") != 0) {
-			set_err(why, whysize, "must be stderr or syslog, not \"%s\"", value);
+			errfmt(why, whysize, "must be stderr or syslog, not \"%s\"", value);
 			return -1;
 		}
 		break;
 	case KIND_SERVICES: {
 		char bad[40];
 		if (!known_services(value, bad, sizeof bad)) {
-			set_err(why, whysize, "unknown service \"%s\" (want watch, pop3d, smtpd, "
+			errfmt(why, whysize, "unknown service \"%s\" (want watch, pop3d, smtpd, "
 				"queue or imapd)", bad);
 			return -1;
 		}
@@ -390,14 +378,14 @@ conf_set(struct osd_conf *conf, const struct conf_key *k, const char *value,
 	}
 	case KIND_FACILITY:
 		if (!known_facility(value)) {
-			set_err(why, whysize, "unknown syslog facility \"%s\" (want mail, "
+			errfmt(why, whysize, "unknown syslog facility \"%s\" (want mail, "
 				"daemon, user or local0..local7)", value);
 			return -1;
 		}
 		break;
 	}
 	if (set_field(field, k->size, value) == -1) {
-		set_err(why, whysize, "value too long (max %zu bytes)", k->size - 1);
+		errfmt(why, whysize, "value too long (max %zu bytes)", k->size - 1);
 		return -1;
 	}
 	return 0;
@@ -417,21 +405,21 @@ conf_parse_line(struct osd_conf *conf, char *line, const char *path, unsigned lo
 	if (line[0] == '\0' || line[0] == '#')
 		return 0;
 	if ((eq = strchr(line, '=')) == NULL) {
-		set_err(err, errsize, "%s:%lu: expected key = value", path, lineno);
+		errfmt(err, errsize, "%s:%lu: expected key = value", path, lineno);
 		return -1;
 	}
 	*eq = '\0';
 	key = trim(line);
 	value = trim(eq + 1);
 	if (key[0] == '\0') {
-		set_err(err, errsize, "%s:%lu: expected key = value", path, lineno);
+		errfmt(err, errsize, "%s:%lu: expected key = value", path, lineno);
 		return -1;
 	}
 	/* A double-quoted value keeps its inner spaces; there are no escapes. */
 	if (value[0] == '"') {
 		vlen = strlen(value);
 		if (vlen < 2 || value[vlen - 1] != '"') {
-			set_err(err, errsize, "%s:%lu: %s: unterminated quoted value", path,
+			errfmt(err, errsize, "%s:%lu: %s: unterminated quoted value", path,
 				lineno, key);
 			return -1;
 		}
@@ -443,12 +431,12 @@ conf_parse_line(struct osd_conf *conf, char *line, const char *path, unsigned lo
 			continue;
 		/* A key given twice: the later line wins, as in most config files. */
 		if (conf_set(conf, &conf_keys[i], value, base, why, sizeof(why)) == -1) {
-			set_err(err, errsize, "%s:%lu: %s: %s", path, lineno, key, why);
+			errfmt(err, errsize, "%s:%lu: %s: %s", path, lineno, key, why);
 			return -1;
 		}
 		return 0;
 	}
-	set_err(err, errsize, "%s:%lu: %s: unknown key", path, lineno, key);
+	errfmt(err, errsize, "%s:%lu: %s: unknown key", path, lineno, key);
 	return -1;
 }
 
@@ -462,20 +450,20 @@ conf_load(struct osd_conf *conf, const char *path, char *err, size_t errsize)
 	int saved, r = 0;
 
 	if (set_field(conf->path, sizeof(conf->path), path) == -1) {
-		set_err(err, errsize, "%s: %s", path, strerror(ENAMETOOLONG));
+		errfmt(err, errsize, "%s: %s", path, strerror(ENAMETOOLONG));
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	if ((fp = fopen(path, "re")) == NULL) {
 		/* errno is kept: cli tells a missing default file (ENOENT) apart. */
 		saved = errno;
-		set_err(err, errsize, "%s: %s", path, strerror(saved));
+		errfmt(err, errsize, "%s: %s", path, strerror(saved));
 		errno = saved;
 		return -1;
 	}
 	if (conf_base_dir(path, base, sizeof(base)) == -1) {
 		saved = errno;
-		set_err(err, errsize, "%s: cannot tell its folder: %s", path, strerror(saved));
+		errfmt(err, errsize, "%s: cannot tell its folder: %s", path, strerror(saved));
 		fclose(fp);
 		errno = saved == ENOENT ? EINVAL : saved;
 		return -1;
@@ -488,18 +476,18 @@ conf_load(struct osd_conf *conf, const char *path, char *err, size_t errsize)
 			break;
 		lineno++;
 		if (lr == LINE_TOO_LONG) {
-			set_err(err, errsize, "%s:%lu: line too long (max %d bytes)", path,
+			errfmt(err, errsize, "%s:%lu: line too long (max %d bytes)", path,
 				lineno, CONF_LINE_MAX);
 			r = -1;
 			break;
 		}
 		if (lr == LINE_NUL) {
-			set_err(err, errsize, "%s:%lu: NUL byte in line", path, lineno);
+			errfmt(err, errsize, "%s:%lu: NUL byte in line", path, lineno);
 			r = -1;
 			break;
 		}
 		if (lr == LINE_READ_ERROR) {
-			set_err(err, errsize, "%s:%lu: %s", path, lineno, strerror(errno));
+			errfmt(err, errsize, "%s:%lu: %s", path, lineno, strerror(errno));
 			r = -1;
 			break;
 		}
@@ -517,7 +505,7 @@ conf_load(struct osd_conf *conf, const char *path, char *err, size_t errsize)
 
 	if (conf->users_dir[0] == '\0' &&
 	    path_join(conf->users_dir, sizeof(conf->users_dir), conf->state_dir, "domains") == -1) {
-		set_err(err, errsize, "%s: users_dir: <state_dir>/domains is too long", path);
+		errfmt(err, errsize, "%s: users_dir: <state_dir>/domains is too long", path);
 		errno = ENAMETOOLONG;
 		return -1;
 	}

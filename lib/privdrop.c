@@ -2,6 +2,7 @@
 /* The header uses size_t without including <stddef.h> itself. */
 #include <stddef.h>
 
+#include "errfmt.h"
 #include "privdrop.h"
 
 #include <errno.h>
@@ -18,19 +19,6 @@
 #define PRIVDROP_BUF_START 4096
 #define PRIVDROP_BUF_MAX (1024 * 1024)
 
-static int __attribute__((format(printf, 3, 4)))
-privdrop_fail(char *err, size_t errsize, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errsize > 0) {
-		va_start(ap, fmt);
-		(void)vsnprintf(err, errsize, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
 /* The uid and primary gid of user; -1 with err on failure. */
 static int
 lookup_user(const char *user, uid_t *uid_r, gid_t *gid_r, char *err, size_t errsize)
@@ -42,7 +30,7 @@ lookup_user(const char *user, uid_t *uid_r, gid_t *gid_r, char *err, size_t errs
 
 	for (;;) {
 		if ((buf = malloc(size)) == NULL)
-			return privdrop_fail(err, errsize, "user %s: out of memory", user);
+			return errfmt(err, errsize, "user %s: out of memory", user);
 		r = getpwnam_r(user, &pw, buf, size, &res);
 		if (r != ERANGE || size >= PRIVDROP_BUF_MAX)
 			break;
@@ -51,11 +39,11 @@ lookup_user(const char *user, uid_t *uid_r, gid_t *gid_r, char *err, size_t errs
 	}
 	if (r != 0) {
 		free(buf);
-		return privdrop_fail(err, errsize, "user %s: %s", user, strerror(r));
+		return errfmt(err, errsize, "user %s: %s", user, strerror(r));
 	}
 	if (res == NULL) {
 		free(buf);
-		return privdrop_fail(err, errsize, "user %s: no such user", user);
+		return errfmt(err, errsize, "user %s: no such user", user);
 	}
 	*uid_r = pw.pw_uid;
 	*gid_r = pw.pw_gid;
@@ -73,7 +61,7 @@ lookup_group(const char *group, gid_t *gid_r, char *err, size_t errsize)
 
 	for (;;) {
 		if ((buf = malloc(size)) == NULL)
-			return privdrop_fail(err, errsize, "group %s: out of memory", group);
+			return errfmt(err, errsize, "group %s: out of memory", group);
 		r = getgrnam_r(group, &gr, buf, size, &res);
 		if (r != ERANGE || size >= PRIVDROP_BUF_MAX)
 			break;
@@ -82,11 +70,11 @@ lookup_group(const char *group, gid_t *gid_r, char *err, size_t errsize)
 	}
 	if (r != 0) {
 		free(buf);
-		return privdrop_fail(err, errsize, "group %s: %s", group, strerror(r));
+		return errfmt(err, errsize, "group %s: %s", group, strerror(r));
 	}
 	if (res == NULL) {
 		free(buf);
-		return privdrop_fail(err, errsize, "group %s: no such group", group);
+		return errfmt(err, errsize, "group %s: no such group", group);
 	}
 	*gid_r = gr.gr_gid;
 	free(buf);
@@ -109,18 +97,18 @@ privdrop(const char *user, const char *group, char *err, size_t errsize)
 
 	/* Groups first: once the uid is gone we may no longer change them. */
 	if (setgroups(1, &gid) == -1)
-		return privdrop_fail(err, errsize, "setgroups %lu: %s", (unsigned long)gid,
+		return errfmt(err, errsize, "setgroups %lu: %s", (unsigned long)gid,
 				     strerror(errno));
 	if (setresgid(gid, gid, gid) == -1)
-		return privdrop_fail(err, errsize, "setresgid %lu: %s", (unsigned long)gid,
+		return errfmt(err, errsize, "setresgid %lu: %s", (unsigned long)gid,
 				     strerror(errno));
 	if (setresuid(uid, uid, uid) == -1)
-		return privdrop_fail(err, errsize, "setresuid %lu: %s", (unsigned long)uid,
+		return errfmt(err, errsize, "setresuid %lu: %s", (unsigned long)uid,
 				     strerror(errno));
 
 	/* Trust but verify: a saved set-user-id left at 0 would undo all of this. */
 	if (uid != 0 && (setuid(0) != -1 || seteuid(0) != -1))
-		return privdrop_fail(err, errsize, "user %s: root could be regained after "
+		return errfmt(err, errsize, "user %s: root could be regained after "
 				     "dropping privileges", user);
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "errfmt.h"
 #include "xmalloc.h"
 
 void rules_init(struct rules *r)
@@ -55,19 +56,8 @@ int rules_add(struct rules *r, const char *key, size_t keylen,
 	return 0;
 }
 
-static int fail(char *err, size_t errsize, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errsize, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errsize, fmt, ap);
-	va_end(ap);
-	errno = EINVAL;
-	return -1;
-}
+/* A parse error: the reason in err, errno EINVAL, -1. */
+#define fail(err, errsize, ...) (errfmt((err), (errsize), __VA_ARGS__), errno = EINVAL, -1)
 
 /* Does an instruction list start at s (allow or deny, then ',' or the end)? */
 static bool starts_instructions(const char *s, size_t len)

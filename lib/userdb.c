@@ -1,4 +1,5 @@
 /* userdb.c - virtual users: vpopmail's users_dir/DOMAIN/vpasswd, crypt(3) hashes, Maildir homes. */
+#include "errfmt.h"
 #include "userdb.h"
 
 #include <crypt.h>
@@ -43,19 +44,6 @@ static const char userdb_dummy_hash[] =
 static const char *const userdb_reserved[] = {
 	"vpasswd", "vpasswd.cdb", "vpasswd.bak", "cdb.tmp",
 };
-
-static void __attribute__((format(printf, 3, 4)))
-set_err(char *err, size_t errsize, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errsize == 0)
-		return;
-	va_start(ap, fmt);
-	/* An error message may be cut; it is for people, not for parsing. */
-	(void)vsnprintf(err, errsize, fmt, ap);
-	va_end(ap);
-}
 
 /* Copy [s, s+len) into a fixed field; -1 when it does not fit. */
 static int
@@ -110,11 +98,11 @@ static void
 bad_char_err(char *err, size_t errsize, const char *what, unsigned char c)
 {
 	if (c > 0x20 && c < 0x7f)
-		set_err(err, errsize, "'%c' is not allowed in a %s", c, what);
+		errfmt(err, errsize, "'%c' is not allowed in a %s", c, what);
 	else if (c == ' ')
-		set_err(err, errsize, "a space is not allowed in a %s", what);
+		errfmt(err, errsize, "a space is not allowed in a %s", what);
 	else
-		set_err(err, errsize, "a control character or non-ASCII byte is not allowed in a %s",
+		errfmt(err, errsize, "a control character or non-ASCII byte is not allowed in a %s",
 			what);
 }
 
@@ -125,11 +113,11 @@ check_user(const char *user, size_t len, char *err, size_t errsize)
 	size_t i;
 
 	if (len == 0) {
-		set_err(err, errsize, "empty user name");
+		errfmt(err, errsize, "empty user name");
 		return -1;
 	}
 	if (len > USERDB_USER_MAX) {
-		set_err(err, errsize, "user name too long (max %d bytes)", USERDB_USER_MAX);
+		errfmt(err, errsize, "user name too long (max %d bytes)", USERDB_USER_MAX);
 		return -1;
 	}
 	for (i = 0; i < len; i++) {
@@ -140,18 +128,18 @@ check_user(const char *user, size_t len, char *err, size_t errsize)
 	}
 	/* No ".", "..", hidden files (the lock is .vpasswd.lock), no "a..b". */
 	if (user[0] == '.' || user[len - 1] == '.' || memmem(user, len, "..", 2) != NULL) {
-		set_err(err, errsize, "a user name may not start or end with '.' or hold '..'");
+		errfmt(err, errsize, "a user name may not start or end with '.' or hold '..'");
 		return -1;
 	}
 	/* A vpasswd line that starts with '#' is a comment. */
 	if (user[0] == '#') {
-		set_err(err, errsize, "a user name may not start with '#'");
+		errfmt(err, errsize, "a user name may not start with '#'");
 		return -1;
 	}
 	for (i = 0; i < sizeof(userdb_reserved) / sizeof(userdb_reserved[0]); i++) {
 		if (strlen(userdb_reserved[i]) == len &&
 		    strncasecmp(user, userdb_reserved[i], len) == 0) {
-			set_err(err, errsize, "'%s' is a file of the domain folder, not a user name",
+			errfmt(err, errsize, "'%s' is a file of the domain folder, not a user name",
 				userdb_reserved[i]);
 			return -1;
 		}
@@ -167,15 +155,15 @@ check_domain_len(const char *domain, size_t len, char *out, size_t size, char *e
 	size_t i, label = 0;
 
 	if (len == 0) {
-		set_err(err, errsize, "empty domain name");
+		errfmt(err, errsize, "empty domain name");
 		return -1;
 	}
 	if (len > USERDB_DOMAIN_MAX) {
-		set_err(err, errsize, "domain name too long (max %d bytes)", USERDB_DOMAIN_MAX);
+		errfmt(err, errsize, "domain name too long (max %d bytes)", USERDB_DOMAIN_MAX);
 		return -1;
 	}
 	if (len >= size) {
-		set_err(err, errsize, "domain name too long");
+		errfmt(err, errsize, "domain name too long");
 		return -1;
 	}
 	for (i = 0; i < len; i++) {
@@ -186,13 +174,13 @@ check_domain_len(const char *domain, size_t len, char *out, size_t size, char *e
 		if (c == '.') {
 			/* An empty label also rules out ".", ".." and hidden names. */
 			if (label == 0) {
-				set_err(err, errsize, "a domain name may not start with '.' or hold '..'");
+				errfmt(err, errsize, "a domain name may not start with '.' or hold '..'");
 				return -1;
 			}
 			label = 0;
 		} else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') {
 			if (++label > 63) {
-				set_err(err, errsize, "a domain name label is longer than 63 bytes");
+				errfmt(err, errsize, "a domain name label is longer than 63 bytes");
 				return -1;
 			}
 		} else {
@@ -202,7 +190,7 @@ check_domain_len(const char *domain, size_t len, char *out, size_t size, char *e
 		out[i] = (char)c;
 	}
 	if (label == 0) {
-		set_err(err, errsize, "a domain name may not end with '.'");
+		errfmt(err, errsize, "a domain name may not end with '.'");
 		return -1;
 	}
 	out[len] = '\0';
@@ -224,11 +212,11 @@ userdb_split_login(const char *login, const char *default_domain, struct userdb_
 
 	memset(name_r, 0, sizeof(*name_r));
 	if (len == 0) {
-		set_err(err, errsize, "empty login name");
+		errfmt(err, errsize, "empty login name");
 		return -1;
 	}
 	if (len > USERDB_USER_MAX + 1 + USERDB_DOMAIN_MAX) {
-		set_err(err, errsize, "login name too long");
+		errfmt(err, errsize, "login name too long");
 		return -1;
 	}
 	/* "user@domain"; "user%domain" for clients that cannot send '@'. */
@@ -240,7 +228,7 @@ userdb_split_login(const char *login, const char *default_domain, struct userdb_
 		domain = sep + 1;
 	} else {
 		if (default_domain == NULL || default_domain[0] == '\0') {
-			set_err(err, errsize, "no domain in the login name and no default_domain");
+			errfmt(err, errsize, "no domain in the login name and no default_domain");
 			return -1;
 		}
 		ulen = len;
@@ -414,7 +402,7 @@ userdb_parse_line(const char *line, size_t len, struct userdb_user *user_r, char
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
 	if (memchr(line, '\0', len) != NULL) {
-		set_err(err, errsize, "NUL byte in line");
+		errfmt(err, errsize, "NUL byte in line");
 		return -1;
 	}
 	for (i = 0; i < len && (line[i] == ' ' || line[i] == '\t'); i++)
@@ -434,47 +422,47 @@ userdb_parse_line(const char *line, size_t len, struct userdb_user *user_r, char
 		start = i + 1;
 	}
 	if (nf < VPASSWD_FIELDS_MIN) {
-		set_err(err, errsize, "%zu fields, expected user:hash:uid:gid:gecos:home:quota", nf);
+		errfmt(err, errsize, "%zu fields, expected user:hash:uid:gid:gecos:home:quota", nf);
 		return -1;
 	}
 	if (f[0].len == 0 || has_ctl(f[0].p, f[0].len) ||
 	    copy_field(user_r->user, sizeof(user_r->user), f[0].p, f[0].len) == -1) {
-		set_err(err, errsize, "bad user name field");
+		errfmt(err, errsize, "bad user name field");
 		return -1;
 	}
 	if (copy_field(user_r->hash, sizeof(user_r->hash), f[1].p, f[1].len) == -1) {
-		set_err(err, errsize, "password hash too long");
+		errfmt(err, errsize, "password hash too long");
 		return -1;
 	}
 	if (copy_field(user_r->uid, sizeof(user_r->uid), f[2].p, f[2].len) == -1) {
-		set_err(err, errsize, "uid field too long");
+		errfmt(err, errsize, "uid field too long");
 		return -1;
 	}
 	/* vpopmail writes the flags with %d; atoi reads an empty field as 0. */
 	if (f[3].len == 0) {
 		gid = 0;
 	} else if (parse_u64(f[3].p, f[3].len, &gid) == -1 || gid > 0xffffffffu) {
-		set_err(err, errsize, "gid (flags) field is not a number");
+		errfmt(err, errsize, "gid (flags) field is not a number");
 		return -1;
 	}
 	user_r->flags = (unsigned long)gid;
 	if (copy_field(user_r->gecos, sizeof(user_r->gecos), f[4].p, f[4].len) == -1) {
-		set_err(err, errsize, "gecos field too long");
+		errfmt(err, errsize, "gecos field too long");
 		return -1;
 	}
 	if (f[5].len == 0 || f[5].p[0] != '/' || has_ctl(f[5].p, f[5].len) ||
 	    copy_field(user_r->home, sizeof(user_r->home), f[5].p, f[5].len) == -1) {
-		set_err(err, errsize, "home field is not an absolute path");
+		errfmt(err, errsize, "home field is not an absolute path");
 		return -1;
 	}
 	if (copy_field(user_r->quota_text, sizeof(user_r->quota_text), f[6].p, f[6].len) == -1 ||
 	    userdb_parse_quota(user_r->quota_text, &user_r->quota) == -1) {
-		set_err(err, errsize, "quota field is not NOQUOTA or <bytes>S[,<count>C]");
+		errfmt(err, errsize, "quota field is not NOQUOTA or <bytes>S[,<count>C]");
 		return -1;
 	}
 	if (nf > 7 && copy_field(user_r->cleartext, sizeof(user_r->cleartext), f[7].p,
 				 f[7].len) == -1) {
-		set_err(err, errsize, "cleartext field too long");
+		errfmt(err, errsize, "cleartext field too long");
 		return -1;
 	}
 	return 1;
@@ -588,14 +576,14 @@ open_vpasswd(const char *users_dir, const char *domain, char *path, size_t paths
 	     struct line_reader *lr, char *err, size_t errsize)
 {
 	if (userdb_vpasswd_path(users_dir, domain, path, pathsize) == -1) {
-		set_err(err, errsize, "%s/%s: path too long", users_dir, domain);
+		errfmt(err, errsize, "%s/%s: path too long", users_dir, domain);
 		return -1;
 	}
 	lr->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (lr->fd == -1) {
 		int saved = errno;
 
-		set_err(err, errsize, "%s: %s", path, strerror(saved));
+		errfmt(err, errsize, "%s: %s", path, strerror(saved));
 		errno = saved;
 		return -1;
 	}
@@ -627,7 +615,7 @@ userdb_foreach(const char *users_dir, const char *domain, userdb_user_fn *fn,
 			break;
 		if (lres == LR_ERROR) {
 			saved = errno;
-			set_err(err, errsize, "%s: %s", path, strerror(saved));
+			errfmt(err, errsize, "%s: %s", path, strerror(saved));
 			errno = saved;
 			r = -1;
 			break;
@@ -698,7 +686,7 @@ userdb_lookup(const char *users_dir, const struct userdb_name *name, struct user
 			break;
 		if (lres == LR_ERROR) {
 			saved = errno;
-			set_err(err, errsize, "%s: %s", path, strerror(saved));
+			errfmt(err, errsize, "%s: %s", path, strerror(saved));
 			r = -1;
 			break;
 		}
@@ -784,18 +772,18 @@ userdb_authenticate(const char *users_dir, const char *default_domain, const cha
 	memset(user_r, 0, sizeof(*user_r));
 	if (userdb_split_login(login, default_domain, &name, why, sizeof(why)) == -1) {
 		userdb_verify_dummy(password);
-		set_err(err, errsize, "bad login name: %s", why);
+		errfmt(err, errsize, "bad login name: %s", why);
 		return 0;
 	}
 	r = userdb_lookup(users_dir, &name, user_r, err, errsize);
 	if (r != 1) {
 		userdb_verify_dummy(password);
 		if (r == 0)
-			set_err(err, errsize, "unknown user");
+			errfmt(err, errsize, "unknown user");
 		return r;
 	}
 	if (!userdb_verify_password(password, user_r->hash)) {
-		set_err(err, errsize, "wrong password");
+		errfmt(err, errsize, "wrong password");
 		memset(user_r, 0, sizeof(*user_r));
 		return 0;
 	}
@@ -813,15 +801,15 @@ userdb_hash_password(const char *password, char *out, size_t size, char *err, si
 
 	/* NULL random bytes: libxcrypt takes them from the system (getrandom). */
 	if (crypt_gensalt_rn("$y$", 0, NULL, 0, setting, (int)sizeof(setting)) == NULL) {
-		set_err(err, errsize, "cannot make a yescrypt salt: %s", strerror(errno));
+		errfmt(err, errsize, "cannot make a yescrypt salt: %s", strerror(errno));
 		return -1;
 	}
 	cd = xcalloc(1, sizeof(*cd));
 	res = crypt_rn(password, setting, cd, (int)sizeof(*cd));
 	if (res == NULL || res[0] == '*') {
-		set_err(err, errsize, "yescrypt failed: %s", strerror(errno));
+		errfmt(err, errsize, "yescrypt failed: %s", strerror(errno));
 	} else if ((len = strlen(res)) >= size || len > USERDB_HASH_MAX) {
-		set_err(err, errsize, "hash too long");
+		errfmt(err, errsize, "hash too long");
 	} else {
 		memcpy(out, res, len + 1);
 		r = 0;
@@ -847,7 +835,7 @@ make_dir(const char *dir, unsigned mode, uid_t uid, gid_t gid, char *err, size_t
 			return 0;
 		if (saved == EEXIST)
 			saved = ENOTDIR;
-		set_err(err, errsize, "%s: %s", dir, strerror(saved));
+		errfmt(err, errsize, "%s: %s", dir, strerror(saved));
 		errno = saved;
 		return -1;
 	}
@@ -857,7 +845,7 @@ make_dir(const char *dir, unsigned mode, uid_t uid, gid_t gid, char *err, size_t
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1 || fchown(fd, uid, gid) == -1) {
 		saved = errno;
-		set_err(err, errsize, "%s: chown: %s", dir, strerror(saved));
+		errfmt(err, errsize, "%s: chown: %s", dir, strerror(saved));
 		if (fd != -1)
 			close(fd);
 		errno = saved;
@@ -878,7 +866,7 @@ userdb_make_home(const char *home, uid_t uid, gid_t gid, char *err, size_t errsi
 	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
 		if ((sub[i][0] == '\0' ? path_join(path, sizeof(path), "", home)
 				       : path_join(path, sizeof(path), home, sub[i])) == -1) {
-			set_err(err, errsize, "%s: path too long", home);
+			errfmt(err, errsize, "%s: path too long", home);
 			return -1;
 		}
 		if (make_dir(path, 0700, uid, gid, err, errsize) == -1)
@@ -912,7 +900,7 @@ lock_domain(const char *dir, uid_t uid, gid_t gid, char *err, size_t errsize)
 	int fd, saved;
 
 	if (path_join(path, sizeof(path), dir, VPASSWD_LOCK_FILE) == -1) {
-		set_err(err, errsize, "%s: path too long", dir);
+		errfmt(err, errsize, "%s: path too long", dir);
 		return -1;
 	}
 	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -934,7 +922,7 @@ lock_domain(const char *dir, uid_t uid, gid_t gid, char *err, size_t errsize)
 
 fail:
 	saved = errno;
-	set_err(err, errsize, "%s: %s", path, strerror(saved));
+	errfmt(err, errsize, "%s: %s", path, strerror(saved));
 	if (fd != -1)
 		close(fd);
 	errno = saved;
@@ -975,7 +963,7 @@ read_whole(const char *path, struct buf *b, struct stat *st_r, bool *exists_r, c
 
 fail:
 	saved = errno;
-	set_err(err, errsize, "%s: %s", path, strerror(saved));
+	errfmt(err, errsize, "%s: %s", path, strerror(saved));
 	if (fd != -1)
 		close(fd);
 	errno = saved;
@@ -1051,7 +1039,7 @@ edit_lines(const struct buf *in, struct buf *out, struct userdb_change *ch, cons
 			 userdb_parse_line(line, len, u, why, sizeof(why)) == 1;
 		switch (ch->kind) {
 		case EDIT_ADD:
-			set_err(err, errsize, "%s:%lu: user %s exists", path, lineno, ch->user);
+			errfmt(err, errsize, "%s:%lu: user %s exists", path, lineno, ch->user);
 			errno = EEXIST;
 			goto out;
 		case EDIT_DEL:
@@ -1084,7 +1072,7 @@ edit_lines(const struct buf *in, struct buf *out, struct userdb_change *ch, cons
 	goto out;
 
 fail_errno:
-	set_err(err, errsize, "%s: %s", path, strerror(errno));
+	errfmt(err, errsize, "%s: %s", path, strerror(errno));
 out:
 	explicit_bzero(u, sizeof(*u));
 	free(u);
@@ -1113,7 +1101,7 @@ add_line(struct buf *out, const struct userdb_user *u, char *err, size_t errsize
 	else if (u->cleartext[0] != '\0' && !cleartext_ok(u->cleartext))
 		bad = "cleartext password";
 	if (bad != NULL) {
-		set_err(err, errsize, "%s cannot be written to vpasswd", bad);
+		errfmt(err, errsize, "%s cannot be written to vpasswd", bad);
 		errno = EINVAL;
 		return -1;
 	}
@@ -1121,7 +1109,7 @@ add_line(struct buf *out, const struct userdb_user *u, char *err, size_t errsize
 		       u->home, quota) == -1 ||
 	    (u->cleartext[0] != '\0' && buf_printf(out, ":%s", u->cleartext) == -1) ||
 	    buf_append_char(out, '\n') == -1) {
-		set_err(err, errsize, "vpasswd too big");
+		errfmt(err, errsize, "vpasswd too big");
 		return -1;
 	}
 	return 0;
@@ -1141,12 +1129,12 @@ userdb_rewrite(const char *users_dir, struct userdb_change *ch, bool do_fsync, c
 
 	if (path_join(dir, sizeof(dir), users_dir, ch->domain) == -1 ||
 	    path_join(path, sizeof(path), dir, VPASSWD_FILE) == -1) {
-		set_err(err, errsize, "%s: path too long", users_dir);
+		errfmt(err, errsize, "%s: path too long", users_dir);
 		return -1;
 	}
 	if ((lockfd = lock_domain(dir, ch->uid, ch->gid, err, errsize)) == -1) {
 		if (errno == ENOENT && ch->kind != EDIT_ADD)
-			set_err(err, errsize, "no such user: %s@%s", ch->user, ch->domain);
+			errfmt(err, errsize, "no such user: %s@%s", ch->user, ch->domain);
 		return -1;
 	}
 	buf_init(&in, 0);
@@ -1156,12 +1144,12 @@ userdb_rewrite(const char *users_dir, struct userdb_change *ch, bool do_fsync, c
 	    edit_lines(&in, &out, ch, path, err, errsize) == -1)
 		goto out;
 	if (ch->kind != EDIT_ADD && ch->found == 0) {
-		set_err(err, errsize, "no such user: %s@%s", ch->user, ch->domain);
+		errfmt(err, errsize, "no such user: %s@%s", ch->user, ch->domain);
 		errno = ENOENT;
 		goto out;
 	}
 	if (ch->kind == EDIT_PASSWD && ch->changed == 0) {
-		set_err(err, errsize, "%s: the line of %s is malformed; fix it first", path,
+		errfmt(err, errsize, "%s: the line of %s is malformed; fix it first", path,
 			ch->user);
 		errno = EINVAL;
 		goto out;
@@ -1169,7 +1157,7 @@ userdb_rewrite(const char *users_dir, struct userdb_change *ch, bool do_fsync, c
 	if (ch->kind == EDIT_ADD) {
 		/* Never join the new line to a last line that lacks its newline. */
 		if (out.len > 0 && out.data[out.len - 1] != '\n' && buf_append_char(&out, '\n') == -1) {
-			set_err(err, errsize, "%s: %s", path, strerror(errno));
+			errfmt(err, errsize, "%s: %s", path, strerror(errno));
 			goto out;
 		}
 		if (add_line(&out, ch->add, err, errsize) == -1 ||
@@ -1177,7 +1165,7 @@ userdb_rewrite(const char *users_dir, struct userdb_change *ch, bool do_fsync, c
 			goto out;
 	}
 	if (atomicfile_open(&af, path, exists ? (unsigned)(st.st_mode & 07777) : 0600) == -1) {
-		set_err(err, errsize, "%s: %s", path, strerror(errno));
+		errfmt(err, errsize, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	/* The new file keeps the old one's owner; a first one gets the mail user. */
@@ -1185,19 +1173,19 @@ userdb_rewrite(const char *users_dir, struct userdb_change *ch, bool do_fsync, c
 	    fchown(af.fd, exists ? st.st_uid : ch->uid, exists ? st.st_gid : ch->gid) == -1) {
 		saved = errno;
 		atomicfile_abort(&af);
-		set_err(err, errsize, "%s: chown: %s", path, strerror(saved));
+		errfmt(err, errsize, "%s: chown: %s", path, strerror(saved));
 		errno = saved;
 		goto out;
 	}
 	if (write_all(af.fd, out.data != NULL ? out.data : "", out.len) == -1) {
 		saved = errno;
 		atomicfile_abort(&af);
-		set_err(err, errsize, "%s: %s", path, strerror(saved));
+		errfmt(err, errsize, "%s: %s", path, strerror(saved));
 		errno = saved;
 		goto out;
 	}
 	if (atomicfile_commit(&af, do_fsync) == -1) {
-		set_err(err, errsize, "%s: %s", path, strerror(errno));
+		errfmt(err, errsize, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	r = 0;
@@ -1227,7 +1215,7 @@ check_name(const char *user, const char *domain, char *err, size_t errsize)
 		return -1;
 	}
 	if (strcmp(lower, domain) != 0) {
-		set_err(err, errsize, "domain name not in lower case");
+		errfmt(err, errsize, "domain name not in lower case");
 		errno = EINVAL;
 		return -1;
 	}
@@ -1244,12 +1232,12 @@ userdb_add(const char *users_dir, const char *domain, const struct userdb_user *
 	if (check_name(user->user, domain, err, errsize) == -1)
 		return -1;
 	if (path_join(dir, sizeof(dir), users_dir, domain) == -1) {
-		set_err(err, errsize, "%s: path too long", users_dir);
+		errfmt(err, errsize, "%s: path too long", users_dir);
 		return -1;
 	}
 	/* The domain folder is made on first use; the lock file lives in it. */
 	if (path_mkdirs(users_dir, 0755) == -1) {
-		set_err(err, errsize, "%s: %s", users_dir, strerror(errno));
+		errfmt(err, errsize, "%s: %s", users_dir, strerror(errno));
 		return -1;
 	}
 	if (make_dir(dir, 0700, uid, gid, err, errsize) == -1)
@@ -1273,7 +1261,7 @@ userdb_passwd(const char *users_dir, const struct userdb_name *name, const char 
 	if (check_name(name->user, name->domain, err, errsize) == -1)
 		return -1;
 	if (hash[0] == '\0' || !field_ok(hash, USERDB_HASH_MAX)) {
-		set_err(err, errsize, "password hash cannot be written to vpasswd");
+		errfmt(err, errsize, "password hash cannot be written to vpasswd");
 		errno = EINVAL;
 		return -1;
 	}
