@@ -77,6 +77,32 @@ void ipaddr_format(const struct ipaddr *addr, char *out)
 		out[0] = '\0';  /* cannot happen for AF_INET/AF_INET6 */
 }
 
+/* Decimal 0..255 without leading zeros; returns the digits written. */
+static size_t put_octet(char *out, unsigned v)
+{
+	size_t n = 0;
+
+	if (v >= 100)
+		out[n++] = (char)('0' + v / 100);
+	if (v >= 10)
+		out[n++] = (char)('0' + v / 10 % 10);
+	out[n++] = (char)('0' + v % 10);
+	return n;
+}
+
+/* Lower-case hex without leading zeros; returns the digits written. */
+static size_t put_hex16(char *out, unsigned v)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t n = 0;
+
+	for (int shift = 12; shift >= 0; shift -= 4)
+		if (v >> shift || shift == 0 || n > 0)
+			out[n++] = digits[(v >> shift) & 0xf];
+	return n;
+}
+
+/* Formatting by hand, not snprintf: relay.cdb rebuilds format every key. */
 size_t ipaddr_format_key(const struct ipaddr *addr, char *out)
 {
 	unsigned groups[8];
@@ -84,9 +110,13 @@ size_t ipaddr_format_key(const struct ipaddr *addr, char *out)
 	size_t n = 0;
 
 	if (addr->family == AF_INET) {
-		int len = snprintf(out, IPADDR_TEXT_MAX, "%u.%u.%u.%u", addr->bytes[0],
-				   addr->bytes[1], addr->bytes[2], addr->bytes[3]);
-		return (size_t)len;
+		for (int i = 0; i < 4; i++) {
+			if (i > 0)
+				out[n++] = '.';
+			n += put_octet(out + n, addr->bytes[i]);
+		}
+		out[n] = '\0';
+		return n;
 	}
 	for (int i = 0; i < 8; i++)
 		groups[i] = (unsigned)addr->bytes[2 * i] << 8 | addr->bytes[2 * i + 1];
@@ -110,7 +140,7 @@ size_t ipaddr_format_key(const struct ipaddr *addr, char *out)
 			i += bestlen - 1;
 			continue;
 		}
-		n += (size_t)snprintf(out + n, IPADDR_TEXT_MAX - n, "%x", groups[i]);
+		n += put_hex16(out + n, groups[i]);
 		if (i < 7)
 			out[n++] = ':';
 	}
