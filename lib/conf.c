@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@ enum conf_kind {
 	KIND_STRING,    /* any text that fits */
 	KIND_PATH,      /* relative paths are taken from the config file's folder */
 	KIND_DURATION,  /* relay_expire: a duration > 0 */
+	KIND_COUNT,     /* a whole number 1..1000000 (unsigned) */
 	KIND_BOOL,
 	KIND_LOG,       /* "stderr" or "syslog" */
 	KIND_FACILITY,  /* a syslog facility name */
@@ -50,6 +52,11 @@ static const struct conf_key conf_keys[] = {
 	FIELD(relay_expire, KIND_DURATION),
 	FIELD(pop3_listen, KIND_STRING),
 	FIELD(pop3s_listen, KIND_STRING),
+	FIELD(pop3_timeout, KIND_DURATION),
+	FIELD(pop3_max_connections, KIND_COUNT),
+	FIELD(pop3_max_per_ip, KIND_COUNT),
+	FIELD(pop3_plaintext, KIND_BOOL),
+	FIELD(pop3_loopback_plaintext, KIND_BOOL),
 	FIELD(smtp_listen, KIND_STRING),
 	FIELD(submission_listen, KIND_STRING),
 	FIELD(smtps_listen, KIND_STRING),
@@ -129,6 +136,10 @@ conf_defaults(struct osd_conf *conf)
 	(void)set_field(conf->log, sizeof(conf->log), "stderr");
 	(void)set_field(conf->log_facility, sizeof(conf->log_facility), "mail");
 	conf->fsync = true;
+	conf->pop3_timeout = 600;
+	conf->pop3_max_connections = 200;
+	conf->pop3_max_per_ip = 20;
+	conf->pop3_loopback_plaintext = true;
 	(void)set_field(conf->services, sizeof(conf->services), "watch");
 }
 
@@ -352,14 +363,28 @@ conf_set(struct osd_conf *conf, const struct conf_key *k, const char *value,
 			errfmt(why, whysize, "must be greater than 0");
 			return -1;
 		}
-		conf->relay_expire = secs;
+		*(long *)(void *)field = secs;  /* relay_expire, pop3_timeout */
 		return 0;
+	case KIND_COUNT: {
+		char *endp;
+		unsigned long n;
+
+		errno = 0;
+		n = strtoul(value, &endp, 10);
+		if (!isdigit((unsigned char)value[0]) || *endp != '\0' || errno != 0 ||
+		    n < 1 || n > 1000000) {
+			errfmt(why, whysize, "bad number \"%s\" (want 1 to 1000000)", value);
+			return -1;
+		}
+		*(unsigned *)(void *)field = (unsigned)n;
+		return 0;
+	}
 	case KIND_BOOL:
 		if (conf_parse_bool(value, &b) == -1) {
 			errfmt(why, whysize, "bad boolean \"%s\" (want yes or no)", value);
 			return -1;
 		}
-		conf->fsync = b;
+		*(bool *)(void *)field = b;     /* fsync, pop3_plaintext, ... */
 		return 0;
 	case KIND_LOG:
 		if (strcmp(value, "stderr") != 0 && strcmp(value, "syslog") != 0) {

@@ -21,6 +21,11 @@ struct osd_conf {
 	long relay_expire;              /* seconds, > 0 */
 	char pop3_listen[128];
 	char pop3s_listen[128];
+	long pop3_timeout;              /* pop3d idle timeout, seconds (default 600) */
+	unsigned pop3_max_connections;  /* pop3d sessions at once (default 200) */
+	unsigned pop3_max_per_ip;       /* pop3d sessions at once from one address (default 20) */
+	bool pop3_plaintext;            /* USER/PASS, AUTH on non-TLS connections everywhere (default no) */
+	bool pop3_loopback_plaintext;   /* ... from loopback clients (default yes) */
 	char smtp_listen[128];
 	char submission_listen[128];
 	char smtps_listen[128];

@@ -25,7 +25,7 @@ smtp_listen = 127.0.0.1:2525
 submission_listen = 127.0.0.1:2587
 imap_listen = 127.0.0.1:11143
 default_domain = example.test
-services = watch
+services = watch pop3d
 CONF
   cat > "$demo/tcp.smtp" <<'RULES'
 # Static rules in tcprules syntax; logins add ADDRESS:allow,RELAYCLIENT="".
@@ -50,6 +50,7 @@ osd is starting on the demo configuration ($demo/osd.conf).
 In another terminal, try:
   build/osd record -c demo/osd.conf 127.0.0.9     # what a POP3 login does
   build/osd check  -c demo/osd.conf 127.0.0.9     # decision: relay, and for how long
+  curl pop3://127.0.0.1:11110/ -u demo:demo --interface 127.0.0.9   # a POP3 login records 127.0.0.9
   build/osd check  -c demo/osd.conf 127.0.0.10    # decision: no-relay
   cdb -d demo/state/relay.cdb                     # the table, as tcpserver reads it
   ls -l --time-style=+%T demo/state/open-smtp     # one empty file per address

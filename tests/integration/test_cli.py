@@ -1,6 +1,8 @@
 """The front command and the error texts an administrator sees."""
 import os
+import shutil
 import subprocess
+import tempfile
 
 from osdtest import OSD, Osd, check, finish
 
@@ -15,12 +17,15 @@ p = osd()
 check(p.returncode != 0 and "usage" in p.stderr, "osd without a command prints usage and fails")
 p = osd("frobnicate")
 check(p.returncode == 100 and p.stderr.startswith("osd: frobnicate: unknown command"), "an unknown command is named")
-for cmd in ["record", "check", "watch", "run", "expire", "import-open-smtp"]:
+for cmd in ["record", "check", "watch", "run", "expire", "import-open-smtp", "pop3d"]:
     p = osd(cmd, "--help")
     check(p.returncode == 0 and "usage: osd " + cmd in p.stdout, "osd %s --help" % cmd)
 p = osd("record", "-x", "1.2.3.4")
 check(p.returncode == 100 and p.stderr.startswith("osd: record: unknown option -x"), "unknown options are named")
-p = osd("pop3d")
+# A lone copy of osd has no helper beside it: every command is "not built" there.
+with tempfile.TemporaryDirectory() as lone:
+    shutil.copy(OSD, lone)
+    p = subprocess.run([os.path.join(lone, "osd"), "pop3d"], capture_output=True, text=True)
 check(p.returncode != 0 and p.stderr.startswith("osd: pop3d:"), "a command not built yet says so")
 
 o = Osd()

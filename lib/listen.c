@@ -1,0 +1,163 @@
+/* listen.c - parse "host:port" listener specs and bind them (IPv4 and IPv6). */
+#include "listen.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int __attribute__((format(printf, 3, 4)))
+listen_fail(char *err, size_t errsize, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && errsize > 0) {
+		va_start(ap, fmt);
+		(void)vsnprintf(err, errsize, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+int
+listen_parse(const char *spec, char *host_r, size_t hostsize, unsigned *port_r,
+	     char *err, size_t errsize)
+{
+	const char *host, *colon, *p;
+	size_t hostlen;
+	unsigned long port = 0;
+
+	if (spec == NULL || spec[0] == '\0')
+		return listen_fail(err, errsize, "empty listener (want host:port)");
+	if (spec[0] == '[') {
+		const char *close = strchr(spec, ']');
+
+		if (close == NULL || close[1] != ':')
+			return listen_fail(err, errsize, "%s: want [IPv6-address]:port", spec);
+		host = spec + 1;
+		hostlen = (size_t)(close - host);
+		colon = close + 1;
+		if (hostlen == 0)
+			return listen_fail(err, errsize, "%s: empty address in brackets", spec);
+	} else {
+		colon = strrchr(spec, ':');
+		if (colon == NULL)
+			return listen_fail(err, errsize, "%s: want host:port", spec);
+		host = spec;
+		hostlen = (size_t)(colon - spec);
+		/* A bare IPv6 address would be ambiguous: 2001:db8::1:110. */
+		if (memchr(host, ':', hostlen) != NULL)
+			return listen_fail(err, errsize, "%s: write an IPv6 address as "
+					   "[address]:port", spec);
+		if (hostlen == 0)
+			return listen_fail(err, errsize, "%s: empty host (use *:port for "
+					   "every address)", spec);
+	}
+	p = colon + 1;
+	if (*p == '\0')
+		return listen_fail(err, errsize, "%s: missing port", spec);
+	for (; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9' || port > 65535)
+			return listen_fail(err, errsize, "%s: bad port (want 1-65535)", spec);
+		port = port * 10 + (unsigned long)(*p - '0');
+	}
+	if (port == 0 || port > 65535)
+		return listen_fail(err, errsize, "%s: bad port (want 1-65535)", spec);
+	if (hostlen == 1 && host[0] == '*')
+		hostlen = 0;
+	if (hostlen >= hostsize || hostlen > LISTEN_HOST_MAX)
+		return listen_fail(err, errsize, "%s: host name too long", spec);
+	memcpy(host_r, host, hostlen);
+	host_r[hostlen] = '\0';
+	for (p = host_r; *p != '\0'; p++)
+		if ((unsigned char)*p <= ' ' || *p == '[' || *p == ']' || *p == '/')
+			return listen_fail(err, errsize, "%s: bad character in host", spec);
+	*port_r = (unsigned)port;
+	return 0;
+}
+
+/* One socket for ai, bound and listening; -1 with err. */
+static int
+bind_one(const char *spec, const struct addrinfo *ai, int backlog, char *err, size_t errsize)
+{
+	int fd, one = 1, saved;
+	const char *step;
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd == -1)
+		return listen_fail(err, errsize, "%s: socket: %s", spec, strerror(errno));
+	step = "setsockopt SO_REUSEADDR";
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1)
+		goto fail;
+	/* Without V6ONLY, [::] would also take IPv4 and collide with 0.0.0.0. */
+	step = "setsockopt IPV6_V6ONLY";
+	if (ai->ai_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == -1)
+		goto fail;
+	step = "bind";
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
+		goto fail;
+	step = "listen";
+	if (listen(fd, backlog) == -1)
+		goto fail;
+	return fd;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return listen_fail(err, errsize, "%s: %s: %s", spec, step, strerror(saved));
+}
+
+int
+listen_bind(const char *spec, int backlog, int *fds_r, size_t max, char *err, size_t errsize)
+{
+	char host[LISTEN_HOST_MAX + 1], port[8];
+	struct addrinfo hints, *res = NULL, *ai;
+	unsigned portnum;
+	size_t n = 0, i;
+	int r, fd;
+
+	if (listen_parse(spec, host, sizeof(host), &portnum, err, errsize) == -1)
+		return -1;
+	snprintf(port, sizeof(port), "%u", portnum);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	r = getaddrinfo(host[0] != '\0' ? host : NULL, port, &hints, &res);
+	if (r != 0)
+		return listen_fail(err, errsize, "%s: %s", spec,
+				   r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+			continue;
+		if (n >= max) {
+			listen_fail(err, errsize, "%s: more than %zu addresses", spec, max);
+			goto fail;
+		}
+		if ((fd = bind_one(spec, ai, backlog, err, errsize)) == -1) {
+			/* "*" on a host without IPv6: the IPv4 socket is enough. */
+			if (host[0] == '\0' && ai->ai_family == AF_INET6 &&
+			    (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL))
+				continue;
+			goto fail;
+		}
+		fds_r[n++] = fd;
+	}
+	freeaddrinfo(res);
+	if (n == 0)
+		return listen_fail(err, errsize, "%s: no address to listen on", spec);
+	return (int)n;
+fail:
+	freeaddrinfo(res);
+	for (i = 0; i < n; i++)
+		close(fds_r[i]);
+	return -1;
+}

@@ -1,0 +1,44 @@
+/* tls.h - the TLS server side, hiding OpenSSL: nothing else in osd sees its types. */
+#ifndef OSD_TLS_H
+#define OSD_TLS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct tls_server;      /* a certificate and key, ready to accept (an SSL_CTX) */
+struct tls_conn;        /* one connection (an SSL) */
+
+/*
+ * Load a PEM certificate chain and its private key; TLS 1.2 and later only,
+ * no renegotiation.  Returns NULL with err saying which file and why.
+ */
+struct tls_server *tls_server_new(const char *cert_file, const char *key_file,
+				  char *err, size_t errsize);
+
+void tls_server_free(struct tls_server *srv);
+
+/*
+ * The server handshake on fd (blocking or not: it is made non-blocking),
+ * giving up after timeout_ms (< 0: no limit).  Returns the connection, or
+ * NULL with err (errno ETIMEDOUT on a timeout).  fd stays the caller's.
+ */
+struct tls_conn *tls_accept(struct tls_server *srv, int fd, int timeout_ms,
+			    char *err, size_t errsize);
+
+/*
+ * Read at most len bytes, waiting at most timeout_ms for the first one.
+ * Returns > 0, 0 at the end of the stream (close_notify or EOF), or -1 with
+ * errno (ETIMEDOUT, ECONNRESET, EPROTO for a TLS error).
+ */
+ssize_t tls_read(struct tls_conn *c, void *buf, size_t len, int timeout_ms);
+
+/* Write all len bytes, with timeout_ms per wait.  0, or -1 with errno. */
+int tls_write_all(struct tls_conn *c, const void *buf, size_t len, int timeout_ms);
+
+/* "TLSv1.3 TLS_AES_256_GCM_SHA384", for logs. */
+const char *tls_describe(struct tls_conn *c, char *out, size_t size);
+
+/* Send close_notify (without waiting for the peer's) and free c; fd is not closed. */
+void tls_close(struct tls_conn *c);
+
+#endif
