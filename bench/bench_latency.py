@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """bench_latency.py - login -> visible in relay.cdb, osd watch against vpopmail + tcprules.
 
-For each size N (live entries in open-smtp/):
+For each size N (live entries in open-smtp/), smallest first:
 
-  1. make a state folder under TMPDIR with N entries (10.0.0.0 onwards,
-     mtime now), a small tcp.smtp and an osd.conf with fsync = yes;
+  1. bring one state folder under TMPDIR (or --base) to N entries (10.0.0.0
+     onwards, mtime now; made with open/close), beside a small tcp.smtp and
+     an osd.conf with fsync = yes.  The folder grows from one size to the
+     next instead of being made anew, so no mass deletion comes before a
+     mass creation (on this machine's ext4 that makes creating files several
+     times slower for minutes: see README.md);
   2. start `build/osd watch -c CONF`, wait for its start-up scan and first
      rebuild ("watching ..." in its log);
   3. for --secs seconds (default 10) record logins of new addresses at a
@@ -32,8 +36,11 @@ the ratio peer / osd.
 Output lines (key=value):
   bench=latency entries=N run=1 logins=... p50_ms=... p99_ms=... max_ms=... rebuilds=...
   bench=latency entries=N method=osd runs=R p50_ms=... p99_ms=...
-  bench=latency entries=N method=vpopmail+tcprules runs=R latency_ms=...
-  bench=latency entries=N ratio_p50=... ratio_p99=...
+  bench=latency entries=N method=vpopmail+tcprules runs=T latency_ms=... max_new_logins_per_s=...
+  bench=latency entries=N ratio_p50=... ratio_p99=... target_p99_50ms=met|missed
+ratio = tcprules time / osd latency (above 1: osd shows a login sooner).
+max_new_logins_per_s = 1000 / tcprules ms: the most new addresses per second
+a vpopmail that runs tcprules inline (its default build) can take at all.
 """
 
 import argparse
@@ -238,125 +245,146 @@ def start_watcher(osd, conf, log_path, cdb_path, timeout):
     raise SystemExit("bench_latency: osd watch did not finish its start-up scan in %ds" % timeout)
 
 
-def measure_osd(args, n, base):
-    state = os.path.join(base, "state")
-    osmtp = os.path.join(state, "open-smtp")
-    os.makedirs(osmtp)
-    rules = os.path.join(base, "tcp.smtp")
-    with open(rules, "w") as f:
-        f.write(STATIC_RULES)
-    conf = os.path.join(base, "osd.conf")
-    with open(conf, "w") as f:
-        f.write("state_dir = %s\nrules = %s\nrelay_expire = 3h\nfsync = yes\nlog = stderr\n"
-                % (state, rules))
-    cdb_path = os.path.join(state, "relay.cdb")
+class Bench:
+    """One state folder for every size: it grows from one size to the next,
+    so no mass deletion happens between sizes (see bench/README.md)."""
 
-    t = time.perf_counter()
-    dirfd = os.open(osmtp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    live = collections.deque(addr(i) for i in range(n))     # oldest first
-    make_entries(dirfd, live)
-    print("bench=latency entries=%d prepare_secs=%s" % (n, fmt(time.perf_counter() - t)),
-          flush=True)
+    def __init__(self, args, base):
+        self.args = args
+        self.base = base
+        self.state = os.path.join(base, "state")
+        self.osmtp = os.path.join(self.state, "open-smtp")
+        os.makedirs(self.osmtp, exist_ok=True)
+        self.rules = os.path.join(base, "tcp.smtp")
+        with open(self.rules, "w") as f:
+            f.write(STATIC_RULES)
+        self.conf = os.path.join(base, "osd.conf")
+        with open(self.conf, "w") as f:
+            f.write("state_dir = %s\nrules = %s\nrelay_expire = 3h\nfsync = %s\nlog = stderr\n"
+                    % (self.state, self.rules, args.fsync))
+        self.cdb_path = os.path.join(self.state, "relay.cdb")
+        self.log_path = os.path.join(base, "watch.log")
+        self.dirfd = os.open(self.osmtp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        # The live entries, oldest first.  Start-up entries are 10.0.0.0
+        # onwards, logins 11.0.0.0 onwards: every login is a new address.
+        self.live = collections.deque()
+        self.next_old = 0
+        self.next_new = 0
 
-    log_path = os.path.join(base, "watch.log")
-    proc, startup = start_watcher(args.osd, conf, log_path, cdb_path, args.startup_timeout)
-    print("bench=latency entries=%d watcher_startup_secs=%s" % (n, fmt(startup)), flush=True)
+    def close(self):
+        os.close(self.dirfd)
 
-    det = Detector(state, cdb_path)
-    det.start()
-    create_flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    per_run = int(args.rate * args.secs)
-    next_index = 0
-    results = []
-    try:
-        for run in range(1, args.runs + 1):
-            det.latencies = []
-            rebuilds0 = det.rebuilds
-            cpu0 = proc_cpu_secs(proc.pid)
-            late = 0
-            t_start = time.perf_counter()
-            for i in range(per_run):
-                due = t_start + i / args.rate
-                now = time.perf_counter()
-                if due > now:
-                    time.sleep(due - now)
-                elif now - due > 0.010:
-                    late += 1
-                name = addr(next_index, 11)         # never used before: a new address
-                next_index += 1
-                t = time.perf_counter()
-                os.close(os.open(name, create_flags, 0o644, dir_fd=dirfd))
-                det.incoming.put((name.encode(), t))
-                live.append(name)
-                if not args.grow:
-                    os.unlink(live.popleft(), dir_fd=dirfd)
-            t_end = time.perf_counter()
-            # Wait for the last logins to show up.
-            deadline = time.time() + args.drain_timeout
-            while det.outstanding() and time.time() < deadline:
-                time.sleep(0.01)
-            lat = sorted(x * 1000.0 for x in det.latencies)
-            cpu = proc_cpu_secs(proc.pid) - cpu0
-            missing = det.outstanding()
-            r = {
-                "p50": percentile(lat, 50), "p99": percentile(lat, 99),
-                "max": lat[-1] if lat else float("nan"),
-                "rebuilds": det.rebuilds - rebuilds0,
-            }
-            results.append(r)
-            print("bench=latency entries=%d run=%d logins=%d secs=%s seen=%d missing=%d late=%d "
-                  "p50_ms=%s p99_ms=%s max_ms=%s rebuilds=%d watcher_cpu=%.0f%%"
-                  % (n, run, per_run, fmt(t_end - t_start), len(lat), missing, late,
-                     fmt(r["p50"]), fmt(r["p99"]), fmt(r["max"]), r["rebuilds"],
-                     100.0 * cpu / max(t_end - t_start, 1e-9)), flush=True)
-            if missing:
-                det.pending.clear()
-                while not det.incoming.empty():
-                    det.incoming.get_nowait()
-        if det.bad_values:
-            print("bench=latency entries=%d error=values_not_RELAYCLIENT count=%d"
-                  % (n, det.bad_values), flush=True)
-    finally:
-        det.stop.set()
-        det.join(1)
-        det.ino.close()
-        hwm = proc_status(proc.pid, "VmHWM")
-        proc.send_signal(signal.SIGTERM)
+    def grow_to(self, n):
+        t = time.perf_counter()
+        names = [addr(i) for i in range(self.next_old, self.next_old + max(0, n - len(self.live)))]
+        self.next_old += len(names)
+        make_entries(self.dirfd, names)
+        self.live.extend(names)
+        print("bench=latency entries=%d prepare_secs=%s made=%d"
+              % (len(self.live), fmt(time.perf_counter() - t), len(names)), flush=True)
+
+    def measure_osd(self, n):
+        args = self.args
+        proc, startup = start_watcher(args.osd, self.conf, self.log_path, self.cdb_path,
+                                      args.startup_timeout)
+        print("bench=latency entries=%d watcher_startup_secs=%s" % (n, fmt(startup)), flush=True)
+        det = Detector(self.state, self.cdb_path)
+        det.start()
+        create_flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        per_run = int(args.rate * args.secs)
+        dirfd, live = self.dirfd, self.live
+        results = []
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        os.close(dirfd)
-    with open(log_path, "rb") as f:
-        text = f.read()
-    overflows = text.count(b"overflowed")
-    print("bench=latency entries=%d watcher_peak_rss_kb=%d inotify_overflows=%d"
-          % (n, hwm, overflows), flush=True)
-    return results
+            for run in range(1, args.runs + 1):
+                det.latencies = []
+                rebuilds0 = det.rebuilds
+                cpu0 = proc_cpu_secs(proc.pid)
+                late = 0
+                t_start = time.perf_counter()
+                for i in range(per_run):
+                    due = t_start + i / args.rate
+                    now = time.perf_counter()
+                    if due > now:
+                        time.sleep(due - now)
+                    elif now - due > 0.010:
+                        late += 1
+                    name = addr(self.next_new, 11)
+                    self.next_new += 1
+                    t = time.perf_counter()
+                    # What osd record does for a new address.
+                    os.close(os.open(name, create_flags, 0o644, dir_fd=dirfd))
+                    det.incoming.put((name.encode(), t))
+                    live.append(name)
+                    if not args.grow:
+                        # The oldest entry leaves, as expiry makes it leave
+                        # in a steady state.
+                        os.unlink(live.popleft(), dir_fd=dirfd)
+                t_end = time.perf_counter()
+                deadline = time.time() + args.drain_timeout
+                while det.outstanding() and time.time() < deadline:
+                    time.sleep(0.01)
+                lat = sorted(x * 1000.0 for x in det.latencies)
+                cpu = proc_cpu_secs(proc.pid) - cpu0
+                missing = det.outstanding()
+                r = {
+                    "p50": percentile(lat, 50), "p99": percentile(lat, 99),
+                    "max": lat[-1] if lat else float("nan"),
+                    "rebuilds": det.rebuilds - rebuilds0,
+                }
+                results.append(r)
+                print("bench=latency entries=%d run=%d logins=%d secs=%s seen=%d missing=%d "
+                      "late=%d p50_ms=%s p99_ms=%s max_ms=%s rebuilds=%d watcher_cpu=%.0f%%"
+                      % (n, run, per_run, fmt(t_end - t_start), len(lat), missing, late,
+                         fmt(r["p50"]), fmt(r["p99"]), fmt(r["max"]), r["rebuilds"],
+                         100.0 * cpu / max(t_end - t_start, 1e-9)), flush=True)
+                if missing:
+                    det.pending.clear()
+                    while not det.incoming.empty():
+                        det.incoming.get_nowait()
+            if det.bad_values:
+                print("bench=latency entries=%d error=values_not_RELAYCLIENT count=%d"
+                      % (n, det.bad_values), flush=True)
+        finally:
+            det.stop.set()
+            det.join(1)
+            det.ino.close()
+            hwm = proc_status(proc.pid, "VmHWM")
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        with open(self.log_path, "rb") as f:
+            overflows = f.read().count(b"overflowed")
+        print("bench=latency entries=%d watcher_peak_rss_kb=%d inotify_overflows=%d"
+              % (n, hwm, overflows), flush=True)
+        return results
 
-
-def measure_tcprules(args, n, base):
-    text = os.path.join(base, "open-smtp.rules")
-    with open(text, "w") as f:
-        # vpopmail's update_rules(): the open-smtp lines without their time
-        # stamps, then tcp.smtp; plus this login's own line.
-        f.writelines('%s:allow,RELAYCLIENT="",RBLSMTPD=""\n' % addr(i) for i in range(n))
-        f.write('%s:allow,RELAYCLIENT="",RBLSMTPD=""\n' % addr(0, 11))
-        f.write(STATIC_RULES)
-    out = os.path.join(base, "tcp.smtp.cdb")
-    times = []
-    for _ in range(args.tcprules_runs):
-        with open(text, "rb") as stdin:
-            t = time.perf_counter()
-            subprocess.run([args.tcprules, out, out + ".tmp"], stdin=stdin, check=True)
-            times.append((time.perf_counter() - t) * 1000.0)
-    with open(out, "rb") as f:
-        if cdb_get(f.read(), addr(0, 11).encode()) is None:
-            raise SystemExit("bench_latency: tcprules output lacks the login")
-    os.unlink(text)
-    os.unlink(out)
-    return times
+    def measure_tcprules(self):
+        """tcprules compiling the live entries as vpopmail feeds them."""
+        args = self.args
+        text = os.path.join(self.base, "open-smtp.rules")
+        login = addr(self.next_new, 11)
+        with open(text, "w") as f:
+            # vpopmail's update_rules(): the open-smtp lines without their
+            # time stamps (the new login's line last), then tcp.smtp.
+            f.writelines('%s:allow,RELAYCLIENT="",RBLSMTPD=""\n' % a for a in self.live)
+            f.write('%s:allow,RELAYCLIENT="",RBLSMTPD=""\n' % login)
+            f.write(STATIC_RULES)
+        out = os.path.join(self.base, "tcprules.cdb")
+        times = []
+        for _ in range(args.tcprules_runs):
+            with open(text, "rb") as stdin:
+                t = time.perf_counter()
+                subprocess.run([args.tcprules, out, out + ".tmp"], stdin=stdin, check=True)
+                times.append((time.perf_counter() - t) * 1000.0)
+        with open(out, "rb") as f:
+            if cdb_get(f.read(), login.encode()) is None:
+                raise SystemExit("bench_latency: tcprules output lacks the login")
+        os.unlink(text)
+        os.unlink(out)
+        return times
 
 
 def main():
@@ -369,43 +397,56 @@ def main():
     ap.add_argument("--runs", type=int, default=3, help="runs per size; medians reported (3)")
     ap.add_argument("--tcprules-runs", type=int, default=3)
     ap.add_argument("--tcprules", default=shutil.which("tcprules") or "/usr/bin/tcprules")
+    ap.add_argument("--fsync", choices=("yes", "no"), default="yes",
+                    help="the watcher's fsync setting (default yes, osd's default)")
     ap.add_argument("--grow", action="store_true",
                     help="do not remove the oldest entry per login (the table grows)")
     ap.add_argument("--drain-timeout", type=float, default=30.0)
     ap.add_argument("--startup-timeout", type=float, default=300.0)
     ap.add_argument("--tmpdir", default=os.environ.get("TMPDIR", "/tmp"))
-    ap.add_argument("--keep", action="store_true", help="keep the state folders")
+    ap.add_argument("--keep", action="store_true", help="keep the state folder")
+    ap.add_argument("--base", help="work in this folder and leave it there (run-all.sh passes "
+                    "the folder on to bench_rebuild.py, so a million files are made once)")
     args = ap.parse_args()
     args.osd = os.path.join(os.path.abspath(args.build), "osd")
     if not os.access(args.osd, os.X_OK):
         raise SystemExit("bench_latency: no %s (build first, or --build DIR)" % args.osd)
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s]
 
-    print("bench=latency rate=%g secs=%g runs=%d steady=%s fsync=yes"
-          % (args.rate, args.secs, args.runs, "no" if args.grow else "yes"), flush=True)
+    print("bench=latency rate=%g secs=%g runs=%d steady=%s fsync=%s"
+          % (args.rate, args.secs, args.runs, "no" if args.grow else "yes", args.fsync), flush=True)
     summary = []
-    for n in sizes:
+    if args.base:
+        base = os.path.abspath(args.base)
+        os.makedirs(base, exist_ok=True)
+    else:
         base = tempfile.mkdtemp(prefix="osd-bench-latency.", dir=args.tmpdir)
-        try:
-            runs = measure_osd(args, n, base)
-            peer = measure_tcprules(args, n, base)
-        finally:
-            if not args.keep:
-                shutil.rmtree(base, ignore_errors=True)
-        p50 = statistics.median(r["p50"] for r in runs)
-        p99 = statistics.median(r["p99"] for r in runs)
-        peer_ms = statistics.median(peer)
-        print("bench=latency entries=%d method=osd runs=%d p50_ms=%s p99_ms=%s"
-              % (n, len(runs), fmt(p50), fmt(p99)))
-        print("bench=latency entries=%d method=vpopmail+tcprules runs=%d latency_ms=%s"
-              % (n, len(peer), fmt(peer_ms)))
-        print("bench=latency entries=%d ratio_p50=%.1f ratio_p99=%.1f"
-              % (n, peer_ms / p50, peer_ms / p99), flush=True)
-        summary.append((n, p50, p99, peer_ms))
+    bench = Bench(args, base)
+    try:
+        for n in sorted(sizes):
+            bench.grow_to(n)
+            runs = bench.measure_osd(n)
+            peer = bench.measure_tcprules()
+            p50 = statistics.median(r["p50"] for r in runs)
+            p99 = statistics.median(r["p99"] for r in runs)
+            peer_ms = statistics.median(peer)
+            print("bench=latency entries=%d method=osd runs=%d p50_ms=%s p99_ms=%s"
+                  % (n, len(runs), fmt(p50), fmt(p99)))
+            print("bench=latency entries=%d method=vpopmail+tcprules runs=%d latency_ms=%s "
+                  "max_new_logins_per_s=%.0f" % (n, len(peer), fmt(peer_ms), 1000.0 / peer_ms))
+            print("bench=latency entries=%d ratio_p50=%.2f ratio_p99=%.2f target_p99_50ms=%s"
+                  % (n, peer_ms / p50, peer_ms / p99, "met" if p99 <= 50.0 else "missed"),
+                  flush=True)
+            summary.append((n, p50, p99, peer_ms))
+    finally:
+        bench.close()
+        if not args.base and not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
 
-    print("\nentries   osd_p50_ms  osd_p99_ms  tcprules_ms  tcprules/osd_p99")
+    print("\n# entries  osd_p50_ms  osd_p99_ms  tcprules_ms  tcprules/osd_p50  tcprules/osd_p99")
     for n, p50, p99, peer_ms in summary:
-        print("%-9d %10.2f  %10.2f  %11.2f  %16.1f" % (n, p50, p99, peer_ms, peer_ms / p99))
+        print("# %-8d %10.2f  %10.2f  %11.2f  %15.2f  %15.2f"
+              % (n, p50, p99, peer_ms, peer_ms / p50, peer_ms / p99))
 
 
 if __name__ == "__main__":

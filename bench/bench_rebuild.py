@@ -22,6 +22,9 @@ Wall time by the clock around each process; peak RSS from /usr/bin/time
 VmHWM in /proc/PID/status while polling.  Medians of --runs runs (default 3), then ratios: speedup = tcprules
 time / osd time (above 1: osd is faster), rss_ratio = osd RSS / tcprules RSS.
 After the first run the two tables are checked to hold the same records.
+
+--open-smtp DIR measures an existing folder instead (run-all.sh hands over
+the one bench_latency.py grew, so a million files are made only once).
 """
 
 import argparse
@@ -110,6 +113,9 @@ def main():
     ap.add_argument("--tmpdir", default=os.environ.get("TMPDIR", "/tmp"))
     ap.add_argument("--no-verify", action="store_true", help="skip the same-records check")
     ap.add_argument("--keep", action="store_true", help="keep the state folder")
+    ap.add_argument("--open-smtp", metavar="DIR",
+                    help="measure this existing open-smtp folder (left as it is) instead of "
+                    "making ENTRIES files")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
     osd = os.path.join(build, "osd")
@@ -121,9 +127,16 @@ def main():
 
     base = tempfile.mkdtemp(prefix="osd-bench-rebuild.", dir=args.tmpdir)
     try:
-        state = os.path.join(base, "state")
-        osmtp = os.path.join(state, "open-smtp")
-        os.makedirs(osmtp)
+        if args.open_smtp:
+            # A folder another benchmark left (run-all.sh): use its entries.
+            osmtp = os.path.abspath(args.open_smtp)
+            state = os.path.dirname(osmtp)
+            if os.path.basename(osmtp) != "open-smtp":
+                raise SystemExit("bench_rebuild: --open-smtp must name a folder called open-smtp")
+        else:
+            state = os.path.join(base, "state")
+            osmtp = os.path.join(state, "open-smtp")
+            os.makedirs(osmtp)
         rules = os.path.join(base, "tcp.smtp")
         with open(rules, "w") as f:
             f.write(STATIC_RULES)
@@ -133,18 +146,26 @@ def main():
                     % (state, rules))
         text = os.path.join(base, "rules.txt")
         t = time.perf_counter()
-        dirfd = os.open(osmtp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
         with open(text, "w") as f:
             # Static rules first, as osd writes them.
             f.write(STATIC_RULES)
-            for i in range(n):
-                name = addr(i)
-                os.close(os.open(name, flags, 0o644, dir_fd=dirfd))
-                f.write('%s:allow,RELAYCLIENT=""\n' % name)
-        os.close(dirfd)
+            if args.open_smtp:
+                n = 0
+                with os.scandir(osmtp) as it:
+                    for e in it:
+                        if not e.name.startswith("."):
+                            f.write('%s:allow,RELAYCLIENT=""\n' % e.name)
+                            n += 1
+            else:
+                dirfd = os.open(osmtp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
+                for i in range(n):
+                    name = addr(i)
+                    os.close(os.open(name, flags, 0o644, dir_fd=dirfd))
+                    f.write('%s:allow,RELAYCLIENT=""\n' % name)
+                os.close(dirfd)
         print("bench=rebuild entries=%d runs=%d prepare_secs=%.1f dir=%s"
-              % (n, args.runs, time.perf_counter() - t, base), flush=True)
+              % (n, args.runs, time.perf_counter() - t, osmtp), flush=True)
 
         osd_cdb = os.path.join(state, "relay.cdb")
         own_cdb = os.path.join(base, "own.cdb")
@@ -167,6 +188,8 @@ def main():
             print("bench=rebuild run=%d method=osd-watch-1 secs=%.3f scan_secs=%.3f rest_secs=%.3f "
                   "peak_rss_kb=%d" % (run, wall, scan, wall - scan, kb), flush=True)
 
+            # N addresses from 10.0.0.0 on (with --open-smtp: as many
+            # entries as the folder holds, not the same ones).
             out = subprocess.run([writer, "-n", str(n), "-r", rules, "-k", own_cdb], check=True,
                                  stdout=subprocess.PIPE, text=True).stdout
             m = re.search(r"secs=([0-9.]+) maxrss_kb=(\d+)", out)

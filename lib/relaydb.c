@@ -14,7 +14,7 @@ static bool denied_by_static(struct rules *statics, const char *key, size_t keyl
 {
 	const struct rule_record *rec;
 
-	if (statics == NULL || statics->count == 0)
+	if (statics == NULL || statics->count == 0 || !rules_have_deny(statics))
 		return false;
 	rec = rules_match(statics, key, keylen);
 	return rec != NULL && rec->keylen > 0 && rules_record_is_deny(rec);

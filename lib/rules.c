@@ -304,10 +304,13 @@ static void build_index(struct rules *r)
 	while (r->nindex < r->count * 2)
 		r->nindex *= 2;
 	r->index = xcalloc(r->nindex, sizeof *r->index);
+	r->has_deny = 0;
 	for (size_t i = 0; i < r->count; i++) {
 		size_t slot = index_slot(r, r->records[i].key, r->records[i].keylen);
 		if (r->index[slot] == 0)        /* the first record of a key wins */
 			r->index[slot] = (uint32_t)i + 1;
+		if (r->records[i].keylen > 0 && rules_record_is_deny(&r->records[i]))
+			r->has_deny = 1;
 	}
 	r->indexed = r->count;
 }
@@ -332,6 +335,13 @@ const struct rule_record *rules_match(struct rules *r, const char *key, size_t k
 		    (rec = find_key(r, key, len)) != NULL)
 			return rec;
 	return find_key(r, "", 0);
+}
+
+int rules_have_deny(struct rules *r)
+{
+	if (r->nindex == 0 || r->indexed != r->count)
+		build_index(r);
+	return r->has_deny;
 }
 
 int rules_record_is_deny(const struct rule_record *rec)

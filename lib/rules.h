@@ -25,6 +25,7 @@ struct rules {
 	uint32_t *index;        /* hash of keys -> first record, built by rules_match */
 	size_t nindex;          /* slots in index (0: not built) */
 	size_t indexed;         /* records covered by index */
+	int has_deny;           /* a deny rule with a non-empty key exists (set with the index) */
 };
 
 void rules_init(struct rules *r);
@@ -64,6 +65,12 @@ int rules_add(struct rules *r, const char *key, size_t keylen,
  * NULL when none matches.  Builds an index on first use.
  */
 const struct rule_record *rules_match(struct rules *r, const char *key, size_t keylen);
+
+/*
+ * Could some address be denied by a rule other than the default?  Lets a
+ * caller skip per-address matching when the answer is no.
+ */
+int rules_have_deny(struct rules *r);
 
 /* Is this record's value a deny? */
 int rules_record_is_deny(const struct rule_record *rec);

@@ -25,8 +25,10 @@
 #include "rules.h"
 #include "table.h"
 
-#define DIR_EVENTS (IN_CREATE | IN_ATTRIB | IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM | \
-		    IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+/* A login creates a file (its mtime is then the login time) or touches one
+ * (IN_ATTRIB); IN_CLOSE_WRITE would only repeat IN_CREATE. */
+#define DIR_EVENTS (IN_CREATE | IN_ATTRIB | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | \
+		    IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 #define RULES_EVENTS (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | \
 		      IN_ATTRIB | IN_ONLYDIR)
 
@@ -50,11 +52,12 @@ struct watcher {
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: osd watch [-c FILE] [-1]\n"
+	fprintf(out, "usage: osd watch [-c FILE] [-1] [-v]\n"
 		     "Watch open-smtp/ and the rules file; keep relay.cdb current and\n"
 		     "expire entries older than relay_expire.\n"
 		     "  -c FILE  configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n"
-		     "  -1       scan, expire, rebuild once and exit\n");
+		     "  -1       scan, expire, rebuild once and exit\n"
+		     "  -v       also log each rebuild of relay.cdb and its time\n");
 }
 
 /*
@@ -456,7 +459,7 @@ static void settle(struct watcher *w)
 int main(int argc, char **argv)
 {
 	struct watcher w = { .dirfd = -1, .dir_wd = -1, .rules_wd = -1 };
-	bool once = false;
+	bool once = false, verbose = false;
 	char err[512];
 	int opt, sigfd;
 
@@ -464,10 +467,11 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
 	};
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "c:1h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:1vh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': w.conf_arg = optarg; break;
 		case '1': once = true; break;
+		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return 0;
 		default: cli_bad_option("watch", optopt); return 100;
 		}
@@ -479,6 +483,8 @@ int main(int argc, char **argv)
 	cli_load_conf(&w.conf, w.conf_arg);
 	if (log_init("osd-watch", strcmp(w.conf.log, "syslog") == 0, w.conf.log_facility) < 0)
 		fatalx("config: unknown log_facility %s", w.conf.log_facility);
+	if (verbose)
+		log_set_level(LOG_LEVEL_DEBUG);
 	setup_paths(&w);
 	if (path_mkdirs(w.dir, 0755) < 0)
 		fatal("cannot create %s", w.dir);

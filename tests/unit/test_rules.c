@@ -497,6 +497,23 @@ test_rules_match_finds_record_as_tcpserver_would(void **state)
 	rules_free(&r);
 }
 
+static void
+test_rules_have_deny_ignores_the_default_rule(void **state)
+{
+	struct rules r;
+	char err[256];
+
+	(void)state;
+	rules_init(&r);
+	assert_int_equal(rules_parse_line(&r, ":deny", 5, err, sizeof err), 0);
+	assert_int_equal(rules_parse_line(&r, "1.2.3.4:allow", 13, err, sizeof err), 0);
+	assert_false(rules_have_deny(&r));
+	assert_int_equal(rules_parse_line(&r, "10.0.0.:deny", 12, err, sizeof err), 0);
+	/* The index is rebuilt when records were added after it. */
+	assert_true(rules_have_deny(&r));
+	rules_free(&r);
+}
+
 int
 main(void)
 {
@@ -527,6 +544,7 @@ main(void)
 						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test(test_rules_add_copies_key_and_value),
 		cmocka_unit_test(test_rules_match_finds_record_as_tcpserver_would),
+		cmocka_unit_test(test_rules_have_deny_ignores_the_default_rule),
 	};
 
 	return cmocka_run_group_tests_name("rules", tests, NULL, NULL);
