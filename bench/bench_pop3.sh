@@ -15,9 +15,8 @@
 # --repeat runs: default 3 runs of 10 s); this script then measures the RSS of
 # osd's idle session processes and prints ratio lines (osd / dovecot-PROFILE).
 # --passes: RETR passes over the 1,000 messages (default 1; the harness's own
-# default is 3): osd currently needs ~44 ms per RETR (see bench/README.md), so
-# 3 passes would take ~7 minutes for osd alone. Use --passes 3 once that is fixed.
-# --quick: --repeat 1 --secs 3 (a fast check, about 2.5 minutes while RETR is slow).
+# default is 3, which gives steadier RETR figures: used for bench/README.md).
+# --quick: --repeat 1 --secs 3 (a fast check, under a minute).
 # Default run: about 10 minutes on 2 cores (about 7 once RETR is fast). Needs root.
 set -euo pipefail
 
