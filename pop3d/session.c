@@ -1,4 +1,4 @@
-/* session.c - the POP3 state machine: RFC 1939 commands, RFC 2449 CAPA, RFC 5034 AUTH, RFC 2595 STLS. */
+/* session.c - the POP3 state machine: RFC 1939 commands and APOP, RFC 2449 CAPA, RFC 5034 AUTH (RFC 2195 CRAM-MD5), RFC 2595 STLS. */
 #include "session.h"
 
 #include <errno.h>
@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base64.h"
+#include "cram.h"
 #include "maildir.h"
 #include "path.h"
 #include "sasl.h"
@@ -19,6 +21,7 @@ enum session_state {
 	ST_AUTH_PLAIN,          /* AUTH PLAIN sent "+ ", waiting for the response */
 	ST_AUTH_LOGIN_USER,     /* AUTH LOGIN asked for the user name */
 	ST_AUTH_LOGIN_PASS,     /* AUTH LOGIN asked for the password */
+	ST_AUTH_CRAM,           /* AUTH CRAM-MD5 sent its challenge */
 	ST_TRANSACTION,
 	ST_CLOSED               /* after QUIT, a fatal error, a timeout or too many errors */
 };
@@ -28,6 +31,8 @@ struct session {
 	enum session_state state;
 	bool have_user;                 /* USER given (or AUTH LOGIN user name) */
 	char user[SASL_FIELD_MAX + 1];
+	char banner[CRAM_CHALLENGE_SIZE];       /* the greeting's APOP timestamp; "" when none */
+	char challenge[CRAM_CHALLENGE_SIZE];    /* the CRAM-MD5 challenge being answered */
 	unsigned bad_commands;
 	unsigned auth_failures;
 	struct maildir *md;
@@ -41,7 +46,7 @@ struct session {
 
 /* The commands, and the states they belong to (RFC 1939 sections 4-7, RFC 2449, 2595, 5034). */
 enum cmd_id {
-	CMD_USER, CMD_PASS, CMD_AUTH, CMD_STLS, CMD_CAPA, CMD_QUIT,
+	CMD_USER, CMD_PASS, CMD_APOP, CMD_AUTH, CMD_STLS, CMD_CAPA, CMD_QUIT,
 	CMD_STAT, CMD_LIST, CMD_RETR, CMD_DELE, CMD_NOOP, CMD_RSET, CMD_TOP, CMD_UIDL
 };
 
@@ -55,6 +60,7 @@ static const struct {
 } commands[] = {
 	{ "USER", CMD_USER, IN_AUTH },
 	{ "PASS", CMD_PASS, IN_AUTH },
+	{ "APOP", CMD_APOP, IN_AUTH },
 	{ "AUTH", CMD_AUTH, IN_AUTH },
 	{ "STLS", CMD_STLS, IN_AUTH },
 	{ "CAPA", CMD_CAPA, IN_AUTH | IN_TRANS },
@@ -69,7 +75,7 @@ static const struct {
 	{ "UIDL", CMD_UIDL, IN_TRANS },
 };
 
-/* Most arguments any command takes (TOP msg n, AUTH mech initial-response). */
+/* Most arguments any command takes (TOP msg n, APOP name digest, AUTH mech initial-response). */
 #define MAX_ARGS 2
 
 static void
@@ -162,8 +168,13 @@ session_free(struct session *s)
 void
 session_greeting(struct session *s, struct buf *out)
 {
-	(void)s;
-	reply(out, "+OK osd ready.");
+	if (s->cfg.get_secret == NULL) {
+		reply(out, "+OK osd ready.");
+		return;
+	}
+	/* RFC 1939 section 7: a timestamp different each time a banner is issued. */
+	cram_challenge(s->cfg.hostname, s->banner);
+	reply(out, "+OK osd ready. %s", s->banner);
 }
 
 void
@@ -252,9 +263,61 @@ open_default(const char *home, struct maildir **md_r, char *err, size_t errsize)
 	return e == EWOULDBLOCK ? SESSION_OPEN_IN_USE : SESSION_OPEN_FAILED;
 }
 
-/* Check the credentials and open the maildrop: the end of USER/PASS and of every AUTH. */
+/* What the client proved: a password, or a digest made with the cleartext secret (APOP, CRAM-MD5). */
+struct proof {
+	const char *password;   /* USER/PASS, PLAIN, LOGIN; NULL for a digest */
+	const char *challenge;  /* the APOP banner or the CRAM-MD5 challenge */
+	const char *digest;     /* the client's hex digest, digest_len octets */
+	size_t digest_len;
+	bool hmac;              /* CRAM-MD5 (HMAC-MD5) rather than APOP (MD5) */
+};
+
+/*
+ * The digest check: get_secret, then the expected digest, compared in
+ * constant time.  A user without a secret gets a digest against a dummy
+ * one all the same, so the refusal takes about as long as a wrong digest.
+ */
+static int
+check_digest(struct session *s, const char *name, const struct proof *p, char **home_r,
+	     char *err, size_t errsize)
+{
+	static const char dummy[] = "osd: no cleartext password for this user";
+	char expected[CRAM_HEX_SIZE], *secret = NULL;
+	bool have, match;
+	int r, d;
+
+	r = s->cfg.get_secret(s->cfg.ctx, name, &secret, home_r, err, errsize);
+	have = r == SESSION_CHECK_OK && secret != NULL && secret[0] != '\0';
+	if (p->hmac)
+		d = cram_md5_digest(p->challenge, have ? secret : dummy, expected);
+	else
+		d = cram_apop_digest(p->challenge, have ? secret : dummy, expected);
+	match = d == 0 && cram_digest_equal(expected, p->digest, p->digest_len);
+	explicit_bzero(expected, sizeof(expected));
+	if (secret != NULL) {
+		explicit_bzero(secret, strlen(secret));
+		free(secret);
+	}
+	if (r != SESSION_CHECK_OK)
+		return r;
+	if (!have) {
+		fmt_text(err, errsize, "no cleartext password for %s", p->hmac ? "CRAM-MD5" : "APOP");
+		return SESSION_CHECK_BAD;
+	}
+	if (d == -1) {
+		fmt_text(err, errsize, "MD5 computation failed");
+		return SESSION_CHECK_TEMPFAIL;
+	}
+	if (!match) {
+		fmt_text(err, errsize, "wrong %s digest", p->hmac ? "CRAM-MD5" : "APOP");
+		return SESSION_CHECK_BAD;
+	}
+	return SESSION_CHECK_OK;
+}
+
+/* Check the credentials and open the maildrop: the end of USER/PASS, APOP and of every AUTH. */
 static unsigned
-login(struct session *s, const char *name, const char *password, struct buf *out)
+login_proof(struct session *s, const char *name, const struct proof *proof, struct buf *out)
 {
 	char err[200] = "";
 	char *home = NULL;
@@ -268,7 +331,10 @@ login(struct session *s, const char *name, const char *password, struct buf *out
 		set_error(s, "invalid login name");
 		return auth_failed(s, out);
 	}
-	r = s->cfg.check_password(s->cfg.ctx, name, password, &home, err, sizeof(err));
+	if (proof->password != NULL)
+		r = s->cfg.check_password(s->cfg.ctx, name, proof->password, &home, err, sizeof(err));
+	else
+		r = check_digest(s, name, proof, &home, err, sizeof(err));
 	if (r == SESSION_CHECK_TEMPFAIL) {
 		free(home);
 		set_error(s, "authentication temporarily failed: %s", err);
@@ -308,6 +374,58 @@ login(struct session *s, const char *name, const char *password, struct buf *out
 }
 
 static unsigned
+login(struct session *s, const char *name, const char *password, struct buf *out)
+{
+	struct proof p = { .password = password };
+
+	return login_proof(s, name, &p, out);
+}
+
+/*
+ * APOP name digest (RFC 1939 section 7).  Not a plaintext login (the
+ * password never crosses the wire), so allowed without TLS.
+ */
+static unsigned
+cmd_apop(struct session *s, int argc, char **argv, struct buf *out)
+{
+	struct proof p = { 0 };
+
+	if (argc != 2)
+		return bad(s, out, argc < 2 ? "Missing argument." : "Too many arguments.");
+	if (s->cfg.get_secret == NULL || s->banner[0] == '\0')
+		return bad(s, out, "[AUTH] APOP is not available.");
+	p.challenge = s->banner;
+	p.digest = argv[1];
+	p.digest_len = strlen(argv[1]);
+	return login_proof(s, argv[0], &p, out);
+}
+
+/* The CRAM-MD5 response (RFC 2195): "user SP digest", the user name may hold spaces. */
+static unsigned
+auth_cram(struct session *s, const unsigned char *data, size_t len, struct buf *out)
+{
+	struct proof p = { .challenge = s->challenge, .hmac = true };
+	const unsigned char *sp = NULL;
+	char user[SASL_FIELD_MAX + 1];
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (data[i] == ' ')
+			sp = data + i;
+	if (sp == NULL || sp == data || (size_t)(sp - data) > SASL_FIELD_MAX ||
+	    memchr(data, '\0', len) != NULL) {
+		fmt_text(s->user, sizeof(s->user), "%s", "(invalid)");
+		set_error(s, "AUTH CRAM-MD5: malformed response");
+		return auth_failed(s, out);
+	}
+	memcpy(user, data, (size_t)(sp - data));
+	user[sp - data] = '\0';
+	p.digest = (const char *)sp + 1;
+	p.digest_len = len - (size_t)(sp - data) - 1;
+	return login_proof(s, user, &p, out);
+}
+
+static unsigned
 refuse_plaintext(struct session *s, struct buf *out)
 {
 	set_error(s, "plaintext login refused on an insecure connection");
@@ -331,7 +449,11 @@ capa(struct session *s, struct buf *out)
 	if (s->state == ST_AUTHORIZATION) {
 		if (plaintext_ok(s)) {
 			reply(out, "USER");
-			reply(out, "SASL PLAIN LOGIN");
+			reply(out, s->cfg.get_secret != NULL && s->cfg.advertise_cram_md5 ?
+				   "SASL PLAIN LOGIN CRAM-MD5" : "SASL PLAIN LOGIN");
+		} else if (s->cfg.get_secret != NULL && s->cfg.advertise_cram_md5) {
+			/* CRAM-MD5 never sends the password: fine without TLS. */
+			reply(out, "SASL CRAM-MD5");
 		}
 		if (s->cfg.tls_available && !s->cfg.tls_active)
 			reply(out, "STLS");
@@ -615,11 +737,32 @@ cmd_auth(struct session *s, int argc, char **argv, struct buf *out)
 			reply(out, "PLAIN");
 			reply(out, "LOGIN");
 		}
+		if (s->cfg.get_secret != NULL && s->cfg.advertise_cram_md5)
+			reply(out, "CRAM-MD5");
 		reply(out, ".");
 		return 0;
 	}
 	if (argc > 2)
 		return bad(s, out, "Too many arguments.");
+	if (s->cfg.get_secret != NULL && strcasecmp(argv[0], "CRAM-MD5") == 0) {
+		struct buf b;
+
+		/* RFC 2195: the server speaks first; there is no initial response. */
+		if (argc == 2)
+			return bad(s, out, "CRAM-MD5 takes no initial response.");
+		cram_challenge(s->cfg.hostname, s->challenge);
+		buf_init(&b, 0);
+		if (base64_encode(&b, s->challenge, strlen(s->challenge)) == -1 || b.data == NULL) {
+			buf_free(&b);
+			set_error(s, "AUTH CRAM-MD5: out of memory");
+			reply(out, "-ERR [SYS/TEMP] Cannot start the exchange.");
+			return SESSION_ACT_ERROR;
+		}
+		reply(out, "+ %s", b.data);
+		buf_free(&b);
+		s->state = ST_AUTH_CRAM;
+		return 0;
+	}
 	if (!plaintext_ok(s))
 		return refuse_plaintext(s, out);
 	if (strcasecmp(argv[0], "PLAIN") != 0 && strcasecmp(argv[0], "LOGIN") != 0)
@@ -683,6 +826,9 @@ auth_continue(struct session *s, const char *line, size_t len, struct buf *out)
 	switch (st) {
 	case ST_AUTH_PLAIN:
 		act = auth_plain(s, data, dlen, out);
+		break;
+	case ST_AUTH_CRAM:
+		act = auth_cram(s, data, dlen, out);
 		break;
 	case ST_AUTH_LOGIN_USER:
 		if (!sasl_login_field_ok(data, dlen)) {
@@ -794,6 +940,8 @@ dispatch(struct session *s, char *line, struct buf *out)
 	if (argc > MAX_ARGS)
 		return bad(s, out, "Too many arguments.");
 	switch (commands[c].id) {
+	case CMD_APOP:
+		return cmd_apop(s, argc, argv, out);
 	case CMD_AUTH:
 		return cmd_auth(s, argc, argv, out);
 	case CMD_STLS:
@@ -847,7 +995,7 @@ session_input_line(struct session *s, const char *line, size_t len, struct buf *
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
 	if (s->state == ST_AUTH_PLAIN || s->state == ST_AUTH_LOGIN_USER ||
-	    s->state == ST_AUTH_LOGIN_PASS)
+	    s->state == ST_AUTH_LOGIN_PASS || s->state == ST_AUTH_CRAM)
 		return auth_continue(s, line, len, out);
 	if (len > SESSION_COMMAND_MAX)
 		return bad(s, out, "Line too long.");

@@ -64,6 +64,29 @@ struct session_config {
 	int (*check_password)(void *ctx, const char *login, const char *password, char **home_r,
 			      char *err, size_t errsize);
 	/*
+	 * APOP (RFC 1939 section 7) and AUTH CRAM-MD5 (RFC 2195): the
+	 * cleartext password of login.  On SESSION_CHECK_OK, *secret_r
+	 * (malloc'd; the session wipes and frees it) and *home_r are set.
+	 * SESSION_CHECK_BAD for an unknown user, a user without a cleartext
+	 * password or with POP disabled, as check_password.  NULL: APOP and
+	 * CRAM-MD5 are not offered and the greeting has no timestamp.  The
+	 * session compares the digests in constant time and, when the user
+	 * has no secret, still computes one against a dummy secret, so a
+	 * refusal costs about as long as a wrong digest (best effort: the
+	 * hook's own lookup may take a little more or less).
+	 */
+	int (*get_secret)(void *ctx, const char *login, char **secret_r, char **home_r,
+			  char *err, size_t errsize);
+	/*
+	 * List CRAM-MD5 in CAPA and a bare AUTH (it is accepted either way
+	 * when get_secret is set).  Clients such as curl prefer an advertised
+	 * CRAM-MD5 to PLAIN and do not fall back, so advertising it breaks
+	 * every user without a cleartext password.
+	 */
+	bool advertise_cram_md5;
+	/* The host name in APOP banners and CRAM-MD5 challenges; NULL: "localhost". */
+	const char *hostname;
+	/*
 	 * Open (and lock) the maildrop of an authenticated user.  NULL means
 	 * maildir_open(HOME/Maildir, MAILDIR_OPEN_LOCK).  A server running as
 	 * root changes to the mailbox owner here.  Returns a session_open_result.
@@ -99,7 +122,7 @@ struct session *session_new(const struct session_config *cfg);
 /* Free s; a maildrop still open is closed without UPDATE (DELE is not applied). */
 void session_free(struct session *s);
 
-/* Append the greeting ("+OK ..."). */
+/* Append the greeting ("+OK ..."); with get_secret, it ends with a fresh APOP timestamp "<pid.time.random@host>". */
 void session_greeting(struct session *s, struct buf *out);
 
 /*

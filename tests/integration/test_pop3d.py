@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """osd pop3d with real clients: curl, Python poplib (USER/PASS, AUTH PLAIN and
-LOGIN, STLS, POP3 over implicit TLS), raw sockets for hostile input.
+LOGIN, APOP and AUTH CRAM-MD5 with a vpasswd cleartext password, STLS, POP3 over implicit TLS), raw sockets for hostile input.
 
 A login records the client address in open-smtp/ (and osd watch, started by
 'osd run' beside pop3d, turns it into relay permission); a failed one records
@@ -9,6 +9,8 @@ lines, garbage and NULs get -ERR; idle clients are dropped; STLS forgets what
 came before the handshake; run as root, the server drops to the configured user.
 """
 import base64
+import hashlib
+import hmac
 import os
 import poplib
 import pwd
@@ -271,6 +273,43 @@ def run_tests(o, port, sport, cert, conf_extra):
     m._putcmd(base64.b64encode(b"alice-pw").decode())
     r = m._getresp()
     check(ok and r.startswith(b"+OK"), "AUTH LOGIN logs in")
+    m.quit()
+
+    # --- APOP and AUTH CRAM-MD5: need the cleartext 8th vpasswd field ---
+    carol = add_user(o, "carol@" + DOM, "carol-pw")
+    put_msg(carol, "1700000005.M5P1.host", b"Subject: carol\r\n\r\nfor carol\r\n")
+    path = os.path.join(o.state, "domains", DOM, "vpasswd")
+    lines = open(path).read().splitlines()
+    lines = [ln + ":carol-clear" if ln.startswith("carol:") else ln for ln in lines]
+    open(path, "w").write("\n".join(lines) + "\n")
+    m = pop(port, "127.0.0.40")
+    check(b"<" in m.getwelcome() and b"@" in m.getwelcome(),
+          "the greeting carries an APOP timestamp (%r)" % m.getwelcome())
+    # Accepted but not advertised: curl would pick it over PLAIN for every user.
+    check("CRAM-MD5" not in m.capa().get("SASL", []), "CAPA does not advertise CRAM-MD5")
+    r = m.apop("carol", "carol-clear")
+    check(r.startswith(b"+OK") and m.stat()[0] == 1, "poplib apop() logs in")
+    m.quit()
+    check(os.path.exists(os.path.join(o.opensmtp, "127.0.0.40")), "APOP login recorded")
+    m = pop(port, "127.0.0.41")
+    m._putcmd("AUTH CRAM-MD5")
+    line = m._getline()[0]
+    chal = base64.b64decode(line[2:]) if line.startswith(b"+ ") else b""
+    digest = hmac.new(b"carol-clear", chal, hashlib.md5).hexdigest()
+    m._putcmd(base64.b64encode(("carol@%s %s" % (DOM, digest)).encode()).decode())
+    r = m._getresp()
+    check(chal.startswith(b"<") and r.startswith(b"+OK"), "AUTH CRAM-MD5 logs in (%r)" % r)
+    m.quit()
+    check(os.path.exists(os.path.join(o.opensmtp, "127.0.0.41")), "CRAM-MD5 login recorded")
+    m = pop(port, "127.0.0.42")
+    try:
+        m.apop("alice", "alice-pw")
+        r = b"(accepted)"
+    except poplib.error_proto as e:
+        r = e.args[0]
+    check(r.startswith(b"-ERR [AUTH]") and
+          not os.path.exists(os.path.join(o.opensmtp, "127.0.0.42")),
+          "APOP for a user without a cleartext password fails, nothing recorded (%r)" % r)
     m.quit()
 
     # --- pipelining: several commands in one write, answered in order ---

@@ -19,6 +19,7 @@
 
 #include "base64.h"
 #include "buf.h"
+#include "cram.h"
 #include "maildir.h"
 #include "path.h"
 #include "session.h"
@@ -518,6 +519,233 @@ test_pop3_session_auth_plain_and_login(void **state)
 	session_free(s);
 }
 
+/* The cleartext secrets of APOP and CRAM-MD5: alice has one, bob has none, empty@ a broken hook's "". */
+static int
+get_secret(void *ctx, const char *login, char **secret_r, char **home_r, char *err,
+	   size_t errsize)
+{
+	struct fixture *f = ctx;
+
+	if (strcmp(login, "temp@example.org") == 0) {
+		snprintf(err, errsize, "database unreadable");
+		return SESSION_CHECK_TEMPFAIL;
+	}
+	if (strcmp(login, "alice@example.org") == 0 || strcmp(login, "empty@example.org") == 0) {
+		*secret_r = strdup(login[0] == 'a' ? "tanstaaf" : "");
+		*home_r = strdup(f->home);
+		return SESSION_CHECK_OK;
+	}
+	if (strcmp(login, "bob@example.org") == 0) {
+		snprintf(err, errsize, "no cleartext password in vpasswd");
+		return SESSION_CHECK_BAD;
+	}
+	snprintf(err, errsize, "unknown user");
+	return SESSION_CHECK_BAD;
+}
+
+static struct session_config
+config_secret(struct fixture *f)
+{
+	struct session_config c = config(f);
+
+	c.get_secret = get_secret;
+	c.advertise_cram_md5 = true;
+	c.hostname = "pop.example.org";
+	return c;
+}
+
+/* A new session with get_secret; its greeting's APOP banner in banner. */
+static struct session *
+apop_session(struct session_config *c, char banner[CRAM_CHALLENGE_SIZE])
+{
+	struct session *s = session_new(c);
+	const char *lt, *gt;
+	struct buf out;
+
+	buf_init(&out, 0);
+	session_greeting(s, &out);
+	assert_true(strncmp(out.data, "+OK osd ready. <", 16) == 0);
+	lt = strchr(out.data, '<');
+	gt = strchr(out.data, '>');
+	assert_non_null(gt);
+	assert_string_equal(gt, ">\r\n");
+	assert_true((size_t)(gt - lt + 1) < CRAM_CHALLENGE_SIZE);
+	memcpy(banner, lt, (size_t)(gt - lt + 1));
+	banner[gt - lt + 1] = '\0';
+	assert_non_null(strstr(banner, "@pop.example.org>"));
+	buf_free(&out);
+	return s;
+}
+
+static void
+test_pop3_session_apop(void **state)
+{
+	struct fixture *f = *state;
+	struct session_config c = config_secret(f);
+	char banner[CRAM_CHALLENGE_SIZE], banner2[CRAM_CHALLENGE_SIZE], hex[CRAM_HEX_SIZE];
+	char line[512];
+	struct session *s;
+	struct buf out;
+	size_t i;
+
+	/* Success, even on an insecure connection: the password never crosses the wire. */
+	c.client_loopback = false;
+	s = apop_session(&c, banner);
+	assert_int_equal(cram_apop_digest(banner, "tanstaaf", hex), 0);
+	snprintf(line, sizeof(line), "APOP alice@example.org %s", hex);
+	assert_int_equal(expect(s, line, "+OK Logged in.\r\n"), SESSION_ACT_AUTH_OK);
+	assert_true(session_logged_in(s));
+	assert_string_equal(session_user(s), "alice@example.org");
+	session_free(s);
+
+	/* Every banner differs (RFC 1939 section 7); upper-case hex is accepted. */
+	s = apop_session(&c, banner2);
+	assert_string_not_equal(banner, banner2);
+	assert_int_equal(cram_apop_digest(banner2, "tanstaaf", hex), 0);
+	for (i = 0; hex[i] != '\0'; i++)
+		if (hex[i] >= 'a' && hex[i] <= 'f')
+			hex[i] = (char)(hex[i] - 'a' + 'A');
+	snprintf(line, sizeof(line), "apop alice@example.org %s", hex);
+	assert_int_equal(expect(s, line, "+OK Logged in.\r\n"), SESSION_ACT_AUTH_OK);
+	session_free(s);
+
+	/* The digest of another banner, a wrong secret, a short digest: all fail the same way. */
+	s = apop_session(&c, banner2);
+	assert_int_equal(cram_apop_digest(banner, "tanstaaf", hex), 0);
+	snprintf(line, sizeof(line), "APOP alice@example.org %s", hex);
+	assert_int_equal(expect(s, line, "-ERR [AUTH] Authentication failed.\r\n"),
+			 SESSION_ACT_AUTH_FAILED);
+	assert_non_null(strstr(session_error(s), "wrong APOP digest"));
+	assert_false(session_logged_in(s));
+	assert_int_equal(cram_apop_digest(banner2, "tanstaa", hex), 0);
+	snprintf(line, sizeof(line), "APOP alice@example.org %s", hex);
+	assert_int_equal(expect(s, line, "-ERR [AUTH] Authentication failed.\r\n"),
+			 SESSION_ACT_AUTH_FAILED);
+	assert_int_equal(expect(s, "APOP alice@example.org c4c9",
+				"-ERR [AUTH] Authentication failed.\r\n"),
+			 SESSION_ACT_AUTH_FAILED | SESSION_ACT_CLOSE);
+	session_free(s);
+
+	/* No cleartext (hook says so, or gives ""), unknown user, temporary failure. */
+	s = apop_session(&c, banner);
+	assert_int_equal(cram_apop_digest(banner, "tanstaaf", hex), 0);
+	snprintf(line, sizeof(line), "APOP bob@example.org %s", hex);
+	assert_int_equal(expect(s, line, "-ERR [AUTH] Authentication failed.\r\n"),
+			 SESSION_ACT_AUTH_FAILED);
+	assert_non_null(strstr(session_error(s), "no cleartext"));
+	assert_int_equal(cram_apop_digest(banner, "", hex), 0);
+	snprintf(line, sizeof(line), "APOP empty@example.org %s", hex);
+	assert_int_equal(expect(s, line, "-ERR [AUTH] Authentication failed.\r\n"),
+			 SESSION_ACT_AUTH_FAILED);
+	assert_non_null(strstr(session_error(s), "no cleartext"));
+	snprintf(line, sizeof(line), "APOP temp@example.org %s", hex);
+	assert_int_equal(expect(s, line, "-ERR [SYS/TEMP] Temporary authentication failure.\r\n"),
+			 SESSION_ACT_ERROR);
+	expect(s, "APOP alice@example.org", "-ERR Missing argument.\r\n");
+	expect(s, "APOP a b c", "-ERR Too many arguments.\r\n");
+	session_free(s);
+
+	/* Without get_secret: no banner, no APOP. */
+	c = config(f);
+	s = session_new(&c);
+	buf_init(&out, 0);
+	session_greeting(s, &out);
+	assert_string_equal(out.data, "+OK osd ready.\r\n");
+	buf_free(&out);
+	expect(s, "APOP alice@example.org c4c9334bac560ecc979e58001b3e22fb",
+	       "-ERR [AUTH] APOP is not available.\r\n");
+	assert_false(session_logged_in(s));
+	session_free(s);
+}
+
+/* AUTH CRAM-MD5: the challenge out of the "+ " line, and the base64 response to it. */
+static char *
+cram_response(struct session *s, const char *user, const char *secret)
+{
+	unsigned char chal[CRAM_CHALLENGE_SIZE];
+	char hex[CRAM_HEX_SIZE], resp[512];
+	struct buf out;
+	size_t len;
+
+	buf_init(&out, 0);
+	assert_int_equal(feed(s, "AUTH CRAM-MD5", &out), 0);
+	assert_true(out.len > 4 && strncmp(out.data, "+ ", 2) == 0);
+	assert_int_equal(base64_decode(out.data + 2, out.len - 4, chal, sizeof(chal) - 1, &len), 0);
+	chal[len] = '\0';
+	assert_true(chal[0] == '<' && chal[len - 1] == '>');
+	assert_non_null(strstr((char *)chal, "@pop.example.org>"));
+	buf_free(&out);
+	assert_int_equal(cram_md5_digest((char *)chal, secret, hex), 0);
+	snprintf(resp, sizeof(resp), "%s %s", user, hex);
+	return b64(resp, strlen(resp));
+}
+
+static void
+test_pop3_session_auth_cram_md5(void **state)
+{
+	struct fixture *f = *state;
+	struct session_config c = config_secret(f);
+	char banner[CRAM_CHALLENGE_SIZE], *enc;
+	struct session *s;
+
+	/* Advertised, and listed by a bare AUTH. */
+	s = apop_session(&c, banner);
+	expect(s, "CAPA", "+OK Capability list follows.\r\nCAPA\r\nTOP\r\nUIDL\r\nRESP-CODES\r\n"
+	       "AUTH-RESP-CODE\r\nPIPELINING\r\nEXPIRE NEVER\r\nIMPLEMENTATION osd\r\nUSER\r\n"
+	       "SASL PLAIN LOGIN CRAM-MD5\r\n.\r\n");
+	expect(s, "AUTH", "+OK\r\nPLAIN\r\nLOGIN\r\nCRAM-MD5\r\n.\r\n");
+	/* Success. */
+	enc = cram_response(s, "alice@example.org", "tanstaaf");
+	assert_int_equal(expect(s, enc, "+OK Logged in.\r\n"), SESSION_ACT_AUTH_OK);
+	assert_string_equal(session_user(s), "alice@example.org");
+	free(enc);
+	session_free(s);
+
+	/* Failures: wrong secret, no cleartext, malformed response; '*' cancels; no initial response. */
+	s = session_new(&c);
+	enc = cram_response(s, "alice@example.org", "wrong");
+	assert_int_equal(expect(s, enc, "-ERR [AUTH] Authentication failed.\r\n"),
+			 SESSION_ACT_AUTH_FAILED);
+	assert_non_null(strstr(session_error(s), "wrong CRAM-MD5 digest"));
+	free(enc);
+	enc = cram_response(s, "bob@example.org", "tanstaaf");
+	assert_int_equal(expect(s, enc, "-ERR [AUTH] Authentication failed.\r\n"),
+			 SESSION_ACT_AUTH_FAILED);
+	assert_non_null(strstr(session_error(s), "no cleartext"));
+	free(enc);
+	expect_prefix(s, "AUTH CRAM-MD5\r\n", 15, "+ PD");
+	expect(s, "*", "-ERR Authentication aborted by client.\r\n");
+	assert_false(session_logged_in(s));
+	expect(s, "AUTH CRAM-MD5 dGlt", "-ERR CRAM-MD5 takes no initial response.\r\n");
+	expect_prefix(s, "AUTH CRAM-MD5\r\n", 15, "+ PD");
+	enc = b64("nospace", 7);
+	assert_int_equal(expect(s, enc, "-ERR [AUTH] Authentication failed.\r\n"),
+			 SESSION_ACT_AUTH_FAILED | SESSION_ACT_CLOSE);
+	free(enc);
+	session_free(s);
+
+	/* Insecure connection: only CRAM-MD5 is offered, and it works. */
+	c.client_loopback = false;
+	s = session_new(&c);
+	expect(s, "CAPA", "+OK Capability list follows.\r\nCAPA\r\nTOP\r\nUIDL\r\nRESP-CODES\r\n"
+	       "AUTH-RESP-CODE\r\nPIPELINING\r\nEXPIRE NEVER\r\nIMPLEMENTATION osd\r\n"
+	       "SASL CRAM-MD5\r\n.\r\n");
+	enc = cram_response(s, "alice@example.org", "tanstaaf");
+	assert_int_equal(expect(s, enc, "+OK Logged in.\r\n"), SESSION_ACT_AUTH_OK);
+	free(enc);
+	session_free(s);
+
+	/* Not advertised unless asked to, but accepted all the same. */
+	c = config_secret(f);
+	c.advertise_cram_md5 = false;
+	s = session_new(&c);
+	expect(s, "AUTH", "+OK\r\nPLAIN\r\nLOGIN\r\n.\r\n");
+	enc = cram_response(s, "alice@example.org", "tanstaaf");
+	assert_int_equal(expect(s, enc, "+OK Logged in.\r\n"), SESSION_ACT_AUTH_OK);
+	free(enc);
+	session_free(s);
+}
+
 static void
 test_pop3_session_plaintext_refused_until_tls(void **state)
 {
@@ -989,6 +1217,8 @@ main(int argc, char **argv)
 		T(test_pop3_session_full_session_dele_rset_quit),
 		T(test_pop3_session_top_zero_and_beyond_body),
 		T(test_pop3_session_auth_plain_and_login),
+		T(test_pop3_session_apop),
+		T(test_pop3_session_auth_cram_md5),
 		T(test_pop3_session_plaintext_refused_until_tls),
 		T(test_pop3_session_in_use_and_tempfail),
 		T(test_pop3_session_open_hook_failure_is_sys_temp),
