@@ -1,30 +1,17 @@
 /* listen.c - parse "host:port" listener specs and bind them (IPv4 and IPv6). */
+#include "errfmt.h"
 #include "listen.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-static int __attribute__((format(printf, 3, 4)))
-listen_fail(char *err, size_t errsize, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errsize > 0) {
-		va_start(ap, fmt);
-		(void)vsnprintf(err, errsize, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 int
 listen_parse(const char *spec, char *host_r, size_t hostsize, unsigned *port_r,
@@ -35,50 +22,50 @@ listen_parse(const char *spec, char *host_r, size_t hostsize, unsigned *port_r,
 	unsigned long port = 0;
 
 	if (spec == NULL || spec[0] == '\0')
-		return listen_fail(err, errsize, "empty listener (want host:port)");
+		return errfmt(err, errsize, "empty listener (want host:port)");
 	if (spec[0] == '[') {
 		const char *close = strchr(spec, ']');
 
 		if (close == NULL || close[1] != ':')
-			return listen_fail(err, errsize, "%s: want [IPv6-address]:port", spec);
+			return errfmt(err, errsize, "%s: want [IPv6-address]:port", spec);
 		host = spec + 1;
 		hostlen = (size_t)(close - host);
 		colon = close + 1;
 		if (hostlen == 0)
-			return listen_fail(err, errsize, "%s: empty address in brackets", spec);
+			return errfmt(err, errsize, "%s: empty address in brackets", spec);
 	} else {
 		colon = strrchr(spec, ':');
 		if (colon == NULL)
-			return listen_fail(err, errsize, "%s: want host:port", spec);
+			return errfmt(err, errsize, "%s: want host:port", spec);
 		host = spec;
 		hostlen = (size_t)(colon - spec);
 		/* A bare IPv6 address would be ambiguous: 2001:db8::1:110. */
 		if (memchr(host, ':', hostlen) != NULL)
-			return listen_fail(err, errsize, "%s: write an IPv6 address as "
+			return errfmt(err, errsize, "%s: write an IPv6 address as "
 					   "[address]:port", spec);
 		if (hostlen == 0)
-			return listen_fail(err, errsize, "%s: empty host (use *:port for "
+			return errfmt(err, errsize, "%s: empty host (use *:port for "
 					   "every address)", spec);
 	}
 	p = colon + 1;
 	if (*p == '\0')
-		return listen_fail(err, errsize, "%s: missing port", spec);
+		return errfmt(err, errsize, "%s: missing port", spec);
 	for (; *p != '\0'; p++) {
 		if (*p < '0' || *p > '9' || port > 65535)
-			return listen_fail(err, errsize, "%s: bad port (want 1-65535)", spec);
+			return errfmt(err, errsize, "%s: bad port (want 1-65535)", spec);
 		port = port * 10 + (unsigned long)(*p - '0');
 	}
 	if (port == 0 || port > 65535)
-		return listen_fail(err, errsize, "%s: bad port (want 1-65535)", spec);
+		return errfmt(err, errsize, "%s: bad port (want 1-65535)", spec);
 	if (hostlen == 1 && host[0] == '*')
 		hostlen = 0;
 	if (hostlen >= hostsize || hostlen > LISTEN_HOST_MAX)
-		return listen_fail(err, errsize, "%s: host name too long", spec);
+		return errfmt(err, errsize, "%s: host name too long", spec);
 	memcpy(host_r, host, hostlen);
 	host_r[hostlen] = '\0';
 	for (p = host_r; *p != '\0'; p++)
 		if ((unsigned char)*p <= ' ' || *p == '[' || *p == ']' || *p == '/')
-			return listen_fail(err, errsize, "%s: bad character in host", spec);
+			return errfmt(err, errsize, "%s: bad character in host", spec);
 	*port_r = (unsigned)port;
 	return 0;
 }
@@ -92,7 +79,7 @@ bind_one(const char *spec, const struct addrinfo *ai, int backlog, char *err, si
 
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
 	if (fd == -1)
-		return listen_fail(err, errsize, "%s: socket: %s", spec, strerror(errno));
+		return errfmt(err, errsize, "%s: socket: %s", spec, strerror(errno));
 	step = "setsockopt SO_REUSEADDR";
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1)
 		goto fail;
@@ -112,7 +99,7 @@ fail:
 	saved = errno;
 	close(fd);
 	errno = saved;
-	return listen_fail(err, errsize, "%s: %s: %s", spec, step, strerror(saved));
+	return errfmt(err, errsize, "%s: %s: %s", spec, step, strerror(saved));
 }
 
 int
@@ -133,13 +120,13 @@ listen_bind(const char *spec, int backlog, int *fds_r, size_t max, char *err, si
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	r = getaddrinfo(host[0] != '\0' ? host : NULL, port, &hints, &res);
 	if (r != 0)
-		return listen_fail(err, errsize, "%s: %s", spec,
+		return errfmt(err, errsize, "%s: %s", spec,
 				   r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
 			continue;
 		if (n >= max) {
-			listen_fail(err, errsize, "%s: more than %zu addresses", spec, max);
+			errfmt(err, errsize, "%s: more than %zu addresses", spec, max);
 			goto fail;
 		}
 		if ((fd = bind_one(spec, ai, backlog, err, errsize)) == -1) {
@@ -153,7 +140,7 @@ listen_bind(const char *spec, int backlog, int *fds_r, size_t max, char *err, si
 	}
 	freeaddrinfo(res);
 	if (n == 0)
-		return listen_fail(err, errsize, "%s: no address to listen on", spec);
+		return errfmt(err, errsize, "%s: no address to listen on", spec);
 	return (int)n;
 fail:
 	freeaddrinfo(res);

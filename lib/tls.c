@@ -1,10 +1,10 @@
 /* tls.c - a small OpenSSL server wrapper: context from PEM files, accept, read, write, close. */
+#include "errfmt.h"
 #include "tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,19 +22,6 @@ struct tls_conn {
 	SSL *ssl;
 	int fd;
 };
-
-static int __attribute__((format(printf, 3, 4)))
-tls_fail(char *err, size_t errsize, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errsize > 0) {
-		va_start(ap, fmt);
-		(void)vsnprintf(err, errsize, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 /* The oldest OpenSSL error in the queue as text (and the queue emptied). */
 static const char *
@@ -59,12 +46,12 @@ tls_server_new(const char *cert_file, const char *key_file, char *err, size_t er
 
 	ERR_clear_error();
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
-		tls_fail(err, errsize, "TLS context: %s", ssl_error_text(why, sizeof(why)));
+		errfmt(err, errsize, "TLS context: %s", ssl_error_text(why, sizeof(why)));
 		return NULL;
 	}
 	/* RFC 8996: nothing older than TLS 1.2. */
 	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
-		tls_fail(err, errsize, "TLS 1.2 minimum: %s", ssl_error_text(why, sizeof(why)));
+		errfmt(err, errsize, "TLS 1.2 minimum: %s", ssl_error_text(why, sizeof(why)));
 		goto fail;
 	}
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
@@ -73,20 +60,20 @@ tls_server_new(const char *cert_file, const char *key_file, char *err, size_t er
 	/* One process per connection: a session cache would never be hit. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
-		tls_fail(err, errsize, "tls_cert %s: %s", cert_file, ssl_error_text(why, sizeof(why)));
+		errfmt(err, errsize, "tls_cert %s: %s", cert_file, ssl_error_text(why, sizeof(why)));
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
-		tls_fail(err, errsize, "tls_key %s: %s", key_file, ssl_error_text(why, sizeof(why)));
+		errfmt(err, errsize, "tls_key %s: %s", key_file, ssl_error_text(why, sizeof(why)));
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
-		tls_fail(err, errsize, "tls_key %s does not match tls_cert %s: %s", key_file,
+		errfmt(err, errsize, "tls_key %s does not match tls_cert %s: %s", key_file,
 			 cert_file, ssl_error_text(why, sizeof(why)));
 		goto fail;
 	}
 	if ((srv = calloc(1, sizeof(*srv))) == NULL) {
-		tls_fail(err, errsize, "TLS context: out of memory");
+		errfmt(err, errsize, "TLS context: out of memory");
 		goto fail;
 	}
 	srv->ctx = ctx;
@@ -187,17 +174,17 @@ tls_accept(struct tls_server *srv, int fd, int timeout_ms, char *err, size_t err
 
 	flags = fcntl(fd, F_GETFL);
 	if (flags == -1 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1) {
-		tls_fail(err, errsize, "fcntl: %s", strerror(errno));
+		errfmt(err, errsize, "fcntl: %s", strerror(errno));
 		return NULL;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		tls_fail(err, errsize, "out of memory");
+		errfmt(err, errsize, "out of memory");
 		return NULL;
 	}
 	c->fd = fd;
 	ERR_clear_error();
 	if ((c->ssl = SSL_new(srv->ctx)) == NULL || SSL_set_fd(c->ssl, fd) != 1) {
-		tls_fail(err, errsize, "SSL_new: %s", ssl_error_text(why, sizeof(why)));
+		errfmt(err, errsize, "SSL_new: %s", ssl_error_text(why, sizeof(why)));
 		goto fail;
 	}
 	for (;;) {
@@ -206,12 +193,12 @@ tls_accept(struct tls_server *srv, int fd, int timeout_ms, char *err, size_t err
 			return c;
 		/* Take the reason before ssl_retry empties the error queue. */
 		if (SSL_get_error(c->ssl, r) == SSL_ERROR_SSL) {
-			tls_fail(err, errsize, "handshake: %s", ssl_error_text(why, sizeof(why)));
+			errfmt(err, errsize, "handshake: %s", ssl_error_text(why, sizeof(why)));
 			errno = EPROTO;
 			goto fail;
 		}
 		if (ssl_retry(c, r, deadline, &eof) == -1) {
-			tls_fail(err, errsize, "handshake: %s", eof ? "connection closed" :
+			errfmt(err, errsize, "handshake: %s", eof ? "connection closed" :
 				 errno == ETIMEDOUT ? "timed out" : strerror(errno));
 			goto fail;
 		}
