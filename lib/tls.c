@@ -1,5 +1,4 @@
 /* tls.c - a small OpenSSL server wrapper: context from PEM files, accept, read, write, close. */
-#include "errfmt.h"
 #include "tls.h"
 
 #include <errno.h>
@@ -13,6 +12,9 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+
+#include "errfmt.h"
+#include "monotonic.h"
 
 struct tls_server {
 	SSL_CTX *ctx;
@@ -92,15 +94,6 @@ tls_server_free(struct tls_server *srv)
 	free(srv);
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Wait until fd is ready for what OpenSSL asked (SSL_ERROR_WANT_READ or
  * _WRITE), until deadline (ms, < 0: none).  0, or -1 with errno.
@@ -114,7 +107,7 @@ wait_fd(int fd, int want, long long deadline)
 	for (;;) {
 		timeout = -1;
 		if (deadline >= 0) {
-			long long left = deadline - now_ms();
+			long long left = deadline - monotonic_ms();
 			if (left <= 0) {
 				errno = ETIMEDOUT;
 				return -1;
@@ -166,7 +159,7 @@ ssl_retry(struct tls_conn *c, int r, long long deadline, bool *eof_r)
 struct tls_conn *
 tls_accept(struct tls_server *srv, int fd, int timeout_ms, char *err, size_t errsize)
 {
-	long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	long long deadline = timeout_ms < 0 ? -1 : monotonic_ms() + timeout_ms;
 	struct tls_conn *c;
 	char why[256];
 	bool eof;
@@ -214,7 +207,7 @@ fail:
 ssize_t
 tls_read(struct tls_conn *c, void *buf, size_t len, int timeout_ms)
 {
-	long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	long long deadline = timeout_ms < 0 ? -1 : monotonic_ms() + timeout_ms;
 	int n = len > 1 << 30 ? 1 << 30 : (int)len;
 	bool eof;
 	int r;
@@ -241,7 +234,7 @@ tls_write_all(struct tls_conn *c, const void *buf, size_t len, int timeout_ms)
 	int r;
 
 	while (len > 0) {
-		long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+		long long deadline = timeout_ms < 0 ? -1 : monotonic_ms() + timeout_ms;
 		int n = len > 1 << 30 ? 1 << 30 : (int)len;
 
 		errno = 0;

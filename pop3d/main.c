@@ -26,6 +26,7 @@
 #include "ipaddr.h"
 #include "listen.h"
 #include "log.h"
+#include "monotonic.h"
 #include "opensmtp.h"
 #include "path.h"
 #include "privdrop.h"
@@ -120,15 +121,6 @@ usage(FILE *out)
 		     "SIGTERM stops.\n");
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int
 timeout_ms(const struct osd_conf *conf)
 {
@@ -189,13 +181,13 @@ static ssize_t
 conn_fill(struct conn *c)
 {
 	size_t room = sizeof(c->in) - c->end;
-	long long deadline = now_ms() + c->timeout_ms;
+	long long deadline = monotonic_ms() + c->timeout_ms;
 
 	if (c->tls != NULL)
 		return tls_read(c->tls, c->in + c->end, room, c->timeout_ms);
 	for (;;) {
 		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-		long long left = deadline - now_ms();
+		long long left = deadline - monotonic_ms();
 		ssize_t n;
 		int r;
 
@@ -858,12 +850,12 @@ reload(struct server *srv)
 static void
 stop_children(struct server *srv)
 {
-	long long deadline = now_ms() + POP3D_STOP_GRACE_MS;
+	long long deadline = monotonic_ms() + POP3D_STOP_GRACE_MS;
 	size_t i;
 
 	for (i = 0; i < srv->nchildren; i++)
 		kill(srv->children[i].pid, SIGTERM);
-	while (srv->nchildren > 0 && now_ms() < deadline) {
+	while (srv->nchildren > 0 && monotonic_ms() < deadline) {
 		reap(srv);
 		if (srv->nchildren > 0)
 			delay_ms(20);
