@@ -286,7 +286,11 @@ static void watch_rules(struct watcher *w)
  */
 static void inotify_setup(struct watcher *w)
 {
-	if (w->inotify_fd >= 0)
+	/* At start-up the rules were just loaded; after losing the folder a
+	 * change to them may have been missed while nothing was watched. */
+	bool again = w->inotify_fd >= 0;
+
+	if (again)
 		inotifytools_cleanup();
 	w->dir_wd = w->rules_wd = -1;
 	if (!inotifytools_initialize())
@@ -306,7 +310,7 @@ static void inotify_setup(struct watcher *w)
 	watch_rules(w);
 	w->reinit = false;
 	w->rescan = true;
-	w->rules_changed = true;
+	w->rules_changed = again;
 }
 
 static void setup_paths(struct watcher *w)
