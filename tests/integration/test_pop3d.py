@@ -476,7 +476,9 @@ def test_root_drop(cert, key):
                 os.chown(n, nobody.pw_uid, nobody.pw_gid)
         p = o.start("pop3d")
         check(wait_port(port, p), "pop3d started as root listens")
-        check(uid_of(p.pid) == nobody.pw_uid, "the pop3d parent runs as nobody after binding")
+        # The port listens a moment before the drop: wait for it, do not race it.
+        check(wait_for(lambda: uid_of(p.pid) == nobody.pw_uid),
+              "the pop3d parent runs as nobody after binding")
         m = pop(port, "127.0.0.30")
         m.user("carol")
         m.pass_("carol-pw")
