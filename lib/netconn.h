@@ -1,0 +1,68 @@
+/* netconn.h - one client connection in a child process: timed reads and writes, over TCP or TLS, with line framing. */
+#ifndef OSD_NETCONN_H
+#define OSD_NETCONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "buf.h"
+
+struct tls_server;
+struct tls_conn;
+
+/* Input buffer size: room for the longest line any osd protocol wants whole. */
+#define NETCONN_IN_SIZE 4096
+
+struct netconn {
+	int fd;                         /* non-blocking after netconn_init */
+	struct tls_conn *tls;           /* NULL until TLS is on */
+	int timeout_ms;                 /* per read or write wait */
+	size_t line_max;                /* longest line passed whole (< NETCONN_IN_SIZE - 2) */
+	char in[NETCONN_IN_SIZE];
+	size_t start, end;
+	bool skipping;                  /* dropping the rest of an overlong line */
+};
+
+/* Make fd non-blocking and set the fields.  0, or -1 with errno. */
+int netconn_init(struct netconn *c, int fd, int timeout_ms, size_t line_max);
+
+/* Send out (all of it) and empty it; 0 or -1 with errno (ETIMEDOUT: the client does not read). */
+int netconn_flush(struct netconn *c, struct buf *out);
+
+/*
+ * The next client line in *line_r (*len_r octets, line ending included).
+ * Replies waiting in out are sent before the socket is read, so pipelined
+ * commands are answered together.  A line longer than line_max is passed
+ * cut to line_max + 1 octets (the caller only needs to know it is too
+ * long) and the rest of it is dropped.  1 a line, 0 EOF, -1 with errno
+ * (ETIMEDOUT: the timeout).  The line stays valid until the next call.
+ */
+int netconn_line(struct netconn *c, struct buf *out, const char **line_r, size_t *len_r);
+
+/*
+ * Raw input for a body (SMTP DATA): what is buffered, or (after sending
+ * out) what the next read brings.  *data_r/*len_r point into the buffer;
+ * the caller says with netconn_consume how much it used.  1, 0 at EOF,
+ * -1 with errno.
+ */
+int netconn_peek(struct netconn *c, struct buf *out, const char **data_r, size_t *len_r);
+void netconn_consume(struct netconn *c, size_t n);
+
+/* True when input is already buffered (pipelined after a command that must be last). */
+bool netconn_pending(const struct netconn *c);
+
+/* Forget buffered input (STARTTLS: nothing sent before the handshake is trusted, CVE-2011-0411). */
+void netconn_discard(struct netconn *c);
+
+/*
+ * Flush out, discard buffered input, and run the server handshake (at
+ * most handshake_ms).  0, or -1 with err.
+ */
+int netconn_starttls(struct netconn *c, struct tls_server *srv, struct buf *out, int handshake_ms,
+		     char *err, size_t errsize);
+
+/* Close TLS (close_notify) and the socket, and wipe the input buffer. */
+void netconn_close(struct netconn *c);
+
+#endif

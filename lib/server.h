@@ -1,0 +1,66 @@
+/* server.h - the parent side of a fork-per-connection daemon: listeners, connection caps, children, failure throttling, signals. */
+#ifndef OSD_SERVER_H
+#define OSD_SERVER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdnoreturn.h>
+#include <sys/types.h>
+
+#include "ipaddr.h"
+#include "listen.h"
+
+#define SERVER_MAX_LISTENERS (3 * LISTEN_MAX_FDS)
+
+struct server;
+
+struct server_hooks {
+	void *ctx;
+	/*
+	 * In the child: serve the connection fd from addr, accepted on a
+	 * listener of the given kind (the value given to server_bind), and
+	 * _exit.  prior_failures: failed logins from addr recently reported
+	 * by other children (for the login delay).
+	 */
+	noreturn void (*serve)(void *ctx, int fd, const struct ipaddr *addr, int kind,
+			       unsigned prior_failures);
+	/* SIGHUP in the parent: re-read what can change; may call server_set_limits. */
+	void (*reload)(void *ctx);
+	/*
+	 * The one line (with CRLF) a refused connection gets on a plain
+	 * listener ("-ERR [SYS/TEMP] ..." or "421 4.7.0 ..."); TLS listeners
+	 * get nothing.
+	 */
+	const char *refuse_reply;
+};
+
+/* A server with no listeners; signals are set up by server_run. */
+struct server *server_new(const struct server_hooks *hooks);
+
+/*
+ * Bind spec ("host:port", see listen.h) for listeners of kind; tls says
+ * the kind speaks TLS from the first byte (no plain refusal text).  An
+ * empty spec binds nothing.  Exits via fatalx naming key on failure.
+ */
+void server_bind(struct server *srv, const char *key, const char *spec, int kind, bool tls);
+
+/* Connections at once, and at once from one address (0 < both). */
+void server_set_limits(struct server *srv, unsigned max_connections, unsigned max_per_ip);
+
+/* Serve until SIGTERM/SIGINT, then stop the children (SIGTERM, then SIGKILL after a grace time). */
+void server_run(struct server *srv);
+
+/* Frees the server (listeners already closed by server_run). */
+void server_free(struct server *srv);
+
+/* In a child: tell the parent whether a login failed or succeeded (for throttling). */
+void server_report_login(bool ok);
+
+/* The delay before answering a failed login: 1 s, doubling after the third recent failure, up to 30 s. */
+long server_fail_delay_ms(unsigned failures);
+
+/* Sleep ms milliseconds (restarting after signals). */
+void server_sleep_ms(long ms);
+
+#endif

@@ -1,0 +1,73 @@
+/* queue.h - the mail queue: smtpd's durable write of one message, and the envelope reader the queue manager shares. Layout: docs/queue-format.md. */
+#ifndef OSD_SMTP_QUEUE_H
+#define OSD_SMTP_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* A queue id: letters, digits and '.', at most this long. */
+#define QUEUE_ID_MAX 32
+
+/* The envelope smtpd writes in front of the message. */
+struct queue_envelope {
+	const char *sender;             /* "" for the null reverse-path */
+	const char *const *rcpts;       /* nrcpts forward-paths, as accepted (RELAYCLIENT appended) */
+	size_t nrcpts;
+	const char *client;             /* client address (inet_ntop form) */
+	const char *helo;               /* HELO/EHLO argument as given ("" if none) */
+	const char *auth_user;          /* SMTP AUTH login, or NULL */
+	time_t received;
+};
+
+struct queue_writer;
+
+/*
+ * Start a message in queue_dir/tmp (creating the queue folders on first
+ * use) and write the envelope.  fsync false skips every fsync (osd.conf
+ * fsync = no: for tests on tmpfs and benchmarks only).  Returns the
+ * writer, or NULL with errno (ENOSPC and EDQUOT mean the disk is full)
+ * and err saying what failed.
+ */
+struct queue_writer *queue_begin(const char *queue_dir, bool fsync,
+				 const struct queue_envelope *env, char *err, size_t errsize);
+
+/* Append message octets (buffered).  0, or -1 with errno and err. */
+int queue_write(struct queue_writer *w, const void *data, size_t len, char *err, size_t errsize);
+
+/*
+ * Make the message durable and visible to the queue manager: flush,
+ * fsync the file, rename it into queue_dir/new, fsync that folder.  Only
+ * after this returns 0 may smtpd say 250.  id_r receives the queue id.
+ * On -1 (errno, err) the message is removed again: nothing is
+ * half-queued.  The writer is freed either way.
+ */
+int queue_commit(struct queue_writer *w, char id_r[QUEUE_ID_MAX + 1], char *err, size_t errsize);
+
+/* Drop an unfinished message (the client went away, the message was refused); frees w. */
+void queue_abort(struct queue_writer *w);
+
+/* An envelope read back from a queue file (pointers into the caller's buffer). */
+struct queue_envelope_read {
+	char *sender;
+	char **rcpts;                   /* malloc'd array of nrcpts pointers into the buffer */
+	size_t nrcpts;
+	char *client;
+	char *helo;
+	char *auth_user;                /* NULL when absent */
+	time_t received;
+	size_t body_offset;             /* where the message starts in the file */
+};
+
+/*
+ * Parse the envelope at the start of a queue file's contents (data, len;
+ * data is modified: fields are NUL-terminated in place).  Strict: an
+ * unknown version, a missing or repeated field, a control character in a
+ * value or a missing end is an error.  Returns 0, or -1 with err.
+ */
+int queue_envelope_parse(char *data, size_t len, struct queue_envelope_read *env,
+			 char *err, size_t errsize);
+void queue_envelope_read_free(struct queue_envelope_read *env);
+
+#endif
