@@ -107,3 +107,25 @@ cram_digest_equal(const char *expected, const char *given, size_t len)
 	}
 	return diff == 0 && len == CRAM_HEX_SIZE - 1;
 }
+
+int
+cram_verify(const char *challenge, bool hmac, const char *secret, const char *given,
+	    size_t given_len)
+{
+	static const char dummy[] = "osd: no cleartext password for this user";
+	char expected[CRAM_HEX_SIZE];
+	bool have = secret != NULL && secret[0] != '\0';
+	bool match;
+	int d;
+
+	/* Without a secret the digest is still computed, so a refusal costs the same. */
+	if (hmac)
+		d = cram_md5_digest(challenge, have ? secret : dummy, expected);
+	else
+		d = cram_apop_digest(challenge, have ? secret : dummy, expected);
+	match = d == 0 && cram_digest_equal(expected, given, given_len);
+	explicit_bzero(expected, sizeof(expected));
+	if (d == -1)
+		return -1;
+	return have && match ? 1 : 0;
+}

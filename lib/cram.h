@@ -37,4 +37,14 @@ int cram_md5_digest(const char *challenge, const char *secret, char out[CRAM_HEX
  */
 bool cram_digest_equal(const char *expected, const char *given, size_t len);
 
+/*
+ * Check a client's digest (given, given_len octets of hex) against the one
+ * secret gives for challenge: CRAM-MD5 when hmac, APOP otherwise.  With no
+ * secret (NULL or "") a digest against a dummy secret is computed all the
+ * same, so a user without a cleartext password is refused in about the
+ * time a wrong digest takes.  1 match, 0 no match, -1 OpenSSL failed.
+ */
+int cram_verify(const char *challenge, bool hmac, const char *secret, const char *given,
+		size_t given_len);
+
 #endif

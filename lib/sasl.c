@@ -93,3 +93,25 @@ sasl_login_field_ok(const unsigned char *data, size_t len)
 {
 	return len > 0 && len <= SASL_FIELD_MAX && memchr(data, '\0', len) == NULL;
 }
+
+int
+sasl_cram_split(const unsigned char *data, size_t len, char user_r[SASL_FIELD_MAX + 1],
+		const char **digest_r, size_t *digest_len_r)
+{
+	const unsigned char *sp = NULL;
+	size_t i, ulen;
+
+	for (i = 0; i < len; i++)
+		if (data[i] == ' ')
+			sp = data + i;
+	if (sp == NULL || sp == data || memchr(data, '\0', len) != NULL)
+		return -1;
+	ulen = (size_t)(sp - data);
+	if (ulen > SASL_FIELD_MAX)
+		return -1;
+	memcpy(user_r, data, ulen);
+	user_r[ulen] = '\0';
+	*digest_r = (const char *)sp + 1;
+	*digest_len_r = len - ulen - 1;
+	return 0;
+}

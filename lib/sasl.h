@@ -59,4 +59,14 @@ enum sasl_response sasl_response_decode(const char *line, size_t len, bool initi
  */
 bool sasl_login_field_ok(const unsigned char *data, size_t len);
 
+/*
+ * Split a decoded CRAM-MD5 response (RFC 2195): "user SP digest", where the
+ * user name may itself hold spaces (the last space separates).  user_r
+ * receives the NUL-terminated name; *digest_r and *digest_len_r point into
+ * data.  0, or -1 when there is no space, the name is empty or longer than
+ * SASL_FIELD_MAX, or data holds a NUL.
+ */
+int sasl_cram_split(const unsigned char *data, size_t len, char user_r[SASL_FIELD_MAX + 1],
+		    const char **digest_r, size_t *digest_len_r);
+
 #endif

@@ -273,27 +273,21 @@ struct proof {
 };
 
 /*
- * The digest check: get_secret, then the expected digest, compared in
- * constant time.  A user without a secret gets a digest against a dummy
- * one all the same, so the refusal takes about as long as a wrong digest.
+ * The digest check: get_secret, then cram_verify (constant time, and a
+ * dummy digest for a user without a secret, so the refusal takes about as
+ * long as a wrong digest).
  */
 static int
 check_digest(struct session *s, const char *name, const struct proof *p, char **home_r,
 	     char *err, size_t errsize)
 {
-	static const char dummy[] = "osd: no cleartext password for this user";
-	char expected[CRAM_HEX_SIZE], *secret = NULL;
-	bool have, match;
-	int r, d;
+	char *secret = NULL;
+	bool have;
+	int r, v;
 
 	r = s->cfg.get_secret(s->cfg.ctx, name, &secret, home_r, err, errsize);
 	have = r == SESSION_CHECK_OK && secret != NULL && secret[0] != '\0';
-	if (p->hmac)
-		d = cram_md5_digest(p->challenge, have ? secret : dummy, expected);
-	else
-		d = cram_apop_digest(p->challenge, have ? secret : dummy, expected);
-	match = d == 0 && cram_digest_equal(expected, p->digest, p->digest_len);
-	explicit_bzero(expected, sizeof(expected));
+	v = cram_verify(p->challenge, p->hmac, have ? secret : NULL, p->digest, p->digest_len);
 	if (secret != NULL) {
 		explicit_bzero(secret, strlen(secret));
 		free(secret);
@@ -304,11 +298,11 @@ check_digest(struct session *s, const char *name, const struct proof *p, char **
 		fmt_text(err, errsize, "no cleartext password for %s", p->hmac ? "CRAM-MD5" : "APOP");
 		return SESSION_CHECK_BAD;
 	}
-	if (d == -1) {
+	if (v == -1) {
 		fmt_text(err, errsize, "MD5 computation failed");
 		return SESSION_CHECK_TEMPFAIL;
 	}
-	if (!match) {
+	if (v == 0) {
 		fmt_text(err, errsize, "wrong %s digest", p->hmac ? "CRAM-MD5" : "APOP");
 		return SESSION_CHECK_BAD;
 	}
@@ -405,23 +399,13 @@ static unsigned
 auth_cram(struct session *s, const unsigned char *data, size_t len, struct buf *out)
 {
 	struct proof p = { .challenge = s->challenge, .hmac = true };
-	const unsigned char *sp = NULL;
 	char user[SASL_FIELD_MAX + 1];
-	size_t i;
 
-	for (i = 0; i < len; i++)
-		if (data[i] == ' ')
-			sp = data + i;
-	if (sp == NULL || sp == data || (size_t)(sp - data) > SASL_FIELD_MAX ||
-	    memchr(data, '\0', len) != NULL) {
+	if (sasl_cram_split(data, len, user, &p.digest, &p.digest_len) == -1) {
 		fmt_text(s->user, sizeof(s->user), "%s", "(invalid)");
 		set_error(s, "AUTH CRAM-MD5: malformed response");
 		return auth_failed(s, out);
 	}
-	memcpy(user, data, (size_t)(sp - data));
-	user[sp - data] = '\0';
-	p.digest = (const char *)sp + 1;
-	p.digest_len = len - (size_t)(sp - data) - 1;
 	return login_proof(s, user, &p, out);
 }
 

@@ -33,6 +33,23 @@ test_cram_md5_rfc2195_example(void **state)
 	assert_string_equal(hex, "b913a602c7eda7a495b4e6e7334d3890");
 }
 
+/* cram_verify: the RFC 2195 example matches; a wrong digest, a missing secret or APOP mode do not. */
+static void
+test_cram_verify(void **state)
+{
+	const char *ch = "<1896.697170952@postoffice.reston.mci.net>";
+	const char *d = "b913a602c7eda7a495b4e6e7334d3890";
+
+	(void)state;
+	assert_int_equal(cram_verify(ch, true, "tanstaaftanstaaf", d, 32), 1);
+	assert_int_equal(cram_verify(ch, true, "tanstaaftanstaaf", "B913A602C7EDA7A495B4E6E7334D3890", 32), 1);
+	assert_int_equal(cram_verify(ch, true, "tanstaaftanstaaX", d, 32), 0);
+	assert_int_equal(cram_verify(ch, true, NULL, d, 32), 0);
+	assert_int_equal(cram_verify(ch, true, "", d, 32), 0);
+	assert_int_equal(cram_verify(ch, false, "tanstaaftanstaaf", d, 32), 0);
+	assert_int_equal(cram_verify(ch, true, "tanstaaftanstaaf", d, 31), 0);
+}
+
 static void
 test_cram_digest_equal(void **state)
 {
@@ -80,6 +97,7 @@ main(void)
 		cmocka_unit_test(test_cram_apop_rfc1939_example),
 		cmocka_unit_test(test_cram_md5_rfc2195_example),
 		cmocka_unit_test(test_cram_digest_equal),
+		cmocka_unit_test(test_cram_verify),
 		cmocka_unit_test(test_cram_challenge_unique_and_well_formed),
 	};
 

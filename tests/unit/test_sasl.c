@@ -134,6 +134,34 @@ test_sasl_response_max_holds_longest_plain(void **state)
 	assert_int_equal(SASL_RESPONSE_MAX, 1024);
 }
 
+/* sasl_cram_split: the last space separates; empty name, no space, NUL and overlong names are refused. */
+static void
+test_sasl_cram_split(void **state)
+{
+	char user[SASL_FIELD_MAX + 1], big[SASL_FIELD_MAX + 40];
+	const char *digest;
+	size_t dlen;
+
+	(void)state;
+	assert_int_equal(sasl_cram_split((const unsigned char *)"tim abc", 7, user, &digest, &dlen), 0);
+	assert_string_equal(user, "tim");
+	assert_int_equal(dlen, 3);
+	assert_memory_equal(digest, "abc", 3);
+	assert_int_equal(sasl_cram_split((const unsigned char *)"a b c", 5, user, &digest, &dlen), 0);
+	assert_string_equal(user, "a b");
+	assert_int_equal(sasl_cram_split((const unsigned char *)"tim ", 4, user, &digest, &dlen), 0);
+	assert_int_equal(dlen, 0);
+	assert_int_equal(sasl_cram_split((const unsigned char *)"timabc", 6, user, &digest, &dlen), -1);
+	assert_int_equal(sasl_cram_split((const unsigned char *)" abc", 4, user, &digest, &dlen), -1);
+	assert_int_equal(sasl_cram_split((const unsigned char *)"t\0m abc", 7, user, &digest, &dlen), -1);
+	memset(big, 'u', sizeof(big));
+	big[SASL_FIELD_MAX + 1] = ' ';
+	assert_int_equal(sasl_cram_split((const unsigned char *)big, SASL_FIELD_MAX + 5, user, &digest, &dlen), -1);
+	big[SASL_FIELD_MAX + 1] = 'u';
+	big[SASL_FIELD_MAX] = ' ';
+	assert_int_equal(sasl_cram_split((const unsigned char *)big, SASL_FIELD_MAX + 5, user, &digest, &dlen), 0);
+}
+
 int
 main(void)
 {
@@ -144,6 +172,7 @@ main(void)
 		cmocka_unit_test(test_sasl_response_decode_cancel_empty_and_garbage),
 		cmocka_unit_test(test_sasl_login_field_rules),
 		cmocka_unit_test(test_sasl_response_max_holds_longest_plain),
+		cmocka_unit_test(test_sasl_cram_split),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
