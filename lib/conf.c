@@ -58,6 +58,9 @@ static const struct conf_key conf_keys[] = {
 	FIELD(pop3_plaintext, KIND_BOOL),
 	FIELD(pop3_loopback_plaintext, KIND_BOOL),
 	FIELD(smtp_listen, KIND_STRING),
+	FIELD(smtp_max_connections, KIND_COUNT),
+	FIELD(smtp_max_per_ip, KIND_COUNT),
+	FIELD(smtp_loopback_plaintext, KIND_BOOL),
 	FIELD(submission_listen, KIND_STRING),
 	FIELD(smtps_listen, KIND_STRING),
 	FIELD(imap_listen, KIND_STRING),
@@ -140,6 +143,9 @@ conf_defaults(struct osd_conf *conf)
 	conf->pop3_max_connections = 200;
 	conf->pop3_max_per_ip = 20;
 	conf->pop3_loopback_plaintext = true;
+	conf->smtp_max_connections = 200;
+	conf->smtp_max_per_ip = 20;
+	conf->smtp_loopback_plaintext = true;
 	(void)set_field(conf->services, sizeof(conf->services), "watch");
 }
 

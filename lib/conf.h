@@ -27,6 +27,9 @@ struct osd_conf {
 	bool pop3_plaintext;            /* USER/PASS, AUTH on non-TLS connections everywhere (default no) */
 	bool pop3_loopback_plaintext;   /* ... from loopback clients (default yes) */
 	char smtp_listen[128];
+	unsigned smtp_max_connections;  /* smtpd sessions at once (default 200) */
+	unsigned smtp_max_per_ip;       /* smtpd sessions at once from one address (default 20) */
+	bool smtp_loopback_plaintext;   /* AUTH PLAIN/LOGIN without TLS from loopback clients (default yes) */
 	char submission_listen[128];
 	char smtps_listen[128];
 	char imap_listen[128];

@@ -152,3 +152,13 @@ bool ipaddr_equal(const struct ipaddr *a, const struct ipaddr *b)
 {
 	return a->family == b->family && memcmp(a->bytes, b->bytes, ipaddr_len(a)) == 0;
 }
+
+bool
+ipaddr_is_loopback(const struct ipaddr *a)
+{
+	static const uint8_t v6_loopback[16] = { [15] = 1 };
+
+	if (a->family == AF_INET)
+		return a->bytes[0] == 127;
+	return memcmp(a->bytes, v6_loopback, 16) == 0;
+}

@@ -49,4 +49,7 @@ static inline unsigned ipaddr_len(const struct ipaddr *addr)
 	return addr->family == AF_INET ? 4u : 16u;
 }
 
+/* True for 127.0.0.0/8 and ::1 (IPv4-mapped addresses are stored as IPv4). */
+bool ipaddr_is_loopback(const struct ipaddr *a);
+
 #endif

@@ -366,6 +366,28 @@ test_ipaddr_format_and_key_round_trip_random(void **state)
 	}
 }
 
+/* Loopback: all of 127/8 and ::1, also when written IPv4-mapped; nothing else. */
+static void
+test_ipaddr_is_loopback(void **state)
+{
+	static const char *yes[] = { "127.0.0.1", "127.0.0.9", "127.255.255.255", "::1",
+				     "::ffff:127.0.0.5" };
+	static const char *no[] = { "128.0.0.1", "10.0.0.1", "::2", "::", "0.0.0.0",
+				    "::ffff:10.0.0.1", "fe80::1" };
+	struct ipaddr a;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		assert_int_equal(ipaddr_parse(yes[i], &a), 0);
+		assert_true(ipaddr_is_loopback(&a));
+	}
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		assert_int_equal(ipaddr_parse(no[i], &a), 0);
+		assert_false(ipaddr_is_loopback(&a));
+	}
+}
+
 int
 main(void)
 {
@@ -383,6 +405,7 @@ main(void)
 		cmocka_unit_test(test_ipaddr_from_sockaddr_in6_mapped_is_ipv4),
 		cmocka_unit_test(test_ipaddr_from_sockaddr_unix_fails_eafnosupport),
 		cmocka_unit_test(test_ipaddr_format_and_key_round_trip_random),
+		cmocka_unit_test(test_ipaddr_is_loopback),
 	};
 
 	return cmocka_run_group_tests_name("ipaddr", tests, NULL, NULL);
