@@ -1,0 +1,540 @@
+/* queue.c - the mail queue file: smtpd's durable write into queue/new, and the strict envelope parser. Format: docs/queue-format.md. */
+#include "queue.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "atomicfile.h"
+#include "errfmt.h"
+#include "path.h"
+#include "xmalloc.h"
+
+/* The first line of every queue file; a new layout gets a new number. */
+#define QUEUE_VERSION_LINE "osd-queue 1"
+
+/* Message octets are gathered into writes of this size. */
+#define QUEUE_BUF_SIZE (64 * 1024)
+
+/*
+ * More recipients than smtpd will ever accept (RFC 5321 asks for 100):
+ * a bound so that a damaged file cannot make the reader allocate without
+ * end.  The writer refuses the same, so every file it writes parses.
+ */
+#define QUEUE_RCPTS_MAX 100000
+
+/* Names tried in tmp/ before giving up (each try moves the clock part on). */
+#define QUEUE_ID_TRIES 1000
+
+struct queue_writer {
+	int fd;                         /* tmp/ID while open, else -1 */
+	int tmp_dirfd;
+	int new_dirfd;
+	bool fsync;
+	bool in_tmp;                    /* tmp/ID exists and is ours to remove */
+	int error;                      /* errno of the first failed write, 0 while healthy */
+	char id[QUEUE_ID_MAX + 1];
+	size_t len;                     /* octets waiting in buf */
+	char buf[QUEUE_BUF_SIZE];
+};
+
+/*
+ * The last id time handed out by this process.  Ids are "seconds.micro-
+ * seconds.pid": the pid keeps processes apart, and within one process
+ * every id takes a later microsecond than the one before, so ids are
+ * unique and sort by arrival even when two messages share a microsecond
+ * or the clock steps back.
+ */
+static long long queue_last_sec = -1;
+static long queue_last_usec;
+
+static void
+queue_next_id(char id[QUEUE_ID_MAX + 1])
+{
+	struct timespec ts;
+	char text[64];
+	long long sec;
+	long usec;
+	size_t n;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
+		ts.tv_sec = 0, ts.tv_nsec = 0;
+	sec = ts.tv_sec < 0 ? 0 : (long long)ts.tv_sec;
+	usec = ts.tv_nsec / 1000;
+	if (sec < queue_last_sec || (sec == queue_last_sec && usec <= queue_last_usec)) {
+		sec = queue_last_sec;
+		usec = queue_last_usec + 1;
+		if (usec >= 1000000) {
+			sec++;
+			usec = 0;
+		}
+	}
+	queue_last_sec = sec;
+	queue_last_usec = usec;
+	/*
+	 * Fixed-width time first: a plain string sort is arrival order (until
+	 * the year 2286).  At most 10 + 1 + 6 + 1 + 10 digits of a pid: fits.
+	 */
+	if (sec > 9999999999LL)
+		sec = 9999999999LL;
+	snprintf(text, sizeof(text), "%010lld.%06ld.%ld", sec, usec, (long)getpid());
+	n = strnlen(text, QUEUE_ID_MAX);
+	memcpy(id, text, n);
+	id[n] = '\0';
+}
+
+/* A value may hold spaces and 8-bit bytes, but nothing that could end or bend a line. */
+static bool
+queue_value_ok(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+static bool
+queue_str_ok(const char *s)
+{
+	return s != NULL && queue_value_ok(s, strlen(s));
+}
+
+/* The caller has parsed all of this already; refuse anything the parser would refuse. */
+static const char *
+queue_envelope_check(const struct queue_envelope *env)
+{
+	if (env == NULL)
+		return "no envelope";
+	if (!queue_str_ok(env->sender))
+		return "bad sender";
+	if (!queue_str_ok(env->client))
+		return "bad client address";
+	if (!queue_str_ok(env->helo))
+		return "bad HELO argument";
+	if (env->auth_user != NULL && (env->auth_user[0] == '\0' || !queue_str_ok(env->auth_user)))
+		return "bad AUTH user";
+	if (env->received < 0)
+		return "bad receive time";
+	if (env->nrcpts == 0 || env->rcpts == NULL)
+		return "no recipients";
+	if (env->nrcpts > QUEUE_RCPTS_MAX)
+		return "too many recipients";
+	for (size_t i = 0; i < env->nrcpts; i++)
+		if (env->rcpts[i] == NULL || env->rcpts[i][0] == '\0' || !queue_str_ok(env->rcpts[i]))
+			return "bad recipient";
+	return NULL;
+}
+
+/*
+ * Open queue_dir/name, creating it (and queue_dir) with mode 0700 when
+ * missing.  A folder made now is fsynced into its parent, as a message
+ * renamed into it is only as durable as the folder itself.
+ */
+static int
+queue_open_dir(const char *queue_dir, const char *name, bool do_fsync, char *err, size_t errsize)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (path_join(path, sizeof(path), queue_dir, name) == -1)
+		return errfmt(err, errsize, "%s/%s: %s", queue_dir, name, strerror(errno));
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd != -1)
+		return fd;
+	if (errno != ENOENT)
+		return errfmt(err, errsize, "%s: %s", path, strerror(errno));
+	if (path_mkdirs(path, 0700) == -1)
+		return errfmt(err, errsize, "mkdir %s: %s", path, strerror(errno));
+	if (do_fsync && (fsync_parent_dir(path) == -1 || fsync_parent_dir(queue_dir) == -1))
+		return errfmt(err, errsize, "fsync of the folder above %s: %s", path, strerror(errno));
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1)
+		return errfmt(err, errsize, "%s: %s", path, strerror(errno));
+	return fd;
+}
+
+/* Close and unlink tmp/ID if still there; errno is kept. */
+static void
+queue_remove_tmp(struct queue_writer *w)
+{
+	int saved = errno;
+
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = -1;
+	if (w->in_tmp)
+		unlinkat(w->tmp_dirfd, w->id, 0);
+	w->in_tmp = false;
+	errno = saved;
+}
+
+static void
+queue_writer_free(struct queue_writer *w)
+{
+	int saved = errno;
+
+	if (w->tmp_dirfd >= 0)
+		close(w->tmp_dirfd);
+	if (w->new_dirfd >= 0)
+		close(w->new_dirfd);
+	free(w);
+	errno = saved;
+}
+
+/*
+ * A write failed: remember why and remove the file now, so a full disk
+ * gets its space back while smtpd still reads the rest of DATA.
+ */
+static int
+queue_fail(struct queue_writer *w)
+{
+	w->error = errno;
+	queue_remove_tmp(w);
+	errno = w->error;
+	return -1;
+}
+
+static int
+queue_flush(struct queue_writer *w)
+{
+	if (w->error != 0) {
+		errno = w->error;
+		return -1;
+	}
+	if (w->len > 0 && write_all(w->fd, w->buf, w->len) == -1)
+		return queue_fail(w);
+	w->len = 0;
+	return 0;
+}
+
+static int
+queue_put(struct queue_writer *w, const void *data, size_t len)
+{
+	if (w->error != 0) {
+		errno = w->error;
+		return -1;
+	}
+	if (len == 0)
+		return 0;
+	if (len <= sizeof(w->buf) - w->len) {
+		memcpy(w->buf + w->len, data, len);
+		w->len += len;
+		return 0;
+	}
+	if (queue_flush(w) == -1)
+		return -1;
+	if (len < sizeof(w->buf)) {
+		memcpy(w->buf, data, len);
+		w->len = len;
+		return 0;
+	}
+	/* A piece as big as the buffer gains nothing from a copy. */
+	if (write_all(w->fd, data, len) == -1)
+		return queue_fail(w);
+	return 0;
+}
+
+static int
+queue_put_field(struct queue_writer *w, const char *key, const char *value)
+{
+	if (queue_put(w, key, strlen(key)) == -1 || queue_put(w, " ", 1) == -1 ||
+	    queue_put(w, value, strlen(value)) == -1 || queue_put(w, "\n", 1) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+queue_put_envelope(struct queue_writer *w, const struct queue_envelope *env)
+{
+	char received[32];
+
+	snprintf(received, sizeof(received), "%lld", (long long)env->received);
+	if (queue_put(w, QUEUE_VERSION_LINE "\n", sizeof(QUEUE_VERSION_LINE)) == -1 ||
+	    queue_put_field(w, "received", received) == -1 ||
+	    queue_put_field(w, "client", env->client) == -1 ||
+	    queue_put_field(w, "helo", env->helo) == -1 ||
+	    (env->auth_user != NULL && queue_put_field(w, "auth", env->auth_user) == -1) ||
+	    queue_put_field(w, "from", env->sender) == -1)
+		return -1;
+	for (size_t i = 0; i < env->nrcpts; i++)
+		if (queue_put_field(w, "to", env->rcpts[i]) == -1)
+			return -1;
+	return queue_put(w, "\n", 1);
+}
+
+struct queue_writer *
+queue_begin(const char *queue_dir, bool fsync, const struct queue_envelope *env,
+	    char *err, size_t errsize)
+{
+	struct queue_writer *w;
+	struct stat st;
+	const char *why;
+	int tries, saved;
+
+	if ((why = queue_envelope_check(env)) != NULL) {
+		errno = EINVAL;
+		errfmt(err, errsize, "queue: %s", why);
+		return NULL;
+	}
+	w = xmalloc(sizeof(*w));
+	w->fd = -1;
+	w->new_dirfd = -1;
+	w->fsync = fsync;
+	w->in_tmp = false;
+	w->error = 0;
+	w->id[0] = '\0';
+	w->len = 0;
+	if ((w->tmp_dirfd = queue_open_dir(queue_dir, "tmp", fsync, err, errsize)) == -1 ||
+	    (w->new_dirfd = queue_open_dir(queue_dir, "new", fsync, err, errsize)) == -1)
+		goto fail;
+
+	for (tries = 0; tries < QUEUE_ID_TRIES; tries++) {
+		queue_next_id(w->id);
+		/*
+		 * O_EXCL makes the name ours alone.  A name still in new/ (a
+		 * pid reused after the clock stepped back) is passed over too:
+		 * commit must never replace a queued message.
+		 */
+		if (fstatat(w->new_dirfd, w->id, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			continue;
+		w->fd = openat(w->tmp_dirfd, w->id, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+		if (w->fd != -1 || errno != EEXIST)
+			break;
+	}
+	if (w->fd == -1) {
+		if (tries == QUEUE_ID_TRIES)
+			errno = EEXIST;
+		errfmt(err, errsize, "%s/tmp/%s: %s", queue_dir, w->id, strerror(errno));
+		goto fail;
+	}
+	w->in_tmp = true;
+	if (queue_put_envelope(w, env) == -1) {
+		errfmt(err, errsize, "%s/tmp/%s: write: %s", queue_dir, w->id, strerror(errno));
+		goto fail;
+	}
+	return w;
+
+fail:
+	saved = errno;
+	queue_remove_tmp(w);
+	queue_writer_free(w);
+	errno = saved;
+	return NULL;
+}
+
+int
+queue_write(struct queue_writer *w, const void *data, size_t len, char *err, size_t errsize)
+{
+	if (queue_put(w, data, len) == -1)
+		return errfmt(err, errsize, "queue file %s: write: %s", w->id, strerror(errno));
+	return 0;
+}
+
+/* rename that refuses to replace: two messages never share a name in new/. */
+static int
+queue_rename(struct queue_writer *w)
+{
+	if (renameat2(w->tmp_dirfd, w->id, w->new_dirfd, w->id, RENAME_NOREPLACE) == 0)
+		return 0;
+	/* File systems without RENAME_NOREPLACE; begin already checked new/ for the name. */
+	if (errno == EINVAL || errno == ENOSYS)
+		return renameat(w->tmp_dirfd, w->id, w->new_dirfd, w->id);
+	return -1;
+}
+
+int
+queue_commit(struct queue_writer *w, char id_r[QUEUE_ID_MAX + 1], char *err, size_t errsize)
+{
+	const char *step = "write";
+	int fd, saved;
+
+	id_r[0] = '\0';
+	if (queue_flush(w) == -1)
+		goto fail;
+	step = "fsync";
+	if (w->fsync && fsync(w->fd) == -1)
+		goto fail;
+	step = "close";
+	fd = w->fd;
+	w->fd = -1;
+	/* A failed close can mean lost data (NFS, quota).  EINTR: Linux has closed the fd and fsync is done. */
+	if (close(fd) == -1 && errno != EINTR)
+		goto fail;
+	step = "rename into new/";
+	if (queue_rename(w) == -1)
+		goto fail;
+	w->in_tmp = false;
+	/* The rename is durable only once new/ is on disk; until then smtpd must not say 250. */
+	if (w->fsync && fsync(w->new_dirfd) == -1 && errno != EINVAL) {
+		saved = errno;
+		/*
+		 * The client will send it again: take this copy back.  If the
+		 * queue manager already took it, it is delivered twice, which
+		 * beats once never.
+		 */
+		unlinkat(w->new_dirfd, w->id, 0);
+		errfmt(err, errsize, "queue file %s: fsync of new/: %s", w->id, strerror(saved));
+		queue_writer_free(w);
+		errno = saved;
+		return -1;
+	}
+	memcpy(id_r, w->id, strlen(w->id) + 1);
+	queue_writer_free(w);
+	return 0;
+
+fail:
+	saved = errno;
+	queue_remove_tmp(w);
+	errfmt(err, errsize, "queue file %s: %s: %s", w->id, step, strerror(saved));
+	queue_writer_free(w);
+	errno = saved;
+	return -1;
+}
+
+void
+queue_abort(struct queue_writer *w)
+{
+	if (w == NULL)
+		return;
+	queue_remove_tmp(w);
+	queue_writer_free(w);
+}
+
+/* Decimal seconds, canonical (no sign, no leading zero), within time_t. */
+static int
+queue_parse_time(const char *s, time_t *t_r)
+{
+	const unsigned long long max = sizeof(time_t) >= 8 ? (unsigned long long)INT64_MAX :
+				       (unsigned long long)INT32_MAX;
+	unsigned long long v = 0;
+
+	if (s[0] == '\0' || (s[0] == '0' && s[1] != '\0'))
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		if (v > (max - (unsigned long long)(*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (unsigned long long)(*s - '0');
+	}
+	*t_r = (time_t)v;
+	return 0;
+}
+
+int
+queue_envelope_parse(char *data, size_t len, struct queue_envelope_read *env,
+		     char *err, size_t errsize)
+{
+	size_t pos = 0, lineno = 0, cap = 0;
+	bool have_received = false;
+	char *line, *nl, *sp, *key, *value, **slot;
+
+	memset(env, 0, sizeof(*env));
+	for (;;) {
+		if (pos >= len) {
+			errfmt(err, errsize, "envelope: truncated after line %zu (no empty line)", lineno);
+			goto fail;
+		}
+		line = data + pos;
+		nl = memchr(line, '\n', len - pos);
+		if (nl == NULL) {
+			errfmt(err, errsize, "envelope: line %zu: truncated (no end of line)", lineno + 1);
+			goto fail;
+		}
+		lineno++;
+		if (!queue_value_ok(line, (size_t)(nl - line))) {
+			errfmt(err, errsize, "envelope: line %zu: control character", lineno);
+			goto fail;
+		}
+		*nl = '\0';
+		pos = (size_t)(nl - data) + 1;
+		if (lineno == 1) {
+			if (strcmp(line, QUEUE_VERSION_LINE) != 0) {
+				errfmt(err, errsize, "envelope: not an \"%s\" queue file", QUEUE_VERSION_LINE);
+				goto fail;
+			}
+			continue;
+		}
+		if (*line == '\0')
+			break;
+		if ((sp = strchr(line, ' ')) == NULL) {
+			errfmt(err, errsize, "envelope: line %zu: no value", lineno);
+			goto fail;
+		}
+		*sp = '\0';
+		key = line;
+		value = sp + 1;
+		if (strcmp(key, "to") == 0) {
+			if (*value == '\0') {
+				errfmt(err, errsize, "envelope: line %zu: empty recipient", lineno);
+				goto fail;
+			}
+			if (env->nrcpts == QUEUE_RCPTS_MAX) {
+				errfmt(err, errsize, "envelope: more than %d recipients", QUEUE_RCPTS_MAX);
+				goto fail;
+			}
+			if (env->nrcpts == cap) {
+				cap = cap == 0 ? 8 : cap * 2;
+				env->rcpts = xreallocarray(env->rcpts, cap, sizeof(*env->rcpts));
+			}
+			env->rcpts[env->nrcpts++] = value;
+			continue;
+		}
+		if (strcmp(key, "received") == 0) {
+			if (have_received)
+				goto repeated;
+			if (queue_parse_time(value, &env->received) == -1) {
+				errfmt(err, errsize, "envelope: line %zu: bad received time", lineno);
+				goto fail;
+			}
+			have_received = true;
+			continue;
+		}
+		if (strcmp(key, "client") == 0) {
+			slot = &env->client;
+		} else if (strcmp(key, "helo") == 0) {
+			slot = &env->helo;
+		} else if (strcmp(key, "from") == 0) {
+			slot = &env->sender;
+		} else if (strcmp(key, "auth") == 0) {
+			if (*value == '\0') {
+				errfmt(err, errsize, "envelope: line %zu: empty auth", lineno);
+				goto fail;
+			}
+			slot = &env->auth_user;
+		} else {
+			errfmt(err, errsize, "envelope: line %zu: unknown field \"%.32s\"", lineno, key);
+			goto fail;
+		}
+		if (*slot != NULL)
+			goto repeated;
+		*slot = value;
+	}
+	if (!have_received || env->client == NULL || env->helo == NULL ||
+	    env->sender == NULL || env->nrcpts == 0) {
+		errfmt(err, errsize, "envelope: missing field \"%s\"",
+		       !have_received ? "received" : env->client == NULL ? "client" :
+		       env->helo == NULL ? "helo" : env->sender == NULL ? "from" : "to");
+		goto fail;
+	}
+	env->body_offset = pos;
+	return 0;
+
+repeated:
+	errfmt(err, errsize, "envelope: line %zu: repeated field \"%s\"", lineno, key);
+fail:
+	queue_envelope_read_free(env);
+	return -1;
+}
+
+void
+queue_envelope_read_free(struct queue_envelope_read *env)
+{
+	free(env->rcpts);
+	memset(env, 0, sizeof(*env));
+}
