@@ -42,7 +42,7 @@ int netconn_line(struct netconn *c, struct buf *out, const char **line_r, size_t
 
 /*
  * Raw input for a body (SMTP DATA): what is buffered, or (after sending
- * out) what the next read brings.  *data_r/*len_r point into the buffer;
+ * out) what the next read brings.  *data_r and *len_r point into the buffer;
  * the caller says with netconn_consume how much it used.  1, 0 at EOF,
  * -1 with errno.
  */

@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdnoreturn.h>
 #include <sys/types.h>
 
 #include "ipaddr.h"
@@ -21,10 +20,11 @@ struct server_hooks {
 	 * In the child: serve the connection fd from addr, accepted on a
 	 * listener of the given kind (the value given to server_bind), and
 	 * _exit.  prior_failures: failed logins from addr recently reported
-	 * by other children (for the login delay).
+	 * by other children (for the login delay).  Must not return (C11
+	 * allows no noreturn on a function pointer; server.c _exits if it does).
 	 */
-	noreturn void (*serve)(void *ctx, int fd, const struct ipaddr *addr, int kind,
-			       unsigned prior_failures);
+	void (*serve)(void *ctx, int fd, const struct ipaddr *addr, int kind,
+		      unsigned prior_failures);
 	/* SIGHUP in the parent: re-read what can change; may call server_set_limits. */
 	void (*reload)(void *ctx);
 	/*

@@ -1,0 +1,227 @@
+/* netconn.c - one client connection in a child process: timed reads and writes, over TCP or TLS, with line framing. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "errfmt.h"
+#include "monotonic.h"
+#include "netconn.h"
+#include "tls.h"
+
+int
+netconn_init(struct netconn *c, int fd, int timeout_ms, size_t line_max)
+{
+	int flags;
+
+	if (line_max == 0 || line_max >= NETCONN_IN_SIZE - 2) {
+		errno = EINVAL;
+		return -1;
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags == -1 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1)
+		return -1;
+	c->fd = fd;
+	c->tls = NULL;
+	c->timeout_ms = timeout_ms;
+	c->line_max = line_max;
+	c->start = c->end = 0;
+	c->skipping = false;
+	return 0;
+}
+
+int
+netconn_flush(struct netconn *c, struct buf *out)
+{
+	size_t off = 0;
+
+	if (out->len == 0)
+		return 0;
+	if (c->tls != NULL) {
+		if (tls_write_all(c->tls, out->data, out->len, c->timeout_ms) == -1)
+			return -1;
+		buf_reset(out);
+		return 0;
+	}
+	while (off < out->len) {
+		struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
+		ssize_t n = send(c->fd, out->data + off, out->len - off, MSG_NOSIGNAL);
+
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		/* A client that never reads is dropped after the timeout. */
+		n = poll(&pfd, 1, c->timeout_ms);
+		if (n == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (n == -1 && errno != EINTR)
+			return -1;
+	}
+	buf_reset(out);
+	return 0;
+}
+
+/* Read what is there into c->in, waiting at most the timeout; > 0, 0 at EOF, -1 with errno. */
+static ssize_t
+fill(struct netconn *c)
+{
+	size_t room = sizeof(c->in) - c->end;
+	long long deadline = monotonic_ms() + c->timeout_ms;
+
+	if (c->tls != NULL)
+		return tls_read(c->tls, c->in + c->end, room, c->timeout_ms);
+	for (;;) {
+		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+		long long left = deadline - monotonic_ms();
+		ssize_t n;
+		int r;
+
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		r = poll(&pfd, 1, (int)left);
+		if (r == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		n = read(c->fd, c->in + c->end, room);
+		if (n >= 0)
+			return n;
+		if (errno != EAGAIN && errno != EINTR)
+			return -1;
+	}
+}
+
+/* Move the unread input to the front, to make room for the next read. */
+static void
+compact(struct netconn *c)
+{
+	size_t old_end = c->end;
+
+	if (c->start == 0)
+		return;
+	memmove(c->in, c->in + c->start, c->end - c->start);
+	c->end -= c->start;
+	c->start = 0;
+	/* Leave no copy of a password behind in the unused part. */
+	explicit_bzero(c->in + c->end, old_end - c->end);
+}
+
+int
+netconn_line(struct netconn *c, struct buf *out, const char **line_r, size_t *len_r)
+{
+	for (;;) {
+		char *start = c->in + c->start, *nl;
+		size_t avail = c->end - c->start;
+		ssize_t n;
+
+		nl = memchr(start, '\n', avail);
+		if (c->skipping) {
+			if (nl != NULL) {
+				c->start += (size_t)(nl - start) + 1;
+				c->skipping = false;
+				continue;
+			}
+			c->start = c->end;
+		} else if (nl != NULL) {
+			size_t len = (size_t)(nl - start) + 1;
+
+			c->start += len;
+			*line_r = start;
+			*len_r = len > c->line_max + 2 ? c->line_max + 1 : len;
+			return 1;
+		} else if (avail >= c->line_max + 2) {
+			/* No line ending within the bound: too long, whatever follows. */
+			*line_r = start;
+			*len_r = c->line_max + 1;
+			c->start = c->end;
+			c->skipping = true;
+			return 1;
+		}
+		if (out->len > 0 && netconn_flush(c, out) == -1)
+			return -1;
+		compact(c);
+		n = fill(c);
+		if (n <= 0)
+			return (int)n;
+		c->end += (size_t)n;
+	}
+}
+
+int
+netconn_peek(struct netconn *c, struct buf *out, const char **data_r, size_t *len_r)
+{
+	ssize_t n;
+
+	if (c->end == c->start) {
+		if (out->len > 0 && netconn_flush(c, out) == -1)
+			return -1;
+		/* Nothing unread: the whole buffer is free for the next read. */
+		c->start = c->end = 0;
+		n = fill(c);
+		if (n <= 0)
+			return (int)n;
+		c->end = (size_t)n;
+	}
+	*data_r = c->in + c->start;
+	*len_r = c->end - c->start;
+	return 1;
+}
+
+void
+netconn_consume(struct netconn *c, size_t n)
+{
+	size_t avail = c->end - c->start;
+
+	c->start += n < avail ? n : avail;
+}
+
+bool
+netconn_pending(const struct netconn *c)
+{
+	return c->end > c->start;
+}
+
+void
+netconn_discard(struct netconn *c)
+{
+	explicit_bzero(c->in, sizeof(c->in));
+	c->start = c->end = 0;
+	c->skipping = false;
+}
+
+int
+netconn_starttls(struct netconn *c, struct tls_server *srv, struct buf *out, int handshake_ms,
+		 char *err, size_t errsize)
+{
+	if (netconn_flush(c, out) == -1)
+		return errfmt(err, errsize, "write: %s", strerror(errno));
+	netconn_discard(c);
+	if ((c->tls = tls_accept(srv, c->fd, handshake_ms, err, errsize)) == NULL)
+		return -1;
+	return 0;
+}
+
+void
+netconn_close(struct netconn *c)
+{
+	tls_close(c->tls);
+	c->tls = NULL;
+	if (c->fd != -1)
+		close(c->fd);
+	c->fd = -1;
+	netconn_discard(c);
+}

@@ -1,0 +1,471 @@
+/* server.c - the parent of a fork-per-connection daemon: listeners, caps, children, failed-login throttling, signals. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "monotonic.h"
+#include "server.h"
+
+#define SERVER_BACKLOG 128
+/* Failed logins per address are remembered this long, for throttling. */
+#define SERVER_FAIL_WINDOW_S 900
+#define SERVER_FAIL_TABLE 1024
+/* The delay of a failed login's reply: 1 s, doubling after the third recent failure, up to 30 s. */
+#define SERVER_FAIL_DELAY_MS 1000
+#define SERVER_FAIL_DELAY_MAX_MS 30000
+#define SERVER_FAIL_FREE 3
+/* On SIGTERM, children get this long before SIGKILL. */
+#define SERVER_STOP_GRACE_MS 5000
+
+struct listener {
+	int fd;
+	int kind;
+	bool tls;                       /* TLS from the first byte: no plain refusal text */
+};
+
+struct child {
+	pid_t pid;
+	struct ipaddr addr;
+};
+
+struct fail_record {
+	struct ipaddr addr;
+	unsigned count;
+	time_t last;
+};
+
+/* What a child tells the parent about a login (one write, atomic on a pipe). */
+struct report {
+	pid_t pid;
+	int ok;                         /* 1 login succeeded, 0 failed */
+};
+
+struct server {
+	struct server_hooks hooks;
+	struct listener lis[SERVER_MAX_LISTENERS];
+	size_t nlis;
+	unsigned max_connections, max_per_ip;
+	int sigfd;
+	int report_rd, report_wr;
+	struct child *children;
+	size_t nchildren, child_cap;
+	struct fail_record fails[SERVER_FAIL_TABLE];
+	size_t nfails;
+	sigset_t oldmask;
+};
+
+/* In a child: the write end of the report pipe (-1 in the parent, where nothing reports). */
+static int report_fd = -1;
+
+struct server *
+server_new(const struct server_hooks *hooks)
+{
+	struct server *srv;
+	int pipefd[2];
+
+	if ((srv = calloc(1, sizeof(*srv))) == NULL)
+		fatalx("out of memory");
+	srv->hooks = *hooks;
+	srv->sigfd = -1;
+	/* Non-blocking both ends: a child never waits on a busy parent, the parent never on a quiet pipe. */
+	if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) == -1)
+		fatal("pipe");
+	srv->report_rd = pipefd[0];
+	srv->report_wr = pipefd[1];
+	return srv;
+}
+
+void
+server_bind(struct server *srv, const char *key, const char *spec, int kind, bool tls)
+{
+	int fds[LISTEN_MAX_FDS];
+	char err[512];
+	size_t room = SERVER_MAX_LISTENERS - srv->nlis;
+	int n, i;
+
+	if (spec[0] == '\0')
+		return;
+	n = listen_bind(spec, SERVER_BACKLOG, fds, room < LISTEN_MAX_FDS ? room : LISTEN_MAX_FDS,
+			err, sizeof(err));
+	if (n == -1)
+		fatalx("%s %s", key, err);
+	for (i = 0; i < n; i++)
+		srv->lis[srv->nlis++] = (struct listener){ .fd = fds[i], .kind = kind, .tls = tls };
+	log_info("listening on %s%s", spec, tls ? " (implicit TLS)" : "");
+}
+
+void
+server_set_limits(struct server *srv, unsigned max_connections, unsigned max_per_ip)
+{
+	struct child *c;
+
+	/* The child table holds max_connections entries, so accepting never allocates. */
+	if (max_connections > srv->child_cap) {
+		c = realloc(srv->children, max_connections * sizeof(*c));
+		if (c == NULL && srv->child_cap == 0)
+			fatalx("out of memory");
+		if (c == NULL) {
+			log_warnx("out of memory for %u connections at once; keeping %zu",
+				  max_connections, srv->child_cap);
+			max_connections = (unsigned)srv->child_cap;
+		} else {
+			srv->children = c;
+			srv->child_cap = max_connections;
+		}
+	}
+	srv->max_connections = max_connections;
+	srv->max_per_ip = max_per_ip;
+}
+
+void
+server_report_login(bool ok)
+{
+	struct report r = { .pid = getpid(), .ok = ok };
+
+	if (report_fd == -1)
+		return;
+	/* Non-blocking and smaller than PIPE_BUF: atomic, and never holds the session. */
+	(void)!write(report_fd, &r, sizeof(r));
+}
+
+long
+server_fail_delay_ms(unsigned failures)
+{
+	long ms = SERVER_FAIL_DELAY_MS;
+
+	if (failures > SERVER_FAIL_FREE) {
+		unsigned shift = failures - SERVER_FAIL_FREE;
+		ms = shift >= 5 ? SERVER_FAIL_DELAY_MAX_MS : SERVER_FAIL_DELAY_MS << shift;
+	}
+	return ms > SERVER_FAIL_DELAY_MAX_MS ? SERVER_FAIL_DELAY_MAX_MS : ms;
+}
+
+void
+server_sleep_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+static size_t
+children_from(const struct server *srv, const struct ipaddr *addr)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < srv->nchildren; i++)
+		n += ipaddr_equal(&srv->children[i].addr, addr);
+	return n;
+}
+
+static struct fail_record *
+fail_find(struct server *srv, const struct ipaddr *addr, bool create)
+{
+	time_t now = time(NULL);
+	size_t i, oldest = 0;
+
+	for (i = 0; i < srv->nfails; i++) {
+		struct fail_record *f = &srv->fails[i];
+
+		if (now - f->last > SERVER_FAIL_WINDOW_S) {
+			/* Forget an old record (swap in the last one). */
+			*f = srv->fails[--srv->nfails];
+			i--;
+			continue;
+		}
+		if (ipaddr_equal(&f->addr, addr))
+			return f;
+		if (f->last < srv->fails[oldest].last)
+			oldest = i;
+	}
+	if (!create)
+		return NULL;
+	if (srv->nfails == SERVER_FAIL_TABLE) {
+		/* Full: the least recent record goes. */
+		srv->fails[oldest] = srv->fails[--srv->nfails];
+	}
+	srv->fails[srv->nfails] = (struct fail_record){ .addr = *addr, .last = now };
+	return &srv->fails[srv->nfails++];
+}
+
+static void
+read_reports(struct server *srv)
+{
+	struct report r;
+	size_t i;
+
+	while (read(srv->report_rd, &r, sizeof(r)) == (ssize_t)sizeof(r)) {
+		for (i = 0; i < srv->nchildren && srv->children[i].pid != r.pid; i++)
+			;
+		if (i == srv->nchildren)
+			continue;
+		if (r.ok) {
+			struct fail_record *f = fail_find(srv, &srv->children[i].addr, false);
+			if (f != NULL)
+				f->count = 0;
+		} else {
+			struct fail_record *f = fail_find(srv, &srv->children[i].addr, true);
+			f->count++;
+			f->last = time(NULL);
+		}
+	}
+}
+
+/* A child has ended: forget it (and say so when it crashed). */
+static void
+child_ended(struct server *srv, pid_t pid, int status)
+{
+	size_t i;
+
+	for (i = 0; i < srv->nchildren; i++) {
+		if (srv->children[i].pid != pid)
+			continue;
+		if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM &&
+		    WTERMSIG(status) != SIGKILL) {
+			char text[IPADDR_TEXT_MAX];
+			ipaddr_format(&srv->children[i].addr, text);
+			log_warnx("session for %s (pid %ld) died of signal %d", text, (long)pid,
+				  WTERMSIG(status));
+		}
+		srv->children[i] = srv->children[--srv->nchildren];
+		return;
+	}
+}
+
+static void
+reap(struct server *srv)
+{
+	pid_t pid;
+	int status;
+
+	/* Reports a child sent just before it exited still count for its address. */
+	read_reports(srv);
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		child_ended(srv, pid, status);
+}
+
+static void
+refuse(const struct server *srv, int fd, bool tls, const char *why, const char *text)
+{
+	const char *msg = srv->hooks.refuse_reply;
+
+	log_warnx("refused %s: %s", text, why);
+	/* Best effort, never blocking; a TLS client would not understand it anyway. */
+	if (!tls && msg != NULL)
+		(void)!send(fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
+}
+
+/* In a new child: the signals as they were before server_run, and none of the parent's descriptors. */
+static void
+child_setup(struct server *srv)
+{
+	size_t i;
+
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	sigprocmask(SIG_SETMASK, &srv->oldmask, NULL);
+	for (i = 0; i < srv->nlis; i++)
+		close(srv->lis[i].fd);
+	close(srv->sigfd);
+	close(srv->report_rd);
+	report_fd = srv->report_wr;
+	free(srv->children);
+	srv->children = NULL;
+	srv->nchildren = srv->child_cap = 0;
+}
+
+static void
+accept_one(struct server *srv, const struct listener *l)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	struct ipaddr addr;
+	struct fail_record *f;
+	char text[IPADDR_TEXT_MAX], why[64];
+	unsigned prior;
+	pid_t pid;
+	int fd, one = 1;
+
+	fd = accept4(l->fd, (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
+	if (fd == -1) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+		    errno != ECONNABORTED)
+			log_warn("accept");
+		if (errno == EMFILE || errno == ENFILE)
+			server_sleep_ms(100);  /* let children finish rather than spin */
+		return;
+	}
+	if (ipaddr_from_sockaddr((struct sockaddr *)&ss, &addr) == -1) {
+		close(fd);
+		return;
+	}
+	ipaddr_format(&addr, text);
+	if (srv->nchildren >= srv->max_connections) {
+		snprintf(why, sizeof(why), "at the limit of %u connections", srv->max_connections);
+		refuse(srv, fd, l->tls, why, text);
+		return;
+	}
+	if (children_from(srv, &addr) >= srv->max_per_ip) {
+		snprintf(why, sizeof(why), "at the limit of %u connections from one address",
+			 srv->max_per_ip);
+		refuse(srv, fd, l->tls, why, text);
+		return;
+	}
+	/* Half-open connections (a client that vanished) are found by the kernel too. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	/* Replies are whole when written; Nagle would only hold back their tails. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	read_reports(srv);
+	f = fail_find(srv, &addr, false);
+	prior = f != NULL ? f->count : 0;
+
+	pid = fork();
+	if (pid == -1) {
+		log_warn("fork");
+		close(fd);
+		return;
+	}
+	if (pid == 0) {
+		child_setup(srv);
+		srv->hooks.serve(srv->hooks.ctx, fd, &addr, l->kind, prior);
+		_exit(0);
+	}
+	close(fd);
+	srv->children[srv->nchildren++] = (struct child){ .pid = pid, .addr = addr };
+}
+
+static void
+stop_children(struct server *srv)
+{
+	long long deadline = monotonic_ms() + SERVER_STOP_GRACE_MS;
+	size_t i;
+
+	for (i = 0; i < srv->nchildren; i++)
+		kill(srv->children[i].pid, SIGTERM);
+	while (srv->nchildren > 0 && monotonic_ms() < deadline) {
+		reap(srv);
+		if (srv->nchildren > 0)
+			server_sleep_ms(20);
+	}
+	for (i = 0; i < srv->nchildren; i++)
+		kill(srv->children[i].pid, SIGKILL);
+	while (srv->nchildren > 0) {
+		int status;
+		pid_t pid = waitpid(-1, &status, 0);
+
+		if (pid == -1)
+			break;
+		child_ended(srv, pid, status);
+	}
+}
+
+static void
+setup_signals(struct server *srv)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &set, &srv->oldmask) == -1)
+		fatal("sigprocmask");
+	if ((srv->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) == -1)
+		fatal("signalfd");
+	/* Writes to a vanished client fail with EPIPE instead of killing the process. */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Drain the signalfd; false once the server must stop. */
+static bool
+handle_signals(struct server *srv)
+{
+	struct signalfd_siginfo si;
+	bool run = true;
+
+	while (read(srv->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGHUP:
+			if (srv->hooks.reload != NULL)
+				srv->hooks.reload(srv->hooks.ctx);
+			break;
+		case SIGCHLD:
+			reap(srv);
+			break;
+		default:
+			run = false;
+		}
+	}
+	return run;
+}
+
+void
+server_run(struct server *srv)
+{
+	struct pollfd pfd[SERVER_MAX_LISTENERS + 2];
+	size_t i;
+
+	if (srv->max_connections == 0 || srv->max_per_ip == 0)
+		fatalx("server_run: no connection limits set");
+	setup_signals(srv);
+	for (;;) {
+		size_t n = 0;
+
+		pfd[n++] = (struct pollfd){ .fd = srv->sigfd, .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = srv->report_rd, .events = POLLIN };
+		for (i = 0; i < srv->nlis; i++)
+			pfd[n++] = (struct pollfd){ .fd = srv->lis[i].fd, .events = POLLIN };
+		if (poll(pfd, n, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("poll");
+		}
+		if ((pfd[0].revents & POLLIN) && !handle_signals(srv))
+			break;
+		if (pfd[1].revents & POLLIN)
+			read_reports(srv);
+		for (i = 0; i < srv->nlis; i++)
+			if (pfd[2 + i].revents & POLLIN)
+				accept_one(srv, &srv->lis[i]);
+	}
+
+	log_info("stopping: %zu session(s) to end", srv->nchildren);
+	for (i = 0; i < srv->nlis; i++)
+		close(srv->lis[i].fd);
+	srv->nlis = 0;
+	stop_children(srv);
+}
+
+void
+server_free(struct server *srv)
+{
+	size_t i;
+
+	if (srv == NULL)
+		return;
+	for (i = 0; i < srv->nlis; i++)
+		close(srv->lis[i].fd);
+	if (srv->sigfd != -1)
+		close(srv->sigfd);
+	close(srv->report_rd);
+	close(srv->report_wr);
+	free(srv->children);
+	free(srv);
+}

@@ -1,0 +1,52 @@
+/* pop3d.h - what the parts of osd pop3d share: the running settings, the login hooks, the session loop. */
+#ifndef OSD_POP3D_H
+#define OSD_POP3D_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdnoreturn.h>
+
+#include "conf.h"
+#include "ipaddr.h"
+
+struct server;
+struct tls_server;
+
+/* The listener kinds given to server_bind. */
+enum pop3d_listener_kind {
+	POP3D_PLAIN = 0,                /* pop3_listen: plaintext, STLS on request */
+	POP3D_IMPLICIT_TLS = 1          /* pop3s_listen: TLS from the first byte */
+};
+
+/* The daemon's state; the parent changes it on SIGHUP, each child has its copy. */
+struct pop3d {
+	struct osd_conf conf;
+	struct tls_server *tls;         /* NULL: no certificate, no STLS */
+	char opensmtp_dir[PATH_MAX];
+	int opensmtp_fd;                /* opensmtp_dir, opened before the folder can move */
+	struct server *server;
+};
+
+/* What the login hooks need, and what they found out for the session loop. */
+struct login_ctx {
+	const struct pop3d *pd;
+	bool no_relay;                  /* the user has the vpasswd flag NO_RELAY */
+};
+
+/* session_config.check_password over vpasswd (ctx: a struct login_ctx). */
+int auth_check_password(void *vctx, const char *login, const char *password, char **home_r,
+			char *err, size_t errsize);
+
+/* session_config.get_secret: the cleartext vpasswd field, for APOP and CRAM-MD5. */
+int auth_get_secret(void *vctx, const char *login, char **secret_r, char **home_r, char *err,
+		    size_t errsize);
+
+/* Record addr in open-smtp/ after a login (a warning in the log when that fails). */
+void auth_record_login(const struct pop3d *pd, const struct ipaddr *addr, const char *text);
+
+/* server_hooks.serve: one POP3 session in the child (ctx: the struct pop3d). */
+noreturn void pop3d_serve(void *ctx, int fd, const struct ipaddr *addr, int kind,
+			  unsigned prior_failures);
+
+#endif
