@@ -30,6 +30,7 @@ struct osd_conf {
 	unsigned smtp_max_connections;  /* smtpd sessions at once (default 200) */
 	unsigned smtp_max_per_ip;       /* smtpd sessions at once from one address (default 20) */
 	bool smtp_loopback_plaintext;   /* AUTH PLAIN/LOGIN without TLS from loopback clients (default yes) */
+	bool advertise_cram_md5;        /* list CRAM-MD5 in CAPA/EHLO (default no: accepted, not offered) */
 	char submission_listen[128];
 	char smtps_listen[128];
 	char imap_listen[128];

@@ -29,16 +29,6 @@ timeout_ms(const struct osd_conf *conf)
 	return conf->pop3_timeout > INT_MAX / 1000 ? INT_MAX : (int)(conf->pop3_timeout * 1000);
 }
 
-static bool
-is_loopback(const struct ipaddr *a)
-{
-	static const uint8_t v6_loopback[16] = { [15] = 1 };
-
-	if (a->family == AF_INET)
-		return a->bytes[0] == 127;
-	return memcmp(a->bytes, v6_loopback, 16) == 0;
-}
-
 static void
 fmt_octets(char *out, size_t size, unsigned long n, uint64_t octets)
 {
@@ -103,17 +93,17 @@ pop3d_serve(void *vpd, int fd, const struct ipaddr *addr, int kind, unsigned pri
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.tls_available = pd->tls != NULL;
 	cfg.tls_active = kind == POP3D_IMPLICIT_TLS;
-	cfg.client_loopback = pd->conf.pop3_loopback_plaintext && is_loopback(addr);
+	cfg.client_loopback = pd->conf.pop3_loopback_plaintext && ipaddr_is_loopback(addr);
 	cfg.plaintext_allowed = pd->conf.pop3_plaintext;
 	cfg.ctx = &ctx;
 	cfg.check_password = auth_check_password;
 	cfg.get_secret = auth_get_secret;
 	/*
-	 * Accepted, not advertised: curl and other clients pick an advertised
-	 * CRAM-MD5 over PLAIN and do not fall back, and most users (osd user
-	 * add) have no cleartext password for it.
+	 * Accepted either way; advertised only when configured: curl and other
+	 * clients pick an advertised CRAM-MD5 over PLAIN and do not fall back,
+	 * and most users (osd user add) have no cleartext password for it.
 	 */
-	cfg.advertise_cram_md5 = false;
+	cfg.advertise_cram_md5 = pd->conf.advertise_cram_md5;
 	if (gethostname(hostname, sizeof(hostname) - 1) == 0 && hostname[0] != '\0')
 		cfg.hostname = hostname;
 	s = session_new(&cfg);

@@ -25,7 +25,7 @@ smtp_listen = 127.0.0.1:2525
 submission_listen = 127.0.0.1:2587
 imap_listen = 127.0.0.1:11143
 default_domain = example.test
-services = watch pop3d
+services = watch pop3d smtpd
 CONF
   cat > "$demo/tcp.smtp" <<'RULES'
 # Static rules in tcprules syntax; logins add ADDRESS:allow,RELAYCLIENT="".
@@ -37,6 +37,9 @@ RULES
 fi
 
 # The demo user demo@example.test (password "demo"), vpopmail layout, with one message.
+# Demo folders made before the SMTP gate existed get it too.
+sed -i 's/^services = watch pop3d$/services = watch pop3d smtpd/' "$demo/osd.conf"
+
 dom=$demo/state/domains/example.test
 if [ ! -f "$dom/vpasswd" ]; then
   echo demo | build/osd user add -c "$demo/osd.conf" demo@example.test
@@ -51,6 +54,10 @@ In another terminal, try:
   build/osd record -c demo/osd.conf 127.0.0.9     # what a POP3 login does
   build/osd check  -c demo/osd.conf 127.0.0.9     # decision: relay, and for how long
   curl pop3://127.0.0.1:11110/ -u demo:demo --interface 127.0.0.9   # a POP3 login records 127.0.0.9
+  swaks --server 127.0.0.1:2525 --local-interface 127.0.0.9 --to someone@far.example   # relayed (250)
+  swaks --server 127.0.0.1:2525 --local-interface 127.0.0.10 --to someone@far.example  # 553, no relay
+  swaks --server 127.0.0.1:2587 -a PLAIN -au demo -ap demo --to someone@far.example   # submission with AUTH
+  ls demo/state/queue/new                          # the queued messages
   build/osd check  -c demo/osd.conf 127.0.0.10    # decision: no-relay
   cdb -d demo/state/relay.cdb                     # the table, as tcpserver reads it
   ls -l --time-style=+%T demo/state/open-smtp     # one empty file per address

@@ -1,0 +1,290 @@
+/* serve.c - one SMTP connection in its own process: the relay decision, the control files, the session loop. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "command.h"
+#include "control.h"
+#include "log.h"
+#include "netconn.h"
+#include "policy.h"
+#include "relaycheck.h"
+#include "server.h"
+#include "session.h"
+#include "smtpd.h"
+#include "tls.h"
+#include "userdb.h"
+
+/* qmail's defaults for control/timeoutsmtpd; databytes when the file is missing (Postfix's size). */
+#define SMTPD_DEFAULT_TIMEOUT 1200
+#define SMTPD_DEFAULT_DATABYTES 10240000ul
+/* The TLS handshake gets this long at most. */
+#define SMTPD_HANDSHAKE_MS 60000
+
+/* What the password hooks need. */
+struct auth_ctx {
+	const struct smtpd *d;
+};
+
+static int
+check_password(void *vctx, const char *login, const char *password, bool *relay_r, char *err,
+	       size_t errsize)
+{
+	const struct auth_ctx *ctx = vctx;
+	struct userdb_user user;
+	int r;
+
+	r = userdb_authenticate(ctx->d->conf.users_dir, ctx->d->conf.default_domain, login, password,
+				&user, err, errsize);
+	if (r == -1)
+		return SMTP_CHECK_TEMPFAIL;
+	if (r == 0)
+		return SMTP_CHECK_BAD;
+	r = SMTP_CHECK_OK;
+	if (user.flags & USERDB_NO_SMTP) {
+		snprintf(err, errsize, "SMTP AUTH disabled for this user (vpasswd flag NO_SMTP)");
+		r = SMTP_CHECK_BAD;
+	}
+	*relay_r = (user.flags & USERDB_NO_RELAY) == 0;
+	explicit_bzero(&user, sizeof(user));
+	return r;
+}
+
+/* CRAM-MD5: the cleartext vpasswd field; refusals as check_password, plus users without one. */
+static int
+get_secret(void *vctx, const char *login, char **secret_r, bool *relay_r, char *err,
+	   size_t errsize)
+{
+	const struct auth_ctx *ctx = vctx;
+	struct userdb_name name;
+	struct userdb_user user;
+	char why[256];
+	int r;
+
+	if (userdb_split_login(login, ctx->d->conf.default_domain, &name, why, sizeof(why)) == -1) {
+		snprintf(err, errsize, "bad login name: %s", why);
+		return SMTP_CHECK_BAD;
+	}
+	r = userdb_lookup(ctx->d->conf.users_dir, &name, &user, err, errsize);
+	if (r == -1)
+		return SMTP_CHECK_TEMPFAIL;
+	if (r == 0) {
+		snprintf(err, errsize, "unknown user");
+		return SMTP_CHECK_BAD;
+	}
+	r = SMTP_CHECK_BAD;
+	if (user.flags & USERDB_NO_SMTP) {
+		snprintf(err, errsize, "SMTP AUTH disabled for this user (vpasswd flag NO_SMTP)");
+	} else if (user.cleartext[0] == '\0') {
+		snprintf(err, errsize, "no cleartext password in vpasswd");
+	} else if ((*secret_r = strdup(user.cleartext)) == NULL) {
+		snprintf(err, errsize, "out of memory");
+		r = SMTP_CHECK_TEMPFAIL;
+	} else {
+		*relay_r = (user.flags & USERDB_NO_RELAY) == 0;
+		r = SMTP_CHECK_OK;
+	}
+	explicit_bzero(&user, sizeof(user));
+	return r;
+}
+
+/* Say one line and end the connection (before any session exists). */
+static noreturn void
+goodbye(struct netconn *c, struct buf *out, const char *text, const char *line, const char *why)
+{
+	log_info("session: addr=%s end=refused (%s)", text, why);
+	buf_reset(out);
+	(void)buf_printf(out, "%s\r\n", line);
+	(void)netconn_flush(c, out);
+	buf_free(out);
+	netconn_close(c);
+	_exit(0);
+}
+
+/* Feed the DATA body to the session until it has its end; "" or why the connection ended. */
+static const char *
+read_body(struct netconn *c, struct smtp_session *s, struct buf *out, unsigned *act)
+{
+	while (*act & SMTP_ACT_DATA) {
+		const char *data;
+		size_t len, used;
+		int r = netconn_peek(c, out, &data, &len);
+
+		if (r == 0)
+			return "dropped";
+		if (r == -1)
+			return errno == ETIMEDOUT ? "timeout" : "io-error";
+		used = smtp_session_data(s, data, len, out, act);
+		netconn_consume(c, used);
+	}
+	return "";
+}
+
+noreturn void
+smtpd_serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned prior_failures)
+{
+	const struct smtpd *d = vctx;
+	struct auth_ctx actx = { .d = d };
+	struct smtp_session_config cfg;
+	struct relay_decision rd;
+	struct smtp_session *s;
+	struct policy *policy;
+	struct netconn *c;
+	struct buf out;
+	char text[IPADDR_TEXT_MAX], me[256], err[512], tls_info[96] = "no";
+	const char *end = "closed", *relayclient;
+	unsigned long timeout, databytes;
+	unsigned failures = 0;
+
+	ipaddr_format(addr, text);
+	buf_init(&out, 0);
+	if (control_read_ulong(d->conf.control_dir, "timeoutsmtpd", SMTPD_DEFAULT_TIMEOUT,
+			       &timeout) == -1 || timeout == 0)
+		timeout = SMTPD_DEFAULT_TIMEOUT;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		fatalx("%s: out of memory", text);
+	if (netconn_init(c, fd, timeout > 86400 ? 86400000 : (int)(timeout * 1000),
+			 SMTP_COMMAND_MAX) == -1)
+		fatal("%s: fcntl", text);
+
+	if (kind == SMTPD_KIND_SMTPS) {
+		int hs = c->timeout_ms < SMTPD_HANDSHAKE_MS ? c->timeout_ms : SMTPD_HANDSHAKE_MS;
+
+		if (netconn_starttls(c, d->tls, &out, hs, err, sizeof(err)) == -1) {
+			log_info("session: addr=%s tls=failed end=handshake (%s)", text, err);
+			_exit(0);
+		}
+		tls_describe(c->tls, tls_info, sizeof(tls_info));
+	}
+
+	/* The relay decision is made afresh for every connection: a new relay.cdb counts at once. */
+	if (relay_decide(d->relay_cdb, d->opensmtp_fd, d->conf.relay_expire, addr, &rd) == -1) {
+		log_warn("%s: %s", text, d->relay_cdb);
+		goodbye(c, &out, text, "421 4.3.0 Service temporarily unavailable (relay table unreadable)",
+			"relay.cdb unreadable");
+	}
+	if (!rd.connect)
+		goodbye(c, &out, text, "421 4.7.1 Sorry, your address is refused by this server's rules",
+			"deny rule");
+	relayclient = rd.relay ? relaydb_getenv(&rd.rule, "RELAYCLIENT") : NULL;
+
+	if (control_read_line(d->conf.control_dir, "me", NULL, me, sizeof(me)) == -1 &&
+	    (gethostname(me, sizeof(me) - 1) == -1 || me[0] == '\0'))
+		snprintf(me, sizeof(me), "localhost");
+	if (control_read_ulong(d->conf.control_dir, "databytes", SMTPD_DEFAULT_DATABYTES,
+			       &databytes) == -1)
+		databytes = SMTPD_DEFAULT_DATABYTES;
+	if ((policy = policy_load(d->conf.control_dir, d->conf.users_dir, err, sizeof(err))) == NULL) {
+		log_warnx("%s: %s", text, err);
+		goodbye(c, &out, text, "421 4.3.0 Service temporarily unavailable (control files unreadable)",
+			"control files unreadable");
+	}
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.hostname = me;
+	cfg.client_addr = text;
+	cfg.tls_available = d->tls != NULL;
+	cfg.tls_active = kind == SMTPD_KIND_SMTPS;
+	cfg.submission = kind != SMTPD_KIND_SMTP;
+	cfg.auth_plaintext_ok = d->conf.smtp_loopback_plaintext && ipaddr_is_loopback(addr);
+	cfg.advertise_cram_md5 = d->conf.advertise_cram_md5;
+	/* Relay rights come from rules on port 25 only; submission wants AUTH from everyone. */
+	cfg.may_relay = relayclient != NULL && kind == SMTPD_KIND_SMTP;
+	cfg.relayclient = relayclient;
+	cfg.databytes = databytes;
+	cfg.policy = policy;
+	cfg.queue_dir = d->queue_dir;
+	cfg.fsync = d->conf.fsync;
+	cfg.ctx = &actx;
+	cfg.check_password = check_password;
+	cfg.get_secret = get_secret;
+	if ((s = smtp_session_new(&cfg)) == NULL)
+		goodbye(c, &out, text, "421 4.3.0 Service temporarily unavailable", "out of memory");
+	if (cfg.tls_active)
+		smtp_session_tls_started(s, tls_info);
+
+	smtp_session_greeting(s, &out);
+	for (;;) {
+		const char *line = NULL;
+		size_t len = 0;
+		unsigned act;
+		bool was_quit;
+		int r = netconn_line(c, &out, &line, &len);
+
+		if (r == 0) {
+			end = "dropped";
+			break;
+		}
+		if (r == -1) {
+			if (errno == ETIMEDOUT) {
+				end = "timeout";
+				smtp_session_timeout(s, &out);
+				(void)netconn_flush(c, &out);
+			} else {
+				end = "io-error";
+			}
+			break;
+		}
+		was_quit = len >= 4 && strncasecmp(line, "QUIT", 4) == 0;
+		act = smtp_session_line(s, line, len, &out);
+		/* The line may have carried a password (AUTH PLAIN, a LOGIN answer). */
+		explicit_bzero((char *)line, len);
+		if (act & SMTP_ACT_AUTH_FAILED) {
+			failures++;
+			log_info("auth failed: addr=%s user=%s: %s", text, smtp_session_auth_user(s),
+				 smtp_session_error(s));
+			server_report_login(false);
+			/* Slow down password guessing: the reply waits, longer after repeated failures. */
+			server_sleep_ms(server_fail_delay_ms(prior_failures + failures));
+		}
+		if (act & SMTP_ACT_AUTH_OK) {
+			server_report_login(true);
+			log_info("auth: addr=%s user=%s", text, smtp_session_auth_user(s));
+		}
+		if (act & SMTP_ACT_DATA) {
+			end = read_body(c, s, &out, &act);
+			if (end[0] != '\0')
+				break;
+			end = "closed";
+		}
+		if (act & SMTP_ACT_STARTTLS) {
+			int hs = c->timeout_ms < SMTPD_HANDSHAKE_MS ? c->timeout_ms : SMTPD_HANDSHAKE_MS;
+
+			/* Commands pipelined after STARTTLS are dropped unread (RFC 3207 section 4.2). */
+			if (netconn_starttls(c, d->tls, &out, hs, err, sizeof(err)) == -1) {
+				log_info("addr=%s: STARTTLS: %s", text, err);
+				end = "tls-failed";
+				break;
+			}
+			tls_describe(c->tls, tls_info, sizeof(tls_info));
+			smtp_session_tls_started(s, tls_info);
+		}
+		if (act & SMTP_ACT_CLOSE) {
+			(void)netconn_flush(c, &out);
+			end = was_quit ? "quit" : "closed";
+			break;
+		}
+	}
+
+	{
+		const struct smtp_session_stats *st = smtp_session_stats(s);
+
+		log_info("session: addr=%s helo=%s relay=%s auth=%s tls=%s end=%s messages=%lu "
+			 "rejected=%lu octets=%llu",
+			 text, smtp_session_helo(s)[0] != '\0' ? smtp_session_helo(s) : "-",
+			 cfg.may_relay ? (rd.dynamic ? "pop-before-smtp" : "rule") : "no",
+			 smtp_session_auth_user(s)[0] != '\0' ? smtp_session_auth_user(s) : "-",
+			 tls_info, end, st->messages, st->rejected, (unsigned long long)st->octets);
+	}
+	smtp_session_free(s);
+	policy_free(policy);
+	buf_free(&out);
+	netconn_close(c);
+	free(c);
+	_exit(0);
+}

@@ -1,0 +1,614 @@
+/* session.c - the SMTP state machine: greeting, EHLO, the mail transaction, DATA into the queue (RFC 5321, 1870, 2920, 3207, 6152). */
+#include "session.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "address.h"
+#include "command.h"
+#include "log.h"
+#include "policy.h"
+#include "queue.h"
+#include "received.h"
+#include "session_int.h"
+
+/* Unstuffed DATA octets are written to the queue file in pieces of about this size. */
+#define DATA_WRITE_CHUNK (64 * 1024)
+
+void
+smtp_reply(struct buf *out, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)buf_vprintf(out, fmt, ap);
+	va_end(ap);
+	(void)buf_append(out, "\r\n", 2);
+}
+
+unsigned
+smtp_session_count_error(struct smtp_session *s, struct buf *out)
+{
+	if (++s->errors < s->cfg.max_errors)
+		return 0;
+	smtp_reply(out, "421 4.7.0 %s Error: too many errors, closing the connection",
+		   s->cfg.hostname);
+	s->closing = true;
+	return SMTP_ACT_CLOSE;
+}
+
+static unsigned
+error(struct smtp_session *s, struct buf *out, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* An error reply that counts towards max_errors. */
+static unsigned
+error(struct smtp_session *s, struct buf *out, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)buf_vprintf(out, fmt, ap);
+	va_end(ap);
+	(void)buf_append(out, "\r\n", 2);
+	return smtp_session_count_error(s, out);
+}
+
+static void
+transaction_reset(struct smtp_session *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nrcpts; i++)
+		free(s->rcpts[i].address);
+	s->nrcpts = 0;
+	s->have_mail = false;
+	s->rcpt_refused = false;
+	s->sender[0] = '\0';
+	s->declared_size = 0;
+	if (s->qw != NULL) {
+		queue_abort(s->qw);
+		s->qw = NULL;
+	}
+	buf_reset(&s->body);
+}
+
+struct smtp_session *
+smtp_session_new(const struct smtp_session_config *cfg)
+{
+	struct smtp_session *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->cfg = *cfg;
+	if (s->cfg.max_rcpts == 0)
+		s->cfg.max_rcpts = SMTP_DEFAULT_MAX_RCPTS;
+	if (s->cfg.max_errors == 0)
+		s->cfg.max_errors = SMTP_DEFAULT_MAX_ERRORS;
+	if (s->cfg.hostname == NULL || s->cfg.hostname[0] == '\0')
+		s->cfg.hostname = "localhost";
+	if (s->cfg.relayclient == NULL)
+		s->cfg.relayclient = "";
+	s->tls = cfg->tls_active;
+	s->rcpts = calloc(s->cfg.max_rcpts, sizeof(*s->rcpts));
+	if (s->rcpts == NULL) {
+		free(s);
+		return NULL;
+	}
+	buf_init(&s->body, 0);
+	return s;
+}
+
+void
+smtp_session_free(struct smtp_session *s)
+{
+	if (s == NULL)
+		return;
+	transaction_reset(s);
+	buf_free(&s->body);
+	free(s->rcpts);
+	explicit_bzero(s, sizeof(*s));
+	free(s);
+}
+
+void
+smtp_session_greeting(struct smtp_session *s, struct buf *out)
+{
+	smtp_reply(out, "220 %s ESMTP osd", s->cfg.hostname);
+}
+
+void
+smtp_session_timeout(struct smtp_session *s, struct buf *out)
+{
+	smtp_reply(out, "421 4.4.2 %s Error: timeout exceeded", s->cfg.hostname);
+}
+
+void
+smtp_session_tls_started(struct smtp_session *s, const char *tls_info)
+{
+	/* RFC 3207 section 4.2: forget everything learnt before the handshake. */
+	transaction_reset(s);
+	s->helo[0] = '\0';
+	s->esmtp = false;
+	s->authenticated = false;
+	s->auth_relay = false;
+	s->auth_user[0] = '\0';
+	s->auth_step = AUTH_NONE;
+	s->tls = true;
+	snprintf(s->tls_info, sizeof(s->tls_info), "%s", tls_info != NULL ? tls_info : "");
+}
+
+const char *
+smtp_session_auth_user(const struct smtp_session *s)
+{
+	return s->authenticated ? s->auth_user : "";
+}
+
+const char *
+smtp_session_helo(const struct smtp_session *s)
+{
+	return s->helo;
+}
+
+const struct smtp_session_stats *
+smtp_session_stats(const struct smtp_session *s)
+{
+	return &s->stats;
+}
+
+const char *
+smtp_session_error(const struct smtp_session *s)
+{
+	return s->error;
+}
+
+/* ----- HELO, EHLO ----- */
+
+static unsigned
+cmd_helo(struct smtp_session *s, const struct smtp_command *c, bool esmtp, struct buf *out)
+{
+	size_t i;
+
+	if (c->arg_len == 0)
+		return error(s, out, "501 5.5.4 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
+	/* RFC 5321 4.1.4: EHLO/HELO also resets the transaction. */
+	transaction_reset(s);
+	for (i = 0; i < c->arg_len && i + 1 < sizeof(s->helo); i++) {
+		unsigned char ch = (unsigned char)c->arg[i];
+		s->helo[i] = ch > ' ' && ch < 0x7f ? (char)ch : '?';
+	}
+	s->helo[i] = '\0';
+	s->esmtp = esmtp;
+	if (!esmtp) {
+		smtp_reply(out, "250 %s", s->cfg.hostname);
+		return 0;
+	}
+	smtp_reply(out, "250-%s", s->cfg.hostname);
+	smtp_reply(out, "250-PIPELINING");
+	if (s->cfg.databytes > 0)
+		smtp_reply(out, "250-SIZE %llu", (unsigned long long)s->cfg.databytes);
+	else
+		smtp_reply(out, "250-SIZE");
+	if (s->cfg.tls_available && !s->tls)
+		smtp_reply(out, "250-STARTTLS");
+	if (!s->authenticated) {
+		bool plain = smtp_auth_plaintext_ok(s);
+		bool cram = s->cfg.get_secret != NULL && s->cfg.advertise_cram_md5;
+
+		if (plain || cram)
+			smtp_reply(out, "250-AUTH%s%s", plain ? " PLAIN LOGIN" : "",
+				   cram ? " CRAM-MD5" : "");
+	}
+	smtp_reply(out, "250-ENHANCEDSTATUSCODES");
+	smtp_reply(out, "250 8BITMIME");
+	return 0;
+}
+
+/* ----- MAIL, RCPT ----- */
+
+static unsigned
+path_error(struct smtp_session *s, enum smtp_addr_error e, bool mail, struct buf *out)
+{
+	const char *status = mail ? "5.1.7" : "5.1.3";
+
+	switch (e) {
+	case SMTP_ADDR_TOO_LONG:
+		return error(s, out, "501 %s Error: address too long", status);
+	case SMTP_ADDR_NULL_NOT_ALLOWED:
+		return error(s, out, "501 5.1.3 Error: the null address is not a recipient");
+	case SMTP_PARAM_SYNTAX:
+		return error(s, out, "501 5.5.4 Error: bad parameter syntax");
+	case SMTP_PARAM_UNKNOWN:
+		return error(s, out, "555 5.5.4 Error: unsupported parameter");
+	case SMTP_ADDR_SYNTAX:
+	case SMTP_ADDR_OK:
+		break;
+	}
+	return error(s, out, "501 %s Error: bad address syntax", status);
+}
+
+static unsigned
+cmd_mail(struct smtp_session *s, const struct smtp_command *c, struct buf *out)
+{
+	struct smtp_path path;
+	struct smtp_params params;
+	enum smtp_addr_error e;
+
+	if (s->helo[0] == '\0')
+		return error(s, out, "503 5.5.1 Error: send HELO/EHLO first");
+	if (s->have_mail)
+		return error(s, out, "503 5.5.1 Error: nested MAIL command");
+	if (s->cfg.submission && !s->authenticated)
+		return error(s, out, "530 5.7.0 Authentication required");
+	e = smtp_parse_path(c->arg, c->arg_len, true, &path, &params);
+	if (e != SMTP_ADDR_OK)
+		return path_error(s, e, true, out);
+	if (!s->esmtp && (params.have_size || params.body != SMTP_BODY_NONE || params.have_auth))
+		return error(s, out, "555 5.5.4 Error: parameters need EHLO");
+	if (params.have_size && s->cfg.databytes > 0 && params.size > s->cfg.databytes)
+		return error(s, out, "552 5.3.4 Message size exceeds fixed maximum message size");
+	if (policy_badmailfrom(s->cfg.policy, path.address)) {
+		log_info("refused sender: addr=%s helo=%s from=<%s>: badmailfrom", s->cfg.client_addr,
+			 s->helo, path.address);
+		s->stats.rejected++;
+		return error(s, out, "553 sorry, your envelope sender is in my badmailfrom list (#5.7.1)");
+	}
+	snprintf(s->sender, sizeof(s->sender), "%s", path.address);
+	s->declared_size = params.have_size ? params.size : 0;
+	s->have_mail = true;
+	smtp_reply(out, "250 2.1.0 Ok");
+	return 0;
+}
+
+static unsigned
+refuse_rcpt(struct smtp_session *s, const struct smtp_path *p, const char *why, struct buf *out,
+	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static unsigned
+refuse_rcpt(struct smtp_session *s, const struct smtp_path *p, const char *why, struct buf *out,
+	    const char *fmt, ...)
+{
+	va_list ap;
+
+	log_info("refused recipient: addr=%s helo=%s from=<%s> to=<%s>: %s", s->cfg.client_addr,
+		 s->helo, s->sender, p->address, why);
+	s->rcpt_refused = true;
+	s->stats.rejected++;
+	va_start(ap, fmt);
+	(void)buf_vprintf(out, fmt, ap);
+	va_end(ap);
+	(void)buf_append(out, "\r\n", 2);
+	return smtp_session_count_error(s, out);
+}
+
+static unsigned
+cmd_rcpt(struct smtp_session *s, const struct smtp_command *c, struct buf *out)
+{
+	struct smtp_path path;
+	struct smtp_params params;
+	enum smtp_addr_error e;
+	enum policy_rcpt verdict;
+	bool may_relay = s->cfg.may_relay || (s->authenticated && s->auth_relay);
+	const char *reason;
+	char err[256] = "";
+	size_t alen;
+	char *addr;
+
+	if (!s->have_mail)
+		return error(s, out, "503 5.5.1 Error: need MAIL command");
+	if (s->nrcpts >= s->cfg.max_rcpts) {
+		/* RFC 5321 4.5.3.1.10: 452, and the client sends the rest in another message. */
+		smtp_reply(out, "452 4.5.3 Error: too many recipients");
+		return 0;
+	}
+	e = smtp_parse_path(c->arg, c->arg_len, false, &path, &params);
+	if (e != SMTP_ADDR_OK)
+		return path_error(s, e, false, out);
+	if (params.have_size || params.body != SMTP_BODY_NONE || params.have_auth)
+		return error(s, out, "555 5.5.4 Error: unsupported parameter");
+
+	verdict = policy_check_rcpt(s->cfg.policy, &path, may_relay, err, sizeof(err));
+	switch (verdict) {
+	case POLICY_RCPT_LOCAL:
+		reason = "local";
+		break;
+	case POLICY_RCPT_RCPTHOSTS:
+		reason = "rcpthosts";
+		break;
+	case POLICY_RCPT_RELAY:
+		reason = s->cfg.may_relay ? "relayclient" : "auth";
+		break;
+	case POLICY_RCPT_NOT_LOCAL:
+		return refuse_rcpt(s, &path, "not in rcpthosts", out,
+				   "553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)");
+	case POLICY_RCPT_RELAY_TRICK:
+		return refuse_rcpt(s, &path, "relay trick (%, !, route, quoted @ or literal)", out,
+				   "553 5.7.1 sorry, that address names another destination; relaying denied");
+	case POLICY_RCPT_UNKNOWN_USER:
+		return refuse_rcpt(s, &path, "unknown user", out,
+				   "550 5.1.1 <%s>: Recipient address rejected: User unknown in virtual mailbox table",
+				   path.address);
+	case POLICY_RCPT_TEMPFAIL:
+	default:
+		log_warnx("addr=%s to=<%s>: %s", s->cfg.client_addr, path.address, err);
+		smtp_reply(out, "451 4.3.0 <%s>: Temporary lookup failure", path.address);
+		return 0;
+	}
+
+	/* qmail: RELAYCLIENT's value is appended to every recipient of a relay client. */
+	alen = strlen(path.address) + (s->cfg.may_relay ? strlen(s->cfg.relayclient) : 0);
+	if ((addr = malloc(alen + 1)) == NULL) {
+		smtp_reply(out, "451 4.3.0 Error: out of memory");
+		return 0;
+	}
+	snprintf(addr, alen + 1, "%s%s", path.address, s->cfg.may_relay ? s->cfg.relayclient : "");
+	s->rcpts[s->nrcpts++] = (struct rcpt){ .address = addr, .reason = reason };
+	smtp_reply(out, "250 2.1.5 Ok");
+	return 0;
+}
+
+/* ----- DATA ----- */
+
+static unsigned
+cmd_data(struct smtp_session *s, struct buf *out)
+{
+	const char *rcpts[SMTP_DEFAULT_MAX_RCPTS];
+	const char **list = rcpts;
+	struct queue_envelope env;
+	struct smtp_received rec;
+	char err[256];
+	size_t i;
+
+	if (!s->have_mail)
+		return error(s, out, "503 5.5.1 Error: need MAIL command");
+	if (s->nrcpts == 0) {
+		if (s->rcpt_refused)
+			return error(s, out, "554 5.5.1 Error: no valid recipients");
+		return error(s, out, "503 5.5.1 Error: need RCPT command");
+	}
+	if (s->nrcpts > SMTP_DEFAULT_MAX_RCPTS &&
+	    (list = calloc(s->nrcpts, sizeof(*list))) == NULL) {
+		smtp_reply(out, "451 4.3.0 Error: out of memory");
+		return 0;
+	}
+	for (i = 0; i < s->nrcpts; i++)
+		list[i] = s->rcpts[i].address;
+	env = (struct queue_envelope){
+		.sender = s->sender, .rcpts = list, .nrcpts = s->nrcpts,
+		.client = s->cfg.client_addr, .helo = s->helo,
+		.auth_user = s->authenticated ? s->auth_user : NULL, .received = time(NULL),
+	};
+	s->qw = queue_begin(s->cfg.queue_dir, s->cfg.fsync, &env, err, sizeof(err));
+	if (list != rcpts)
+		free(list);
+	if (s->qw == NULL) {
+		int e = errno;
+
+		log_warnx("addr=%s: cannot queue: %s", s->cfg.client_addr, err);
+		if (e == ENOSPC || e == EDQUOT)
+			smtp_reply(out, "452 4.3.1 Insufficient system storage");
+		else
+			smtp_reply(out, "451 4.3.0 Error: queue file write error");
+		return 0;
+	}
+	rec = (struct smtp_received){
+		.helo = s->helo, .client_addr = s->cfg.client_addr, .hostname = s->cfg.hostname,
+		.esmtp = s->esmtp, .tls = s->tls, .auth = s->authenticated, .tls_info = s->tls_info,
+		.for_rcpt = s->nrcpts == 1 ? s->rcpts[0].address : NULL, .when = env.received,
+	};
+	buf_reset(&s->body);
+	if (smtp_received_header(&s->body, &rec) == -1) {
+		smtp_reply(out, "451 4.3.0 Error: out of memory");
+		transaction_reset(s);
+		return 0;
+	}
+	s->write_errno = 0;
+	smtp_data_init(&s->data, s->cfg.databytes);
+	smtp_reply(out, "354 End data with <CR><LF>.<CR><LF>");
+	return SMTP_ACT_DATA;
+}
+
+/* Write what is waiting in body to the queue file; a failure is remembered, not fatal yet. */
+static void
+body_flush(struct smtp_session *s)
+{
+	char err[256];
+
+	if (s->write_errno == 0 && s->data.error == SMTP_DATA_OK && s->body.len > 0 &&
+	    queue_write(s->qw, s->body.data, s->body.len, err, sizeof(err)) == -1) {
+		s->write_errno = errno != 0 ? errno : EIO;
+		log_warnx("addr=%s: queue write: %s", s->cfg.client_addr, err);
+	}
+	buf_reset(&s->body);
+}
+
+static void
+log_message(const struct smtp_session *s, const char *id, const char *result)
+{
+	char to[1024];
+	size_t i, off = 0;
+
+	to[0] = '\0';
+	for (i = 0; i < s->nrcpts && off + 1 < sizeof(to); i++) {
+		int n = snprintf(to + off, sizeof(to) - off, "%s<%s>(%s)", i > 0 ? "," : "",
+				 s->rcpts[i].address, s->rcpts[i].reason);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	log_info("message: addr=%s helo=%s auth=%s tls=%s from=<%s> to=%s size=%llu id=%s result=%s",
+		 s->cfg.client_addr, s->helo, s->authenticated ? s->auth_user : "-",
+		 s->tls ? "yes" : "no", s->sender, to, (unsigned long long)s->data.size,
+		 id != NULL ? id : "-", result);
+}
+
+/* The terminator has arrived: commit, or refuse, and end the transaction. */
+static void
+data_end(struct smtp_session *s, struct buf *out)
+{
+	char id[QUEUE_ID_MAX + 1], err[256];
+	const char *reply = smtp_data_error_reply(s->data.error);
+
+	body_flush(s);
+	if (reply != NULL) {
+		log_message(s, NULL, "refused");
+		s->stats.rejected++;
+		(void)buf_append_str(out, reply);
+	} else if (s->write_errno != 0) {
+		log_message(s, NULL, "queue-error");
+		smtp_reply(out, s->write_errno == ENOSPC || s->write_errno == EDQUOT ?
+			   "452 4.3.1 Insufficient system storage" :
+			   "451 4.3.0 Error: queue file write error");
+	} else {
+		struct queue_writer *w = s->qw;
+
+		s->qw = NULL;
+		if (queue_commit(w, id, err, sizeof(err)) == -1) {
+			int e = errno;
+
+			log_warnx("addr=%s: queue commit: %s", s->cfg.client_addr, err);
+			log_message(s, NULL, "queue-error");
+			smtp_reply(out, e == ENOSPC || e == EDQUOT ?
+				   "452 4.3.1 Insufficient system storage" :
+				   "451 4.3.0 Error: queue file write error");
+		} else {
+			/* Only now, with file and folder on disk, may the client hear 250. */
+			log_message(s, id, "queued");
+			s->stats.messages++;
+			s->stats.octets += s->data.size;
+			smtp_reply(out, "250 2.0.0 Ok: queued as %s", id);
+		}
+	}
+	transaction_reset(s);
+}
+
+size_t
+smtp_session_data(struct smtp_session *s, const char *data, size_t len, struct buf *out,
+		  unsigned *act_r)
+{
+	size_t used;
+
+	*act_r = SMTP_ACT_DATA;
+	if (s->qw == NULL) {
+		*act_r = 0;
+		return 0;
+	}
+	used = smtp_data_feed(&s->data, data, len, &s->body);
+	if (used == (size_t)-1) {
+		smtp_reply(out, "451 4.3.0 Error: out of memory");
+		transaction_reset(s);
+		*act_r = SMTP_ACT_CLOSE;
+		return len;
+	}
+	if (s->body.len >= DATA_WRITE_CHUNK || s->data.error != SMTP_DATA_OK)
+		body_flush(s);
+	if (s->data.done) {
+		data_end(s, out);
+		*act_r = 0;
+	}
+	return used;
+}
+
+/* ----- the rest, and the dispatcher ----- */
+
+static unsigned
+cmd_starttls(struct smtp_session *s, struct buf *out)
+{
+	if (!s->cfg.tls_available)
+		return error(s, out, "502 5.5.1 Error: command not implemented");
+	if (s->tls)
+		return error(s, out, "503 5.5.1 Error: TLS already active");
+	smtp_reply(out, "220 2.0.0 Ready to start TLS");
+	return SMTP_ACT_STARTTLS;
+}
+
+static unsigned
+command_error(struct smtp_session *s, enum smtp_command_error e, struct buf *out)
+{
+	switch (e) {
+	case SMTP_COMMAND_TOO_LONG:
+		return error(s, out, "500 5.5.2 Error: line too long");
+	case SMTP_COMMAND_BAD_BYTES:
+		return error(s, out, "500 5.5.2 Error: bad characters in command");
+	case SMTP_COMMAND_SYNTAX:
+		return error(s, out, "501 5.5.4 Error: syntax error in parameters or arguments");
+	case SMTP_COMMAND_EMPTY:
+	case SMTP_COMMAND_OK:
+		break;
+	}
+	return error(s, out, "500 5.5.2 Error: bad syntax");
+}
+
+unsigned
+smtp_session_line(struct smtp_session *s, const char *line, size_t len, struct buf *out)
+{
+	struct smtp_command c;
+	enum smtp_command_error e;
+
+	if (s->closing)
+		return SMTP_ACT_CLOSE;
+	if (s->auth_step != AUTH_NONE) {
+		if (len > SMTP_COMMAND_MAX + 2) {
+			s->auth_step = AUTH_NONE;
+			return error(s, out, "500 5.5.6 Error: authentication response too long");
+		}
+		return smtp_auth_response(s, line, len, out);
+	}
+	e = smtp_command_parse(line, len, &c);
+	if (e != SMTP_COMMAND_OK)
+		return command_error(s, e, out);
+
+	switch (c.verb) {
+	case SMTP_VERB_HELO:
+		return cmd_helo(s, &c, false, out);
+	case SMTP_VERB_EHLO:
+		return cmd_helo(s, &c, true, out);
+	case SMTP_VERB_MAIL:
+		return cmd_mail(s, &c, out);
+	case SMTP_VERB_RCPT:
+		return cmd_rcpt(s, &c, out);
+	case SMTP_VERB_DATA:
+		return cmd_data(s, out);
+	case SMTP_VERB_RSET:
+		transaction_reset(s);
+		smtp_reply(out, "250 2.0.0 Ok");
+		return 0;
+	case SMTP_VERB_NOOP:
+		smtp_reply(out, "250 2.0.0 Ok");
+		return 0;
+	case SMTP_VERB_QUIT:
+		smtp_reply(out, "221 2.0.0 %s closing connection", s->cfg.hostname);
+		s->closing = true;
+		return SMTP_ACT_CLOSE;
+	case SMTP_VERB_VRFY:
+		/* RFC 5321 3.5.3: 252 instead of giving away which users exist. */
+		smtp_reply(out, "252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery");
+		return 0;
+	case SMTP_VERB_EXPN:
+		return error(s, out, "502 5.5.1 Error: EXPN not available");
+	case SMTP_VERB_HELP:
+		smtp_reply(out, "214-2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP%s%s",
+			   s->cfg.tls_available && !s->tls ? " STARTTLS" : "", " AUTH");
+		smtp_reply(out, "214 2.0.0 End of HELP info");
+		return 0;
+	case SMTP_VERB_STARTTLS:
+		return cmd_starttls(s, out);
+	case SMTP_VERB_AUTH:
+		return smtp_auth_command(s, c.arg, c.arg_len, out);
+	case SMTP_VERB_BDAT:
+		return error(s, out, "502 5.5.1 Error: BDAT not implemented (no CHUNKING)");
+	case SMTP_VERB_HTTP:
+		log_info("addr=%s: HTTP request on the SMTP port: closed", s->cfg.client_addr);
+		smtp_reply(out, "421 4.7.0 %s This is an SMTP server, closing", s->cfg.hostname);
+		s->closing = true;
+		return SMTP_ACT_CLOSE;
+	case SMTP_VERB_UNKNOWN:
+		break;
+	}
+	return error(s, out, "502 5.5.2 Error: command not recognized");
+}

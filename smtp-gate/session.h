@@ -1,0 +1,119 @@
+/* session.h - the SMTP protocol as a pure object: a command line (or DATA octets) in, the replies out (RFC 5321, 1870, 2920, 3207, 4954, 6152). */
+#ifndef OSD_SMTP_SESSION_H
+#define OSD_SMTP_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+struct policy;
+struct smtp_session;
+
+/* Defaults of the limits below. */
+#define SMTP_DEFAULT_MAX_RCPTS 100
+/* Errors (bad syntax, unknown commands, refused recipients) before the session is closed. */
+#define SMTP_DEFAULT_MAX_ERRORS 20
+
+/* What the password hooks say. */
+enum smtp_check_result {
+	SMTP_CHECK_OK = 0,
+	SMTP_CHECK_BAD = -1,            /* unknown user, wrong password, NO_SMTP: 535 */
+	SMTP_CHECK_TEMPFAIL = -2        /* could not tell: 454 */
+};
+
+struct smtp_session_config {
+	const char *hostname;           /* control/me: the greeting, EHLO and Received */
+	const char *client_addr;        /* the client's address, inet_ntop form */
+	bool tls_available;             /* a certificate is loaded: offer STARTTLS */
+	bool tls_active;                /* implicit-TLS listener */
+	bool submission;                /* the 587 kind: MAIL only after AUTH */
+	bool auth_plaintext_ok;         /* PLAIN/LOGIN also without TLS (a loopback client) */
+	/*
+	 * List CRAM-MD5 in EHLO.  It is accepted either way (with get_secret),
+	 * but clients such as curl pick an advertised CRAM-MD5 over PLAIN and
+	 * do not fall back, and users made by osd user have no cleartext
+	 * password for it: so only where the administrator says so.
+	 */
+	bool advertise_cram_md5;
+	bool may_relay;                 /* relay.cdb's rule set RELAYCLIENT */
+	const char *relayclient;        /* its value, appended to every recipient (qmail) */
+	uint64_t databytes;             /* largest message; 0: no limit */
+	unsigned max_rcpts;             /* 0: SMTP_DEFAULT_MAX_RCPTS */
+	unsigned max_errors;            /* 0: SMTP_DEFAULT_MAX_ERRORS */
+	const struct policy *policy;    /* rcpthosts, badmailfrom, local users */
+	const char *queue_dir;
+	bool fsync;                     /* osd.conf fsync (off only for tests and benchmarks) */
+
+	void *ctx;                      /* passed to the hooks */
+	/*
+	 * Verify a login and its password.  *relay_r: whether this user may
+	 * relay (false for vpasswd's NO_RELAY).  err receives a reason for
+	 * the log, never the password.
+	 */
+	int (*check_password)(void *ctx, const char *login, const char *password, bool *relay_r,
+			      char *err, size_t errsize);
+	/*
+	 * CRAM-MD5: the cleartext password of login (malloc'd; the session
+	 * wipes and frees it), SMTP_CHECK_BAD when there is none.  NULL: no
+	 * CRAM-MD5.
+	 */
+	int (*get_secret)(void *ctx, const char *login, char **secret_r, bool *relay_r, char *err,
+			  size_t errsize);
+};
+
+/* What the server loop must do after a call (bit set). */
+#define SMTP_ACT_CLOSE          0x01u   /* send what is in out, then close */
+#define SMTP_ACT_STARTTLS       0x02u   /* send out, discard buffered input, handshake, then smtp_session_tls_started */
+#define SMTP_ACT_DATA           0x04u   /* feed the client's octets to smtp_session_data until this bit clears */
+#define SMTP_ACT_AUTH_OK        0x08u
+#define SMTP_ACT_AUTH_FAILED    0x10u   /* delay the reply (throttling) and report it */
+
+/* Counters for the connection's log line. */
+struct smtp_session_stats {
+	unsigned long messages;         /* queued */
+	unsigned long rejected;         /* refused after DATA or by policy at RCPT */
+	uint64_t octets;                /* of the queued messages */
+};
+
+struct smtp_session *smtp_session_new(const struct smtp_session_config *cfg);
+
+/* Drops an unfinished message (nothing queued) and frees s. */
+void smtp_session_free(struct smtp_session *s);
+
+/* "220 me ESMTP osd" */
+void smtp_session_greeting(struct smtp_session *s, struct buf *out);
+
+/*
+ * One client line, line ending included (len octets; a longer-than-allowed
+ * line may be passed cut, see command.h).  Appends the replies to out and
+ * returns SMTP_ACT_* bits.
+ */
+unsigned smtp_session_line(struct smtp_session *s, const char *line, size_t len,
+			   struct buf *out);
+
+/*
+ * In DATA: consume the client's octets (see dataread.h), write the message
+ * to the queue, and after the terminator reply 250 (durably queued) or the
+ * error.  Returns how many octets were used; *act_r receives the
+ * SMTP_ACT_* bits (SMTP_ACT_DATA while more is needed).
+ */
+size_t smtp_session_data(struct smtp_session *s, const char *data, size_t len,
+			 struct buf *out, unsigned *act_r);
+
+/* The handshake after SMTP_ACT_STARTTLS succeeded: RFC 3207 section 4.2, back to the start. */
+void smtp_session_tls_started(struct smtp_session *s, const char *tls_info);
+
+/* The timeout: "421 4.4.2 ..." */
+void smtp_session_timeout(struct smtp_session *s, struct buf *out);
+
+/* The AUTH login name ("" before a successful AUTH), the HELO name, the counters. */
+const char *smtp_session_auth_user(const struct smtp_session *s);
+const char *smtp_session_helo(const struct smtp_session *s);
+const struct smtp_session_stats *smtp_session_stats(const struct smtp_session *s);
+
+/* Why the last login failed, for the log (never the password). */
+const char *smtp_session_error(const struct smtp_session *s);
+
+#endif

@@ -1,0 +1,72 @@
+/* session_int.h - what session.c and session_auth.c share of one SMTP session; no other file includes it. */
+#ifndef OSD_SMTP_SESSION_INT_H
+#define OSD_SMTP_SESSION_INT_H
+
+#include "cram.h"
+#include "dataread.h"
+#include "sasl.h"
+#include "session.h"
+
+enum auth_step {
+	AUTH_NONE,              /* not in an AUTH exchange */
+	AUTH_PLAIN_WAIT,        /* "334 " sent, waiting for the PLAIN message */
+	AUTH_LOGIN_USER,        /* "334 VXNlcm5hbWU6" sent */
+	AUTH_LOGIN_PASS,        /* "334 UGFzc3dvcmQ6" sent */
+	AUTH_CRAM_WAIT          /* the CRAM-MD5 challenge sent */
+};
+
+/* One accepted recipient and why it was accepted (for the log). */
+struct rcpt {
+	char *address;          /* RELAYCLIENT appended */
+	const char *reason;     /* "local", "rcpthosts", "relayclient", "auth" */
+};
+
+struct smtp_session {
+	struct smtp_session_config cfg;
+	char helo[256];                 /* the HELO/EHLO argument, sanitized; "" before it */
+	bool esmtp;                     /* EHLO rather than HELO */
+	bool tls;                       /* the connection is TLS now */
+	char tls_info[96];
+	bool closing;
+
+	/* AUTH (RFC 4954) */
+	enum auth_step auth_step;
+	bool authenticated;
+	bool auth_relay;                /* the authenticated user may relay */
+	char auth_user[SASL_FIELD_MAX + 1];
+	char login_user[SASL_FIELD_MAX + 1];    /* AUTH LOGIN: the name, until the password comes */
+	char challenge[CRAM_CHALLENGE_SIZE];
+
+	/* The mail transaction */
+	bool have_mail;
+	char sender[300];               /* "" for <> */
+	struct rcpt *rcpts;
+	size_t nrcpts;
+	bool rcpt_refused;              /* a RCPT was refused (554 at DATA when none was accepted) */
+	uint64_t declared_size;
+
+	/* DATA */
+	struct queue_writer *qw;
+	struct smtp_data data;
+	struct buf body;                /* unstuffed octets waiting to be written */
+	int write_errno;                /* 0, or why writing the queue file failed */
+
+	unsigned errors;
+	struct smtp_session_stats stats;
+	char error[256];
+};
+
+/* A reply line (CRLF appended). */
+void smtp_reply(struct buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Count an error reply; returns SMTP_ACT_CLOSE (after "421") once there were too many. */
+unsigned smtp_session_count_error(struct smtp_session *s, struct buf *out);
+
+/* The AUTH command, and a client line while an AUTH exchange runs. */
+unsigned smtp_auth_command(struct smtp_session *s, const char *arg, size_t len, struct buf *out);
+unsigned smtp_auth_response(struct smtp_session *s, const char *line, size_t len, struct buf *out);
+
+/* May PLAIN and LOGIN be offered now (TLS, or plaintext allowed for this client)? */
+bool smtp_auth_plaintext_ok(const struct smtp_session *s);
+
+#endif

@@ -1,0 +1,187 @@
+/* smtpd.c - osd smtpd: bind the SMTP, submission and SMTPS listeners, drop root, and serve each connection in a child. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "conf.h"
+#include "log.h"
+#include "path.h"
+#include "privdrop.h"
+#include "server.h"
+#include "smtpd.h"
+#include "tls.h"
+
+static void
+usage(FILE *out)
+{
+	fprintf(out, "usage: osd smtpd [-c FILE]\n"
+		     "The SMTP gate, receiving side (RFC 5321 ESMTP with PIPELINING, SIZE,\n"
+		     "8BITMIME, STARTTLS, AUTH PLAIN/LOGIN/CRAM-MD5): listen on smtp_listen,\n"
+		     "submission_listen (AUTH before MAIL) and smtps_listen (implicit TLS), drop\n"
+		     "root, decide relaying per connection from relay.cdb, and queue each\n"
+		     "accepted message durably in state_dir/queue before answering 250.\n"
+		     "  -c FILE  configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n"
+		     "SIGHUP re-reads the limits, the user settings and the certificate;\n"
+		     "control files are read afresh for every connection; SIGTERM stops.\n");
+}
+
+static struct tls_server *
+load_tls(const struct osd_conf *conf, char *err, size_t errsize)
+{
+	if (conf->tls_cert[0] == '\0' && conf->tls_key[0] == '\0') {
+		err[0] = '\0';
+		return NULL;
+	}
+	if (conf->tls_cert[0] == '\0' || conf->tls_key[0] == '\0') {
+		snprintf(err, errsize, "tls_cert and tls_key go together");
+		return NULL;
+	}
+	return tls_server_new(conf->tls_cert, conf->tls_key, err, errsize);
+}
+
+static struct smtpd smtpd;
+static struct server *server;
+
+/* SIGHUP: what can change without new sockets or privileges. */
+static void
+reload(void *ctx)
+{
+	struct smtpd *d = ctx;
+	struct osd_conf n;
+	struct tls_server *tls;
+	char err[1024];
+
+	conf_defaults(&n);
+	if (conf_load(&n, d->conf.path, err, sizeof(err)) == -1) {
+		log_warnx("SIGHUP: %s (keeping the running configuration)", err);
+		return;
+	}
+	if (strcmp(n.smtp_listen, d->conf.smtp_listen) != 0 ||
+	    strcmp(n.submission_listen, d->conf.submission_listen) != 0 ||
+	    strcmp(n.smtps_listen, d->conf.smtps_listen) != 0 ||
+	    strcmp(n.user, d->conf.user) != 0 || strcmp(n.state_dir, d->conf.state_dir) != 0)
+		log_warnx("SIGHUP: listeners, user and state_dir change only on a restart");
+	if (d->tls != NULL) {
+		if ((tls = load_tls(&n, err, sizeof(err))) != NULL) {
+			tls_server_free(d->tls);
+			d->tls = tls;
+		} else {
+			log_warnx("SIGHUP: TLS: %s (keeping the loaded certificate)",
+				  err[0] != '\0' ? err : "no tls_cert any more");
+		}
+	}
+	d->conf.smtp_max_connections = n.smtp_max_connections;
+	d->conf.smtp_max_per_ip = n.smtp_max_per_ip;
+	d->conf.smtp_loopback_plaintext = n.smtp_loopback_plaintext;
+	d->conf.relay_expire = n.relay_expire;
+	d->conf.fsync = n.fsync;
+	memcpy(d->conf.control_dir, n.control_dir, sizeof(n.control_dir));
+	memcpy(d->conf.users_dir, n.users_dir, sizeof(n.users_dir));
+	memcpy(d->conf.default_domain, n.default_domain, sizeof(n.default_domain));
+	server_set_limits(server, d->conf.smtp_max_connections, d->conf.smtp_max_per_ip);
+	log_info("SIGHUP: configuration re-read");
+}
+
+/* The queue folder belongs to the user the server runs as (it is made while still root). */
+static void
+make_queue_dir(const struct smtpd *d, const char *drop_user)
+{
+	struct passwd *pw;
+
+	if (path_mkdirs(d->queue_dir, 0700) == -1)
+		fatal("%s", d->queue_dir);
+	if (geteuid() != 0 || drop_user[0] == '\0')
+		return;
+	if ((pw = getpwnam(drop_user)) == NULL)
+		fatalx("user %s: no such user", drop_user);
+	if (chown(d->queue_dir, pw->pw_uid, pw->pw_gid) == -1)
+		fatal("chown %s", d->queue_dir);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
+	};
+	static const struct server_hooks hooks = {
+		.ctx = &smtpd,
+		.serve = smtpd_serve,
+		.reload = reload,
+		.refuse_reply = "421 4.7.0 Too many connections, try again later\r\n",
+	};
+	struct smtpd *d = &smtpd;
+	const char *conf_arg = NULL, *drop_user;
+	char err[1024];
+	int opt;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': conf_arg = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: cli_bad_option("smtpd", optopt); return 100;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 100;
+	}
+	cli_load_conf(&d->conf, conf_arg);
+	if (log_init("osd-smtpd", strcmp(d->conf.log, "syslog") == 0, d->conf.log_facility) < 0) {
+		cli_error("smtpd", "log_facility %s: unknown", d->conf.log_facility);
+		return 111;
+	}
+	if (d->conf.smtp_listen[0] == '\0' && d->conf.submission_listen[0] == '\0' &&
+	    d->conf.smtps_listen[0] == '\0')
+		fatalx("none of smtp_listen, submission_listen, smtps_listen is set: nothing to listen on");
+
+	/* Read the key while still root: it is normally readable by root only. */
+	d->tls = load_tls(&d->conf, err, sizeof(err));
+	if (d->tls == NULL && err[0] != '\0')
+		fatalx("%s", err);
+	if (d->tls == NULL && d->conf.smtps_listen[0] != '\0')
+		fatalx("smtps_listen %s needs tls_cert and tls_key", d->conf.smtps_listen);
+
+	if ((server = server_new(&hooks)) == NULL)
+		fatalx("out of memory");
+	server_set_limits(server, d->conf.smtp_max_connections, d->conf.smtp_max_per_ip);
+	server_bind(server, "smtp_listen", d->conf.smtp_listen, SMTPD_KIND_SMTP, false);
+	server_bind(server, "submission_listen", d->conf.submission_listen, SMTPD_KIND_SUBMISSION,
+		    false);
+	server_bind(server, "smtps_listen", d->conf.smtps_listen, SMTPD_KIND_SMTPS, true);
+
+	if (conf_relay_cdb(&d->conf, d->relay_cdb, sizeof(d->relay_cdb)) == -1 ||
+	    conf_opensmtp_dir(&d->conf, d->opensmtp_dir, sizeof(d->opensmtp_dir)) == -1 ||
+	    path_join(d->queue_dir, sizeof(d->queue_dir), d->conf.state_dir, "queue") == -1)
+		fatalx("state_dir: path too long");
+	drop_user = d->conf.user[0] != '\0' ? d->conf.user : d->conf.mail_user;
+	make_queue_dir(d, drop_user);
+	if (path_mkdirs(d->opensmtp_dir, 0755) == -1)
+		fatal("%s", d->opensmtp_dir);
+
+	/* Every mailbox and vpasswd belongs to mail_user: run as it when no user is given. */
+	if (privdrop(drop_user, d->conf.group, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	/* Kept open for relay_decide's check that a dynamic entry has not expired. */
+	if ((d->opensmtp_fd = open(d->opensmtp_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		fatal("%s", d->opensmtp_dir);
+	log_info("ready: max %u connections, %u per address, TLS %s, queue %s",
+		 d->conf.smtp_max_connections, d->conf.smtp_max_per_ip, d->tls != NULL ? "on" : "off",
+		 d->queue_dir);
+
+	server_run(server);
+
+	server_free(server);
+	tls_server_free(d->tls);
+	if (d->opensmtp_fd != -1)
+		close(d->opensmtp_fd);
+	log_info("stopped");
+	return 0;
+}

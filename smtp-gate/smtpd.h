@@ -1,0 +1,33 @@
+/* smtpd.h - what the SMTP daemon's start-up (smtpd.c) and its per-connection child (serve.c) share. */
+#ifndef OSD_SMTPD_H
+#define OSD_SMTPD_H
+
+#include <limits.h>
+#include <stdnoreturn.h>
+
+#include "conf.h"
+#include "ipaddr.h"
+
+/* The kinds of listener (server_bind's kind). */
+enum smtpd_kind {
+	SMTPD_KIND_SMTP,                /* port 25: relay rules and rcpthosts */
+	SMTPD_KIND_SUBMISSION,          /* port 587: AUTH before MAIL */
+	SMTPD_KIND_SMTPS                /* port 465: implicit TLS, otherwise as submission */
+};
+
+struct tls_server;
+
+struct smtpd {
+	struct osd_conf conf;
+	struct tls_server *tls;         /* NULL: no certificate, no STARTTLS */
+	char relay_cdb[PATH_MAX];
+	char opensmtp_dir[PATH_MAX];
+	int opensmtp_fd;                /* for relay_decide's expiry cross-check; -1 if unavailable */
+	char queue_dir[PATH_MAX];
+};
+
+/* Serve one connection in the child and _exit (server_hooks.serve). */
+noreturn void smtpd_serve(void *ctx, int fd, const struct ipaddr *addr, int kind,
+			  unsigned prior_failures);
+
+#endif

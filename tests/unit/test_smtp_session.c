@@ -1,0 +1,557 @@
+/* test_smtp_session.c - the SMTP state machine (smtp-gate/session.c) over real policy files and a real queue folder; golden transcripts in smtp/. */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "base64.h"
+#include "buf.h"
+#include "cram.h"
+#include "path.h"
+#include "policy.h"
+#include "queue.h"
+#include "session.h"
+#include "testutil.h"
+#include "userdb.h"
+
+static const char *golden_dir;  /* argv[1]: tests/unit/smtp */
+
+struct fixture {
+	char root[PATH_MAX];
+	char control[PATH_MAX];
+	char users[PATH_MAX];
+	char queue[PATH_MAX];
+	struct policy *policy;
+};
+
+static void
+write_file(const char *dir, const char *name, const char *text)
+{
+	char p[PATH_MAX];
+	FILE *f;
+
+	assert_int_equal(path_join(p, sizeof(p), dir, name), 0);
+	assert_non_null(f = fopen(p, "w"));
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* A user alice@example.test (password "secret", also as cleartext) and bob@example.test (NO_SMTP). */
+static void
+make_users(struct fixture *f)
+{
+	char dom[PATH_MAX], hash[USERDB_HASH_MAX + 1], err[256], text[3 * PATH_MAX];
+
+	assert_int_equal(path_join(dom, sizeof(dom), f->users, "example.test"), 0);
+	assert_int_equal(path_mkdirs(dom, 0700), 0);
+	assert_int_equal(userdb_hash_password("secret", hash, sizeof(hash), err, sizeof(err)), 0);
+	snprintf(text, sizeof(text),
+		 "alice:%s:1:0:Alice:%s/alice:NOQUOTA:secret\n"
+		 "bob:%s:1:2048:Bob:%s/bob:NOQUOTA\n",
+		 hash, dom, hash, dom);
+	write_file(dom, "vpasswd", text);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char err[256], *tmp;
+
+	assert_non_null(f);
+	assert_non_null(tmp = testutil_mkdtemp("smtp-session"));
+	snprintf(f->root, sizeof(f->root), "%s", tmp);
+	free(tmp);
+	assert_int_equal(path_join(f->control, sizeof(f->control), f->root, "control"), 0);
+	assert_int_equal(path_join(f->users, sizeof(f->users), f->root, "domains"), 0);
+	assert_int_equal(path_join(f->queue, sizeof(f->queue), f->root, "queue"), 0);
+	assert_int_equal(mkdir(f->control, 0700), 0);
+	assert_int_equal(mkdir(f->users, 0700), 0);
+	write_file(f->control, "rcpthosts", "example.test\nrelay-here.example\n.sub.example.org\n");
+	write_file(f->control, "badmailfrom", "spam@bad.example\n@evil.example\n");
+	make_users(f);
+	f->policy = policy_load(f->control, f->users, err, sizeof(err));
+	assert_non_null(f->policy);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	policy_free(f->policy);
+	testutil_rmtree(f->root);
+	free(f);
+	return 0;
+}
+
+static int
+check_password(void *ctx, const char *login, const char *password, bool *relay_r, char *err,
+	       size_t errsize)
+{
+	struct fixture *f = ctx;
+	struct userdb_user user;
+	int r = userdb_authenticate(f->users, "example.test", login, password, &user, err, errsize);
+
+	if (r == -1)
+		return SMTP_CHECK_TEMPFAIL;
+	if (r == 0)
+		return SMTP_CHECK_BAD;
+	*relay_r = true;
+	return (user.flags & USERDB_NO_SMTP) ? SMTP_CHECK_BAD : SMTP_CHECK_OK;
+}
+
+static int
+get_secret(void *ctx, const char *login, char **secret_r, bool *relay_r, char *err,
+	   size_t errsize)
+{
+	(void)ctx;
+	(void)err;
+	(void)errsize;
+	if (strcmp(login, "alice") != 0 && strcmp(login, "alice@example.test") != 0)
+		return SMTP_CHECK_BAD;
+	*secret_r = strdup("secret");
+	*relay_r = true;
+	return *secret_r != NULL ? SMTP_CHECK_OK : SMTP_CHECK_TEMPFAIL;
+}
+
+/* The whole of path into b. */
+static int
+read_file(const char *path, struct buf *b)
+{
+	char chunk[4096];
+	size_t n;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return -1;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		assert_int_equal(buf_append(b, chunk, n), 0);
+	fclose(f);
+	return 0;
+}
+
+static void
+base_config(struct fixture *f, struct smtp_session_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->hostname = "mx.example.test";
+	cfg->client_addr = "192.0.2.7";
+	cfg->policy = f->policy;
+	cfg->queue_dir = f->queue;
+	cfg->fsync = false;
+	cfg->databytes = 10240000;
+	cfg->ctx = f;
+	cfg->check_password = check_password;
+	cfg->get_secret = get_secret;
+}
+
+/* "\r", "\n", "\t", "\\", "\xHH" and a final "\c" (no line ending) in a transcript line. */
+static size_t
+unescape(const char *in, char *out, bool *eol_r)
+{
+	size_t n = 0;
+
+	*eol_r = true;
+	while (*in != '\0') {
+		if (in[0] != '\\' || in[1] == '\0') {
+			out[n++] = *in++;
+			continue;
+		}
+		switch (in[1]) {
+		case 'r': out[n++] = '\r'; in += 2; break;
+		case 'n': out[n++] = '\n'; in += 2; break;
+		case 't': out[n++] = '\t'; in += 2; break;
+		case 'c': *eol_r = false; in += 2; break;
+		case 'x': {
+			char hex[3] = { in[2], in[3], '\0' };
+			out[n++] = (char)strtol(hex, NULL, 16);
+			in += 4;
+			break;
+		}
+		default: out[n++] = in[1]; in += 2; break;
+		}
+	}
+	return n;
+}
+
+/* Queue ids differ from run to run: "queued as <id>" becomes "queued as ID". */
+static void
+normalize_ids(struct buf *b)
+{
+	static const char mark[] = "queued as ";
+	struct buf n;
+	const char *p = b->data, *hit;
+
+	buf_init(&n, 0);
+	while ((hit = strstr(p, mark)) != NULL) {
+		const char *end = strstr(hit, "\r\n");
+
+		assert_int_equal(buf_append(&n, p, (size_t)(hit - p)), 0);
+		assert_int_equal(buf_append_str(&n, "queued as ID"), 0);
+		p = end != NULL ? end : hit + strlen(hit);
+	}
+	assert_int_equal(buf_append_str(&n, p), 0);
+	buf_reset(b);
+	assert_int_equal(buf_append(b, n.data, n.len), 0);
+	buf_free(&n);
+}
+
+/* Directives at the top of a transcript: "!name" or "!name=value". */
+static void
+directive(struct smtp_session_config *cfg, const char *line)
+{
+	const char *eq = strchr(line, '=');
+	unsigned long v = eq != NULL ? strtoul(eq + 1, NULL, 10) : 0;
+
+	if (strcmp(line, "!relay") == 0) {
+		cfg->may_relay = true;
+	} else if (strncmp(line, "!relayclient=", 13) == 0) {
+		cfg->may_relay = true;
+		cfg->relayclient = strdup(eq + 1);
+	} else if (strcmp(line, "!submission") == 0) {
+		cfg->submission = true;
+	} else if (strcmp(line, "!tls-available") == 0) {
+		cfg->tls_available = true;
+	} else if (strcmp(line, "!tls") == 0) {
+		cfg->tls_available = cfg->tls_active = true;
+	} else if (strcmp(line, "!plaintext") == 0) {
+		cfg->auth_plaintext_ok = true;
+	} else if (strncmp(line, "!databytes=", 11) == 0) {
+		cfg->databytes = v;
+	} else if (strncmp(line, "!max_rcpts=", 11) == 0) {
+		cfg->max_rcpts = (unsigned)v;
+	} else if (strncmp(line, "!max_errors=", 12) == 0) {
+		cfg->max_errors = (unsigned)v;
+	} else if (strcmp(line, "!advertise-cram") == 0) {
+		cfg->advertise_cram_md5 = true;
+	} else if (strcmp(line, "!no-cram") == 0) {
+		cfg->get_secret = NULL;
+	} else {
+		fail_msg("unknown directive %s", line);
+	}
+}
+
+/* Run one transcript; returns the server's output (normalized). */
+static void
+run_transcript(struct fixture *f, const char *path, struct buf *out)
+{
+	struct smtp_session_config cfg;
+	struct smtp_session *s = NULL;
+	char line[4096], raw[4096];
+	unsigned act = 0;
+	bool eol, closed = false;
+	FILE *in;
+
+	base_config(f, &cfg);
+	assert_non_null(in = fopen(path, "r"));
+	while (fgets(line, sizeof(line), in) != NULL) {
+		size_t n;
+
+		line[strcspn(line, "\n")] = '\0';
+		if (s == NULL && line[0] == '!') {
+			directive(&cfg, line);
+			continue;
+		}
+		if (line[0] == '#')
+			continue;
+		if (s == NULL) {
+			assert_non_null(s = smtp_session_new(&cfg));
+			smtp_session_greeting(s, out);
+		}
+		if (closed)
+			fail_msg("%s: input after the session closed: %s", path, line);
+		n = unescape(line, raw, &eol);
+		if (eol) {
+			raw[n++] = '\r';
+			raw[n++] = '\n';
+		}
+		if (act & SMTP_ACT_DATA) {
+			size_t used = smtp_session_data(s, raw, n, out, &act);
+			/* A transcript line never holds data beyond the terminator. */
+			assert_int_equal(used, n);
+		} else {
+			act = smtp_session_line(s, raw, n, out);
+		}
+		if (act & SMTP_ACT_STARTTLS)
+			smtp_session_tls_started(s, "TLSv1.3 TEST");
+		if (act & SMTP_ACT_CLOSE)
+			closed = true;
+	}
+	fclose(in);
+	if (cfg.relayclient != NULL)
+		free((char *)cfg.relayclient);
+	smtp_session_free(s);
+	normalize_ids(out);
+}
+
+static void
+test_golden_transcripts(void **state)
+{
+	struct fixture *f = *state;
+	char p[PATH_MAX], ref[PATH_MAX];
+	struct dirent *e;
+	unsigned count = 0;
+	DIR *dir;
+
+	assert_non_null(dir = opendir(golden_dir));
+	while ((e = readdir(dir)) != NULL) {
+		size_t len = strlen(e->d_name);
+		struct buf out, want;
+
+		if (len < 4 || strcmp(e->d_name + len - 3, ".in") != 0)
+			continue;
+		assert_int_equal(path_join(p, sizeof(p), golden_dir, e->d_name), 0);
+		assert_int_equal(path_fmt(ref, sizeof(ref), "%s/%.*s.ref", golden_dir, (int)(len - 3),
+					  e->d_name), 0);
+		buf_init(&out, 0);
+		buf_init(&want, 0);
+		run_transcript(f, p, &out);
+		if (getenv("OSD_GOLDEN_UPDATE") != NULL) {
+			/* Regenerate the .ref files (then read every diff before committing). */
+			FILE *w = fopen(ref, "w");
+			assert_non_null(w);
+			fwrite(out.data, 1, out.len, w);
+			fclose(w);
+		} else if (read_file(ref, &want) == -1) {
+			fail_msg("%s: %s", ref, strerror(errno));
+		} else if (out.len != want.len || memcmp(out.data, want.data, out.len) != 0) {
+			fail_msg("%s: replies differ from %s:\n--- got ---\n%s--- want ---\n%s", p, ref,
+				 out.data, want.data);
+		}
+		buf_free(&out);
+		buf_free(&want);
+		count++;
+	}
+	closedir(dir);
+	assert_true(count >= 5);
+}
+
+/* Read the only file in queue/new into b. */
+static void
+read_queued(struct fixture *f, struct buf *b, unsigned *count_r)
+{
+	char newdir[PATH_MAX], p[PATH_MAX];
+	struct dirent *e;
+	DIR *dir;
+
+	*count_r = 0;
+	assert_int_equal(path_join(newdir, sizeof(newdir), f->queue, "new"), 0);
+	if ((dir = opendir(newdir)) == NULL)
+		return;
+	while ((e = readdir(dir)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		assert_int_equal(path_join(p, sizeof(p), newdir, e->d_name), 0);
+		buf_reset(b);
+		assert_int_equal(read_file(p, b), 0);
+		(*count_r)++;
+	}
+	closedir(dir);
+}
+
+static unsigned
+send_line(struct smtp_session *s, const char *text, struct buf *out)
+{
+	return smtp_session_line(s, text, strlen(text), out);
+}
+
+/* What arrives in the queue: envelope, Received header, CRLF made LF, dots unstuffed. */
+static void
+test_queued_message_content(void **state)
+{
+	static const char body[] = "Subject: t\r\n\r\n..leading dot\r\nplain\r\n...\r\n.\r\nQUIT\r\n";
+	struct fixture *f = *state;
+	struct smtp_session_config cfg;
+	struct smtp_session *s;
+	struct queue_envelope_read env;
+	struct buf out, file;
+	unsigned act, count;
+	char err[256];
+	size_t used;
+
+	base_config(f, &cfg);
+	cfg.may_relay = true;
+	buf_init(&out, 0);
+	buf_init(&file, 0);
+	assert_non_null(s = smtp_session_new(&cfg));
+	send_line(s, "EHLO client.example\r\n", &out);
+	send_line(s, "MAIL FROM:<sender@remote.example>\r\n", &out);
+	send_line(s, "RCPT TO:<alice@example.test>\r\n", &out);
+	send_line(s, "RCPT TO:<someone@elsewhere.example>\r\n", &out);
+	act = send_line(s, "DATA\r\n", &out);
+	assert_true(act & SMTP_ACT_DATA);
+	used = smtp_session_data(s, body, sizeof(body) - 1, &out, &act);
+	/* The pipelined QUIT after the terminator is left for the command loop. */
+	assert_int_equal(used, sizeof(body) - 1 - strlen("QUIT\r\n"));
+	assert_false(act & SMTP_ACT_DATA);
+	assert_non_null(strstr(out.data, "250 2.0.0 Ok: queued as "));
+	smtp_session_free(s);
+
+	read_queued(f, &file, &count);
+	assert_int_equal(count, 1);
+	assert_int_equal(queue_envelope_parse(file.data, file.len, &env, err, sizeof(err)), 0);
+	assert_string_equal(env.sender, "sender@remote.example");
+	assert_int_equal(env.nrcpts, 2);
+	assert_string_equal(env.rcpts[0], "alice@example.test");
+	assert_string_equal(env.rcpts[1], "someone@elsewhere.example");
+	assert_string_equal(env.client, "192.0.2.7");
+	assert_string_equal(env.helo, "client.example");
+	{
+		const char *msg = file.data + env.body_offset;
+
+		assert_true(strncmp(msg, "Received: from client.example ([192.0.2.7])\n\tby mx.example.test (osd) with ESMTP;", 79) == 0);
+		assert_non_null(strstr(msg, "\nSubject: t\n\n.leading dot\nplain\n..\n"));
+		assert_null(strchr(msg, '\r'));
+		/* The terminator is not part of the message. */
+		assert_int_equal(msg[strlen(msg) - 1], '\n');
+		assert_null(strstr(msg, "\n.\n"));
+	}
+	queue_envelope_read_free(&env);
+	buf_free(&out);
+	buf_free(&file);
+}
+
+/* A message refused after DATA (bare LF) leaves nothing in the queue; the next one is queued. */
+static void
+test_refused_message_leaves_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct smtp_session_config cfg;
+	struct smtp_session *s;
+	struct buf out, file;
+	unsigned act, count;
+	const char *bad = "Subject: x\r\n\r\nsmuggle\n.\nMAIL FROM:<a@b>\r\n.\r\n";
+	const char *good = "Subject: y\r\n\r\nfine\r\n.\r\n";
+
+	base_config(f, &cfg);
+	buf_init(&out, 0);
+	buf_init(&file, 0);
+	assert_non_null(s = smtp_session_new(&cfg));
+	send_line(s, "HELO c\r\n", &out);
+	send_line(s, "MAIL FROM:<>\r\n", &out);
+	send_line(s, "RCPT TO:<alice@example.test>\r\n", &out);
+	act = send_line(s, "DATA\r\n", &out);
+	assert_int_equal(smtp_session_data(s, bad, strlen(bad), &out, &act), strlen(bad));
+	assert_false(act & SMTP_ACT_DATA);
+	assert_non_null(strstr(out.data, "\r\n550 5.6.11 "));
+	read_queued(f, &file, &count);
+	assert_int_equal(count, 0);
+	/* Nothing was left behind in tmp/ either. */
+	{
+		char tmp[PATH_MAX];
+		DIR *d;
+		struct dirent *e;
+		unsigned n = 0;
+
+		assert_int_equal(path_join(tmp, sizeof(tmp), f->queue, "tmp"), 0);
+		if ((d = opendir(tmp)) != NULL) {
+			while ((e = readdir(d)) != NULL)
+				n += e->d_name[0] != '.';
+			closedir(d);
+		}
+		assert_int_equal(n, 0);
+	}
+	send_line(s, "MAIL FROM:<>\r\n", &out);
+	send_line(s, "RCPT TO:<alice@example.test>\r\n", &out);
+	act = send_line(s, "DATA\r\n", &out);
+	assert_int_equal(smtp_session_data(s, good, strlen(good), &out, &act), strlen(good));
+	read_queued(f, &file, &count);
+	assert_int_equal(count, 1);
+	smtp_session_free(s);
+	buf_free(&out);
+	buf_free(&file);
+}
+
+/* AUTH CRAM-MD5 with the challenge the session really sent (RFC 2195). */
+static void
+test_auth_cram_md5(void **state)
+{
+	struct fixture *f = *state;
+	struct smtp_session_config cfg;
+	struct smtp_session *s;
+	struct buf out, resp;
+	char challenge[CRAM_CHALLENGE_SIZE], hex[CRAM_HEX_SIZE], line[600];
+	unsigned char decoded[CRAM_CHALLENGE_SIZE];
+	size_t dlen;
+	const char *p;
+	unsigned act;
+
+	base_config(f, &cfg);
+	cfg.advertise_cram_md5 = true;
+	buf_init(&out, 0);
+	buf_init(&resp, 0);
+	assert_non_null(s = smtp_session_new(&cfg));
+	send_line(s, "EHLO c\r\n", &out);
+	/* CRAM-MD5 is offered without TLS (the password never crosses the wire); PLAIN is not. */
+	assert_non_null(strstr(out.data, "250-AUTH CRAM-MD5\r\n"));
+	buf_reset(&out);
+	send_line(s, "AUTH CRAM-MD5\r\n", &out);
+	assert_true(strncmp(out.data, "334 ", 4) == 0);
+	p = out.data + 4;
+	assert_int_equal(base64_decode(p, strcspn(p, "\r"), decoded, sizeof(decoded) - 1, &dlen), 0);
+	memcpy(challenge, decoded, dlen);
+	challenge[dlen] = '\0';
+	assert_int_equal(cram_md5_digest(challenge, "secret", hex), 0);
+	snprintf(line, sizeof(line), "alice %s", hex);
+	assert_int_equal(base64_encode(&resp, line, strlen(line)), 0);
+	assert_int_equal(buf_append_str(&resp, "\r\n"), 0);
+	buf_reset(&out);
+	act = smtp_session_line(s, resp.data, resp.len, &out);
+	assert_string_equal(out.data, "235 2.7.0 Authentication successful\r\n");
+	assert_true(act & SMTP_ACT_AUTH_OK);
+	assert_string_equal(smtp_session_auth_user(s), "alice");
+	/* Authenticated: relaying to any domain. */
+	buf_reset(&out);
+	send_line(s, "MAIL FROM:<alice@example.test>\r\n", &out);
+	send_line(s, "RCPT TO:<x@far.example>\r\n", &out);
+	assert_string_equal(out.data, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n");
+	smtp_session_free(s);
+
+	/* A wrong digest fails and says so. */
+	buf_reset(&out);
+	assert_non_null(s = smtp_session_new(&cfg));
+	send_line(s, "EHLO c\r\n", &out);
+	send_line(s, "AUTH CRAM-MD5\r\n", &out);
+	buf_reset(&resp);
+	assert_int_equal(base64_encode(&resp, "alice 00000000000000000000000000000000", 38), 0);
+	assert_int_equal(buf_append_str(&resp, "\r\n"), 0);
+	buf_reset(&out);
+	act = smtp_session_line(s, resp.data, resp.len, &out);
+	assert_string_equal(out.data, "535 5.7.8 Authentication credentials invalid\r\n");
+	assert_true(act & SMTP_ACT_AUTH_FAILED);
+	smtp_session_free(s);
+	buf_free(&out);
+	buf_free(&resp);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_golden_transcripts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queued_message_content, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_message_leaves_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_auth_cram_md5, setup, teardown),
+	};
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s GOLDEN_DIR\n", argv[0]);
+		return 2;
+	}
+	golden_dir = argv[1];
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
