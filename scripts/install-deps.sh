@@ -10,7 +10,7 @@ PACKAGES=(
   libinotifytools0-dev libcdb-dev libcrypt-dev libcmocka-dev libssl-dev libc-ares-dev
   # tools used by tests and benchmarks
   python3 tinycdb ucspi-tcp-ipv6 postfix swaks curl dnsmasq dovecot-pop3d
-  valgrind procps iproute2 openssl whois
+  valgrind procps iproute2 openssl whois fetchmail
 )
 
 missing=()
