@@ -271,3 +271,17 @@ tls_close(struct tls_conn *c)
 	SSL_free(c->ssl);
 	free(c);
 }
+
+struct tls_server *
+tls_server_load(const char *cert_file, const char *key_file, char *err, size_t errsize)
+{
+	if (cert_file[0] == '\0' && key_file[0] == '\0') {
+		err[0] = '\0';
+		return NULL;
+	}
+	if (cert_file[0] == '\0' || key_file[0] == '\0') {
+		snprintf(err, errsize, "tls_cert and tls_key go together");
+		return NULL;
+	}
+	return tls_server_new(cert_file, key_file, err, errsize);
+}

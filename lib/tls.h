@@ -18,6 +18,14 @@ struct tls_server *tls_server_new(const char *cert_file, const char *key_file,
 void tls_server_free(struct tls_server *srv);
 
 /*
+ * The daemons' tls_cert/tls_key pair: both empty gives NULL with err ""
+ * (TLS off), one without the other NULL with err saying so, else
+ * tls_server_new.
+ */
+struct tls_server *tls_server_load(const char *cert_file, const char *key_file, char *err,
+				   size_t errsize);
+
+/*
  * The server handshake on fd (blocking or not: it is made non-blocking),
  * giving up after timeout_ms (< 0: no limit).  Returns the connection, or
  * NULL with err (errno ETIMEDOUT on a timeout).  fd stays the caller's.

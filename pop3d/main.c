@@ -29,20 +29,6 @@ usage(FILE *out)
 		     "SIGTERM stops.\n");
 }
 
-static struct tls_server *
-load_tls(const struct osd_conf *conf, char *err, size_t errsize)
-{
-	if (conf->tls_cert[0] == '\0' && conf->tls_key[0] == '\0') {
-		err[0] = '\0';
-		return NULL;
-	}
-	if (conf->tls_cert[0] == '\0' || conf->tls_key[0] == '\0') {
-		snprintf(err, errsize, "tls_cert and tls_key go together");
-		return NULL;
-	}
-	return tls_server_new(conf->tls_cert, conf->tls_key, err, errsize);
-}
-
 /* SIGHUP (server_hooks.reload): take what can change without new sockets or privileges. */
 static void
 reload(void *vpd)
@@ -62,7 +48,7 @@ reload(void *vpd)
 	    strcmp(n.user, pd->conf.user) != 0 || strcmp(n.state_dir, pd->conf.state_dir) != 0)
 		log_warnx("SIGHUP: listeners, user and state_dir change only on a restart");
 	if (pd->tls != NULL) {
-		tls = load_tls(&n, err, sizeof(err));
+		tls = tls_server_load(n.tls_cert, n.tls_key, err, sizeof(err));
 		if (tls != NULL) {
 			tls_server_free(pd->tls);
 			pd->tls = tls;
@@ -118,7 +104,7 @@ main(int argc, char **argv)
 		fatalx("neither pop3_listen nor pop3s_listen is set: nothing to listen on");
 
 	/* Read the key while still root: it is normally readable by root only. */
-	pd.tls = load_tls(&pd.conf, err, sizeof(err));
+	pd.tls = tls_server_load(pd.conf.tls_cert, pd.conf.tls_key, err, sizeof(err));
 	if (pd.tls == NULL && err[0] != '\0')
 		fatalx("%s", err);
 	if (pd.tls == NULL && pd.conf.pop3s_listen[0] != '\0')

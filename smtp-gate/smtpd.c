@@ -31,20 +31,6 @@ usage(FILE *out)
 		     "control files are read afresh for every connection; SIGTERM stops.\n");
 }
 
-static struct tls_server *
-load_tls(const struct osd_conf *conf, char *err, size_t errsize)
-{
-	if (conf->tls_cert[0] == '\0' && conf->tls_key[0] == '\0') {
-		err[0] = '\0';
-		return NULL;
-	}
-	if (conf->tls_cert[0] == '\0' || conf->tls_key[0] == '\0') {
-		snprintf(err, errsize, "tls_cert and tls_key go together");
-		return NULL;
-	}
-	return tls_server_new(conf->tls_cert, conf->tls_key, err, errsize);
-}
-
 static struct smtpd smtpd;
 static struct server *server;
 
@@ -68,7 +54,7 @@ reload(void *ctx)
 	    strcmp(n.user, d->conf.user) != 0 || strcmp(n.state_dir, d->conf.state_dir) != 0)
 		log_warnx("SIGHUP: listeners, user and state_dir change only on a restart");
 	if (d->tls != NULL) {
-		if ((tls = load_tls(&n, err, sizeof(err))) != NULL) {
+		if ((tls = tls_server_load(n.tls_cert, n.tls_key, err, sizeof(err))) != NULL) {
 			tls_server_free(d->tls);
 			d->tls = tls;
 		} else {
@@ -143,7 +129,7 @@ main(int argc, char **argv)
 		fatalx("none of smtp_listen, submission_listen, smtps_listen is set: nothing to listen on");
 
 	/* Read the key while still root: it is normally readable by root only. */
-	d->tls = load_tls(&d->conf, err, sizeof(err));
+	d->tls = tls_server_load(d->conf.tls_cert, d->conf.tls_key, err, sizeof(err));
 	if (d->tls == NULL && err[0] != '\0')
 		fatalx("%s", err);
 	if (d->tls == NULL && d->conf.smtps_listen[0] != '\0')
