@@ -225,3 +225,11 @@ netconn_close(struct netconn *c)
 	c->fd = -1;
 	netconn_discard(c);
 }
+
+const char *
+netconn_end_reason(int r)
+{
+	if (r == 0)
+		return "dropped";
+	return errno == ETIMEDOUT ? "timeout" : "io-error";
+}

@@ -52,6 +52,13 @@ void netconn_consume(struct netconn *c, size_t n);
 /* True when input is already buffered (pipelined after a command that must be last). */
 bool netconn_pending(const struct netconn *c);
 
+/*
+ * Why a session ended, for its log line, from what netconn_line or
+ * netconn_peek returned (0 or -1, with errno): "dropped" (EOF), "timeout"
+ * or "io-error".
+ */
+const char *netconn_end_reason(int r);
+
 /* Forget buffered input (STARTTLS: nothing sent before the handshake is trusted, CVE-2011-0411). */
 void netconn_discard(struct netconn *c);
 

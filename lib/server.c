@@ -469,3 +469,10 @@ server_free(struct server *srv)
 	free(srv->children);
 	free(srv);
 }
+
+void
+server_login_failed(unsigned failures)
+{
+	server_report_login(false);
+	server_sleep_ms(server_fail_delay_ms(failures));
+}

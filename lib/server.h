@@ -57,6 +57,13 @@ void server_free(struct server *srv);
 /* In a child: tell the parent whether a login failed or succeeded (for throttling). */
 void server_report_login(bool ok);
 
+/*
+ * In a child, after a failed login: report it and wait before the reply
+ * (server_fail_delay_ms of failures, the recent ones from this address
+ * including this one), so password guessing is slowed down.
+ */
+void server_login_failed(unsigned failures);
+
 /* The delay before answering a failed login: 1 s, doubling after the third recent failure, up to 30 s. */
 long server_fail_delay_ms(unsigned failures);
 

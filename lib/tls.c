@@ -285,3 +285,21 @@ tls_server_load(const char *cert_file, const char *key_file, char *err, size_t e
 	}
 	return tls_server_new(cert_file, key_file, err, errsize);
 }
+
+int
+tls_server_reload(struct tls_server **srv, const char *cert_file, const char *key_file,
+		  char *err, size_t errsize)
+{
+	struct tls_server *n;
+
+	if (*srv == NULL)
+		return 0;
+	if ((n = tls_server_load(cert_file, key_file, err, errsize)) == NULL) {
+		if (err[0] == '\0')
+			snprintf(err, errsize, "no tls_cert any more");
+		return -1;
+	}
+	tls_server_free(*srv);
+	*srv = n;
+	return 0;
+}

@@ -26,6 +26,15 @@ struct tls_server *tls_server_load(const char *cert_file, const char *key_file, 
 				   size_t errsize);
 
 /*
+ * SIGHUP: when *srv is loaded, replace it with the pair's new contents;
+ * when they cannot be read, keep the old one and say why in err (returns
+ * -1).  0 otherwise (also when TLS was off: it is not turned on by a
+ * reload, the listeners would not match).
+ */
+int tls_server_reload(struct tls_server **srv, const char *cert_file, const char *key_file,
+		      char *err, size_t errsize);
+
+/*
  * The server handshake on fd (blocking or not: it is made non-blocking),
  * giving up after timeout_ms (< 0: no limit).  Returns the connection, or
  * NULL with err (errno ETIMEDOUT on a timeout).  fd stays the caller's.

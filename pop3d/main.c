@@ -35,7 +35,6 @@ reload(void *vpd)
 {
 	struct pop3d *pd = vpd;
 	struct osd_conf n;
-	struct tls_server *tls;
 	char err[1024];
 
 	conf_defaults(&n);
@@ -47,16 +46,8 @@ reload(void *vpd)
 	    strcmp(n.pop3s_listen, pd->conf.pop3s_listen) != 0 ||
 	    strcmp(n.user, pd->conf.user) != 0 || strcmp(n.state_dir, pd->conf.state_dir) != 0)
 		log_warnx("SIGHUP: listeners, user and state_dir change only on a restart");
-	if (pd->tls != NULL) {
-		tls = tls_server_load(n.tls_cert, n.tls_key, err, sizeof(err));
-		if (tls != NULL) {
-			tls_server_free(pd->tls);
-			pd->tls = tls;
-		} else {
-			log_warnx("SIGHUP: TLS: %s (keeping the loaded certificate)",
-				  err[0] != '\0' ? err : "no tls_cert any more");
-		}
-	}
+	if (tls_server_reload(&pd->tls, n.tls_cert, n.tls_key, err, sizeof(err)) == -1)
+		log_warnx("SIGHUP: TLS: %s (keeping the loaded certificate)", err);
 	pd->conf.pop3_timeout = n.pop3_timeout;
 	pd->conf.pop3_max_connections = n.pop3_max_connections;
 	pd->conf.pop3_max_per_ip = n.pop3_max_per_ip;

@@ -111,17 +111,11 @@ pop3d_serve(void *vpd, int fd, const struct ipaddr *addr, int kind, unsigned pri
 
 	for (;;) {
 		r = netconn_line(c, &out, &line, &len);
-		if (r == 0) {
-			end = "dropped";
-			break;
-		}
-		if (r == -1) {
-			if (errno == ETIMEDOUT) {
-				end = "timeout";
+		if (r <= 0) {
+			end = netconn_end_reason(r);
+			if (r == -1 && errno == ETIMEDOUT) {
 				session_timeout(s, &out);
 				(void)netconn_flush(c, &out);
-			} else {
-				end = "io-error";
 			}
 			break;
 		}
@@ -130,12 +124,9 @@ pop3d_serve(void *vpd, int fd, const struct ipaddr *addr, int kind, unsigned pri
 		/* The line may have carried a password (PASS, AUTH, a SASL response). */
 		explicit_bzero((char *)line, len);
 		if (act & SESSION_ACT_AUTH_FAILED) {
-			failures++;
 			log_info("login failed: addr=%s user=%s: %s", text, session_user(s),
 				 session_error(s));
-			server_report_login(false);
-			/* Slow down password guessing: the reply waits, longer after repeated failures. */
-			server_sleep_ms(server_fail_delay_ms(prior_failures + failures));
+			server_login_failed(prior_failures + ++failures);
 		}
 		if (act & SESSION_ACT_AUTH_OK) {
 			logged_in = true;

@@ -115,10 +115,8 @@ read_body(struct netconn *c, struct smtp_session *s, struct buf *out, unsigned *
 		size_t len, used;
 		int r = netconn_peek(c, out, &data, &len);
 
-		if (r == 0)
-			return "dropped";
-		if (r == -1)
-			return errno == ETIMEDOUT ? "timeout" : "io-error";
+		if (r <= 0)
+			return netconn_end_reason(r);
 		used = smtp_session_data(s, data, len, out, act);
 		netconn_consume(c, used);
 	}
@@ -216,17 +214,11 @@ smtpd_serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned pr
 		bool was_quit;
 		int r = netconn_line(c, &out, &line, &len);
 
-		if (r == 0) {
-			end = "dropped";
-			break;
-		}
-		if (r == -1) {
-			if (errno == ETIMEDOUT) {
-				end = "timeout";
+		if (r <= 0) {
+			end = netconn_end_reason(r);
+			if (r == -1 && errno == ETIMEDOUT) {
 				smtp_session_timeout(s, &out);
 				(void)netconn_flush(c, &out);
-			} else {
-				end = "io-error";
 			}
 			break;
 		}
@@ -235,12 +227,9 @@ smtpd_serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned pr
 		/* The line may have carried a password (AUTH PLAIN, a LOGIN answer). */
 		explicit_bzero((char *)line, len);
 		if (act & SMTP_ACT_AUTH_FAILED) {
-			failures++;
 			log_info("auth failed: addr=%s user=%s: %s", text, smtp_session_auth_user(s),
 				 smtp_session_error(s));
-			server_report_login(false);
-			/* Slow down password guessing: the reply waits, longer after repeated failures. */
-			server_sleep_ms(server_fail_delay_ms(prior_failures + failures));
+			server_login_failed(prior_failures + ++failures);
 		}
 		if (act & SMTP_ACT_AUTH_OK) {
 			server_report_login(true);

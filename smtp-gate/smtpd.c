@@ -40,7 +40,6 @@ reload(void *ctx)
 {
 	struct smtpd *d = ctx;
 	struct osd_conf n;
-	struct tls_server *tls;
 	char err[1024];
 
 	conf_defaults(&n);
@@ -53,15 +52,8 @@ reload(void *ctx)
 	    strcmp(n.smtps_listen, d->conf.smtps_listen) != 0 ||
 	    strcmp(n.user, d->conf.user) != 0 || strcmp(n.state_dir, d->conf.state_dir) != 0)
 		log_warnx("SIGHUP: listeners, user and state_dir change only on a restart");
-	if (d->tls != NULL) {
-		if ((tls = tls_server_load(n.tls_cert, n.tls_key, err, sizeof(err))) != NULL) {
-			tls_server_free(d->tls);
-			d->tls = tls;
-		} else {
-			log_warnx("SIGHUP: TLS: %s (keeping the loaded certificate)",
-				  err[0] != '\0' ? err : "no tls_cert any more");
-		}
-	}
+	if (tls_server_reload(&d->tls, n.tls_cert, n.tls_key, err, sizeof(err)) == -1)
+		log_warnx("SIGHUP: TLS: %s (keeping the loaded certificate)", err);
 	d->conf.smtp_max_connections = n.smtp_max_connections;
 	d->conf.smtp_max_per_ip = n.smtp_max_per_ip;
 	d->conf.smtp_loopback_plaintext = n.smtp_loopback_plaintext;
