@@ -340,13 +340,19 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_command *c, struct buf *out)
 		return 0;
 	}
 
-	/* qmail: RELAYCLIENT's value is appended to every recipient of a relay client. */
-	alen = strlen(path.address) + (s->cfg.may_relay ? strlen(s->cfg.relayclient) : 0);
+	/*
+	 * A bare <postmaster> (RFC 5321 4.5.1) that policy found local is the
+	 * postmaster of "me": the queue needs a full address.  qmail:
+	 * RELAYCLIENT's value is appended to every recipient of a relay client.
+	 */
+	alen = strlen(path.address) + strlen(s->cfg.hostname) + 1 +
+	       (s->cfg.may_relay ? strlen(s->cfg.relayclient) : 0);
 	if ((addr = malloc(alen + 1)) == NULL) {
 		smtp_reply(out, "451 4.3.0 Error: out of memory");
 		return 0;
 	}
-	snprintf(addr, alen + 1, "%s%s", path.address, s->cfg.may_relay ? s->cfg.relayclient : "");
+	snprintf(addr, alen + 1, "%s%s%s%s", path.address, path.no_domain ? "@" : "",
+		 path.no_domain ? s->cfg.hostname : "", s->cfg.may_relay ? s->cfg.relayclient : "");
 	s->rcpts[s->nrcpts++] = (struct rcpt){ .address = addr, .reason = reason };
 	smtp_reply(out, "250 2.1.5 Ok");
 	return 0;

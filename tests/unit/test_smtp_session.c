@@ -538,6 +538,51 @@ test_auth_cram_md5(void **state)
 	buf_free(&resp);
 }
 
+/* A bare <postmaster> is the postmaster of control/me when that is a virtual domain here. */
+static void
+test_bare_postmaster(void **state)
+{
+	struct fixture *f = *state;
+	struct smtp_session_config cfg;
+	struct smtp_session *s;
+	struct queue_envelope_read env;
+	struct policy *pol;
+	struct buf out, file;
+	char vp[PATH_MAX], err[256];
+	unsigned act, count;
+	FILE *fp;
+
+	write_file(f->control, "me", "example.test\n");
+	assert_int_equal(path_fmt(vp, sizeof(vp), "%s/example.test/vpasswd", f->users), 0);
+	assert_non_null(fp = fopen(vp, "a"));
+	fprintf(fp, "postmaster:x:1:0:PM:%s/example.test/postmaster:NOQUOTA\n", f->users);
+	fclose(fp);
+	assert_non_null(pol = policy_load(f->control, f->users, err, sizeof(err)));
+	base_config(f, &cfg);
+	cfg.hostname = "example.test";
+	cfg.policy = pol;
+	buf_init(&out, 0);
+	buf_init(&file, 0);
+	assert_non_null(s = smtp_session_new(&cfg));
+	send_line(s, "HELO c\r\n", &out);
+	send_line(s, "MAIL FROM:<>\r\n", &out);
+	buf_reset(&out);
+	send_line(s, "RCPT TO:<Postmaster>\r\n", &out);
+	assert_string_equal(out.data, "250 2.1.5 Ok\r\n");
+	act = send_line(s, "DATA\r\n", &out);
+	assert_int_equal(smtp_session_data(s, "x\r\n.\r\n", 6, &out, &act), 6);
+	smtp_session_free(s);
+	read_queued(f, &file, &count);
+	assert_int_equal(count, 1);
+	assert_int_equal(queue_envelope_parse(file.data, file.len, &env, err, sizeof(err)), 0);
+	assert_int_equal(env.nrcpts, 1);
+	assert_string_equal(env.rcpts[0], "postmaster@example.test");
+	queue_envelope_read_free(&env);
+	policy_free(pol);
+	buf_free(&out);
+	buf_free(&file);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -546,6 +591,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_queued_message_content, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_message_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth_cram_md5, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bare_postmaster, setup, teardown),
 	};
 
 	if (argc < 2) {
