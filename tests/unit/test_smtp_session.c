@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -425,6 +427,24 @@ test_queued_message_content(void **state)
 	buf_free(&file);
 }
 
+/* Files left in queue/tmp. */
+static unsigned
+tmp_files(struct fixture *f)
+{
+	char tmp[PATH_MAX];
+	struct dirent *e;
+	unsigned n = 0;
+	DIR *d;
+
+	assert_int_equal(path_join(tmp, sizeof(tmp), f->queue, "tmp"), 0);
+	if ((d = opendir(tmp)) != NULL) {
+		while ((e = readdir(d)) != NULL)
+			n += e->d_name[0] != '.';
+		closedir(d);
+	}
+	return n;
+}
+
 /* A message refused after DATA (bare LF) leaves nothing in the queue; the next one is queued. */
 static void
 test_refused_message_leaves_nothing(void **state)
@@ -451,20 +471,7 @@ test_refused_message_leaves_nothing(void **state)
 	read_queued(f, &file, &count);
 	assert_int_equal(count, 0);
 	/* Nothing was left behind in tmp/ either. */
-	{
-		char tmp[PATH_MAX];
-		DIR *d;
-		struct dirent *e;
-		unsigned n = 0;
-
-		assert_int_equal(path_join(tmp, sizeof(tmp), f->queue, "tmp"), 0);
-		if ((d = opendir(tmp)) != NULL) {
-			while ((e = readdir(d)) != NULL)
-				n += e->d_name[0] != '.';
-			closedir(d);
-		}
-		assert_int_equal(n, 0);
-	}
+	assert_int_equal(tmp_files(f), 0);
 	send_line(s, "MAIL FROM:<>\r\n", &out);
 	send_line(s, "RCPT TO:<alice@example.test>\r\n", &out);
 	act = send_line(s, "DATA\r\n", &out);
@@ -538,6 +545,60 @@ test_auth_cram_md5(void **state)
 	buf_free(&resp);
 }
 
+/*
+ * The queue file cannot be written (here: a file size limit, standing in
+ * for a full disk): 451 after the data, nothing in new/ nor in tmp/, and
+ * the session goes on.
+ */
+static void
+test_queue_write_failure_gives_451(void **state)
+{
+	struct fixture *f = *state;
+	struct smtp_session_config cfg;
+	struct smtp_session *s;
+	struct rlimit old, lim = { .rlim_cur = 32 * 1024, .rlim_max = RLIM_INFINITY };
+	struct buf out, file, body;
+	unsigned act, count, i;
+
+	base_config(f, &cfg);
+	buf_init(&out, 0);
+	buf_init(&file, 0);
+	buf_init(&body, 0);
+	for (i = 0; i < 2000; i++)
+		assert_int_equal(buf_append_str(&body, "0123456789012345678901234567890123456789\r\n"), 0);
+	assert_int_equal(buf_append_str(&body, ".\r\n"), 0);
+	assert_non_null(s = smtp_session_new(&cfg));
+	send_line(s, "HELO c\r\n", &out);
+	send_line(s, "MAIL FROM:<a@b.example>\r\n", &out);
+	send_line(s, "RCPT TO:<alice@example.test>\r\n", &out);
+	act = send_line(s, "DATA\r\n", &out);
+	assert_true(act & SMTP_ACT_DATA);
+	buf_reset(&out);
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim.rlim_max = old.rlim_max;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	assert_int_equal(smtp_session_data(s, body.data, body.len, &out, &act), body.len);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_string_equal(out.data, "451 4.3.0 Error: queue file write error\r\n");
+	assert_false(act & SMTP_ACT_DATA);
+	read_queued(f, &file, &count);
+	assert_int_equal(count, 0);
+	assert_int_equal(tmp_files(f), 0);
+	/* The connection stays usable: the next message is queued. */
+	buf_reset(&out);
+	send_line(s, "MAIL FROM:<a@b.example>\r\n", &out);
+	send_line(s, "RCPT TO:<alice@example.test>\r\n", &out);
+	act = send_line(s, "DATA\r\n", &out);
+	assert_int_equal(smtp_session_data(s, "x\r\n.\r\n", 6, &out, &act), 6);
+	assert_non_null(strstr(out.data, "250 2.0.0 Ok: queued as "));
+	smtp_session_free(s);
+	buf_free(&out);
+	buf_free(&file);
+	buf_free(&body);
+}
+
 /* A bare <postmaster> is the postmaster of control/me when that is a virtual domain here. */
 static void
 test_bare_postmaster(void **state)
@@ -592,6 +653,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_refused_message_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth_cram_md5, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bare_postmaster, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_write_failure_gives_451, setup, teardown),
 	};
 
 	if (argc < 2) {
