@@ -237,6 +237,11 @@ smtpd_serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned pr
 		}
 		if (act & SMTP_ACT_DATA) {
 			end = read_body(c, s, &out, &act);
+			if (strcmp(end, "timeout") == 0) {
+				/* As between commands: the client hears why (the message is dropped). */
+				smtp_session_timeout(s, &out);
+				(void)netconn_flush(c, &out);
+			}
 			if (end[0] != '\0')
 				break;
 			end = "closed";

@@ -7,6 +7,7 @@ clients, and stops every process it started, by PID.
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -50,6 +51,95 @@ def wait_for(pred, timeout=WAIT, step=0.01):
         if v or time.monotonic() > deadline:
             return v
         time.sleep(step)
+
+
+def free_port(host="127.0.0.1"):
+    """A TCP port nobody listens on right now (for a daemon's *_listen)."""
+    s = socket.socket()
+    s.bind((host, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, proc=None, host="127.0.0.1"):
+    """Wait until port accepts connections; False if proc died first."""
+    def up():
+        if proc is not None and proc.poll() is not None:
+            return True
+        try:
+            socket.create_connection((host, port), 1).close()
+            return True
+        except OSError:
+            return False
+    return bool(wait_for(up)) and (proc is None or proc.poll() is None)
+
+
+def make_cert(root, cn="localhost"):
+    """A self-signed test certificate and key in root: (cert, key)."""
+    cert, key = os.path.join(root, "cert.pem"), os.path.join(root, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-subj", "/CN=" + cn, "-days", "1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def children_of(pid):
+    """Direct children of pid (from /proc)."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+class SmtpRaw:
+    """A raw SMTP connection from a chosen source address: exact bytes out,
+    replies read back one at a time, in order (for pipelining and hostile input)."""
+
+    def __init__(self, port, src="127.0.0.2", host="127.0.0.1", timeout=10):
+        self.sock = socket.create_connection((host, port), timeout, source_address=(src, 0))
+        self.f = self.sock.makefile("rb")
+        self.greeting = self.reply()
+
+    def send(self, data):
+        self.sock.sendall(data.encode() if isinstance(data, str) else data)
+
+    def reply(self):
+        """(code, text) of the next reply, all its lines; (0, '') at EOF."""
+        lines = []
+        while True:
+            try:
+                line = self.f.readline()
+            except OSError:
+                line = b""
+            if not line:
+                break
+            lines.append(line.rstrip(b"\r\n").decode("latin-1"))
+            if line[3:4] != b"-":
+                break
+        if not lines:
+            return 0, ""
+        code = lines[-1][:3]
+        return (int(code) if code.isdigit() else -1), "\n".join(lines)
+
+    def cmd(self, line):
+        self.send(line + "\r\n")
+        return self.reply()
+
+    def eof(self):
+        """True when the server has closed the connection (nothing more to read)."""
+        try:
+            return self.f.read(1) == b""
+        except OSError:
+            return True
+
+    def close(self):
+        try:
+            self.f.close()
+            self.sock.close()
+        except OSError:
+            pass
 
 
 class Osd:
@@ -105,6 +195,44 @@ class Osd:
         # (in this run's part of the log).
         wait_for(lambda: "watching" in self.log("watch")[seen:] or p.poll() is not None)
         return p
+
+    @property
+    def control(self):
+        """control_dir of a config that says 'control_dir = control'."""
+        return os.path.join(self.root, "control")
+
+    def write_control(self, name, text):
+        """Write one qmail-style control file (control_dir = control)."""
+        os.makedirs(self.control, exist_ok=True)
+        with open(os.path.join(self.control, name), "w") as f:
+            f.write(text)
+
+    def start_smtpd(self, *ports):
+        """Start 'osd smtpd'; ready once it logs 'ready' and ports accept."""
+        seen = len(self.log("smtpd"))
+        p = self.start("smtpd")
+        wait_for(lambda: "ready" in self.log("smtpd")[seen:] or p.poll() is not None)
+        for port in ports:
+            wait_port(port, p)
+        return p
+
+    def queue_files(self):
+        """Names in state/queue/new (messages smtpd acknowledged with 250)."""
+        try:
+            return sorted(os.listdir(os.path.join(self.state, "queue", "new")))
+        except FileNotFoundError:
+            return []
+
+    def queue_read(self, name):
+        """One queue file: (envelope dict of lists, message bytes)."""
+        with open(os.path.join(self.state, "queue", "new", name), "rb") as f:
+            data = f.read()
+        head, _, body = data.partition(b"\n\n")
+        env = {}
+        for line in head.decode(errors="replace").split("\n")[1:]:
+            k, _, v = line.partition(" ")
+            env.setdefault(k, []).append(v)
+        return env, body
 
     def log(self, command="watch"):
         try:
