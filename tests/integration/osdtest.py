@@ -75,11 +75,13 @@ def wait_port(port, proc=None, host="127.0.0.1"):
     return bool(wait_for(up)) and (proc is None or proc.poll() is None)
 
 
-def make_cert(root, cn="localhost"):
-    """A self-signed test certificate and key in root: (cert, key)."""
+def make_cert(root, cn="localhost", san=None):
+    """A self-signed test certificate and key in root: (cert, key).
+    san: a subjectAltName such as "IP:127.0.0.1" (for clients that check it)."""
     cert, key = os.path.join(root, "cert.pem"), os.path.join(root, "key.pem")
+    extra = ["-addext", "subjectAltName=" + san] if san else []
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                    "-subj", "/CN=" + cn, "-days", "1", "-keyout", key, "-out", cert],
+                    "-subj", "/CN=" + cn, "-days", "1", "-keyout", key, "-out", cert] + extra,
                    check=True, capture_output=True, timeout=60)
     return cert, key
 

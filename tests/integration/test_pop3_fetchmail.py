@@ -10,12 +10,11 @@ to CRLF on the wire), the kept run leaves the mailbox as it was, the
 fetch-and-delete run empties it at QUIT, and the login is recorded.
 """
 import os
-import socket
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from osdtest import Osd, check, finish, have, wait_for  # noqa: E402
+from osdtest import Osd, check, finish, free_port, have, make_cert, wait_port  # noqa: E402
 
 DOM = "example.test"
 
@@ -26,12 +25,6 @@ MESSAGES = {
 }
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def maildir_files(maildir):
@@ -41,14 +34,6 @@ def maildir_files(maildir):
     return sorted(out)
 
 
-def make_cert(root):
-    """A self-signed certificate for 127.0.0.1, which fetchmail is told to trust."""
-    cert, key = os.path.join(root, "cert.pem"), os.path.join(root, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-days", "1", "-keyout", key, "-out", cert],
-                   check=True, capture_output=True, timeout=60)
-    return cert, key
 
 
 def fetch(o, port, keep, outdir, cert):
@@ -82,7 +67,8 @@ def main():
         finish()
     port = free_port()
     o = Osd()
-    cert, key = make_cert(o.root)
+    # fetchmail checks the name: a certificate for 127.0.0.1, trusted as its own anchor.
+    cert, key = make_cert(o.root, cn="127.0.0.1", san="IP:127.0.0.1")
     o.write_conf("3h", "pop3_listen = 127.0.0.1:%d\ndefault_domain = %s\n"
                  "tls_cert = %s\ntls_key = %s\n" % (port, DOM, cert, key))
     try:
@@ -93,14 +79,7 @@ def main():
             with open(os.path.join(maildir, "new", name), "wb") as f:
                 f.write(body)
         d = o.start("pop3d")
-
-        def up():
-            try:
-                socket.create_connection(("127.0.0.1", port), 1).close()
-                return True
-            except OSError:
-                return d.poll() is not None
-        check(wait_for(up) and d.poll() is None, "osd pop3d listens")
+        check(wait_port(port, d), "osd pop3d listens")
 
         # 1. keep: everything downloaded, nothing removed.
         out1 = os.path.join(o.root, "out1")

@@ -23,26 +23,15 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from osdtest import OSD, WAIT, Osd, check, finish, have, wait_for  # noqa: E402
+from osdtest import (OSD, WAIT, Osd, check, children_of, finish, free_port,  # noqa: E402
+                     have, make_cert, wait_for, wait_port)
 
 DOM = "example.test"
 T = 10  # socket timeout of the test clients (a functional bound)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
-def make_cert(root):
-    cert, key = os.path.join(root, "cert.pem"), os.path.join(root, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                    "-subj", "/CN=localhost", "-days", "1", "-keyout", key, "-out", cert],
-                   check=True, capture_output=True, timeout=60)
-    return cert, key
 
 
 def add_user(o, login, password, flags=None):
@@ -67,16 +56,6 @@ def put_msg(maildir, name, body):
         f.write(body)
 
 
-def wait_port(port, proc):
-    def up():
-        if proc.poll() is not None:
-            return True
-        try:
-            socket.create_connection(("127.0.0.1", port), 1).close()
-            return True
-        except OSError:
-            return False
-    return wait_for(up) and proc.poll() is None
 
 
 def curl(port, *args, src="127.0.0.9", url=""):
@@ -108,12 +87,6 @@ def raw(port, src="127.0.0.4"):
     return s, f, greeting
 
 
-def children_of(pid):
-    try:
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
 
 
 def uid_of(pid):
