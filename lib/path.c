@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 /*
  * "dir/name".  A trailing '/' on dir is not doubled ("/" + "x" is "/x"),
@@ -135,4 +136,25 @@ path_mkdirs(const char *dir, unsigned mode)
 		tmp[i] = '/';
 	}
 	return mkdir_one(tmp, mode);
+}
+
+int
+path_self_dir(char *out, size_t size)
+{
+	ssize_t n = readlink("/proc/self/exe", out, size - 1);
+	char *slash;
+
+	if (n < 0)
+		return -1;
+	if ((size_t)n >= size - 1) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	out[n] = '\0';
+	if ((slash = strrchr(out, '/')) == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	*slash = '\0';
+	return 0;
 }

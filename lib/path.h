@@ -19,4 +19,10 @@ int path_dirname(char *out, size_t size, const char *path);
 /* Create dir and its missing parents with mode; 0 or -1 with errno. */
 int path_mkdirs(const char *dir, unsigned mode);
 
+/*
+ * The folder of the running executable (from /proc/self/exe): osd's
+ * programs find each other there.  0, or -1 with errno.
+ */
+int path_self_dir(char *out, size_t size);
+
 #endif

@@ -476,6 +476,18 @@ userdb_vpasswd_path(const char *users_dir, const char *domain, char *out, size_t
 			domain);
 }
 
+bool
+userdb_domain_exists(const char *users_dir, const char *domain)
+{
+	char lower[USERDB_DOMAIN_MAX + 1], path[PATH_MAX], why[128];
+	struct stat st;
+
+	if (userdb_check_domain(domain, lower, sizeof(lower), why, sizeof(why)) == -1 ||
+	    userdb_vpasswd_path(users_dir, lower, path, sizeof(path)) == -1)
+		return false;
+	return stat(path, &st) == 0;
+}
+
 int
 userdb_default_home(const char *users_dir, const struct userdb_name *name, char *out,
 		    size_t size)

@@ -96,6 +96,12 @@ void userdb_format_flags(unsigned long flags, char *out, size_t size);
 /* users_dir/domain/vpasswd into out; 0 or -1 with errno = ENAMETOOLONG. */
 int userdb_vpasswd_path(const char *users_dir, const char *domain, char *out, size_t size);
 
+/*
+ * Is domain (any case) a virtual domain here, i.e. has users_dir/DOMAIN/vpasswd?
+ * A name userdb_check_domain refuses (a literal, "..", a slash) never is.
+ */
+bool userdb_domain_exists(const char *users_dir, const char *domain);
+
 /* The home a new user gets: users_dir/domain/user, made absolute. */
 int userdb_default_home(const char *users_dir, const struct userdb_name *name,
 			char *out, size_t size);

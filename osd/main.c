@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "path.h"
+
 static const struct {
 	const char *name;
 	const char *what;
@@ -44,8 +46,6 @@ int main(int argc, char **argv)
 {
 	char self[PATH_MAX], prog[PATH_MAX];
 	const char *cmd;
-	ssize_t n;
-	char *slash;
 
 	if (argc < 2) {
 		usage(stderr);
@@ -61,16 +61,10 @@ int main(int argc, char **argv)
 		return 100;
 	}
 	/* The helpers sit beside this executable, wherever it is installed. */
-	n = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (n < 0) {
+	if (path_self_dir(self, sizeof(self)) == -1) {
 		fprintf(stderr, "osd: %s: cannot find myself: %s\n", argv[1], strerror(errno));
 		return 111;
 	}
-	self[n] = '\0';
-	slash = strrchr(self, '/');
-	if (slash == NULL)
-		return 111;
-	*slash = '\0';
 	if ((size_t)snprintf(prog, sizeof prog, "%s/osd-%s", self, argv[1]) >= sizeof prog) {
 		fprintf(stderr, "osd: %s: path too long\n", argv[1]);
 		return 111;

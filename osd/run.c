@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "conf.h"
 #include "log.h"
+#include "path.h"
 
 #define MAX_SERVICES 8
 #define BACKOFF_MAX_S 60
@@ -167,7 +168,6 @@ int main(int argc, char **argv)
 	char selfdir[PATH_MAX];
 	sigset_t set, oldmask;
 	int opt, n, sigfd;
-	ssize_t len;
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
@@ -180,11 +180,8 @@ int main(int argc, char **argv)
 	cli_load_conf(&conf, conf_arg);
 	if (log_init("osd-run", strcmp(conf.log, "syslog") == 0, conf.log_facility) < 0)
 		fatalx("config: unknown log_facility %s", conf.log_facility);
-	len = readlink("/proc/self/exe", selfdir, sizeof selfdir - 1);
-	if (len < 0)
+	if (path_self_dir(selfdir, sizeof(selfdir)) == -1)
 		fatal("readlink /proc/self/exe");
-	selfdir[len] = '\0';
-	*strrchr(selfdir, '/') = '\0';
 	n = parse_services(conf.services, selfdir, svc);
 
 	sigemptyset(&set);
