@@ -1,0 +1,49 @@
+/* aliases.h - users_dir/DOMAIN/aliases ("name: target, target") resolved one level, and the Delivered-To loop check. */
+#ifndef OSD_SMTP_ALIASES_H
+#define OSD_SMTP_ALIASES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The catch-all name: used when no user and no other alias matches. */
+#define ALIASES_CATCHALL "*"
+/* Longest aliases line; longer ones are skipped (an error when it names the alias looked up). */
+#define ALIASES_LINE_MAX 65536
+/* Most targets one alias may have (each becomes a recipient of the re-queued message). */
+#define ALIASES_TARGETS_MAX 1000
+/* Longest target address: a local part and a domain as RFC 5321 section 4.5.3.1 bounds them. */
+#define ALIASES_TARGET_MAX (64 + 1 + 255)
+
+/* The targets of one alias: full addresses, duplicates removed, in file order. */
+struct aliases_targets {
+	char **addrs;           /* malloc'd, each malloc'd */
+	size_t count;
+};
+
+/*
+ * Look name up in the text of an aliases file (text, len; need not be
+ * NUL-terminated) of domain (lower case).  Lines are "name: target,
+ * target"; blank lines and lines starting with '#' are skipped, so are
+ * lines without ':' and overlong lines for other names.  Names compare
+ * ignoring ASCII case; the first line for a name wins.  A target without
+ * '@' is a user of domain.  Nothing is resolved further: a target that is
+ * itself an alias is looked up when the re-queued message comes back.
+ * Returns 1 with *targets_r filled (free with aliases_targets_free), 0
+ * when name is not an alias, -1 with err when its line cannot be used
+ * (no targets, a bad target, too long, too many): the mail should wait
+ * for the administrator rather than go elsewhere.
+ */
+int aliases_lookup(const char *text, size_t len, const char *name, const char *domain,
+		   struct aliases_targets *targets_r, char *err, size_t errsize);
+
+void aliases_targets_free(struct aliases_targets *targets);
+
+/*
+ * Does the header part of head (len bytes: up to the first empty line, or
+ * all of it when there is none) hold "Delivered-To: rcpt", the field name
+ * and the address compared ignoring ASCII case?  That header is how a
+ * forwarding loop shows (qmail-local does the same check).
+ */
+bool aliases_delivered_to(const char *head, size_t len, const char *rcpt);
+
+#endif
