@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "aliases.h"
+#include "buf.h"
 #include "control.h"
 #include "errfmt.h"
 #include "path.h"
@@ -275,6 +277,60 @@ domain_listed(const struct policy *p, const char *domain, char *err, size_t errs
 
 enum virt { VIRT_NONE, VIRT_USER, VIRT_NO_USER, VIRT_ERROR };
 
+/* Largest aliases file read (osd-local reads the same). */
+#define POLICY_ALIASES_MAX (4u * 1024 * 1024)
+
+/*
+ * No vpasswd user: is the name an alias, or is there a catch-all, in
+ * users_dir/DOMAIN/aliases?  osd-local delivers those, so RCPT takes them.
+ * A line osd-local could not use still counts: the mail waits in the
+ * queue for the administrator instead of bouncing at the door.
+ */
+static enum virt
+alias_exists(const struct policy *p, const char *user, const char *domain, char *err,
+	     size_t errsize)
+{
+	struct aliases_targets t;
+	char path[PATH_MAX], why[256];
+	struct buf text;
+	int r, fd;
+
+	if (path_fmt(path, sizeof(path), "%s/%s/aliases", p->users_dir, domain) == -1)
+		return VIRT_NO_USER;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return VIRT_NO_USER;
+		errfmt(err, errsize, "%s: %s", path, strerror(errno));
+		return VIRT_ERROR;
+	}
+	buf_init(&text, POLICY_ALIASES_MAX);
+	for (;;) {
+		char chunk[8192];
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n == 0)
+			break;
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 || buf_append(&text, chunk, (size_t)n) == -1) {
+			errfmt(err, errsize, "%s: %s", path, strerror(errno));
+			close(fd);
+			buf_free(&text);
+			return VIRT_ERROR;
+		}
+	}
+	close(fd);
+	r = aliases_lookup(text.data != NULL ? text.data : "", text.len, user, domain, &t, why,
+			   sizeof(why));
+	if (r == 0)
+		r = aliases_lookup(text.data != NULL ? text.data : "", text.len, ALIASES_CATCHALL,
+				   domain, &t, why, sizeof(why));
+	if (r == 1)
+		aliases_targets_free(&t);
+	buf_free(&text);
+	return r == 0 ? VIRT_NO_USER : VIRT_USER;
+}
+
 /*
  * Is domain a virtual domain here (users_dir/domain/vpasswd exists), and
  * does it have the user local (compared lower-cased, as vpopmail stores
@@ -323,7 +379,9 @@ virtual_user(const struct policy *p, const char *local, const char *domain, char
 	free(u);
 	if (r == -1)
 		return VIRT_ERROR;
-	return r == 1 ? VIRT_USER : VIRT_NO_USER;
+	if (r == 1)
+		return VIRT_USER;
+	return alias_exists(p, name.user, name.domain, err, errsize);
 }
 
 enum policy_rcpt

@@ -273,6 +273,33 @@ test_smtp_policy_virtual_domain_known_and_unknown_users(void **state)
 	policy_free(p);
 }
 
+/* Names in the domain's aliases file, and anyone when it has a catch-all, are local too. */
+static void
+test_smtp_policy_aliases_and_catchall_are_local(void **state)
+{
+	struct fixture *f = *state;
+	char dir[PATH_MAX];
+	struct policy *p;
+
+	put_vpasswd(f, "virt.example", VPASSWD_LINE("alice"));
+	put_vpasswd(f, "all.example", VPASSWD_LINE("alice"));
+	assert_int_equal(path_join(dir, sizeof(dir), f->users, "virt.example"), 0);
+	put(dir, "aliases", "# sales go to alice\nsales: alice, bob@far.example\nbroken:\n");
+	assert_int_equal(path_join(dir, sizeof(dir), f->users, "all.example"), 0);
+	put(dir, "aliases", "*: alice\n");
+	p = load(f);
+	assert_int_equal(check(f, p, "sales", "virt.example", false), POLICY_RCPT_LOCAL);
+	assert_int_equal(check(f, p, "SALES", "virt.example", false), POLICY_RCPT_LOCAL);
+	/* A line osd-local cannot use still counts: the mail waits for the administrator. */
+	assert_int_equal(check(f, p, "broken", "virt.example", false), POLICY_RCPT_LOCAL);
+	assert_int_equal(check(f, p, "nobody", "virt.example", false), POLICY_RCPT_UNKNOWN_USER);
+	assert_int_equal(check(f, p, "anyone", "all.example", false), POLICY_RCPT_LOCAL);
+	/* Tricks stay refused whatever the aliases say. */
+	assert_int_equal(check(f, p, "x%far.example", "all.example", false),
+			 POLICY_RCPT_RELAY_TRICK);
+	policy_free(p);
+}
+
 static void
 test_smtp_policy_virtual_domain_beats_rcpthosts(void **state)
 {
@@ -499,6 +526,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_smtp_policy_badmailfrom_address_and_domain,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_smtp_policy_large_rcpthosts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_smtp_policy_aliases_and_catchall_are_local, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests_name("smtp_policy", tests, NULL, NULL);
