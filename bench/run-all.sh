@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run-all.sh - run every osd benchmark, each side by side with its peer.
 #
-#   bench/run-all.sh [--full] [--build DIR] [--no-build] [--tmpdir DIR]
+#   bench/run-all.sh [--full] [--build DIR] [--no-build] [--tmpdir DIR] [--no-smtpd]
 #
 # Default: sizes small enough to finish in a few minutes on 2 cores
 # (recording 200k osd / 3k vpopmail logins; latency at 1k and 100k entries;
@@ -9,6 +9,9 @@
 # rebuild of 1M entries, 5k vpopmail logins, 5 recording runs); allow
 # about 5-6 minutes, far more if many files were deleted just before (see
 # the Caveats in bench/README.md).
+# Last, as root: bench_smtpd.sh (osd smtpd against a private Postfix) with
+# --quick (about 1.5 minutes), or with its own sizes under --full (about 5
+# minutes more).  Skipped when not root or with --no-smtpd.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,9 +19,10 @@ build=${OSD_BUILD:-$here/../build}
 full=0
 compile=1
 tmpdir=${TMPDIR:-/tmp}
+smtpd=1
 
 usage() {
-	sed -n '2,12s/^# \{0,1\}//p' "$0"
+	sed -n '2,15s/^# \{0,1\}//p' "$0"
 }
 
 while [ $# -gt 0 ]; do
@@ -27,6 +31,7 @@ while [ $# -gt 0 ]; do
 	--build) build=$2; shift ;;
 	--no-build) compile=0 ;;
 	--tmpdir) tmpdir=$2; shift ;;
+	--no-smtpd) smtpd=0 ;;
 	-h|--help) usage; exit 0 ;;
 	*) usage >&2; exit 100 ;;
 	esac
@@ -82,3 +87,12 @@ sync
 echo "# full rebuild"
 python3 "$here/bench_rebuild.py" --build "$build" --tmpdir "$tmpdir" \
 	--open-smtp "$shared/state/open-smtp" "${rebuild_args[@]}"
+sync
+if [ $smtpd = 1 ] && [ "$(id -u)" = 0 ]; then
+	echo "# smtpd vs postfix"
+	smtpd_args=(--quick)
+	[ $full = 1 ] && smtpd_args=()
+	"$here/bench_smtpd.sh" --build "$build" --no-build --tmpdir "$tmpdir" "${smtpd_args[@]}"
+elif [ $smtpd = 1 ]; then
+	echo "# smtpd vs postfix: skipped (bench_smtpd.sh needs root)"
+fi

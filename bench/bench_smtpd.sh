@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# bench_smtpd.sh - osd smtpd (the SMTP gate's receiving side) against a private Postfix, side by side.
+#
+#   bench/bench_smtpd.sh [--quick] [--msgs N] [--big-msgs N] [--repeat N] [--sessions "20 100"]
+#                        [--tests "accept reuse big setup"] [--idle N] [--build DIR] [--no-build]
+#                        [--tmpdir DIR] [--harness PATH] [--keep]
+#
+# Uses the shared harness ../shared/bench/peer-postfix.sh (relative to the
+# project root): it starts a private Postfix on loopback (relaying to an
+# smtp-sink) and drives it and osd with smtp-source in the same run.  This
+# script makes a private osd configuration (fsync = yes, rcpthosts
+# example.test, databytes 10 MB, 500 connections) in one temp folder, starts
+# `osd smtpd` itself and calls the harness once per (sessions, test) with
+# --target osd=127.0.0.1:PORT and TARGET_PID (peak PSS of osd's tree).
+# Tests: accept (4 KB, one message per connection), reuse (4 KB, persistent
+# sessions), big (100 KB, one per connection), setup (1 KB, one per
+# connection: new connections/s; --setup-sessions = --sessions).  Defaults:
+# --msgs 5000 (4 KB and setup), --big-msgs 1000, --repeat 3 (medians),
+# sessions 20 and 100.  Between harness calls osd's queue/new (there is no
+# queue manager yet) is renamed aside; everything is deleted at the end.
+# Then: PSS per idle session (after greeting + EHLO) of --idle (50)
+# connections, for osd and a fresh private Postfix.  Prints a summary with
+# osd/postfix ratios (target >= 1.5x, <= 1 MB PSS per idle session).
+# --quick: --msgs 500 --big-msgs 100 --repeat 1 (about 1.5 minutes).  Default run: about 5
+# minutes on 2 cores.  Needs root (the private Postfix).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+build=${OSD_BUILD:-$root/build}
+harness=${PEER_POSTFIX:-$root/../shared/bench/peer-postfix.sh}
+tmpdir=${TMPDIR:-/tmp}
+msgs=5000
+big_msgs=1000
+repeat=3
+sessions_list="20 100"
+tests="accept reuse big setup"
+idle=50
+compile=1
+keep=0
+
+usage() { sed -n '2,26s/^# \{0,1\}//p' "$0"; }
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) msgs=500; big_msgs=100; repeat=1 ;;
+	--msgs) msgs=$2; shift ;;
+	--big-msgs) big_msgs=$2; shift ;;
+	--repeat) repeat=$2; shift ;;
+	--sessions) sessions_list=$2; shift ;;
+	--tests) tests=$2; shift ;;
+	--idle) idle=$2; shift ;;
+	--build) build=$2; shift ;;
+	--no-build) compile=0 ;;
+	--tmpdir) tmpdir=$2; shift ;;
+	--harness) harness=$2; shift ;;
+	--keep) keep=1 ;;
+	-h|--help) usage; exit 0 ;;
+	*) usage >&2; exit 100 ;;
+	esac
+	shift
+done
+
+die() { echo "bench_smtpd: $*" >&2; exit 111; }
+[ "$(id -u)" = 0 ] || die "run as root (the harness starts a private Postfix)"
+[ -f "$harness" ] || die "harness $harness is missing (expected ../shared/bench/peer-postfix.sh next to the project; set --harness or PEER_POSTFIX)"
+for tool in python3 /usr/sbin/smtp-source /usr/sbin/postfix meson; do
+	command -v "$tool" >/dev/null || die "$tool is missing (Debian postfix, python3, meson)"
+done
+if [ ! -f "$build/build.ninja" ]; then
+	[ $compile = 1 ] || die "$build is not a configured build folder"
+	meson setup "$build" --buildtype=debugoptimized >/dev/null || die "meson setup $build failed"
+fi
+build=$(cd "$build" && pwd)
+if [ $compile = 1 ]; then
+	meson compile -C "$build" >/dev/null || die "meson compile -C $build failed"
+fi
+for f in "$build/osd" "$build/osd-smtpd"; do
+	[ -x "$f" ] || die "$f is missing: build first"
+done
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port); pf_port=$(free_port); sink_port=$(free_port); idle_pf_port=$(free_port)
+
+# One folder for everything: osd's state and Postfix's work folders are on
+# the same file system, so both fsync to the same disk.
+work=$(mktemp -d "$tmpdir/osd-smtpbench.XXXXXX")
+chmod 755 "$work"
+osd_pid=""
+stop_osd() {
+	if [ -n "$osd_pid" ] && kill -0 "$osd_pid" 2>/dev/null; then
+		kill "$osd_pid"
+		for _ in $(seq 50); do kill -0 "$osd_pid" 2>/dev/null || break; sleep 0.1; done
+		kill -0 "$osd_pid" 2>/dev/null && kill -9 "$osd_pid"
+	fi
+	osd_pid=""
+}
+cleanup() {
+	stop_osd
+	if [ "$keep" = 1 ]; then echo "# kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkdir -p "$work/control" "$work/state" "$work/aside"
+echo example.test >"$work/control/rcpthosts"
+echo 10485760 >"$work/control/databytes"
+echo osd.example.test >"$work/control/me"
+cat >"$work/osd.conf" <<EOF
+state_dir = $work/state
+control_dir = $work/control
+rules = $work/tcp.smtp
+smtp_listen = 127.0.0.1:$port
+submission_listen =
+smtps_listen =
+smtp_max_connections = 500
+smtp_max_per_ip = 500
+fsync = yes
+user = mail
+log = stderr
+EOF
+
+echo "# osd smtpd vs postfix, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $tmpdir on $(stat -f -c %T "$tmpdir")," \
+	"build $build ($(sed -n "s/^buildtype *= *//p" "$build/meson-private/cmd_line.txt" 2>/dev/null || true)), osd at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "# msgs=$msgs big_msgs=$big_msgs repeat=$repeat sessions=\"$sessions_list\" tests=\"$tests\" idle=$idle;" \
+	"osd on 127.0.0.1:$port, postfix on 127.0.0.1:$pf_port, sink on $sink_port"
+t0=$(date +%s)
+"$build/osd" smtpd -c "$work/osd.conf" 2>"$work/osd.log" &
+osd_pid=$!
+for _ in $(seq 50); do ss -Hltn "sport = :$port" | grep -q . && break; sleep 0.1; done
+ss -Hltn "sport = :$port" | grep -q . || { cat "$work/osd.log" >&2; die "osd smtpd did not start"; }
+
+queued=0
+aside_queue() {  # move queue/new out of osd's way (a rename: no mass deletion while measuring)
+	local q=$work/state/queue/new n
+	[ -d "$q" ] || return 0
+	n=$(find "$q" -type f | wc -l)
+	queued=$((queued + n))
+	mv "$q" "$work/aside/new.$(date +%s%N)"
+	mkdir -m 700 "$q" && chown mail: "$q"
+}
+
+: >"$work/harness.out"
+for sess in $sessions_list; do
+	for t in $tests; do
+		echo "# --- sessions=$sess test=$t ($(( $(date +%s) - t0 )) s so far)"
+		pf_work=$work/pf.$sess.$t
+		# Our own peak-PSS sampler (see README: the harness's misses osd's children)
+		python3 "$here/idle_sessions.py" --peak "$work/peak" --watch "osd=$osd_pid" \
+			--watch "postfix=@$pf_work/spool/pid/master.pid" &
+		sampler=$!
+		TARGET_PID=$osd_pid bash "$harness" --port "$pf_port" --sink-port "$sink_port" \
+			--msgs "$msgs" --big-msgs "$big_msgs" --sessions "$sess" --setup-sessions "$sess" \
+			--repeat "$repeat" --tests "$t" --workdir "$pf_work" \
+			--target "osd=127.0.0.1:$port" | tee -a "$work/harness.out"
+		kill "$sampler"; wait "$sampler" 2>/dev/null || true
+		sed "s/^\(peer=[^ ]*\)/\1 test=$t sessions=$sess run=peakmem/" "$work/peak" | tee -a "$work/harness.out"
+		rm -f "$work/peak"
+		aside_queue
+	done
+done
+
+# ---- PSS per idle session: osd (its tree has no children now) and a fresh private Postfix
+echo "# --- idle sessions ($idle, after greeting and EHLO)"
+python3 "$here/idle_sessions.py" --name osd --port "$port" --pid "$osd_pid" --sessions "$idle" |
+	tee -a "$work/harness.out"
+(
+	# shellcheck source=/dev/null
+	. "$harness" --lib --port "$idle_pf_port" --sink-port "$sink_port" --workdir "$work/pf.idle"
+	set +u
+	mkdir -p "$WORK" && touch "$WORK/.bench"
+	pf_setup && pf_start
+	trap pf_stop EXIT
+	python3 "$here/idle_sessions.py" --name postfix --port "$idle_pf_port" --pid "$(pf_master_pid)" --sessions "$idle"
+) | tee -a "$work/harness.out"
+
+# ---- summary
+expected=0
+for sess in $sessions_list; do
+	for t in $tests; do
+		case $t in big) expected=$((expected + big_msgs * repeat)) ;; *) expected=$((expected + msgs * repeat)) ;; esac
+	done
+done
+echo "# osd queued $queued messages in queue/new (expected $expected);" \
+	"log: $(grep -c 'result=queued' "$work/osd.log" || true) queued," \
+	"$(grep -ci 'warn\|refused\|fatal' "$work/osd.log" || true) warnings/refusals"
+python3 - "$work/harness.out" "$sessions_list" "$tests" <<'EOF'
+import sys
+rows, idle, peaks = {}, {}, {}
+for ln in open(sys.argv[1]):
+    kv = dict(x.split('=', 1) for x in ln.split() if '=' in x)
+    if kv.get('run') == 'median' and 'peer' in kv:
+        rows[(kv['peer'], kv['test'], kv['sessions'])] = kv
+    elif kv.get('run') == 'peakmem':
+        peaks[(kv['peer'], kv['test'], kv['sessions'])] = kv
+    elif kv.get('test') == 'idle-pss':
+        idle[kv['peer']] = kv
+what = {'accept': 'msgs/s, 4 KB, 1 msg/conn', 'reuse': 'msgs/s, 4 KB, persistent',
+        'big': 'msgs/s, 100 KB, 1 msg/conn', 'setup': 'conns/s, 1 KB, 1 msg/conn'}
+def pk(peer, t, sess):
+    k = peaks.get((peer, t, sess))
+    return f'{int(k["peak_pss_kb"]) / 1024:.1f}' if k else '-'
+lines = []
+for sess in sys.argv[2].split():
+    for t in sys.argv[3].split():
+        o, p = rows.get(('osd', t, sess)), rows.get(('postfix', t, sess))
+        if not o or not p:
+            lines.append(f'{t:<7} {what.get(t, ""):<26} {sess:>4}  (missing)')
+            continue
+        r = float(o['rate']) / float(p['rate']) if float(p['rate']) else float('inf')
+        verdict = 'met' if r >= 1.5 else 'missed'
+        print(f'ratio test={t} sessions={sess} osd={o["rate"]} postfix={p["rate"]} ratio={r:.2f} '
+              f'target=ge_1.5x {verdict} osd_peak_pss_kb={peaks.get(("osd", t, sess), {}).get("peak_pss_kb", "")} '
+              f'postfix_peak_pss_kb={peaks.get(("postfix", t, sess), {}).get("peak_pss_kb", "")}')
+        lines.append(f'{t:<7} {what.get(t, ""):<26} {sess:>4} {o["rate"]:>8} {p["rate"]:>8} {r:>5.2f}x  '
+                     f'{verdict:<7} {pk("osd", t, sess):>8} {pk("postfix", t, sess):>8}')
+print()
+print(f'{"test":<7} {"what (median rate)":<26} {"sess":>4} {"osd":>8} {"postfix":>8} {"ratio":>6}  '
+      f'{"≥1.5×":<7} {"osd MB":>8} {"pf MB":>8}   (MB: peak PSS of the tree)')
+print('\n'.join(lines))
+for peer in ('osd', 'postfix'):
+    k = idle.get(peer)
+    if k:
+        per = float(k['per_session_kb'])
+        print(f'idle    PSS per idle session ({k["sessions"]} after EHLO) {peer:<8} {per:>6.0f} kB'
+              f'  (RSS {k["rss_per_session_kb"]} kB; tree {k["procs_before"]} -> {k["procs_after"]} procs)'
+              f'  <=1 MB {"met" if per <= 1024 else "missed"}')
+EOF
+echo "# total $(( $(date +%s) - t0 )) s"
