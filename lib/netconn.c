@@ -1,12 +1,14 @@
-/* netconn.c - one client connection in a child process: timed reads and writes, over TCP or TLS, with line framing. */
+/* netconn.c - one connection: timed reads and writes, over TCP or TLS, with line framing; server and client side. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "errfmt.h"
+#include "ipaddr.h"
 #include "monotonic.h"
 #include "netconn.h"
 #include "tls.h"
@@ -211,6 +213,83 @@ netconn_starttls(struct netconn *c, struct tls_server *srv, struct buf *out, int
 		return errfmt(err, errsize, "write: %s", strerror(errno));
 	netconn_discard(c);
 	if ((c->tls = tls_accept(srv, c->fd, handshake_ms, err, errsize)) == NULL)
+		return -1;
+	return 0;
+}
+
+int
+netconn_connect(const struct ipaddr *addr, unsigned port, int timeout_ms, char *err,
+		size_t errsize)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen, optlen;
+	long long deadline = monotonic_ms() + timeout_ms;
+	int fd, soerr, e;
+
+	memset(&ss, 0, sizeof(ss));
+	if (addr->family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		memcpy(&sin->sin_addr, addr->bytes, 4);
+		sslen = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		memcpy(&sin6->sin6_addr, addr->bytes, 16);
+		sslen = sizeof(*sin6);
+	}
+	if ((fd = socket(addr->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1)
+		return errfmt(err, errsize, "socket: %s", strerror(errno));
+	/* Non-blocking, so that a host that drops SYNs costs timeout_ms, not the kernel's minutes. */
+	if (connect(fd, (struct sockaddr *)&ss, sslen) == 0)
+		return fd;
+	if (errno != EINPROGRESS && errno != EINTR)
+		goto fail;
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		long long left = deadline - monotonic_ms();
+		int r;
+
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			goto fail;
+		}
+		if ((r = poll(&pfd, 1, (int)left)) == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			goto fail;
+		if (r == 0) {
+			errno = ETIMEDOUT;
+			goto fail;
+		}
+		break;
+	}
+	optlen = sizeof(soerr);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &optlen) == -1)
+		goto fail;
+	if (soerr != 0) {
+		errno = soerr;
+		goto fail;
+	}
+	return fd;
+fail:
+	e = errno;
+	errfmt(err, errsize, "connect: %s", e == ETIMEDOUT ? "timed out" : strerror(e));
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+int
+netconn_starttls_client(struct netconn *c, struct tls_client *cli, const char *server_name,
+			int handshake_ms, char *err, size_t errsize)
+{
+	netconn_discard(c);
+	if ((c->tls = tls_connect(cli, c->fd, server_name, handshake_ms, err, errsize)) == NULL)
 		return -1;
 	return 0;
 }

@@ -8,6 +8,8 @@
 
 #include "buf.h"
 
+struct ipaddr;
+struct tls_client;
 struct tls_server;
 struct tls_conn;
 
@@ -68,6 +70,23 @@ void netconn_discard(struct netconn *c);
  */
 int netconn_starttls(struct netconn *c, struct tls_server *srv, struct buf *out, int handshake_ms,
 		     char *err, size_t errsize);
+
+/*
+ * Client side: a TCP connection to addr:port, waiting at most timeout_ms
+ * for it to be established.  The socket (non-blocking, close-on-exec), or
+ * -1 with errno (ETIMEDOUT on the timeout) and err saying what failed.
+ */
+int netconn_connect(const struct ipaddr *addr, unsigned port, int timeout_ms, char *err,
+		    size_t errsize);
+
+/*
+ * Client side of STARTTLS, after the server's 220: discard buffered input
+ * (a reply that came before the handshake is not trusted, the client side
+ * of CVE-2011-0411) and run the client handshake with server_name for SNI
+ * (at most handshake_ms).  0, or -1 with err.
+ */
+int netconn_starttls_client(struct netconn *c, struct tls_client *cli, const char *server_name,
+			    int handshake_ms, char *err, size_t errsize);
 
 /* Close TLS (close_notify) and the socket, and wipe the input buffer. */
 void netconn_close(struct netconn *c);

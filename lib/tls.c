@@ -1,4 +1,4 @@
-/* tls.c - a small OpenSSL server wrapper: context from PEM files, accept, read, write, close. */
+/* tls.c - a small OpenSSL wrapper: server context from PEM files, accept; opportunistic client, connect; read, write, close. */
 #include "tls.h"
 
 #include <errno.h>
@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <arpa/inet.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -25,6 +27,10 @@ struct tls_conn {
 	int fd;
 };
 
+struct tls_client {
+	SSL_CTX *ctx;
+};
+
 /* The oldest OpenSSL error in the queue as text (and the queue emptied). */
 static const char *
 ssl_error_text(char *buf, size_t size)
@@ -39,6 +45,30 @@ ssl_error_text(char *buf, size_t size)
 	return buf;
 }
 
+/*
+ * A context for method with what both sides share: TLS 1.2 and later
+ * (RFC 8996), no renegotiation, no compression (CRIME).  NULL with err.
+ */
+static SSL_CTX *
+ctx_new(const SSL_METHOD *method, char *err, size_t errsize)
+{
+	char why[256];
+	SSL_CTX *ctx;
+
+	ERR_clear_error();
+	if ((ctx = SSL_CTX_new(method)) == NULL) {
+		errfmt(err, errsize, "TLS context: %s", ssl_error_text(why, sizeof(why)));
+		return NULL;
+	}
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+		errfmt(err, errsize, "TLS 1.2 minimum: %s", ssl_error_text(why, sizeof(why)));
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+	return ctx;
+}
+
 struct tls_server *
 tls_server_new(const char *cert_file, const char *key_file, char *err, size_t errsize)
 {
@@ -46,18 +76,9 @@ tls_server_new(const char *cert_file, const char *key_file, char *err, size_t er
 	char why[256];
 	SSL_CTX *ctx;
 
-	ERR_clear_error();
-	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
-		errfmt(err, errsize, "TLS context: %s", ssl_error_text(why, sizeof(why)));
+	if ((ctx = ctx_new(TLS_server_method(), err, errsize)) == NULL)
 		return NULL;
-	}
-	/* RFC 8996: nothing older than TLS 1.2. */
-	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
-		errfmt(err, errsize, "TLS 1.2 minimum: %s", ssl_error_text(why, sizeof(why)));
-		goto fail;
-	}
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-			    SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	/* One process per connection: a session cache would never be hit. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
@@ -156,14 +177,16 @@ ssl_retry(struct tls_conn *c, int r, long long deadline, bool *eof_r)
 	}
 }
 
-struct tls_conn *
-tls_accept(struct tls_server *srv, int fd, int timeout_ms, char *err, size_t errsize)
+/*
+ * A connection object on fd (made non-blocking) from ctx, ready for the
+ * handshake; NULL with err.
+ */
+static struct tls_conn *
+conn_new(SSL_CTX *ctx, int fd, char *err, size_t errsize)
 {
-	long long deadline = timeout_ms < 0 ? -1 : monotonic_ms() + timeout_ms;
 	struct tls_conn *c;
 	char why[256];
-	bool eof;
-	int flags, r;
+	int flags;
 
 	flags = fcntl(fd, F_GETFL);
 	if (flags == -1 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1) {
@@ -176,32 +199,58 @@ tls_accept(struct tls_server *srv, int fd, int timeout_ms, char *err, size_t err
 	}
 	c->fd = fd;
 	ERR_clear_error();
-	if ((c->ssl = SSL_new(srv->ctx)) == NULL || SSL_set_fd(c->ssl, fd) != 1) {
+	if ((c->ssl = SSL_new(ctx)) == NULL || SSL_set_fd(c->ssl, fd) != 1) {
 		errfmt(err, errsize, "SSL_new: %s", ssl_error_text(why, sizeof(why)));
-		goto fail;
+		SSL_free(c->ssl);
+		free(c);
+		return NULL;
 	}
+	return c;
+}
+
+/*
+ * Run the handshake of c (SSL_accept or SSL_connect) until deadline.
+ * Returns c, or frees it and returns NULL with err and errno.
+ */
+static struct tls_conn *
+handshake(struct tls_conn *c, int (*step)(SSL *), long long deadline, char *err, size_t errsize)
+{
+	char why[256];
+	bool eof;
+	int r;
+
 	for (;;) {
 		errno = 0;
-		if ((r = SSL_accept(c->ssl)) == 1)
+		if ((r = step(c->ssl)) == 1)
 			return c;
 		/* Take the reason before ssl_retry empties the error queue. */
 		if (SSL_get_error(c->ssl, r) == SSL_ERROR_SSL) {
 			errfmt(err, errsize, "handshake: %s", ssl_error_text(why, sizeof(why)));
 			errno = EPROTO;
-			goto fail;
+			break;
 		}
 		if (ssl_retry(c, r, deadline, &eof) == -1) {
 			errfmt(err, errsize, "handshake: %s", eof ? "connection closed" :
 				 errno == ETIMEDOUT ? "timed out" : strerror(errno));
-			goto fail;
+			break;
 		}
 	}
-fail:
 	r = errno;
 	SSL_free(c->ssl);
 	free(c);
 	errno = r;
 	return NULL;
+}
+
+struct tls_conn *
+tls_accept(struct tls_server *srv, int fd, int timeout_ms, char *err, size_t errsize)
+{
+	long long deadline = timeout_ms < 0 ? -1 : monotonic_ms() + timeout_ms;
+	struct tls_conn *c;
+
+	if ((c = conn_new(srv->ctx, fd, err, errsize)) == NULL)
+		return NULL;
+	return handshake(c, SSL_accept, deadline, err, errsize);
 }
 
 ssize_t
@@ -302,4 +351,73 @@ tls_server_reload(struct tls_server **srv, const char *cert_file, const char *ke
 	tls_server_free(*srv);
 	*srv = n;
 	return 0;
+}
+
+struct tls_client *
+tls_client_new(char *err, size_t errsize)
+{
+	struct tls_client *cli;
+	SSL_CTX *ctx;
+
+	if ((ctx = ctx_new(TLS_client_method(), err, errsize)) == NULL)
+		return NULL;
+	/*
+	 * Opportunistic TLS (RFC 7435, Postfix's "may"): encryption against a
+	 * passive listener; a certificate that does not verify is no reason
+	 * to send the mail in clear text instead.
+	 */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	if ((cli = calloc(1, sizeof(*cli))) == NULL) {
+		errfmt(err, errsize, "TLS context: out of memory");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	cli->ctx = ctx;
+	return cli;
+}
+
+void
+tls_client_free(struct tls_client *cli)
+{
+	if (cli == NULL)
+		return;
+	SSL_CTX_free(cli->ctx);
+	free(cli);
+}
+
+/* Is name an IP address, bracketed or not?  RFC 6066 3: those never go into SNI. */
+static bool
+is_ip_literal(const char *name)
+{
+	unsigned char a[16];
+	char plain[64];
+	size_t len = strlen(name);
+
+	if (len >= 2 && name[0] == '[' && name[len - 1] == ']')
+		return true;
+	if (len >= sizeof(plain))
+		return false;
+	memcpy(plain, name, len + 1);
+	return inet_pton(AF_INET, plain, a) == 1 || inet_pton(AF_INET6, plain, a) == 1;
+}
+
+struct tls_conn *
+tls_connect(struct tls_client *cli, int fd, const char *server_name, int timeout_ms, char *err,
+	    size_t errsize)
+{
+	long long deadline = timeout_ms < 0 ? -1 : monotonic_ms() + timeout_ms;
+	struct tls_conn *c;
+	char why[256];
+
+	if ((c = conn_new(cli->ctx, fd, err, errsize)) == NULL)
+		return NULL;
+	if (server_name != NULL && server_name[0] != '\0' && !is_ip_literal(server_name) &&
+	    SSL_set_tlsext_host_name(c->ssl, server_name) != 1) {
+		errfmt(err, errsize, "SNI %s: %s", server_name, ssl_error_text(why, sizeof(why)));
+		SSL_free(c->ssl);
+		free(c);
+		return NULL;
+	}
+	return handshake(c, SSL_connect, deadline, err, errsize);
 }

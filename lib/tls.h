@@ -1,4 +1,4 @@
-/* tls.h - the TLS server side, hiding OpenSSL: nothing else in osd sees its types. */
+/* tls.h - TLS for osd's servers and its SMTP client, hiding OpenSSL: nothing else in osd sees its types. */
 #ifndef OSD_TLS_H
 #define OSD_TLS_H
 
@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 struct tls_server;      /* a certificate and key, ready to accept (an SSL_CTX) */
+struct tls_client;      /* the client settings (an SSL_CTX) */
 struct tls_conn;        /* one connection (an SSL) */
 
 /*
@@ -54,6 +55,23 @@ int tls_write_all(struct tls_conn *c, const void *buf, size_t len, int timeout_m
 
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384", for logs. */
 const char *tls_describe(struct tls_conn *c, char *out, size_t size);
+
+/*
+ * The client side for opportunistic STARTTLS (osd-remote): TLS 1.2 and
+ * later, no certificate verification (RFC 7435).  NULL with err.
+ */
+struct tls_client *tls_client_new(char *err, size_t errsize);
+
+void tls_client_free(struct tls_client *cli);
+
+/*
+ * The client handshake on fd (made non-blocking), with server_name as SNI
+ * unless it is an IP literal ("[192.0.2.1]", "192.0.2.1") or NULL, giving
+ * up after timeout_ms (< 0: no limit).  Returns the connection, or NULL
+ * with err (errno ETIMEDOUT on a timeout).  fd stays the caller's.
+ */
+struct tls_conn *tls_connect(struct tls_client *cli, int fd, const char *server_name,
+			     int timeout_ms, char *err, size_t errsize);
 
 /* Send close_notify (without waiting for the peer's) and free c; fd is not closed. */
 void tls_close(struct tls_conn *c);
