@@ -81,3 +81,12 @@ void cli_bad_option(const char *command, int opt)
 	else
 		cli_error(command, "unknown option (see osd %s --help)", command);
 }
+
+bool
+cli_has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}

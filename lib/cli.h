@@ -2,6 +2,7 @@
 #ifndef OSD_CLI_H
 #define OSD_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "conf.h"
@@ -19,5 +20,8 @@ void cli_error(const char *what, const char *fmt, ...) __attribute__((format(pri
 
 /* Report an unknown option or a missing option argument (getopt's optopt). */
 void cli_bad_option(const char *command, int optopt);
+
+/* True when s holds a control character (below 0x20, or DEL): such an argument could smuggle a line into a protocol or a file. */
+bool cli_has_control(const char *s);
 
 #endif

@@ -25,7 +25,7 @@ smtp_listen = 127.0.0.1:2525
 submission_listen = 127.0.0.1:2587
 imap_listen = 127.0.0.1:11143
 default_domain = example.test
-services = watch pop3d smtpd
+services = watch pop3d smtpd queue
 CONF
   cat > "$demo/tcp.smtp" <<'RULES'
 # Static rules in tcprules syntax; logins add ADDRESS:allow,RELAYCLIENT="".
@@ -38,7 +38,7 @@ fi
 
 # The demo user demo@example.test (password "demo"), vpopmail layout, with one message.
 # Demo folders made before the SMTP gate existed get it too.
-sed -i 's/^services = watch pop3d$/services = watch pop3d smtpd/' "$demo/osd.conf"
+sed -i 's/^services = watch pop3d\( smtpd\)\?$/services = watch pop3d smtpd queue/' "$demo/osd.conf"
 
 dom=$demo/state/domains/example.test
 if [ ! -f "$dom/vpasswd" ]; then
@@ -57,7 +57,8 @@ In another terminal, try:
   swaks --server 127.0.0.1:2525 --local-interface 127.0.0.9 --to someone@far.example   # relayed (250)
   swaks --server 127.0.0.1:2525 --local-interface 127.0.0.10 --to someone@far.example  # 553, no relay
   swaks --server 127.0.0.1:2587 -a PLAIN -au demo -ap demo --to someone@far.example   # submission with AUTH
-  ls demo/state/queue/new                          # the queued messages
+  swaks --server 127.0.0.1:2525 --to demo@example.test   # delivered to the demo Maildir by osd queue
+  build/osd qstat -c demo/osd.conf; build/osd qread -c demo/osd.conf   # the queue
   build/osd check  -c demo/osd.conf 127.0.0.10    # decision: no-relay
   cdb -d demo/state/relay.cdb                     # the table, as tcpserver reads it
   ls -l --time-style=+%T demo/state/open-smtp     # one empty file per address

@@ -98,15 +98,6 @@ finish(const struct verdict *v)
 	exit(v->code);
 }
 
-static bool
-has_control(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return true;
-	return false;
-}
-
 /*
  * Run fn as user:group when started as root (a child process gives up
  * root, so the parent can still act as someone else for the next step),
@@ -325,7 +316,7 @@ split_recipient(struct job *job, const char *rcpt, struct verdict *v)
 	char why[256];
 	size_t llen;
 
-	if (at == NULL || at == rcpt || has_control(rcpt))
+	if (at == NULL || at == rcpt || cli_has_control(rcpt))
 		return set_verdict(v, EXIT_PERMANENT, "bad recipient address");
 	llen = (size_t)(at - rcpt);
 	if (llen > USERDB_USER_MAX)
@@ -511,7 +502,7 @@ main(int argc, char **argv)
 	job = xcalloc(1, sizeof(*job));
 	job->conf = &conf;
 	job->sender = argv[optind];
-	if (has_control(job->sender) || strlen(job->sender) > 1000)
+	if (cli_has_control(job->sender) || strlen(job->sender) > 1000)
 		set_verdict(&v, EXIT_PERMANENT, "bad sender address");
 	else if (split_recipient(job, argv[optind + 1], &v) == 0 && open_message(job, &v) == 0)
 		deliver(job, &v);

@@ -571,16 +571,6 @@ helo_name(const char *dir, char *out, size_t size)
 	out[size - 1] = '\0';
 }
 
-/* An argument that could smuggle a second command into the dialogue (CR, LF, NUL...). */
-static bool
-has_control(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return true;
-	return false;
-}
-
 static int
 print_verdicts(const struct remote *rm)
 {
@@ -617,12 +607,12 @@ main(int argc, char **argv)
 		return 100;
 	}
 	len = strlen(argv[optind]);
-	if (len == 0 || len > MX_HOST_MAX || has_control(argv[optind])) {
+	if (len == 0 || len > MX_HOST_MAX || cli_has_control(argv[optind])) {
 		cli_error("remote", "bad domain");
 		return 100;
 	}
 	for (int i = optind + 1; i < argc; i++) {
-		if (has_control(argv[i]) || strlen(argv[i]) > 1000) {
+		if (cli_has_control(argv[i]) || strlen(argv[i]) > 1000) {
 			cli_error("remote", "bad address argument %d", i - optind);
 			return 100;
 		}

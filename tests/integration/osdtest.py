@@ -62,6 +62,23 @@ def free_port(host="127.0.0.1"):
     return port
 
 
+def free_udp_tcp_port():
+    """A port free for both UDP and TCP on 127.0.0.1 (dnsmasq takes both)."""
+    while True:
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("127.0.0.1", 0))
+        port = u.getsockname()[1]
+        t = socket.socket()
+        try:
+            t.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            t.close()
+            u.close()
+
+
 def wait_port(port, proc=None, host="127.0.0.1"):
     """Wait until port accepts connections; False if proc died first."""
     def up():

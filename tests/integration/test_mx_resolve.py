@@ -21,28 +21,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from osdtest import BUILD, check, finish, wait_port  # noqa: E402
+from osdtest import BUILD, check, finish, free_udp_tcp_port, wait_port  # noqa: E402
 
 MXLOOKUP = os.path.join(BUILD, "tests", "integration", "mxlookup")
 MX_HOSTS_MAX = 16
 MX_ADDRS_MAX = 8
-
-
-def free_udp_tcp_port():
-    """A port free for both UDP and TCP on 127.0.0.1 (dnsmasq takes both)."""
-    while True:
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        u.bind(("127.0.0.1", 0))
-        port = u.getsockname()[1]
-        t = socket.socket()
-        try:
-            t.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            t.close()
-            u.close()
 
 
 def lookup(resolver, domain, timeout_ms=3000, route=None):

@@ -27,9 +27,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from osdtest import (BUILD, Osd, check, finish, free_port, have, make_cert,  # noqa: E402
-                     wait_for, wait_port)
-from test_mx_resolve import free_udp_tcp_port  # noqa: E402
+from osdtest import (BUILD, Osd, check, finish, free_port, free_udp_tcp_port, have,  # noqa: E402
+                     make_cert, wait_for, wait_port)
 
 REMOTE = os.path.join(BUILD, "osd-remote")
 DOM = "example.net"
