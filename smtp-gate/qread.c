@@ -55,6 +55,31 @@ by_id(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
+/*
+ * Whether a recipient's domain is local, remembered for the few domains a
+ * queue usually holds: 100,000 messages must not cost 100,000 stat calls.
+ */
+static const char *
+where_of(const struct osd_conf *conf, const char *rcpt)
+{
+	enum { SLOTS = 64 };
+	static struct { char domain[256]; bool local; bool used; } cache[SLOTS];
+	static unsigned next;
+	const char *at = strrchr(rcpt, '@'), *dom = at != NULL ? at + 1 : "";
+	unsigned i;
+
+	if (strlen(dom) >= sizeof(cache[0].domain))
+		return userdb_domain_exists(conf->users_dir, dom) ? "local" : "remote";
+	for (i = 0; i < SLOTS; i++)
+		if (cache[i].used && strcmp(cache[i].domain, dom) == 0)
+			return cache[i].local ? "local" : "remote";
+	i = next++ % SLOTS;
+	snprintf(cache[i].domain, sizeof(cache[i].domain), "%s", dom);
+	cache[i].local = at != NULL && userdb_domain_exists(conf->users_dir, dom);
+	cache[i].used = true;
+	return cache[i].local ? "local" : "remote";
+}
+
 static void
 show(const struct osd_conf *conf, const char *queue_dir, const char *id, bool in_new)
 {
@@ -91,9 +116,7 @@ show(const struct osd_conf *conf, const char *queue_dir, const char *id, bool in
 	if (have_info == -1)
 		printf("\t?? %s\n", err);
 	for (i = 0; i < env.nrcpts; i++) {
-		const char *at = strrchr(env.rcpts[i], '@');
-		const char *where = at != NULL && userdb_domain_exists(conf->users_dir, at + 1) ?
-				    "local" : "remote";
+		const char *where = where_of(conf, env.rcpts[i]);
 		const struct qstore_rcpt *rc = have_info == 1 ? &info.rcpts[i] : NULL;
 
 		if (rc == NULL || (rc->status == QSTORE_PENDING && rc->reason == NULL))
