@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run-all.sh - run every osd benchmark, each side by side with its peer.
 #
-#   bench/run-all.sh [--full] [--build DIR] [--no-build] [--tmpdir DIR] [--no-smtpd]
+#   bench/run-all.sh [--full] [--build DIR] [--no-build] [--tmpdir DIR] [--no-smtpd] [--no-queue]
 #
 # Default: sizes small enough to finish in a few minutes on 2 cores
 # (recording 200k osd / 3k vpopmail logins; latency at 1k and 100k entries;
@@ -12,6 +12,9 @@
 # Last, as root: bench_smtpd.sh (osd smtpd against a private Postfix) with
 # --quick (about 1.5 minutes), or with its own sizes under --full (about 5
 # minutes more).  Skipped when not root or with --no-smtpd.
+# Then, as root: bench_queue.sh (osd queue and delivery end to end against
+# Postfix, and 100,000 deferred messages) with --quick (about 1.5 minutes), or
+# its defaults under --full (about 10 minutes more).  --no-queue skips it.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,9 +23,10 @@ full=0
 compile=1
 tmpdir=${TMPDIR:-/tmp}
 smtpd=1
+queue=1
 
 usage() {
-	sed -n '2,15s/^# \{0,1\}//p' "$0"
+	sed -n '2,18s/^# \{0,1\}//p' "$0"
 }
 
 while [ $# -gt 0 ]; do
@@ -32,6 +36,7 @@ while [ $# -gt 0 ]; do
 	--no-build) compile=0 ;;
 	--tmpdir) tmpdir=$2; shift ;;
 	--no-smtpd) smtpd=0 ;;
+	--no-queue) queue=0 ;;
 	-h|--help) usage; exit 0 ;;
 	*) usage >&2; exit 100 ;;
 	esac
@@ -95,4 +100,12 @@ if [ $smtpd = 1 ] && [ "$(id -u)" = 0 ]; then
 	"$here/bench_smtpd.sh" --build "$build" --no-build --tmpdir "$tmpdir" "${smtpd_args[@]}"
 elif [ $smtpd = 1 ]; then
 	echo "# smtpd vs postfix: skipped (bench_smtpd.sh needs root)"
+fi
+if [ $queue = 1 ] && [ "$(id -u)" = 0 ]; then
+	echo "# queue manager and delivery vs postfix"
+	queue_args=(--quick)
+	[ $full = 1 ] && queue_args=()
+	"$here/bench_queue.sh" --build "$build" --no-build --tmpdir "$tmpdir" "${queue_args[@]}"
+elif [ $queue = 1 ]; then
+	echo "# queue manager and delivery vs postfix: skipped (bench_queue.sh needs root)"
 fi
