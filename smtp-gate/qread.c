@@ -1,18 +1,22 @@
 /* qread.c - osd qread: every queued message with its date, size, sender and each recipient's state (qmail-qread, with the last deferral reason). */
+#include <dirent.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "conf.h"
+#include "path.h"
 #include "qstore.h"
 #include "userdb.h"
 
 /* Read this much of a queue file first; a longer envelope is read again whole. */
-#define QREAD_FIRST (64 * 1024)
+#define QREAD_FIRST 4096
 #define QREAD_MAX (64u * 1024 * 1024)
 
 static void
@@ -25,34 +29,65 @@ usage(FILE *out)
 		     "  -c FILE  configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n");
 }
 
-struct ids {
-	char (*v)[QUEUE_ID_MAX + 2];    /* the id, then one byte: 'n' in new/, 'm' in mess/ */
+/* One message found: its id and where (bucket 0..255 of mess/, or -1 for new/). */
+struct entry {
+	char id[QUEUE_ID_MAX + 1];
+	int bucket;
+};
+
+struct listing {
+	struct entry *v;
 	size_t n, cap;
+	int mess_fd[QSTORE_BUCKETS], info_fd[QSTORE_BUCKETS], new_fd;
 };
 
 static int
-collect(const char *id, bool in_new, void *ctx)
+add(struct listing *l, const char *id, int bucket)
 {
-	struct ids *ids = ctx;
-
-	if (ids->n == ids->cap) {
-		size_t cap = ids->cap ? 2 * ids->cap : 4096;
-		void *v = realloc(ids->v, cap * sizeof(*ids->v));
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 4096;
+		void *v = realloc(l->v, cap * sizeof(*l->v));
 
 		if (v == NULL)
 			return -1;
-		ids->v = v;
-		ids->cap = cap;
+		l->v = v;
+		l->cap = cap;
 	}
-	snprintf(ids->v[ids->n], QUEUE_ID_MAX + 1, "%s", id);
-	ids->v[ids->n++][QUEUE_ID_MAX + 1] = in_new ? 'n' : 'm';
+	/* qstore_id_ok bounds ids to QUEUE_ID_MAX. */
+	memcpy(l->v[l->n].id, id, strnlen(id, QUEUE_ID_MAX) + 1);
+	l->v[l->n].id[QUEUE_ID_MAX] = '\0';
+	l->v[l->n++].bucket = bucket;
+	return 0;
+}
+
+/* Every queue id in the folder open as fd (which stays open, for openat). */
+static int
+list_dir(struct listing *l, int fd, int bucket)
+{
+	struct dirent *e;
+	DIR *d;
+	int dup_fd = fd >= 0 ? dup(fd) : -1;
+
+	if (dup_fd == -1)
+		return 0;
+	if ((d = fdopendir(dup_fd)) == NULL) {
+		close(dup_fd);
+		return 0;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (qstore_id_ok(e->d_name) && add(l, e->d_name, bucket) == -1) {
+			closedir(d);
+			return -1;
+		}
+	}
+	closedir(d);
 	return 0;
 }
 
 static int
 by_id(const void *a, const void *b)
 {
-	return strcmp(a, b);
+	return strcmp(((const struct entry *)a)->id, ((const struct entry *)b)->id);
 }
 
 /*
@@ -81,38 +116,43 @@ where_of(const struct osd_conf *conf, const char *rcpt)
 }
 
 static void
-show(const struct osd_conf *conf, const char *queue_dir, const char *id, bool in_new)
+show(const struct osd_conf *conf, const struct listing *l, const struct entry *m)
 {
 	struct queue_envelope_read env;
 	struct qstore_info info;
-	char path[PATH_MAX], date[64], err[512], *data;
+	char date[64], err[512], *data;
 	struct stat st;
 	struct tm tm;
 	size_t len, i;
-	int r, have_info = 0;
+	int r, fd, have_info = 0;
+	bool in_new = m->bucket < 0;
+	int dirfd = in_new ? l->new_fd : l->mess_fd[m->bucket];
 
-	if ((in_new ? qstore_new_path(queue_dir, id, path, sizeof(path))
-		    : qstore_mess_path(queue_dir, id, path, sizeof(path))) == -1)
-		return;
-	r = qstore_read_envelope(path, QREAD_FIRST, &data, &len, &env, err, sizeof(err));
-	if (r == -1 && stat(path, &st) == 0 && (size_t)st.st_size > QREAD_FIRST)
-		r = qstore_read_envelope(path, QREAD_MAX, &data, &len, &env, err, sizeof(err));
-	if (r == 1)
+	if ((fd = openat(dirfd, m->id, O_RDONLY | O_CLOEXEC)) == -1)
 		return;         /* delivered and removed while we looked */
-	if (r == -1) {
-		printf("?? #%s: %s\n", id, err);
+	if (fstat(fd, &st) == -1) {
+		close(fd);
 		return;
 	}
-	if (stat(path, &st) == -1)
-		st.st_size = (off_t)len;
+	/* The envelope is at the start: a first short read is nearly always enough. */
+	r = qstore_read_envelope_fd(fd, m->id, QREAD_FIRST, &data, &len, &env, err, sizeof(err));
+	if (r == -1 && (size_t)st.st_size > QREAD_FIRST &&
+	    (fd = openat(dirfd, m->id, O_RDONLY | O_CLOEXEC)) != -1)
+		r = qstore_read_envelope_fd(fd, m->id, QREAD_MAX, &data, &len, &env, err,
+					    sizeof(err));
+	if (r == -1) {
+		printf("?? #%s: %s\n", m->id, err);
+		return;
+	}
 	if (gmtime_r(&env.received, &tm) == NULL ||
 	    strftime(date, sizeof(date), "%d %b %Y %H:%M:%S GMT", &tm) == 0)
 		strcpy(date, "?");
-	printf("%s  #%s  %lld  <%s>%s\n", date, id,
+	printf("%s  #%s  %lld  <%s>%s\n", date, m->id,
 	       (long long)st.st_size - (long long)env.body_offset, env.sender,
 	       in_new ? "  not yet preprocessed" : "");
 	if (!in_new)
-		have_info = qstore_info_read(queue_dir, id, env.nrcpts, &info, err, sizeof(err));
+		have_info = qstore_info_read_at(l->info_fd[m->bucket], m->id, env.nrcpts, &info, err,
+						sizeof(err));
 	if (have_info == -1)
 		printf("\t?? %s\n", err);
 	for (i = 0; i < env.nrcpts; i++) {
@@ -140,11 +180,11 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
 	};
 	struct osd_conf conf;
-	struct ids ids = { 0 };
+	struct listing l = { 0 };
 	const char *conf_arg = NULL;
 	char queue_dir[PATH_MAX];
 	size_t i;
-	int opt;
+	int opt, b;
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
@@ -163,13 +203,37 @@ main(int argc, char **argv)
 		cli_error("qread", "state_dir: path too long");
 		return 111;
 	}
-	if (qstore_foreach(queue_dir, collect, &ids) == -1) {
-		cli_error("qread", "%s: cannot list the queue", queue_dir);
-		return 111;
+	/* Every folder opened once: then each file is one openat, not a path walk. */
+	for (b = 0; b < QSTORE_BUCKETS; b++) {
+		char p[PATH_MAX];
+
+		if (path_fmt(p, sizeof(p), "%s/mess/%02x", queue_dir, b) == -1)
+			goto toolong;
+		l.mess_fd[b] = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (path_fmt(p, sizeof(p), "%s/info/%02x", queue_dir, b) == -1)
+			goto toolong;
+		l.info_fd[b] = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (list_dir(&l, l.mess_fd[b], b) == -1)
+			goto nomem;
 	}
-	qsort(ids.v, ids.n, sizeof(*ids.v), by_id);
-	for (i = 0; i < ids.n; i++)
-		show(&conf, queue_dir, ids.v[i], ids.v[i][QUEUE_ID_MAX + 1] == 'n');
-	free(ids.v);
+	{
+		char p[PATH_MAX];
+
+		if (path_fmt(p, sizeof(p), "%s/new", queue_dir) == -1)
+			goto toolong;
+		l.new_fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (list_dir(&l, l.new_fd, -1) == -1)
+			goto nomem;
+	}
+	qsort(l.v, l.n, sizeof(*l.v), by_id);
+	for (i = 0; i < l.n; i++)
+		show(&conf, &l, &l.v[i]);
+	free(l.v);
 	return 0;
+nomem:
+	cli_error("qread", "out of memory");
+	return 111;
+toolong:
+	cli_error("qread", "state_dir: path too long");
+	return 111;
 }

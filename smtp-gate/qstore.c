@@ -308,37 +308,48 @@ out:
 	return r;
 }
 
-/* The whole of a small file (at most max octets, else EFBIG) into *data_r, NUL-terminated. */
+/*
+ * At most max octets of fd (a regular file) into *data_r, NUL-terminated;
+ * fd is closed.  No fstat: the buffer grows as needed, and a short read of
+ * a regular file is its end (osd qread reads 100,000 files: each system
+ * call counts).
+ */
 static int
-read_small(const char *path, size_t max, char **data_r, size_t *len_r)
+read_fd(int fd, size_t max, char **data_r, size_t *len_r)
 {
-	struct stat st;
-	char *data;
-	size_t len = 0;
+	size_t cap = max < 4096 ? max : 4096, len = 0;
+	char *data = malloc(cap + 1);
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (fd == -1)
-		return -1;
-	if (fstat(fd, &st) == -1) {
+	if (data == NULL) {
 		close(fd);
 		return -1;
 	}
-	if ((size_t)st.st_size < max)
-		max = (size_t)st.st_size;
-	if ((data = malloc(max + 1)) == NULL) {
-		close(fd);
-		return -1;
-	}
-	while (len < max && (n = read(fd, data + len, max - len)) != 0) {
+	for (;;) {
+		if (len == cap) {
+			char *bigger;
+
+			if (cap == max)
+				break;
+			cap = cap > max / 2 ? max : 2 * cap;
+			if ((bigger = realloc(data, cap + 1)) == NULL) {
+				free(data);
+				close(fd);
+				return -1;
+			}
+			data = bigger;
+		}
+		n = read(fd, data + len, cap - len);
+		if (n == -1 && errno == EINTR)
+			continue;
 		if (n == -1) {
-			if (errno == EINTR)
-				continue;
 			free(data);
 			close(fd);
 			return -1;
 		}
 		len += (size_t)n;
+		if (n == 0 || len < cap)
+			break;
 	}
 	close(fd);
 	data[len] = '\0';
@@ -347,19 +358,26 @@ read_small(const char *path, size_t max, char **data_r, size_t *len_r)
 	return 0;
 }
 
-int
-qstore_info_read(const char *queue_dir, const char *id, size_t nrcpts, struct qstore_info *info,
-		 char *err, size_t errsize)
+/* The whole of a small file (at most max octets) into *data_r, NUL-terminated. */
+static int
+read_small(int dirfd, const char *path, size_t max, char **data_r, size_t *len_r)
 {
-	char path[PATH_MAX], why[256], *data;
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+
+	if (fd == -1)
+		return -1;
+	return read_fd(fd, max, data_r, len_r);
+}
+
+static int
+info_parse_file(int dirfd, const char *path, size_t nrcpts, struct qstore_info *info,
+		char *err, size_t errsize)
+{
+	char why[256], *data;
 	size_t len;
 	int r;
 
-	if (qstore_info_path(queue_dir, id, path, sizeof(path)) == -1) {
-		errfmt(err, errsize, "%s: path too long", id);
-		return -1;
-	}
-	if (read_small(path, QSTORE_INFO_MAX, &data, &len) == -1) {
+	if (read_small(dirfd, path, QSTORE_INFO_MAX, &data, &len) == -1) {
 		if (errno == ENOENT)
 			return 0;
 		errfmt(err, errsize, "%s: %s", path, strerror(errno));
@@ -375,21 +393,55 @@ qstore_info_read(const char *queue_dir, const char *id, size_t nrcpts, struct qs
 }
 
 int
+qstore_info_read_at(int dirfd, const char *id, size_t nrcpts, struct qstore_info *info,
+		    char *err, size_t errsize)
+{
+	return info_parse_file(dirfd, id, nrcpts, info, err, errsize);
+}
+
+int
+qstore_info_read(const char *queue_dir, const char *id, size_t nrcpts, struct qstore_info *info,
+		 char *err, size_t errsize)
+{
+	char path[PATH_MAX];
+
+	if (qstore_info_path(queue_dir, id, path, sizeof(path)) == -1) {
+		errfmt(err, errsize, "%s: path too long", id);
+		return -1;
+	}
+	return info_parse_file(AT_FDCWD, path, nrcpts, info, err, errsize);
+}
+
+int
 qstore_read_envelope(const char *path, size_t max, char **data_r, size_t *len_r,
 		     struct queue_envelope_read *env, char *err, size_t errsize)
 {
-	char why[256];
-	size_t len;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	*data_r = NULL;
-	if (read_small(path, max, data_r, &len) == -1) {
+	if (fd == -1) {
 		if (errno == ENOENT)
 			return 1;
 		errfmt(err, errsize, "%s: %s", path, strerror(errno));
 		return -1;
 	}
+	return qstore_read_envelope_fd(fd, path, max, data_r, len_r, env, err, errsize);
+}
+
+int
+qstore_read_envelope_fd(int fd, const char *name, size_t max, char **data_r, size_t *len_r,
+			struct queue_envelope_read *env, char *err, size_t errsize)
+{
+	char why[256];
+	size_t len;
+
+	*data_r = NULL;
+	if (read_fd(fd, max, data_r, &len) == -1) {
+		errfmt(err, errsize, "%s: %s", name, strerror(errno));
+		return -1;
+	}
 	if (queue_envelope_parse(*data_r, len, env, why, sizeof(why)) == -1) {
-		errfmt(err, errsize, "%s: %s", path, why);
+		errfmt(err, errsize, "%s: %s", name, why);
 		free(*data_r);
 		*data_r = NULL;
 		return -1;

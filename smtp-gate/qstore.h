@@ -104,6 +104,14 @@ int qstore_info_read(const char *queue_dir, const char *id, size_t nrcpts,
 int qstore_read_envelope(const char *path, size_t max, char **data_r, size_t *len_r,
 			 struct queue_envelope_read *env, char *err, size_t errsize);
 
+/* The same on an open descriptor of the file (closed here); name is for messages.  0 or -1. */
+int qstore_read_envelope_fd(int fd, const char *name, size_t max, char **data_r, size_t *len_r,
+			    struct queue_envelope_read *env, char *err, size_t errsize);
+
+/* qstore_info_read with the info/NN folder open already (osd qread: no path walk per file). */
+int qstore_info_read_at(int dirfd, const char *id, size_t nrcpts, struct qstore_info *info,
+			char *err, size_t errsize);
+
 /* Remove a finished message: the message file first, then its info. */
 void qstore_remove(const char *queue_dir, const char *id);
 
