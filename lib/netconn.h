@@ -73,7 +73,8 @@ int netconn_starttls(struct netconn *c, struct tls_server *srv, struct buf *out,
 
 /*
  * Client side: a TCP connection to addr:port, waiting at most timeout_ms
- * for it to be established.  The socket (non-blocking, close-on-exec), or
+ * for it to be established.  The socket (non-blocking, close-on-exec,
+ * TCP_NODELAY: callers write whole commands and flush each), or
  * -1 with errno (ETIMEDOUT on the timeout) and err saying what failed.
  */
 int netconn_connect(const struct ipaddr *addr, unsigned port, int timeout_ms, char *err,

@@ -42,7 +42,8 @@ struct remote {
 	size_t nrcpts;
 	char helo[256];
 	int connect_ms, remote_ms;
-	struct tls_client *tls;         /* NULL: STARTTLS is not used */
+	struct tls_client *tls;         /* made when a server first offers STARTTLS */
+	bool tls_failed;                /* it could not be made: STARTTLS is not used */
 	/* The message on stdin. */
 	off_t msg_start;                /* -1: not seekable (read it as a stream) */
 	uint64_t msg_size;              /* RFC 1870 size, when msg_start != -1 */
@@ -233,7 +234,13 @@ msg_measure(struct remote *rm, char *err, size_t errsize)
 	return 0;
 }
 
-/* The message after 354: stuffed and sent piece by piece, then the final ".". */
+/*
+ * The message after 354: stuffed and sent piece by piece, then the final
+ * ".".  A piece is sent only once the next read shows more follows, so
+ * the last piece and ".\r\n" leave in one write (reply() flushes them):
+ * a lone small terminator would wait for the body's ACK (Nagle, delayed
+ * ACK).  At most one stuffed piece is held: never the whole message.
+ */
 static int
 send_body(struct session *s, char *err, size_t errsize)
 {
@@ -252,11 +259,11 @@ send_body(struct session *s, char *err, size_t errsize)
 		if (n == 0)
 			break;
 		off += n;
-		if (smtp_stuff(&st, chunk, (size_t)n, &s->out) == -1)
-			return errfmt(err, errsize, "out of memory");
 		if (netconn_flush(&s->c, &s->out) == -1)
 			return errfmt(err, errsize, "write: %s",
 				      errno == ETIMEDOUT ? "timed out" : strerror(errno));
+		if (smtp_stuff(&st, chunk, (size_t)n, &s->out) == -1)
+			return errfmt(err, errsize, "out of memory");
 	}
 	if (smtp_stuff_end(&st, &s->out) == -1)
 		return errfmt(err, errsize, "out of memory");
@@ -421,7 +428,19 @@ starttls(struct session *s, char *err, size_t errsize)
 	struct smtp_reply r;
 	char why[256];
 
-	if (!s->ext.starttls || s->rm->tls == NULL)
+	if (!s->ext.starttls)
+		return 0;
+	if (s->rm->tls == NULL && !s->rm->tls_failed) {
+		/*
+		 * Made on first use only: most of TLS's set-up cost is here, and
+		 * is wasted on servers without STARTTLS.  Kept for the process's
+		 * life.  Without it mail still goes, in clear text, as it would to
+		 * a server without STARTTLS.
+		 */
+		s->rm->tls = tls_client_new(why, sizeof(why));
+		s->rm->tls_failed = s->rm->tls == NULL;
+	}
+	if (s->rm->tls == NULL)
 		return 0;
 	if (command(s, "STARTTLS", &r, why, sizeof(why)) == -1)
 		return errfmt(err, errsize, "%s: STARTTLS: %s", s->peer, why);
@@ -630,9 +649,6 @@ main(int argc, char **argv)
 	rm->connect_ms = timeout_ms(rm->conf.control_dir, "timeoutconnect", 60);
 	rm->remote_ms = timeout_ms(rm->conf.control_dir, "timeoutremote", 1200);
 	helo_name(rm->conf.control_dir, rm->helo, sizeof(rm->helo));
-	/* Without a TLS context mail still goes, in clear text, as it would to a server without STARTTLS. */
-	rm->tls = tls_client_new(err, sizeof(err));
-
 	if (msg_measure(rm, err, sizeof(err)) == -1)
 		fail_all(rm, false, err);
 	else
