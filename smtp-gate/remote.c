@@ -1,7 +1,9 @@
-/* remote.c - osd-remote: one message to the recipients of one domain over SMTP, verdicts on stdout (docs/delivery.md). */
+/* remote.c - osd-remote: one message to the recipients of one domain over SMTP, verdicts on stdout; or, as a worker, one such request per stdin line over cached connections (docs/delivery.md). */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,6 +18,7 @@
 #include "control.h"
 #include "errfmt.h"
 #include "ipaddr.h"
+#include "monotonic.h"
 #include "mx.h"
 #include "netconn.h"
 #include "smtpc.h"
@@ -33,18 +36,45 @@
 #define QUIT_MS 5000
 /* Longer timeouts than a day are a typo, and would overflow milliseconds in an int. */
 #define TIMEOUT_MAX 86400
+/* Worker: a request line with its LF, at most: 100 recipients of 320 octets and a path fit well. */
+#define REQUEST_MAX (64 * 1024)
+/* Worker: a cached connection unused this long is closed (Postfix's smtp_connection_cache_time_limit is 2 s; a queue run's next message for a domain comes sooner). */
+#define IDLE_MS 5000
+
+_Static_assert(RCPT_MAX == SMTPC_REQ_RCPTS_MAX && MX_HOST_MAX == SMTPC_REQ_DOMAIN_MAX,
+	       "the worker's request bounds are the command line's");
+
+struct remote;
+
+/* One connection to one address of one host; a worker keeps it between messages. */
+struct session {
+	struct remote *rm;
+	bool open;                      /* c and out are live */
+	bool dirty;                     /* the last transaction did not end in a 2xx to the final dot: RSET first */
+	bool broken;                    /* the last reply() failed by a write error or EOF: the server is gone */
+	char domain[MX_HOST_MAX + 1];   /* the DOMAIN it was opened for: only that domain's mail reuses it */
+	char name[MX_HOST_MAX + 1];     /* the host's name (SNI) */
+	char peer[MX_HOST_MAX + IPADDR_TEXT_MAX + 4];   /* "mx1.example.net [192.0.2.25]", for verdicts */
+	struct netconn c;
+	struct buf out;
+	struct smtp_reply_parser parser;
+	struct smtp_ehlo ext;
+};
 
 struct remote {
 	struct osd_conf conf;
+	bool worker;                    /* --worker: requests on stdin, connections cached */
 	char domain[MX_HOST_MAX + 1];
 	const char *sender;             /* as sent in MAIL FROM:<> */
-	char *const *rcpts;
+	const char *const *rcpts;
 	size_t nrcpts;
 	char helo[256];
 	int connect_ms, remote_ms;
 	struct tls_client *tls;         /* made when a server first offers STARTTLS */
 	bool tls_failed;                /* it could not be made: STARTTLS is not used */
-	/* The message on stdin. */
+	struct session sess;            /* the connection in use, or cached (worker) */
+	/* The message: stdin, or the worker's queue file. */
+	int msg_fd;
 	off_t msg_start;                /* -1: not seekable (read it as a stream) */
 	uint64_t msg_size;              /* RFC 1870 size, when msg_start != -1 */
 	/* The verdicts: 'r', 'h', 's' per recipient (0: none yet), then 'K', 'Z' or 'D'. */
@@ -56,27 +86,20 @@ struct remote {
 	char last_error[VERDICT_MAX + 1];
 };
 
-/* One connection to one address of one host. */
-struct session {
-	struct remote *rm;
-	const char *name;               /* the host's name (SNI) */
-	char peer[MX_HOST_MAX + IPADDR_TEXT_MAX + 4];   /* "mx1.example.net [192.0.2.25]", for verdicts */
-	struct netconn c;
-	struct buf out;
-	struct smtp_reply_parser parser;
-	struct smtp_ehlo ext;
-};
-
 static void
 usage(FILE *out)
 {
 	fprintf(out, "usage: osd-remote [-c FILE] DOMAIN SENDER RECIPIENT...\n"
+		     "       osd-remote [-c FILE] --worker\n"
 		     "Deliver the message on standard input (queue form: LF line endings, no\n"
 		     "dot-stuffing) to up to %d recipients of DOMAIN in one SMTP transaction:\n"
 		     "control/smtproutes, else the MX records of DOMAIN; STARTTLS, SIZE and\n"
 		     "PIPELINING when offered.  Prints one verdict line per recipient (r, h, s)\n"
 		     "and one for the message (K, Z, D); exit 0 with a verdict, 111 without,\n"
 		     "100 for bad arguments.\n"
+		     "--worker reads requests from standard input instead, one per line:\n"
+		     "PATH, BODY_OFFSET, DOMAIN, SENDER, RECIPIENT... separated by TAB; a verdict\n"
+		     "for each, connections kept for the next message to the same domain.\n"
 		     "  -c FILE  configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n",
 		RCPT_MAX);
 }
@@ -107,6 +130,15 @@ msg_verdict(struct remote *rm, char kind, const char *text)
 {
 	rm->msg_kind = kind;
 	verdict_set(rm->msg_text, text);
+}
+
+/* Forget every verdict: a new request, or a transaction to be redone. */
+static void
+verdicts_reset(struct remote *rm)
+{
+	memset(rm->rcpt_kind, 0, sizeof(rm->rcpt_kind));
+	rm->msg_kind = 0;
+	rm->msg_text[0] = '\0';
 }
 
 /* Every recipient still without a verdict gets kind and text. */
@@ -151,19 +183,27 @@ failed(const struct session *s, const char *what, const char *why, char *out, si
 static int
 reply(struct session *s, struct smtp_reply *r, char *err, size_t errsize)
 {
-	if (netconn_flush(&s->c, &s->out) == -1)
+	s->broken = false;
+	if (netconn_flush(&s->c, &s->out) == -1) {
+		s->broken = errno != ETIMEDOUT;
 		return errfmt(err, errsize, "write: %s",
 			      errno == ETIMEDOUT ? "timed out" : strerror(errno));
+	}
 	for (;;) {
 		const char *data;
 		size_t len, used;
 		int n = netconn_peek(&s->c, &s->out, &data, &len), p;
 
-		if (n == 0)
+		if (n == 0) {
+			s->broken = true;
 			return errfmt(err, errsize, "connection closed");
-		if (n == -1)
+		}
+		if (n == -1) {
+			/* A reset (or TLS's EOF without close_notify) is a server gone; a timeout is not. */
+			s->broken = errno != ETIMEDOUT;
 			return errfmt(err, errsize, "%s", errno == ETIMEDOUT ? "timed out" :
 				      strerror(errno));
+		}
 		p = smtp_reply_parse(&s->parser, data, len, &used, r);
 		netconn_consume(&s->c, used);
 		if (p == 1)
@@ -182,6 +222,17 @@ command(struct session *s, const char *line, struct smtp_reply *r, char *err, si
 	return reply(s, r, err, errsize);
 }
 
+/* Close the connection (without a word: it is broken, or QUIT was said) and free its buffer. */
+static void
+session_close(struct session *s)
+{
+	if (!s->open)
+		return;
+	netconn_close(&s->c);
+	buf_free(&s->out);
+	s->open = false;
+}
+
 /* Say goodbye (RFC 5321 4.1.1.10), wait briefly for the answer, and close. */
 static void
 quit(struct session *s)
@@ -189,27 +240,61 @@ quit(struct session *s)
 	struct smtp_reply r;
 	char err[64];
 
+	if (!s->open)
+		return;
 	s->c.timeout_ms = s->rm->remote_ms < QUIT_MS ? s->rm->remote_ms : QUIT_MS;
 	(void)command(s, "QUIT", &r, err, sizeof(err));
-	netconn_close(&s->c);
+	session_close(s);
 }
 
-/* Read the message from stdin at off (or, not seekable, from where it is); like read(2). */
+/*
+ * The transaction is over and the connection still good (last_code: its
+ * last reply).  A worker keeps it for the next message to the same
+ * domain, RSET first unless the final dot got a 2xx; a single shot, or a
+ * server that said 421 (it is closing), gets QUIT.
+ */
+static void
+done(struct session *s, bool clean, int last_code)
+{
+	if (!s->rm->worker || last_code == 421) {
+		quit(s);
+		return;
+	}
+	s->dirty = !clean;
+}
+
+/*
+ * On a reused connection, did the server drop it while it sat idle (a
+ * write error or EOF: failed with s->broken; or a 421 reply)?  Then it is
+ * closed, and since the message was not sent yet the caller may redo the
+ * transaction on a new connection.
+ */
+static bool
+stale(struct session *s, bool reused, bool failed, const struct smtp_reply *r)
+{
+	if (!reused || !(failed ? s->broken : r->code == 421))
+		return false;
+	session_close(s);
+	return true;
+}
+
+/* Read the message at off (or, not seekable, from where it is); like read(2). */
 static ssize_t
 msg_read(const struct remote *rm, char *data, size_t size, off_t off)
 {
 	ssize_t n;
 
 	do
-		n = rm->msg_start == -1 ? read(STDIN_FILENO, data, size) :
-		    pread(STDIN_FILENO, data, size, off);
+		n = rm->msg_start == -1 ? read(rm->msg_fd, data, size) :
+		    pread(rm->msg_fd, data, size, off);
 	while (n == -1 && errno == EINTR);
 	return n;
 }
 
 /*
- * The RFC 1870 size of the message, by one pass over it (the queue file
- * is a regular file: it can be read twice).  Not seekable: msg_start -1.
+ * The RFC 1870 size of the message from where msg_fd is, by one pass over
+ * it (the queue file is a regular file: it can be read twice).  Not
+ * seekable: msg_start -1.
  */
 static int
 msg_measure(struct remote *rm, char *err, size_t errsize)
@@ -219,7 +304,7 @@ msg_measure(struct remote *rm, char *err, size_t errsize)
 	off_t off;
 	ssize_t n;
 
-	if ((rm->msg_start = lseek(STDIN_FILENO, 0, SEEK_CUR)) == -1) {
+	if ((rm->msg_start = lseek(rm->msg_fd, 0, SEEK_CUR)) == -1) {
 		if (errno == ESPIPE)
 			return 0;
 		return errfmt(err, errsize, "message: %s", strerror(errno));
@@ -295,19 +380,34 @@ kind_of(int code, const char kinds[3])
 /*
  * MAIL, RCPT for each recipient, DATA, the message (RFC 5321 3.3), with
  * PIPELINING (RFC 2920) when offered: every command up to DATA in one
- * write, the replies read in order.  Fills every verdict.
+ * write, the replies read in order.  On a reused connection after a
+ * failed transaction, RSET goes first (in the same write when
+ * pipelining).  0 when every verdict is set; 1 (only when reused) when
+ * the connection turned out dead before the message went: it is closed,
+ * and the verdicts so far are to be forgotten and the whole redone.
  */
-static void
-transaction(struct session *s)
+static int
+transaction(struct session *s, bool reused)
 {
 	struct remote *rm = s->rm;
-	bool pipe = s->ext.pipelining;
+	bool pipe = s->ext.pipelining, rset = reused && s->dirty;
 	char err[256], text[VERDICT_MAX + 1];
 	struct smtp_reply r, last;
 	size_t accepted = 0;
-	int ok = 0;
+	int ok = 0, fail;
 
 	memset(&last, 0, sizeof(last));
+	if (rset && !pipe) {
+		/* Whatever RSET's trouble, a new connection is the cure. */
+		if (command(s, "RSET", &r, err, sizeof(err)) == -1 || r.code / 100 != 2) {
+			session_close(s);
+			return 1;
+		}
+		rset = false;
+	}
+	s->dirty = true;
+	if (rset)
+		ok |= buf_append_str(&s->out, "RSET\r\n");
 	ok |= buf_printf(&s->out, "MAIL FROM:<%s>", rm->sender);
 	if (s->ext.size && rm->msg_start != -1)
 		ok |= buf_printf(&s->out, " SIZE=%llu", (unsigned long long)rm->msg_size);
@@ -318,33 +418,48 @@ transaction(struct session *s)
 		ok |= buf_append_str(&s->out, "DATA\r\n");
 	if (ok != 0) {
 		fail_all(rm, false, failed(s, "MAIL", "out of memory", text, sizeof(text)));
-		netconn_close(&s->c);
-		return;
+		session_close(s);
+		return 0;
+	}
+	if (rset && (reply(s, &r, err, sizeof(err)) == -1 || r.code / 100 != 2)) {
+		session_close(s);
+		return 1;
 	}
 
-	if (reply(s, &r, err, sizeof(err)) == -1) {
+	if ((fail = reply(s, &r, err, sizeof(err))) == -1 || r.code == 421) {
+		if (stale(s, reused, fail == -1, &r))
+			return 1;
+	}
+	if (fail == -1) {
 		fail_all(rm, false, failed(s, "MAIL", err, text, sizeof(text)));
-		netconn_close(&s->c);
-		return;
+		session_close(s);
+		return 0;
 	}
 	if (r.code / 100 != 2) {
 		/* The sender is refused: so is every recipient; pipelined replies after it are moot. */
 		fail_all(rm, r.code / 100 == 5, said(s, &r, text, sizeof(text)));
-		quit(s);
-		return;
+		if (pipe)
+			quit(s);        /* unread replies would be taken for the next ones' */
+		else
+			done(s, false, r.code);
+		return 0;
 	}
 
 	for (size_t i = 0; i < rm->nrcpts; i++) {
 		char line[16 + 1024];
 
 		snprintf(line, sizeof(line), "RCPT TO:<%s>", rm->rcpts[i]);
-		if ((pipe ? reply(s, &r, err, sizeof(err)) :
-		     command(s, line, &r, err, sizeof(err))) == -1) {
+		if ((fail = pipe ? reply(s, &r, err, sizeof(err)) :
+		     command(s, line, &r, err, sizeof(err))) == -1 || r.code == 421) {
+			if (stale(s, reused, fail == -1, &r))
+				return 1;
+		}
+		if (fail == -1) {
 			failed(s, "RCPT", err, text, sizeof(text));
 			rcpt_verdict_rest(rm, 's', text);
 			msg_verdict(rm, 'Z', text);
-			netconn_close(&s->c);
-			return;
+			session_close(s);
+			return 0;
 		}
 		rcpt_verdict(rm, i, kind_of(r.code, "rhs"), said(s, &r, text, sizeof(text)));
 		if (r.code / 100 == 2)
@@ -355,39 +470,45 @@ transaction(struct session *s)
 	if (accepted == 0 && !pipe) {
 		/* Nothing to send the message to: no DATA at all. */
 		none_accepted(s, &last);
-		quit(s);
-		return;
+		done(s, false, last.code);
+		return 0;
 	}
 
-	if ((pipe ? reply(s, &r, err, sizeof(err)) : command(s, "DATA", &r, err, sizeof(err))) == -1) {
+	if ((fail = pipe ? reply(s, &r, err, sizeof(err)) :
+	     command(s, "DATA", &r, err, sizeof(err))) == -1 || r.code == 421) {
+		if (stale(s, reused, fail == -1, &r))
+			return 1;
+	}
+	if (fail == -1) {
 		msg_verdict(rm, 'Z', failed(s, "DATA", err, text, sizeof(text)));
-		netconn_close(&s->c);
-		return;
+		session_close(s);
+		return 0;
 	}
 	if (accepted == 0) {
 		/* RFC 2920 3.1: a server that says 354 anyway gets an empty message ended at once. */
 		if (r.code == 354 && command(s, ".", &r, err, sizeof(err)) == -1) {
 			none_accepted(s, &last);
-			netconn_close(&s->c);
-			return;
+			session_close(s);
+			return 0;
 		}
 		none_accepted(s, &last);
-		quit(s);
-		return;
+		done(s, false, r.code);
+		return 0;
 	}
 	if (r.code != 354) {
 		msg_verdict(rm, r.code / 100 == 5 ? 'D' : 'Z', said(s, &r, text, sizeof(text)));
-		quit(s);
-		return;
+		done(s, false, r.code);
+		return 0;
 	}
 
 	if (send_body(s, err, sizeof(err)) == -1 || reply(s, &r, err, sizeof(err)) == -1) {
 		msg_verdict(rm, 'Z', failed(s, "message", err, text, sizeof(text)));
-		netconn_close(&s->c);
-		return;
+		session_close(s);
+		return 0;
 	}
 	msg_verdict(rm, kind_of(r.code, "KDZ"), said(s, &r, text, sizeof(text)));
-	quit(s);
+	done(s, r.code / 100 == 2, r.code);
+	return 0;
 }
 
 /* EHLO, or HELO when EHLO is refused with a 5xx (RFC 5321 3.2).  0, or -1 with the reason in err. */
@@ -462,53 +583,54 @@ starttls(struct session *s, char *err, size_t errsize)
 static int
 try_address(struct remote *rm, const struct mx_host *h, const struct ipaddr *addr)
 {
-	struct session s = { .rm = rm, .name = h->name };
+	struct session *s = &rm->sess;
 	char ip[IPADDR_TEXT_MAX], err[256], text[VERDICT_MAX + 1];
 	struct smtp_reply r;
 	int fd;
 
+	memset(s, 0, sizeof(*s));
+	s->rm = rm;
+	snprintf(s->name, sizeof(s->name), "%s", h->name);
+	snprintf(s->domain, sizeof(s->domain), "%s", rm->domain);
 	ipaddr_format(addr, ip);
 	if (h->name[0] == '[')
-		snprintf(s.peer, sizeof(s.peer), "%s", h->name);
+		snprintf(s->peer, sizeof(s->peer), "%s", h->name);
 	else if (strcmp(h->name, ip) == 0)
-		snprintf(s.peer, sizeof(s.peer), "[%s]", ip);
+		snprintf(s->peer, sizeof(s->peer), "[%s]", ip);
 	else
-		snprintf(s.peer, sizeof(s.peer), "%s [%s]", h->name, ip);
+		snprintf(s->peer, sizeof(s->peer), "%s [%s]", h->name, ip);
 	if ((fd = netconn_connect(addr, h->port, rm->connect_ms, err, sizeof(err))) == -1) {
-		snprintf(text, sizeof(text), "%s: %s", s.peer, err);
+		snprintf(text, sizeof(text), "%s: %s", s->peer, err);
 		verdict_set(rm->last_error, text);
 		return 0;
 	}
-	if (netconn_init(&s.c, fd, rm->remote_ms, SMTPC_LINE_MAX) == -1) {
-		verdict_set(rm->last_error, failed(&s, "socket", strerror(errno), text, sizeof(text)));
+	if (netconn_init(&s->c, fd, rm->remote_ms, SMTPC_LINE_MAX) == -1) {
+		verdict_set(rm->last_error, failed(s, "socket", strerror(errno), text, sizeof(text)));
 		close(fd);
 		return 0;
 	}
-	buf_init(&s.out, 0);
-	smtp_reply_parser_init(&s.parser);
-	if (reply(&s, &r, err, sizeof(err)) == -1) {
-		verdict_set(rm->last_error, failed(&s, "greeting", err, text, sizeof(text)));
-		netconn_close(&s.c);
-		goto next;
+	buf_init(&s->out, 0);
+	s->open = true;
+	smtp_reply_parser_init(&s->parser);
+	if (reply(s, &r, err, sizeof(err)) == -1) {
+		verdict_set(rm->last_error, failed(s, "greeting", err, text, sizeof(text)));
+		session_close(s);
+		return 0;
 	}
 	if (r.code != 220) {
 		/* RFC 5321 3.1: a 554 (or 421) greeting; another host may take the mail. */
-		verdict_set(rm->last_error, said(&s, &r, text, sizeof(text)));
-		quit(&s);
-		goto next;
+		verdict_set(rm->last_error, said(s, &r, text, sizeof(text)));
+		quit(s);
+		return 0;
 	}
-	if (hello(&s, text, sizeof(text)) == -1 || starttls(&s, text, sizeof(text)) == -1) {
+	if (hello(s, text, sizeof(text)) == -1 || starttls(s, text, sizeof(text)) == -1) {
 		verdict_set(rm->last_error, text);
 		/* After a failed handshake the TLS state is unknown: just close. */
-		netconn_close(&s.c);
-		goto next;
+		session_close(s);
+		return 0;
 	}
-	transaction(&s);
-	buf_free(&s.out);
+	(void)transaction(s, false);
 	return 1;
-next:
-	buf_free(&s.out);
-	return 0;
 }
 
 /* Where to send, and the sending: every verdict set. */
@@ -599,18 +721,176 @@ print_verdicts(const struct remote *rm)
 	return fflush(stdout) == 0 && !ferror(stdout) ? 0 : -1;
 }
 
+/* Worker: a request over the cached connection when it is for the same domain, else over a new one. */
+static void
+deliver_cached(struct remote *rm)
+{
+	struct session *s = &rm->sess;
+
+	if (s->open && strcmp(s->domain, rm->domain) == 0) {
+		if (transaction(s, true) == 0)
+			return;
+		/* The server dropped the idle connection: once more, from MAIL, on a new one. */
+		verdicts_reset(rm);
+	} else {
+		quit(s);
+	}
+	deliver(rm);
+}
+
+/* The worker's stdin: read without stdio, so that poll() sees all that is not yet taken. */
+struct requests {
+	char buf[REQUEST_MAX];
+	size_t start, end;
+};
+
+/*
+ * The next request line in *line_r (its LF made a NUL, *len_r octets
+ * before it), waiting until deadline (monotonic ms; -1: no limit).  1 a
+ * line; 0 at EOF (a last line without LF is dropped: who wrote it is gone
+ * and reads no verdict); 2 when the deadline passed; -1 for a line longer
+ * than REQUEST_MAX (its recipients cannot be counted) or a read error.
+ */
+static int
+request_next(struct requests *q, long long deadline, char **line_r, size_t *len_r)
+{
+	for (;;) {
+		char *start = q->buf + q->start, *nl = memchr(start, '\n', q->end - q->start);
+		struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+		int timeout = -1, r;
+		ssize_t n;
+
+		if (nl != NULL) {
+			*nl = '\0';
+			*line_r = start;
+			*len_r = (size_t)(nl - start);
+			q->start += *len_r + 1;
+			return 1;
+		}
+		if (q->end - q->start >= sizeof(q->buf))
+			return -1;
+		memmove(q->buf, start, q->end - q->start);
+		q->end -= q->start;
+		q->start = 0;
+		if (deadline >= 0) {
+			long long left = deadline - monotonic_ms();
+
+			if (left <= 0)
+				return 2;
+			timeout = (int)left;
+		}
+		if ((r = poll(&pfd, 1, timeout)) == 0)
+			return 2;
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		n = read(STDIN_FILENO, q->buf + q->end, sizeof(q->buf) - q->end);
+		if (n == 0)
+			return 0;
+		if (n == -1) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -1;
+		}
+		q->end += (size_t)n;
+	}
+}
+
+/*
+ * One request line, answered on stdout as a single shot would answer its
+ * arguments.  0, or -1 when the worker must exit 111: a malformed line
+ * whose recipients cannot be counted (the queue manager could not tell
+ * where its verdict ends), or stdout gone.
+ */
+static int
+serve_request(struct remote *rm, char *line, size_t len)
+{
+	static struct smtpc_request req;
+	char err[VERDICT_MAX + 1];
+	size_t count;
+	int fd;
+
+	verdicts_reset(rm);
+	if (smtpc_request_parse(line, len, &req, &count) == -1) {
+		if (count == 0)
+			return -1;
+		/* Temporary: a queue manager bug is fixed and the mail retried, never bounced. */
+		for (size_t i = 0; i < count; i++)
+			printf("smalformed request line\n");
+		printf("Zmalformed request line\n");
+		return fflush(stdout) == 0 && !ferror(stdout) ? 0 : -1;
+	}
+	for (size_t i = 0; i == 0 || req.domain[i - 1] != '\0'; i++)
+		rm->domain[i] = (char)tolower((unsigned char)req.domain[i]);
+	/* qmail's double-bounce sender goes out as the null sender. */
+	rm->sender = strcmp(req.sender, "#@[]") == 0 ? "" : req.sender;
+	rm->rcpts = req.rcpts;
+	rm->nrcpts = req.nrcpts;
+	if ((fd = open(req.path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		snprintf(err, sizeof(err), "%s: %s", req.path, strerror(errno));
+		fail_all(rm, false, err);
+	} else {
+		rm->msg_fd = fd;
+		if (lseek(fd, (off_t)req.offset, SEEK_SET) == -1) {
+			snprintf(err, sizeof(err), "%s: %s", req.path, strerror(errno));
+			fail_all(rm, false, err);
+		} else if (msg_measure(rm, err, sizeof(err)) == -1) {
+			fail_all(rm, false, err);
+		} else {
+			deliver_cached(rm);
+		}
+		close(fd);
+	}
+	return print_verdicts(rm);
+}
+
+/*
+ * --worker: requests until stdin's EOF (exit 0).  The connection kept
+ * after a request is closed with QUIT when IDLE_MS pass without the next,
+ * so that no server holds a slot for a worker with nothing to send.
+ */
+static int
+worker(struct remote *rm)
+{
+	static struct requests q;
+	long long last = monotonic_ms();
+	char *line;
+	size_t len;
+	int r;
+
+	for (;;) {
+		r = request_next(&q, rm->sess.open ? last + IDLE_MS : -1, &line, &len);
+		if (r == 2) {
+			quit(&rm->sess);
+			continue;
+		}
+		if (r != 1)
+			break;
+		if (serve_request(rm, line, len) == -1) {
+			r = -1;
+			break;
+		}
+		last = monotonic_ms();
+	}
+	quit(&rm->sess);
+	return r == 0 ? 0 : 111;
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
+		{ "help", no_argument, NULL, 'h' }, { "worker", no_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 }
 	};
 	static struct remote remote;
 	struct remote *rm = &remote;
 	const char *conf_arg = NULL;
 	char err[512];
-	size_t len;
-	int opt;
+	size_t len = 0;
+	int opt, status = 0;
 
 	opterr = 0;
 	/* '+': options only before DOMAIN; a recipient may start with '-'. */
@@ -618,30 +898,35 @@ main(int argc, char **argv)
 		switch (opt) {
 		case 'c': conf_arg = optarg; break;
 		case 'h': usage(stdout); return 0;
+		case 'w': rm->worker = true; break;
 		default: cli_bad_option("remote", optopt); return 100;
 		}
 	}
-	if (argc - optind < 3 || argc - optind - 2 > RCPT_MAX) {
+	if (rm->worker ? argc != optind :
+	    argc - optind < 3 || argc - optind - 2 > RCPT_MAX) {
 		usage(stderr);
 		return 100;
 	}
-	len = strlen(argv[optind]);
-	if (len == 0 || len > MX_HOST_MAX || cli_has_control(argv[optind])) {
-		cli_error("remote", "bad domain");
-		return 100;
-	}
-	for (int i = optind + 1; i < argc; i++) {
-		if (cli_has_control(argv[i]) || strlen(argv[i]) > 1000) {
-			cli_error("remote", "bad address argument %d", i - optind);
+	if (!rm->worker) {
+		len = strlen(argv[optind]);
+		if (len == 0 || len > MX_HOST_MAX || cli_has_control(argv[optind])) {
+			cli_error("remote", "bad domain");
 			return 100;
 		}
+		for (int i = optind + 1; i < argc; i++) {
+			if (cli_has_control(argv[i]) || strlen(argv[i]) > 1000) {
+				cli_error("remote", "bad address argument %d", i - optind);
+				return 100;
+			}
+		}
+		for (size_t i = 0; i <= len; i++)
+			rm->domain[i] = (char)tolower((unsigned char)argv[optind][i]);
+		/* qmail's double-bounce sender goes out as the null sender. */
+		rm->sender = strcmp(argv[optind + 1], "#@[]") == 0 ? "" : argv[optind + 1];
+		rm->rcpts = (const char *const *)(argv + optind + 2);
+		rm->nrcpts = (size_t)(argc - optind - 2);
+		rm->msg_fd = STDIN_FILENO;
 	}
-	for (size_t i = 0; i <= len; i++)
-		rm->domain[i] = (char)tolower((unsigned char)argv[optind][i]);
-	/* qmail's double-bounce sender goes out as the null sender. */
-	rm->sender = strcmp(argv[optind + 1], "#@[]") == 0 ? "" : argv[optind + 1];
-	rm->rcpts = argv + optind + 2;
-	rm->nrcpts = (size_t)(argc - optind - 2);
 
 	cli_load_conf(&rm->conf, conf_arg);
 	/* A server that closes while we write must give a verdict, not kill us (TLS writes use write(2)). */
@@ -649,12 +934,18 @@ main(int argc, char **argv)
 	rm->connect_ms = timeout_ms(rm->conf.control_dir, "timeoutconnect", 60);
 	rm->remote_ms = timeout_ms(rm->conf.control_dir, "timeoutremote", 1200);
 	helo_name(rm->conf.control_dir, rm->helo, sizeof(rm->helo));
-	if (msg_measure(rm, err, sizeof(err)) == -1)
-		fail_all(rm, false, err);
-	else
-		deliver(rm);
+	if (rm->worker) {
+		status = worker(rm);
+	} else {
+		if (msg_measure(rm, err, sizeof(err)) == -1)
+			fail_all(rm, false, err);
+		else
+			deliver(rm);
+		/* Every path of a transaction closes in single-shot mode; this only makes sure. */
+		session_close(&rm->sess);
+		if (print_verdicts(rm) == -1)
+			status = 111;
+	}
 	tls_client_free(rm->tls);
-	if (print_verdicts(rm) == -1)
-		return 111;
-	return 0;
+	return status;
 }

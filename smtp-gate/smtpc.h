@@ -95,4 +95,32 @@ int smtp_stuff(struct smtp_stuffer *s, const char *in, size_t len, struct buf *o
  */
 int smtp_stuff_end(struct smtp_stuffer *s, struct buf *out);
 
+/*
+ * osd-remote --worker's request line (docs/delivery.md, "Worker mode"):
+ * PATH TAB BODY_OFFSET TAB DOMAIN TAB SENDER TAB RCPT [TAB RCPT...].
+ */
+#define SMTPC_REQ_RCPTS_MAX 100         /* as on osd-remote's command line */
+#define SMTPC_REQ_DOMAIN_MAX 255        /* a domain name (RFC 1035 2.3.4) */
+#define SMTPC_REQ_ADDR_MAX 1000         /* a sender or recipient, as on the command line */
+
+struct smtpc_request {
+	const char *path;               /* the queue file */
+	int64_t offset;                 /* where the message starts in it */
+	const char *domain;
+	const char *sender;             /* may be "" */
+	const char *rcpts[SMTPC_REQ_RCPTS_MAX];
+	size_t nrcpts;
+};
+
+/*
+ * Split line (len octets, without its LF, with a NUL at line[len]) in
+ * place: every TAB becomes a NUL and req's fields point into line.  0 when
+ * it is well formed: a path, a decimal offset, a domain, a sender (empty
+ * allowed) and 1 to SMTPC_REQ_RCPTS_MAX recipients, none longer than its
+ * bound, no control character anywhere.  -1 when not, with *count_r the
+ * number of recipient fields (so that the caller can answer each one),
+ * or 0 when there are fewer than five fields and no count can be told.
+ */
+int smtpc_request_parse(char *line, size_t len, struct smtpc_request *req, size_t *count_r);
+
 #endif

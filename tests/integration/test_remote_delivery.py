@@ -14,7 +14,16 @@ refused connection -> s + Z; a failed TLS handshake goes to the next host,
 not clear text; STARTTLS with osd smtpd (the queue file's Received says
 ESMTPS); a dead and a 421-greeting MX before a live one (dnsmasq, port 25
 on loopback aliases, when it can be bound); NXDOMAIN -> h + D; a 50 MB
-message with bounded memory; bad arguments -> exit 100.
+message with bounded memory; bad arguments -> exit 100; the last body piece
+and the final dot in one write.
+
+--worker (docs/delivery.md, "Worker mode"): requests for one domain share one
+connection (RSET after a failed transaction, none after a good one); another
+domain: QUIT and a new connection; a server that closes or says 421 while
+the connection is cached: reconnected, the message delivered once; a
+malformed line: s..Z when its recipients can be counted, else exit 111; a
+missing queue file: s Z; the idle timeout: QUIT, the worker goes on; stdin
+EOF: QUIT and exit 0 at once.
 """
 import os
 import select
@@ -114,7 +123,7 @@ class Peer(threading.Thread):
                  keywords=(b"PIPELINING", b"SIZE 100000000", b"8BITMIME"), ehlo_reply=None,
                  mail_reply=b"250 2.1.0 sender ok\r\n", rcpt=None,
                  data_reply=b"354 go ahead\r\n", end_reply=b"250 2.0.0 queued as P1\r\n",
-                 dribble=False, tls_garbage=False):
+                 dribble=False, tls_garbage=False, after_data=None):
         super().__init__(daemon=True)
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -126,8 +135,10 @@ class Peer(threading.Thread):
         self.mail_reply, self.rcpt = mail_reply, rcpt or (lambda addr: b"250 2.1.5 ok\r\n")
         self.data_reply, self.end_reply = data_reply, end_reply
         self.dribble, self.tls_garbage = dribble, tls_garbage
+        # After each message: None keeps the connection, b"" closes it, else sends that and closes.
+        self.after_data = after_data
         self.cmds, self.data, self.eager, self.chunks = [], b"", [], []
-        self.conns = 0
+        self.conns = self.msgs = 0
         self.stopping = False
         self.start()
 
@@ -221,10 +232,19 @@ class Peer(threading.Thread):
                     chunk = conn.recv(65536)
                     if not chunk:
                         return
+                    self.chunks.append(chunk)
                     buf += chunk
                 end = (b"\r\n" + buf).index(b"\r\n.\r\n") + 3
                 self.data, buf = buf[:end], buf[end:]
+                # Counted before the reply: a test that got the verdict finds it counted.
+                self.msgs += 1
                 self.send(conn, self.end_reply)
+                if self.after_data is not None:
+                    conn.sendall(self.after_data)
+                    return
+            elif verb == "RSET":
+                held = b""
+                self.send(conn, b"250 2.0.0 reset\r\n")
             elif verb == "QUIT":
                 self.send(conn, b"221 2.0.0 bye\r\n")
                 return
@@ -345,6 +365,8 @@ def test_peer_wire(o):
                    b"last line without LF\r\n.\r\n")
         check(p.data == stuffed, "on the wire: CRLF line endings, dot-stuffing, a final CRLF "
               "before the terminator (%r)" % p.data[-60:])
+        check(any(c.endswith(b"last line without LF\r\n.\r\n") for c in p.chunks),
+              "the body and the final dot arrive in one write (no lone '.' for Nagle to hold)")
         size = len(MSG) + MSG.count(b"\n") + 2
         mail = [c for c in p.cmds if c.startswith("MAIL")]
         check(mail == ["MAIL FROM:<alice@client.test> SIZE=%d" % size],
@@ -541,6 +563,19 @@ def test_starttls(o):
                                    ["x@other.test"])
         check(kinds(lines) == "hD" and "553" in lines[0],
               "osd smtpd's 553 for a domain not in rcpthosts: h D (%r)" % lines)
+        # A worker: two messages over one STARTTLS connection (the context made once).
+        w = Worker(o)
+        try:
+            got = [w.request("hosted.test", "alice@client.test", ["bob@hosted.test"])
+                   for _ in range(2)]
+            check([kinds(v) for v in got] == ["rK", "rK"],
+                  "worker over STARTTLS: two messages delivered (%r)" % got)
+            check(len(wait_for(lambda: len(r.queue_files()) >= 3 and r.queue_files())) == 3,
+                  "both in osd smtpd's queue")
+            rc, _ = w.close()
+            check(rc == 0, "worker exit 0 at EOF")
+        finally:
+            w.kill()
     finally:
         r.cleanup()
 
@@ -597,6 +632,210 @@ def test_big(o):
         os.unlink(big)
 
 
+class Worker:
+    """osd-remote --worker with pipes: requests in, verdict lines out."""
+
+    def __init__(self, o):
+        self.o = o
+        self.proc = subprocess.Popen([REMOTE, "-c", o.conf, "--worker"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.buf = b""
+        self.n = 0
+
+    def queue_file(self, message=MSG):
+        """A queue-like file: an envelope, then the message; (path, offset)."""
+        self.n += 1
+        path = os.path.join(self.o.root, "qf-%d" % self.n)
+        with open(path, "wb") as f:
+            f.write(b"envelope that must not be sent\n\n")
+            off = f.tell()
+            f.write(message)
+        return path, off
+
+    def line(self, text):
+        self.proc.stdin.write(text.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def request(self, domain, sender, rcpts, message=MSG):
+        path, off = self.queue_file(message)
+        self.line("\t".join([path, str(off), domain, sender] + list(rcpts)))
+        return self.verdict(len(rcpts) + 1)
+
+    def verdict(self, n, timeout=30):
+        """n verdict lines, or what came before the timeout or EOF."""
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while self.buf.count(b"\n") < n:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                break
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            self.buf += chunk
+        lines = self.buf.split(b"\n")
+        got, self.buf = lines[:n], b"\n".join(lines[n:])
+        return [x.decode(errors="replace") for x in got if x or len(lines) > n]
+
+    def close(self, timeout=10):
+        """Close stdin: (exit status, seconds to exit)."""
+        t0 = time.monotonic()
+        self.proc.stdin.close()
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        return rc, time.monotonic() - t0
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if not f.closed:
+                f.close()
+
+
+def verbs(cmds):
+    return [c.split(":")[0].split(" ")[0] for c in cmds]
+
+
+def test_worker_reuse(o):
+    """One connection for a domain's messages; RSET after a failure; another domain: QUIT."""
+    p = Peer(rcpt=lambda a: b"550 5.1.1 no such user\r\n" if a.startswith("bad")
+             else b"250 2.1.5 ok\r\n")
+    # The configuration before the worker: it reads it once, at start.
+    setup(o, "%s:[127.0.0.1]:%d\nother.test:[127.0.0.1]:%d\n" % (DOM, p.port, p.port))
+    w = Worker(o)
+    try:
+        got = [w.request(DOM, "alice@client.test", ["bob@example.net", "carol@example.net"]),
+               w.request(DOM, "#@[]", ["dave@example.net"]),
+               w.request(DOM.upper(), "alice@client.test", ["erin@example.net"])]
+        check([kinds(v) for v in got] == ["rrK", "rK", "rK"],
+              "three requests, three verdicts (%r)" % got)
+        check(got[0][0].startswith("r[127.0.0.1] said: 250") and
+              got[0][-1].startswith("K[127.0.0.1] said: 250 2.0.0 queued as P1"),
+              "the same verdict lines as a single shot (%r)" % got[0])
+        check(p.conns == 1 and p.msgs == 3, "one connection for the three messages (%d "
+              "connections, %d messages)" % (p.conns, p.msgs))
+        check(verbs(p.cmds) == ["EHLO"] + ["MAIL", "RCPT", "RCPT", "DATA"] +
+              ["MAIL", "RCPT", "DATA"] * 2,
+              "after a good transaction MAIL follows directly, no RSET, no QUIT (%r)"
+              % verbs(p.cmds))
+        check("MAIL FROM:<>" in [c.split(" SIZE")[0] for c in p.cmds],
+              "the double-bounce sender goes as <>")
+        check(p.data.endswith(b"last line without LF\r\n.\r\n") and b"envelope" not in p.data,
+              "the message from BODY_OFFSET on (%r)" % p.data[:40])
+
+        # A failed transaction: the next one on the same connection starts with RSET.
+        got = w.request(DOM, "a@client.test", ["bad@example.net"])
+        check(kinds(got) == "hD", "a refused recipient: h D (%r)" % got)
+        del p.cmds[:]
+        got = w.request(DOM, "a@client.test", ["bob@example.net"])
+        check(kinds(got) == "rK" and p.conns == 1, "then delivered on the same connection "
+              "(%r, %d connections)" % (got, p.conns))
+        check(verbs(p.cmds)[:2] == ["RSET", "MAIL"], "RSET before MAIL after the failure (%r)"
+              % verbs(p.cmds))
+
+        # Another domain: QUIT on the cached connection, a new one.
+        del p.cmds[:]
+        got = w.request("other.test", "a@client.test", ["x@other.test"])
+        check(kinds(got) == "rK" and p.conns == 2,
+              "another domain: a new connection (%r, %d)" % (got, p.conns))
+        check(verbs(p.cmds)[:2] == ["QUIT", "EHLO"], "the old one got QUIT first (%r)"
+              % verbs(p.cmds))
+
+        # A missing queue file: a temporary failure, the worker goes on.
+        w.line("\t".join([os.path.join(o.root, "nonexistent"), "0", DOM, "a@b", "x@example.net"]))
+        got = w.verdict(2)
+        check(kinds(got) == "sZ" and "nonexistent" in got[1],
+              "a queue file that cannot be opened: s Z (%r)" % got)
+
+        # stdin's EOF: QUIT, exit 0 at once (not after the idle time).
+        rc, took = w.close()
+        check(rc == 0 and took < 3, "stdin EOF: exit 0 in %.1fs" % took)
+        check(p.cmds[-1:] == ["QUIT"], "the cached connection got QUIT (%r)" % p.cmds[-2:])
+    finally:
+        w.kill()
+        p.stop()
+
+
+def test_worker_dropped(o):
+    """The server closes, or says 421, while the connection is cached: reconnect, deliver once."""
+    for after, what in ((b"", "closed"), (b"421 4.4.2 idle too long\r\n", "421 and closed")):
+        for pipelining in (True, False):
+            kw = (b"PIPELINING", b"SIZE 100000000") if pipelining else (b"8BITMIME",)
+            p = Peer(after_data=after, keywords=kw)
+            setup(o, "%s:[127.0.0.1]:%d\n" % (DOM, p.port))
+            w = Worker(o)
+            try:
+                got = [w.request(DOM, "a@client.test", ["bob@example.net"]) for _ in range(3)]
+                check([kinds(v) for v in got] == ["rK"] * 3,
+                      "connection %s after each message%s: each delivered (%r)"
+                      % (what, "" if pipelining else " (no PIPELINING)", got))
+                check(p.msgs == 3 and p.conns == 3,
+                      "each message once, each on a new connection (%d messages, %d "
+                      "connections)" % (p.msgs, p.conns))
+                rc, _ = w.close()
+                check(rc == 0, "exit 0 at EOF (%r)" % rc)
+            finally:
+                w.kill()
+                p.stop()
+
+
+def test_worker_malformed_idle(o):
+    """A malformed line; the idle timeout; a line that cannot be answered: exit 111."""
+    p = Peer()
+    setup(o, "%s:[127.0.0.1]:%d\n" % (DOM, p.port))
+    w = Worker(o)
+    try:
+        w.line("/some/path\tNaN\t%s\ta@b\tx@example.net\ty@example.net" % DOM)
+        got = w.verdict(3)
+        check(kinds(got) == "ssZ" and "malformed" in got[-1],
+              "a bad offset, two recipients: s s Z (%r)" % got)
+        got = w.request(DOM, "a@client.test", ["bob@example.net"])
+        check(kinds(got) == "rK" and p.conns == 1, "the worker goes on (%r)" % got)
+
+        # Idle: QUIT after 5 s, the worker still there; the next request connects anew.
+        time.sleep(6.5)
+        check(p.cmds[-1:] == ["QUIT"] and w.proc.poll() is None,
+              "5 s idle: QUIT on the cached connection, the worker runs on (%r %r)"
+              % (p.cmds[-2:], w.proc.poll()))
+        got = w.request(DOM, "a@client.test", ["bob@example.net"])
+        check(kinds(got) == "rK" and p.conns == 2, "after the idle close: a new connection "
+              "(%r, %d)" % (got, p.conns))
+
+        # No recipient field: no count, so no verdict the queue manager could delimit.
+        w.line("garbage")
+        try:
+            rc = w.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            rc = None
+        check(rc == 111 and w.verdict(1, timeout=1) == [],
+              "a line without recipients: exit 111, no verdict (%r)" % rc)
+    finally:
+        w.kill()
+        p.stop()
+
+    # An overlong line: exit 111 as well.
+    w = Worker(o)
+    try:
+        try:
+            w.line("p\t0\td\ts\t" + "r" * 70000)
+        except BrokenPipeError:
+            pass    # it gave up on the line before reading it all, as it should
+        rc = w.proc.wait(10)
+        check(rc == 111, "a line over 64 KB: exit 111 (%r)" % rc)
+    finally:
+        w.kill()
+
+    # Arguments beside --worker are refused.
+    r = subprocess.run([REMOTE, "-c", o.conf, "--worker", DOM], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=30)
+    check(r.returncode == 100, "--worker with arguments: exit 100")
+
+
 def main():
     if not os.path.exists(REMOTE):
         print("osd-remote not built")
@@ -614,6 +853,9 @@ def main():
         test_mx(o)
         test_starttls(o)
         test_big(o)
+        test_worker_reuse(o)
+        test_worker_dropped(o)
+        test_worker_malformed_idle(o)
     finally:
         o.cleanup()
     finish()

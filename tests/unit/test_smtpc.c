@@ -1,4 +1,4 @@
-/* test_smtpc.c - unit tests for the SMTP client's pure parts: replies, EHLO keywords, the DATA stuffer (smtp-gate/smtpc.c). */
+/* test_smtpc.c - unit tests for the SMTP client's pure parts: replies, EHLO keywords, the DATA stuffer, worker request lines (smtp-gate/smtpc.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -364,6 +364,149 @@ test_smtpc_stuff_split_everywhere_same(void **state)
 	buf_free(&whole);
 }
 
+/* Parse a copy of text (NUL-terminated) as a request line: the result, *count_r, and the copy in *buf. */
+static int
+req_parse(const char *text, char **buf, struct smtpc_request *req, size_t *count)
+{
+	size_t len = strlen(text);
+
+	*buf = malloc(len + 1);
+	assert_non_null(*buf);
+	memcpy(*buf, text, len + 1);
+	return smtpc_request_parse(*buf, len, req, count);
+}
+
+static void
+test_smtpc_request_good(void **state)
+{
+	struct smtpc_request req;
+	size_t count = 99;
+	char *buf;
+
+	(void)state;
+	assert_int_equal(req_parse("/q/mess/3/123\t417\texample.net\talice@client.test\t"
+				   "bob@example.net\tcarol@example.net", &buf, &req, &count), 0);
+	assert_string_equal(req.path, "/q/mess/3/123");
+	assert_true(req.offset == 417);
+	assert_string_equal(req.domain, "example.net");
+	assert_string_equal(req.sender, "alice@client.test");
+	assert_int_equal(req.nrcpts, 2);
+	assert_int_equal(count, 2);
+	assert_string_equal(req.rcpts[0], "bob@example.net");
+	assert_string_equal(req.rcpts[1], "carol@example.net");
+	free(buf);
+
+	/* The null sender is an empty field; offset 0 and the longest offset accepted. */
+	assert_int_equal(req_parse("p\t0\td\t\tr@d", &buf, &req, &count), 0);
+	assert_string_equal(req.sender, "");
+	assert_true(req.offset == 0);
+	assert_int_equal(req.nrcpts, 1);
+	free(buf);
+	assert_int_equal(req_parse("p\t999999999999999999\td\t#@[]\tr@d", &buf, &req, &count), 0);
+	assert_true(req.offset == 999999999999999999LL);
+	assert_string_equal(req.sender, "#@[]");
+	free(buf);
+}
+
+static void
+test_smtpc_request_hundred_recipients(void **state)
+{
+	struct smtpc_request req;
+	char line[64 * 1024], *buf;
+	size_t count, len;
+
+	(void)state;
+	len = (size_t)snprintf(line, sizeof(line), "p\t1\td\ts");
+	for (int i = 0; i < 100; i++)
+		len += (size_t)snprintf(line + len, sizeof(line) - len, "\tr%d@d", i);
+	assert_int_equal(req_parse(line, &buf, &req, &count), 0);
+	assert_int_equal(req.nrcpts, 100);
+	assert_string_equal(req.rcpts[99], "r99@d");
+	free(buf);
+	/* 101: too many, but the count is told so that each gets its answer. */
+	snprintf(line + len, sizeof(line) - len, "\tr100@d");
+	assert_int_equal(req_parse(line, &buf, &req, &count), -1);
+	assert_int_equal(count, 101);
+	free(buf);
+}
+
+static void
+test_smtpc_request_bad(void **state)
+{
+	static const struct {
+		const char *line;
+		size_t count;
+	} cases[] = {
+		{ "", 0 },
+		{ "garbage", 0 },
+		{ "p\t1\td\ts", 0 },                  /* no recipient field: no count */
+		{ "p\t1\td", 0 },
+		{ "\t1\td\ts\tr@d", 1 },             /* empty path */
+		{ "p\t\td\ts\tr@d", 1 },             /* empty offset */
+		{ "p\t-1\td\ts\tr@d", 1 },
+		{ "p\t+1\td\ts\tr@d", 1 },
+		{ "p\t1 \td\ts\tr@d", 1 },
+		{ "p\t0x10\td\ts\tr@d", 1 },
+		{ "p\t9999999999999999999\td\ts\tr@d", 1 },  /* would overflow */
+		{ "p\t1\t\ts\tr@d", 1 },             /* empty domain */
+		{ "p\t1\td\ts\tr@d\t", 2 },         /* an empty recipient */
+		{ "p\t1\td\ts\t\tr@d", 2 },
+		{ "p\t1\td\ts\tr@d\r", 1 },         /* a CR */
+		{ "p\t1\td\ts\x7f\tr@d\tq@d", 2 },  /* DEL */
+		{ "p\t1\td\ts\tr@d\nRSET", 1 },     /* an LF inside (never from a line reader) */
+	};
+	struct smtpc_request req;
+	size_t count;
+	char *buf;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		count = 99;
+		if (req_parse(cases[i].line, &buf, &req, &count) != -1 || count != cases[i].count)
+			fail_msg("case %zu (%s): count %zu", i, cases[i].line, count);
+		free(buf);
+	}
+}
+
+static void
+test_smtpc_request_bounds(void **state)
+{
+	struct smtpc_request req;
+	char line[4096], *buf;
+	size_t count;
+	char dom[SMTPC_REQ_DOMAIN_MAX + 2], addr[SMTPC_REQ_ADDR_MAX + 2];
+
+	(void)state;
+	memset(dom, 'a', sizeof(dom) - 1);
+	dom[sizeof(dom) - 1] = '\0';
+	memset(addr, 'b', sizeof(addr) - 1);
+	addr[sizeof(addr) - 1] = '\0';
+	/* One over each bound is refused, the bound itself is taken. */
+	snprintf(line, sizeof(line), "p\t1\t%s\ts\tr@d", dom);
+	assert_int_equal(req_parse(line, &buf, &req, &count), -1);
+	free(buf);
+	snprintf(line, sizeof(line), "p\t1\t%s\ts\tr@d", dom + 1);
+	assert_int_equal(req_parse(line, &buf, &req, &count), 0);
+	free(buf);
+	snprintf(line, sizeof(line), "p\t1\td\ts\t%s", addr);
+	assert_int_equal(req_parse(line, &buf, &req, &count), -1);
+	assert_int_equal(count, 1);
+	free(buf);
+	snprintf(line, sizeof(line), "p\t1\td\t%s\tr@d", addr);
+	assert_int_equal(req_parse(line, &buf, &req, &count), -1);
+	free(buf);
+	snprintf(line, sizeof(line), "p\t1\td\t%s\t%s", addr + 1, addr + 1);
+	assert_int_equal(req_parse(line, &buf, &req, &count), 0);
+	free(buf);
+
+	/* A NUL inside the line would cut a field short: refused. */
+	static const char nul[] = "p\t1\td\ts\tr@d\0x";
+
+	memcpy(line, nul, sizeof(nul));
+	assert_int_equal(smtpc_request_parse(line, sizeof(nul) - 1, &req, &count), -1);
+	assert_int_equal(count, 1);
+}
+
 int
 main(void)
 {
@@ -381,6 +524,10 @@ main(void)
 		cmocka_unit_test(test_smtpc_stuff_cases),
 		cmocka_unit_test(test_smtpc_stuff_size_is_rfc1870),
 		cmocka_unit_test(test_smtpc_stuff_split_everywhere_same),
+		cmocka_unit_test(test_smtpc_request_good),
+		cmocka_unit_test(test_smtpc_request_hundred_recipients),
+		cmocka_unit_test(test_smtpc_request_bad),
+		cmocka_unit_test(test_smtpc_request_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
