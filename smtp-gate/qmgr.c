@@ -373,12 +373,14 @@ run(struct qmgr *q, int sigfd, int ifd)
 {
 	struct pollfd *pfd;
 	struct qjob **jobs;
+	pid_t *worker_pids;
 	size_t cap = q->max_local + q->max_remote + 2;
 	long long next_scan = monotonic_ms() + QMGR_SCAN_INTERVAL * 1000LL, stop_at = -1;
 
 	pfd = calloc(cap + 1000, sizeof(*pfd));
 	jobs = calloc(cap + 1000, sizeof(*jobs));
-	if (pfd == NULL || jobs == NULL)
+	worker_pids = calloc(cap + 1000, sizeof(*worker_pids));
+	if (pfd == NULL || jobs == NULL || worker_pids == NULL)
 		fatalx("out of memory");
 	for (;;) {
 		size_t i, n = 0, total;
@@ -404,20 +406,44 @@ run(struct qmgr *q, int sigfd, int ifd)
 			if (q->running[i]->out_fd == -1)
 				continue;
 			jobs[n] = q->running[i];
+			worker_pids[n] = 0;
 			pfd[n++] = (struct pollfd){ .fd = q->running[i]->out_fd, .events = POLLIN };
+		}
+		/* Idle workers too: one that dies or babbles is noticed. */
+		for (i = 0; i < q->nworkers && n < cap + 1000; i++) {
+			if (q->workers[i].out_fd == -1)
+				continue;
+			jobs[n] = NULL;
+			worker_pids[n] = q->workers[i].pid;
+			pfd[n++] = (struct pollfd){ .fd = q->workers[i].out_fd, .events = POLLIN };
 		}
 		if (poll(pfd, n, timeout) == -1 && errno != EINTR)
 			fatal("poll");
 		if ((pfd[0].revents & POLLIN) && !handle_signals(q, sigfd) && stop_at < 0) {
 			stop_at = monotonic_ms() + QMGR_STOP_GRACE_MS;
+			/* Workers end their connections and exit once their job is done. */
+			qmgr_workers_stop(q);
 			log_info("stopping: waiting for %zu delivery(ies)",
 				 q->nrunning_local + q->nrunning_remote);
 		}
 		if (pfd[1].revents & POLLIN)
 			handle_inotify(q, ifd);
-		for (i = 2; i < n; i++)
-			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+		for (i = 2; i < n; i++) {
+			size_t k;
+
+			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			if (worker_pids[i] == 0) {
 				qmgr_job_read(q, jobs[i]);
+				continue;
+			}
+			/* Workers move in their array when one goes: find it by pid. */
+			for (k = 0; k < q->nworkers; k++)
+				if (q->workers[k].pid == worker_pids[i])
+					break;
+			if (k < q->nworkers)
+				qmgr_worker_read(q, &q->workers[k]);
+		}
 		/* The job list may have changed above: reap with the current one. */
 		qmgr_reap(q);
 		if (monotonic_ms() >= next_scan) {
@@ -428,6 +454,7 @@ run(struct qmgr *q, int sigfd, int ifd)
 	}
 	free(pfd);
 	free(jobs);
+	free(worker_pids);
 }
 
 /* ----- one-shot commands ----- */
@@ -569,7 +596,8 @@ main(int argc, char **argv)
 	lockfd = take_lock(q.queue_dir);
 	read_controls(&q);
 	sched_heap_init(&q.heap);
-	if ((q.running = calloc(q.max_local + q.max_remote + 2000, sizeof(*q.running))) == NULL)
+	if ((q.running = calloc(q.max_local + q.max_remote + 2000, sizeof(*q.running))) == NULL ||
+	    (q.workers = calloc(1001, sizeof(*q.workers))) == NULL)
 		fatalx("out of memory");
 	/* SIGHUP may raise the caps: room for up to 1000 of each. */
 	sigfd = setup_signals();

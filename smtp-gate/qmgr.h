@@ -56,11 +56,26 @@ struct qjob {
 	size_t *idx;                    /* recipient indexes in the envelope */
 	size_t n;
 	unsigned long number;           /* "delivery N" in the log */
+	struct qworker *worker;         /* remote: the worker delivering it */
 	pid_t pid;                      /* 0 until started, -1 after reaped */
 	int exit_status;                /* exit code, or -1 for a signal */
 	int out_fd;                     /* the program's stdout; -1 after EOF */
 	struct buf out;
 	struct qjob *next;              /* in a waiting FIFO */
+};
+
+/*
+ * A long-lived "osd-remote --worker": remote jobs are handed to it one at
+ * a time over a pipe, and it keeps its SMTP connection to a domain open
+ * for the next message there (docs/delivery.md, worker mode).
+ */
+struct qworker {
+	pid_t pid;                      /* -1 once it has exited */
+	int in_fd;                      /* its stdin: requests; -1 when closed */
+	int out_fd;                     /* its stdout: verdicts; -1 after EOF */
+	struct qjob *job;               /* the job it delivers now, or NULL */
+	char domain[256];               /* the domain of its last job (its cached connection) */
+	struct buf out;                 /* verdict lines of the current job so far */
 };
 
 struct qjob_fifo {
@@ -83,6 +98,8 @@ struct qmgr {
 	size_t nrunning_local, nrunning_remote;
 	size_t nmessages;               /* known: waiting, ready or in a round */
 	size_t nwaiting;                /* jobs in the waiting FIFOs */
+	struct qworker *workers;        /* up to max_remote of them */
+	size_t nworkers;
 	unsigned long deliveries;       /* delivery numbers handed out */
 };
 
@@ -98,5 +115,11 @@ void qmgr_dispatch(struct qmgr *q);
 void qmgr_job_read(struct qmgr *q, struct qjob *j);
 /* SIGCHLD: collect exited programs. */
 void qmgr_reap(struct qmgr *q);
+
+/* A worker's stdout is readable (or at EOF). */
+void qmgr_worker_read(struct qmgr *q, struct qworker *w);
+
+/* Stopping: close every worker's stdin, so each ends its connection and exits. */
+void qmgr_workers_stop(struct qmgr *q);
 
 #endif

@@ -52,7 +52,7 @@ open_message(const struct qjob *j)
 	return fd;
 }
 
-/* Fork and exec the job's program.  0, or -1 (the job is then finished as deferred). */
+/* Fork and exec osd-local for a local job.  0, or -1 (the job is then finished as deferred). */
 static int
 spawn(struct qmgr *q, struct qjob *j)
 {
@@ -63,16 +63,13 @@ spawn(struct qmgr *q, struct qjob *j)
 	size_t i, argc = 0;
 	pid_t pid;
 
-	if (path_fmt(prog, sizeof(prog), "%s/%s", q->self_dir,
-		     j->remote ? "osd-remote" : "osd-local") == -1)
+	if (path_fmt(prog, sizeof(prog), "%s/osd-local", q->self_dir) == -1)
 		return -1;
 	if ((argv = calloc(j->n + 8, sizeof(*argv))) == NULL)
 		return -1;
 	argv[argc++] = prog;
 	argv[argc++] = "-c";
 	argv[argc++] = q->conf.path;
-	if (j->remote)
-		argv[argc++] = j->domain;
 	argv[argc++] = env->sender;
 	for (i = 0; i < j->n; i++)
 		argv[argc++] = env->rcpts[j->idx[i]];
@@ -116,6 +113,112 @@ spawn(struct qmgr *q, struct qjob *j)
 	j->exit_status = -1;
 	buf_init(&j->out, QMGR_OUTPUT_MAX);
 	return 0;
+}
+
+/* Start "osd-remote -c CONF --worker" with a pipe each way; NULL on failure. */
+static struct qworker *
+worker_spawn(struct qmgr *q)
+{
+	char prog[PATH_MAX];
+	int in[2], out[2];
+	struct qworker *w;
+	pid_t pid;
+
+	if (path_fmt(prog, sizeof(prog), "%s/osd-remote", q->self_dir) == -1)
+		return NULL;
+	if (pipe2(in, O_CLOEXEC) == -1)
+		return NULL;
+	if (pipe2(out, O_CLOEXEC) == -1) {
+		close(in[0]);
+		close(in[1]);
+		return NULL;
+	}
+	pid = fork();
+	if (pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (dup2(in[0], 0) == -1 || dup2(out[1], 1) == -1)
+			_exit(111);
+		execl(prog, prog, "-c", q->conf.path, "--worker", (char *)NULL);
+		_exit(111);
+	}
+	close(in[0]);
+	close(out[1]);
+	if (pid == -1) {
+		log_warn("fork");
+		close(in[1]);
+		close(out[0]);
+		return NULL;
+	}
+	(void)fcntl(out[0], F_SETFL, O_NONBLOCK);
+	w = &q->workers[q->nworkers++];
+	*w = (struct qworker){ .pid = pid, .in_fd = in[1], .out_fd = out[0] };
+	buf_init(&w->out, QMGR_OUTPUT_MAX);
+	return w;
+}
+
+/* An idle worker for domain: one whose connection is there already, else any, else a new one. */
+static struct qworker *
+worker_for(struct qmgr *q, const char *domain)
+{
+	struct qworker *any = NULL;
+	size_t i;
+
+	for (i = 0; i < q->nworkers; i++) {
+		struct qworker *w = &q->workers[i];
+
+		if (w->job != NULL || w->in_fd == -1)
+			continue;
+		if (strcasecmp(w->domain, domain) == 0)
+			return w;
+		if (any == NULL)
+			any = w;
+	}
+	if (any != NULL)
+		return any;
+	/* Busy workers are running remote jobs, fewer than max_remote (at most 1000): room stays. */
+	return q->nworkers < q->max_remote ? worker_spawn(q) : NULL;
+}
+
+/* Hand j to worker w: one request line (docs/delivery.md, worker mode).  0, or -1. */
+static int
+worker_send(struct qworker *w, struct qjob *j)
+{
+	const struct queue_envelope_read *env = &j->r->env;
+	struct buf line;
+	size_t i, off = 0;
+	int r = 0;
+
+	buf_init(&line, 0);
+	if (buf_printf(&line, "%s\t%zu\t%s\t%s", j->r->path, env->body_offset, j->domain,
+		       env->sender) == -1)
+		r = -1;
+	for (i = 0; r == 0 && i < j->n; i++)
+		if (buf_printf(&line, "\t%s", env->rcpts[j->idx[i]]) == -1)
+			r = -1;
+	if (r == 0 && buf_append_char(&line, '\n') == -1)
+		r = -1;
+	/* The worker is idle, so it reads at once: a blocking write of one line is fine. */
+	while (r == 0 && off < line.len) {
+		ssize_t n = write(w->in_fd, line.data + off, line.len - off);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			r = -1;
+		else
+			off += (size_t)n;
+	}
+	buf_free(&line);
+	if (r == 0) {
+		w->job = j;
+		j->worker = w;
+		snprintf(w->domain, sizeof(w->domain), "%s", j->domain);
+		buf_reset(&w->out);
+	}
+	return r;
 }
 
 static void
@@ -178,7 +281,23 @@ qmgr_dispatch(struct qmgr *q)
 		q->nwaiting--;
 		j->number = ++q->deliveries;
 		log_start(j);
-		if (spawn(q, j) == -1) {
+		if (j->remote) {
+			struct qworker *w = worker_for(q, j->domain);
+
+			if (w == NULL || worker_send(w, j) == -1) {
+				j->pid = -1;
+				j->out_fd = -1;
+				buf_init(&j->out, QMGR_OUTPUT_MAX);
+				(void)buf_printf(&j->out, "Zno osd-remote worker could take it\n");
+				if (w != NULL)
+					log_warn("delivery %lu: writing to osd-remote", j->number);
+				qmgr_job_finished(q, j);
+				continue;
+			}
+			j->pid = -1;            /* the worker's, not the job's */
+			j->out_fd = -1;
+			buf_init(&j->out, QMGR_OUTPUT_MAX);
+		} else if (spawn(q, j) == -1) {
 			j->pid = -1;
 			j->exit_status = 111;
 			j->out_fd = -1;
@@ -270,6 +389,93 @@ qmgr_reap(struct qmgr *q)
 					  WTERMSIG(status));
 			maybe_finished(q, j);
 			break;
+		}
+	}
+}
+
+/* Lines (LF) in b. */
+static size_t
+count_lines(const struct buf *b)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < b->len; i++)
+		n += b->data[i] == '\n';
+	return n;
+}
+
+/* The worker's current job is over (verdict complete, or the worker died): finish it. */
+static void
+worker_job_done(struct qmgr *q, struct qworker *w)
+{
+	struct qjob *j = w->job;
+
+	w->job = NULL;
+	if (j == NULL)
+		return;
+	j->worker = NULL;
+	if (w->out.len > 0)
+		(void)buf_append(&j->out, w->out.data, w->out.len);
+	buf_reset(&w->out);
+	unlist(q, j);
+	qmgr_job_finished(q, j);
+	status_line(q);
+}
+
+/* Forget worker w (it exited or broke): its job, if any, is deferred by its incomplete verdict. */
+static void
+worker_remove(struct qmgr *q, struct qworker *w)
+{
+	if (w->in_fd != -1)
+		close(w->in_fd);
+	if (w->out_fd != -1)
+		close(w->out_fd);
+	w->in_fd = w->out_fd = -1;
+	worker_job_done(q, w);
+	buf_free(&w->out);
+	*w = q->workers[--q->nworkers];
+	if (w->job != NULL)
+		w->job->worker = w;
+}
+
+void
+qmgr_worker_read(struct qmgr *q, struct qworker *w)
+{
+	char chunk[4096];
+	ssize_t n;
+
+	for (;;) {
+		n = read(w->out_fd, chunk, sizeof(chunk));
+		if (n > 0) {
+			if (w->job == NULL) {
+				log_warnx("osd-remote worker %ld said something unasked; stopping it",
+					  (long)w->pid);
+				break;
+			}
+			(void)buf_append(&w->out, chunk, (size_t)n);
+			/* r/h/s per recipient, then K/Z/D: the verdict is complete. */
+			if (count_lines(&w->out) >= w->job->n + 1)
+				worker_job_done(q, w);
+			continue;
+		}
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		break;
+	}
+	if (n == 0 && w->job != NULL)
+		log_warnx("delivery %lu: the osd-remote worker ended without a verdict", w->job->number);
+	worker_remove(q, w);
+}
+
+void
+qmgr_workers_stop(struct qmgr *q)
+{
+	size_t i;
+
+	for (i = 0; i < q->nworkers; i++) {
+		if (q->workers[i].in_fd != -1) {
+			close(q->workers[i].in_fd);
+			q->workers[i].in_fd = -1;
 		}
 	}
 }
