@@ -79,10 +79,25 @@ read_controls(struct qmgr *q)
 	q->max_remote = control_count(q->conf.control_dir, "concurrencyremote", QMGR_DEFAULT_REMOTE,
 				      1000);
 	q->max_per_domain = QMGR_PER_DOMAIN_DEFAULT;
-	/* qmail: doublebounceto defaults to postmaster; a name without '@' gets "@me". */
-	if (control_read_line(q->conf.control_dir, "doublebounceto", "postmaster", dbt,
-			      sizeof(dbt)) == -1)
-		snprintf(dbt, sizeof(dbt), "postmaster");
+	/*
+	 * qmail: doublebounceto defaults to postmaster, a name without '@' gets
+	 * "@me", and a file holding only a blank line discards double bounces
+	 * (control_read_line would give the default for it: look first).
+	 */
+	{
+		struct control_lines cl;
+		char p[PATH_MAX];
+		struct stat st;
+
+		if (path_fmt(p, sizeof(p), "%s/doublebounceto", q->conf.control_dir) == 0 &&
+		    stat(p, &st) == 0 && control_read_lines(q->conf.control_dir, "doublebounceto",
+							    &cl) == 0) {
+			snprintf(dbt, sizeof(dbt), "%s", cl.count > 0 ? cl.lines[0] : "");
+			control_lines_free(&cl);
+		} else {
+			snprintf(dbt, sizeof(dbt), "postmaster");
+		}
+	}
 	if (dbt[0] == '\0' || strchr(dbt, '@') != NULL)
 		snprintf(q->doublebounceto, sizeof(q->doublebounceto), "%s", dbt);
 	else
@@ -518,13 +533,21 @@ static int
 take_lock(const char *queue_dir)
 {
 	char p[PATH_MAX], text[32];
-	int fd;
+	int fd, tries;
 
 	if (pid_file(queue_dir, p, sizeof(p)) == -1 ||
 	    (fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
 		fatal("%s/lock", queue_dir);
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1)
-		fatalx("another osd queue runs on %s", queue_dir);
+	/*
+	 * A manager killed with -9 between a fork and its child's exec leaves
+	 * the child holding the lock for a moment (it is closed on exec): wait
+	 * a little before concluding that another manager runs.
+	 */
+	for (tries = 0; flock(fd, LOCK_EX | LOCK_NB) == -1; tries++) {
+		if (errno != EWOULDBLOCK || tries >= 50)
+			fatalx("another osd queue runs on %s", queue_dir);
+		usleep(100 * 1000);
+	}
 	snprintf(text, sizeof(text), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) == -1 || pwrite(fd, text, strlen(text), 0) == -1)
 		fatal("%s", p);

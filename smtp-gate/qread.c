@@ -225,7 +225,8 @@ main(int argc, char **argv)
 		if (list_dir(&l, l.new_fd, -1) == -1)
 			goto nomem;
 	}
-	qsort(l.v, l.n, sizeof(*l.v), by_id);
+	if (l.n > 0)
+		qsort(l.v, l.n, sizeof(*l.v), by_id);
 	for (i = 0; i < l.n; i++)
 		show(&conf, &l, &l.v[i]);
 	free(l.v);

@@ -297,3 +297,63 @@ class Osd:
 
 def have(tool):
     return shutil.which(tool) is not None
+
+
+class SmtpSink:
+    """Postfix's smtp-sink on host:port, keeping every message it accepts as one
+    file (-d) in a private folder; extra options (-f RCPT, -r RCPT, ...) pass through."""
+
+    def __init__(self, *opts, host="127.0.0.1", port=None):
+        self.host, self.port = host, port or free_port(host)
+        # Outside the osd root (0700): smtp-sink writes as nobody.
+        self.dir = tempfile.mkdtemp(prefix="osd-sink-")
+        os.chmod(self.dir, 0o777)
+        os.makedirs(os.path.join(self.dir, "m"), mode=0o777)
+        os.chmod(os.path.join(self.dir, "m"), 0o777)
+        self.logf = open(os.path.join(self.dir, "sink.log"), "wb")
+        self.proc = subprocess.Popen(
+            ["smtp-sink", "-u", "nobody", "-h", "sink.test", "-d",
+             os.path.join(self.dir, "m", "msg-")] + list(opts) +
+            ["%s:%d" % (host, self.port), "100"],
+            stdout=self.logf, stderr=subprocess.STDOUT)
+        self.ok = wait_port(self.port, self.proc, host=host)
+
+    def files(self):
+        """The raw dump files (smtp-sink's X- headers, its Received, the message)."""
+        d = os.path.join(self.dir, "m")
+        out = []
+        for name in sorted(os.listdir(d)):
+            try:
+                with open(os.path.join(d, name), "rb") as f:
+                    out.append(f.read())
+            except OSError:
+                pass
+        return out
+
+    def count(self, marker):
+        """How many dumped messages contain the bytes marker."""
+        m = marker.encode() if isinstance(marker, str) else marker
+        return sum(1 for data in self.files() if m in data)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(WAIT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.logf.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def qstat(o):
+    """osd qstat: (messages in queue, not yet preprocessed), (None, None) when unreadable."""
+    p = o.run("qstat")
+    total = fresh = None
+    for line in p.stdout.splitlines():
+        if line.startswith("messages in queue: "):
+            total = int(line.split(": ", 1)[1])
+        elif line.startswith("messages in queue but not yet preprocessed: "):
+            fresh = int(line.split(": ", 1)[1])
+    return total, fresh
