@@ -14,8 +14,8 @@
 
 /*
  * A fresh challenge "<pid.time.random@host>" into out (CRAM_CHALLENGE_SIZE
- * bytes): the process id, the time in seconds, 64 random bits (OpenSSL's
- * RAND_bytes; should it fail, a per-process counter and the clock in
+ * bytes): the process id, the time in seconds, 64 random bits (getrandom(2);
+ * should it fail, a per-process counter and the clock in
  * nanoseconds) and host ("localhost" when NULL or empty).  Two calls never
  * give the same string.  Returns the length.
  */
