@@ -79,6 +79,19 @@ def free_udp_tcp_port():
             u.close()
 
 
+def can_bind(host, port):
+    """Could a server bind host:port now (e.g. port 25 on 127.0.0.x, as root)?"""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind((host, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def wait_port(port, proc=None, host="127.0.0.1"):
     """Wait until port accepts connections; False if proc died first."""
     def up():

@@ -28,7 +28,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from osdtest import (Osd, SmtpSink, check, finish, free_port, free_udp_tcp_port,  # noqa: E402
+from osdtest import (Osd, SmtpSink, can_bind, check, finish, free_port, free_udp_tcp_port,  # noqa: E402
                      have, qstat, wait_for, wait_port)
 
 DOM = "example.test"            # the virtual domain (osd user add)
@@ -41,18 +41,6 @@ T = 20                          # client timeouts (functional bound)
 class Env:
     """Everything one run shares: the osd instance, its ports, sinks and peers."""
     pass
-
-
-def can_bind(host, port):
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        s.bind((host, port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
 
 
 def message(tag, sender="alice@example.test", to="someone", extra=""):

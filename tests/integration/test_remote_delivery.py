@@ -36,8 +36,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from osdtest import (BUILD, Osd, check, finish, free_port, free_udp_tcp_port, have,  # noqa: E402
-                     make_cert, wait_for, wait_port)
+from osdtest import (BUILD, Osd, can_bind, check, finish, free_port, free_udp_tcp_port,  # noqa: E402
+                     have, make_cert, wait_for, wait_port)
 
 REMOTE = os.path.join(BUILD, "osd-remote")
 DOM = "example.net"
@@ -467,18 +467,6 @@ def test_failures(o):
         p = subprocess.run([REMOTE, "-c", o.conf] + args, stdin=subprocess.DEVNULL,
                            capture_output=True, timeout=30)
         check(p.returncode == 100 and p.stdout == b"", "bad arguments (%s): exit 100" % what)
-
-
-def can_bind(host, port):
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        s.bind((host, port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
 
 
 def test_mx(o):
