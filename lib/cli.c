@@ -1,10 +1,8 @@
 /* cli.c - what every osd command does first: find and load the config, report errors. */
-/* The header uses size_t without including <stddef.h> itself. */
-#include <stddef.h>
-
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -89,4 +87,28 @@ cli_has_control(const char *s)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			return true;
 	return false;
+}
+
+const char *
+cli_conf_only(int argc, char **argv, const char *command, void (*usage)(FILE *))
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
+	};
+	const char *conf_arg = NULL;
+	int opt;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': conf_arg = optarg; break;
+		case 'h': usage(stdout); exit(0);
+		default: cli_bad_option(command, optopt); exit(100);
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		exit(100);
+	}
+	return conf_arg;
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "conf.h"
 
@@ -17,6 +18,14 @@ void cli_load_conf(struct osd_conf *conf, const char *path);
 
 /* Print "osd: <what>: <why>" to stderr. */
 void cli_error(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * The command line of a program whose only options are -c FILE and
+ * --help (-h): returns the -c argument (NULL: the default).  --help
+ * prints usage to stdout and exits 0; anything else (an unknown option,
+ * an operand) is reported and exits 100.
+ */
+const char *cli_conf_only(int argc, char **argv, const char *command, void (*usage)(FILE *));
 
 /* Report an unknown option or a missing option argument (getopt's optopt). */
 void cli_bad_option(const char *command, int optopt);

@@ -1,6 +1,5 @@
 /* main.c - osd pop3d: bind the listeners, drop root, and serve each connection in its own child process. */
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -62,9 +61,6 @@ reload(void *vpd)
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
-	};
 	static struct pop3d pd;
 	struct server_hooks hooks = {
 		.ctx = &pd, .serve = pop3d_serve, .reload = reload, .refuse_reply = refuse_reply,
@@ -72,20 +68,8 @@ main(int argc, char **argv)
 	const char *conf_arg = NULL;
 	const char *drop_user;
 	char err[1024];
-	int opt;
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'c': conf_arg = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: cli_bad_option("pop3d", optopt); return 100;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return 100;
-	}
+	conf_arg = cli_conf_only(argc, argv, "pop3d", usage);
 	cli_load_conf(&pd.conf, conf_arg);
 	if (log_init("osd-pop3d", strcmp(pd.conf.log, "syslog") == 0, pd.conf.log_facility) < 0) {
 		cli_error("pop3d", "log_facility %s: unknown", pd.conf.log_facility);

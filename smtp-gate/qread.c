@@ -1,7 +1,6 @@
 /* qread.c - osd qread: every queued message with its date, size, sender and each recipient's state (qmail-qread, with the last deferral reason). */
 #include <dirent.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,28 +175,14 @@ show(const struct osd_conf *conf, const struct listing *l, const struct entry *m
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
-	};
 	struct osd_conf conf;
 	struct listing l = { 0 };
 	const char *conf_arg = NULL;
 	char queue_dir[PATH_MAX];
 	size_t i;
-	int opt, b;
+	int b;
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'c': conf_arg = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: cli_bad_option("qread", optopt); return 100;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return 100;
-	}
+	conf_arg = cli_conf_only(argc, argv, "qread", usage);
 	cli_load_conf(&conf, conf_arg);
 	if (snprintf(queue_dir, sizeof(queue_dir), "%s/queue", conf.state_dir) >= (int)sizeof(queue_dir)) {
 		cli_error("qread", "state_dir: path too long");

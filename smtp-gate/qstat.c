@@ -1,6 +1,5 @@
 /* qstat.c - osd qstat: how many messages are queued, as qmail-qstat says it. */
 #include <dirent.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,27 +35,13 @@ count_dir(const char *dir)
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
-	};
 	struct osd_conf conf;
 	const char *conf_arg = NULL;
 	char queue_dir[PATH_MAX], p[PATH_MAX];
 	long queued = 0, fresh;
-	int opt, b;
+	int b;
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'c': conf_arg = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: cli_bad_option("qstat", optopt); return 100;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return 100;
-	}
+	conf_arg = cli_conf_only(argc, argv, "qstat", usage);
 	cli_load_conf(&conf, conf_arg);
 	if (path_join(queue_dir, sizeof(queue_dir), conf.state_dir, "queue") == -1) {
 		cli_error("qstat", "state_dir: path too long");

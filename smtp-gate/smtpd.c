@@ -1,7 +1,6 @@
 /* smtpd.c - osd smtpd: bind the SMTP, submission and SMTPS listeners, drop root, and serve each connection in a child. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,9 +84,6 @@ make_queue_dir(const struct smtpd *d, const char *drop_user)
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
-	};
 	static const struct server_hooks hooks = {
 		.ctx = &smtpd,
 		.serve = smtpd_serve,
@@ -97,20 +93,8 @@ main(int argc, char **argv)
 	struct smtpd *d = &smtpd;
 	const char *conf_arg = NULL, *drop_user;
 	char err[1024];
-	int opt;
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'c': conf_arg = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: cli_bad_option("smtpd", optopt); return 100;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return 100;
-	}
+	conf_arg = cli_conf_only(argc, argv, "smtpd", usage);
 	cli_load_conf(&d->conf, conf_arg);
 	if (log_init("osd-smtpd", strcmp(d->conf.log, "syslog") == 0, d->conf.log_facility) < 0) {
 		cli_error("smtpd", "log_facility %s: unknown", d->conf.log_facility);
