@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "xmalloc.h"
 
@@ -147,4 +148,25 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	r = buf_vprintf(b, fmt, ap);
 	va_end(ap);
 	return r;
+}
+
+int
+buf_read_fd(struct buf *b, int fd)
+{
+	char chunk[8192];
+
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0 || buf_append(b, chunk, (size_t)n) == -1) {
+			int e = errno;
+
+			/* What passed through may be secret (vpasswd's cleartext field). */
+			explicit_bzero(chunk, sizeof(chunk));
+			errno = e;
+			return n == 0 ? 0 : -1;
+		}
+	}
 }

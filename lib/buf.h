@@ -21,6 +21,12 @@ void buf_reset(struct buf *b);
 int buf_append(struct buf *b, const void *data, size_t len);
 int buf_append_str(struct buf *b, const char *s);
 int buf_append_char(struct buf *b, char c);
+/*
+ * Append everything fd gives until its end (EINTR retried).  0, or -1 with
+ * errno (EMSGSIZE past the bound: a file that is, or grows, too big).
+ */
+int buf_read_fd(struct buf *b, int fd);
+
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 

@@ -137,8 +137,6 @@ static int
 read_whole(const char *path, struct buf *b, struct stat *st_r, bool *exists_r, char *err,
 	   size_t errsize)
 {
-	char chunk[65536];
-	ssize_t n;
 	int fd, saved;
 
 	*exists_r = false;
@@ -148,18 +146,8 @@ read_whole(const char *path, struct buf *b, struct stat *st_r, bool *exists_r, c
 			return 0;
 		goto fail;
 	}
-	if (fstat(fd, st_r) == -1)
+	if (fstat(fd, st_r) == -1 || buf_read_fd(b, fd) == -1)
 		goto fail;
-	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 || (n > 0 && buf_append(b, chunk, (size_t)n) == -1))
-			goto fail;
-		if (n == 0)
-			break;
-	}
-	explicit_bzero(chunk, sizeof(chunk));
 	close(fd);
 	*exists_r = true;
 	return 0;

@@ -1,10 +1,16 @@
 /* aliases.c - the aliases file of a virtual domain, parsed from memory (pure: no I/O), and the Delivered-To loop check. */
 #include "aliases.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "errfmt.h"
+#include "path.h"
 #include "xmalloc.h"
 
 /* Not tolower(): the locale must not change what matches. */
@@ -233,4 +239,38 @@ aliases_delivered_to(const char *head, size_t len, const char *rcpt)
 		p = nl != NULL ? nl + 1 : end;
 	}
 	return false;
+}
+
+int
+aliases_read(const char *users_dir, const char *domain, struct buf *b, char *err, size_t errsize)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	if (path_fmt(path, sizeof(path), "%s/%s/aliases", users_dir, domain) == -1)
+		return errfmt(err, errsize, "aliases: path too long");
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		return errfmt(err, errsize, "%s: %s", path, strerror(errno));
+	}
+	if (fstat(fd, &st) == -1) {
+		errfmt(err, errsize, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > ALIASES_FILE_MAX) {
+		close(fd);
+		return errfmt(err, errsize, "%s: %s", path, S_ISREG(st.st_mode) ?
+			      "too large (max 4 MiB)" : "not a regular file");
+	}
+	/* buf's bound also stops a file that grows while it is read. */
+	if (buf_read_fd(b, fd) == -1) {
+		errfmt(err, errsize, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
 }

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "buf.h"
+
 /* The catch-all name: used when no user and no other alias matches. */
 #define ALIASES_CATCHALL "*"
 /* Longest aliases line; longer ones are skipped (an error when it names the alias looked up). */
@@ -13,6 +15,19 @@
 #define ALIASES_TARGETS_MAX 1000
 /* Longest target address: a local part and a domain as RFC 5321 section 4.5.3.1 bounds them. */
 #define ALIASES_TARGET_MAX (64 + 1 + 255)
+
+/* An aliases file larger than this is refused rather than read into memory. */
+#define ALIASES_FILE_MAX (4 * 1024 * 1024)
+
+/*
+ * users_dir/DOMAIN/aliases into b (which should allow ALIASES_FILE_MAX),
+ * or nothing when there is none.  A symlink, anything but a regular file,
+ * and a file over ALIASES_FILE_MAX are errors.  0, or -1 with err.  The
+ * same reader for osd-local and smtpd's RCPT check, so both see the same
+ * aliases.
+ */
+int aliases_read(const char *users_dir, const char *domain, struct buf *b, char *err,
+		 size_t errsize);
 
 /* The targets of one alias: full addresses, duplicates removed, in file order. */
 struct aliases_targets {

@@ -35,9 +35,6 @@
 #define VERDICT_MAX 1000
 /* How much of the message is searched for Delivered-To: the header, bounded. */
 #define HEAD_MAX (256 * 1024)
-/* An aliases file larger than this is refused rather than read into memory. */
-#define ALIASES_FILE_MAX (4 * 1024 * 1024)
-#define ALIASES_FILE_MAX_TEXT "4 MiB"
 
 struct verdict {
 	int code;
@@ -242,47 +239,6 @@ deliver_forward(struct job *job, struct verdict *v)
 	return EXIT_DELIVERED;
 }
 
-/* users_dir/DOMAIN/aliases into b (left empty when there is none); 0, or -1 with err. */
-static int
-read_aliases(const struct job *job, struct buf *b, char *err, size_t errsize)
-{
-	char path[PATH_MAX], chunk[8192];
-	struct stat st;
-	ssize_t n;
-	int fd;
-
-	if (path_fmt(path, sizeof(path), "%s/%s/aliases", job->conf->users_dir, job->domain) == -1)
-		return errfmt(err, errsize, "aliases: path too long");
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
-		if (errno == ENOENT)
-			return 0;
-		return errfmt(err, errsize, "%s: %s", path, strerror(errno));
-	}
-	if (fstat(fd, &st) == -1) {
-		errfmt(err, errsize, "%s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size > ALIASES_FILE_MAX) {
-		errfmt(err, errsize, "%s: %s", path, S_ISREG(st.st_mode) ?
-		       "too large (max " ALIASES_FILE_MAX_TEXT ")" : "not a regular file");
-		close(fd);
-		return -1;
-	}
-	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (n == -1 && errno == EINTR)
-			continue;
-		/* buf's bound also stops a file that grows while it is read. */
-		if (n == -1 || buf_append(b, chunk, (size_t)n) == -1) {
-			errfmt(err, errsize, "%s: %s", path, strerror(errno));
-			close(fd);
-			return -1;
-		}
-	}
-	close(fd);
-	return 0;
-}
-
 /* The header of the message (up to HEAD_MAX octets of it) for the loop check. */
 static int
 read_head(const struct job *job, char **head_r, size_t *len_r)
@@ -420,7 +376,7 @@ deliver(struct job *job, struct verdict *v)
 	}
 
 	buf_init(&aliases, ALIASES_FILE_MAX);
-	if (read_aliases(job, &aliases, err, sizeof(err)) == -1) {
+	if (aliases_read(job->conf->users_dir, job->domain, &aliases, err, sizeof(err)) == -1) {
 		buf_free(&aliases);
 		return set_verdict(v, EXIT_TEMPORARY, "%s", err);
 	}

@@ -277,9 +277,6 @@ domain_listed(const struct policy *p, const char *domain, char *err, size_t errs
 
 enum virt { VIRT_NONE, VIRT_USER, VIRT_NO_USER, VIRT_ERROR };
 
-/* Largest aliases file read (osd-local reads the same). */
-#define POLICY_ALIASES_MAX (4u * 1024 * 1024)
-
 /*
  * No vpasswd user: is the name an alias, or is there a catch-all, in
  * users_dir/DOMAIN/aliases?  osd-local delivers those, so RCPT takes them.
@@ -291,35 +288,15 @@ alias_exists(const struct policy *p, const char *user, const char *domain, char 
 	     size_t errsize)
 {
 	struct aliases_targets t;
-	char path[PATH_MAX], why[256];
 	struct buf text;
-	int r, fd;
+	char why[256];
+	int r;
 
-	if (path_fmt(path, sizeof(path), "%s/%s/aliases", p->users_dir, domain) == -1)
-		return VIRT_NO_USER;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		if (errno == ENOENT)
-			return VIRT_NO_USER;
-		errfmt(err, errsize, "%s: %s", path, strerror(errno));
+	buf_init(&text, ALIASES_FILE_MAX);
+	if (aliases_read(p->users_dir, domain, &text, err, errsize) == -1) {
+		buf_free(&text);
 		return VIRT_ERROR;
 	}
-	buf_init(&text, POLICY_ALIASES_MAX);
-	for (;;) {
-		char chunk[8192];
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n == 0)
-			break;
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 || buf_append(&text, chunk, (size_t)n) == -1) {
-			errfmt(err, errsize, "%s: %s", path, strerror(errno));
-			close(fd);
-			buf_free(&text);
-			return VIRT_ERROR;
-		}
-	}
-	close(fd);
 	r = aliases_lookup(text.data != NULL ? text.data : "", text.len, user, domain, &t, why,
 			   sizeof(why));
 	if (r == 0)

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -215,6 +216,36 @@ test_buf_reset_empties_but_stays_usable(void **state)
 	buf_free(&b);
 }
 
+/* buf_read_fd: everything up to the end; past the bound EMSGSIZE. */
+static void
+test_buf_read_fd_whole_and_bounded(void **state)
+{
+	char big[20000];
+	struct buf b;
+	int fds[2];
+
+	(void)state;
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(write(fds[1], "hello\n", 6), 6);
+	close(fds[1]);
+	buf_init(&b, 100);
+	assert_int_equal(buf_read_fd(&b, fds[0]), 0);
+	assert_int_equal(b.len, 6);
+	assert_string_equal(b.data, "hello\n");
+	close(fds[0]);
+	buf_free(&b);
+
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(write(fds[1], big, sizeof(big)), (ssize_t)sizeof(big));
+	close(fds[1]);
+	buf_init(&b, 10000);
+	assert_int_equal(buf_read_fd(&b, fds[0]), -1);
+	assert_int_equal(errno, EMSGSIZE);
+	close(fds[0]);
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -231,6 +262,7 @@ main(void)
 		cmocka_unit_test(test_buf_printf_past_max_fails_and_keeps_content),
 		cmocka_unit_test(test_buf_printf_past_max_after_growth_fails),
 		cmocka_unit_test(test_buf_reset_empties_but_stays_usable),
+		cmocka_unit_test(test_buf_read_fd_whole_and_bounded),
 	};
 
 	return cmocka_run_group_tests_name("buf", tests, NULL, NULL);
