@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "path.h"
@@ -239,4 +240,14 @@ control_lines_free(struct control_lines *cl)
 	free(cl->lines);
 	cl->lines = NULL;
 	cl->count = 0;
+}
+
+void
+control_me(const char *dir, char *out, size_t size)
+{
+	if (control_read_line(dir, "me", NULL, out, size) == 0 && out[0] != '\0')
+		return;
+	if (gethostname(out, size - 1) == -1 || out[0] == '\0')
+		snprintf(out, size, "localhost");
+	out[size - 1] = '\0';
 }

@@ -32,4 +32,11 @@ int control_read_ulong(const char *dir, const char *name, unsigned long def,
 int control_read_lines(const char *dir, const char *name, struct control_lines *out);
 void control_lines_free(struct control_lines *cl);
 
+/*
+ * This host's mail name: control/me, else the host name, else
+ * "localhost" (qmail's rule; the name smtpd greets with, bounces come from
+ * and osd-remote says EHLO with).
+ */
+void control_me(const char *dir, char *out, size_t size);
+
 #endif

@@ -68,9 +68,7 @@ read_controls(struct qmgr *q)
 	unsigned long life;
 	char dbt[256];
 
-	if (control_read_line(q->conf.control_dir, "me", NULL, q->me, sizeof(q->me)) == -1 &&
-	    (gethostname(q->me, sizeof(q->me) - 1) == -1 || q->me[0] == '\0'))
-		snprintf(q->me, sizeof(q->me), "localhost");
+	control_me(q->conf.control_dir, q->me, sizeof(q->me));
 	if (control_read_ulong(q->conf.control_dir, "queuelifetime", QMGR_DEFAULT_LIFETIME,
 			       &life) == -1)
 		life = QMGR_DEFAULT_LIFETIME;

@@ -106,11 +106,7 @@ helo_name(const char *dir, char *out, size_t size)
 {
 	if (control_read_line(dir, "helohost", "", out, size) == 0 && out[0] != '\0')
 		return;
-	if (control_read_line(dir, "me", "", out, size) == 0 && out[0] != '\0')
-		return;
-	if (gethostname(out, size - 1) == -1 || out[0] == '\0')
-		snprintf(out, size, "localhost");
-	out[size - 1] = '\0';
+	control_me(dir, out, size);
 }
 
 int

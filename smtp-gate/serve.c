@@ -171,9 +171,7 @@ smtpd_serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned pr
 			"deny rule");
 	relayclient = rd.relay ? relaydb_getenv(&rd.rule, "RELAYCLIENT") : NULL;
 
-	if (control_read_line(d->conf.control_dir, "me", NULL, me, sizeof(me)) == -1 &&
-	    (gethostname(me, sizeof(me) - 1) == -1 || me[0] == '\0'))
-		snprintf(me, sizeof(me), "localhost");
+	control_me(d->conf.control_dir, me, sizeof(me));
 	if (control_read_ulong(d->conf.control_dir, "databytes", SMTPD_DEFAULT_DATABYTES,
 			       &databytes) == -1)
 		databytes = SMTPD_DEFAULT_DATABYTES;

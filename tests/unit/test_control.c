@@ -47,6 +47,25 @@ test_control_read_line_first_meaningful_line_trimmed(void **state)
 	assert_string_equal(out, "mail.example.org");
 }
 
+/* control_me: control/me, else the host name (never empty). */
+static void
+test_control_me_file_else_hostname(void **state)
+{
+	char out[256], host[256] = "";
+
+	control_me(*state, out, sizeof(out));
+	if (gethostname(host, sizeof(host) - 1) == 0 && host[0] != '\0')
+		assert_string_equal(out, host);
+	else
+		assert_string_equal(out, "localhost");
+	put(*state, "me", "\n# blank means unset\n");
+	control_me(*state, out, sizeof(out));
+	assert_true(out[0] != '\0');
+	put(*state, "me", "mx.example.org\n");
+	control_me(*state, out, sizeof(out));
+	assert_string_equal(out, "mx.example.org");
+}
+
 static void
 test_control_read_line_missing_file_gives_default_or_enoent(void **state)
 {
@@ -349,6 +368,7 @@ main(void)
 		T(test_control_read_line_missing_file_gives_default_or_enoent),
 		T(test_control_read_line_empty_file_is_like_missing),
 		T(test_control_read_line_without_newline),
+		T(test_control_me_file_else_hostname),
 		T(test_control_read_line_small_buffer_fails_erange),
 		T(test_control_read_line_overlong_line_fails_emsgsize),
 		T(test_control_read_line_nul_byte_fails_einval),
