@@ -104,9 +104,14 @@ read_controls(struct qmgr *q)
 
 /* ----- finding messages ----- */
 
+/* One message a scan found. */
+struct found_id {
+	char id[QUEUE_ID_MAX + 1];
+	bool in_new;
+};
+
 struct found {
-	char (*ids)[QUEUE_ID_MAX + 1];
-	bool *in_new;
+	struct found_id *v;
 	size_t n, cap;
 };
 
@@ -117,26 +122,24 @@ collect(const char *id, bool in_new, void *ctx)
 
 	if (f->n == f->cap) {
 		size_t cap = f->cap ? 2 * f->cap : 1024;
-		void *ids = realloc(f->ids, cap * sizeof(*f->ids));
-		void *flags;
+		void *v = realloc(f->v, cap * sizeof(*f->v));
 
-		if (ids == NULL)
+		if (v == NULL)
 			return -1;
-		f->ids = ids;
-		if ((flags = realloc(f->in_new, cap * sizeof(*f->in_new))) == NULL)
-			return -1;
-		f->in_new = flags;
+		f->v = v;
 		f->cap = cap;
 	}
-	snprintf(f->ids[f->n], sizeof(f->ids[f->n]), "%s", id);
-	f->in_new[f->n++] = in_new;
+	/* qstore_id_ok bounds ids to QUEUE_ID_MAX. */
+	memcpy(f->v[f->n].id, id, strnlen(id, QUEUE_ID_MAX) + 1);
+	f->v[f->n].id[QUEUE_ID_MAX] = '\0';
+	f->v[f->n++].in_new = in_new;
 	return 0;
 }
 
 static int
 by_id(const void *a, const void *b)
 {
-	return strcmp(a, b);
+	return strcmp(((const struct found_id *)a)->id, ((const struct found_id *)b)->id);
 }
 
 static struct qmsg *
@@ -177,24 +180,13 @@ take_new(struct qmgr *q, const char *id)
 static void
 resume(struct qmgr *q, const char *id)
 {
-	char path[PATH_MAX];
-	struct stat st;
 	struct qmsg *m;
-	FILE *f;
 
 	if ((m = qmsg_new(q, id)) == NULL)
 		return;
-	m->sched.next = 0;
-	/* Only the "next" line is needed now; the rest is read when the round starts. */
-	if (qstore_info_path(q->queue_dir, id, path, sizeof(path)) == 0 && stat(path, &st) == 0 &&
-	    (f = fopen(path, "r")) != NULL) {
-		char line[128];
-
-		while (fgets(line, sizeof(line), f) != NULL)
-			if (strncmp(line, "next ", 5) == 0)
-				m->sched.next = (time_t)strtoll(line + 5, NULL, 10);
-		fclose(f);
-	}
+	/* Only the next try is needed now; the rest is read when the round starts. */
+	if (qstore_info_next(q->queue_dir, id, &m->sched.next) != 1)
+		m->sched.next = 0;
 	if (m->sched.next <= time(NULL)) {
 		qmgr_ready(q, m);
 		return;
@@ -218,39 +210,15 @@ scan(struct qmgr *q, bool startup)
 	if (qstore_foreach(q->queue_dir, collect, &f) == -1)
 		log_warn("scanning %s", q->queue_dir);
 	/* Ids sort by arrival: the oldest goes first. */
-	if (f.n > 1) {
-		char (*ids)[QUEUE_ID_MAX + 1] = malloc(f.n * sizeof(*ids));
-		bool *flags = malloc(f.n * sizeof(*flags));
-
-		if (ids != NULL && flags != NULL) {
-			for (i = 0; i < f.n; i++) {
-				memcpy(ids[i], f.ids[i], sizeof(ids[i]));
-				/* Tag the flag on in the last byte's place: ids are shorter than the buffer. */
-				ids[i][QUEUE_ID_MAX] = f.in_new[i] ? 'n' : 'm';
-			}
-			qsort(ids, f.n, sizeof(*ids), by_id);
-			for (i = 0; i < f.n; i++) {
-				flags[i] = ids[i][QUEUE_ID_MAX] == 'n';
-				ids[i][QUEUE_ID_MAX] = '\0';
-			}
-			free(f.ids);
-			free(f.in_new);
-			f.ids = ids;
-			f.in_new = flags;
-			ids = NULL;
-			flags = NULL;
-		}
-		free(ids);
-		free(flags);
-	}
+	if (f.n > 1)
+		qsort(f.v, f.n, sizeof(*f.v), by_id);
 	for (i = 0; i < f.n; i++) {
-		if (f.in_new[i])
-			take_new(q, f.ids[i]);
+		if (f.v[i].in_new)
+			take_new(q, f.v[i].id);
 		else if (startup)
-			resume(q, f.ids[i]);
+			resume(q, f.v[i].id);
 	}
-	free(f.ids);
-	free(f.in_new);
+	free(f.v);
 }
 
 /* Remove what crashed writers left in tmp/ long ago. */

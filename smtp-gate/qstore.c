@@ -413,6 +413,33 @@ qstore_info_read(const char *queue_dir, const char *id, size_t nrcpts, struct qs
 }
 
 int
+qstore_info_next(const char *queue_dir, const char *id, time_t *next_r)
+{
+	char path[PATH_MAX], *data, *line, *nl;
+	unsigned long long v;
+	size_t len;
+	int r = -1;
+
+	if (qstore_info_path(queue_dir, id, path, sizeof(path)) == -1)
+		return -1;
+	/* The header lines come first: a short read holds them. */
+	if (read_small(AT_FDCWD, path, 4096, &data, &len) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (strncmp(data, QSTORE_VERSION_LINE "\n", sizeof(QSTORE_VERSION_LINE)) == 0) {
+		for (line = data; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+			*nl = '\0';
+			if (strncmp(line, "next ", 5) == 0 && parse_number(line + 5, 1ull << 40, &v) == 0) {
+				*next_r = (time_t)v;
+				r = 1;
+				break;
+			}
+		}
+	}
+	free(data);
+	return r;
+}
+
+int
 qstore_read_envelope(const char *path, size_t max, char **data_r, size_t *len_r,
 		     struct queue_envelope_read *env, char *err, size_t errsize)
 {

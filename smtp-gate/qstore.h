@@ -108,6 +108,13 @@ int qstore_read_envelope(const char *path, size_t max, char **data_r, size_t *le
 int qstore_read_envelope_fd(int fd, const char *name, size_t max, char **data_r, size_t *len_r,
 			    struct queue_envelope_read *env, char *err, size_t errsize);
 
+/*
+ * Only the "next" time of info/NN/ID (the queue manager's start-up needs no
+ * more, and not the envelope): 1 with *next_r, 0 when there is no info
+ * file (never tried), -1 when it cannot be read or is not an info file.
+ */
+int qstore_info_next(const char *queue_dir, const char *id, time_t *next_r);
+
 /* qstore_info_read with the info/NN folder open already (osd qread: no path walk per file). */
 int qstore_info_read_at(int dirfd, const char *id, size_t nrcpts, struct qstore_info *info,
 			char *err, size_t errsize);

@@ -157,6 +157,17 @@ test_info_files(void **state)
 	qstore_info_free(&b);
 	/* The envelope says 3 recipients now: the file does not fit, an error, not a guess. */
 	assert_int_equal(qstore_info_read(dir, "1700000000.000001.42", 3, &b, err, sizeof(err)), -1);
+	/* The start-up shortcut reads the same next time, and nothing without a file. */
+	{
+		time_t next = 0;
+
+		a.next = 1800000123;
+		assert_int_equal(qstore_info_write(dir, "1700000000.000001.42", &a, false, err,
+						   sizeof(err)), 0);
+		assert_int_equal(qstore_info_next(dir, "1700000000.000001.42", &next), 1);
+		assert_int_equal(next, 1800000123);
+		assert_int_equal(qstore_info_next(dir, "1700000000.000009.42", &next), 0);
+	}
 	qstore_remove(dir, "1700000000.000001.42");
 	assert_int_equal(qstore_info_path(dir, "1700000000.000001.42", p, sizeof(p)), 0);
 	assert_int_equal(access(p, F_OK), -1);
