@@ -17,7 +17,13 @@
 
 /* Recipients handed to one osd-remote call at most (RFC 5321's 100). */
 #define QMGR_RCPTS_PER_REMOTE 100
-/* The start of a queue file read for its envelope and the headers a bounce quotes. */
+/*
+ * The start of a queue file a round keeps: the envelope and the headers a
+ * bounce quotes (dsn.h quotes at most 64 KB of them).  Only an envelope
+ * longer than that (a forward to very many addresses) is read again, up
+ * to QMGR_READ_MAX: up to 1,000 rounds wait for a delivery slot at once.
+ */
+#define QMGR_READ_FIRST (128u * 1024)
 #define QMGR_READ_MAX (4u * 1024 * 1024)
 /* Output kept from one delivery program. */
 #define QMGR_OUTPUT_MAX (256u * 1024)

@@ -157,8 +157,11 @@ start_round(struct qmgr *q, struct qmsg *m)
 		return;
 	}
 	r->m = m;
-	st = qstore_read_envelope(r->path, QMGR_READ_MAX, &r->data, &r->len, &r->env, err,
+	st = qstore_read_envelope(r->path, QMGR_READ_FIRST, &r->data, &r->len, &r->env, err,
 				  sizeof(err));
+	if (st == -1 && r->len == QMGR_READ_FIRST)
+		st = qstore_read_envelope(r->path, QMGR_READ_MAX, &r->data, &r->len, &r->env, err,
+					  sizeof(err));
 	if (st == 1) {
 		log_info("msg %s: gone from the queue (deleted)", m->id);
 		free(r);

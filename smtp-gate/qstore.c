@@ -463,17 +463,19 @@ qstore_read_envelope_fd(int fd, const char *name, size_t max, char **data_r, siz
 	size_t len;
 
 	*data_r = NULL;
+	*len_r = 0;
 	if (read_fd(fd, max, data_r, &len) == -1) {
 		errfmt(err, errsize, "%s: %s", name, strerror(errno));
 		return -1;
 	}
+	/* Also on a parse error: the caller can tell that max cut the envelope short. */
+	*len_r = len;
 	if (queue_envelope_parse(*data_r, len, env, why, sizeof(why)) == -1) {
 		errfmt(err, errsize, "%s: %s", name, why);
 		free(*data_r);
 		*data_r = NULL;
 		return -1;
 	}
-	*len_r = len;
 	return 0;
 }
 

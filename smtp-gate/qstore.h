@@ -97,7 +97,8 @@ int qstore_info_read(const char *queue_dir, const char *id, size_t nrcpts,
 
 /*
  * A message's file: its contents in *data_r (malloc'd, NUL-terminated,
- * *len_r octets, at most max: the envelope needs only the start) and the parsed
+ * *len_r octets, at most max: the envelope needs only the start; *len_r is
+ * set on a parse error too, so a caller sees that max cut it short) and the parsed
  * envelope.  0, 1 when the file is gone (deleted by an administrator), -1
  * with err.
  */
