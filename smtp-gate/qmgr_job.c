@@ -452,7 +452,12 @@ qmgr_worker_read(struct qmgr *q, struct qworker *w)
 					  (long)w->pid);
 				break;
 			}
-			(void)buf_append(&w->out, chunk, (size_t)n);
+			if (buf_append(&w->out, chunk, (size_t)n) == -1) {
+				/* A verdict can never be this long: the worker is broken. */
+				log_warnx("delivery %lu: the osd-remote worker's verdict is too long; "
+					  "stopping it", w->job->number);
+				break;
+			}
 			/* r/h/s per recipient, then K/Z/D: the verdict is complete. */
 			if (count_lines(&w->out) >= w->job->n + 1)
 				worker_job_done(q, w);
