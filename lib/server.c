@@ -152,7 +152,8 @@ server_fail_delay_ms(unsigned failures)
 	return ms > SERVER_FAIL_DELAY_MAX_MS ? SERVER_FAIL_DELAY_MAX_MS : ms;
 }
 
-void
+/* Sleep ms milliseconds (restarting after signals). */
+static void
 server_sleep_ms(long ms)
 {
 	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };

@@ -67,7 +67,4 @@ void server_login_failed(unsigned failures);
 /* The delay before answering a failed login: 1 s, doubling after the third recent failure, up to 30 s. */
 long server_fail_delay_ms(unsigned failures);
 
-/* Sleep ms milliseconds (restarting after signals). */
-void server_sleep_ms(long ms);
-
 #endif
