@@ -543,3 +543,21 @@ conf_load(struct osd_conf *conf, const char *path, char *err, size_t errsize)
 	}
 	return 0;
 }
+
+int
+conf_reload(const struct osd_conf *cur, struct osd_conf *n, bool *restart_r, char *err,
+	    size_t errsize)
+{
+	conf_defaults(n);
+	if (conf_load(n, cur->path, err, errsize) == -1)
+		return -1;
+	*restart_r = strcmp(n->pop3_listen, cur->pop3_listen) != 0 ||
+		     strcmp(n->pop3s_listen, cur->pop3s_listen) != 0 ||
+		     strcmp(n->smtp_listen, cur->smtp_listen) != 0 ||
+		     strcmp(n->submission_listen, cur->submission_listen) != 0 ||
+		     strcmp(n->smtps_listen, cur->smtps_listen) != 0 ||
+		     strcmp(n->imap_listen, cur->imap_listen) != 0 ||
+		     strcmp(n->user, cur->user) != 0 || strcmp(n->group, cur->group) != 0 ||
+		     strcmp(n->state_dir, cur->state_dir) != 0;
+	return 0;
+}

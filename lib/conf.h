@@ -63,6 +63,15 @@ int conf_parse_duration(const char *text, long *secs_r);
 /* Parse yes/no/true/false/on/off/1/0; -1 when it is none of these. */
 int conf_parse_bool(const char *text, bool *value_r);
 
+/*
+ * SIGHUP in a daemon: read cur->path afresh into n (over the defaults).
+ * -1 with err when it cannot be read (the daemon keeps cur).  *restart_r
+ * says whether something only a restart can change differs: a listener,
+ * user, group or state_dir.
+ */
+int conf_reload(const struct osd_conf *cur, struct osd_conf *n, bool *restart_r, char *err,
+		size_t errsize);
+
 /* The open-smtp folder and relay.cdb under state_dir. */
 int conf_opensmtp_dir(const struct osd_conf *conf, char *out, size_t size);
 int conf_relay_cdb(const struct osd_conf *conf, char *out, size_t size);

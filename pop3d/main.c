@@ -35,16 +35,14 @@ reload(void *vpd)
 	struct pop3d *pd = vpd;
 	struct osd_conf n;
 	char err[1024];
+	bool restart;
 
-	conf_defaults(&n);
-	if (conf_load(&n, pd->conf.path, err, sizeof(err)) == -1) {
+	if (conf_reload(&pd->conf, &n, &restart, err, sizeof(err)) == -1) {
 		log_warnx("SIGHUP: %s (keeping the running configuration)", err);
 		return;
 	}
-	if (strcmp(n.pop3_listen, pd->conf.pop3_listen) != 0 ||
-	    strcmp(n.pop3s_listen, pd->conf.pop3s_listen) != 0 ||
-	    strcmp(n.user, pd->conf.user) != 0 || strcmp(n.state_dir, pd->conf.state_dir) != 0)
-		log_warnx("SIGHUP: listeners, user and state_dir change only on a restart");
+	if (restart)
+		log_warnx("SIGHUP: listeners, user, group and state_dir change only on a restart");
 	if (tls_server_reload(&pd->tls, n.tls_cert, n.tls_key, err, sizeof(err)) == -1)
 		log_warnx("SIGHUP: TLS: %s (keeping the loaded certificate)", err);
 	pd->conf.pop3_timeout = n.pop3_timeout;

@@ -40,17 +40,14 @@ reload(void *ctx)
 	struct smtpd *d = ctx;
 	struct osd_conf n;
 	char err[1024];
+	bool restart;
 
-	conf_defaults(&n);
-	if (conf_load(&n, d->conf.path, err, sizeof(err)) == -1) {
+	if (conf_reload(&d->conf, &n, &restart, err, sizeof(err)) == -1) {
 		log_warnx("SIGHUP: %s (keeping the running configuration)", err);
 		return;
 	}
-	if (strcmp(n.smtp_listen, d->conf.smtp_listen) != 0 ||
-	    strcmp(n.submission_listen, d->conf.submission_listen) != 0 ||
-	    strcmp(n.smtps_listen, d->conf.smtps_listen) != 0 ||
-	    strcmp(n.user, d->conf.user) != 0 || strcmp(n.state_dir, d->conf.state_dir) != 0)
-		log_warnx("SIGHUP: listeners, user and state_dir change only on a restart");
+	if (restart)
+		log_warnx("SIGHUP: listeners, user, group and state_dir change only on a restart");
 	if (tls_server_reload(&d->tls, n.tls_cert, n.tls_key, err, sizeof(err)) == -1)
 		log_warnx("SIGHUP: TLS: %s (keeping the loaded certificate)", err);
 	d->conf.smtp_max_connections = n.smtp_max_connections;

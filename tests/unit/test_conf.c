@@ -86,6 +86,31 @@ expect_error(struct fixture *f, const char *text, const char *want_suffix)
 	assert_string_equal(f->err, want);
 }
 
+/* conf_reload: the new values, whether a restart is needed, and errors that keep the old ones. */
+static void
+test_conf_reload_says_when_a_restart_is_needed(void **state)
+{
+	struct fixture *f = *state;
+	struct osd_conf n;
+	bool restart = true;
+
+	write_conf(f, "smtp_listen = 127.0.0.1:2525\npop3_timeout = 60\n");
+	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), 0);
+	write_conf(f, "smtp_listen = 127.0.0.1:2525\npop3_timeout = 90\n");
+	assert_int_equal(conf_reload(&f->conf, &n, &restart, f->err, sizeof(f->err)), 0);
+	assert_false(restart);
+	assert_int_equal(n.pop3_timeout, 90);
+	write_conf(f, "smtp_listen = 127.0.0.1:2526\n");
+	assert_int_equal(conf_reload(&f->conf, &n, &restart, f->err, sizeof(f->err)), 0);
+	assert_true(restart);
+	write_conf(f, "smtp_listen = 127.0.0.1:2525\nuser = nobody\n");
+	assert_int_equal(conf_reload(&f->conf, &n, &restart, f->err, sizeof(f->err)), 0);
+	assert_true(restart);
+	write_conf(f, "no_such_key = 1\n");
+	assert_int_equal(conf_reload(&f->conf, &n, &restart, f->err, sizeof(f->err)), -1);
+	assert_non_null(strstr(f->err, "no_such_key"));
+}
+
 static void
 test_conf_defaults_are_production_values(void **state)
 {
@@ -740,6 +765,7 @@ main(void)
 		cmocka_unit_test(test_conf_parse_bool_accepts_words_any_case),
 		cmocka_unit_test(test_conf_parse_bool_rejects_others),
 		T(test_conf_state_paths_join_state_dir),
+		T(test_conf_reload_says_when_a_restart_is_needed),
 		T(test_cli_load_conf_uses_osd_conf_env),
 		T(test_cli_load_conf_explicit_path_wins_over_env),
 		cmocka_unit_test(test_cli_load_conf_missing_default_gives_builtin_defaults),
