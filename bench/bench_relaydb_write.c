@@ -27,17 +27,15 @@
 struct iter {
 	const struct ipaddr *addrs;
 	long count, pos;
-	char key[IPADDR_TEXT_MAX];
 };
 
-static int next_key(void *ctx, const char **key_r, size_t *keylen_r)
+static int next_entry(void *ctx, struct ipaddr *entry_r)
 {
 	struct iter *it = ctx;
 
 	if (it->pos >= it->count)
 		return 0;
-	*keylen_r = ipaddr_format_key(&it->addrs[it->pos++], it->key);
-	*key_r = it->key;
+	*entry_r = it->addrs[it->pos++];
 	return 1;
 }
 
@@ -109,7 +107,7 @@ int main(int argc, char **argv)
 	it = (struct iter){ .addrs = addrs, .count = n };
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	records = relaydb_write(argv[optind], &rules, next_key, &it, do_fsync);
+	records = relaydb_write(argv[optind], &rules, NULL, next_entry, &it, do_fsync);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (records < 0) {
 		fprintf(stderr, "bench-relaydb-write: %s: %s\n", argv[optind], strerror(errno));

@@ -21,7 +21,6 @@ struct live {
 	struct ipaddr *addrs;
 	size_t count, cap;
 	size_t pos;
-	char key[IPADDR_TEXT_MAX];
 };
 
 static int collect(void *ctx, const struct ipaddr *addr, const struct timespec *mtime)
@@ -37,14 +36,13 @@ static int collect(void *ctx, const struct ipaddr *addr, const struct timespec *
 	return 0;
 }
 
-static int next_key(void *ctx, const char **key_r, size_t *keylen_r)
+static int next_entry(void *ctx, struct ipaddr *entry_r)
 {
 	struct live *l = ctx;
 
 	if (l->pos >= l->count)
 		return 0;
-	*keylen_r = ipaddr_format_key(&l->addrs[l->pos++], l->key);
-	*key_r = l->key;
+	*entry_r = l->addrs[l->pos++];
 	return 1;
 }
 
@@ -104,7 +102,9 @@ int main(int argc, char **argv)
 		cli_error("expire", "reading %s: %s", dir, strerror(errno));
 		return 111;
 	}
-	n = relaydb_write(cdb, &rules, next_key, &live, conf.fsync);
+	struct relaydb_dynamic dyn = { conf.relay_env_value, conf.relay_env_len,
+				       conf.relay_ipv6_prefix };
+	n = relaydb_write(cdb, &rules, &dyn, next_entry, &live, conf.fsync);
 	if (n < 0) {
 		cli_error("expire", "writing %s: %s", cdb, strerror(errno));
 		return 111;

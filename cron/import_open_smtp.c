@@ -1,5 +1,6 @@
 /* import_open_smtp.c - osd import-open-smtp FILE: move a vpopmail open-smtp file into open-smtp/. */
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -14,6 +15,8 @@
 #include "conf.h"
 #include "opensmtp.h"
 #include "path.h"
+#include "rules.h"
+#include "xmalloc.h"
 
 #define LINE_MAX_BYTES 1024
 
@@ -24,14 +27,17 @@ static void usage(FILE *out)
 		     "  213.41.188.249:allow,RELAYCLIENT=\"\",RBLSMTPD=\"\" 1029581749\n"
 		     "with the line's time as its login time.  Bad lines are reported with\n"
 		     "their number and skipped; entries already older than relay_expire are\n"
-		     "skipped.  Exit 0 when every line was good, 1 when some were skipped.\n");
+		     "skipped.  relay_env must set every variable a line sets (vpopmail\n"
+		     "writes RELAYCLIENT=\"\",RBLSMTPD=\"\"): otherwise nothing is imported\n"
+		     "and the relay_env to set is named.  Exit 0 when every line was good,\n"
+		     "1 when some were skipped or relay_env would drop a line's variables.\n");
 }
 
 /*
  * Split one line into address and timestamp.  Returns NULL on success or
  * the reason the line is bad.
  */
-static const char *parse_line(char *line, struct ipaddr *addr, time_t *when)
+static const char *parse_line(char *line, struct ipaddr *addr, time_t *when, const char **env_r)
 {
 	char *ts, *end, *colon = NULL;
 	unsigned long long secs;
@@ -64,8 +70,32 @@ static const char *parse_line(char *line, struct ipaddr *addr, time_t *when)
 	*colon = '\0';
 	if (ipaddr_parse(line, addr) < 0)
 		return "not an IPv4 or IPv6 address";
+	if (!ipaddr_is_unicast(addr))
+		return "not a client's own address (unspecified, multicast or broadcast)";
+	/* "allow" then ",VAR=..." up to the white space before the time. */
+	*env_r = colon + 6 + (colon[6] == ',');
+	colon[6 + strcspn(colon + 6, " \t")] = '\0';
 	return NULL;
 }
+
+/* Does relay_env set every variable the line sets, to the same value?  (Order does not matter.) */
+static bool env_kept(const char *line, size_t linelen, const char *relay_env, size_t envlen)
+{
+	for (size_t pos = 0; pos < linelen; pos += strlen(line + pos) + 1) {
+		bool found = false;
+
+		for (size_t q = 0; q < envlen && !found; q += strlen(relay_env + q) + 1)
+			found = strcmp(line + pos, relay_env + q) == 0;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+struct login {
+	struct ipaddr addr;
+	time_t when;
+};
 
 int main(int argc, char **argv)
 {
@@ -74,8 +104,10 @@ int main(int argc, char **argv)
 	};
 	const char *conf_arg = NULL, *file;
 	struct osd_conf conf;
-	char dir[PATH_MAX];
-	unsigned long lineno = 0, imported = 0, bad = 0, old = 0, kept = 0;
+	char dir[PATH_MAX], env[sizeof(conf.relay_env_value)], why_env[256];
+	unsigned long lineno = 0, imported = 0, bad = 0, old = 0, kept = 0, mismatch = 0;
+	struct login *logins = NULL;
+	size_t nlogins = 0, caplogins = 0;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t got;
@@ -110,8 +142,8 @@ int main(int argc, char **argv)
 	while ((got = getline(&line, &cap, fp)) >= 0) {
 		struct ipaddr addr;
 		time_t when;
-		const char *why;
-		int r;
+		const char *why, *envtext = "";
+		long envlen = 0;
 
 		lineno++;
 		if ((size_t)got > LINE_MAX_BYTES) {
@@ -122,11 +154,24 @@ int main(int argc, char **argv)
 			line[strcspn(line, "\r\n")] = '\0';
 			if (line[0] == '\0' || line[0] == '#')
 				continue;
-			why = parse_line(line, &addr, &when);
+			why = parse_line(line, &addr, &when, &envtext);
+			if (why == NULL && (envlen = rules_encode_env(envtext, env, sizeof env, why_env,
+								      sizeof why_env)) < 0)
+				why = why_env;
 		}
 		if (why != NULL) {
 			fprintf(stderr, "osd: import-open-smtp: %s:%lu: %s (skipped)\n", file, lineno, why);
 			bad++;
+			continue;
+		}
+		/* Every entry gets relay_env: a line that sets other variables
+		 * (RBLSMTPD="" for a dynamic address on a blocklist) would lose them. */
+		if (!env_kept(env, (size_t)envlen, conf.relay_env_value, conf.relay_env_len)) {
+			if (mismatch++ == 0)
+				fprintf(stderr, "osd: import-open-smtp: %s:%lu: the line sets %s, but a "
+					"login here gets only relay_env = %s: set relay_env = %s in %s "
+					"to keep them; nothing imported\n", file, lineno, envtext,
+					conf.relay_env, envtext, conf.path);
 			continue;
 		}
 		if (when > now)
@@ -135,7 +180,25 @@ int main(int argc, char **argv)
 			old++;
 			continue;
 		}
-		r = opensmtp_record_time_at(dirfd, &addr, when);
+		if (nlogins == caplogins) {
+			caplogins = caplogins ? caplogins * 2 : 256;
+			logins = xreallocarray(logins, caplogins, sizeof *logins);
+		}
+		logins[nlogins++] = (struct login){ addr, when };
+	}
+	if (ferror(fp)) {
+		cli_error("import-open-smtp", "%s: %s", file, strerror(errno));
+		return 111;
+	}
+	if (mismatch > 0) {
+		if (mismatch > 1)
+			fprintf(stderr, "osd: import-open-smtp: %lu line(s) in all set other variables "
+				"than relay_env\n", mismatch);
+		return 1;
+	}
+	for (size_t i = 0; i < nlogins; i++) {
+		int r = opensmtp_record_time_at(dirfd, &logins[i].addr, logins[i].when);
+
 		if (r < 0) {
 			cli_error("import-open-smtp", "%s: %s", dir, strerror(errno));
 			return 111;
@@ -145,10 +208,7 @@ int main(int argc, char **argv)
 		else
 			imported++;
 	}
-	if (ferror(fp)) {
-		cli_error("import-open-smtp", "%s: %s", file, strerror(errno));
-		return 111;
-	}
+	free(logins);
 	printf("imported %lu, kept %lu newer, skipped %lu expired and %lu bad line(s)\n",
 	       imported, kept, old, bad);
 	free(line);

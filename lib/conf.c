@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "path.h"
+#include "rules.h"
 
 /* Longest line of osd.conf, without its newline. */
 #define CONF_LINE_MAX 4096
@@ -30,6 +31,8 @@ enum conf_kind {
 	KIND_LOG,       /* "stderr" or "syslog" */
 	KIND_FACILITY,  /* a syslog facility name */
 	KIND_SERVICES,  /* what osd run starts: known service names */
+	KIND_RELAY_ENV, /* relay_env: tcprules variables, RELAYCLIENT among them */
+	KIND_V6PREFIX,  /* relay_ipv6_prefix: 128 or 64 */
 };
 
 struct conf_key {
@@ -50,6 +53,8 @@ static const struct conf_key conf_keys[] = {
 	FIELD(tls_cert, KIND_PATH),
 	FIELD(tls_key, KIND_PATH),
 	FIELD(relay_expire, KIND_DURATION),
+	FIELD(relay_env, KIND_RELAY_ENV),
+	FIELD(relay_ipv6_prefix, KIND_V6PREFIX),
 	FIELD(pop3_listen, KIND_STRING),
 	FIELD(pop3s_listen, KIND_STRING),
 	FIELD(pop3_timeout, KIND_DURATION),
@@ -134,6 +139,10 @@ conf_defaults(struct osd_conf *conf)
 	(void)set_field(conf->rules, sizeof(conf->rules), "/etc/osd/tcp.smtp");
 	/* users_dir stays empty: conf_load makes it <state_dir>/domains. */
 	conf->relay_expire = CONF_DEFAULT_RELAY_EXPIRE;
+	(void)set_field(conf->relay_env, sizeof(conf->relay_env), "RELAYCLIENT=\"\"");
+	memcpy(conf->relay_env_value, "+RELAYCLIENT=", sizeof("+RELAYCLIENT="));
+	conf->relay_env_len = sizeof("+RELAYCLIENT=");
+	conf->relay_ipv6_prefix = 128;
 	(void)set_field(conf->pop3_listen, sizeof(conf->pop3_listen), "0.0.0.0:110");
 	(void)set_field(conf->smtp_listen, sizeof(conf->smtp_listen), "0.0.0.0:25");
 	(void)set_field(conf->submission_listen, sizeof(conf->submission_listen), "0.0.0.0:587");
@@ -336,6 +345,30 @@ known_facility(const char *name)
 	return false;
 }
 
+/* relay_env: encode it as tcprules would; a login that sets no RELAYCLIENT would relay nothing. */
+static int
+set_relay_env(struct osd_conf *conf, const char *value, char *why, size_t whysize)
+{
+	char reason[256];
+	long len = rules_encode_env(value, conf->relay_env_value, sizeof(conf->relay_env_value),
+				    reason, sizeof(reason));
+	bool relayclient = false;
+
+	if (len < 0) {
+		errfmt(why, whysize, "bad variables \"%s\": %s (want VAR=\"value\",...)", value,
+		       reason);
+		return -1;
+	}
+	for (long pos = 0; pos < len; pos += (long)strlen(conf->relay_env_value + pos) + 1)
+		relayclient |= strncmp(conf->relay_env_value + pos, "+RELAYCLIENT=", 13) == 0;
+	if (!relayclient) {
+		errfmt(why, whysize, "must set RELAYCLIENT (e.g. RELAYCLIENT=\"\",RBLSMTPD=\"\")");
+		return -1;
+	}
+	conf->relay_env_len = (size_t)len;
+	return 0;
+}
+
 /* Apply one key = value; on error fill why and return -1. */
 static int
 conf_set(struct osd_conf *conf, const struct conf_key *k, const char *value,
@@ -408,6 +441,18 @@ conf_set(struct osd_conf *conf, const struct conf_key *k, const char *value,
 		}
 		break;
 	}
+	case KIND_RELAY_ENV:
+		if (set_relay_env(conf, value, why, whysize) == -1)
+			return -1;
+		break;
+	case KIND_V6PREFIX:
+		if (strcmp(value, "128") != 0 && strcmp(value, "64") != 0) {
+			errfmt(why, whysize, "must be 128 (the address) or 64 (its /64), not \"%s\"",
+			       value);
+			return -1;
+		}
+		*(unsigned *)(void *)field = value[0] == '1' ? 128u : 64u;
+		return 0;
 	case KIND_FACILITY:
 		if (!known_facility(value)) {
 			errfmt(why, whysize, "unknown syslog facility \"%s\" (want mail, "

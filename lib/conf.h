@@ -19,6 +19,10 @@ struct osd_conf {
 	char tls_cert[PATH_MAX];
 	char tls_key[PATH_MAX];
 	long relay_expire;              /* seconds, > 0 */
+	char relay_env[512];            /* what a login's entry sets, as after "allow," in tcp.smtp */
+	char relay_env_value[512];      /* relay_env in tcprules value format ("+RELAYCLIENT=\0") */
+	size_t relay_env_len;
+	unsigned relay_ipv6_prefix;     /* 128: a login authorizes its address; 64: its /64 */
 	char pop3_listen[128];
 	char pop3s_listen[128];
 	long pop3_timeout;              /* pop3d idle timeout, seconds (default 600) */

@@ -162,3 +162,32 @@ ipaddr_is_loopback(const struct ipaddr *a)
 		return a->bytes[0] == 127;
 	return memcmp(a->bytes, v6_loopback, 16) == 0;
 }
+
+bool ipaddr_is_unicast(const struct ipaddr *a)
+{
+	static const uint8_t zero12[12];
+
+	if (a->family == AF_INET)
+		return a->bytes[0] != 0 && a->bytes[0] < 224;
+	if (a->bytes[0] == 0xff)
+		return false;
+	/* ::/96 holds :: and the IPv4-compatible forms; ::1 is loopback. */
+	if (memcmp(a->bytes, zero12, sizeof zero12) == 0)
+		return ipaddr_is_loopback(a);
+	return true;
+}
+
+size_t ipaddr_format_expanded(const struct ipaddr *addr, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t n = 0;
+
+	for (int i = 0; i < 16; i++) {
+		if (i > 0 && i % 2 == 0)
+			out[n++] = ':';
+		out[n++] = digits[addr->bytes[i] >> 4];
+		out[n++] = digits[addr->bytes[i] & 0xf];
+	}
+	out[n] = '\0';
+	return n;
+}

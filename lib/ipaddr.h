@@ -52,4 +52,21 @@ static inline unsigned ipaddr_len(const struct ipaddr *addr)
 /* True for 127.0.0.0/8 and ::1 (IPv4-mapped addresses are stored as IPv4). */
 bool ipaddr_is_loopback(const struct ipaddr *a);
 
+/*
+ * May a client at a be given relay rights for a login?  False for what can
+ * never be one client's own source address: IPv4 0.0.0.0/8, multicast
+ * 224.0.0.0/4, reserved 240.0.0.0/4 (with the broadcast address); IPv6 ::
+ * (unspecified), ff00::/8 (multicast), and the deprecated IPv4-compatible
+ * ::/96 other than ::1.  Loopback stays a client (tests and local tools).
+ */
+bool ipaddr_is_unicast(const struct ipaddr *a);
+
+/*
+ * IPv6 only: every group as four hex digits, eight groups ("2001:0db8:
+ * 0000:...").  tcpserver never looks such a key up (its own form drops
+ * leading zeros and compresses zero groups), so a record under it is seen
+ * by osd alone.  out must hold IPADDR_TEXT_MAX bytes; returns the length.
+ */
+size_t ipaddr_format_expanded(const struct ipaddr *addr, char *out);
+
 #endif

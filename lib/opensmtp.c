@@ -19,6 +19,10 @@ int opensmtp_record_at(int dirfd, const struct ipaddr *addr)
 	char name[IPADDR_TEXT_MAX];
 	int fd;
 
+	if (!ipaddr_is_unicast(addr)) {
+		errno = EINVAL;
+		return -1;
+	}
 	ipaddr_format(addr, name);
 	/* The common case, a returning user: one system call.  NOFOLLOW so a
 	 * planted symlink cannot make us touch another file. */
@@ -56,6 +60,10 @@ int opensmtp_record_time_at(int dirfd, const struct ipaddr *addr, time_t when)
 	struct stat st;
 	int fd, saved;
 
+	if (!ipaddr_is_unicast(addr)) {
+		errno = EINVAL;
+		return -1;
+	}
 	ipaddr_format(addr, name);
 	/* An entry with a later mtime is a newer login: importing must not age it. */
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_mtime > when)
@@ -77,7 +85,7 @@ bool opensmtp_name_to_addr(const char *name, struct ipaddr *addr_r)
 {
 	char canon[IPADDR_TEXT_MAX];
 
-	if (ipaddr_parse(name, addr_r) < 0)
+	if (ipaddr_parse(name, addr_r) < 0 || !ipaddr_is_unicast(addr_r))
 		return false;
 	/* Only the canonical spelling names an entry, so one address can
 	 * never have two files. */

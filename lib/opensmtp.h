@@ -13,7 +13,8 @@
 
 /*
  * Record a successful login from addr: create or touch dir/<address> with
- * mtime = now.  No lock, no shared file rewritten.  Returns 0 or -1 with errno.
+ * mtime = now.  No lock, no shared file rewritten.  Returns 0 or -1 with errno
+ * (EINVAL for an address that is no client's own: see ipaddr_is_unicast).
  */
 int opensmtp_record(const char *dir, const struct ipaddr *addr);
 
@@ -29,7 +30,8 @@ int opensmtp_record_time_at(int dirfd, const struct ipaddr *addr, time_t when);
 
 /*
  * Is name a valid entry name?  It must be an address in canonical text
- * form (what ipaddr_format writes); then *addr_r is filled.
+ * form (what ipaddr_format writes) of a unicast address (ipaddr_is_unicast);
+ * then *addr_r is filled.
  */
 bool opensmtp_name_to_addr(const char *name, struct ipaddr *addr_r);
 

@@ -8,6 +8,11 @@
 #include <unistd.h>
 
 #include "atomicfile.h"
+#include "relaykey.h"
+
+const struct relaydb_dynamic relaydb_dynamic_default = {
+	RELAYDB_DYNAMIC_VALUE, RELAYDB_DYNAMIC_VALUE_LEN, RELAYKEY_PREFIX_ADDRESS
+};
 
 /* Would a static rule other than the default deny this client? */
 static bool denied_by_static(struct rules *statics, const char *key, size_t keylen)
@@ -20,7 +25,7 @@ static bool denied_by_static(struct rules *statics, const char *key, size_t keyl
 	return rec != NULL && rec->keylen > 0 && rules_record_is_deny(rec);
 }
 
-long relaydb_write(const char *path, struct rules *statics,
+long relaydb_write(const char *path, struct rules *statics, const struct relaydb_dynamic *dyn,
 		   relaydb_next_fn *next, void *ctx, bool do_fsync)
 {
 	struct atomicfile af;
@@ -41,19 +46,22 @@ long relaydb_write(const char *path, struct rules *statics,
 			goto failed_make;
 		count++;
 	}
+	if (dyn == NULL)
+		dyn = &relaydb_dynamic_default;
 	for (;;) {
-		const char *key;
-		size_t keylen;
-		int r = next ? next(ctx, &key, &keylen) : 0;
+		struct ipaddr entry;
+		struct relaykey k;
+		int r = next ? next(ctx, &entry) : 0;
 
 		if (r < 0)
 			goto failed_make;
 		if (r == 0)
 			break;
-		if (denied_by_static(statics, key, keylen))
+		relaykey_for(&entry, dyn->ipv6_prefix, &k);
+		if (denied_by_static(statics, k.match, k.matchlen))
 			continue;
-		if (cdb_make_add(&cm, key, (unsigned)keylen, RELAYDB_DYNAMIC_VALUE,
-				 RELAYDB_DYNAMIC_VALUE_LEN) < 0)
+		if (cdb_make_add(&cm, k.key, (unsigned)k.keylen, dyn->value,
+				 (unsigned)dyn->valuelen) < 0)
 			goto failed_make;
 		count++;
 	}

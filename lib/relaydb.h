@@ -29,23 +29,34 @@ struct relaydb_result {
 	struct relaydb_env env[RELAYDB_ENV_MAX];
 };
 
-/*
- * Callback that yields the dynamic entries one by one: set *key_r and
- * *keylen_r and return 1, or return 0 when there are no more, -1 on error.
- */
-typedef int relaydb_next_fn(void *ctx, const char **key_r, size_t *keylen_r);
+/* What the live open-smtp entries get in the table. */
+struct relaydb_dynamic {
+	const char *value;      /* relay_env in tcprules value format (RELAYDB_DYNAMIC_VALUE by default) */
+	size_t valuelen;
+	unsigned ipv6_prefix;   /* relay_ipv6_prefix: 128 or 64 (see relaykey.h) */
+};
 
 /*
- * Write path atomically: the static records in order, then one
- * RELAYDB_DYNAMIC_VALUE record per key that next() yields, except keys
- * that a static deny rule for the address or one of its prefixes covers:
- * an administrator's deny stays a deny whoever logs in (the default rule
- * does not count, so ":deny" setups still let logged-in users relay).
- * fsync as configured.  Returns the number of records written, or -1
- * with errno.
+ * Callback that yields the live entries' addresses one by one: fill
+ * *entry_r and return 1, or return 0 when there are no more, -1 on error.
  */
-long relaydb_write(const char *path, struct rules *statics,
+typedef int relaydb_next_fn(void *ctx, struct ipaddr *entry_r);
+
+/*
+ * Write path atomically: the static records in order, then one record
+ * with dyn's value per entry next() yields, under the key relaykey_for
+ * gives (never a key that is a prefix of another address's), except
+ * entries that a static deny rule for the address or one of its
+ * prefixes covers: an administrator's deny stays a deny whoever logs in
+ * (the default rule does not count, so ":deny" setups still let
+ * logged-in users relay).  fsync as configured.  Returns the number of
+ * records written, or -1 with errno.
+ */
+long relaydb_write(const char *path, struct rules *statics, const struct relaydb_dynamic *dyn,
 		   relaydb_next_fn *next, void *ctx, bool do_fsync);
+
+/* The default dynamic record: RELAYDB_DYNAMIC_VALUE, one address per login. */
+extern const struct relaydb_dynamic relaydb_dynamic_default;
 
 /*
  * Look addr up in an open relay.cdb the way tcpserver -x does with no

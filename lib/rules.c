@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -348,4 +349,92 @@ int rules_record_is_deny(const struct rule_record *rec)
 {
 	return rec->valuelen >= 1 && rec->value[0] == 'D' &&
 	       (rec->valuelen == 1 || rec->value[1] == '\0');
+}
+
+const struct rule_record *rules_find(struct rules *r, const char *key, size_t keylen)
+{
+	if (r->nindex == 0 || r->indexed != r->count)
+		build_index(r);
+	return find_key(r, key, keylen);
+}
+
+long rules_encode_env(const char *text, char *out, size_t size, char *err, size_t errsize)
+{
+	size_t len = strlen(text);
+	struct buf value;
+	long ret = -1;
+
+	if (len > RULES_LINE_MAX)
+		return fail(err, errsize, "longer than %d bytes", RULES_LINE_MAX);
+	buf_init(&value, RULES_LINE_MAX);
+	/* The same parser as a rule's ",VAR=..." part, after an "allow". */
+	if (buf_printf(&value, "allow%s%s", len ? "," : "", text) == 0) {
+		struct buf enc;
+
+		buf_init(&enc, RULES_LINE_MAX);
+		if (encode_instructions(value.data, value.len, &enc, err, errsize) == 0) {
+			if (enc.len > size) {
+				errfmt(err, errsize, "too long");
+			} else {
+				if (enc.len > 0)
+					memcpy(out, enc.data, enc.len);
+				ret = (long)enc.len;
+			}
+		}
+		buf_free(&enc);
+	} else {
+		errfmt(err, errsize, "too long");
+	}
+	buf_free(&value);
+	return ret;
+}
+
+void rules_file_init(struct rules_file *rf)
+{
+	memset(rf, 0, sizeof *rf);
+	rules_init(&rf->rules);
+}
+
+void rules_file_free(struct rules_file *rf)
+{
+	rules_free(&rf->rules);
+	rules_file_init(rf);
+}
+
+static bool same_file(const struct rules_file *rf, const struct stat *st)
+{
+	return rf->seen && rf->dev == st->st_dev && rf->ino == st->st_ino &&
+	       rf->size == st->st_size && rf->mtime.tv_sec == st->st_mtim.tv_sec &&
+	       rf->mtime.tv_nsec == st->st_mtim.tv_nsec && rf->ctime.tv_sec == st->st_ctim.tv_sec &&
+	       rf->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+int rules_file_refresh(struct rules_file *rf, const char *path, char *err, size_t errsize)
+{
+	struct rules fresh;
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		if (errno != ENOENT)
+			return fail(err, errsize, "%s: %s", path, strerror(errno));
+		rules_free(&rf->rules);
+		rf->seen = false;
+		return 0;
+	}
+	if (same_file(rf, &st))
+		return 0;
+	rules_init(&fresh);
+	if (rules_load_file(&fresh, path, err, errsize) < 0)
+		return -1;
+	rules_free(&rf->rules);
+	rf->rules = fresh;
+	/* Index now, so that forked children share it instead of each building it. */
+	(void)rules_have_deny(&rf->rules);
+	rf->seen = true;
+	rf->dev = st.st_dev;
+	rf->ino = st.st_ino;
+	rf->size = st.st_size;
+	rf->mtime = st.st_mtim;
+	rf->ctime = st.st_ctim;
+	return 0;
 }

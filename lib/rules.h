@@ -2,8 +2,11 @@
 #ifndef OSD_RULES_H
 #define OSD_RULES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
 
 /* A source line longer than this is an error (tcp.smtp lines are short). */
 #define RULES_LINE_MAX 4096
@@ -74,5 +77,37 @@ int rules_have_deny(struct rules *r);
 
 /* Is this record's value a deny? */
 int rules_record_is_deny(const struct rule_record *rec);
+
+/* The first record whose key is exactly key (no prefixes, no default); NULL if none. */
+const struct rule_record *rules_find(struct rules *r, const char *key, size_t keylen);
+
+/*
+ * Encode the environment of an allow rule, written as in a rules file
+ * after "allow," (VAR="value",VAR2="value2"; any quote character), into
+ * the tcprules value format ("+VAR=value\0"...).  Returns the length, or
+ * -1 with a reason in err when it is malformed or does not fit size.
+ */
+long rules_encode_env(const char *text, char *out, size_t size, char *err, size_t errsize);
+
+/* A rules file kept parsed, parsed again only when the file changes. */
+struct rules_file {
+	struct rules rules;
+	bool seen;              /* the identity below is of a file that was read */
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+};
+
+void rules_file_init(struct rules_file *rf);
+void rules_file_free(struct rules_file *rf);
+
+/*
+ * Bring rf up to date with path (one stat when nothing changed).  A
+ * missing file means no rules.  Returns 0, or -1 with "FILE:LINE: why" in
+ * err when the file cannot be read or parsed: rf then keeps the rules it
+ * had, so a broken edit does not throw away the rules in force.
+ */
+int rules_file_refresh(struct rules_file *rf, const char *path, char *err, size_t errsize);
 
 #endif

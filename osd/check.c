@@ -17,8 +17,9 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: osd check [-c FILE] IP\n"
 		     "Print the relay decision smtp-gate makes for a client at IP: the\n"
-		     "rule from relay.cdb, its environment and, for a POP-before-SMTP\n"
-		     "entry, the seconds left.  Exit 0 if IP may relay, 1 if not.\n");
+		     "rule (static from the rules file, or the client's own login entry\n"
+		     "in relay.cdb), its environment and, for a POP-before-SMTP entry,\n"
+		     "the seconds left.  Exit 0 if IP may relay, 1 if not.\n");
 }
 
 static void print_time(const char *label, time_t t)
@@ -39,8 +40,10 @@ int main(int argc, char **argv)
 	const char *conf_arg = NULL;
 	struct osd_conf conf;
 	struct relay_decision d;
+	struct relay_state st;
+	struct rules_file rules;
 	struct ipaddr addr;
-	char dir[PATH_MAX], cdb[PATH_MAX], text[IPADDR_TEXT_MAX], shown[64];
+	char dir[PATH_MAX], cdb[PATH_MAX], text[IPADDR_TEXT_MAX], shown[64], err[PATH_MAX + 256];
 	int opt, dirfd;
 
 	opterr = 0;
@@ -66,8 +69,16 @@ int main(int argc, char **argv)
 		cli_error("check", "state_dir path too long");
 		return 111;
 	}
+	rules_file_init(&rules);
+	if (rules_file_refresh(&rules, conf.rules, err, sizeof err) < 0) {
+		cli_error("check", "rules: %s", err);
+		return 111;
+	}
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (relay_decide(cdb, dirfd, conf.relay_expire, &addr, &d) < 0) {
+	st = (struct relay_state){ .cdb_path = cdb, .statics = &rules.rules, .opensmtp_dirfd = dirfd,
+				   .relay_expire = conf.relay_expire,
+				   .ipv6_prefix = conf.relay_ipv6_prefix };
+	if (relay_decide(&st, &addr, &d) < 0) {
 		cli_error("check", "%s: %s", cdb, strerror(errno));
 		return 111;
 	}
@@ -84,7 +95,7 @@ int main(int argc, char **argv)
 	printf("connection: %s\n", d.connect ? "allow" : "deny");
 	for (size_t i = 0; i < d.rule.env_count; i++)
 		printf("env: %s=\"%s\"\n", d.rule.env[i].name, d.rule.env[i].value);
-	if (d.dynamic) {
+	if (d.dynamic || d.stale) {
 		time_t now = time(NULL);
 		print_time("login", d.login.tv_sec);
 		print_time("expires", d.expires);
@@ -93,8 +104,12 @@ int main(int argc, char **argv)
 			       (long long)(now - d.expires));
 		else
 			printf("expires_in: %lld\n", (long long)(d.expires - now));
+	} else if (d.orphan) {
+		printf("note: relay.cdb still has a login record for this address, but its open-smtp "
+		       "entry is gone (revoked or expired): it does not count\n");
 	}
 	if (dirfd >= 0)
 		close(dirfd);
+	rules_file_free(&rules);
 	return d.connect && d.relay ? 0 : 1;
 }

@@ -9,13 +9,16 @@
 #include "conf.h"
 #include "opensmtp.h"
 #include "path.h"
+#include "relaykey.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: osd record [-c FILE] IP\n"
 		     "Record a successful login from IP: create or touch\n"
-		     "<state_dir>/open-smtp/IP with the current time.  IPv4-mapped IPv6\n"
-		     "addresses are recorded as IPv4.  For hooks of other POP3/IMAP servers.\n");
+		     "<state_dir>/open-smtp/IP with the current time (with relay_ipv6_prefix\n"
+		     "= 64, the entry of IP's /64).  IPv4-mapped IPv6 addresses are recorded\n"
+		     "as IPv4; addresses that are no single client's (0.0.0.0, ::, multicast,\n"
+		     "broadcast) are refused.  For hooks of other POP3/IMAP servers.\n");
 }
 
 int main(int argc, char **argv)
@@ -25,7 +28,7 @@ int main(int argc, char **argv)
 	};
 	const char *conf_arg = NULL;
 	struct osd_conf conf;
-	struct ipaddr addr;
+	struct ipaddr addr, entry;
 	char dir[PATH_MAX], shown[64];
 	int opt;
 
@@ -46,13 +49,20 @@ int main(int argc, char **argv)
 		cli_error("record", "'%s' is not an IPv4 or IPv6 address", shown);
 		return 100;
 	}
+	if (!ipaddr_is_unicast(&addr)) {
+		opensmtp_printable(argv[optind], shown, sizeof shown);
+		cli_error("record", "'%s' is not a client's own address (unspecified, multicast "
+			  "or broadcast): refusing to open relaying for it", shown);
+		return 100;
+	}
 	cli_load_conf(&conf, conf_arg);
 	if (conf_opensmtp_dir(&conf, dir, sizeof dir) < 0) {
 		cli_error("record", "state_dir path too long");
 		return 111;
 	}
-	if (opensmtp_record(dir, &addr) < 0) {
-		if (errno == ENOENT && path_mkdirs(dir, 0755) == 0 && opensmtp_record(dir, &addr) == 0)
+	relaykey_entry_addr(&addr, conf.relay_ipv6_prefix, &entry);
+	if (opensmtp_record(dir, &entry) < 0) {
+		if (errno == ENOENT && path_mkdirs(dir, 0755) == 0 && opensmtp_record(dir, &entry) == 0)
 			return 0;
 		cli_error("record", "%s: %s", dir, strerror(errno));
 		return 111;

@@ -135,32 +135,28 @@ static void full_scan(struct watcher *w)
 	w->dirty = true;
 }
 
-struct key_iter {
+struct entry_iter {
 	const struct table *table;
 	size_t pos;
-	char key[IPADDR_TEXT_MAX];
 };
 
-static int next_key(void *ctx, const char **key_r, size_t *keylen_r)
+static int next_entry(void *ctx, struct ipaddr *entry_r)
 {
-	struct key_iter *it = ctx;
-	struct ipaddr addr;
+	struct entry_iter *it = ctx;
 
-	if (!table_next(it->table, &it->pos, &addr, NULL))
-		return 0;
-	*keylen_r = ipaddr_format_key(&addr, it->key);
-	*key_r = it->key;
-	return 1;
+	return table_next(it->table, &it->pos, entry_r, NULL) ? 1 : 0;
 }
 
 static void rebuild(struct watcher *w)
 {
-	struct key_iter it = { .table = w->table };
+	struct entry_iter it = { .table = w->table };
+	struct relaydb_dynamic dyn = { w->conf.relay_env_value, w->conf.relay_env_len,
+				       w->conf.relay_ipv6_prefix };
 	struct timespec t0, t1;
 	long n;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	n = relaydb_write(w->cdb, &w->rules, next_key, &it, w->conf.fsync);
+	n = relaydb_write(w->cdb, &w->rules, &dyn, next_entry, &it, w->conf.fsync);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (n < 0) {
 		/* Keep the change pending; the next wake-up retries. */

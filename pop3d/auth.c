@@ -8,6 +8,7 @@
 #include "opensmtp.h"
 #include "path.h"
 #include "pop3d.h"
+#include "relaykey.h"
 #include "session.h"
 #include "userdb.h"
 
@@ -91,8 +92,17 @@ auth_get_secret(void *vctx, const char *login, char **secret_r, char **home_r, c
 }
 
 void
-auth_record_login(const struct pop3d *pd, const struct ipaddr *addr, const char *text)
+auth_record_login(const struct pop3d *pd, const struct ipaddr *client, const char *text)
 {
+	struct ipaddr entry;
+	const struct ipaddr *addr = &entry;
+
+	/* With relay_ipv6_prefix = 64 the entry is the client's /64. */
+	relaykey_entry_addr(client, pd->conf.relay_ipv6_prefix, &entry);
+	if (!ipaddr_is_unicast(addr)) {
+		log_warnx("%s: not recording the login: not a client's own address", text);
+		return;
+	}
 	if (opensmtp_record_at(pd->opensmtp_fd, addr) == 0)
 		return;
 	/* The folder may have been removed and made anew since the start. */

@@ -14,6 +14,7 @@
 #include "netconn.h"
 #include "policy.h"
 #include "relaycheck.h"
+#include "rules.h"
 #include "server.h"
 #include "session.h"
 #include "smtpd.h"
@@ -130,6 +131,7 @@ smtpd_serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned pr
 	struct auth_ctx actx = { .d = d };
 	struct smtp_session_config cfg;
 	struct relay_decision rd;
+	struct relay_state rstate;
 	struct smtp_session *s;
 	struct policy *policy;
 	struct netconn *c;
@@ -160,8 +162,15 @@ smtpd_serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned pr
 		tls_describe(c->tls, tls_info, sizeof(tls_info));
 	}
 
-	/* The relay decision is made afresh for every connection: a new relay.cdb counts at once. */
-	if (relay_decide(d->relay_cdb, d->opensmtp_fd, d->conf.relay_expire, addr, &rd) == -1) {
+	/* The relay decision is made afresh for every connection: a new relay.cdb
+	 * or rules file counts at once (a broken rules edit keeps the rules in force). */
+	if (rules_file_refresh(d->rules, d->conf.rules, err, sizeof(err)) == -1)
+		log_warnx("%s: rules: %s (keeping the rules in force)", text, err);
+	rstate = (struct relay_state){ .cdb_path = d->relay_cdb, .statics = &d->rules->rules,
+				       .opensmtp_dirfd = d->opensmtp_fd,
+				       .relay_expire = d->conf.relay_expire,
+				       .ipv6_prefix = d->conf.relay_ipv6_prefix };
+	if (relay_decide(&rstate, addr, &rd) == -1) {
 		log_warn("%s: %s", text, d->relay_cdb);
 		goodbye(c, &out, text, "421 4.3.0 Service temporarily unavailable (relay table unreadable)",
 			"relay.cdb unreadable");

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "path.h"
 #include "privdrop.h"
+#include "rules.h"
 #include "server.h"
 #include "smtpd.h"
 #include "tls.h"
@@ -31,6 +32,7 @@ usage(FILE *out)
 }
 
 static struct smtpd smtpd;
+static struct rules_file rules;
 static struct server *server;
 
 /* SIGHUP: what can change without new sockets or privileges. */
@@ -50,10 +52,14 @@ reload(void *ctx)
 		log_warnx("SIGHUP: listeners, user, group and state_dir change only on a restart");
 	if (tls_server_reload(&d->tls, n.tls_cert, n.tls_key, err, sizeof(err)) == -1)
 		log_warnx("SIGHUP: TLS: %s (keeping the loaded certificate)", err);
+	if (rules_file_refresh(d->rules, d->conf.rules, err, sizeof(err)) == -1)
+		log_warnx("SIGHUP: rules: %s (keeping the rules in force)", err);
 	d->conf.smtp_max_connections = n.smtp_max_connections;
 	d->conf.smtp_max_per_ip = n.smtp_max_per_ip;
 	d->conf.smtp_loopback_plaintext = n.smtp_loopback_plaintext;
 	d->conf.relay_expire = n.relay_expire;
+	d->conf.relay_ipv6_prefix = n.relay_ipv6_prefix;
+	memcpy(d->conf.rules, n.rules, sizeof(n.rules));
 	d->conf.fsync = n.fsync;
 	memcpy(d->conf.control_dir, n.control_dir, sizeof(n.control_dir));
 	memcpy(d->conf.users_dir, n.users_dir, sizeof(n.users_dir));
@@ -124,6 +130,11 @@ main(int argc, char **argv)
 	make_queue_dir(d, drop_user);
 	if (path_mkdirs(d->opensmtp_dir, 0755) == -1)
 		fatal("%s", d->opensmtp_dir);
+	/* Static rules tell the administrator's records in relay.cdb from logins. */
+	rules_file_init(&rules);
+	d->rules = &rules;
+	if (rules_file_refresh(d->rules, d->conf.rules, err, sizeof(err)) == -1)
+		fatalx("rules: %s", err);
 
 	/* Every mailbox and vpasswd belongs to mail_user: run as it when no user is given. */
 	if (privdrop(drop_user, d->conf.group, err, sizeof(err)) == -1)
@@ -139,6 +150,7 @@ main(int argc, char **argv)
 
 	server_free(server);
 	tls_server_free(d->tls);
+	rules_file_free(d->rules);
 	if (d->opensmtp_fd != -1)
 		close(d->opensmtp_fd);
 	log_info("stopped");

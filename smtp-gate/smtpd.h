@@ -16,13 +16,15 @@ enum smtpd_kind {
 };
 
 struct tls_server;
+struct rules_file;
 
 struct smtpd {
 	struct osd_conf conf;
 	struct tls_server *tls;         /* NULL: no certificate, no STARTTLS */
 	char relay_cdb[PATH_MAX];
 	char opensmtp_dir[PATH_MAX];
-	int opensmtp_fd;                /* for relay_decide's expiry cross-check; -1 if unavailable */
+	int opensmtp_fd;                /* for relay_decide's login entries; -1 if unavailable */
+	struct rules_file *rules;       /* the rules file, parsed; children refresh it when it changes */
 	char queue_dir[PATH_MAX];
 };
 

@@ -51,7 +51,8 @@ def import_file(o, path):
 
 
 def main():
-    o = Osd(relay_expire="3h")
+    # vpopmail's lines set RELAYCLIENT and RBLSMTPD; relay_env keeps both.
+    o = Osd(relay_expire="3h", extra='relay_env = RELAYCLIENT="",RBLSMTPD=""\n')
     try:
         now = int(time.time())
         mixed = os.path.join(o.root, "open-smtp.vpopmail")

@@ -30,7 +30,7 @@ struct key_list {
 };
 
 static int
-next_key(void *ctx, const char **key_r, size_t *keylen_r)
+next_key(void *ctx, struct ipaddr *entry_r)
 {
 	struct key_list *kl = ctx;
 
@@ -40,8 +40,7 @@ next_key(void *ctx, const char **key_r, size_t *keylen_r)
 	}
 	if (kl->next >= kl->count)
 		return 0;
-	*key_r = kl->keys[kl->next];
-	*keylen_r = strlen(kl->keys[kl->next]);
+	assert_int_equal(ipaddr_parse(kl->keys[kl->next], entry_r), 0);
 	kl->next++;
 	return 1;
 }
@@ -52,8 +51,8 @@ next_key(void *ctx, const char **key_r, size_t *keylen_r)
  * relaydb_write returned: the number of records written.
  */
 static long
-write_table(const char *dir, const char *const *lines, const char *const *dyn,
-	    char *path_r, size_t size)
+write_table_as(const char *dir, const char *const *lines, const char *const *dyn,
+	       const struct relaydb_dynamic *dynamic, char *path_r, size_t size)
 {
 	struct key_list kl = { dyn, 0, 0, -1 };
 	char err[256];
@@ -67,12 +66,19 @@ write_table(const char *dir, const char *const *lines, const char *const *dyn,
 			fail_msg("rejected \"%s\": %s", lines[i], err);
 	while (dyn != NULL && dyn[kl.count] != NULL)
 		kl.count++;
-	n = relaydb_write(path_r, &statics, next_key, &kl, false);
+	n = relaydb_write(path_r, &statics, dynamic, next_key, &kl, false);
 	assert_true(n >= 0);
 	/* Every key was asked for, whether written or not. */
 	assert_int_equal(kl.next, kl.count);
 	rules_free(&statics);
 	return n;
+}
+
+static long
+write_table(const char *dir, const char *const *lines, const char *const *dyn,
+	    char *path_r, size_t size)
+{
+	return write_table_as(dir, lines, dyn, NULL, path_r, size);
 }
 
 static void
@@ -252,7 +258,7 @@ test_relaydb_lookup_exact_key_beats_prefix_deny(void **state)
 	assert_int_equal(rules_add(&statics, "10.0.0.", 7, "D", 2), 0);
 	assert_int_equal(rules_add(&statics, "10.0.0.5", 8, RELAYDB_DYNAMIC_VALUE,
 				   RELAYDB_DYNAMIC_VALUE_LEN), 0);
-	assert_int_equal(relaydb_write(path, &statics, NULL, NULL, false), 2);
+	assert_int_equal(relaydb_write(path, &statics, NULL, NULL, NULL, false), 2);
 	rules_free(&statics);
 
 	lookup(path, "10.0.0.5", &res);
@@ -424,7 +430,7 @@ test_relaydb_write_callback_error_keeps_old_table(void **state)
 
 	assert_int_equal(write_table(*state, NULL, dyn, path, sizeof(path)), 2);
 	errno = 0;
-	assert_int_equal(relaydb_write(path, NULL, next_key, &kl, false), -1);
+	assert_int_equal(relaydb_write(path, NULL, NULL, next_key, &kl, false), -1);
 	assert_int_equal(errno, EIO);
 	assert_int_equal(count_other_files(*state, "relay.cdb"), 0);
 	lookup(path, "2.2.2.2", &res);
@@ -438,7 +444,7 @@ test_relaydb_write_empty_table(void **state)
 	struct relaydb_result res;
 
 	assert_int_equal(path_join(path, sizeof(path), *state, "relay.cdb"), 0);
-	assert_int_equal(relaydb_write(path, NULL, NULL, NULL, true), 0);
+	assert_int_equal(relaydb_write(path, NULL, NULL, NULL, NULL, true), 0);
 	lookup(path, "1.2.3.4", &res);
 	assert_false(res.matched);
 	assert_true(res.allow);
