@@ -143,9 +143,9 @@ conf_defaults(struct osd_conf *conf)
 	memcpy(conf->relay_env_value, "+RELAYCLIENT=", sizeof("+RELAYCLIENT="));
 	conf->relay_env_len = sizeof("+RELAYCLIENT=");
 	conf->relay_ipv6_prefix = 128;
-	(void)set_field(conf->pop3_listen, sizeof(conf->pop3_listen), "0.0.0.0:110");
-	(void)set_field(conf->smtp_listen, sizeof(conf->smtp_listen), "0.0.0.0:25");
-	(void)set_field(conf->submission_listen, sizeof(conf->submission_listen), "0.0.0.0:587");
+	(void)set_field(conf->pop3_listen, sizeof(conf->pop3_listen), "*:110");
+	(void)set_field(conf->smtp_listen, sizeof(conf->smtp_listen), "*:25");
+	(void)set_field(conf->submission_listen, sizeof(conf->submission_listen), "*:587");
 	(void)set_field(conf->log, sizeof(conf->log), "stderr");
 	(void)set_field(conf->log_facility, sizeof(conf->log_facility), "mail");
 	conf->fsync = true;

@@ -522,7 +522,7 @@ def test_starttls(o):
     try:
         cert, key = make_cert(r.root)
         port = free_port()
-        # Loopback only: no submission port on its default 0.0.0.0:587.
+        # Loopback only: no submission port on its default *:587.
         r.write_conf("3h", "smtp_listen = 127.0.0.1:%d\nsubmission_listen =\ntls_cert = %s\n"
                      "tls_key = %s\ncontrol_dir = control\n" % (port, cert, key))
         r.write_control("me", "mx.hosted.test\n")

@@ -122,10 +122,10 @@ test_conf_defaults_are_production_values(void **state)
 	assert_string_equal(c->users_dir, "");
 	assert_string_equal(c->tls_cert, "");
 	assert_int_equal(c->relay_expire, 10800);
-	assert_string_equal(c->pop3_listen, "0.0.0.0:110");
+	assert_string_equal(c->pop3_listen, "*:110");
 	assert_string_equal(c->pop3s_listen, "");
-	assert_string_equal(c->smtp_listen, "0.0.0.0:25");
-	assert_string_equal(c->submission_listen, "0.0.0.0:587");
+	assert_string_equal(c->smtp_listen, "*:25");
+	assert_string_equal(c->submission_listen, "*:587");
 	assert_string_equal(c->smtps_listen, "");
 	assert_string_equal(c->imap_listen, "");
 	assert_string_equal(c->resolver, "");
