@@ -86,6 +86,33 @@ expect_error(struct fixture *f, const char *text, const char *want_suffix)
 	assert_string_equal(f->err, want);
 }
 
+/* relay_env: tcprules variables, encoded; RELAYCLIENT required (issue 9.5). */
+static void
+test_conf_relay_env_default_vpopmail_and_errors(void **state)
+{
+	struct fixture *f = *state;
+	static const char vpop[] = "+RELAYCLIENT=\0+RBLSMTPD=";
+
+	assert_string_equal(f->conf.relay_env, "RELAYCLIENT=\"\"");
+	assert_int_equal(f->conf.relay_env_len, sizeof("+RELAYCLIENT="));
+	assert_memory_equal(f->conf.relay_env_value, "+RELAYCLIENT=", sizeof("+RELAYCLIENT="));
+	assert_int_equal(f->conf.relay_ipv6_prefix, 128);
+
+	write_conf(f, "relay_env = RELAYCLIENT=\"\",RBLSMTPD=\"\"\nrelay_ipv6_prefix = 64\n");
+	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), 0);
+	assert_int_equal(f->conf.relay_env_len, sizeof(vpop));
+	assert_memory_equal(f->conf.relay_env_value, vpop, sizeof(vpop));
+	assert_int_equal(f->conf.relay_ipv6_prefix, 64);
+
+	expect_error(f, "relay_env = RBLSMTPD=\"\"\n",
+		     "1: relay_env: must set RELAYCLIENT (e.g. RELAYCLIENT=\"\",RBLSMTPD=\"\")");
+	expect_error(f, "\nrelay_env = RELAYCLIENT\n",
+		     "2: relay_env: bad variables \"RELAYCLIENT\": instruction without '=': "
+		     "RELAYCLIENT (want VAR=\"value\",...)");
+	expect_error(f, "relay_ipv6_prefix = 48\n",
+		     "1: relay_ipv6_prefix: must be 128 (the address) or 64 (its /64), not \"48\"");
+}
+
 /* conf_reload: the new values, whether a restart is needed, and errors that keep the old ones. */
 static void
 test_conf_reload_says_when_a_restart_is_needed(void **state)
@@ -772,6 +799,8 @@ main(void)
 		T(test_cli_load_conf_bad_file_exits_111_with_message),
 		T(test_cli_load_conf_missing_named_file_exits_111),
 		cmocka_unit_test(test_cli_error_prints_osd_what_why),
+		cmocka_unit_test_setup_teardown(test_conf_relay_env_default_vpopmail_and_errors, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests_name("conf", tests, NULL, NULL);

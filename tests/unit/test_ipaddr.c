@@ -388,6 +388,43 @@ test_ipaddr_is_loopback(void **state)
 	}
 }
 
+/* Issue 16.1: addresses that are no one client's never get relay rights. */
+static void
+test_ipaddr_is_unicast_refuses_unspecified_multicast_broadcast(void **state)
+{
+	static const char *const yes[] = { "127.0.0.1", "192.0.2.7", "1.0.0.0", "223.255.255.255",
+					   "::1", "2001:db8::", "2001:db8::1", "fe80::1", "::ffff:10.0.0.1" };
+	static const char *const no[] = { "0.0.0.0", "0.1.2.3", "224.0.0.1", "239.255.255.250",
+					  "240.0.0.1", "255.255.255.255", "::", "ff02::1",
+					  "ff0e::1", "::10.0.0.1", "::ffff:0.0.0.0", "::ffff:224.0.0.1" };
+	struct ipaddr a;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		assert_int_equal(ipaddr_parse(yes[i], &a), 0);
+		if (!ipaddr_is_unicast(&a))
+			fail_msg("%s should be a client address", yes[i]);
+	}
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		assert_int_equal(ipaddr_parse(no[i], &a), 0);
+		if (ipaddr_is_unicast(&a))
+			fail_msg("%s should be refused", no[i]);
+	}
+}
+
+static void
+test_ipaddr_format_expanded_has_eight_four_digit_groups(void **state)
+{
+	char out[IPADDR_TEXT_MAX];
+	struct ipaddr a;
+
+	(void)state;
+	assert_int_equal(ipaddr_parse("2001:db8::1", &a), 0);
+	assert_int_equal(ipaddr_format_expanded(&a, out), 39);
+	assert_string_equal(out, "2001:0db8:0000:0000:0000:0000:0000:0001");
+}
+
 int
 main(void)
 {
@@ -406,6 +443,8 @@ main(void)
 		cmocka_unit_test(test_ipaddr_from_sockaddr_unix_fails_eafnosupport),
 		cmocka_unit_test(test_ipaddr_format_and_key_round_trip_random),
 		cmocka_unit_test(test_ipaddr_is_loopback),
+		cmocka_unit_test(test_ipaddr_is_unicast_refuses_unspecified_multicast_broadcast),
+		cmocka_unit_test(test_ipaddr_format_expanded_has_eight_four_digit_groups),
 	};
 
 	return cmocka_run_group_tests_name("ipaddr", tests, NULL, NULL);
