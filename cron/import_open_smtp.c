@@ -190,10 +190,15 @@ int main(int argc, char **argv)
 		cli_error("import-open-smtp", "%s: %s", file, strerror(errno));
 		return 111;
 	}
+	free(line);
+	if (fp != stdin)
+		fclose(fp);
 	if (mismatch > 0) {
 		if (mismatch > 1)
 			fprintf(stderr, "osd: import-open-smtp: %lu line(s) in all set other variables "
 				"than relay_env\n", mismatch);
+		free(logins);
+		close(dirfd);
 		return 1;
 	}
 	for (size_t i = 0; i < nlogins; i++) {
@@ -211,9 +216,6 @@ int main(int argc, char **argv)
 	free(logins);
 	printf("imported %lu, kept %lu newer, skipped %lu expired and %lu bad line(s)\n",
 	       imported, kept, old, bad);
-	free(line);
-	if (fp != stdin)
-		fclose(fp);
 	close(dirfd);
 	return bad > 0 ? 1 : 0;
 }
