@@ -14,6 +14,7 @@
 #include "conf.h"
 #include "opensmtp.h"
 #include "path.h"
+#include "timecalc.h"
 
 #define LINE_MAX_BYTES 1024
 
@@ -131,7 +132,7 @@ int main(int argc, char **argv)
 		}
 		if (when > now)
 			when = now;     /* a clock that ran ahead must not extend relaying */
-		if (when + conf.relay_expire <= now) {
+		if (time_add(when, conf.relay_expire) <= now) {
 			old++;
 			continue;
 		}

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "opensmtp.h"
+#include "timecalc.h"
 
 /* Is the rule exactly what the watcher writes for a login? */
 static bool is_dynamic_value(const struct relaydb_result *r)
@@ -39,7 +40,7 @@ int relay_decide(const char *cdb_path, int opensmtp_dirfd, long relay_expire,
 		return 0;
 	d->dynamic = true;
 	d->login = st.st_mtim;
-	d->expires = st.st_mtim.tv_sec + relay_expire;
+	d->expires = time_add(st.st_mtim.tv_sec, relay_expire);
 	{
 		struct timespec now;
 		clock_gettime(CLOCK_REALTIME, &now);
