@@ -27,10 +27,10 @@ struct osd_conf {
 	char users_dir[PATH_MAX];       /* default <state_dir>/domains */
 	char tls_cert[PATH_MAX];
 	char tls_key[PATH_MAX];
-	long relay_expire;              /* seconds, > 0 */
+	long relay_expire;              /* seconds, 1..CONF_RELAY_EXPIRE_MAX */
 	char pop3_listen[128];
 	char pop3s_listen[128];
-	long pop3_timeout;              /* pop3d idle timeout, seconds (default 600) */
+	long pop3_timeout;              /* pop3d idle timeout, seconds (default 600, at most CONF_TIMEOUT_MAX) */
 	unsigned pop3_max_connections;  /* pop3d sessions at once (default 200) */
 	unsigned pop3_max_per_ip;       /* pop3d sessions at once from one address (default 20) */
 	bool pop3_plaintext;            /* USER/PASS, AUTH on non-TLS connections everywhere (default no) */
