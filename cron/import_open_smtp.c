@@ -17,6 +17,7 @@
 #include "path.h"
 #include "rules.h"
 #include "xmalloc.h"
+#include "timecalc.h"
 
 #define LINE_MAX_BYTES 1024
 
@@ -176,7 +177,7 @@ int main(int argc, char **argv)
 		}
 		if (when > now)
 			when = now;     /* a clock that ran ahead must not extend relaying */
-		if (when + conf.relay_expire <= now) {
+		if (time_add(when, conf.relay_expire) <= now) {
 			old++;
 			continue;
 		}

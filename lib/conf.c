@@ -25,7 +25,7 @@
 enum conf_kind {
 	KIND_STRING,    /* any text that fits */
 	KIND_PATH,      /* relative paths are taken from the config file's folder */
-	KIND_DURATION,  /* relay_expire: a duration > 0 */
+	KIND_DURATION,  /* relay_expire: a duration > 0, at most the row's max */
 	KIND_COUNT,     /* a whole number 1..1000000 (unsigned) */
 	KIND_BOOL,
 	KIND_LOG,       /* "stderr" or "syslog" */
@@ -40,10 +40,12 @@ struct conf_key {
 	enum conf_kind kind;
 	size_t offset;
 	size_t size;
+	long max;       /* KIND_DURATION: the largest value in seconds (0: CONF_DURATION_MAX) */
 };
 
-#define FIELD(field, kind) \
-	{ #field, kind, offsetof(struct osd_conf, field), sizeof(((struct osd_conf *)0)->field) }
+#define FIELD_MAX(field, kind, max) \
+	{ #field, kind, offsetof(struct osd_conf, field), sizeof(((struct osd_conf *)0)->field), max }
+#define FIELD(field, kind) FIELD_MAX(field, kind, 0)
 
 static const struct conf_key conf_keys[] = {
 	FIELD(state_dir, KIND_PATH),
@@ -52,12 +54,12 @@ static const struct conf_key conf_keys[] = {
 	FIELD(users_dir, KIND_PATH),
 	FIELD(tls_cert, KIND_PATH),
 	FIELD(tls_key, KIND_PATH),
-	FIELD(relay_expire, KIND_DURATION),
+	FIELD_MAX(relay_expire, KIND_DURATION, CONF_RELAY_EXPIRE_MAX),
 	FIELD(relay_env, KIND_RELAY_ENV),
 	FIELD(relay_ipv6_prefix, KIND_V6PREFIX),
 	FIELD(pop3_listen, KIND_STRING),
 	FIELD(pop3s_listen, KIND_STRING),
-	FIELD(pop3_timeout, KIND_DURATION),
+	FIELD_MAX(pop3_timeout, KIND_DURATION, CONF_TIMEOUT_MAX),
 	FIELD(pop3_max_connections, KIND_COUNT),
 	FIELD(pop3_max_per_ip, KIND_COUNT),
 	FIELD(pop3_plaintext, KIND_BOOL),
@@ -206,6 +208,19 @@ conf_parse_duration(const char *text, long *secs_r)
 	}
 	*secs_r = value * unit;
 	return 0;
+}
+
+void
+conf_format_duration(long secs, char *out, size_t size)
+{
+	if (secs > 0 && secs % 86400 == 0)
+		snprintf(out, size, "%ldd", secs / 86400);
+	else if (secs > 0 && secs % 3600 == 0)
+		snprintf(out, size, "%ldh", secs / 3600);
+	else if (secs > 0 && secs % 60 == 0)
+		snprintf(out, size, "%ldm", secs / 60);
+	else
+		snprintf(out, size, "%lds", secs);
 }
 
 int
@@ -401,6 +416,15 @@ conf_set(struct osd_conf *conf, const struct conf_key *k, const char *value,
 		}
 		if (secs <= 0) {
 			errfmt(why, whysize, "must be greater than 0");
+			return -1;
+		}
+		/* A bound keeps every sum of a time and this duration far from overflowing. */
+		if (secs > (k->max > 0 ? k->max : CONF_DURATION_MAX)) {
+			char limit[32];
+
+			conf_format_duration(k->max > 0 ? k->max : CONF_DURATION_MAX, limit,
+					     sizeof(limit));
+			errfmt(why, whysize, "\"%s\" is too long (at most %s)", value, limit);
 			return -1;
 		}
 		*(long *)(void *)field = secs;  /* relay_expire, pop3_timeout */

@@ -10,6 +10,15 @@
 #define CONF_DEFAULT_PATH "/etc/osd/osd.conf"
 #define CONF_DEFAULT_RELAY_EXPIRE (3 * 3600)
 
+/*
+ * Upper bounds of the durations in osd.conf (docs/config.md); a larger
+ * value is a "file:line: key" error.  They keep every sum of a time and a
+ * duration far from overflowing, and catch a unit typed wrong.
+ */
+#define CONF_RELAY_EXPIRE_MAX (30L * 86400)     /* relay_expire: 30 days */
+#define CONF_TIMEOUT_MAX 86400L                 /* pop3_timeout: 1 day */
+#define CONF_DURATION_MAX 86400L                /* any other duration key without its own bound */
+
 struct osd_conf {
 	char path[PATH_MAX];            /* the file this came from */
 	char state_dir[PATH_MAX];       /* default /var/lib/osd */
@@ -18,14 +27,14 @@ struct osd_conf {
 	char users_dir[PATH_MAX];       /* default <state_dir>/domains */
 	char tls_cert[PATH_MAX];
 	char tls_key[PATH_MAX];
-	long relay_expire;              /* seconds, > 0 */
+	long relay_expire;              /* seconds, 1..CONF_RELAY_EXPIRE_MAX */
 	char relay_env[512];            /* what a login's entry sets, as after "allow," in tcp.smtp */
 	char relay_env_value[512];      /* relay_env in tcprules value format ("+RELAYCLIENT=\0") */
 	size_t relay_env_len;
 	unsigned relay_ipv6_prefix;     /* 128: a login authorizes its address; 64: its /64 */
 	char pop3_listen[128];
 	char pop3s_listen[128];
-	long pop3_timeout;              /* pop3d idle timeout, seconds (default 600) */
+	long pop3_timeout;              /* pop3d idle timeout, seconds (default 600, at most CONF_TIMEOUT_MAX) */
 	unsigned pop3_max_connections;  /* pop3d sessions at once (default 200) */
 	unsigned pop3_max_per_ip;       /* pop3d sessions at once from one address (default 20) */
 	bool pop3_plaintext;            /* USER/PASS, AUTH on non-TLS connections everywhere (default no) */
@@ -63,6 +72,9 @@ int conf_load(struct osd_conf *conf, const char *path, char *err, size_t errsize
  * Returns 0 and the seconds in *secs_r, or -1 on anything else.
  */
 int conf_parse_duration(const char *text, long *secs_r);
+
+/* Write secs in the largest whole unit ("30d", "90m", "45s") into out. */
+void conf_format_duration(long secs, char *out, size_t size);
 
 /* Parse yes/no/true/false/on/off/1/0; -1 when it is none of these. */
 int conf_parse_bool(const char *text, bool *value_r);

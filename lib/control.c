@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "errfmt.h"
 #include "path.h"
 #include "xmalloc.h"
 
@@ -194,6 +195,41 @@ control_read_ulong(const char *dir, const char *name, unsigned long def,
 		value = value * 10 + digit;
 	}
 	*value_r = value;
+	return 0;
+}
+
+int
+control_read_seconds(const char *dir, const char *name, unsigned long def, unsigned long min,
+		     unsigned long max, unsigned long *secs_r, char *err, size_t errsize)
+{
+	char text[CONTROL_LINE_MAX + 1];
+	unsigned long value;
+	int saved;
+
+	*secs_r = def;
+	if (err != NULL && errsize > 0)
+		err[0] = '\0';
+	if (control_read_ulong(dir, name, def, &value) == -1) {
+		saved = errno;
+		if (saved != EINVAL || control_read_line(dir, name, "", text, sizeof(text)) == -1) {
+			errfmt(err, errsize, "control/%s: %s; using %lu", name, strerror(saved), def);
+			errno = saved;
+			return -1;
+		}
+		/* Digits only, yet refused: more than an unsigned long holds. */
+		saved = text[strspn(text, "0123456789")] == '\0' ? ERANGE : EINVAL;
+		errfmt(err, errsize, "control/%s: \"%.40s\" is %s; using %lu", name, text,
+		       saved == ERANGE ? "too large" : "not a number of seconds", def);
+		errno = saved;
+		return -1;
+	}
+	if (value < min || value > max) {
+		errfmt(err, errsize, "control/%s: %lu is out of range (%lu to %lu seconds); using %lu",
+		       name, value, min, max, def);
+		errno = ERANGE;
+		return -1;
+	}
+	*secs_r = value;
 	return 0;
 }
 

@@ -26,6 +26,25 @@ int control_read_ulong(const char *dir, const char *name, unsigned long def,
 		       unsigned long *value_r);
 
 /*
+ * Bounds of the control files that hold seconds (docs/config.md).  A value
+ * beyond its bound is not used: the default is, with a warning, as for any
+ * bad value.
+ */
+#define CONTROL_TIMEOUT_MAX 86400UL                     /* timeoutsmtpd, timeoutremote, timeoutconnect: 1 day */
+#define CONTROL_QUEUELIFETIME_MAX (100UL * 86400)       /* queuelifetime: 100 days, Postfix's cap */
+
+/*
+ * A number of seconds from dir/name, min..max.  A missing (or empty) file
+ * gives def and 0.  A file that cannot be read, is not a number or is
+ * outside min..max gives -1 with errno (EINVAL not a number, ERANGE out
+ * of bounds, else the read's), *secs_r = def, and err saying what was
+ * wrong and that def is used, for the caller to log.
+ */
+int control_read_seconds(const char *dir, const char *name, unsigned long def,
+			 unsigned long min, unsigned long max, unsigned long *secs_r,
+			 char *err, size_t errsize);
+
+/*
  * Every meaningful line of dir/name: trailing white space removed, blank
  * lines and '#' comments skipped.  A missing file is an empty list.
  */

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "ipaddr.h"
+#include "timecalc.h"
 
 /* Prefix of the names osd uses for its own short-lived files in the folder. */
 #define OPENSMTP_TMP_PREFIX ".osd-"
@@ -39,7 +40,7 @@ bool opensmtp_name_to_addr(const char *name, struct ipaddr *addr_r);
 static inline bool opensmtp_is_expired(const struct timespec *mtime, long expire,
 				       const struct timespec *now)
 {
-	time_t deadline = mtime->tv_sec + expire;
+	time_t deadline = time_add(mtime->tv_sec, expire);  /* an mtime near the end of time never wraps */
 	return now->tv_sec > deadline ||
 	       (now->tv_sec == deadline && now->tv_nsec >= mtime->tv_nsec);
 }

@@ -11,6 +11,7 @@
 
 #include "opensmtp.h"
 #include "relaykey.h"
+#include "timecalc.h"
 
 /* One login entry that could authorize the client: its record key and its file. */
 struct candidate {
@@ -87,7 +88,7 @@ static int try_login(const struct relay_state *st, struct cdb *c, const struct c
 		return 0;
 	}
 	d->login = sb.st_mtim;
-	d->expires = sb.st_mtim.tv_sec + st->relay_expire;
+	d->expires = time_add(sb.st_mtim.tv_sec, st->relay_expire);
 	clock_gettime(CLOCK_REALTIME, &now);
 	if (opensmtp_is_expired(&sb.st_mtim, st->relay_expire, &now)) {
 		d->stale = true;

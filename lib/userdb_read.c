@@ -20,6 +20,7 @@
 #include "errfmt.h"
 #include "log.h"
 #include "path.h"
+#include "regfile.h"
 #include "xmalloc.h"
 
 /*
@@ -110,11 +111,12 @@ open_vpasswd(const char *users_dir, const char *domain, char *path, size_t paths
 		errfmt(err, errsize, "%s/%s: path too long", users_dir, domain);
 		return -1;
 	}
-	lr->fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Not open(2): a FIFO swapped in for vpasswd would hang every login in it. */
+	lr->fd = regfile_open(path, O_RDONLY, 0, NULL);
 	if (lr->fd == -1) {
 		int saved = errno;
 
-		errfmt(err, errsize, "%s: %s", path, strerror(saved));
+		errfmt(err, errsize, "%s: %s", path, regfile_strerror(saved));
 		errno = saved;
 		return -1;
 	}

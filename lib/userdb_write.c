@@ -20,6 +20,7 @@
 #include "errfmt.h"
 #include "log.h"
 #include "path.h"
+#include "regfile.h"
 #include "xmalloc.h"
 
 /*
@@ -106,7 +107,7 @@ lock_domain(const char *dir, uid_t uid, gid_t gid, char *err, size_t errsize)
 		errfmt(err, errsize, "%s: path too long", dir);
 		return -1;
 	}
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = regfile_open(path, O_RDWR | O_CREAT | O_NOFOLLOW, 0600, NULL);
 	if (fd == -1)
 		goto fail;
 	if (uid != (uid_t)-1 && fchown(fd, uid, gid) == -1)
@@ -140,13 +141,13 @@ read_whole(const char *path, struct buf *b, struct stat *st_r, bool *exists_r, c
 	int fd, saved;
 
 	*exists_r = false;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = regfile_open(path, O_RDONLY, 0, st_r);
 	if (fd == -1) {
 		if (errno == ENOENT)
 			return 0;
 		goto fail;
 	}
-	if (fstat(fd, st_r) == -1 || buf_read_fd(b, fd) == -1)
+	if (buf_read_fd(b, fd) == -1)
 		goto fail;
 	close(fd);
 	*exists_r = true;

@@ -27,8 +27,10 @@ static void print_time(const char *label, time_t t)
 	struct tm tm;
 	char text[32];
 
-	gmtime_r(&t, &tm);
-	strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* An mtime set near the end of time has no calendar date: say so, do not print garbage. */
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(text, sizeof text, "@%lld", (long long)t);
 	printf("%s: %s\n", label, text);
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "timecalc.h"
 #include "xmalloc.h"
 
 struct entry {
@@ -249,13 +250,18 @@ bool table_oldest(const struct table *t, struct ipaddr *addr_r, struct timespec 
 long table_ms_until_expiry(const struct table *t, long expire, const struct timespec *now)
 {
 	const struct timespec *m;
-	long long ns;
+	long long secs, ns;
 
 	if (t->count == 0)
 		return -1;
 	m = &t->entries[t->heap[0]].mtime;
-	ns = ((long long)m->tv_sec + expire - now->tv_sec) * 1000000000ll +
-	     (m->tv_nsec - now->tv_nsec);
+	/* Seconds first, saturating: an mtime set near the end of time must not overflow. */
+	secs = time_diff(time_add(m->tv_sec, expire), now->tv_sec);
+	if (secs > 86400)
+		return 86400000l;
+	if (secs < -1)
+		return 0;
+	ns = secs * 1000000000ll + (m->tv_nsec - now->tv_nsec);
 	if (ns <= 0)
 		return 0;
 	/* Round up so that we never wake a hair before the deadline. */

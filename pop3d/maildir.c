@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "regfile.h"
 #include "xmalloc.h"
 
 #define MAILDIR_STR2(x) #x
@@ -380,10 +381,11 @@ maildir_open(const char *path, unsigned flags, struct maildir **md_r, const char
 		goto fail;
 	}
 	if (flags & MAILDIR_OPEN_LOCK) {
-		md->lock_fd = openat(md->fd, MAILDIR_LOCK_NAME,
-				     O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		md->lock_fd = regfile_openat(md->fd, MAILDIR_LOCK_NAME, O_RDWR | O_CREAT | O_NOFOLLOW,
+					     0600, NULL);
 		if (md->lock_fd == -1) {
-			*error_r = "cannot create the lock file";
+			*error_r = errno == EINVAL ? "the lock file is not a regular file"
+						   : "cannot create the lock file";
 			goto fail;
 		}
 		if (flock(md->lock_fd, LOCK_EX | LOCK_NB) == -1) {
@@ -527,29 +529,26 @@ relocate(struct maildir *md, struct maildir_msg *m)
 	return -1;
 }
 
-/* Open message m for reading, following it if it moved; ENOENT marks it gone. */
+/*
+ * Open message m for reading, following it if it moved; ENOENT marks it
+ * gone.  So does a name that now holds something other than a regular
+ * file (EINVAL): a FIFO swapped in after the listing would otherwise block
+ * open(2), and with it the whole session, where no timeout applies.
+ */
 static int
 msg_open(struct maildir *md, struct maildir_msg *m)
 {
 	int tries, fd;
 
 	for (tries = 0; tries < 3; tries++) {
-		struct stat st;
-
-		fd = openat(m->in_new ? md->new_fd : md->cur_fd, m->name,
-			    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-		if (fd != -1) {
-			if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-				close(fd);
-				errno = EINVAL;
-				return -1;
-			}
+		fd = regfile_openat(m->in_new ? md->new_fd : md->cur_fd, m->name,
+				    O_RDONLY | O_NOFOLLOW, 0, NULL);
+		if (fd != -1)
 			return fd;
-		}
 		if (errno != ENOENT || relocate(md, m) == -1)
 			break;
 	}
-	if (errno == ENOENT)
+	if (errno == ENOENT || errno == EINVAL)
 		m->gone = true;
 	return -1;
 }

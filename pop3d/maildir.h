@@ -90,8 +90,10 @@ enum maildir_msg_state maildir_msg_state(const struct maildir *md, size_t i);
 /*
  * The size of message i in octets as POP3 reports it (LIST, STAT, RETR),
  * computed on first use by reading the file, then remembered.  A message
- * whose file has vanished is marked MAILDIR_MSG_GONE.  See maildir.c for
- * exactly what is counted.  Returns 0 or -1 with errno.
+ * whose file has vanished (ENOENT), or whose name now holds something that
+ * is not a regular file, such as a FIFO swapped in after the listing
+ * (EINVAL, found without blocking), is marked MAILDIR_MSG_GONE.  See
+ * maildir.c for exactly what is counted.  Returns 0 or -1 with errno.
  */
 int maildir_size(struct maildir *md, size_t i, uint64_t *size_r);
 
@@ -109,8 +111,9 @@ void maildir_mark_seen(struct maildir *md, size_t i);
  * header, the empty line and body_lines lines of the body).  *size_r (when
  * not NULL) receives the size of the whole message as maildir_size gives
  * it.  A file that vanished is looked for under its other names (moved to
- * cur/, flags changed) before giving up with ENOENT and marking it gone.
- * Returns 0 or -1 with errno.
+ * cur/, flags changed) before giving up with ENOENT and marking it gone; a
+ * name that holds a FIFO or anything else but a regular file is refused at
+ * once with EINVAL and marks it gone too.  Returns 0 or -1 with errno.
  */
 int maildir_stream_open(struct maildir *md, size_t i, long long body_lines,
 			struct maildir_stream **st_r, uint64_t *size_r);

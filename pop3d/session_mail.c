@@ -59,14 +59,37 @@ message_arg(struct session *s, const char *arg, size_t *i_r, struct buf *out, un
 	return 0;
 }
 
-/* Size of message i, or -1 with the error reply written (a vanished file is just skipped by the callers). */
+/*
+ * After maildir_size or maildir_stream_open failed for message i: is the
+ * message gone (its file vanished, 1; or its name now holds something that
+ * is not a regular file, such as a FIFO, 2, with the session error set so
+ * that it is logged)?  0 when it is a real error.
+ */
+static int
+gone_why(struct session *s, size_t i, int e)
+{
+	if (maildir_msg_state(s->md, i) != MAILDIR_MSG_GONE)
+		return 0;
+	if (e == ENOENT)
+		return 1;
+	pop3_set_error(s, "message %zu: its file was replaced by one that is not a regular "
+		       "file; treated as gone", i + 1);
+	return 2;
+}
+
+/*
+ * Size of message i: 0; 1 or 2 when it is gone (gone_why: the callers skip
+ * it, and log for 2); -1 with the error set.
+ */
 static int
 size_or_error(struct session *s, size_t i, uint64_t *size_r)
 {
+	int r;
+
 	if (maildir_size(s->md, i, size_r) == 0)
 		return 0;
-	if (errno == ENOENT)
-		return 1;
+	if ((r = gone_why(s, i, errno)) != 0)
+		return r;
 	pop3_set_error(s, "cannot read message %zu: %s", i + 1, strerror(errno));
 	return -1;
 }
@@ -76,7 +99,7 @@ pop3_mail_stat_list(struct session *s, enum cmd_id id, int argc, char **argv, st
 {
 	size_t i, count = 0, n = maildir_count(s->md);
 	uint64_t total = 0, size;
-	unsigned act;
+	unsigned act, logged = 0;
 	int r;
 
 	if (argc > (id == CMD_STAT ? 0 : 1))
@@ -85,9 +108,9 @@ pop3_mail_stat_list(struct session *s, enum cmd_id id, int argc, char **argv, st
 		if (message_arg(s, argv[0], &i, out, &act) == -1)
 			return act;
 		r = size_or_error(s, i, &size);
-		if (r == 1) {
+		if (r == 1 || r == 2) {
 			pop3_reply(out, "-ERR message %zu no longer exists", i + 1);
-			return 0;
+			return r == 2 ? SESSION_ACT_ERROR : 0;
 		}
 		if (r == -1) {
 			pop3_reply(out, "-ERR [SYS/TEMP] Cannot read the message.");
@@ -109,11 +132,13 @@ pop3_mail_stat_list(struct session *s, enum cmd_id id, int argc, char **argv, st
 			count++;
 			total += size;
 		}
+		if (r == 2)
+			logged = SESSION_ACT_ERROR;
 	}
 	if (id == CMD_STAT) {
 		/* RFC 1939 section 5: deleted messages are not counted. */
 		pop3_reply(out, "+OK %zu %llu", count, (unsigned long long)total);
-		return 0;
+		return logged;
 	}
 	pop3_reply(out, "+OK %zu messages (%llu octets)", count, (unsigned long long)total);
 	for (i = 0; i < n; i++) {
@@ -123,7 +148,7 @@ pop3_mail_stat_list(struct session *s, enum cmd_id id, int argc, char **argv, st
 		pop3_reply(out, "%zu %llu", i + 1, (unsigned long long)size);
 	}
 	pop3_reply(out, ".");
-	return 0;
+	return logged;
 }
 
 unsigned
@@ -169,9 +194,11 @@ pop3_mail_retr_top(struct session *s, enum cmd_id id, int argc, char **argv, str
 		lines = (unsigned long long)LLONG_MAX;
 	if (maildir_stream_open(s->md, i, id == CMD_TOP ? (long long)lines : -1, &s->st,
 				id == CMD_RETR ? &size : NULL) == -1) {
-		if (errno == ENOENT) {
+		int gone = gone_why(s, i, errno);
+
+		if (gone != 0) {
 			pop3_reply(out, "-ERR message %zu no longer exists", i + 1);
-			return 0;
+			return gone == 2 ? SESSION_ACT_ERROR : 0;
 		}
 		pop3_set_error(s, "cannot read message %zu: %s", i + 1, strerror(errno));
 		pop3_reply(out, "-ERR [SYS/TEMP] Cannot read the message.");

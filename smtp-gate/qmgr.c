@@ -66,13 +66,14 @@ static void
 read_controls(struct qmgr *q)
 {
 	unsigned long life;
-	char dbt[256];
+	char dbt[256], err[512];
 
 	control_me(q->conf.control_dir, q->me, sizeof(q->me));
-	if (control_read_ulong(q->conf.control_dir, "queuelifetime", QMGR_DEFAULT_LIFETIME,
-			       &life) == -1)
-		life = QMGR_DEFAULT_LIFETIME;
-	q->lifetime = life > 100L * 365 * 86400 ? 100L * 365 * 86400 : (long)life;
+	/* 0 is allowed, as in qmail and Postfix: the first failure is final. */
+	if (control_read_seconds(q->conf.control_dir, "queuelifetime", QMGR_DEFAULT_LIFETIME, 0,
+				 CONTROL_QUEUELIFETIME_MAX, &life, err, sizeof(err)) == -1)
+		log_warnx("%s", err);
+	q->lifetime = (long)life;
 	q->max_local = control_count(q->conf.control_dir, "concurrencylocal", QMGR_DEFAULT_LOCAL, 1000);
 	q->max_remote = control_count(q->conf.control_dir, "concurrencyremote", QMGR_DEFAULT_REMOTE,
 				      1000);

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "path.h"
+#include "regfile.h"
 #include "qmgr.h"
 
 void
@@ -41,7 +42,7 @@ running_to(const struct qmgr *q, const char *domain)
 static int
 open_message(const struct qjob *j)
 {
-	int fd = open(j->r->path, O_RDONLY | O_CLOEXEC);
+	int fd = regfile_open(j->r->path, O_RDONLY, 0, NULL);
 
 	if (fd == -1)
 		return -1;

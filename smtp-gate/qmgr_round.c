@@ -11,6 +11,7 @@
 #include "log.h"
 #include "path.h"
 #include "qmgr.h"
+#include "timecalc.h"
 #include "userdb.h"
 
 /* Rounds are started only while fewer jobs than this wait for a slot (bounded memory after a flush). */
@@ -373,7 +374,7 @@ finish_round(struct qmgr *q, struct qround *r)
 		struct qstore_rcpt *rc = &r->info.rcpts[i];
 
 		if (rc->status == QSTORE_PENDING && q->lifetime >= 0 &&
-		    now >= r->env.received + q->lifetime) {
+		    now >= time_add(r->env.received, q->lifetime)) {
 			char why[QSTORE_REASON_MAX];
 
 			/* qmail: past queuelifetime the last try's failure is final. */

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "conf.h"
 #include "path.h"
+#include "regfile.h"
 #include "qstore.h"
 #include "userdb.h"
 
@@ -127,16 +128,13 @@ show(const struct osd_conf *conf, const struct listing *l, const struct entry *m
 	bool in_new = m->bucket < 0;
 	int dirfd = in_new ? l->new_fd : l->mess_fd[m->bucket];
 
-	if ((fd = openat(dirfd, m->id, O_RDONLY | O_CLOEXEC)) == -1)
-		return;         /* delivered and removed while we looked */
-	if (fstat(fd, &st) == -1) {
-		close(fd);
+	/* Gone (delivered and removed while we looked), or not a queue file at all. */
+	if ((fd = regfile_openat(dirfd, m->id, O_RDONLY, 0, &st)) == -1)
 		return;
-	}
 	/* The envelope is at the start: a first short read is nearly always enough. */
 	r = qstore_read_envelope_fd(fd, m->id, QREAD_FIRST, &data, &len, &env, err, sizeof(err));
 	if (r == -1 && (size_t)st.st_size > QREAD_FIRST &&
-	    (fd = openat(dirfd, m->id, O_RDONLY | O_CLOEXEC)) != -1)
+	    (fd = regfile_openat(dirfd, m->id, O_RDONLY, 0, NULL)) != -1)
 		r = qstore_read_envelope_fd(fd, m->id, QREAD_MAX, &data, &len, &env, err,
 					    sizeof(err));
 	if (r == -1) {

@@ -14,6 +14,7 @@
 #include "atomicfile.h"
 #include "errfmt.h"
 #include "path.h"
+#include "regfile.h"
 
 #define QSTORE_VERSION_LINE "osd-info 1"
 
@@ -362,7 +363,7 @@ read_fd(int fd, size_t max, char **data_r, size_t *len_r)
 static int
 read_small(int dirfd, const char *path, size_t max, char **data_r, size_t *len_r)
 {
-	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	int fd = regfile_openat(dirfd, path, O_RDONLY, 0, NULL);
 
 	if (fd == -1)
 		return -1;
@@ -443,13 +444,13 @@ int
 qstore_read_envelope(const char *path, size_t max, char **data_r, size_t *len_r,
 		     struct queue_envelope_read *env, char *err, size_t errsize)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = regfile_open(path, O_RDONLY, 0, NULL);
 
 	*data_r = NULL;
 	if (fd == -1) {
 		if (errno == ENOENT)
 			return 1;
-		errfmt(err, errsize, "%s: %s", path, strerror(errno));
+		errfmt(err, errsize, "%s: %s", path, regfile_strerror(errno));
 		return -1;
 	}
 	return qstore_read_envelope_fd(fd, path, max, data_r, len_r, env, err, errsize);

@@ -11,11 +11,10 @@
 #include "cli.h"
 #include "conf.h"
 #include "control.h"
+#include "log.h"
 #include "remote_int.h"
+#include "timecalc.h"
 #include "tls.h"
-
-/* Longer timeouts than a day are a typo, and would overflow milliseconds in an int. */
-#define TIMEOUT_MAX 86400
 
 static void
 usage(FILE *out)
@@ -89,15 +88,17 @@ remote_fail_all(struct remote *rm, bool perm, const char *text)
 	msg_verdict(rm, perm ? 'D' : 'Z', text);
 }
 
-/* A timeout control file in milliseconds (seconds in the file; 0 or absurd: the default). */
+/* A timeout control file in milliseconds (seconds in the file; bad or out of range: the default). */
 static int
 timeout_ms(const char *dir, const char *name, unsigned long def)
 {
 	unsigned long secs;
+	char err[512];
 
-	if (control_read_ulong(dir, name, def, &secs) == -1 || secs == 0 || secs > TIMEOUT_MAX)
-		secs = def;
-	return (int)secs * 1000;
+	if (control_read_seconds(dir, name, def, 1, CONTROL_TIMEOUT_MAX, &secs, err,
+				 sizeof(err)) == -1)
+		log_warnx("%s", err);
+	return time_secs_to_ms((long long)secs);
 }
 
 /* The name for EHLO: control/helohost, else control/me, else the host name. */
@@ -169,6 +170,8 @@ main(int argc, char **argv)
 	}
 
 	cli_load_conf(&rm->conf, conf_arg);
+	/* Warnings (a bad timeout file) go where osd queue's go. */
+	(void)log_init("osd-remote", strcmp(rm->conf.log, "syslog") == 0, rm->conf.log_facility);
 	/* A server that closes while we write must give a verdict, not kill us (TLS writes use write(2)). */
 	signal(SIGPIPE, SIG_IGN);
 	rm->connect_ms = timeout_ms(rm->conf.control_dir, "timeoutconnect", 60);

@@ -10,6 +10,7 @@
 
 #include "monotonic.h"
 #include "mx.h"
+#include "regfile.h"
 #include "remote_int.h"
 #include "smtpc.h"
 
@@ -128,8 +129,8 @@ serve_request(struct remote *rm, char *line, size_t len)
 	rm->sender = strcmp(req.sender, "#@[]") == 0 ? "" : req.sender;
 	rm->rcpts = req.rcpts;
 	rm->nrcpts = req.nrcpts;
-	if ((fd = open(req.path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
-		snprintf(err, sizeof(err), "%s: %s", req.path, strerror(errno));
+	if ((fd = regfile_open(req.path, O_RDONLY, 0, NULL)) == -1) {
+		snprintf(err, sizeof(err), "%s: %s", req.path, regfile_strerror(errno));
 		remote_fail_all(rm, false, err);
 	} else {
 		rm->msg_fd = fd;

@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include "timecalc.h"
+
 /* qmail-send's "chanskip" per channel, in seconds. */
 #define SCHED_LOCAL_STEP 100
 #define SCHED_REMOTE_STEP 400
@@ -11,15 +13,16 @@ time_t
 sched_next_try(time_t arrival, unsigned tries, bool remote, long lifetime, time_t now)
 {
 	long long step = remote ? SCHED_REMOTE_STEP : SCHED_LOCAL_STEP;
+	/* At most 400 * 100000^2 = 4e12 s; the sums saturate (an arrival read from a damaged file). */
 	long long n = tries > 100000 ? 100000 : tries;
-	long long next = (long long)arrival + step * n * n;
-	long long last = (long long)arrival + (lifetime > 0 ? lifetime : 0);
+	time_t next = time_add(arrival, step * n * n);
+	time_t last = time_add(arrival, lifetime > 0 ? lifetime : 0);
 
 	if (next > last)
 		next = last;
-	if (next <= (long long)now)
-		next = (long long)now + 1;
-	return (time_t)next;
+	if (next <= now)
+		next = time_add(now, 1);
+	return next;
 }
 
 void

@@ -18,6 +18,7 @@
 #include "server.h"
 #include "session.h"
 #include "smtpd.h"
+#include "timecalc.h"
 #include "tls.h"
 #include "userdb.h"
 
@@ -143,13 +144,13 @@ smtpd_serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned pr
 
 	ipaddr_format(addr, text);
 	buf_init(&out, 0);
-	if (control_read_ulong(d->conf.control_dir, "timeoutsmtpd", SMTPD_DEFAULT_TIMEOUT,
-			       &timeout) == -1 || timeout == 0)
-		timeout = SMTPD_DEFAULT_TIMEOUT;
+	/* A bad or out-of-range value: the default, as qmail-smtpd would not start with it. */
+	if (control_read_seconds(d->conf.control_dir, "timeoutsmtpd", SMTPD_DEFAULT_TIMEOUT, 1,
+				 CONTROL_TIMEOUT_MAX, &timeout, err, sizeof(err)) == -1)
+		log_warnx("%s: %s", text, err);
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		fatalx("%s: out of memory", text);
-	if (netconn_init(c, fd, timeout > 86400 ? 86400000 : (int)(timeout * 1000),
-			 SMTP_COMMAND_MAX) == -1)
+	if (netconn_init(c, fd, time_secs_to_ms((long long)timeout), SMTP_COMMAND_MAX) == -1)
 		fatal("%s: fcntl", text);
 
 	if (kind == SMTPD_KIND_SMTPS) {

@@ -421,6 +421,71 @@ test_conf_load_zero_relay_expire_rejected(void **state)
 	expect_error(*state, "relay_expire = 0\n", "1: relay_expire: must be greater than 0");
 }
 
+/* relay_expire: 30 days is the largest accepted, in any unit; one second more is an error. */
+static void
+test_conf_load_relay_expire_bound(void **state)
+{
+	static const char *const good[] = { "30d", "720h", "43200m", "2592000s", "2592000" };
+	struct fixture *f = *state;
+	char text[128];
+	size_t i;
+
+	assert_int_equal(CONF_RELAY_EXPIRE_MAX, 2592000);
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(text, sizeof(text), "relay_expire = %s\n", good[i]);
+		write_conf(f, text);
+		f->conf.relay_expire = 0;
+		assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), 0);
+		assert_int_equal(f->conf.relay_expire, CONF_RELAY_EXPIRE_MAX);
+	}
+	expect_error(f, "relay_expire = 2592001\n",
+		     "1: relay_expire: \"2592001\" is too long (at most 30d)");
+	expect_error(f, "# a comment\nrelay_expire = 31d\n",
+		     "2: relay_expire: \"31d\" is too long (at most 30d)");
+	expect_error(f, "relay_expire = 721h\n", "1: relay_expire: \"721h\" is too long (at most 30d)");
+	/* The value of the issue: accepted before, and its sum overflowed. */
+	expect_error(f, "relay_expire = 9223372036854775807\n",
+		     "1: relay_expire: \"9223372036854775807\" is too long (at most 30d)");
+	/* Too large for a long at all: still the file:line: key error. */
+	expect_error(f, "relay_expire = 9223372036854775808\n",
+		     "1: relay_expire: bad duration \"9223372036854775808\" (want seconds, or a "
+		     "number with s, m, h or d)");
+}
+
+/* pop3_timeout: at most a day (its milliseconds fit an int), one second more is an error. */
+static void
+test_conf_load_pop3_timeout_bound(void **state)
+{
+	struct fixture *f = *state;
+
+	write_conf(f, "pop3_timeout = 1d\n");
+	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), 0);
+	assert_int_equal(f->conf.pop3_timeout, 86400);
+	write_conf(f, "pop3_timeout = 86400\n");
+	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), 0);
+	assert_int_equal(f->conf.pop3_timeout, CONF_TIMEOUT_MAX);
+	expect_error(f, "pop3_timeout = 86401\n", "1: pop3_timeout: \"86401\" is too long (at most 1d)");
+	expect_error(f, "pop3_timeout = 25h\n", "1: pop3_timeout: \"25h\" is too long (at most 1d)");
+}
+
+static void
+test_conf_format_duration_largest_unit(void **state)
+{
+	char out[32];
+
+	(void)state;
+	conf_format_duration(2592000, out, sizeof(out));
+	assert_string_equal(out, "30d");
+	conf_format_duration(7200, out, sizeof(out));
+	assert_string_equal(out, "2h");
+	conf_format_duration(5400, out, sizeof(out));
+	assert_string_equal(out, "90m");
+	conf_format_duration(61, out, sizeof(out));
+	assert_string_equal(out, "61s");
+	conf_format_duration(0, out, sizeof(out));
+	assert_string_equal(out, "0s");
+}
+
 static void
 test_conf_load_bad_bool_is_error(void **state)
 {
@@ -777,6 +842,9 @@ main(void)
 		T(test_conf_load_empty_key_is_error),
 		T(test_conf_load_bad_durations_are_errors),
 		T(test_conf_load_zero_relay_expire_rejected),
+		T(test_conf_load_relay_expire_bound),
+		T(test_conf_load_pop3_timeout_bound),
+		cmocka_unit_test(test_conf_format_duration_largest_unit),
 		T(test_conf_load_bad_bool_is_error),
 		T(test_conf_load_log_must_be_stderr_or_syslog),
 		T(test_conf_load_unknown_facility_is_error),

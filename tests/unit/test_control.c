@@ -221,6 +221,71 @@ test_control_read_ulong_rejects_non_digits_and_overflow(void **state)
 	assert_int_equal(v, 42);
 }
 
+/* control_read_seconds: the bound itself is accepted; one more is refused with the default and a message. */
+static void
+test_control_read_seconds_bounds(void **state)
+{
+	unsigned long v = 42;
+	char err[256];
+
+	/* Missing: the default, no message. */
+	assert_int_equal(control_read_seconds(*state, "timeoutremote", 1200, 1, CONTROL_TIMEOUT_MAX,
+					      &v, err, sizeof(err)), 0);
+	assert_int_equal(v, 1200);
+	assert_string_equal(err, "");
+
+	put(*state, "timeoutremote", "86400\n");
+	assert_int_equal(control_read_seconds(*state, "timeoutremote", 1200, 1, CONTROL_TIMEOUT_MAX,
+					      &v, err, sizeof(err)), 0);
+	assert_int_equal(v, 86400);
+
+	put(*state, "timeoutremote", "86401\n");
+	errno = 0;
+	assert_int_equal(control_read_seconds(*state, "timeoutremote", 1200, 1, CONTROL_TIMEOUT_MAX,
+					      &v, err, sizeof(err)), -1);
+	assert_int_equal(errno, ERANGE);
+	assert_int_equal(v, 1200);
+	assert_string_equal(err, "control/timeoutremote: 86401 is out of range (1 to 86400 seconds); "
+				 "using 1200");
+
+	put(*state, "timeoutremote", "0\n");
+	assert_int_equal(control_read_seconds(*state, "timeoutremote", 1200, 1, CONTROL_TIMEOUT_MAX,
+					      &v, err, sizeof(err)), -1);
+	assert_int_equal(errno, ERANGE);
+	assert_int_equal(v, 1200);
+
+	/* queuelifetime: 0 is allowed (qmail: the first failure is final), 100 days at most. */
+	put(*state, "queuelifetime", "0\n");
+	assert_int_equal(control_read_seconds(*state, "queuelifetime", 604800, 0,
+					      CONTROL_QUEUELIFETIME_MAX, &v, err, sizeof(err)), 0);
+	assert_int_equal(v, 0);
+	put(*state, "queuelifetime", "8640000\n");
+	assert_int_equal(control_read_seconds(*state, "queuelifetime", 604800, 0,
+					      CONTROL_QUEUELIFETIME_MAX, &v, err, sizeof(err)), 0);
+	assert_int_equal(v, 8640000);
+	put(*state, "queuelifetime", "8640001\n");
+	assert_int_equal(control_read_seconds(*state, "queuelifetime", 604800, 0,
+					      CONTROL_QUEUELIFETIME_MAX, &v, err, sizeof(err)), -1);
+	assert_int_equal(v, 604800);
+	assert_string_equal(err, "control/queuelifetime: 8640001 is out of range (0 to 8640000 "
+				 "seconds); using 604800");
+
+	/* More digits than a long holds, and words: the default, said clearly. */
+	put(*state, "queuelifetime", "9223372036854775807999\n");
+	assert_int_equal(control_read_seconds(*state, "queuelifetime", 604800, 0,
+					      CONTROL_QUEUELIFETIME_MAX, &v, err, sizeof(err)), -1);
+	assert_int_equal(errno, ERANGE);
+	assert_int_equal(v, 604800);
+	assert_string_equal(err, "control/queuelifetime: \"9223372036854775807999\" is too large; "
+				 "using 604800");
+	put(*state, "timeoutsmtpd", "20m\n");
+	assert_int_equal(control_read_seconds(*state, "timeoutsmtpd", 1200, 1, CONTROL_TIMEOUT_MAX,
+					      &v, err, sizeof(err)), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(v, 1200);
+	assert_string_equal(err, "control/timeoutsmtpd: \"20m\" is not a number of seconds; using 1200");
+}
+
 static void
 test_control_read_lines_skips_comments_and_blanks(void **state)
 {
@@ -377,6 +442,7 @@ main(void)
 		T(test_control_read_ulong_parses_number),
 		T(test_control_read_ulong_missing_gives_default),
 		T(test_control_read_ulong_rejects_non_digits_and_overflow),
+		T(test_control_read_seconds_bounds),
 		T(test_control_read_lines_skips_comments_and_blanks),
 		T(test_control_read_lines_missing_file_is_empty_list),
 		T(test_control_read_lines_many_lines),

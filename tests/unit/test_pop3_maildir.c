@@ -666,6 +666,85 @@ test_pop3_maildir_follows_moved_and_tolerates_vanished_files(void **state)
 	assert_true(exists(f, "cur", "v3:2,FS"));
 }
 
+/* Replace folder/name by a FIFO. */
+static void
+swap_in_fifo(const struct fixture *f, const char *folder, const char *name)
+{
+	char p[PATH_MAX];
+
+	assert_int_equal(path_fmt(p, sizeof(p), "%s/%s/%s", f->dir, folder, name), 0);
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(mkfifo(p, 0600), 0);
+}
+
+/*
+ * A FIFO swapped in for a listed message after the listing: opening it
+ * must neither block (before the fix open(2) waited for a writer for
+ * ever; alarm() makes that a failure, not a hang) nor read it; the
+ * message is gone (EINVAL: not a regular file), the others still read.
+ */
+static void
+test_pop3_maildir_fifo_swapped_in_is_refused_at_once(void **state)
+{
+	struct fixture *f = *state;
+	struct maildir_update_stats us;
+	struct maildir_stream *st = NULL;
+	struct maildir *md;
+	const char *why;
+	struct buf out;
+	struct stat sb;
+	uint64_t size;
+	char p[PATH_MAX];
+
+	alarm(20);
+	put_str(f, "new", "f1", "first\n", 1);
+	put_str(f, "cur", "f2:2,", "second\n", 2);
+	put_str(f, "new", "f3", "third\n", 3);
+	md = open_md(f, MAILDIR_OPEN_LOCK);
+	swap_in_fifo(f, "new", "f1");
+	swap_in_fifo(f, "cur", "f2:2,");
+
+	errno = 0;
+	assert_int_equal(maildir_stream_open(md, 0, -1, &st, &size), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_null(st);
+	assert_int_equal(maildir_msg_state(md, 0), MAILDIR_MSG_GONE);
+	errno = 0;
+	assert_int_equal(maildir_stream_open(md, 1, 0, &st, NULL), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(maildir_msg_state(md, 1), MAILDIR_MSG_GONE);
+	assert_int_equal(maildir_size(md, 1, &size), -1);
+
+	buf_init(&out, 0);
+	stream_all(md, 2, -1, &out, &size);
+	assert_string_equal(out.data, "third\r\n.\r\n");
+	buf_free(&out);
+	maildir_mark_seen(md, 0);
+	assert_int_equal(maildir_update(md, &us, &why), 0);
+	assert_int_equal(us.moved, 0);
+	maildir_close(md);
+	/* The FIFO was left where it was, not given the S flag. */
+	assert_int_equal(path_fmt(p, sizeof(p), "%s/new/f1", f->dir), 0);
+	assert_int_equal(lstat(p, &sb), 0);
+	assert_true(S_ISFIFO(sb.st_mode));
+
+	/* Never listed either, when it is there at the start. */
+	md = open_md(f, 0);
+	assert_int_equal(maildir_count(md), 1);
+	maildir_close(md);
+
+	/* A FIFO in place of the lock file is refused, not used as a lock. */
+	assert_int_equal(path_fmt(p, sizeof(p), "%s/%s", f->dir, MAILDIR_LOCK_NAME), 0);
+	(void)unlink(p);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	md = NULL;
+	errno = 0;
+	assert_int_equal(maildir_open(f->dir, MAILDIR_OPEN_LOCK, &md, &why), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_string_equal(why, "the lock file is not a regular file");
+	alarm(0);
+}
+
 static void
 test_pop3_maildir_refuses_more_than_max_messages(void **state)
 {
@@ -712,6 +791,7 @@ main(void)
 		T(test_pop3_maildir_rset_undeletes),
 		T(test_pop3_maildir_uidl_stable_after_move_to_cur),
 		T(test_pop3_maildir_follows_moved_and_tolerates_vanished_files),
+		T(test_pop3_maildir_fifo_swapped_in_is_refused_at_once),
 		T(test_pop3_maildir_refuses_more_than_max_messages),
 	};
 

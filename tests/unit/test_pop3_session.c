@@ -435,6 +435,78 @@ test_pop3_session_top_zero_and_beyond_body(void **state)
 	}
 }
 
+/* Replace message i of the test mailbox by a FIFO (another agent swapping it after the listing). */
+static void
+swap_in_fifo(struct fixture *f, size_t i)
+{
+	char p[PATH_MAX];
+
+	assert_int_equal(path_fmt(p, sizeof(p), "%s/%s/%s", f->maildir, mailbox[i].folder,
+				  mailbox[i].name), 0);
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(mkfifo(p, 0600), 0);
+}
+
+/*
+ * A FIFO swapped in for a listed message: RETR, TOP and LIST n answer
+ * -ERR at once (and ask for a log line), and the session goes on.  Before
+ * the fix open(2) blocked on the FIFO for ever: alarm() turns such a
+ * regression into a failed test instead of a hung one.
+ */
+static void
+test_pop3_session_fifo_swapped_in_answers_err_at_once(void **state)
+{
+	struct fixture *f = *state;
+	struct session *s;
+	struct stat st;
+	char p[PATH_MAX];
+
+	alarm(20);
+	s = logged_in(f);
+	swap_in_fifo(f, 0);
+	swap_in_fifo(f, 1);
+	assert_int_equal(expect(s, "RETR 1", "-ERR message 1 no longer exists\r\n"),
+			 SESSION_ACT_ERROR);
+	assert_non_null(strstr(session_error(s), "not a regular file"));
+	assert_int_equal(expect(s, "LIST 2", "-ERR message 2 no longer exists\r\n"),
+			 SESSION_ACT_ERROR);
+	/* Known gone now: the same answer, nothing more to log. */
+	assert_int_equal(expect(s, "TOP 2 0", "-ERR message 2 no longer exists\r\n"), 0);
+	assert_int_equal(expect(s, "DELE 1", "-ERR message 1 no longer exists\r\n"), 0);
+	/* The session goes on with the other messages. */
+	expect(s, "STAT", "+OK 1 61\r\n");
+	expect(s, "LIST", "+OK 1 messages (61 octets)\r\n3 61\r\n.\r\n");
+	expect(s, "RETR 3",
+	       "+OK 61 octets\r\nSubject: three\r\n\r\nline 1\r\nline 2\r\nline 3\r\n"
+	       "no newline at end\r\n.\r\n");
+	assert_int_equal(expect(s, "QUIT", "+OK Logging out.\r\n"), SESSION_ACT_CLOSE);
+	session_free(s);
+	/* Nothing was done to the FIFOs: not read, not renamed, not removed. */
+	assert_int_equal(path_fmt(p, sizeof(p), "%s/%s/%s", f->maildir, mailbox[0].folder,
+				  mailbox[0].name), 0);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISFIFO(st.st_mode));
+
+	/* TOP on a fresh FIFO, and LIST when the sizes were not known yet. */
+	fill_mailbox(f);
+	s = logged_in(f);
+	swap_in_fifo(f, 2);
+	assert_int_equal(expect(s, "TOP 3 0", "-ERR message 3 no longer exists\r\n"),
+			 SESSION_ACT_ERROR);
+	expect(s, "NOOP", "+OK\r\n");
+	session_free(s);
+	s = logged_in(f);
+	expect(s, "STAT", "+OK 2 115\r\n");
+	session_free(s);
+	fill_mailbox(f);
+	s = logged_in(f);
+	swap_in_fifo(f, 1);
+	assert_int_equal(expect(s, "LIST", "+OK 2 messages (128 octets)\r\n1 67\r\n3 61\r\n.\r\n"),
+			 SESSION_ACT_ERROR);
+	session_free(s);
+	alarm(0);
+}
+
 static char *
 b64(const char *data, size_t len)
 {
@@ -1216,6 +1288,7 @@ main(int argc, char **argv)
 		T(test_pop3_session_list_sizes_match_retr_bytes),
 		T(test_pop3_session_full_session_dele_rset_quit),
 		T(test_pop3_session_top_zero_and_beyond_body),
+		T(test_pop3_session_fifo_swapped_in_answers_err_at_once),
 		T(test_pop3_session_auth_plain_and_login),
 		T(test_pop3_session_apop),
 		T(test_pop3_session_auth_cram_md5),

@@ -1,14 +1,20 @@
 /* test_smtp_aliases.c - unit tests for the aliases file and the Delivered-To loop check (smtp-gate/aliases.c). */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "aliases.h"
+#include "buf.h"
+#include "path.h"
+#include "testutil.h"
 
 /* Look name up in text (a C string) of example.test; the return value of aliases_lookup. */
 static int
@@ -232,6 +238,40 @@ test_smtp_aliases_delivered_to_only_in_the_header(void **state)
 	assert_false(aliases_delivered_to("", 0, "bob@example.test"));
 }
 
+/*
+ * aliases_read: a FIFO in place of the aliases file is an error at once
+ * (the delivery is deferred), not osd-local waiting in open(2) for ever;
+ * alarm() makes a regression fail instead of hang.  A regular file reads.
+ */
+static void
+test_smtp_aliases_read_fifo_is_an_error_at_once(void **state)
+{
+	char dom[PATH_MAX], path[PATH_MAX], err[PATH_MAX + 64];
+	struct buf b;
+	FILE *fp;
+
+	alarm(20);
+	assert_int_equal(path_join(dom, sizeof(dom), *state, "example.test"), 0);
+	assert_int_equal(mkdir(dom, 0700), 0);
+	assert_int_equal(path_join(path, sizeof(path), dom, "aliases"), 0);
+	buf_init(&b, 0);
+	/* Missing: no aliases, no error. */
+	assert_int_equal(aliases_read(*state, "example.test", &b, err, sizeof(err)), 0);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(aliases_read(*state, "example.test", &b, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "aliases: not a regular file"));
+	assert_int_equal(unlink(path), 0);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("postmaster: bob\n", fp);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(aliases_read(*state, "example.test", &b, err, sizeof(err)), 0);
+	assert_int_equal(b.len, strlen("postmaster: bob\n"));
+	buf_free(&b);
+	alarm(0);
+}
+
 int
 main(void)
 {
@@ -248,6 +288,8 @@ main(void)
 		cmocka_unit_test(test_smtp_aliases_text_need_not_end_in_newline),
 		cmocka_unit_test(test_smtp_aliases_delivered_to_found_ignoring_case),
 		cmocka_unit_test(test_smtp_aliases_delivered_to_only_in_the_header),
+		cmocka_unit_test_setup_teardown(test_smtp_aliases_read_fifo_is_an_error_at_once,
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

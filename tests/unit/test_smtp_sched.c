@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -41,6 +42,26 @@ test_schedule_bounds(void **state)
 	for (n = 1; n < 1000; n++)
 		assert_true(sched_next_try(t0, n, true, 604800, t0) >=
 			    sched_next_try(t0, n - 1 > 0 ? n - 1 : 1, true, 604800, t0));
+}
+
+/*
+ * At the bounds: queuelifetime at its largest, and an arrival time read
+ * from a damaged envelope near the end of time (the parser takes up to
+ * INT64_MAX): no sum overflows (UBSan), the answer stays in the future.
+ */
+static void
+test_schedule_no_overflow_at_the_limits(void **state)
+{
+	const time_t t0 = 1700000000, tmax = (time_t)INT64_MAX;
+
+	(void)state;
+	assert_int_equal(sched_next_try(t0, ~0u, true, 100L * 86400, t0), t0 + 100L * 86400);
+	assert_int_equal(sched_next_try(t0, 1, true, 100L * 86400, t0), t0 + 400);
+	assert_true(sched_next_try(tmax, ~0u, true, 100L * 86400, t0) == tmax);
+	assert_true(sched_next_try(tmax - 10, 1, true, 100L * 86400, t0) == tmax);
+	assert_true(sched_next_try(t0, 1, true, LONG_MAX, t0) == t0 + 400);
+	assert_true(sched_next_try(t0, ~0u, true, LONG_MAX, t0) == t0 + 400LL * 100000 * 100000);
+	assert_true(sched_next_try(t0, 1, true, 10, tmax) == tmax);
 }
 
 /* The heap against a reference: random pushes, pops, removals and updates. */
@@ -106,6 +127,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_schedule_is_qmails),
 		cmocka_unit_test(test_schedule_bounds),
+		cmocka_unit_test(test_schedule_no_overflow_at_the_limits),
 		cmocka_unit_test(test_heap_random),
 	};
 

@@ -11,8 +11,10 @@
 
 #include <cmocka.h>
 
+#include "conf.h"
 #include "ipaddr.h"
 #include "table.h"
+#include "timecalc.h"
 
 /* A small fixed-seed generator, so every run does the same operations. */
 static uint64_t
@@ -417,6 +419,40 @@ test_table_ms_until_expiry(void **state)
 	table_free(t);
 }
 
+/* At the bounds: relay_expire at its largest, and an mtime near the end of time (tmpfs takes one). */
+static void
+test_table_ms_until_expiry_at_the_limits(void **state)
+{
+	struct table *t = table_new();
+	struct ipaddr a = addr("192.0.2.7");
+	struct timespec now = ts(1700000000, 0);
+
+	(void)state;
+	assert_int_equal(table_set(t, &a, &(struct timespec){ 1700000000, 0 }), 1);
+	/* 30 days away: the wait is capped at a day. */
+	assert_int_equal(table_ms_until_expiry(t, CONF_RELAY_EXPIRE_MAX, &now), 86400000);
+	now = ts(1700000000 + CONF_RELAY_EXPIRE_MAX - 86400, 1);
+	assert_int_equal(table_ms_until_expiry(t, CONF_RELAY_EXPIRE_MAX, &now), 86400000);
+	now = ts(1700000000 + CONF_RELAY_EXPIRE_MAX - 2, 0);
+	assert_int_equal(table_ms_until_expiry(t, CONF_RELAY_EXPIRE_MAX, &now), 2000);
+	now = ts(1700000000 + CONF_RELAY_EXPIRE_MAX, 0);
+	assert_int_equal(table_ms_until_expiry(t, CONF_RELAY_EXPIRE_MAX, &now), 0);
+	table_free(t);
+
+	t = table_new();
+	now = ts(1700000000, 0);
+	assert_int_equal(table_set(t, &a, &(struct timespec){ TIMECALC_TIME_MAX, 999999999 }), 1);
+	assert_int_equal(table_ms_until_expiry(t, CONF_RELAY_EXPIRE_MAX, &now), 86400000);
+	table_free(t);
+
+	/* Now at the end of time, an old entry: expired, not a wrapped huge wait. */
+	t = table_new();
+	now = ts(TIMECALC_TIME_MAX, 0);
+	assert_int_equal(table_set(t, &a, &(struct timespec){ TIMECALC_TIME_MIN, 0 }), 1);
+	assert_int_equal(table_ms_until_expiry(t, CONF_RELAY_EXPIRE_MAX, &now), 0);
+	table_free(t);
+}
+
 int
 main(void)
 {
@@ -428,6 +464,7 @@ main(void)
 		cmocka_unit_test(test_table_matches_reference_under_random_operations),
 		cmocka_unit_test(test_table_clear_empties_and_allows_reuse),
 		cmocka_unit_test(test_table_ms_until_expiry),
+		cmocka_unit_test(test_table_ms_until_expiry_at_the_limits),
 	};
 
 	return cmocka_run_group_tests_name("table", tests, NULL, NULL);

@@ -451,6 +451,30 @@ test_userdb_lookup_finds_first_good_line(void **state)
 	assert_int_equal(userdb_lookup(dir, &n, &u, err, sizeof(err)), 0);
 }
 
+/*
+ * A FIFO in place of vpasswd (local delivery and every login read it): an
+ * error at once, not a process waiting in open(2) for a writer.  alarm()
+ * makes a regression fail instead of hang.
+ */
+static void
+test_userdb_lookup_vpasswd_fifo_is_an_error_at_once(void **state)
+{
+	const char *dir = *state;
+	char path[PATH_MAX], domdir[PATH_MAX], err[PATH_MAX + 256];
+	struct userdb_name n;
+	struct userdb_user u;
+
+	alarm(20);
+	assert_int_equal(path_join(domdir, sizeof(domdir), dir, "example.com"), 0);
+	assert_int_equal(path_mkdirs(domdir, 0700), 0);
+	assert_int_equal(userdb_vpasswd_path(dir, "example.com", path, sizeof(path)), 0);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(userdb_split_login("ann@example.com", NULL, &n, err, sizeof(err)), 0);
+	assert_int_equal(userdb_lookup(dir, &n, &u, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not a regular file"));
+	alarm(0);
+}
+
 /* Hash password with a fresh salt of the given scheme, as the test's reference. */
 static void
 make_hash(const char *prefix, const char *password, char *out, size_t size)
@@ -965,6 +989,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_userdb_foreach_reports_bad_lines_and_reads_on,
 						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_userdb_lookup_finds_first_good_line,
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_userdb_lookup_vpasswd_fifo_is_an_error_at_once,
 						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test(test_userdb_verify_password_each_hash_kind),
 		cmocka_unit_test(test_userdb_verify_password_refuses_unusable_hashes),
