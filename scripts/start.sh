@@ -7,8 +7,7 @@ cd "$(dirname "$0")/.."
 top=$(pwd)
 
 scripts/install-deps.sh
-[ -f build/build.ninja ] || meson setup build >/dev/null
-meson compile -C build >/dev/null
+scripts/build.sh build
 
 demo=$top/demo
 mkdir -p "$demo/state" "$demo/control"
