@@ -5,10 +5,10 @@
 #                       [--build DIR] [--tmpdir DIR] [--port N] [--dovecot-port N]
 #                       [--harness PATH] [--keep]
 #
-# Uses the shared harness /work/shared/bench/peer-dovecot.sh (load generator:
-# pop3load.py next to it). Generates one vpopmail-style tree (users yNN
-# yescrypt, sNN sha512-crypt, big with 1,000 messages; password bench-pass,
-# domain bench.test), owned by the system user "mail". osd pop3d is started
+# Uses the shared harness ../shared/bench/peer-dovecot.sh (relative to the
+# project root; load generator: pop3load.py next to it). Generates one
+# vpopmail-style tree (users yNN yescrypt, sNN sha512-crypt, big with 1,000
+# messages; password bench-pass, domain bench.test), owned by the system user "mail". osd pop3d is started
 # as root with `user =` empty and `mail_user = mail`, so it binds as root
 # and drops to mail; the private Dovecot serves the same tree as the same uid.
 # The harness measures dovecot-default, dovecot-fast and osd (medians of
@@ -21,8 +21,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-build=${OSD_BUILD:-$here/../build}
-harness=${PEER_DOVECOT:-/work/shared/bench/peer-dovecot.sh}
+root=$(cd "$here/.." && pwd)
+build=${OSD_BUILD:-$root/build}
+harness=${PEER_DOVECOT:-$root/../shared/bench/peer-dovecot.sh}
 tmpdir=${TMPDIR:-/tmp}
 port=11310
 dc_port=11210
@@ -60,7 +61,7 @@ load="$(dirname "$harness")/pop3load.py"
 for f in "$build/osd" "$build/osd-pop3d"; do
 	[ -x "$f" ] || { echo "bench_pop3: $f is missing: build first" >&2; exit 111; }
 done
-[ -x "$harness" ] && [ -f "$load" ] || { echo "bench_pop3: harness $harness or $load missing" >&2; exit 111; }
+[ -x "$harness" ] && [ -f "$load" ] || { echo "bench_pop3: harness $harness or $load missing (expected ../shared/bench/peer-dovecot.sh next to the project; set --harness or PEER_DOVECOT)" >&2; exit 111; }
 command -v mkpasswd >/dev/null || { echo "bench_pop3: mkpasswd missing (Debian whois; scripts/install-deps.sh)" >&2; exit 111; }
 owner="$(id -u "$mail_user"):$(id -g "$mail_user")" ||
 	{ echo "bench_pop3: no system user $mail_user" >&2; exit 111; }

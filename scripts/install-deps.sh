@@ -4,13 +4,21 @@
 # dnsmasq, dovecot) are not started: tests and benchmarks run private instances.
 set -euo pipefail
 
+# Checked on a debootstrap --variant=minbase Debian 12 (../shared/fresh-machine.sh): with
+# --no-install-recommends nothing arrives that is not named here.
 PACKAGES=(
-  # build
-  gcc meson ninja-build pkg-config
+  # build: build-essential brings libc6-dev (gcc alone only recommends it, and without it
+  # meson setup fails with "Compiler cc can not compile programs")
+  build-essential gcc meson ninja-build pkg-config
   libinotifytools0-dev libcdb-dev libcrypt-dev libcmocka-dev libssl-dev libc-ares-dev
   # tools used by tests and benchmarks
   python3 tinycdb ucspi-tcp-ipv6 postfix swaks curl dnsmasq dovecot-pop3d
   valgrind procps iproute2 openssl whois fetchmail
+  # swaks --tls needs Net::SSLeay, swaks over IPv6 IO::Socket::INET6 (both only
+  # recommended by swaks)
+  libnet-ssleay-perl libio-socket-inet6-perl
+  # /usr/bin/time (test_remote_delivery.py measures peak memory with it)
+  time
 )
 
 missing=()

@@ -1,51 +1,16 @@
 #!/usr/bin/env bash
-# start.sh - install what is needed, build, and start osd on its embedded demo
-# configuration: loopback ports, state in ./demo inside the checkout, a demo user.
+# start.sh - install what is needed, build, and start osd on its demo configuration
+# (scripts/demo-setup.sh): loopback ports, state in ./demo inside the checkout, a demo user.
 # Stop it with Ctrl-C (or SIGTERM to the osd run process).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
 
 scripts/install-deps.sh
-[ -f build/build.ninja ] || meson setup build >/dev/null
-meson compile -C build >/dev/null
+scripts/build.sh build
 
 demo=$top/demo
-mkdir -p "$demo/state" "$demo/control"
-if [ ! -f "$demo/osd.conf" ]; then
-  cat > "$demo/osd.conf" <<CONF
-# osd demo configuration (made by scripts/start.sh; edit freely).
-# Relative paths are relative to this file's folder.
-state_dir = state
-control_dir = control
-rules = tcp.smtp
-relay_expire = 3h
-pop3_listen = 127.0.0.1:11110
-smtp_listen = 127.0.0.1:2525
-submission_listen = 127.0.0.1:2587
-imap_listen = 127.0.0.1:11143
-default_domain = example.test
-services = watch pop3d smtpd queue
-CONF
-  cat > "$demo/tcp.smtp" <<'RULES'
-# Static rules in tcprules syntax; logins add ADDRESS:allow,RELAYCLIENT="".
-127.0.0.1:allow,RELAYCLIENT=""
-:allow
-RULES
-  echo demo.example.test > "$demo/control/me"
-  echo example.test > "$demo/control/rcpthosts"
-fi
-
-# The demo user demo@example.test (password "demo"), vpopmail layout, with one message.
-# Demo folders made before the SMTP gate existed get it too.
-sed -i 's/^services = watch pop3d\( smtpd\)\?$/services = watch pop3d smtpd queue/' "$demo/osd.conf"
-
-dom=$demo/state/domains/example.test
-if [ ! -f "$dom/vpasswd" ]; then
-  echo demo | build/osd user add -c "$demo/osd.conf" demo@example.test
-  printf 'From: postmaster@example.test\r\nTo: demo@example.test\r\nSubject: Welcome to osd\r\n\r\nThis is the demo mailbox.\r\n' \
-    > "$dom/demo/Maildir/new/1700000000.M1P1.demo"
-fi
+scripts/demo-setup.sh "$demo" build/osd
 
 cat <<MSG
 
@@ -58,6 +23,8 @@ In another terminal, try:
   swaks --server 127.0.0.1:2525 --local-interface 127.0.0.10 --to someone@far.example  # 553, no relay
   swaks --server 127.0.0.1:2587 -a PLAIN -au demo -ap demo --to someone@far.example   # submission with AUTH
   swaks --server 127.0.0.1:2525 --to demo@example.test   # delivered to the demo Maildir by osd queue
+  swaks --server 127.0.0.1:2525 --to someone@nowhere.invalid   # no such domain: the bounce (or, when the
+      # sender's domain fails too, the double bounce to postmaster@example.test) lands in the demo Maildir
   build/osd qstat -c demo/osd.conf; build/osd qread -c demo/osd.conf   # the queue
   build/osd check  -c demo/osd.conf 127.0.0.10    # decision: no-relay
   cdb -d demo/state/relay.cdb                     # the table, as tcpserver reads it

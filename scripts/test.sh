@@ -9,12 +9,7 @@ scripts/install-deps.sh
 
 run_suite() {  # build dir, meson options...
   local dir=$1; shift
-  if [ -f "$dir/build.ninja" ]; then
-    meson setup --reconfigure "$dir" "$@" >/dev/null
-  else
-    meson setup "$dir" "$@" >/dev/null
-  fi
-  meson compile -C "$dir" >/dev/null
+  scripts/build.sh "$dir" "$@"
   echo "== tests in $dir ($*)"
   meson test -C "$dir" --print-errorlogs --num-processes 2 "${TEST_ARGS[@]}" || status=1
 }
