@@ -13,7 +13,7 @@
 #include "cli.h"
 #include "conf.h"
 #include "opensmtp.h"
-#include "path.h"
+#include "runas.h"
 
 #define LINE_MAX_BYTES 1024
 
@@ -74,7 +74,8 @@ int main(int argc, char **argv)
 	};
 	const char *conf_arg = NULL, *file;
 	struct osd_conf conf;
-	char dir[PATH_MAX];
+	struct runas ra;
+	char dir[PATH_MAX], err[PATH_MAX + 256];
 	unsigned long lineno = 0, imported = 0, bad = 0, old = 0, kept = 0;
 	char *line = NULL;
 	size_t cap = 0;
@@ -97,14 +98,21 @@ int main(int argc, char **argv)
 	}
 	file = argv[optind];
 	cli_load_conf(&conf, conf_arg);
-	if (conf_opensmtp_dir(&conf, dir, sizeof dir) < 0 || path_mkdirs(dir, 0755) < 0 ||
-	    (dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		cli_error("import-open-smtp", "%s: %s", dir, strerror(errno));
-		return 111;
-	}
+	/* vpopmail's file may be readable by root only: opened before the drop. */
 	fp = strcmp(file, "-") == 0 ? stdin : fopen(file, "re");
 	if (fp == NULL) {
 		cli_error("import-open-smtp", "%s: %s", file, strerror(errno));
+		return 111;
+	}
+	/* Entries made as root could not be touched by pop3d later: write them as the
+	 * user the daemons run as, in open-smtp/ handed to it. */
+	if (runas_init(&ra, &conf, err, sizeof err) == -1 ||
+	    runas_opensmtp(&ra, &conf, RUNAS_WRITE, err, sizeof err) == -1 ||
+	    runas_drop(&ra, err, sizeof err) == -1)
+		runas_refuse("import-open-smtp", err);
+	if (conf_opensmtp_dir(&conf, dir, sizeof dir) < 0 ||
+	    (dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		cli_error("import-open-smtp", "%s: %s", dir, strerror(errno));
 		return 111;
 	}
 	while ((got = getline(&line, &cap, fp)) >= 0) {

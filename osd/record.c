@@ -9,6 +9,7 @@
 #include "conf.h"
 #include "opensmtp.h"
 #include "path.h"
+#include "runas.h"
 
 static void usage(FILE *out)
 {
@@ -26,7 +27,8 @@ int main(int argc, char **argv)
 	const char *conf_arg = NULL;
 	struct osd_conf conf;
 	struct ipaddr addr;
-	char dir[PATH_MAX], shown[64];
+	struct runas ra;
+	char dir[PATH_MAX], shown[64], err[PATH_MAX + 256];
 	int opt;
 
 	opterr = 0;
@@ -51,6 +53,17 @@ int main(int argc, char **argv)
 		cli_error("record", "state_dir path too long");
 		return 111;
 	}
+	/*
+	 * Run by root (a Dovecot post-login hook): record as the user the
+	 * daemons run as.  A root-owned entry could be renamed and removed by
+	 * the watcher (that takes write access to open-smtp/ only), but not
+	 * touched by osd pop3d at the user's next login (that takes owning
+	 * the entry).
+	 */
+	if (runas_init(&ra, &conf, err, sizeof err) == -1 ||
+	    runas_opensmtp(&ra, &conf, RUNAS_WRITE, err, sizeof err) == -1 ||
+	    runas_drop(&ra, err, sizeof err) == -1)
+		runas_refuse("record", err);
 	if (opensmtp_record(dir, &addr) < 0) {
 		if (errno == ENOENT && path_mkdirs(dir, 0755) == 0 && opensmtp_record(dir, &addr) == 0)
 			return 0;

@@ -23,6 +23,7 @@
 #include "path.h"
 #include "privdrop.h"
 #include "queue.h"
+#include "runas.h"
 #include "userdb.h"
 #include "xmalloc.h"
 
@@ -415,9 +416,9 @@ deliver(struct job *job, struct verdict *v)
 			return v->code;
 		}
 	}
-	/* The queue belongs to the user smtpd runs as. */
+	/* The queue belongs to the user smtpd runs as: user, else mail_user. */
 	job->forward = &targets;
-	run_as(conf->user, conf->group, deliver_forward, job, v);
+	run_as(runas_user(conf), conf->group, deliver_forward, job, v);
 	if (self && v->code == EXIT_DELIVERED) {
 		char text[sizeof(v->text)];
 
