@@ -53,7 +53,8 @@ static void usage(FILE *out)
 	fprintf(out, "usage: osd expire [-c FILE] [-v]\n"
 		     "Remove the open-smtp entries older than relay_expire and rebuild\n"
 		     "relay.cdb from the rules file and the live entries, once.  For cron\n"
-		     "or a systemd timer where no osd watch runs.\n");
+		     "or a systemd timer where no osd watch runs.  Started as root, it hands\n"
+		     "the relay state to the config's user (else mail_user) and runs as it.\n");
 }
 
 int main(int argc, char **argv)

@@ -16,7 +16,8 @@ static void usage(FILE *out)
 	fprintf(out, "usage: osd record [-c FILE] IP\n"
 		     "Record a successful login from IP: create or touch\n"
 		     "<state_dir>/open-smtp/IP with the current time.  IPv4-mapped IPv6\n"
-		     "addresses are recorded as IPv4.  For hooks of other POP3/IMAP servers.\n");
+		     "addresses are recorded as IPv4.  For hooks of other POP3/IMAP servers.\n"
+		     "Started as root, it records as the config's user (else mail_user).\n");
 }
 
 int main(int argc, char **argv)
