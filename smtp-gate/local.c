@@ -63,8 +63,9 @@ usage(FILE *out)
 		"Deliver the message on stdin (a regular file, positioned at the message) to\n"
 		"the local address RECIPIENT: through users_dir/DOMAIN/aliases (re-queued to\n"
 		"the targets), else into the user's Maildir (vpasswd quota checked).  Run as\n"
-		"root, Maildir delivery runs as mail_user and re-queuing as user.  Exit 0\n"
-		"delivered, 100 permanent failure, 111 temporary failure; one line on stdout\n"
+		"root, Maildir delivery runs as mail_user and re-queuing as user (else\n"
+		"mail_user).  Exit 0 delivered, 100 permanent failure, 111 temporary\n"
+		"failure; one line on stdout\n"
 		"says why.  Started by osd queue; see docs/delivery.md.\n");
 }
 
