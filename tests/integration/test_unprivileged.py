@@ -19,10 +19,14 @@ folder, and osd watch run as root on a state folder the account cannot
 reach, stop with "osd: <command>: <path>: ..." and a non-zero status;
 open-smtp/ or queue/ replaced by a symbolic link makes osd watch and osd
 queue refuse to start, and the link's target is not chowned.
+
+The programs run from a copy of the build's osd and osd-* in a folder every
+user can reach (as /usr/local/bin is), since the build may lie in root's home.
 """
 import os
 import poplib
 import pwd
+import shutil
 import smtplib
 import subprocess
 import sys
@@ -30,7 +34,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from osdtest import (OSD, WAIT, Osd, SmtpRaw, check, finish, free_port, have,  # noqa: E402
+import osdtest  # noqa: E402
+from osdtest import (BUILD, WAIT, Osd, SmtpRaw, check, finish, free_port, have,  # noqa: E402
                      wait_for, wait_port)
 
 NAME = "osdtest%d" % os.getpid()
@@ -208,10 +213,27 @@ def test_chain(pw):
         o.cleanup()
 
 
+def install_programs():
+    """Copy osd and its osd-* programs into a folder every user can reach, as
+    /usr/local/bin is: the build folder may lie in root's home (0700), where
+    osd queue, once it runs as the account, could not start osd-local.
+    Returns that folder; the tests run osd from there."""
+    bindir = tempfile.mkdtemp(prefix="osd-it-bin-")
+    os.chmod(bindir, 0o755)
+    for name in os.listdir(BUILD):
+        path = os.path.join(BUILD, name)
+        if (name == "osd" or name.startswith("osd-")) and os.path.isfile(path) and \
+                os.access(path, os.X_OK):
+            shutil.copy2(path, os.path.join(bindir, name))
+            os.chmod(os.path.join(bindir, name), 0o755)
+    osdtest.OSD = os.path.join(bindir, "osd")
+    return bindir
+
+
 def run_as_account(o, args, pw):
     """Run an osd command as the account itself (not started as root)."""
     try:
-        p = subprocess.run([OSD] + args + ["-c", o.conf], capture_output=True, text=True,
+        p = subprocess.run([osdtest.OSD] + args + ["-c", o.conf], capture_output=True, text=True,
                            timeout=WAIT, user=pw.pw_uid, group=pw.pw_gid, extra_groups=[])
         return p.returncode, p.stderr
     except subprocess.TimeoutExpired:
@@ -292,12 +314,14 @@ def main():
                         "--shell", "/usr/sbin/nologin", NAME], capture_output=True, text=True)
     if not check(p.returncode == 0, "useradd %s (%s)" % (NAME, p.stderr.strip())):
         finish()
+    bindir = install_programs()
     try:
         pw = pwd.getpwnam(NAME)
         test_chain(pw)
         test_refuse(pw)
         test_symlink(pw)
     finally:
+        shutil.rmtree(bindir, ignore_errors=True)
         p = subprocess.run(["userdel", NAME], capture_output=True, text=True)
         check(p.returncode == 0, "userdel %s (%s)" % (NAME, p.stderr.strip()))
         if subprocess.run(["getent", "group", NAME], capture_output=True).returncode == 0:
