@@ -12,9 +12,9 @@
 #include "conf.h"
 #include "log.h"
 #include "opensmtp.h"
-#include "path.h"
 #include "relaydb.h"
 #include "rules.h"
+#include "runas.h"
 #include "xmalloc.h"
 
 struct live {
@@ -51,7 +51,8 @@ static void usage(FILE *out)
 	fprintf(out, "usage: osd expire [-c FILE] [-v]\n"
 		     "Remove the open-smtp entries older than relay_expire and rebuild\n"
 		     "relay.cdb from the rules file and the live entries, once.  For cron\n"
-		     "or a systemd timer where no osd watch runs.\n");
+		     "or a systemd timer where no osd watch runs.  Started as root, it hands\n"
+		     "the relay state to the config's user (else mail_user) and runs as it.\n");
 }
 
 int main(int argc, char **argv)
@@ -64,6 +65,7 @@ int main(int argc, char **argv)
 	struct opensmtp_scan_stats st;
 	struct live live = { 0 };
 	struct rules rules;
+	struct runas ra;
 	char dir[PATH_MAX], cdb[PATH_MAX], err[PATH_MAX + 256];
 	bool verbose = false;
 	int opt, dirfd, r;
@@ -88,13 +90,19 @@ int main(int argc, char **argv)
 		cli_error("expire", "state_dir path too long");
 		return 111;
 	}
+	/* Started as root (cron, a timer): the relay state is handed to the user the
+	 * daemons run as and the job runs as that user, like osd watch. */
+	if (runas_init(&ra, &conf, err, sizeof err) == -1 ||
+	    runas_relay_state(&ra, &conf, err, sizeof err) == -1 ||
+	    runas_drop(&ra, err, sizeof err) == -1)
+		runas_refuse("expire", err);
 	/* Rules first: a broken rules file must not leave a table without them. */
 	r = rules_load_file(&rules, conf.rules, err, sizeof err);
 	if (r < 0) {
 		cli_error("expire", "rules: %s", err);
 		return 111;
 	}
-	if (path_mkdirs(dir, 0755) < 0 || (dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		cli_error("expire", "%s: %s", dir, strerror(errno));
 		return 111;
 	}

@@ -18,6 +18,7 @@
 #include "rules.h"
 #include "xmalloc.h"
 #include "timecalc.h"
+#include "runas.h"
 
 #define LINE_MAX_BYTES 1024
 
@@ -105,7 +106,8 @@ int main(int argc, char **argv)
 	};
 	const char *conf_arg = NULL, *file;
 	struct osd_conf conf;
-	char dir[PATH_MAX], env[sizeof(conf.relay_env_value)], why_env[256];
+	struct runas ra;
+	char dir[PATH_MAX], env[sizeof(conf.relay_env_value)], why_env[256], err[PATH_MAX + 256];
 	unsigned long lineno = 0, imported = 0, bad = 0, old = 0, kept = 0, mismatch = 0;
 	struct login *logins = NULL;
 	size_t nlogins = 0, caplogins = 0;
@@ -130,14 +132,21 @@ int main(int argc, char **argv)
 	}
 	file = argv[optind];
 	cli_load_conf(&conf, conf_arg);
-	if (conf_opensmtp_dir(&conf, dir, sizeof dir) < 0 || path_mkdirs(dir, 0755) < 0 ||
-	    (dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		cli_error("import-open-smtp", "%s: %s", dir, strerror(errno));
-		return 111;
-	}
+	/* vpopmail's file may be readable by root only: opened before the drop. */
 	fp = strcmp(file, "-") == 0 ? stdin : fopen(file, "re");
 	if (fp == NULL) {
 		cli_error("import-open-smtp", "%s: %s", file, strerror(errno));
+		return 111;
+	}
+	/* Entries made as root could not be touched by pop3d later: write them as the
+	 * user the daemons run as, in open-smtp/ handed to it. */
+	if (runas_init(&ra, &conf, err, sizeof err) == -1 ||
+	    runas_opensmtp(&ra, &conf, RUNAS_WRITE, err, sizeof err) == -1 ||
+	    runas_drop(&ra, err, sizeof err) == -1)
+		runas_refuse("import-open-smtp", err);
+	if (conf_opensmtp_dir(&conf, dir, sizeof dir) < 0 ||
+	    (dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		cli_error("import-open-smtp", "%s: %s", dir, strerror(errno));
 		return 111;
 	}
 	while ((got = getline(&line, &cap, fp)) >= 0) {

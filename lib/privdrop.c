@@ -82,6 +82,18 @@ lookup_group(const char *group, gid_t *gid_r, char *err, size_t errsize)
 }
 
 int
+privdrop_ids(const char *user, const char *group, uid_t *uid_r, gid_t *gid_r, char *err,
+	     size_t errsize)
+{
+	if (lookup_user(user, uid_r, gid_r, err, errsize) == -1)
+		return -1;
+	if (group != NULL && group[0] != '\0' &&
+	    lookup_group(group, gid_r, err, errsize) == -1)
+		return -1;
+	return 0;
+}
+
+int
 privdrop(const char *user, const char *group, char *err, size_t errsize)
 {
 	uid_t uid = 0;
@@ -89,10 +101,7 @@ privdrop(const char *user, const char *group, char *err, size_t errsize)
 
 	if (geteuid() != 0 || user == NULL || user[0] == '\0')
 		return 0;
-	if (lookup_user(user, &uid, &gid, err, errsize) == -1)
-		return -1;
-	if (group != NULL && group[0] != '\0' &&
-	    lookup_group(group, &gid, err, errsize) == -1)
+	if (privdrop_ids(user, group, &uid, &gid, err, errsize) == -1)
 		return -1;
 
 	/* Groups first: once the uid is gone we may no longer change them. */

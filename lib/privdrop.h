@@ -3,6 +3,7 @@
 #define OSD_PRIVDROP_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /*
  * When running as root and user is non-empty: setgroups, setresgid and
@@ -11,5 +12,12 @@
  * Not root, or no user configured: nothing to do, returns 0.
  */
 int privdrop(const char *user, const char *group, char *err, size_t errsize);
+
+/*
+ * The uid and gid privdrop(user, group) switches to: the user's, and the
+ * group's or else the user's primary group.  0, or -1 with err.
+ */
+int privdrop_ids(const char *user, const char *group, uid_t *uid_r, gid_t *gid_r, char *err,
+		 size_t errsize);
 
 #endif

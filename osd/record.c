@@ -10,6 +10,7 @@
 #include "opensmtp.h"
 #include "path.h"
 #include "relaykey.h"
+#include "runas.h"
 
 static void usage(FILE *out)
 {
@@ -18,7 +19,8 @@ static void usage(FILE *out)
 		     "<state_dir>/open-smtp/IP with the current time (with relay_ipv6_prefix\n"
 		     "= 64, the entry of IP's /64).  IPv4-mapped IPv6 addresses are recorded\n"
 		     "as IPv4; addresses that are no single client's (0.0.0.0, ::, multicast,\n"
-		     "broadcast) are refused.  For hooks of other POP3/IMAP servers.\n");
+		     "broadcast) are refused.  For hooks of other POP3/IMAP servers.\n"
+		     "Started as root, it records as the config's user (else mail_user).\n");
 }
 
 int main(int argc, char **argv)
@@ -29,7 +31,8 @@ int main(int argc, char **argv)
 	const char *conf_arg = NULL;
 	struct osd_conf conf;
 	struct ipaddr addr, entry;
-	char dir[PATH_MAX], shown[64];
+	struct runas ra;
+	char dir[PATH_MAX], shown[64], err[PATH_MAX + 256];
 	int opt;
 
 	opterr = 0;
@@ -60,6 +63,17 @@ int main(int argc, char **argv)
 		cli_error("record", "state_dir path too long");
 		return 111;
 	}
+	/*
+	 * Run by root (a Dovecot post-login hook): record as the user the
+	 * daemons run as.  A root-owned entry could be renamed and removed by
+	 * the watcher (that takes write access to open-smtp/ only), but not
+	 * touched by osd pop3d at the user's next login (that takes owning
+	 * the entry).
+	 */
+	if (runas_init(&ra, &conf, err, sizeof err) == -1 ||
+	    runas_opensmtp(&ra, &conf, RUNAS_WRITE, err, sizeof err) == -1 ||
+	    runas_drop(&ra, err, sizeof err) == -1)
+		runas_refuse("record", err);
 	relaykey_entry_addr(&addr, conf.relay_ipv6_prefix, &entry);
 	if (opensmtp_record(dir, &entry) < 0) {
 		if (errno == ENOENT && path_mkdirs(dir, 0755) == 0 && opensmtp_record(dir, &entry) == 0)

@@ -20,9 +20,9 @@
 #include "log.h"
 #include "opensmtp.h"
 #include "path.h"
-#include "privdrop.h"
 #include "relaydb.h"
 #include "rules.h"
+#include "runas.h"
 #include "table.h"
 
 /* A login creates a file (its mtime is then the login time) or touches one
@@ -460,7 +460,8 @@ int main(int argc, char **argv)
 {
 	struct watcher w = { .dirfd = -1, .dir_wd = -1, .rules_wd = -1 };
 	bool once = false, verbose = false;
-	char err[512];
+	struct runas ra;
+	char err[PATH_MAX + 256];
 	int opt, sigfd;
 
 	static const struct option longopts[] = {
@@ -486,10 +487,12 @@ int main(int argc, char **argv)
 	if (verbose)
 		log_set_level(LOG_LEVEL_DEBUG);
 	setup_paths(&w);
-	if (path_mkdirs(w.dir, 0755) < 0)
-		fatal("cannot create %s", w.dir);
-	if (privdrop(w.conf.user, w.conf.group, err, sizeof err) < 0)
-		fatalx("%s", err);
+	/* state_dir (relay.cdb is replaced there), open-smtp/ and its entries
+	 * belong to the user we become; else we do not start. */
+	if (runas_init(&ra, &w.conf, err, sizeof err) == -1 ||
+	    runas_relay_state(&ra, &w.conf, err, sizeof err) == -1 ||
+	    runas_drop(&ra, err, sizeof err) == -1)
+		runas_refuse("watch", err);
 
 	rules_init(&w.rules);
 	load_rules(&w, true);

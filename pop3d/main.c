@@ -7,9 +7,8 @@
 #include "cli.h"
 #include "conf.h"
 #include "log.h"
-#include "path.h"
 #include "pop3d.h"
-#include "privdrop.h"
+#include "runas.h"
 #include "server.h"
 #include "tls.h"
 
@@ -65,8 +64,8 @@ main(int argc, char **argv)
 		.ctx = &pd, .serve = pop3d_serve, .reload = reload, .refuse_reply = refuse_reply,
 	};
 	const char *conf_arg = NULL;
-	const char *drop_user;
-	char err[1024];
+	struct runas ra;
+	char err[PATH_MAX + 256];
 
 	conf_arg = cli_conf_only(argc, argv, "pop3d", usage);
 	cli_load_conf(&pd.conf, conf_arg);
@@ -90,13 +89,12 @@ main(int argc, char **argv)
 
 	if (conf_opensmtp_dir(&pd.conf, pd.opensmtp_dir, sizeof(pd.opensmtp_dir)) == -1)
 		fatalx("state_dir: path too long");
-	if (path_mkdirs(pd.opensmtp_dir, 0755) == -1)
-		fatal("%s", pd.opensmtp_dir);
-
-	/* Every mailbox and vpasswd belongs to mail_user: run as it when no user is given. */
-	drop_user = pd.conf.user[0] != '\0' ? pd.conf.user : pd.conf.mail_user;
-	if (privdrop(drop_user, pd.conf.group, err, sizeof(err)) == -1)
-		fatalx("%s", err);
+	/* Every mailbox and vpasswd belongs to mail_user: run as it when no user is given
+	 * (runas_user).  open-smtp/, where logins are recorded, is handed to that user. */
+	if (runas_init(&ra, &pd.conf, err, sizeof(err)) == -1 ||
+	    runas_opensmtp(&ra, &pd.conf, RUNAS_WRITE, err, sizeof(err)) == -1 ||
+	    runas_drop(&ra, err, sizeof(err)) == -1)
+		runas_refuse("pop3d", err);
 	if ((pd.opensmtp_fd = open(pd.opensmtp_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		fatal("%s", pd.opensmtp_dir);
 

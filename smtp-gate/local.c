@@ -23,6 +23,7 @@
 #include "path.h"
 #include "privdrop.h"
 #include "queue.h"
+#include "runas.h"
 #include "userdb.h"
 #include "xmalloc.h"
 
@@ -62,8 +63,9 @@ usage(FILE *out)
 		"Deliver the message on stdin (a regular file, positioned at the message) to\n"
 		"the local address RECIPIENT: through users_dir/DOMAIN/aliases (re-queued to\n"
 		"the targets), else into the user's Maildir (vpasswd quota checked).  Run as\n"
-		"root, Maildir delivery runs as mail_user and re-queuing as user.  Exit 0\n"
-		"delivered, 100 permanent failure, 111 temporary failure; one line on stdout\n"
+		"root, Maildir delivery runs as mail_user and re-queuing as user (else\n"
+		"mail_user).  Exit 0 delivered, 100 permanent failure, 111 temporary\n"
+		"failure; one line on stdout\n"
 		"says why.  Started by osd queue; see docs/delivery.md.\n");
 }
 
@@ -415,9 +417,9 @@ deliver(struct job *job, struct verdict *v)
 			return v->code;
 		}
 	}
-	/* The queue belongs to the user smtpd runs as. */
+	/* The queue belongs to the user smtpd runs as: user, else mail_user. */
 	job->forward = &targets;
-	run_as(conf->user, conf->group, deliver_forward, job, v);
+	run_as(runas_user(conf), conf->group, deliver_forward, job, v);
 	if (self && v->code == EXIT_DELIVERED) {
 		char text[sizeof(v->text)];
 

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +20,9 @@
 #include "log.h"
 #include "monotonic.h"
 #include "path.h"
-#include "privdrop.h"
 #include "qmgr.h"
+#include "queue.h"
+#include "runas.h"
 
 /* qmail's defaults. */
 #define QMGR_DEFAULT_LIFETIME 604800
@@ -532,9 +532,10 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	static struct qmgr q;
-	const char *conf_arg = NULL, *delete_id = NULL, *drop_user;
+	const char *conf_arg = NULL, *delete_id = NULL;
 	bool do_flush = false;
-	char err[1024];
+	struct runas ra;
+	char err[PATH_MAX + 256];
 	int opt, sigfd, ifd, lockfd;
 
 	opterr = 0;
@@ -567,20 +568,12 @@ main(int argc, char **argv)
 	}
 	if (path_self_dir(q.self_dir, sizeof(q.self_dir)) == -1)
 		fatal("readlink /proc/self/exe");
-	/* The queue belongs to the user the daemons run as: made while root, then handed over. */
-	drop_user = q.conf.user[0] != '\0' ? q.conf.user : q.conf.mail_user;
-	if (path_mkdirs(q.queue_dir, 0700) == -1)
-		fatal("%s", q.queue_dir);
-	if (geteuid() == 0 && drop_user[0] != '\0') {
-		struct passwd *pw = getpwnam(drop_user);
-
-		if (pw == NULL)
-			fatalx("user %s: no such user", drop_user);
-		if (chown(q.queue_dir, pw->pw_uid, pw->pw_gid) == -1)
-			fatal("chown %s", q.queue_dir);
-	}
-	if (privdrop(drop_user, q.conf.group, err, sizeof(err)) == -1)
-		fatalx("%s", err);
+	/* The queue belongs to the user the daemons run as (runas_user): handed over
+	 * while root, with whatever a run as root left in it; else we do not start. */
+	if (runas_init(&ra, &q.conf, err, sizeof(err)) == -1 ||
+	    queue_prepare(&ra, q.conf.state_dir, true, err, sizeof(err)) == -1 ||
+	    runas_drop(&ra, err, sizeof(err)) == -1)
+		runas_refuse("queue", err);
 	if (qstore_init(q.queue_dir, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	lockfd = take_lock(q.queue_dir);

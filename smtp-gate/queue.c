@@ -13,6 +13,7 @@
 #include "atomicfile.h"
 #include "errfmt.h"
 #include "path.h"
+#include "runas.h"
 #include "xmalloc.h"
 
 /* The first line of every queue file; a new layout gets a new number. */
@@ -27,6 +28,10 @@
  * end.  The writer refuses the same, so every file it writes parses.
  */
 #define QUEUE_RCPTS_MAX 100000
+
+/* Queue folders and files: the owner's alone (messages are private). */
+#define QUEUE_DIR_MODE 0700
+#define QUEUE_FORBID 0077
 
 /* Names tried in tmp/ before giving up (each try moves the clock part on). */
 #define QUEUE_ID_TRIES 1000
@@ -156,6 +161,29 @@ queue_open_dir(const char *queue_dir, const char *name, bool do_fsync, char *err
 	if (fd == -1)
 		return errfmt(err, errsize, "%s: %s", path, strerror(errno));
 	return fd;
+}
+
+int
+queue_prepare(struct runas *ra, const char *state_dir, bool manager, char *err, size_t errsize)
+{
+	static const char *const smtpd_dirs[] = { "queue", "queue/tmp", "queue/new" };
+	static const char *const manager_dirs[] = { "queue/mess", "queue/info" };
+	size_t i;
+
+	for (i = 0; i < sizeof(smtpd_dirs) / sizeof(smtpd_dirs[0]); i++)
+		if (runas_dir(ra, state_dir, smtpd_dirs[i], QUEUE_DIR_MODE, QUEUE_FORBID, RUNAS_WRITE,
+			      err, errsize) == -1)
+			return -1;
+	if (!manager)
+		return 0;
+	for (i = 0; i < sizeof(manager_dirs) / sizeof(manager_dirs[0]); i++)
+		if (runas_dir(ra, state_dir, manager_dirs[i], QUEUE_DIR_MODE, QUEUE_FORBID,
+			      RUNAS_WRITE, err, errsize) == -1)
+			return -1;
+	/* tmp/, new/ and their files; mess/NN/ and info/NN/ and theirs. */
+	if (runas_contents(ra, state_dir, "queue", 2, err, errsize) == -1)
+		return -1;
+	return runas_file(ra, state_dir, "queue/lock", QUEUE_FORBID, RUNAS_WRITE, err, errsize);
 }
 
 /* Close and unlink tmp/ID if still there; errno is kept. */

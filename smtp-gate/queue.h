@@ -22,6 +22,17 @@ struct queue_envelope {
 };
 
 struct queue_writer;
+struct runas;
+
+/*
+ * Before a program drops root: hand the queue folders it writes to the
+ * user it becomes (runas_dir; mode 0700, nothing for group or others).
+ * smtpd (manager false): queue_dir, tmp/ and new/.  The queue manager:
+ * also mess/, info/, everything already inside (left by a run as root)
+ * and the lock file.  state_dir holds queue/.  0, or -1 with err.
+ */
+int queue_prepare(struct runas *ra, const char *state_dir, bool manager, char *err,
+		  size_t errsize);
 
 /*
  * Start a message in queue_dir/tmp (creating the queue folders on first

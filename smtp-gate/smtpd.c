@@ -1,7 +1,6 @@
 /* smtpd.c - osd smtpd: bind the SMTP, submission and SMTPS listeners, drop root, and serve each connection in a child. */
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +10,9 @@
 #include "conf.h"
 #include "log.h"
 #include "path.h"
-#include "privdrop.h"
+#include "queue.h"
 #include "rules.h"
+#include "runas.h"
 #include "server.h"
 #include "smtpd.h"
 #include "tls.h"
@@ -68,22 +68,6 @@ reload(void *ctx)
 	log_info("SIGHUP: configuration re-read");
 }
 
-/* The queue folder belongs to the user the server runs as (it is made while still root). */
-static void
-make_queue_dir(const struct smtpd *d, const char *drop_user)
-{
-	struct passwd *pw;
-
-	if (path_mkdirs(d->queue_dir, 0700) == -1)
-		fatal("%s", d->queue_dir);
-	if (geteuid() != 0 || drop_user[0] == '\0')
-		return;
-	if ((pw = getpwnam(drop_user)) == NULL)
-		fatalx("user %s: no such user", drop_user);
-	if (chown(d->queue_dir, pw->pw_uid, pw->pw_gid) == -1)
-		fatal("chown %s", d->queue_dir);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -94,8 +78,9 @@ main(int argc, char **argv)
 		.refuse_reply = "421 4.7.0 Too many connections, try again later\r\n",
 	};
 	struct smtpd *d = &smtpd;
-	const char *conf_arg = NULL, *drop_user;
-	char err[1024];
+	const char *conf_arg = NULL;
+	struct runas ra;
+	char err[PATH_MAX + 256];
 
 	conf_arg = cli_conf_only(argc, argv, "smtpd", usage);
 	cli_load_conf(&d->conf, conf_arg);
@@ -126,19 +111,20 @@ main(int argc, char **argv)
 	    conf_opensmtp_dir(&d->conf, d->opensmtp_dir, sizeof(d->opensmtp_dir)) == -1 ||
 	    path_join(d->queue_dir, sizeof(d->queue_dir), d->conf.state_dir, "queue") == -1)
 		fatalx("state_dir: path too long");
-	drop_user = d->conf.user[0] != '\0' ? d->conf.user : d->conf.mail_user;
-	make_queue_dir(d, drop_user);
-	if (path_mkdirs(d->opensmtp_dir, 0755) == -1)
-		fatal("%s", d->opensmtp_dir);
-	/* Static rules tell the administrator's records in relay.cdb from logins. */
+	/* Static rules tell the administrator's records in relay.cdb from logins
+	 * (read while still root, like the certificate). */
 	rules_file_init(&rules);
 	d->rules = &rules;
 	if (rules_file_refresh(d->rules, d->conf.rules, err, sizeof(err)) == -1)
 		fatalx("rules: %s", err);
-
-	/* Every mailbox and vpasswd belongs to mail_user: run as it when no user is given. */
-	if (privdrop(drop_user, d->conf.group, err, sizeof(err)) == -1)
-		fatalx("%s", err);
+	/* Every mailbox and vpasswd belongs to mail_user: run as it when no user is given
+	 * (runas_user).  The queue folders we write are handed to that user; open-smtp/
+	 * is only read, and made (with the same owner) when missing. */
+	if (runas_init(&ra, &d->conf, err, sizeof(err)) == -1 ||
+	    queue_prepare(&ra, d->conf.state_dir, false, err, sizeof(err)) == -1 ||
+	    runas_opensmtp(&ra, &d->conf, RUNAS_READ, err, sizeof(err)) == -1 ||
+	    runas_drop(&ra, err, sizeof(err)) == -1)
+		runas_refuse("smtpd", err);
 	/* Kept open for relay_decide's check that a dynamic entry has not expired. */
 	if ((d->opensmtp_fd = open(d->opensmtp_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		fatal("%s", d->opensmtp_dir);
