@@ -15,7 +15,9 @@ static void usage(FILE *out)
 	fprintf(out, "usage: osd record [-c FILE] IP\n"
 		     "Record a successful login from IP: create or touch\n"
 		     "<state_dir>/open-smtp/IP with the current time.  IPv4-mapped IPv6\n"
-		     "addresses are recorded as IPv4.  For hooks of other POP3/IMAP servers.\n");
+		     "addresses are recorded as IPv4.  For hooks of other POP3/IMAP servers.\n"
+		     "Exit 0 once the login is on the live entry (also at the instant the\n"
+		     "entry expires), 111 when it could not be recorded, 100 for bad input.\n");
 }
 
 int main(int argc, char **argv)
