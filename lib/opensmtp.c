@@ -5,11 +5,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "xmalloc.h"
 
 /*
  * How a login and an expiry that meet cannot lose the login.
@@ -199,9 +201,12 @@ static enum opensmtp_expire_result current(int dirfd, const char *name, struct t
  * so it is newer than every login that counted on ours, and ours is dropped.
  */
 static enum opensmtp_expire_result put_back(int dirfd, const char *aside, const char *name,
-					    const struct timespec *mtime, struct timespec *mtime_r)
+					    const struct timespec *mtime, struct timespec *mtime_r,
+					    bool *restored_r)
 {
+	*restored_r = false;
 	if (renameat2(dirfd, aside, dirfd, name, RENAME_NOREPLACE) == 0) {
+		*restored_r = true;
 		*mtime_r = *mtime;
 		return OPENSMTP_REFRESHED;
 	}
@@ -259,6 +264,7 @@ enum opensmtp_expire_result opensmtp_expire_finish(int dirfd, const struct opens
 						   struct timespec *mtime_r)
 {
 	struct stat st;
+	bool restored;
 
 	/* E3: every touch that a recorder counted as done is on the file by
 	 * now (see the top of this file). */
@@ -274,7 +280,7 @@ enum opensmtp_expire_result opensmtp_expire_finish(int dirfd, const struct opens
 		return OPENSMTP_REMOVED;
 	}
 	/* E4: a login touched it after E1. */
-	return put_back(dirfd, aside->path, aside->name, &st.st_mtim, mtime_r);
+	return put_back(dirfd, aside->path, aside->name, &st.st_mtim, mtime_r, &restored);
 }
 
 enum opensmtp_expire_result opensmtp_expire_at_time(int dirfd, const char *name, long expire,
@@ -312,29 +318,33 @@ void opensmtp_printable(const char *name, char *out, size_t size)
 /*
  * An expiry interrupted by a crash (or still running in another process)
  * left OPENSMTP_TMP_PREFIX "expire.<addr>[,<unique>]": finish it by E3/E4.
+ * Returns true when the entry went back under its name (name, of
+ * IPADDR_TEXT_MAX bytes).
  */
-static void finish_interrupted_expiry(int dirfd, const char *aside, long expire)
+static bool finish_interrupted_expiry(int dirfd, const char *aside, long expire, char *name)
 {
 	const char *start = aside + strlen(EXPIRE_PREFIX);
 	const char *comma = strchr(start, ',');
-	char name[IPADDR_TEXT_MAX];
 	size_t len = comma != NULL ? (size_t)(comma - start) : strlen(start);
 	struct ipaddr addr;
 	struct timespec now, mtime;
 	struct stat st;
+	bool restored;
 
-	if (len >= sizeof name)
-		return;
+	if (len >= IPADDR_TEXT_MAX)
+		return false;
 	memcpy(name, start, len);
 	name[len] = '\0';
 	if (!opensmtp_name_to_addr(name, &addr) ||
 	    fstatat(dirfd, aside, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
-		return;
+		return false;
 	clock_gettime(CLOCK_REALTIME, &now);
-	if (opensmtp_is_expired(&st.st_mtim, expire, &now))
+	if (opensmtp_is_expired(&st.st_mtim, expire, &now)) {
 		unlinkat(dirfd, aside, 0);
-	else
-		(void)put_back(dirfd, aside, name, &st.st_mtim, &mtime);
+		return false;
+	}
+	(void)put_back(dirfd, aside, name, &st.st_mtim, &mtime, &restored);
+	return restored;
 }
 
 static void scan_one(int dirfd, const char *name, unsigned char d_type, long expire,
@@ -391,6 +401,8 @@ int opensmtp_scan(int dirfd, long expire, opensmtp_entry_fn *fn, void *ctx,
 {
 	struct opensmtp_scan_stats stats = { 0 };
 	struct dirent *de;
+	char **asides = NULL;
+	size_t n_asides = 0;
 	int fd, stop = 0, saved;
 	DIR *dir;
 
@@ -407,8 +419,12 @@ int opensmtp_scan(int dirfd, long expire, opensmtp_entry_fn *fn, void *ctx,
 	errno = 0;
 	while (!stop && (de = readdir(dir)) != NULL) {
 		if (de->d_name[0] == '.') {
-			if (strncmp(de->d_name, EXPIRE_PREFIX, strlen(EXPIRE_PREFIX)) == 0)
-				finish_interrupted_expiry(dirfd, de->d_name, expire);
+			/* Finished after the loop: an entry put back now
+			 * might come after or before readdir's position. */
+			if (strncmp(de->d_name, EXPIRE_PREFIX, strlen(EXPIRE_PREFIX)) == 0) {
+				asides = xreallocarray(asides, n_asides + 1, sizeof *asides);
+				asides[n_asides++] = xstrdup(de->d_name);
+			}
 			/* ".", "..", and our own temporary names */
 			errno = 0;
 			continue;
@@ -418,6 +434,16 @@ int opensmtp_scan(int dirfd, long expire, opensmtp_entry_fn *fn, void *ctx,
 	}
 	saved = errno;
 	closedir(dir);
+	/* An entry put back was not under its name during the loop (the
+	 * put-back never replaces one), so it is reported here, once. */
+	for (size_t i = 0; i < n_asides; i++) {
+		char name[IPADDR_TEXT_MAX];
+
+		if (!stop && finish_interrupted_expiry(dirfd, asides[i], expire, name))
+			scan_one(dirfd, name, DT_UNKNOWN, expire, &stats, fn, ctx, &stop);
+		free(asides[i]);
+	}
+	free(asides);
 	if (stats_r != NULL)
 		*stats_r = stats;
 	if (stop) {

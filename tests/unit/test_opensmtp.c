@@ -621,6 +621,7 @@ test_opensmtp_scan_finishes_interrupted_expiry(void **state)
 {
 	struct fixture *f = *state;
 	struct opensmtp_scan_stats stats;
+	struct seen s = { 0 };
 	time_t now = now_ts().tv_sec;
 	struct stat st;
 
@@ -636,7 +637,12 @@ test_opensmtp_scan_finishes_interrupted_expiry(void **state)
 	make_file(f->dirfd, ".osd-expire.2001:db8::4,4242.2.99");
 	set_mtime(f->dirfd, ".osd-expire.2001:db8::4,4242.2.99", now - 2 * EXPIRE, 0);
 
-	assert_int_equal(opensmtp_scan(f->dirfd, EXPIRE, NULL, NULL, &stats), 0);
+	assert_int_equal(opensmtp_scan(f->dirfd, EXPIRE, collect, &s, &stats), 0);
+	/* The entries put back are reported, whatever readdir's order. */
+	assert_int_equal(stats.live, 2);
+	assert_int_equal(s.calls, 2);
+	assert_true(seen_addr(&s, "10.0.0.1", now - 10));
+	assert_true(seen_addr(&s, "10.0.0.3", now - 10));
 	assert_true(get_stat(f->dirfd, "10.0.0.1", &st));
 	assert_int_equal(st.st_mtim.tv_sec, now - 10);
 	assert_false(exists(f->dirfd, "10.0.0.2"));
