@@ -5,38 +5,137 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "xmalloc.h"
 
-/* Renamed-aside entries: OPENSMTP_TMP_PREFIX "expire." <address> */
+/*
+ * How a login and an expiry that meet cannot lose the login.
+ *
+ * Nothing is locked: recorders (osd pop3d, osd record, any number at once)
+ * and expirers (osd watch, osd expire, also at once) only use system calls
+ * that are atomic on their own.  An entry N is a name for an inode X.
+ *
+ * A recorder (opensmtp_record_at):
+ *   R1  open N (O_CREAT, O_NOFOLLOW): X, or a new empty file if N is missing
+ *   R2  futimens(X): mtime = now
+ *   R3  fstatat(N): does N still name X?  yes: return success.
+ *       no (N is missing, or names another file): start again at R1.
+ * An expirer (opensmtp_expire_begin, opensmtp_expire_finish), with a now
+ * read before it starts:
+ *   E1  fstatat(N): not expired at now: keep it, done
+ *   E2  rename N to A = .osd-expire.N,<pid>.<n>.<ns>: a name no one else
+ *       ever uses, so nothing but this expiry (or a scan finishing it) acts
+ *       on A, and A never names anything else later
+ *   E3  fstatat(A): still expired at now: unlink A, done
+ *   E4  else put back: rename A to N without replacing; if N exists again,
+ *       unlink A
+ *
+ * The one rule: every touch that made a recorder return success happened
+ * (R2) before that recorder saw N name X (R3), so before any later E2 took
+ * X away from N, so every E3 after that E2 sees it.  Case by case:
+ * - R2 before E1 (the expirer saw the touch): X expired at now means the
+ *   login is relay_expire old; removing it is what expiry is for.
+ * - R2 between E1 and E2: E3 sees an mtime read after now (the clock only
+ *   goes forward; file times may lag the clock by a tick, far less than
+ *   relay_expire), so not expired: E4 puts X back, or drops X because a
+ *   recorder created a new N after E2, whose mtime is later still.
+ * - R2 after E2 (the recorder opened X before the rename, or, through a
+ *   put-back, X again): R3 sees that N no longer names X, or (if E4 put X
+ *   back meanwhile) that it does, with the touch on it.  Either way only a
+ *   file that N names when the recorder looks counts as success.
+ * - Two recorders: O_CREAT without O_EXCL gives both the same new file;
+ *   each checks its own touch.  A recorder starts again only if an expiry
+ *   renamed N inside its R1..R3; each expiry renames once, so a bounded
+ *   number of rounds suffices (EAGAIN beyond it, never a false success).
+ * - Two expirers: the second may rename a newer N (created after the
+ *   first's E2) that it never checked at E1; its E3 then sees a fresh mtime
+ *   and puts it back.  A scan that meets another expirer's A finishes it by
+ *   the same E3/E4 rule; both verdicts are right and the loser gets ENOENT.
+ * - kill -9 at any step: after R1..R3 a touched or new file under N, which
+ *   is a login (the caller never heard success: it only lasts longer);
+ *   after E2 an A left over: the next scan finishes it by E3/E4
+ *   (finish_interrupted_expiry); after E4's put-back failed with N
+ *   existing, a leftover A that the next scan drops.
+ *
+ * The watcher sees all of it: E2 is IN_MOVED_FROM N, E4 IN_MOVED_TO N, a
+ * recorder IN_CREATE or IN_ATTRIB (see DIR_EVENTS in osd/watch.c).
+ * opensmtp_record_time_at (the vpopmail import) sets an older time, so it
+ * is run when no recorder runs (docs/operations.md).
+ */
+
+/* Renamed-aside entries: OPENSMTP_TMP_PREFIX "expire." <address> "," <unique>
+ * (older versions wrote no ",<unique>"; a leftover of theirs is finished too). */
 #define EXPIRE_PREFIX OPENSMTP_TMP_PREFIX "expire."
+
+/* Rounds of R1..R3 before giving up: each needs an expiry renaming the entry
+ * in the middle, and an expirer renames only an entry it found expired. */
+#define RECORD_TRIES 16
+
+int opensmtp_touch_at(int dirfd, const char *name, struct stat *st_r)
+{
+	int fd, saved;
+
+	/* NOFOLLOW: a planted symlink cannot make us touch another file;
+	 * NONBLOCK: nor a planted FIFO hang us. */
+	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, st_r) < 0)
+		goto fail;
+	if (!S_ISREG(st_r->st_mode)) {
+		errno = EINVAL;
+		goto fail;
+	}
+	if (futimens(fd, NULL) < 0)
+		goto fail;
+	return fd;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+int opensmtp_touch_landed(int dirfd, const char *name, const struct stat *st)
+{
+	struct stat now;
+
+	if (fstatat(dirfd, name, &now, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -1;
+	return now.st_dev == st->st_dev && now.st_ino == st->st_ino;
+}
 
 int opensmtp_record_at(int dirfd, const struct ipaddr *addr)
 {
 	char name[IPADDR_TEXT_MAX];
-	int fd;
+	struct stat st;
+	int fd, r, saved;
 
 	if (!ipaddr_is_unicast(addr)) {
 		errno = EINVAL;
 		return -1;
 	}
 	ipaddr_format(addr, name);
-	/* The common case, a returning user: one system call.  NOFOLLOW so a
-	 * planted symlink cannot make us touch another file. */
-	if (utimensat(dirfd, name, NULL, AT_SYMLINK_NOFOLLOW) == 0)
-		return 0;
-	if (errno != ENOENT)
-		return -1;
-	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd >= 0)
-		return close(fd);
-	if (errno != EEXIST)
-		return -1;
-	/* Another login created it between our two calls. */
-	return utimensat(dirfd, name, NULL, AT_SYMLINK_NOFOLLOW);
+	for (int i = 0; i < RECORD_TRIES; i++) {
+		fd = opensmtp_touch_at(dirfd, name, &st);
+		if (fd < 0)
+			return -1;
+		r = opensmtp_touch_landed(dirfd, name, &st);
+		saved = errno;
+		close(fd);
+		errno = saved;
+		if (r != 0)
+			return r > 0 ? 0 : -1;
+		/* An expiry renamed the entry away under us: the touch may be
+		 * on a file about to be deleted.  Record again. */
+	}
+	errno = EAGAIN;
+	return -1;
 }
 
 int opensmtp_record(const char *dir, const struct ipaddr *addr)
@@ -93,48 +192,124 @@ bool opensmtp_name_to_addr(const char *name, struct ipaddr *addr_r)
 	return strcmp(canon, name) == 0;
 }
 
-/* Put a renamed-aside entry back, unless a newer login already made one. */
-static void put_back(int dirfd, const char *aside, const char *name)
+/* The mtime of the entry under name now, as a kept entry's result. */
+static enum opensmtp_expire_result current(int dirfd, const char *name, struct timespec *mtime_r)
 {
-	if (renameat2(dirfd, aside, dirfd, name, RENAME_NOREPLACE) == 0)
-		return;
-	if (errno != EEXIST)
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? OPENSMTP_GONE : OPENSMTP_ERROR;
+	*mtime_r = st.st_mtim;
+	return OPENSMTP_REFRESHED;
+}
+
+/*
+ * E4: put a refreshed renamed-aside entry back under name, never over an
+ * entry a login created meanwhile: that one was created after our rename,
+ * so it is newer than every login that counted on ours, and ours is dropped.
+ */
+static enum opensmtp_expire_result put_back(int dirfd, const char *aside, const char *name,
+					    const struct timespec *mtime, struct timespec *mtime_r,
+					    bool *restored_r)
+{
+	*restored_r = false;
+	if (renameat2(dirfd, aside, dirfd, name, RENAME_NOREPLACE) == 0) {
+		*restored_r = true;
+		*mtime_r = *mtime;
+		return OPENSMTP_REFRESHED;
+	}
+	if (errno == EEXIST) {
+		if (unlinkat(dirfd, aside, 0) < 0 && errno != ENOENT)
+			log_warn("open-smtp: cannot remove %s", aside);
+	} else if (errno != ENOENT) {   /* ENOENT: a scan finished it for us */
+		/* Left for the next scan to finish; the entry is kept. */
 		log_warn("open-smtp: cannot restore %s", name);
-	unlinkat(dirfd, aside, 0);
+		*mtime_r = *mtime;
+		return OPENSMTP_REFRESHED;
+	}
+	return current(dirfd, name, mtime_r);
+}
+
+bool opensmtp_expire_begin(int dirfd, const char *name, long expire, const struct timespec *now,
+			   struct opensmtp_aside *aside_r, enum opensmtp_expire_result *res_r,
+			   struct timespec *mtime_r)
+{
+	static _Atomic unsigned long counter;
+	struct stat st;
+	int n;
+
+	/* E1 */
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		*res_r = errno == ENOENT ? OPENSMTP_GONE : OPENSMTP_ERROR;
+		return false;
+	}
+	if (!opensmtp_is_expired(&st.st_mtim, expire, now)) {
+		*mtime_r = st.st_mtim;
+		*res_r = OPENSMTP_REFRESHED;
+		return false;
+	}
+	/* E2, to a name unique to this expiry: pid and counter tell apart
+	 * the expiries of one host, the nanoseconds those of hosts or
+	 * containers that share the folder. */
+	n = snprintf(aside_r->path, sizeof aside_r->path, "%s%s,%ld.%lu.%ld", EXPIRE_PREFIX, name,
+		     (long)getpid(), ++counter, now->tv_nsec);
+	if (n < 0 || (size_t)n >= sizeof aside_r->path ||
+	    strlen(name) >= sizeof aside_r->name) {
+		errno = ENAMETOOLONG;
+		*res_r = OPENSMTP_ERROR;
+		return false;
+	}
+	memcpy(aside_r->name, name, strlen(name) + 1);
+	if (renameat(dirfd, name, dirfd, aside_r->path) < 0) {
+		*res_r = errno == ENOENT ? OPENSMTP_GONE : OPENSMTP_ERROR;
+		return false;
+	}
+	return true;
+}
+
+enum opensmtp_expire_result opensmtp_expire_finish(int dirfd, const struct opensmtp_aside *aside,
+						   long expire, const struct timespec *now,
+						   struct timespec *mtime_r)
+{
+	struct stat st;
+	bool restored;
+
+	/* E3: every touch that a recorder counted as done is on the file by
+	 * now (see the top of this file). */
+	if (fstatat(dirfd, aside->path, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno != ENOENT)
+			return OPENSMTP_ERROR;  /* left for the next scan */
+		/* A scan meeting our renamed file finished the expiry. */
+		return current(dirfd, aside->name, mtime_r);
+	}
+	if (opensmtp_is_expired(&st.st_mtim, expire, now)) {
+		if (unlinkat(dirfd, aside->path, 0) < 0 && errno != ENOENT)
+			return OPENSMTP_ERROR;
+		return OPENSMTP_REMOVED;
+	}
+	/* E4: a login touched it after E1. */
+	return put_back(dirfd, aside->path, aside->name, &st.st_mtim, mtime_r, &restored);
+}
+
+enum opensmtp_expire_result opensmtp_expire_at_time(int dirfd, const char *name, long expire,
+						    const struct timespec *now,
+						    struct timespec *mtime_r)
+{
+	struct opensmtp_aside aside;
+	enum opensmtp_expire_result res;
+
+	if (!opensmtp_expire_begin(dirfd, name, expire, now, &aside, &res, mtime_r))
+		return res;
+	return opensmtp_expire_finish(dirfd, &aside, expire, now, mtime_r);
 }
 
 enum opensmtp_expire_result opensmtp_expire_at(int dirfd, const char *name, long expire,
 					       struct timespec *mtime_r)
 {
-	char aside[IPADDR_TEXT_MAX + sizeof EXPIRE_PREFIX];
 	struct timespec now;
-	struct stat st;
 
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? OPENSMTP_GONE : OPENSMTP_ERROR;
 	clock_gettime(CLOCK_REALTIME, &now);
-	if (!opensmtp_is_expired(&st.st_mtim, expire, &now)) {
-		*mtime_r = st.st_mtim;
-		return OPENSMTP_REFRESHED;
-	}
-	if ((size_t)snprintf(aside, sizeof aside, "%s%s", EXPIRE_PREFIX, name) >= sizeof aside) {
-		errno = ENAMETOOLONG;
-		return OPENSMTP_ERROR;
-	}
-	/* After this rename a login finds no file and creates a new one, so
-	 * no login can be lost between our check and the unlink. */
-	if (renameat(dirfd, name, dirfd, aside) < 0)
-		return errno == ENOENT ? OPENSMTP_GONE : OPENSMTP_ERROR;
-	if (fstatat(dirfd, aside, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    !opensmtp_is_expired(&st.st_mtim, expire, &now)) {
-		/* A login touched it between the check and the rename. */
-		put_back(dirfd, aside, name);
-		*mtime_r = st.st_mtim;
-		return OPENSMTP_REFRESHED;
-	}
-	if (unlinkat(dirfd, aside, 0) < 0 && errno != ENOENT)
-		return OPENSMTP_ERROR;
-	return OPENSMTP_REMOVED;
+	return opensmtp_expire_at_time(dirfd, name, expire, &now, mtime_r);
 }
 
 void opensmtp_printable(const char *name, char *out, size_t size)
@@ -148,22 +323,36 @@ void opensmtp_printable(const char *name, char *out, size_t size)
 	out[i] = '\0';
 }
 
-/* An expiry interrupted by a crash left OPENSMTP_TMP_PREFIX "expire.<addr>". */
-static void finish_interrupted_expiry(int dirfd, const char *aside, long expire)
+/*
+ * An expiry interrupted by a crash (or still running in another process)
+ * left OPENSMTP_TMP_PREFIX "expire.<addr>[,<unique>]": finish it by E3/E4.
+ * Returns true when the entry went back under its name (name, of
+ * IPADDR_TEXT_MAX bytes).
+ */
+static bool finish_interrupted_expiry(int dirfd, const char *aside, long expire, char *name)
 {
-	const char *name = aside + strlen(EXPIRE_PREFIX);
+	const char *start = aside + strlen(EXPIRE_PREFIX);
+	const char *comma = strchr(start, ',');
+	size_t len = comma != NULL ? (size_t)(comma - start) : strlen(start);
 	struct ipaddr addr;
-	struct timespec now;
+	struct timespec now, mtime;
 	struct stat st;
+	bool restored;
 
+	if (len >= IPADDR_TEXT_MAX)
+		return false;
+	memcpy(name, start, len);
+	name[len] = '\0';
 	if (!opensmtp_name_to_addr(name, &addr) ||
-	    fstatat(dirfd, aside, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return;
+	    fstatat(dirfd, aside, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		return false;
 	clock_gettime(CLOCK_REALTIME, &now);
-	if (opensmtp_is_expired(&st.st_mtim, expire, &now))
+	if (opensmtp_is_expired(&st.st_mtim, expire, &now)) {
 		unlinkat(dirfd, aside, 0);
-	else
-		put_back(dirfd, aside, name);
+		return false;
+	}
+	(void)put_back(dirfd, aside, name, &st.st_mtim, &mtime, &restored);
+	return restored;
 }
 
 static void scan_one(int dirfd, const char *name, unsigned char d_type, long expire,
@@ -220,6 +409,8 @@ int opensmtp_scan(int dirfd, long expire, opensmtp_entry_fn *fn, void *ctx,
 {
 	struct opensmtp_scan_stats stats = { 0 };
 	struct dirent *de;
+	char **asides = NULL;
+	size_t n_asides = 0;
 	int fd, stop = 0, saved;
 	DIR *dir;
 
@@ -236,8 +427,12 @@ int opensmtp_scan(int dirfd, long expire, opensmtp_entry_fn *fn, void *ctx,
 	errno = 0;
 	while (!stop && (de = readdir(dir)) != NULL) {
 		if (de->d_name[0] == '.') {
-			if (strncmp(de->d_name, EXPIRE_PREFIX, strlen(EXPIRE_PREFIX)) == 0)
-				finish_interrupted_expiry(dirfd, de->d_name, expire);
+			/* Finished after the loop: an entry put back now
+			 * might come after or before readdir's position. */
+			if (strncmp(de->d_name, EXPIRE_PREFIX, strlen(EXPIRE_PREFIX)) == 0) {
+				asides = xreallocarray(asides, n_asides + 1, sizeof *asides);
+				asides[n_asides++] = xstrdup(de->d_name);
+			}
 			/* ".", "..", and our own temporary names */
 			errno = 0;
 			continue;
@@ -247,6 +442,16 @@ int opensmtp_scan(int dirfd, long expire, opensmtp_entry_fn *fn, void *ctx,
 	}
 	saved = errno;
 	closedir(dir);
+	/* An entry put back was not under its name during the loop (the
+	 * put-back never replaces one), so it is reported here, once. */
+	for (size_t i = 0; i < n_asides; i++) {
+		char name[IPADDR_TEXT_MAX];
+
+		if (!stop && finish_interrupted_expiry(dirfd, asides[i], expire, name))
+			scan_one(dirfd, name, DT_UNKNOWN, expire, &stats, fn, ctx, &stop);
+		free(asides[i]);
+	}
+	free(asides);
 	if (stats_r != NULL)
 		*stats_r = stats;
 	if (stop) {

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "ipaddr.h"
@@ -14,13 +15,29 @@
 
 /*
  * Record a successful login from addr: create or touch dir/<address> with
- * mtime = now.  No lock, no shared file rewritten.  Returns 0 or -1 with errno
- * (EINVAL for an address that is no client's own: see ipaddr_is_unicast).
+ * mtime = now.  No lock, no shared file rewritten.  Returns 0 only once the
+ * new time is on the live entry (not on a file an expirer renamed away
+ * meanwhile; see the comment at the top of opensmtp.c): the entry then
+ * lives at least relay_expire from that moment.  Returns -1 with errno
+ * (EAGAIN when expirers took the entry away again and again; EINVAL for an
+ * address that is no client's own: see ipaddr_is_unicast).
  */
 int opensmtp_record(const char *dir, const struct ipaddr *addr);
 
 /* Same, on an open folder descriptor (for servers that record often). */
 int opensmtp_record_at(int dirfd, const struct ipaddr *addr);
+
+/*
+ * The two steps of opensmtp_record_at, for tests that interleave an
+ * expiry between them.  opensmtp_touch_at opens (creating it if needed,
+ * never through a symlink) the regular file dirfd/name, sets its mtime to
+ * now through the descriptor and fills *st_r; it returns the descriptor,
+ * or -1 with errno.  opensmtp_touch_landed then says whether name still
+ * names that file (1), or no longer does (0: renamed away, touch again),
+ * or -1 with errno.
+ */
+int opensmtp_touch_at(int dirfd, const char *name, struct stat *st_r);
+int opensmtp_touch_landed(int dirfd, const char *name, const struct stat *st);
 
 /*
  * Set an entry's mtime to when (importing old records), creating it if
@@ -55,12 +72,43 @@ enum opensmtp_expire_result {
 /*
  * Remove entry name if it is still expired at the moment of removal.
  * The entry is first renamed aside (atomic), so a login that happens at
- * the same instant creates a fresh file instead of being lost; if the
- * renamed file turns out to have been refreshed, it is put back.
+ * the same instant creates a fresh file instead of being lost; the renamed
+ * file is then looked at again, and put back if a login refreshed it (or
+ * dropped when a login already made a new entry, which is newer).
  * *mtime_r receives the entry's mtime when it is kept.
  */
 enum opensmtp_expire_result opensmtp_expire_at(int dirfd, const char *name, long expire,
 					       struct timespec *mtime_r);
+
+/*
+ * The same at a given now, which must be a CLOCK_REALTIME reading taken
+ * before the call (a later one could count a login made during the call
+ * as old).  For tests that expire exactly at a boundary.
+ */
+enum opensmtp_expire_result opensmtp_expire_at_time(int dirfd, const char *name, long expire,
+						    const struct timespec *now,
+						    struct timespec *mtime_r);
+
+/* An entry renamed aside by opensmtp_expire_begin. */
+struct opensmtp_aside {
+	char name[IPADDR_TEXT_MAX];     /* the entry's own name */
+	char path[IPADDR_TEXT_MAX + 80]; /* OPENSMTP_TMP_PREFIX "expire.<name>,<unique>" */
+};
+
+/*
+ * The two steps of opensmtp_expire_at_time, for tests that interleave a
+ * login between them.  opensmtp_expire_begin renames name aside when it is
+ * expired at now and returns true (opensmtp_expire_finish must follow);
+ * otherwise it returns false with the result in *res_r (and *mtime_r for
+ * OPENSMTP_REFRESHED).  opensmtp_expire_finish looks at the renamed file
+ * again: removes it if it is still expired at now, or puts it back.
+ */
+bool opensmtp_expire_begin(int dirfd, const char *name, long expire, const struct timespec *now,
+			   struct opensmtp_aside *aside_r, enum opensmtp_expire_result *res_r,
+			   struct timespec *mtime_r);
+enum opensmtp_expire_result opensmtp_expire_finish(int dirfd, const struct opensmtp_aside *aside,
+						   long expire, const struct timespec *now,
+						   struct timespec *mtime_r);
 
 struct opensmtp_scan_stats {
 	unsigned long live;     /* entries reported to the callback */

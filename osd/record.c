@@ -20,7 +20,9 @@ static void usage(FILE *out)
 		     "= 64, the entry of IP's /64).  IPv4-mapped IPv6 addresses are recorded\n"
 		     "as IPv4; addresses that are no single client's (0.0.0.0, ::, multicast,\n"
 		     "broadcast) are refused.  For hooks of other POP3/IMAP servers.\n"
-		     "Started as root, it records as the config's user (else mail_user).\n");
+		     "Started as root, it records as the config's user (else mail_user).\n"
+		     "Exit 0 once the login is on the live entry (also at the instant the\n"
+		     "entry expires), 111 when it could not be recorded, 100 for bad input.\n");
 }
 
 int main(int argc, char **argv)

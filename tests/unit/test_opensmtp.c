@@ -309,6 +309,217 @@ test_opensmtp_expire_at_missing_entry_is_gone(void **state)
 	assert_int_equal(count_prefixed(f->dir, ".osd-expire."), 0);
 }
 
+/* A boundary entry: expired exactly at *now_r (mtime = now - EXPIRE). */
+static void
+make_expired(int dirfd, const char *name, struct timespec *now_r)
+{
+	*now_r = now_ts();
+	make_file(dirfd, name);
+	set_mtime(dirfd, name, now_r->tv_sec - EXPIRE, now_r->tv_nsec);
+}
+
+static void
+test_opensmtp_touch_on_renamed_entry_has_not_landed(void **state)
+{
+	struct fixture *f = *state;
+	struct opensmtp_aside aside;
+	enum opensmtp_expire_result res;
+	struct timespec now, mtime;
+	struct stat st, late;
+	int fd;
+
+	/* The unfixed recorder's loss, step by step: its path lookup finds
+	 * the entry, the expirer renames it, sees it still expired and
+	 * deletes it, and only then does the new time land. */
+	make_expired(f->dirfd, "10.0.0.1", &now);
+	fd = openat(f->dirfd, "10.0.0.1", O_WRONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_true(opensmtp_expire_begin(f->dirfd, "10.0.0.1", EXPIRE, &now, &aside, &res, &mtime));
+	assert_int_equal(opensmtp_expire_finish(f->dirfd, &aside, EXPIRE, &now, &mtime),
+			 OPENSMTP_REMOVED);
+	assert_int_equal(futimens(fd, NULL), 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	/* The recorder now sees that its touch is not on the live entry ... */
+	assert_int_equal(opensmtp_touch_landed(f->dirfd, "10.0.0.1", &st), 0);
+	/* ... also when another login made a new one meanwhile ... */
+	make_file(f->dirfd, "10.0.0.1");
+	assert_int_equal(opensmtp_touch_landed(f->dirfd, "10.0.0.1", &st), 0);
+	close(fd);
+	/* ... and records again: the login is there. */
+	fd = opensmtp_touch_at(f->dirfd, "10.0.0.1", &late);
+	assert_true(fd >= 0);
+	assert_int_equal(opensmtp_touch_landed(f->dirfd, "10.0.0.1", &late), 1);
+	close(fd);
+	assert_true(get_stat(f->dirfd, "10.0.0.1", &st));
+	assert_false(opensmtp_is_expired(&st.st_mtim, EXPIRE, &now));
+	assert_int_equal(count_prefixed(f->dir, ".osd-expire."), 0);
+}
+
+static void
+test_opensmtp_expire_finish_puts_back_entry_touched_after_check(void **state)
+{
+	struct fixture *f = *state;
+	struct opensmtp_aside aside;
+	enum opensmtp_expire_result res;
+	struct timespec now, mtime = { 0, 0 };
+	struct stat touched, st;
+	int fd;
+
+	/* A login between the expirer's check (E1) and its rename (E2):
+	 * the recorder saw its touch on the live name and returned success,
+	 * so the expirer must find it after the rename and put it back. */
+	make_expired(f->dirfd, "2001:db8::5", &now);
+	fd = opensmtp_touch_at(f->dirfd, "2001:db8::5", &touched);
+	assert_true(fd >= 0);
+	assert_int_equal(opensmtp_touch_landed(f->dirfd, "2001:db8::5", &touched), 1);
+	/* E1 saw the old time: with now at the boundary it was expired. */
+	set_mtime(f->dirfd, "2001:db8::5", now.tv_sec - EXPIRE, now.tv_nsec);
+	assert_true(opensmtp_expire_begin(f->dirfd, "2001:db8::5", EXPIRE, &now, &aside, &res,
+					  &mtime));
+	assert_false(exists(f->dirfd, "2001:db8::5"));
+	assert_true(exists(f->dirfd, aside.path));
+	/* ... the touch itself landed just before the rename. */
+	assert_int_equal(futimens(fd, NULL), 0);
+	assert_int_equal(opensmtp_expire_finish(f->dirfd, &aside, EXPIRE, &now, &mtime),
+			 OPENSMTP_REFRESHED);
+	assert_true(get_stat(f->dirfd, "2001:db8::5", &st));
+	assert_int_equal(st.st_ino, touched.st_ino);
+	assert_int_equal(mtime.tv_sec, st.st_mtim.tv_sec);
+	assert_int_equal(mtime.tv_nsec, st.st_mtim.tv_nsec);
+	assert_false(opensmtp_is_expired(&st.st_mtim, EXPIRE, &now));
+	/* The recorder's check after the put-back finds its own file. */
+	assert_int_equal(opensmtp_touch_landed(f->dirfd, "2001:db8::5", &touched), 1);
+	close(fd);
+	assert_int_equal(count_prefixed(f->dir, ".osd-expire."), 0);
+}
+
+static void
+test_opensmtp_expire_finish_keeps_new_entry_made_after_rename(void **state)
+{
+	struct fixture *f = *state;
+	struct ipaddr a = addr("10.0.0.2");
+	struct opensmtp_aside aside;
+	enum opensmtp_expire_result res;
+	struct timespec now, mtime = { 0, 0 };
+	struct stat created, st;
+	int fd;
+
+	make_expired(f->dirfd, "10.0.0.2", &now);
+	fd = openat(f->dirfd, "10.0.0.2", O_WRONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_true(opensmtp_expire_begin(f->dirfd, "10.0.0.2", EXPIRE, &now, &aside, &res, &mtime));
+	/* A login finds no entry and creates one; a second login's touch
+	 * lands on the renamed file (it will find out and record again). */
+	assert_int_equal(opensmtp_record_at(f->dirfd, &a), 0);
+	assert_true(get_stat(f->dirfd, "10.0.0.2", &created));
+	assert_int_equal(futimens(fd, NULL), 0);
+	close(fd);
+	/* Refreshed, but the name is taken: the new entry stays, the
+	 * renamed one goes, never over it. */
+	assert_int_equal(opensmtp_expire_finish(f->dirfd, &aside, EXPIRE, &now, &mtime),
+			 OPENSMTP_REFRESHED);
+	assert_true(get_stat(f->dirfd, "10.0.0.2", &st));
+	assert_int_equal(st.st_ino, created.st_ino);
+	assert_int_equal(mtime.tv_sec, created.st_mtim.tv_sec);
+	assert_int_equal(mtime.tv_nsec, created.st_mtim.tv_nsec);
+	assert_int_equal(count_prefixed(f->dir, ".osd-expire."), 0);
+}
+
+static void
+test_opensmtp_expire_finish_removes_untouched_entry(void **state)
+{
+	struct fixture *f = *state;
+	struct opensmtp_aside aside;
+	enum opensmtp_expire_result res;
+	struct timespec now, before, mtime = { 0, 0 };
+
+	make_expired(f->dirfd, "10.0.0.3", &now);
+	/* One nanosecond earlier it is not expired yet. */
+	before = (struct timespec){ .tv_sec = now.tv_sec - 1, .tv_nsec = now.tv_nsec + 999999999 };
+	if (before.tv_nsec > 999999999) {
+		before.tv_sec++;
+		before.tv_nsec -= 1000000000;
+	}
+	assert_false(opensmtp_expire_begin(f->dirfd, "10.0.0.3", EXPIRE, &before, &aside, &res,
+					   &mtime));
+	assert_int_equal(res, OPENSMTP_REFRESHED);
+	assert_true(exists(f->dirfd, "10.0.0.3"));
+	assert_true(opensmtp_expire_begin(f->dirfd, "10.0.0.3", EXPIRE, &now, &aside, &res, &mtime));
+	assert_int_equal(opensmtp_expire_finish(f->dirfd, &aside, EXPIRE, &now, &mtime),
+			 OPENSMTP_REMOVED);
+	assert_false(exists(f->dirfd, "10.0.0.3"));
+	assert_int_equal(count_prefixed(f->dir, ".osd-expire."), 0);
+}
+
+static void
+test_opensmtp_expire_begin_names_each_expiry_apart(void **state)
+{
+	struct fixture *f = *state;
+	struct opensmtp_aside first, second;
+	enum opensmtp_expire_result res;
+	struct timespec now, mtime = { 0, 0 };
+
+	/* Two expiries of one address in flight (the watcher and osd
+	 * expire): neither renames over, nor deletes, the other's file. */
+	make_expired(f->dirfd, "10.0.0.4", &now);
+	assert_true(opensmtp_expire_begin(f->dirfd, "10.0.0.4", EXPIRE, &now, &first, &res, &mtime));
+	make_expired(f->dirfd, "10.0.0.4", &now);
+	assert_true(opensmtp_expire_begin(f->dirfd, "10.0.0.4", EXPIRE, &now, &second, &res,
+					  &mtime));
+	assert_string_not_equal(first.path, second.path);
+	assert_int_equal(count_prefixed(f->dir, ".osd-expire.10.0.0.4,"), 2);
+	/* The second renamed file was refreshed: it goes back. */
+	set_mtime(f->dirfd, second.path, now.tv_sec, now.tv_nsec);
+	assert_int_equal(opensmtp_expire_finish(f->dirfd, &first, EXPIRE, &now, &mtime),
+			 OPENSMTP_REMOVED);
+	assert_int_equal(opensmtp_expire_finish(f->dirfd, &second, EXPIRE, &now, &mtime),
+			 OPENSMTP_REFRESHED);
+	assert_true(exists(f->dirfd, "10.0.0.4"));
+	assert_int_equal(count_prefixed(f->dir, ".osd-expire."), 0);
+}
+
+static void
+test_opensmtp_expire_finish_after_a_scan_finished_it(void **state)
+{
+	struct fixture *f = *state;
+	struct opensmtp_aside aside;
+	enum opensmtp_expire_result res;
+	struct timespec now, mtime = { 0, 0 };
+
+	/* Another process's scan meets our renamed file and finishes the
+	 * expiry by the same rule; ours then reports what is there. */
+	make_expired(f->dirfd, "10.0.0.5", &now);
+	assert_true(opensmtp_expire_begin(f->dirfd, "10.0.0.5", EXPIRE, &now, &aside, &res, &mtime));
+	assert_int_equal(opensmtp_scan(f->dirfd, EXPIRE, NULL, NULL, NULL), 0);
+	assert_int_equal(opensmtp_expire_finish(f->dirfd, &aside, EXPIRE, &now, &mtime),
+			 OPENSMTP_GONE);
+	/* The same with a login on the renamed file: the scan put it back. */
+	make_expired(f->dirfd, "10.0.0.5", &now);
+	assert_true(opensmtp_expire_begin(f->dirfd, "10.0.0.5", EXPIRE, &now, &aside, &res, &mtime));
+	set_mtime(f->dirfd, aside.path, now.tv_sec, 7);
+	assert_int_equal(opensmtp_scan(f->dirfd, EXPIRE, NULL, NULL, NULL), 0);
+	assert_true(exists(f->dirfd, "10.0.0.5"));
+	assert_int_equal(opensmtp_expire_finish(f->dirfd, &aside, EXPIRE, &now, &mtime),
+			 OPENSMTP_REFRESHED);
+	assert_int_equal(mtime.tv_sec, now.tv_sec);
+	assert_int_equal(mtime.tv_nsec, 7);
+	assert_int_equal(count_prefixed(f->dir, ".osd-expire."), 0);
+}
+
+static void
+test_opensmtp_record_refuses_non_regular_entry(void **state)
+{
+	struct fixture *f = *state;
+	struct ipaddr a = addr("10.0.0.6"), b = addr("10.0.0.7");
+
+	/* Neither a folder nor a FIFO named like an address is touched,
+	 * and a FIFO cannot make the recorder wait. */
+	assert_int_equal(mkdirat(f->dirfd, "10.0.0.6", 0755), 0);
+	assert_int_equal(opensmtp_record_at(f->dirfd, &a), -1);
+	assert_int_equal(mkfifoat(f->dirfd, "10.0.0.7", 0644), 0);
+	assert_int_equal(opensmtp_record_at(f->dirfd, &b), -1);
+}
+
 static void
 test_opensmtp_record_time_at_sets_old_mtime(void **state)
 {
@@ -410,6 +621,7 @@ test_opensmtp_scan_finishes_interrupted_expiry(void **state)
 {
 	struct fixture *f = *state;
 	struct opensmtp_scan_stats stats;
+	struct seen s = { 0 };
 	time_t now = now_ts().tv_sec;
 	struct stat st;
 
@@ -419,11 +631,24 @@ test_opensmtp_scan_finishes_interrupted_expiry(void **state)
 	/* Expired: finish the removal. */
 	make_file(f->dirfd, ".osd-expire.10.0.0.2");
 	set_mtime(f->dirfd, ".osd-expire.10.0.0.2", now - 2 * EXPIRE, 0);
+	/* The same with the names of this version: <addr>,<unique>. */
+	make_file(f->dirfd, ".osd-expire.10.0.0.3,4242.1.99");
+	set_mtime(f->dirfd, ".osd-expire.10.0.0.3,4242.1.99", now - 10, 0);
+	make_file(f->dirfd, ".osd-expire.2001:db8::4,4242.2.99");
+	set_mtime(f->dirfd, ".osd-expire.2001:db8::4,4242.2.99", now - 2 * EXPIRE, 0);
 
-	assert_int_equal(opensmtp_scan(f->dirfd, EXPIRE, NULL, NULL, &stats), 0);
+	assert_int_equal(opensmtp_scan(f->dirfd, EXPIRE, collect, &s, &stats), 0);
+	/* The entries put back are reported, whatever readdir's order. */
+	assert_int_equal(stats.live, 2);
+	assert_int_equal(s.calls, 2);
+	assert_true(seen_addr(&s, "10.0.0.1", now - 10));
+	assert_true(seen_addr(&s, "10.0.0.3", now - 10));
 	assert_true(get_stat(f->dirfd, "10.0.0.1", &st));
 	assert_int_equal(st.st_mtim.tv_sec, now - 10);
 	assert_false(exists(f->dirfd, "10.0.0.2"));
+	assert_true(get_stat(f->dirfd, "10.0.0.3", &st));
+	assert_int_equal(st.st_mtim.tv_sec, now - 10);
+	assert_false(exists(f->dirfd, "2001:db8::4"));
 	assert_int_equal(count_prefixed(f->dir, ".osd-expire."), 0);
 	assert_int_equal(stats.expired, 0);
 	assert_int_equal(stats.ignored, 0);
@@ -504,6 +729,20 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_opensmtp_expire_at_keeps_fresh_entry,
 						setup_tmpdir, teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_opensmtp_expire_at_missing_entry_is_gone,
+						setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_opensmtp_touch_on_renamed_entry_has_not_landed,
+						setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_opensmtp_expire_finish_puts_back_entry_touched_after_check,
+						setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_opensmtp_expire_finish_keeps_new_entry_made_after_rename,
+						setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_opensmtp_expire_finish_removes_untouched_entry,
+						setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_opensmtp_expire_begin_names_each_expiry_apart,
+						setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_opensmtp_expire_finish_after_a_scan_finished_it,
+						setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_opensmtp_record_refuses_non_regular_entry,
 						setup_tmpdir, teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_opensmtp_record_time_at_sets_old_mtime,
 						setup_tmpdir, teardown_tmpdir),
