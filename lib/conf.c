@@ -25,6 +25,7 @@ enum conf_kind {
 	KIND_STRING,    /* any text that fits */
 	KIND_PATH,      /* relative paths are taken from the config file's folder */
 	KIND_DURATION,  /* relay_expire: a duration > 0 */
+	KIND_DEADLINE,  /* a session deadline: a duration 1 s .. CONF_SESSION_DEADLINE_MAX */
 	KIND_COUNT,     /* a whole number 1..1000000 (unsigned) */
 	KIND_BOOL,
 	KIND_LOG,       /* "stderr" or "syslog" */
@@ -53,6 +54,7 @@ static const struct conf_key conf_keys[] = {
 	FIELD(pop3_listen, KIND_STRING),
 	FIELD(pop3s_listen, KIND_STRING),
 	FIELD(pop3_timeout, KIND_DURATION),
+	FIELD(pop3_session_deadline, KIND_DEADLINE),
 	FIELD(pop3_max_connections, KIND_COUNT),
 	FIELD(pop3_max_per_ip, KIND_COUNT),
 	FIELD(pop3_plaintext, KIND_BOOL),
@@ -60,6 +62,8 @@ static const struct conf_key conf_keys[] = {
 	FIELD(smtp_listen, KIND_STRING),
 	FIELD(smtp_max_connections, KIND_COUNT),
 	FIELD(smtp_max_per_ip, KIND_COUNT),
+	FIELD(smtp_session_deadline, KIND_DEADLINE),
+	FIELD(smtp_min_data_rate, KIND_COUNT),
 	FIELD(smtp_loopback_plaintext, KIND_BOOL),
 	FIELD(advertise_cram_md5, KIND_BOOL),
 	FIELD(submission_listen, KIND_STRING),
@@ -147,6 +151,9 @@ conf_defaults(struct osd_conf *conf)
 	conf->smtp_max_connections = 200;
 	conf->smtp_max_per_ip = 20;
 	conf->smtp_loopback_plaintext = true;
+	conf->pop3_session_deadline = 6 * 3600;
+	conf->smtp_session_deadline = 3600;
+	conf->smtp_min_data_rate = 500;         /* Postfix's smtpd_min_data_rate */
 	(void)set_field(conf->services, sizeof(conf->services), "watch");
 }
 
@@ -360,6 +367,7 @@ conf_set(struct osd_conf *conf, const struct conf_key *k, const char *value,
 			return -1;
 		}
 		return 0;
+	case KIND_DEADLINE:
 	case KIND_DURATION:
 		if (conf_parse_duration(value, &secs) == -1) {
 			errfmt(why, whysize, "bad duration \"%s\" (want seconds, or a number "
@@ -368,6 +376,11 @@ conf_set(struct osd_conf *conf, const struct conf_key *k, const char *value,
 		}
 		if (secs <= 0) {
 			errfmt(why, whysize, "must be greater than 0");
+			return -1;
+		}
+		if (k->kind == KIND_DEADLINE && secs > CONF_SESSION_DEADLINE_MAX) {
+			errfmt(why, whysize, "too long \"%s\" (at most %ds, one day)", value,
+			       CONF_SESSION_DEADLINE_MAX);
 			return -1;
 		}
 		*(long *)(void *)field = secs;  /* relay_expire, pop3_timeout */
