@@ -108,15 +108,20 @@ def smtp_command_trickler(port, res):
     c.close()
 
 
-def smtp_data_trickler(port, res):
-    c = Slow(port, "127.0.0.42")
-    for cmd in ("EHLO client.test", "MAIL FROM:<slow@client.test>", "RCPT TO:<alice@%s>" % DOM):
+def start_data(c, sender):
+    """EHLO, MAIL, RCPT to alice and DATA at full speed; the reply to DATA."""
+    for cmd in ("EHLO client.test", "MAIL FROM:<%s>" % sender, "RCPT TO:<alice@%s>" % DOM):
         c.send(cmd.encode() + b"\r\n")
         r = c.line()
         while r[3:4] == "-":
             r = c.line()
     c.send(b"DATA\r\n")
-    res["354"] = c.line()
+    return c.line()
+
+
+def smtp_data_trickler(port, res):
+    c = Slow(port, "127.0.0.42")
+    res["354"] = start_data(c, "slow@client.test")
     body = b"Subject: trickled\r\n\r\n" + b"x" * 200 + b"\r\n.\r\n"
     reply, sent = c.trickle(body)
     res.update(reply=reply, sent=sent, total=len(body), closed=c.closed_by_server())
@@ -127,13 +132,7 @@ def smtp_steady_sender(port, res):
     """A body sent slowly but above smtp_min_data_rate (1000 bytes/s against 500),
     for longer than timeoutsmtpd: the deadline grows with the bytes, so it is accepted."""
     c = Slow(port, "127.0.0.45")
-    for cmd in ("EHLO client.test", "MAIL FROM:<steady@client.test>", "RCPT TO:<alice@%s>" % DOM):
-        c.send(cmd.encode() + b"\r\n")
-        r = c.line()
-        while r[3:4] == "-":
-            r = c.line()
-    c.send(b"DATA\r\n")
-    c.line()
+    start_data(c, "steady@client.test")
     t0 = time.monotonic()
     c.send(b"Subject: steady\r\n\r\n")
     while time.monotonic() - t0 < TIMEOUT + 2:
