@@ -1,6 +1,7 @@
 /* server.c - the parent of a fork-per-connection daemon: listeners, caps, children, failed-login throttling, signals. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -8,9 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/random.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,6 +52,7 @@ struct report {
 	int ok;                         /* 1 login succeeded, 0 failed */
 	uint64_t login;                 /* login_key() of the login name tried */
 };
+_Static_assert(sizeof(struct report) <= PIPE_BUF, "a report must be one atomic pipe write");
 
 struct server {
 	struct server_hooks hooks;
