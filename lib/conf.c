@@ -60,6 +60,7 @@ static const struct conf_key conf_keys[] = {
 	FIELD(pop3_listen, KIND_STRING),
 	FIELD(pop3s_listen, KIND_STRING),
 	FIELD_MAX(pop3_timeout, KIND_DURATION, CONF_TIMEOUT_MAX),
+	FIELD_MAX(pop3_session_deadline, KIND_DURATION, CONF_SESSION_DEADLINE_MAX),
 	FIELD(pop3_max_connections, KIND_COUNT),
 	FIELD(pop3_max_per_ip, KIND_COUNT),
 	FIELD(pop3_plaintext, KIND_BOOL),
@@ -67,6 +68,8 @@ static const struct conf_key conf_keys[] = {
 	FIELD(smtp_listen, KIND_STRING),
 	FIELD(smtp_max_connections, KIND_COUNT),
 	FIELD(smtp_max_per_ip, KIND_COUNT),
+	FIELD_MAX(smtp_session_deadline, KIND_DURATION, CONF_SESSION_DEADLINE_MAX),
+	FIELD(smtp_min_data_rate, KIND_COUNT),
 	FIELD(smtp_loopback_plaintext, KIND_BOOL),
 	FIELD(advertise_cram_md5, KIND_BOOL),
 	FIELD(submission_listen, KIND_STRING),
@@ -158,6 +161,9 @@ conf_defaults(struct osd_conf *conf)
 	conf->smtp_max_connections = 200;
 	conf->smtp_max_per_ip = 20;
 	conf->smtp_loopback_plaintext = true;
+	conf->pop3_session_deadline = 6 * 3600;
+	conf->smtp_session_deadline = 3600;
+	conf->smtp_min_data_rate = 500;         /* Postfix's smtpd_min_data_rate */
 	(void)set_field(conf->services, sizeof(conf->services), "watch");
 }
 

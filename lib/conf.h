@@ -9,6 +9,8 @@
 
 #define CONF_DEFAULT_PATH "/etc/osd/osd.conf"
 #define CONF_DEFAULT_RELAY_EXPIRE (3 * 3600)
+/* The longest session deadline (smtp_session_deadline, pop3_session_deadline): one day. */
+#define CONF_SESSION_DEADLINE_MAX 86400
 
 /*
  * Upper bounds of the durations in osd.conf (docs/config.md); a larger
@@ -35,6 +37,7 @@ struct osd_conf {
 	char pop3_listen[128];
 	char pop3s_listen[128];
 	long pop3_timeout;              /* pop3d idle timeout, seconds (default 600, at most CONF_TIMEOUT_MAX) */
+	long pop3_session_deadline;     /* pop3d session ends after this, seconds (default 6 h, at most 1 d) */
 	unsigned pop3_max_connections;  /* pop3d sessions at once (default 200) */
 	unsigned pop3_max_per_ip;       /* pop3d sessions at once from one address (default 20) */
 	bool pop3_plaintext;            /* USER/PASS, AUTH on non-TLS connections everywhere (default no) */
@@ -42,6 +45,8 @@ struct osd_conf {
 	char smtp_listen[128];
 	unsigned smtp_max_connections;  /* smtpd sessions at once (default 200) */
 	unsigned smtp_max_per_ip;       /* smtpd sessions at once from one address (default 20) */
+	long smtp_session_deadline;     /* smtpd session ends after this, seconds (default 1 h, at most 1 d) */
+	unsigned smtp_min_data_rate;    /* DATA: bytes/s a client must keep up beyond timeoutsmtpd (default 500) */
 	bool smtp_loopback_plaintext;   /* AUTH PLAIN/LOGIN without TLS from loopback clients (default yes) */
 	bool advertise_cram_md5;        /* list CRAM-MD5 in CAPA/EHLO (default no: accepted, not offered) */
 	char submission_listen[128];

@@ -1,6 +1,7 @@
 /* netconn.c - one connection: timed reads and writes, over TCP or TLS, with line framing; server and client side. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <string.h>
 #include <netinet/in.h>
@@ -29,10 +30,33 @@ netconn_init(struct netconn *c, int fd, int timeout_ms, size_t line_max)
 	c->fd = fd;
 	c->tls = NULL;
 	c->timeout_ms = timeout_ms;
+	c->session_deadline = 0;
+	c->read_deadline = 0;
 	c->line_max = line_max;
 	c->start = c->end = 0;
 	c->skipping = false;
 	return 0;
+}
+
+/* A wait ended at its deadline: -1 with ETIME when that was the session's, else ETIMEDOUT. */
+static int
+timed_out(const struct netconn *c)
+{
+	errno = c->session_deadline != 0 && monotonic_ms() >= c->session_deadline ? ETIME : ETIMEDOUT;
+	return -1;
+}
+
+/* When a wait starting now must end: timeout_ms, cut short by extra (0: none) and the session deadline. */
+static long long
+wait_until(const struct netconn *c, long long extra)
+{
+	long long d = monotonic_after(monotonic_ms(), c->timeout_ms);
+
+	if (extra != 0 && extra < d)
+		d = extra;
+	if (c->session_deadline != 0 && c->session_deadline < d)
+		d = c->session_deadline;
+	return d;
 }
 
 int
@@ -43,8 +67,14 @@ netconn_flush(struct netconn *c, struct buf *out)
 	if (out->len == 0)
 		return 0;
 	if (c->tls != NULL) {
-		if (tls_write_all(c->tls, out->data, out->len, c->timeout_ms) == -1)
-			return -1;
+		int wait = monotonic_wait_ms(monotonic_ms(), c->timeout_ms, c->session_deadline);
+
+		/*
+		 * The wait is per write inside (a reader that takes a little now
+		 * and then may pass the session deadline by up to one buffer's worth).
+		 */
+		if (tls_write_all(c->tls, out->data, out->len, wait) == -1)
+			return errno == ETIMEDOUT ? timed_out(c) : -1;
 		buf_reset(out);
 		return 0;
 	}
@@ -58,12 +88,10 @@ netconn_flush(struct netconn *c, struct buf *out)
 		}
 		if (n == -1 && errno != EAGAIN && errno != EINTR)
 			return -1;
-		/* A client that never reads is dropped after the timeout. */
-		n = poll(&pfd, 1, c->timeout_ms);
-		if (n == 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
+		/* A client that never reads is dropped after the timeout (or at the session deadline). */
+		n = poll(&pfd, 1, monotonic_wait_ms(monotonic_ms(), c->timeout_ms, c->session_deadline));
+		if (n == 0)
+			return timed_out(c);
 		if (n == -1 && errno != EINTR)
 			return -1;
 	}
@@ -71,30 +99,30 @@ netconn_flush(struct netconn *c, struct buf *out)
 	return 0;
 }
 
-/* Read what is there into c->in, waiting at most the timeout; > 0, 0 at EOF, -1 with errno. */
+/* Read what is there into c->in, waiting until deadline at most; > 0, 0 at EOF, -1 with errno. */
 static ssize_t
-fill(struct netconn *c)
+fill(struct netconn *c, long long deadline)
 {
 	size_t room = sizeof(c->in) - c->end;
-	long long deadline = monotonic_ms() + c->timeout_ms;
 
-	if (c->tls != NULL)
-		return tls_read(c->tls, c->in + c->end, room, c->timeout_ms);
+	if (c->tls != NULL) {
+		/* With a wait of 0 still: what the TLS layer holds decrypted is taken. */
+		ssize_t n = tls_read(c->tls, c->in + c->end, room,
+				     monotonic_wait_ms(monotonic_ms(), INT_MAX, deadline));
+
+		return n == -1 && errno == ETIMEDOUT ? timed_out(c) : n;
+	}
 	for (;;) {
 		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-		long long left = deadline - monotonic_ms();
+		int left = monotonic_wait_ms(monotonic_ms(), INT_MAX, deadline);
 		ssize_t n;
 		int r;
 
-		if (left <= 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		r = poll(&pfd, 1, (int)left);
-		if (r == 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
+		if (left <= 0)
+			return timed_out(c);
+		r = poll(&pfd, 1, left);
+		if (r == 0)
+			return timed_out(c);
 		if (r == -1) {
 			if (errno == EINTR)
 				continue;
@@ -126,6 +154,9 @@ compact(struct netconn *c)
 int
 netconn_line(struct netconn *c, struct buf *out, const char **line_r, size_t *len_r)
 {
+	/* Set at the first wait: the whole line must be in by then (per-record deadline). */
+	long long deadline = 0;
+
 	for (;;) {
 		char *start = c->in + c->start, *nl;
 		size_t avail = c->end - c->start;
@@ -157,7 +188,9 @@ netconn_line(struct netconn *c, struct buf *out, const char **line_r, size_t *le
 		if (out->len > 0 && netconn_flush(c, out) == -1)
 			return -1;
 		compact(c);
-		n = fill(c);
+		if (deadline == 0)
+			deadline = wait_until(c, 0);
+		n = fill(c, deadline);
 		if (n <= 0)
 			return (int)n;
 		c->end += (size_t)n;
@@ -174,7 +207,7 @@ netconn_peek(struct netconn *c, struct buf *out, const char **data_r, size_t *le
 			return -1;
 		/* Nothing unread: the whole buffer is free for the next read. */
 		c->start = c->end = 0;
-		n = fill(c);
+		n = fill(c, wait_until(c, c->read_deadline));
 		if (n <= 0)
 			return (int)n;
 		c->end = (size_t)n;
@@ -318,5 +351,7 @@ netconn_end_reason(int r)
 {
 	if (r == 0)
 		return "dropped";
+	if (errno == ETIME)
+		return "deadline";
 	return errno == ETIMEDOUT ? "timeout" : "io-error";
 }

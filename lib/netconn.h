@@ -19,14 +19,26 @@ struct tls_conn;
 struct netconn {
 	int fd;                         /* non-blocking after netconn_init */
 	struct tls_conn *tls;           /* NULL until TLS is on */
-	int timeout_ms;                 /* per read or write wait */
+	int timeout_ms;                 /* per write wait; a whole line (netconn_line) or read (netconn_peek) */
+	/*
+	 * Monotonic ms (monotonic.h) no wait of the connection goes past,
+	 * 0 for none: the overall session deadline.  Reaching it fails the
+	 * call with errno ETIME (netconn_end_reason: "deadline").
+	 */
+	long long session_deadline;
+	/*
+	 * Monotonic ms by which netconn_peek's next read must also end, 0 for
+	 * none: the DATA deadline (timeout plus bytes received / minimum rate).
+	 * ETIMEDOUT when it strikes.
+	 */
+	long long read_deadline;
 	size_t line_max;                /* longest line passed whole (< NETCONN_IN_SIZE - 2) */
 	char in[NETCONN_IN_SIZE];
 	size_t start, end;
 	bool skipping;                  /* dropping the rest of an overlong line */
 };
 
-/* Make fd non-blocking and set the fields.  0, or -1 with errno. */
+/* Make fd non-blocking and set the fields (no deadlines).  0, or -1 with errno. */
 int netconn_init(struct netconn *c, int fd, int timeout_ms, size_t line_max);
 
 /* Send out (all of it) and empty it; 0 or -1 with errno (ETIMEDOUT: the client does not read). */
@@ -37,16 +49,21 @@ int netconn_flush(struct netconn *c, struct buf *out);
  * Replies waiting in out are sent before the socket is read, so pipelined
  * commands are answered together.  A line longer than line_max is passed
  * cut to line_max + 1 octets (the caller only needs to know it is too
- * long) and the rest of it is dropped.  1 a line, 0 EOF, -1 with errno
- * (ETIMEDOUT: the timeout).  The line stays valid until the next call.
+ * long) and the rest of it is dropped.  The whole line must arrive within
+ * timeout_ms from the first wait for it, however it trickles in (a
+ * per-record deadline, as Postfix's smtpd_per_record_deadline: a client
+ * sending a byte now and then cannot hold the connection forever).
+ * 1 a line, 0 EOF, -1 with errno (ETIMEDOUT: the timeout; ETIME: the
+ * session deadline).  The line stays valid until the next call.
  */
 int netconn_line(struct netconn *c, struct buf *out, const char **line_r, size_t *len_r);
 
 /*
  * Raw input for a body (SMTP DATA): what is buffered, or (after sending
  * out) what the next read brings.  *data_r and *len_r point into the buffer;
- * the caller says with netconn_consume how much it used.  1, 0 at EOF,
- * -1 with errno.
+ * the caller says with netconn_consume how much it used.  A read waits
+ * at most timeout_ms, and never past read_deadline or session_deadline.
+ * 1, 0 at EOF, -1 with errno (ETIMEDOUT, ETIME as netconn_line).
  */
 int netconn_peek(struct netconn *c, struct buf *out, const char **data_r, size_t *len_r);
 void netconn_consume(struct netconn *c, size_t n);
@@ -56,8 +73,8 @@ bool netconn_pending(const struct netconn *c);
 
 /*
  * Why a session ended, for its log line, from what netconn_line or
- * netconn_peek returned (0 or -1, with errno): "dropped" (EOF), "timeout"
- * or "io-error".
+ * netconn_peek returned (0 or -1, with errno): "dropped" (EOF), "timeout",
+ * "deadline" (the session deadline) or "io-error".
  */
 const char *netconn_end_reason(int r);
 

@@ -1,6 +1,7 @@
 /* server.c - the parent of a fork-per-connection daemon: listeners, caps, children, failed-login throttling, signals. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -8,20 +9,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "failtable.h"
 #include "log.h"
 #include "monotonic.h"
 #include "server.h"
+#include "siphash.h"
 
 #define SERVER_BACKLOG 128
-/* Failed logins per address are remembered this long, for throttling. */
+/* Failed logins are remembered this long after the last one, for throttling. */
 #define SERVER_FAIL_WINDOW_S 900
-#define SERVER_FAIL_TABLE 1024
 /* The delay of a failed login's reply: 1 s, doubling after the third recent failure, up to 30 s. */
 #define SERVER_FAIL_DELAY_MS 1000
 #define SERVER_FAIL_DELAY_MAX_MS 30000
@@ -40,17 +43,16 @@ struct child {
 	struct ipaddr addr;
 };
 
-struct fail_record {
-	struct ipaddr addr;
-	unsigned count;
-	time_t last;
-};
-
-/* What a child tells the parent about a login (one write, atomic on a pipe). */
+/*
+ * What a child tells the parent about a login: one write of a few bytes,
+ * far below PIPE_BUF, so atomic on the pipe.
+ */
 struct report {
 	pid_t pid;
 	int ok;                         /* 1 login succeeded, 0 failed */
+	uint64_t login;                 /* login_key() of the login name tried */
 };
+_Static_assert(sizeof(struct report) <= PIPE_BUF, "a report must be one atomic pipe write");
 
 struct server {
 	struct server_hooks hooks;
@@ -61,13 +63,37 @@ struct server {
 	int report_rd, report_wr;
 	struct child *children;
 	size_t nchildren, child_cap;
-	struct fail_record fails[SERVER_FAIL_TABLE];
-	size_t nfails;
+	struct failtable fails;
 	sigset_t oldmask;
 };
 
 /* In a child: the write end of the report pipe (-1 in the parent, where nothing reports). */
 static int report_fd = -1;
+/*
+ * The key of login_key, drawn at start-up and inherited by the children.
+ * The failure table keeps a keyed hash of each login name rather than the
+ * name: a record is 8 bytes whatever the name's length, the long-lived
+ * parent never holds what clients typed as a name (a password, at times),
+ * and nobody who does not know the key can pick a name whose record is
+ * another account's, to clear that account's failures by logging in.
+ */
+static uint8_t login_hash_key[SIPHASH_KEY_SIZE];
+
+/* The table key of a login name; never FAILTABLE_OTHER. */
+static uint64_t
+login_key(const char *login)
+{
+	uint64_t k = siphash24(login_hash_key, login, strlen(login));
+
+	return k == FAILTABLE_OTHER ? k + 1 : k;
+}
+
+/* Seconds on the monotonic clock: a failure's age must not jump with the wall clock. */
+static long long
+now_s(void)
+{
+	return monotonic_ms() / 1000;
+}
 
 struct server *
 server_new(const struct server_hooks *hooks)
@@ -79,6 +105,9 @@ server_new(const struct server_hooks *hooks)
 		fatalx("out of memory");
 	srv->hooks = *hooks;
 	srv->sigfd = -1;
+	failtable_init(&srv->fails, SERVER_FAIL_WINDOW_S);
+	if (getrandom(login_hash_key, sizeof(login_hash_key), 0) != (ssize_t)sizeof(login_hash_key))
+		fatal("getrandom");
 	/* Non-blocking both ends: a child never waits on a busy parent, the parent never on a quiet pipe. */
 	if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) == -1)
 		fatal("pipe");
@@ -130,9 +159,9 @@ server_set_limits(struct server *srv, unsigned max_connections, unsigned max_per
 }
 
 void
-server_report_login(bool ok)
+server_report_login(const char *login, bool ok)
 {
-	struct report r = { .pid = getpid(), .ok = ok };
+	struct report r = { .pid = getpid(), .ok = ok, .login = login_key(login) };
 
 	if (report_fd == -1)
 		return;
@@ -172,36 +201,6 @@ children_from(const struct server *srv, const struct ipaddr *addr)
 	return n;
 }
 
-static struct fail_record *
-fail_find(struct server *srv, const struct ipaddr *addr, bool create)
-{
-	time_t now = time(NULL);
-	size_t i, oldest = 0;
-
-	for (i = 0; i < srv->nfails; i++) {
-		struct fail_record *f = &srv->fails[i];
-
-		if (now - f->last > SERVER_FAIL_WINDOW_S) {
-			/* Forget an old record (swap in the last one). */
-			*f = srv->fails[--srv->nfails];
-			i--;
-			continue;
-		}
-		if (ipaddr_equal(&f->addr, addr))
-			return f;
-		if (f->last < srv->fails[oldest].last)
-			oldest = i;
-	}
-	if (!create)
-		return NULL;
-	if (srv->nfails == SERVER_FAIL_TABLE) {
-		/* Full: the least recent record goes. */
-		srv->fails[oldest] = srv->fails[--srv->nfails];
-	}
-	srv->fails[srv->nfails] = (struct fail_record){ .addr = *addr, .last = now };
-	return &srv->fails[srv->nfails++];
-}
-
 static void
 read_reports(struct server *srv)
 {
@@ -213,15 +212,11 @@ read_reports(struct server *srv)
 			;
 		if (i == srv->nchildren)
 			continue;
-		if (r.ok) {
-			struct fail_record *f = fail_find(srv, &srv->children[i].addr, false);
-			if (f != NULL)
-				f->count = 0;
-		} else {
-			struct fail_record *f = fail_find(srv, &srv->children[i].addr, true);
-			f->count++;
-			f->last = time(NULL);
-		}
+		/* A success clears that login's failures from that address, never the others'. */
+		if (r.ok)
+			failtable_succeeded(&srv->fails, &srv->children[i].addr, r.login, now_s());
+		else
+			failtable_failed(&srv->fails, &srv->children[i].addr, r.login, now_s());
 	}
 }
 
@@ -297,7 +292,6 @@ accept_one(struct server *srv, const struct listener *l)
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
 	struct ipaddr addr;
-	struct fail_record *f;
 	char text[IPADDR_TEXT_MAX], why[64];
 	unsigned prior;
 	pid_t pid;
@@ -333,8 +327,7 @@ accept_one(struct server *srv, const struct listener *l)
 	/* Replies are whole when written; Nagle would only hold back their tails. */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	read_reports(srv);
-	f = fail_find(srv, &addr, false);
-	prior = f != NULL ? f->count : 0;
+	prior = failtable_count(&srv->fails, &addr, now_s());
 
 	pid = fork();
 	if (pid == -1) {
@@ -472,8 +465,8 @@ server_free(struct server *srv)
 }
 
 void
-server_login_failed(unsigned failures)
+server_login_failed(const char *login, unsigned failures)
 {
-	server_report_login(false);
+	server_report_login(login, false);
 	server_sleep_ms(server_fail_delay_ms(failures));
 }

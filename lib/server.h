@@ -20,7 +20,8 @@ struct server_hooks {
 	 * In the child: serve the connection fd from addr, accepted on a
 	 * listener of the given kind (the value given to server_bind), and
 	 * _exit.  prior_failures: failed logins from addr recently reported
-	 * by other children (for the login delay).  Must not return (C11
+	 * by other children, summed over every login name tried (for the
+	 * login delay).  Must not return (C11
 	 * allows no noreturn on a function pointer; server.c _exits if it does).
 	 */
 	void (*serve)(void *ctx, int fd, const struct ipaddr *addr, int kind,
@@ -54,15 +55,22 @@ void server_run(struct server *srv);
 /* Frees the server (listeners already closed by server_run). */
 void server_free(struct server *srv);
 
-/* In a child: tell the parent whether a login failed or succeeded (for throttling). */
-void server_report_login(bool ok);
+/*
+ * In a child: tell the parent whether a login of login failed or
+ * succeeded (for throttling).  login is the name as the login check
+ * normalises it (userdb_login_key: "user@domain"), "" for one that can
+ * never log in.  The parent counts failures per client address and
+ * login; a success clears only that login's count from this address.
+ */
+void server_report_login(const char *login, bool ok);
 
 /*
- * In a child, after a failed login: report it and wait before the reply
- * (server_fail_delay_ms of failures, the recent ones from this address
- * including this one), so password guessing is slowed down.
+ * In a child, after a failed login of login (as server_report_login):
+ * report it and wait before the reply (server_fail_delay_ms of failures,
+ * the recent ones from this address against any login, including this
+ * one), so password guessing is slowed down.
  */
-void server_login_failed(unsigned failures);
+void server_login_failed(const char *login, unsigned failures);
 
 /* The delay before answering a failed login: 1 s, doubling after the third recent failure, up to 30 s. */
 long server_fail_delay_ms(unsigned failures);

@@ -229,6 +229,22 @@ userdb_split_login(const char *login, const char *default_domain, struct userdb_
 	return 0;
 }
 
+void
+userdb_login_key(const char *login, const char *default_domain, char *out, size_t size)
+{
+	struct userdb_name name;
+	char why[128];
+
+	if (size == 0)
+		return;
+	out[0] = '\0';
+	if (userdb_split_login(login, default_domain, &name, why, sizeof(why)) == -1)
+		return;
+	/* Both parts fit (USERDB_LOGIN_KEY_MAX); a short out gives "", never a cut name. */
+	if (snprintf(out, size, "%s@%s", name.user, name.domain) >= (int)size)
+		out[0] = '\0';
+}
+
 /* Parse a decimal number into *value_r; -1 when empty, not all digits, or too big. */
 static int
 parse_u64(const char *s, size_t len, uint64_t *value_r)

@@ -66,6 +66,17 @@ struct userdb_user {
 int userdb_split_login(const char *login, const char *default_domain,
 		       struct userdb_name *name_r, char *err, size_t errsize);
 
+/*
+ * The one spelling of a login name, for counting failed logins per
+ * target: "user@domain" as userdb_split_login takes it apart (the domain
+ * lower-cased, default_domain for a bare user, '%' as '@'), so that "bob",
+ * "bob@EXAMPLE.org" and "bob%example.org" count as one login.  A name
+ * userdb_split_login refuses, which can never log in, gives "".  out must
+ * hold USERDB_LOGIN_KEY_MAX + 1 bytes.
+ */
+#define USERDB_LOGIN_KEY_MAX (USERDB_USER_MAX + 1 + USERDB_DOMAIN_MAX)
+void userdb_login_key(const char *login, const char *default_domain, char *out, size_t size);
+
 /* Check a domain name as userdb_split_login does and lower-case it into out. */
 int userdb_check_domain(const char *domain, char *out, size_t size, char *err, size_t errsize);
 

@@ -45,6 +45,7 @@ reload(void *vpd)
 	if (tls_server_reload(&pd->tls, n.tls_cert, n.tls_key, err, sizeof(err)) == -1)
 		log_warnx("SIGHUP: TLS: %s (keeping the loaded certificate)", err);
 	pd->conf.pop3_timeout = n.pop3_timeout;
+	pd->conf.pop3_session_deadline = n.pop3_session_deadline;
 	pd->conf.pop3_max_connections = n.pop3_max_connections;
 	pd->conf.pop3_max_per_ip = n.pop3_max_per_ip;
 	pd->conf.pop3_plaintext = n.pop3_plaintext;

@@ -12,11 +12,13 @@
 
 #include "buf.h"
 #include "log.h"
+#include "monotonic.h"
 #include "netconn.h"
 #include "pop3d.h"
 #include "server.h"
 #include "session.h"
 #include "tls.h"
+#include "userdb.h"
 
 /* Stream RETR/TOP output in sends of about this size. */
 #define POP3D_STREAM_FLUSH (64 * 1024)
@@ -64,7 +66,7 @@ pop3d_serve(void *vpd, int fd, const struct ipaddr *addr, int kind, unsigned pri
 	struct session *s;
 	struct buf out;
 	char text[IPADDR_TEXT_MAX], err[256], tlsinfo[96] = "no", retr[48], dele[48];
-	char hostname[256] = "";
+	char hostname[256] = "", login[USERDB_LOGIN_KEY_MAX + 1];
 	const struct session_stats *st;
 	const char *end = "closed", *line = NULL;
 	unsigned failures = 0, act;
@@ -78,6 +80,8 @@ pop3d_serve(void *vpd, int fd, const struct ipaddr *addr, int kind, unsigned pri
 		fatalx("%s: out of memory", text);
 	if (netconn_init(c, fd, timeout_ms(&pd->conf), SESSION_LINE_MAX) == -1)
 		fatal("%s: fcntl", text);
+	/* The session ends by then whatever the client does (slots are not held forever). */
+	c->session_deadline = monotonic_after(monotonic_ms(), pd->conf.pop3_session_deadline * 1000LL);
 	hs = c->timeout_ms < POP3D_HANDSHAKE_MS ? c->timeout_ms : POP3D_HANDSHAKE_MS;
 	/* Bounded: the longest reply is a UIDL/LIST of MAILDIR_MAX_MESSAGES lines. */
 	buf_init(&out, 0);
@@ -116,6 +120,9 @@ pop3d_serve(void *vpd, int fd, const struct ipaddr *addr, int kind, unsigned pri
 			if (r == -1 && errno == ETIMEDOUT) {
 				session_timeout(s, &out);
 				(void)netconn_flush(c, &out);
+			} else if (r == -1 && errno == ETIME) {
+				session_expired(s, &out);
+				(void)netconn_flush(c, &out);
 			}
 			break;
 		}
@@ -123,14 +130,17 @@ pop3d_serve(void *vpd, int fd, const struct ipaddr *addr, int kind, unsigned pri
 		act = session_input_line(s, line, len, &out);
 		/* The line may have carried a password (PASS, AUTH, a SASL response). */
 		explicit_bzero((char *)line, len);
+		/* Throttling counts per address and login: the name as the login check reads it. */
+		if (act & (SESSION_ACT_AUTH_FAILED | SESSION_ACT_AUTH_OK))
+			userdb_login_key(session_user(s), pd->conf.default_domain, login, sizeof(login));
 		if (act & SESSION_ACT_AUTH_FAILED) {
 			log_info("login failed: addr=%s user=%s: %s", text, session_user(s),
 				 session_error(s));
-			server_login_failed(prior_failures + ++failures);
+			server_login_failed(login, prior_failures + ++failures);
 		}
 		if (act & SESSION_ACT_AUTH_OK) {
 			logged_in = true;
-			server_report_login(true);
+			server_report_login(login, true);
 			if (ctx.no_relay) {
 				log_info("login: addr=%s user=%s (no-relay: not recorded)", text,
 					 session_user(s));
@@ -145,7 +155,8 @@ pop3d_serve(void *vpd, int fd, const struct ipaddr *addr, int kind, unsigned pri
 			unsigned more = 0;
 
 			if (!stream(c, s, &out, &more)) {
-				end = errno == ETIMEDOUT ? "timeout" : "io-error";
+				/* Within a multi-line reply: no farewell can be told apart from the message. */
+				end = netconn_end_reason(-1);
 				break;
 			}
 			if (more & SESSION_ACT_CLOSE) {

@@ -125,6 +125,15 @@ session_timeout(struct session *s, struct buf *out)
 }
 
 void
+session_expired(struct session *s, struct buf *out)
+{
+	/* RFC 3206 [SYS/TEMP]: a limit of this server, not of the user; later will do. */
+	pop3_reply(out, "-ERR [SYS/TEMP] Session time limit exceeded.");
+	pop3_set_error(s, "session deadline");
+	s->state = ST_CLOSED;
+}
+
+void
 session_tls_started(struct session *s)
 {
 	s->cfg.tls_active = true;

@@ -152,6 +152,12 @@ void session_tls_started(struct session *s);
 /* The idle timeout struck: append the farewell; the session is closed. */
 void session_timeout(struct session *s, struct buf *out);
 
+/*
+ * The session deadline (pop3_session_deadline in osd.conf) struck: append
+ * the farewell ("-ERR [SYS/TEMP] ..."); the session is closed.
+ */
+void session_expired(struct session *s, struct buf *out);
+
 /* True in the TRANSACTION state. */
 bool session_logged_in(const struct session *s);
 

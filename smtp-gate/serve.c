@@ -11,6 +11,7 @@
 #include "command.h"
 #include "control.h"
 #include "log.h"
+#include "monotonic.h"
 #include "netconn.h"
 #include "policy.h"
 #include "relaycheck.h"
@@ -108,21 +109,42 @@ goodbye(struct netconn *c, struct buf *out, const char *text, const char *line, 
 	_exit(0);
 }
 
-/* Feed the DATA body to the session until it has its end; "" or why the connection ended. */
+/*
+ * Feed the DATA body to the session until it has its end; "" or why the
+ * connection ended.  As Postfix's smtpd_min_data_rate: the body must be in
+ * within the timeout plus the time its bytes take at min_rate bytes/s, so
+ * a client trickling a byte now and then is cut off, and a big message on
+ * a slow but honest link is not (every read also waits the timeout at most).
+ */
 static const char *
-read_body(struct netconn *c, struct smtp_session *s, struct buf *out, unsigned *act)
+read_body(struct netconn *c, struct smtp_session *s, struct buf *out, unsigned *act,
+	  unsigned min_rate)
 {
+	const char *end = "";
+	long long start;
+	uint64_t got = 0;
+
+	/* The clock starts once the 354 is out. */
+	if (netconn_flush(c, out) == -1)
+		return netconn_end_reason(-1);
+	start = monotonic_ms();
 	while (*act & SMTP_ACT_DATA) {
 		const char *data;
 		size_t len, used;
-		int r = netconn_peek(c, out, &data, &len);
+		int r;
 
-		if (r <= 0)
-			return netconn_end_reason(r);
+		c->read_deadline = monotonic_after(monotonic_after(start, c->timeout_ms),
+						   monotonic_rate_ms(got, min_rate));
+		if ((r = netconn_peek(c, out, &data, &len)) <= 0) {
+			end = netconn_end_reason(r);
+			break;
+		}
 		used = smtp_session_data(s, data, len, out, act);
 		netconn_consume(c, used);
+		got += used;
 	}
-	return "";
+	c->read_deadline = 0;
+	return end;
 }
 
 noreturn void
@@ -138,6 +160,7 @@ smtpd_serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned pr
 	struct netconn *c;
 	struct buf out;
 	char text[IPADDR_TEXT_MAX], me[256], err[512], tls_info[96] = "no";
+	char login[USERDB_LOGIN_KEY_MAX + 1];
 	const char *end = "closed", *relayclient;
 	unsigned long timeout, databytes;
 	unsigned failures = 0;
@@ -152,6 +175,8 @@ smtpd_serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned pr
 		fatalx("%s: out of memory", text);
 	if (netconn_init(c, fd, time_secs_to_ms((long long)timeout), SMTP_COMMAND_MAX) == -1)
 		fatal("%s: fcntl", text);
+	/* The session ends by then whatever the client does (slots are not held forever). */
+	c->session_deadline = monotonic_after(monotonic_ms(), d->conf.smtp_session_deadline * 1000LL);
 
 	if (kind == SMTPD_KIND_SMTPS) {
 		int hs = c->timeout_ms < SMTPD_HANDSHAKE_MS ? c->timeout_ms : SMTPD_HANDSHAKE_MS;
@@ -227,6 +252,9 @@ smtpd_serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned pr
 			if (r == -1 && errno == ETIMEDOUT) {
 				smtp_session_timeout(s, &out);
 				(void)netconn_flush(c, &out);
+			} else if (r == -1 && errno == ETIME) {
+				smtp_session_expired(s, &out);
+				(void)netconn_flush(c, &out);
 			}
 			break;
 		}
@@ -234,22 +262,28 @@ smtpd_serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned pr
 		act = smtp_session_line(s, line, len, &out);
 		/* The line may have carried a password (AUTH PLAIN, a LOGIN answer). */
 		explicit_bzero((char *)line, len);
+		/* Throttling counts per address and login: the name as the login check reads it. */
+		if (act & (SMTP_ACT_AUTH_FAILED | SMTP_ACT_AUTH_OK))
+			userdb_login_key(smtp_session_auth_login(s), d->conf.default_domain, login,
+					 sizeof(login));
 		if (act & SMTP_ACT_AUTH_FAILED) {
-			log_info("auth failed: addr=%s user=%s: %s", text, smtp_session_auth_user(s),
+			log_info("auth failed: addr=%s user=%s: %s", text, smtp_session_auth_login(s),
 				 smtp_session_error(s));
-			server_login_failed(prior_failures + ++failures);
+			server_login_failed(login, prior_failures + ++failures);
 		}
 		if (act & SMTP_ACT_AUTH_OK) {
-			server_report_login(true);
+			server_report_login(login, true);
 			log_info("auth: addr=%s user=%s", text, smtp_session_auth_user(s));
 		}
 		if (act & SMTP_ACT_DATA) {
-			end = read_body(c, s, &out, &act);
-			if (strcmp(end, "timeout") == 0) {
-				/* As between commands: the client hears why (the message is dropped). */
+			end = read_body(c, s, &out, &act, d->conf.smtp_min_data_rate);
+			/* As between commands: the client hears why (the message is dropped). */
+			if (strcmp(end, "timeout") == 0)
 				smtp_session_timeout(s, &out);
+			else if (strcmp(end, "deadline") == 0)
+				smtp_session_expired(s, &out);
+			if (out.len > 0 && end[0] != '\0')
 				(void)netconn_flush(c, &out);
-			}
 			if (end[0] != '\0')
 				break;
 			end = "closed";

@@ -129,6 +129,12 @@ smtp_session_timeout(struct smtp_session *s, struct buf *out)
 }
 
 void
+smtp_session_expired(struct smtp_session *s, struct buf *out)
+{
+	smtp_reply(out, "421 4.4.2 %s Error: session time limit exceeded", s->cfg.hostname);
+}
+
+void
 smtp_session_tls_started(struct smtp_session *s, const char *tls_info)
 {
 	/* RFC 3207 section 4.2: forget everything learnt before the handshake. */
@@ -147,6 +153,12 @@ const char *
 smtp_session_auth_user(const struct smtp_session *s)
 {
 	return s->authenticated ? s->auth_user : "";
+}
+
+const char *
+smtp_session_auth_login(const struct smtp_session *s)
+{
+	return s->auth_user;
 }
 
 const char *

@@ -108,8 +108,20 @@ void smtp_session_tls_started(struct smtp_session *s, const char *tls_info);
 /* The timeout: "421 4.4.2 ..." */
 void smtp_session_timeout(struct smtp_session *s, struct buf *out);
 
+/*
+ * The session deadline (smtp_session_deadline in osd.conf) struck:
+ * "421 4.4.2 ... Error: session time limit exceeded".
+ */
+void smtp_session_expired(struct smtp_session *s, struct buf *out);
+
 /* The AUTH login name ("" before a successful AUTH), the HELO name, the counters. */
 const char *smtp_session_auth_user(const struct smtp_session *s);
+/*
+ * The login name of the last AUTH attempt, successful or not (for the log
+ * and the failed-login throttle): "" before any, "(invalid)" for a name
+ * unfit to look up.
+ */
+const char *smtp_session_auth_login(const struct smtp_session *s);
 const char *smtp_session_helo(const struct smtp_session *s);
 const struct smtp_session_stats *smtp_session_stats(const struct smtp_session *s);
 

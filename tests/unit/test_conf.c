@@ -819,6 +819,34 @@ test_cli_error_prints_osd_what_why(void **state)
 	assert_string_equal(out, "osd: check: 300.1.1.1: not an address\n");
 }
 
+/* The session deadlines and the DATA rate (issue 16): defaults, values, and absurd ones refused. */
+static void
+test_conf_load_session_deadlines_and_data_rate(void **state)
+{
+	struct fixture *f = *state;
+	struct osd_conf *c = &f->conf;
+
+	assert_int_equal(c->smtp_session_deadline, 3600);
+	assert_int_equal(c->pop3_session_deadline, 6 * 3600);
+	assert_int_equal(c->smtp_min_data_rate, 500);
+	write_conf(f, "smtp_session_deadline = 30m\npop3_session_deadline = 1d\n"
+		   "smtp_min_data_rate = 2000\n");
+	assert_int_equal(conf_load(c, f->file, f->err, sizeof(f->err)), 0);
+	assert_int_equal(c->smtp_session_deadline, 1800);
+	assert_int_equal(c->pop3_session_deadline, 86400);
+	assert_int_equal(c->smtp_min_data_rate, 2000);
+	expect_error(f, "smtp_session_deadline = 86401\n",
+		     "1: smtp_session_deadline: \"86401\" is too long (at most 1d)");
+	expect_error(f, "\npop3_session_deadline = 9223372036854775807\n",
+		     "2: pop3_session_deadline: \"9223372036854775807\" is too long (at most 1d)");
+	expect_error(f, "pop3_session_deadline = 0\n",
+		     "1: pop3_session_deadline: must be greater than 0");
+	expect_error(f, "smtp_min_data_rate = 0\n",
+		     "1: smtp_min_data_rate: bad number \"0\" (want 1 to 1000000)");
+	expect_error(f, "smtp_min_data_rate = 1000001\n",
+		     "1: smtp_min_data_rate: bad number \"1000001\" (want 1 to 1000000)");
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -854,6 +882,7 @@ main(void)
 		T(test_conf_load_nul_byte_is_error),
 		T(test_conf_load_unterminated_quote_is_error),
 		T(test_conf_load_empty_state_dir_is_error),
+		T(test_conf_load_session_deadlines_and_data_rate),
 		T(test_conf_load_error_message_cut_to_errsize),
 		cmocka_unit_test(test_conf_parse_duration_accepts_units),
 		cmocka_unit_test(test_conf_parse_duration_rejects_garbage_and_overflow),

@@ -1,6 +1,7 @@
 /* test_netconn.c - unit tests for the connection I/O of the children (lib/netconn.c), over a socketpair. */
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -177,6 +178,105 @@ test_netconn_line_times_out_after_timeout_ms(void **state)
 	assert_true(monotonic_ms() - t0 >= TEST_TIMEOUT_MS - 10);
 }
 
+/*
+ * A child process on the client end: text, one byte every gap_ms, then it
+ * waits for the server end to close (so a failed assertion, which skips
+ * stop(), leaves no process behind).
+ */
+static pid_t
+trickle(struct fixture *f, const char *text, int gap_ms)
+{
+	pid_t pid = fork();
+	char c;
+
+	assert_true(pid != -1);
+	if (pid == 0) {
+		close(f->c.fd);
+		alarm(30);
+		for (; *text != '\0'; text++) {
+			if (send(f->peer, text, 1, MSG_NOSIGNAL) != 1)
+				_exit(0);
+			usleep((useconds_t)gap_ms * 1000);
+		}
+		while (recv(f->peer, &c, 1, 0) > 0)
+			;
+		_exit(0);
+	}
+	return pid;
+}
+
+static void
+stop(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/*
+ * Issue 16 point 4: a line must be whole within the timeout, however it
+ * trickles in.  Twenty bytes 50 ms apart never leave a 200 ms silence,
+ * but take a second: the line is refused at its deadline, not returned.
+ */
+static void
+test_netconn_line_times_out_while_a_line_trickles(void **state)
+{
+	struct fixture *f = *state;
+	pid_t pid = trickle(f, "NOOP 123456789012\r\n", 50);
+	const char *line;
+	size_t len;
+
+	assert_int_equal(netconn_line(&f->c, &f->out, &line, &len), -1);
+	assert_int_equal(errno, ETIMEDOUT);
+	assert_string_equal(netconn_end_reason(-1), "timeout");
+	stop(pid);
+}
+
+/* The session deadline ends a connection that keeps sending whole lines, with ETIME. */
+static void
+test_netconn_session_deadline_ends_a_busy_connection(void **state)
+{
+	struct fixture *f = *state;
+	pid_t pid = trickle(f, "A\nA\nA\nA\nA\nA\nA\nA\nA\nA\nA\nA\nA\nA\nA\nA\nA\nA\nA\nA\n", 40);
+	const char *line;
+	size_t len;
+	int r, lines = 0;
+
+	/* A generous line timeout: only the session deadline may end this. */
+	f->c.timeout_ms = 5000;
+	f->c.session_deadline = monotonic_ms() + 300;
+	while ((r = netconn_line(&f->c, &f->out, &line, &len)) == 1)
+		lines++;
+	assert_int_equal(r, -1);
+	assert_int_equal(errno, ETIME);
+	assert_string_equal(netconn_end_reason(-1), "deadline");
+	/* Some lines came through before it (the deadline is not a refusal of everything). */
+	assert_true(lines >= 1);
+	/* A write after the deadline still tries once: the farewell gets out. */
+	assert_int_equal(buf_append_str(&f->out, "421 bye\r\n"), 0);
+	assert_int_equal(netconn_flush(&f->c, &f->out), 0);
+	stop(pid);
+}
+
+/* netconn_peek waits no longer than read_deadline (the DATA deadline), even with a long timeout. */
+static void
+test_netconn_peek_stops_at_the_read_deadline(void **state)
+{
+	struct fixture *f = *state;
+	const char *data;
+	size_t len;
+
+	/* Without the read deadline this would wait a minute (and the test time out). */
+	f->c.timeout_ms = 60000;
+	f->c.read_deadline = monotonic_ms() + 100;
+	assert_int_equal(netconn_peek(&f->c, &f->out, &data, &len), -1);
+	assert_int_equal(errno, ETIMEDOUT);
+	/* Data that is there is read as long as the deadline is ahead. */
+	f->c.read_deadline = monotonic_ms() + 60000;
+	peer_send(f, "x");
+	assert_int_equal(netconn_peek(&f->c, &f->out, &data, &len), 1);
+	assert_int_equal(len, 1);
+}
+
 static void
 test_netconn_flush_times_out_when_the_peer_does_not_read(void **state)
 {
@@ -270,6 +370,9 @@ main(void)
 		T(test_netconn_line_keeps_a_line_of_exactly_line_max),
 		T(test_netconn_line_answers_pipelined_lines_together),
 		T(test_netconn_line_times_out_after_timeout_ms),
+		T(test_netconn_line_times_out_while_a_line_trickles),
+		T(test_netconn_session_deadline_ends_a_busy_connection),
+		T(test_netconn_peek_stops_at_the_read_deadline),
 		T(test_netconn_flush_times_out_when_the_peer_does_not_read),
 		T(test_netconn_peek_gives_buffered_input_then_reads),
 		T(test_netconn_discard_forgets_buffered_input),

@@ -94,6 +94,33 @@ test_userdb_split_login_accepts_at_percent_and_default_domain(void **state)
 	assert_string_equal(n.domain, "b.c");
 }
 
+/* One spelling per login for the failed-login throttle; a name that can never log in gives "". */
+static void
+test_userdb_login_key_is_one_spelling_per_login(void **state)
+{
+	char key[USERDB_LOGIN_KEY_MAX + 1], small[8];
+
+	(void)state;
+	userdb_login_key("bob", "Example.ORG", key, sizeof(key));
+	assert_string_equal(key, "bob@example.org");
+	userdb_login_key("bob@EXAMPLE.org", NULL, key, sizeof(key));
+	assert_string_equal(key, "bob@example.org");
+	userdb_login_key("bob%example.org", "other.test", key, sizeof(key));
+	assert_string_equal(key, "bob@example.org");
+	/* The local part keeps its case, as the vpasswd lookup does. */
+	userdb_login_key("Bob@example.org", NULL, key, sizeof(key));
+	assert_string_equal(key, "Bob@example.org");
+	userdb_login_key("../etc@example.org", NULL, key, sizeof(key));
+	assert_string_equal(key, "");
+	userdb_login_key("bob", NULL, key, sizeof(key));
+	assert_string_equal(key, "");
+	userdb_login_key("(invalid)x y", "example.org", key, sizeof(key));
+	assert_string_equal(key, "");
+	/* Too small for the name: "", never a cut name that could be another login's. */
+	userdb_login_key("bob@example.org", NULL, small, sizeof(small));
+	assert_string_equal(small, "");
+}
+
 static void
 test_userdb_split_login_refuses_hostile_names(void **state)
 {
@@ -986,6 +1013,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_userdb_split_login_accepts_at_percent_and_default_domain),
 		cmocka_unit_test(test_userdb_split_login_refuses_hostile_names),
+		cmocka_unit_test(test_userdb_login_key_is_one_spelling_per_login),
 		cmocka_unit_test(test_userdb_check_domain_lowers_and_refuses),
 		cmocka_unit_test(test_userdb_parse_line_reads_good_lines),
 		cmocka_unit_test(test_userdb_parse_line_reports_malformed_lines),
