@@ -38,26 +38,6 @@ static size_t own_candidates(const struct ipaddr *addr, unsigned ipv6_prefix,
 	return n;
 }
 
-/* The value of the first record under key, decoded: 1, 0 when none, -1 on error. */
-static int cdb_first(struct cdb *c, const char *key, size_t keylen, struct relaydb_result *res)
-{
-	int r = cdb_find(c, key, (unsigned)keylen);
-	unsigned vlen;
-	const char *val;
-
-	if (r <= 0)
-		return r;
-	vlen = cdb_datalen(c);
-	val = cdb_get(c, vlen, cdb_datapos(c));
-	if (val == NULL || relaydb_decode_value(val, vlen, res) < 0)
-		return -1;
-	res->matched = true;
-	res->nrecords = 1;
-	memcpy(res->key, key, keylen);
-	res->key[keylen] = '\0';
-	return 1;
-}
-
 static void decide_from(struct relay_decision *d)
 {
 	d->connect = d->rule.allow;
@@ -80,7 +60,7 @@ static int try_login(const struct relay_state *st, struct cdb *c, const struct c
 	if (st->statics != NULL && rules_find(st->statics, cand->key.key, cand->key.keylen) != NULL)
 		return 0;
 	memset(&rec, 0, sizeof rec);
-	if ((r = cdb_first(c, cand->key.key, cand->key.keylen, &rec)) <= 0)
+	if ((r = relaydb_find(c, cand->key.key, cand->key.keylen, &rec)) <= 0)
 		return r;
 	if (fstatat(st->opensmtp_dirfd, cand->file, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISREG(sb.st_mode)) {

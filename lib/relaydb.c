@@ -143,8 +143,7 @@ static unsigned count_records(struct cdb *c, const char *key, size_t keylen)
 	return n;
 }
 
-/* 1 and res filled when key has a record, 0 when not, -1 on error. */
-static int try_key(struct cdb *c, const char *key, size_t keylen, struct relaydb_result *res)
+int relaydb_find(struct cdb *c, const char *key, size_t keylen, struct relaydb_result *res)
 {
 	int r = cdb_find(c, key, (unsigned)keylen);
 	unsigned vlen;
@@ -176,13 +175,13 @@ int relaydb_lookup_fd(int fd, const struct ipaddr *addr, struct relaydb_result *
 	res->allow = true;      /* tcpserver allows when no rule matches */
 	if (cdb_init(&c, fd) < 0)
 		return -1;
-	r = try_key(&c, key, keylen, res);
+	r = relaydb_find(&c, key, keylen, res);
 	/* Then every prefix that ends at a '.' or ':', longest first. */
 	for (size_t len = keylen; r == 0 && len > 0; len--)
 		if (key[len - 1] == '.' || key[len - 1] == ':')
-			r = try_key(&c, key, len, res);
+			r = relaydb_find(&c, key, len, res);
 	if (r == 0)
-		r = try_key(&c, "", 0, res);
+		r = relaydb_find(&c, "", 0, res);
 	cdb_free(&c);
 	return r < 0 ? -1 : 0;
 }

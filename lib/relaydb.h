@@ -70,6 +70,15 @@ int relaydb_lookup_fd(int fd, const struct ipaddr *addr, struct relaydb_result *
 /* The same, opening path; a missing file is "no rule" (matched = false). */
 int relaydb_lookup(const char *path, const struct ipaddr *addr, struct relaydb_result *res);
 
+struct cdb;
+
+/*
+ * The first record under exactly key in an open table (no prefixes, no
+ * default): 1 with res filled (nrecords: how many records the key has),
+ * 0 when there is none, -1 on a read error or a malformed value.
+ */
+int relaydb_find(struct cdb *c, const char *key, size_t keylen, struct relaydb_result *res);
+
 /* The value of an environment variable the rule sets, or NULL. */
 const char *relaydb_getenv(const struct relaydb_result *res, const char *name);
 

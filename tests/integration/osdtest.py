@@ -308,6 +308,39 @@ class Osd:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
+def tcpserver_env(cdb, host, sources):
+    """Debian's tcpserver -x cdb on host running env: for each source address,
+    the environment it gives that client ({} when it closes without one); None
+    when tcpserver does not start.  IPv6 when host has a ':'."""
+    v6 = ":" in host
+    s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET)
+    s.bind((host, 0))
+    port = s.getsockname()[1]
+    s.close()
+    p = subprocess.Popen(["tcpserver"] + (["-6"] if v6 else []) +
+                         ["-R", "-H", "-x", cdb, host, str(port), "env"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         env={"PATH": "/usr/bin:/bin"})
+    got = {}
+    try:
+        if not wait_port(port, p, host=host):
+            return None
+        for src in sources:
+            c = socket.create_connection((host, port), 10, source_address=(src, 0))
+            data = b""
+            while True:
+                chunk = c.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            c.close()
+            got[src] = dict(line.partition("=")[::2] for line in data.decode().splitlines())
+    finally:
+        p.kill()
+        p.wait()
+    return got
+
+
 def have(tool):
     return shutil.which(tool) is not None
 

@@ -17,7 +17,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from osdtest import Osd, check, finish, free_port, wait_port  # noqa: E402
+from osdtest import Osd, check, finish, tcpserver_env  # noqa: E402
 
 VPOP_ENV = 'RELAYCLIENT="",RBLSMTPD=""'
 
@@ -34,32 +34,6 @@ def cdb_records(path):
         recs.append((key, val))
         pos = head_end + 1 + klen + 2 + vlen + 1
     return recs
-
-
-def tcpserver_env(cdb, sources):
-    port = free_port()
-    p = subprocess.Popen(["tcpserver", "-R", "-H", "-x", cdb, "127.0.0.1", str(port), "env"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         env={"PATH": "/usr/bin:/bin"})
-    got = {}
-    try:
-        if not wait_port(port, p):
-            return None
-        import socket
-        for src in sources:
-            s = socket.create_connection(("127.0.0.1", port), 10, source_address=(src, 0))
-            data = b""
-            while True:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-            s.close()
-            got[src] = dict(line.partition("=")[::2] for line in data.decode().splitlines())
-    finally:
-        p.kill()
-        p.wait()
-    return got
 
 
 def main():
@@ -81,7 +55,7 @@ def main():
         check("set environment variable RBLSMTPD=" in rc.stdout and
               "set environment variable RELAYCLIENT=" in rc.stdout,
               "tcprulescheck: RELAYCLIENT and RBLSMTPD for 127.0.0.41 (%r)" % rc.stdout)
-        got = tcpserver_env(o.cdb, ["127.0.0.41", "127.0.0.42"])
+        got = tcpserver_env(o.cdb, "127.0.0.1", ["127.0.0.41", "127.0.0.42"])
         if check(got is not None, "tcpserver -x relay.cdb runs"):
             e = got["127.0.0.41"]
             check(e.get("RELAYCLIENT") == "" and e.get("RBLSMTPD") == "",
@@ -116,7 +90,7 @@ def main():
         check(p.returncode == 0 and sorted(os.listdir(o.opensmtp)) == ["127.0.0.43", "127.0.0.44"],
               "with vpopmail's relay_env both lines are imported (%d %r)" % (p.returncode, p.stderr))
         check(o.run("expire").returncode == 0, "osd expire")
-        got = tcpserver_env(o.cdb, ["127.0.0.43"])
+        got = tcpserver_env(o.cdb, "127.0.0.1", ["127.0.0.43"])
         check(got is not None and got["127.0.0.43"].get("RBLSMTPD") == "",
               "tcpserver gives the imported 127.0.0.43 RBLSMTPD")
 
