@@ -1,4 +1,4 @@
-/* auth.c - osd pop3d logins: passwords and APOP/CRAM-MD5 secrets from vpasswd, and the open-smtp record. */
+/* pop3_login.c - osd pop3d logins: passwords and APOP/CRAM-MD5 secrets from vpasswd, and the open-smtp record. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

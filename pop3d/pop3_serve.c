@@ -1,4 +1,4 @@
-/* serve.c - osd pop3d in the child: one connection through the POP3 session object, to its end. */
+/* pop3_serve.c - osd pop3d in the child: one connection through the POP3 session object, to its end. */
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>

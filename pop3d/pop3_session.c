@@ -1,4 +1,4 @@
-/* session.c - the POP3 state machine: the session, CAPA (RFC 2449), STLS (RFC 2595), the command dispatcher and message streaming. */
+/* pop3_session.c - the POP3 state machine: the session, CAPA (RFC 2449), STLS (RFC 2595), the command dispatcher and message streaming. */
 #include "session.h"
 
 #include <errno.h>

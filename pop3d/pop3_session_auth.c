@@ -1,4 +1,4 @@
-/* session_auth.c - POP3 login: USER/PASS and APOP (RFC 1939), AUTH PLAIN, LOGIN and CRAM-MD5 (RFC 5034, 2195), then opening the maildrop. */
+/* pop3_session_auth.c - POP3 login: USER/PASS and APOP (RFC 1939), AUTH PLAIN, LOGIN and CRAM-MD5 (RFC 5034, 2195), then opening the maildrop. */
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* session_mail.c - the POP3 TRANSACTION commands on the maildrop (STAT, LIST, UIDL, RETR, TOP, DELE, RSET) and QUIT's UPDATE (RFC 1939 sections 5-6). */
+/* pop3_session_mail.c - the POP3 TRANSACTION commands on the maildrop (STAT, LIST, UIDL, RETR, TOP, DELE, RSET) and QUIT's UPDATE (RFC 1939 sections 5-6). */
 #include <errno.h>
 #include <limits.h>
 #include <string.h>

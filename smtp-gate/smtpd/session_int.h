@@ -1,4 +1,4 @@
-/* session_int.h - what session.c and session_auth.c share of one SMTP session; no other file includes it. */
+/* session_int.h - what smtp_session.c and smtp_session_auth.c share of one SMTP session; no other file includes it. */
 #ifndef OSD_SMTP_SESSION_INT_H
 #define OSD_SMTP_SESSION_INT_H
 

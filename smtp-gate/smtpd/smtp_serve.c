@@ -1,4 +1,4 @@
-/* serve.c - one SMTP connection in its own process: the relay decision, the control files, the session loop. */
+/* smtp_serve.c - one SMTP connection in its own process: the relay decision, the control files, the session loop. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>

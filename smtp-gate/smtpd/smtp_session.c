@@ -1,4 +1,4 @@
-/* session.c - the SMTP state machine: greeting, EHLO, the mail transaction, DATA into the queue (RFC 5321, 1870, 2920, 3207, 6152). */
+/* smtp_session.c - the SMTP state machine: greeting, EHLO, the mail transaction, DATA into the queue (RFC 5321, 1870, 2920, 3207, 6152). */
 #include "session.h"
 
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* session_auth.c - SMTP AUTH (RFC 4954): PLAIN, LOGIN and CRAM-MD5 exchanges against the session's password hooks. */
+/* smtp_session_auth.c - SMTP AUTH (RFC 4954): PLAIN, LOGIN and CRAM-MD5 exchanges against the session's password hooks. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* test_pop3_session.c - unit tests for the POP3 state machine (pop3d/session.c), with golden files in pop3/. */
+/* test_pop3_session.c - unit tests for the POP3 state machine (pop3d/pop3_session.c), with golden files in pop3/. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-/* test_smtp_session.c - the SMTP state machine (smtp-gate/session.c) over real policy files and a real queue folder; golden transcripts in smtp/. */
+/* test_smtp_session.c - the SMTP state machine (smtp-gate/smtpd/smtp_session.c) over real policy files and a real queue folder; golden transcripts in smtp/. */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
