@@ -8,7 +8,7 @@
 #include "opensmtp.h"
 #include "path.h"
 #include "pop3d.h"
-#include "session.h"
+#include "pop3_session.h"
 #include "userdb.h"
 
 int

@@ -15,7 +15,7 @@
 #include "netconn.h"
 #include "pop3d.h"
 #include "server.h"
-#include "session.h"
+#include "pop3_session.h"
 #include "tls.h"
 
 /* Stream RETR/TOP output in sends of about this size. */

@@ -9,7 +9,7 @@
 
 #include "base64.h"
 #include "path.h"
-#include "session_int.h"
+#include "pop3_session_int.h"
 
 /* Format a log text into a fixed buffer; cutting it short is acceptable for a log. */
 static void

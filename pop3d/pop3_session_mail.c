@@ -3,7 +3,7 @@
 #include <limits.h>
 #include <string.h>
 
-#include "session_int.h"
+#include "pop3_session_int.h"
 
 /*
  * A strict decimal number: digits only (no sign, no space), at most 19 of

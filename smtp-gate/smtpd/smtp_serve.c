@@ -15,7 +15,7 @@
 #include "policy.h"
 #include "relaycheck.h"
 #include "server.h"
-#include "session.h"
+#include "smtp_session.h"
 #include "smtpd.h"
 #include "tls.h"
 #include "userdb.h"

@@ -5,7 +5,7 @@
 #include <strings.h>
 
 #include "base64.h"
-#include "session_int.h"
+#include "smtp_session_int.h"
 
 /* The longest decoded client response any mechanism needs, and its NUL. */
 #define AUTH_DECODED_MAX (SASL_PLAIN_MAX + 1)

@@ -22,7 +22,7 @@
 #include "cram.h"
 #include "maildir.h"
 #include "path.h"
-#include "session.h"
+#include "pop3_session.h"
 #include "testutil.h"
 
 static const char *golden_dir;  /* argv[1]: tests/unit/pop3 */

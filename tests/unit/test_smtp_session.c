@@ -23,7 +23,7 @@
 #include "path.h"
 #include "policy.h"
 #include "queue.h"
-#include "session.h"
+#include "smtp_session.h"
 #include "testutil.h"
 #include "userdb.h"
 
