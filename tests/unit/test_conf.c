@@ -1,4 +1,4 @@
-/* test_conf.c - unit tests for osd.conf parsing (lib/conf.c) and config loading (lib/cli.c). */
+/* test_conf.c - unit tests for osd.conf parsing (lib/util/conf.c) and config loading (lib/util/cli.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
