@@ -13,8 +13,13 @@
 #     folder order of docs/hacking.md.
 # It exits 1 if it printed any of these, 0 if there are none.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-build=${1:-build}
+if [ $# -gt 0 ]; then
+  build=$(realpath "$1")
+  cd "$(dirname "$0")/.."
+else
+  cd "$(dirname "$0")/.."
+  build=$(realpath build)
+fi
 if [ ! -f "$build/compile_commands.json" ]; then
   echo "check-deps: $build/compile_commands.json: missing (meson setup $build && meson compile -C $build)" >&2
   exit 2
@@ -24,7 +29,10 @@ exec python3 - "$build" <<'PY'
 import json, os, re, subprocess, sys
 
 build = sys.argv[1]
-top = os.getcwd()
+# The sources the build was made from (they need not be this checkout's).
+with open(os.path.join(build, 'meson-info', 'meson-info.json')) as f:
+    top = json.load(f)['directories']['source']
+os.chdir(top)
 
 # The folder order (docs/hacking.md): what each folder may use besides itself.
 LIB = ['lib/util', 'lib/net', 'lib/auth', 'lib/relay']
