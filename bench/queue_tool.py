@@ -49,7 +49,7 @@ import time
 # ---------------------------------------------------------------- fill
 
 def bucket(qid):
-    """smtp-gate/qstore.c qstore_bucket(): FNV-1a, folded, two hex digits."""
+    """smtp-gate/queue/qstore.c qstore_bucket(): FNV-1a, folded, two hex digits."""
     h = 2166136261
     for c in qid.encode():
         h = ((h ^ c) * 16777619) & 0xffffffff

@@ -1,4 +1,4 @@
-/* mxlookup.c - smtp-gate/mx.c as a command, so test_mx_resolve.py can ask a real DNS server (dnsmasq). */
+/* mxlookup.c - smtp-gate/remote/mx.c as a command, so test_mx_resolve.py can ask a real DNS server (dnsmasq). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

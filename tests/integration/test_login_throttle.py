@@ -4,7 +4,7 @@
 
 A client with a valid account of its own guesses passwords against another
 account, and logs in with its own account in between.  Today's delay
-schedule (lib/server.c): 1 s for the first three recent failures of an
+schedule (lib/net/server.c): 1 s for the first three recent failures of an
 address, then 2, 4, 8, 16, up to 30 s.  After five failed guesses against
 bob and a good login as alice from the same address, the next failed guess
 must still wait the delay of the sixth failure (8 s), not drop back to 1 s

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""smtp-gate/mx.c against a real DNS server: dnsmasq on a loopback port.
+"""smtp-gate/remote/mx.c against a real DNS server: dnsmasq on a loopback port.
 
 mxlookup (tests/integration/mxlookup.c) runs mx_resolve and prints one line
 per host.  Checked: MX preferences come out in order and equal ones in both

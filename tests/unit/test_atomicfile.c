@@ -1,4 +1,4 @@
-/* test_atomicfile.c - unit tests for atomic file replacement and write_all (lib/atomicfile.c). */
+/* test_atomicfile.c - unit tests for atomic file replacement and write_all (lib/util/atomicfile.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-/* test_base64.c - unit tests for the strict base64 codec (lib/base64.c). */
+/* test_base64.c - unit tests for the strict base64 codec (lib/util/base64.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

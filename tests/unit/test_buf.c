@@ -1,4 +1,4 @@
-/* test_buf.c - unit tests for the bounded growable buffer (lib/buf.c). */
+/* test_buf.c - unit tests for the bounded growable buffer (lib/util/buf.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

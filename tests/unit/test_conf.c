@@ -1,4 +1,4 @@
-/* test_conf.c - unit tests for osd.conf parsing (lib/conf.c) and config loading (lib/cli.c). */
+/* test_conf.c - unit tests for osd.conf parsing (lib/config/conf.c) and config loading (lib/config/cli.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -1,4 +1,4 @@
-/* test_control.c - unit tests for qmail-style control files (lib/control.c). */
+/* test_control.c - unit tests for qmail-style control files (lib/util/control.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -1,4 +1,4 @@
-/* test_cram.c - unit tests for lib/cram.c: the RFC 1939 APOP and RFC 2195 CRAM-MD5 examples, challenges. */
+/* test_cram.c - unit tests for lib/net/cram.c: the RFC 1939 APOP and RFC 2195 CRAM-MD5 examples, challenges. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

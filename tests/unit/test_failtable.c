@@ -1,4 +1,4 @@
-/* test_failtable.c - unit tests for lib/failtable.c: failed logins per (address, login), summed per address. */
+/* test_failtable.c - unit tests for lib/net/failtable.c: failed logins per (address, login), summed per address. */
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* test_ipaddr.c - unit tests for strict address parsing and the two text forms (lib/ipaddr.c). */
+/* test_ipaddr.c - unit tests for strict address parsing and the two text forms (lib/util/ipaddr.c). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>

@@ -1,4 +1,4 @@
-/* test_listen.c - unit tests for listener specs and binding (lib/listen.c). */
+/* test_listen.c - unit tests for listener specs and binding (lib/net/listen.c). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* test_maildir_deliver.c - unit tests for Maildir delivery, unique names and quota use (smtp-gate/maildir_deliver.c). */
+/* test_maildir_deliver.c - unit tests for Maildir delivery, unique names and quota use (smtp-gate/local/maildir_deliver.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-/* test_netconn.c - unit tests for the connection I/O of the children (lib/netconn.c), over a socketpair. */
+/* test_netconn.c - unit tests for the connection I/O of the children (lib/net/netconn.c), over a socketpair. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>

@@ -1,4 +1,4 @@
-/* test_opensmtp.c - unit tests for the open-smtp/ folder of per-address files (lib/opensmtp.c). */
+/* test_opensmtp.c - unit tests for the open-smtp/ folder of per-address files (lib/relay/opensmtp.c). */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* test_opensmtp_race.c - stress: logins recorded at the very instant of their expiry are never lost (lib/opensmtp.c). */
+/* test_opensmtp_race.c - stress: logins recorded at the very instant of their expiry are never lost (lib/relay/opensmtp.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>

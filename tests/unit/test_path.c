@@ -1,4 +1,4 @@
-/* test_path.c - unit tests for path building without truncation (lib/path.c). */
+/* test_path.c - unit tests for path building without truncation (lib/util/path.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -1,4 +1,4 @@
-/* test_pop3_session.c - unit tests for the POP3 state machine (pop3d/session.c), with golden files in pop3/. */
+/* test_pop3_session.c - unit tests for the POP3 state machine (pop3d/pop3_session.c), with golden files in pop3/. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +22,7 @@
 #include "cram.h"
 #include "maildir.h"
 #include "path.h"
-#include "session.h"
+#include "pop3_session.h"
 #include "testutil.h"
 
 static const char *golden_dir;  /* argv[1]: tests/unit/pop3 */

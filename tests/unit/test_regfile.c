@@ -1,4 +1,4 @@
-/* test_regfile.c - opening files that must be regular (lib/regfile.c): a FIFO is refused at once, never waited on. */
+/* test_regfile.c - opening files that must be regular (lib/util/regfile.c): a FIFO is refused at once, never waited on. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

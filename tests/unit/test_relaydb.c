@@ -1,4 +1,4 @@
-/* test_relaydb.c - unit tests for writing relay.cdb and looking up as tcpserver -x (lib/relaydb.c). */
+/* test_relaydb.c - unit tests for writing relay.cdb and looking up as tcpserver -x (lib/relay/relaydb.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-/* test_rules.c - unit tests for tcprules text compiled to table records (lib/rules.c). */
+/* test_rules.c - unit tests for tcprules text compiled to table records (lib/relay/rules.c). */
 #include <errno.h>
 #include <limits.h>
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* test_runas.c - unit tests for preparing the folders a daemon writes (lib/runas.c); the hand-over to another user is in tests/integration/test_unprivileged.py. */
+/* test_runas.c - unit tests for preparing the folders a daemon writes (lib/config/runas.c); the hand-over to another user is in tests/integration/test_unprivileged.py. */
 #include <errno.h>
 #include <limits.h>
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* test_sasl.c - unit tests for SASL PLAIN and LOGIN parsing (lib/sasl.c). */
+/* test_sasl.c - unit tests for SASL PLAIN and LOGIN parsing (lib/auth/sasl.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>

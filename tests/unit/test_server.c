@@ -1,4 +1,4 @@
-/* test_server.c - unit tests for lib/server.c's pure parts: the failed-login delay schedule. */
+/* test_server.c - unit tests for lib/net/server.c's pure parts: the failed-login delay schedule. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

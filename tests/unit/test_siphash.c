@@ -1,4 +1,4 @@
-/* test_siphash.c - unit tests for lib/siphash.c against the reference vectors of the SipHash paper. */
+/* test_siphash.c - unit tests for lib/util/siphash.c against the reference vectors of the SipHash paper. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

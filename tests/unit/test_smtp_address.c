@@ -1,4 +1,4 @@
-/* test_smtp_address.c - unit tests for RFC 5321 path and ESMTP parameter parsing (smtp-gate/address.c). */
+/* test_smtp_address.c - unit tests for RFC 5321 path and ESMTP parameter parsing (smtp-gate/smtpd/address.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>

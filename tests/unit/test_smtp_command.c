@@ -1,4 +1,4 @@
-/* test_smtp_command.c - unit tests for splitting SMTP command lines (smtp-gate/command.c). */
+/* test_smtp_command.c - unit tests for splitting SMTP command lines (smtp-gate/smtpd/command.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>

@@ -1,4 +1,4 @@
-/* test_smtp_data.c - unit tests for the DATA reader: terminator, unstuffing, smuggling guards, limits (smtp-gate/dataread.c). */
+/* test_smtp_data.c - unit tests for the DATA reader: terminator, unstuffing, smuggling guards, limits (smtp-gate/smtpd/dataread.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* test_smtp_dsn.c - unit tests for RFC 3464 bounces (smtp-gate/dsn.c), checked by parsing them back. */
+/* test_smtp_dsn.c - unit tests for RFC 3464 bounces (smtp-gate/qmgr/dsn.c), checked by parsing them back. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* test_smtp_mx.c - unit tests for smtproutes parsing, MX ordering and the lookups that need no DNS (smtp-gate/mx.c). */
+/* test_smtp_mx.c - unit tests for smtproutes parsing, MX ordering and the lookups that need no DNS (smtp-gate/remote/mx.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>

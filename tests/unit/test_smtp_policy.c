@@ -1,4 +1,4 @@
-/* test_smtp_policy.c - unit tests for smtpd's recipient and sender policy (smtp-gate/policy.c). */
+/* test_smtp_policy.c - unit tests for smtpd's recipient and sender policy (smtp-gate/smtpd/policy.c). */
 #include <cdb.h>
 #include <errno.h>
 #include <fcntl.h>

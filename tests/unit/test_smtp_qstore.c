@@ -1,4 +1,4 @@
-/* test_smtp_qstore.c - the queue manager's state files and folders (smtp-gate/qstore.c). */
+/* test_smtp_qstore.c - the queue manager's state files and folders (smtp-gate/queue/qstore.c). */
 #include <errno.h>
 #include <limits.h>
 #include <setjmp.h>

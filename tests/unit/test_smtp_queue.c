@@ -1,4 +1,4 @@
-/* test_smtp_queue.c - unit tests for the queue writer and the envelope parser (smtp-gate/queue.c). */
+/* test_smtp_queue.c - unit tests for the queue writer and the envelope parser (smtp-gate/queue/queue.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

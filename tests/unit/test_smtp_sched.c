@@ -1,4 +1,4 @@
-/* test_smtp_sched.c - the retry schedule and the heap of deferred messages (smtp-gate/sched.c). */
+/* test_smtp_sched.c - the retry schedule and the heap of deferred messages (smtp-gate/qmgr/sched.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* test_smtp_session.c - the SMTP state machine (smtp-gate/session.c) over real policy files and a real queue folder; golden transcripts in smtp/. */
+/* test_smtp_session.c - the SMTP state machine (smtp-gate/smtpd/smtp_session.c) over real policy files and a real queue folder; golden transcripts in smtp/. */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -23,7 +23,7 @@
 #include "path.h"
 #include "policy.h"
 #include "queue.h"
-#include "session.h"
+#include "smtp_session.h"
 #include "testutil.h"
 #include "userdb.h"
 

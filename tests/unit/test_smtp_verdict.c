@@ -1,4 +1,4 @@
-/* test_smtp_verdict.c - reading osd-remote's and osd-local's verdicts (smtp-gate/verdict.c). */
+/* test_smtp_verdict.c - reading osd-remote's and osd-local's verdicts (smtp-gate/queue/verdict.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

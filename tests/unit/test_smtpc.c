@@ -1,4 +1,4 @@
-/* test_smtpc.c - unit tests for the SMTP client's pure parts: replies, EHLO keywords, the DATA stuffer, worker request lines (smtp-gate/smtpc.c). */
+/* test_smtpc.c - unit tests for the SMTP client's pure parts: replies, EHLO keywords, the DATA stuffer, worker request lines (smtp-gate/remote/smtpc.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>

@@ -1,4 +1,4 @@
-/* test_timecalc.c - saturating time arithmetic (lib/timecalc.c) and its users at the bounds of the durations. */
+/* test_timecalc.c - saturating time arithmetic (lib/util/timecalc.c) and its users at the bounds of the durations. */
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>

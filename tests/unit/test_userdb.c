@@ -1,4 +1,4 @@
-/* test_userdb.c - unit tests for the vpasswd user database and crypt checks (lib/userdb.c). */
+/* test_userdb.c - unit tests for the vpasswd user database and crypt checks (lib/auth/userdb.c). */
 #include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>

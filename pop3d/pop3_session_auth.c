@@ -1,4 +1,4 @@
-/* session_auth.c - POP3 login: USER/PASS and APOP (RFC 1939), AUTH PLAIN, LOGIN and CRAM-MD5 (RFC 5034, 2195), then opening the maildrop. */
+/* pop3_session_auth.c - POP3 login: USER/PASS and APOP (RFC 1939), AUTH PLAIN, LOGIN and CRAM-MD5 (RFC 5034, 2195), then opening the maildrop. */
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -9,7 +9,7 @@
 
 #include "base64.h"
 #include "path.h"
-#include "session_int.h"
+#include "pop3_session_int.h"
 
 /* Format a log text into a fixed buffer; cutting it short is acceptable for a log. */
 static void

@@ -1,7 +1,4 @@
 /* conf.c - osd.conf: strict "key = value" parsing over built-in defaults. */
-/* The header uses size_t without including <stddef.h> itself. */
-#include <stddef.h>
-
 #include "errfmt.h"
 #include "conf.h"
 

@@ -1,4 +1,4 @@
-/* serve.c - osd pop3d in the child: one connection through the POP3 session object, to its end. */
+/* pop3_serve.c - osd pop3d in the child: one connection through the POP3 session object, to its end. */
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -16,7 +16,7 @@
 #include "netconn.h"
 #include "pop3d.h"
 #include "server.h"
-#include "session.h"
+#include "pop3_session.h"
 #include "tls.h"
 #include "userdb.h"
 

@@ -1,7 +1,4 @@
 /* privdrop.c - give up root for good after the listening sockets are bound. */
-/* The header uses size_t without including <stddef.h> itself. */
-#include <stddef.h>
-
 #include "errfmt.h"
 #include "privdrop.h"
 

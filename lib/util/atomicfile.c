@@ -1,7 +1,4 @@
 /* atomicfile.c - write temp, fsync, rename: readers see the old file or the new one, never a mix. */
-/* The header uses size_t without including <stddef.h> itself. */
-#include <stddef.h>
-
 #include "atomicfile.h"
 
 #include <errno.h>

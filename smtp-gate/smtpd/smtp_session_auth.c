@@ -1,11 +1,11 @@
-/* session_auth.c - SMTP AUTH (RFC 4954): PLAIN, LOGIN and CRAM-MD5 exchanges against the session's password hooks. */
+/* smtp_session_auth.c - SMTP AUTH (RFC 4954): PLAIN, LOGIN and CRAM-MD5 exchanges against the session's password hooks. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "base64.h"
-#include "session_int.h"
+#include "smtp_session_int.h"
 
 /* The longest decoded client response any mechanism needs, and its NUL. */
 #define AUTH_DECODED_MAX (SASL_PLAIN_MAX + 1)

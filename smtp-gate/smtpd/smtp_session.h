@@ -1,4 +1,4 @@
-/* session.h - the SMTP protocol as a pure object: a command line (or DATA octets) in, the replies out (RFC 5321, 1870, 2920, 3207, 4954, 6152). */
+/* smtp_session.h - the SMTP protocol as a pure object: a command line (or DATA octets) in, the replies out (RFC 5321, 1870, 2920, 3207, 4954, 6152). */
 #ifndef OSD_SMTP_SESSION_H
 #define OSD_SMTP_SESSION_H
 

@@ -1,5 +1,5 @@
-/* session.c - the POP3 state machine: the session, CAPA (RFC 2449), STLS (RFC 2595), the command dispatcher and message streaming. */
-#include "session.h"
+/* pop3_session.c - the POP3 state machine: the session, CAPA (RFC 2449), STLS (RFC 2595), the command dispatcher and message streaming. */
+#include "pop3_session.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "session_int.h"
+#include "pop3_session_int.h"
 #include "xmalloc.h"
 
 /* Which states take each command (RFC 1939 sections 4-7, RFC 2449, 2595, 5034). */

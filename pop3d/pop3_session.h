@@ -1,4 +1,4 @@
-/* session.h - the POP3 protocol as a pure object: a line in, the reply out (RFC 1939, 2449, 2595, 3206, 5034). */
+/* pop3_session.h - the POP3 protocol as a pure object: a line in, the reply out (RFC 1939, 2449, 2595, 3206, 5034). */
 #ifndef OSD_POP3D_SESSION_H
 #define OSD_POP3D_SESSION_H
 

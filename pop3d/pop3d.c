@@ -1,4 +1,4 @@
-/* main.c - osd pop3d: bind the listeners, drop root, and serve each connection in its own child process. */
+/* pop3d.c - osd pop3d: bind the listeners, drop root, and serve each connection in its own child process. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>

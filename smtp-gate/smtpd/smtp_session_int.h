@@ -1,11 +1,11 @@
-/* session_int.h - what session.c and session_auth.c share of one SMTP session; no other file includes it. */
+/* smtp_session_int.h - what smtp_session.c and smtp_session_auth.c share of one SMTP session; no other file includes it. */
 #ifndef OSD_SMTP_SESSION_INT_H
 #define OSD_SMTP_SESSION_INT_H
 
 #include "cram.h"
 #include "dataread.h"
 #include "sasl.h"
-#include "session.h"
+#include "smtp_session.h"
 
 enum auth_step {
 	AUTH_NONE,              /* not in an AUTH exchange */

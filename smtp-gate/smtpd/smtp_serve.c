@@ -1,4 +1,4 @@
-/* serve.c - one SMTP connection in its own process: the relay decision, the control files, the session loop. */
+/* smtp_serve.c - one SMTP connection in its own process: the relay decision, the control files, the session loop. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,7 +17,7 @@
 #include "relaycheck.h"
 #include "rules.h"
 #include "server.h"
-#include "session.h"
+#include "smtp_session.h"
 #include "smtpd.h"
 #include "timecalc.h"
 #include "tls.h"

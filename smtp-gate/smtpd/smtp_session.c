@@ -1,5 +1,5 @@
-/* session.c - the SMTP state machine: greeting, EHLO, the mail transaction, DATA into the queue (RFC 5321, 1870, 2920, 3207, 6152). */
-#include "session.h"
+/* smtp_session.c - the SMTP state machine: greeting, EHLO, the mail transaction, DATA into the queue (RFC 5321, 1870, 2920, 3207, 6152). */
+#include "smtp_session.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -15,7 +15,7 @@
 #include "policy.h"
 #include "queue.h"
 #include "received.h"
-#include "session_int.h"
+#include "smtp_session_int.h"
 
 /* Unstuffed DATA octets are written to the queue file in pieces of about this size. */
 #define DATA_WRITE_CHUNK (64 * 1024)

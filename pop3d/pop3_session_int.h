@@ -1,11 +1,11 @@
-/* session_int.h - what session.c, session_auth.c and session_mail.c share of one POP3 session; no other file includes it. */
+/* pop3_session_int.h - what pop3_session.c, pop3_session_auth.c and pop3_session_mail.c share of one POP3 session; no other file includes it. */
 #ifndef OSD_POP3_SESSION_INT_H
 #define OSD_POP3_SESSION_INT_H
 
 #include "cram.h"
 #include "maildir.h"
 #include "sasl.h"
-#include "session.h"
+#include "pop3_session.h"
 
 enum session_state {
 	ST_AUTHORIZATION,

@@ -1,9 +1,9 @@
-/* session_mail.c - the POP3 TRANSACTION commands on the maildrop (STAT, LIST, UIDL, RETR, TOP, DELE, RSET) and QUIT's UPDATE (RFC 1939 sections 5-6). */
+/* pop3_session_mail.c - the POP3 TRANSACTION commands on the maildrop (STAT, LIST, UIDL, RETR, TOP, DELE, RSET) and QUIT's UPDATE (RFC 1939 sections 5-6). */
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
 
-#include "session_int.h"
+#include "pop3_session_int.h"
 
 /*
  * A strict decimal number: digits only (no sign, no space), at most 19 of

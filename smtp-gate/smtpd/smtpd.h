@@ -1,4 +1,4 @@
-/* smtpd.h - what the SMTP daemon's start-up (smtpd.c) and its per-connection child (serve.c) share. */
+/* smtpd.h - what the SMTP daemon's start-up (smtpd.c) and its per-connection child (smtp_serve.c) share. */
 #ifndef OSD_SMTPD_H
 #define OSD_SMTPD_H
 

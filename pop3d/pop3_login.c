@@ -1,4 +1,4 @@
-/* auth.c - osd pop3d logins: passwords and APOP/CRAM-MD5 secrets from vpasswd, and the open-smtp record. */
+/* pop3_login.c - osd pop3d logins: passwords and APOP/CRAM-MD5 secrets from vpasswd, and the open-smtp record. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,8 +8,8 @@
 #include "opensmtp.h"
 #include "path.h"
 #include "pop3d.h"
+#include "pop3_session.h"
 #include "relaykey.h"
-#include "session.h"
 #include "userdb.h"
 
 int
