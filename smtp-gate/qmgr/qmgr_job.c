@@ -96,8 +96,8 @@ spawn(struct qmgr *q, struct qjob *j)
 		if (dup2(in, 0) == -1 || dup2(pipefd[1], 1) == -1)
 			_exit(111);
 		execv(prog, (char *const *)argv);
-		/* The verdict of a program that could not even start: try later. */
-		dprintf(1, "Zcannot run %s: %s\n", prog, strerror(errno));
+		/* osd-local's verdict for a program that could not even start: its one line, exit 111 (try later). */
+		dprintf(1, "cannot run %s: %s\n", prog, strerror(errno));
 		_exit(111);
 	}
 	close(in);
@@ -303,8 +303,7 @@ qmgr_dispatch(struct qmgr *q)
 			j->exit_status = 111;
 			j->out_fd = -1;
 			buf_init(&j->out, QMGR_OUTPUT_MAX);
-			(void)buf_printf(&j->out, "%scould not start the delivery program\n",
-					 j->remote ? "Z" : "");
+			(void)buf_printf(&j->out, "could not start the delivery program\n");
 			qmgr_job_finished(q, j);
 			continue;
 		}
