@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "conf.h"
+#include "delivery_proto.h"
 #include "errfmt.h"
 #include "maildir_deliver.h"
 #include "path.h"
@@ -27,19 +28,12 @@
 #include "userdb.h"
 #include "xmalloc.h"
 
-/* The verdicts of docs/delivery.md. */
-#define EXIT_DELIVERED 0
-#define EXIT_PERMANENT 100
-#define EXIT_TEMPORARY 111
-
-/* The explanation line on stdout: at most this many octets. */
-#define VERDICT_MAX 1000
 /* How much of the message is searched for Delivered-To: the header, bounded. */
 #define HEAD_MAX (256 * 1024)
 
-struct verdict {
+struct local_verdict {
 	int code;
-	char text[VERDICT_MAX + 1];
+	char text[DELIVERY_TEXT_MAX + 1];
 };
 
 /* What one delivery needs: the arguments, checked, and the message on stdin. */
@@ -70,7 +64,7 @@ usage(FILE *out)
 }
 
 static int __attribute__((format(printf, 3, 4)))
-set_verdict(struct verdict *v, int code, const char *fmt, ...)
+set_verdict(struct local_verdict *v, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -81,19 +75,19 @@ set_verdict(struct verdict *v, int code, const char *fmt, ...)
 	return code;
 }
 
-/* Print the one-line verdict (no control characters, at most VERDICT_MAX octets) and exit. */
+/* Print the one-line verdict (no control characters, at most DELIVERY_TEXT_MAX octets) and exit. */
 static _Noreturn void
-finish(const struct verdict *v)
+finish(const struct local_verdict *v)
 {
-	char line[VERDICT_MAX + 2];
-	size_t n = 0;
+	char line[DELIVERY_TEXT_MAX + 2];
+	size_t n;
 
-	for (const char *p = v->text; *p != '\0' && n < VERDICT_MAX; p++)
-		line[n++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
+	delivery_text_set(line, v->text);
+	n = strlen(line);
 	line[n++] = '\n';
 	/* A verdict that cannot be told is no verdict: the queue manager retries. */
 	if (fwrite(line, 1, n, stdout) != n || fflush(stdout) != 0)
-		exit(EXIT_TEMPORARY);
+		exit(DELIVERY_EXIT_DEFER);
 	exit(v->code);
 }
 
@@ -103,8 +97,8 @@ finish(const struct verdict *v)
  * else in this process.  The child's verdict comes back through a pipe.
  */
 static int
-run_as(const char *user, const char *group, int (*fn)(struct job *, struct verdict *),
-       struct job *job, struct verdict *v)
+run_as(const char *user, const char *group, int (*fn)(struct job *, struct local_verdict *),
+       struct job *job, struct local_verdict *v)
 {
 	char err[512];
 	int fds[2], status;
@@ -116,35 +110,35 @@ run_as(const char *user, const char *group, int (*fn)(struct job *, struct verdi
 		return fn(job, v);
 	fflush(stdout);
 	if (pipe(fds) == -1)
-		return set_verdict(v, EXIT_TEMPORARY, "pipe: %s", strerror(errno));
+		return set_verdict(v, DELIVERY_EXIT_DEFER, "pipe: %s", strerror(errno));
 	if ((pid = fork()) == -1) {
 		close(fds[0]);
 		close(fds[1]);
-		return set_verdict(v, EXIT_TEMPORARY, "fork: %s", strerror(errno));
+		return set_verdict(v, DELIVERY_EXIT_DEFER, "fork: %s", strerror(errno));
 	}
 	if (pid == 0) {
 		close(fds[0]);
 		if (privdrop(user, group, err, sizeof(err)) == -1)
-			set_verdict(v, EXIT_TEMPORARY, "privilege drop: %s", err);
+			set_verdict(v, DELIVERY_EXIT_DEFER, "privilege drop: %s", err);
 		else
 			fn(job, v);
 		(void)!write(fds[1], v->text, strlen(v->text));
 		_exit(v->code);
 	}
 	close(fds[1]);
-	while (got < VERDICT_MAX &&
-	       ((n = read(fds[0], v->text + got, VERDICT_MAX - got)) > 0 || (n == -1 && errno == EINTR)))
+	while (got < DELIVERY_TEXT_MAX &&
+	       ((n = read(fds[0], v->text + got, DELIVERY_TEXT_MAX - got)) > 0 || (n == -1 && errno == EINTR)))
 		if (n > 0)
 			got += (size_t)n;
 	v->text[got] = '\0';
 	close(fds[0]);
 	while (waitpid(pid, &status, 0) == -1)
 		if (errno != EINTR)
-			return set_verdict(v, EXIT_TEMPORARY, "waitpid: %s", strerror(errno));
+			return set_verdict(v, DELIVERY_EXIT_DEFER, "waitpid: %s", strerror(errno));
 	/* A crash or a signal in the child is temporary, whatever it wrote. */
-	if (!WIFEXITED(status) || (WEXITSTATUS(status) != EXIT_DELIVERED &&
-				   WEXITSTATUS(status) != EXIT_PERMANENT))
-		v->code = EXIT_TEMPORARY;
+	if (!WIFEXITED(status) || (WEXITSTATUS(status) != DELIVERY_EXIT_DONE &&
+				   WEXITSTATUS(status) != DELIVERY_EXIT_FAIL))
+		v->code = DELIVERY_EXIT_DEFER;
 	else
 		v->code = WEXITSTATUS(status);
 	if (got == 0)
@@ -154,7 +148,7 @@ run_as(const char *user, const char *group, int (*fn)(struct job *, struct verdi
 
 /* Quota, then the Maildir: runs as mail_user. */
 static int
-deliver_maildir(struct job *job, struct verdict *v)
+deliver_maildir(struct job *job, struct local_verdict *v)
 {
 	char maildir[PATH_MAX], name[MAILDIR_NAME_MAX + 1], err[PATH_MAX + 256];
 	struct maildir_usage use;
@@ -162,21 +156,21 @@ deliver_maildir(struct job *job, struct verdict *v)
 	int r;
 
 	if (userdb_maildir(&job->user, maildir, sizeof(maildir)) == -1)
-		return set_verdict(v, EXIT_TEMPORARY, "%s: Maildir path too long", job->rcpt);
+		return set_verdict(v, DELIVERY_EXIT_DEFER, "%s: Maildir path too long", job->rcpt);
 	buf_init(&head, 2 * 1024);
 	if (buf_printf(&head, "Return-Path: <%s>\nDelivered-To: %s\n", job->sender,
 		       job->rcpt) == -1) {
 		buf_free(&head);
-		return set_verdict(v, EXIT_PERMANENT, "sender address too long");
+		return set_verdict(v, DELIVERY_EXIT_FAIL, "sender address too long");
 	}
 	if (job->user.quota.bytes != 0 || job->user.quota.count != 0) {
 		if (maildir_usage(maildir, &use, err, sizeof(err)) == -1) {
 			buf_free(&head);
-			return set_verdict(v, EXIT_TEMPORARY, "quota: %s", err);
+			return set_verdict(v, DELIVERY_EXIT_DEFER, "quota: %s", err);
 		}
 		if (maildir_over_quota(&job->user.quota, &use, head.len + job->size)) {
 			buf_free(&head);
-			return set_verdict(v, EXIT_TEMPORARY, "user is over quota (%s)",
+			return set_verdict(v, DELIVERY_EXIT_DEFER, "user is over quota (%s)",
 					   job->user.quota_text);
 		}
 	}
@@ -184,8 +178,8 @@ deliver_maildir(struct job *job, struct verdict *v)
 			    job->conf->fsync, name, err, sizeof(err));
 	buf_free(&head);
 	if (r == -1)
-		return set_verdict(v, EXIT_TEMPORARY, "%s", err);
-	return set_verdict(v, EXIT_DELIVERED, "delivered to %s", maildir);
+		return set_verdict(v, DELIVERY_EXIT_DEFER, "%s", err);
+	return set_verdict(v, DELIVERY_EXIT_DONE, "delivered to %s", maildir);
 }
 
 static int
@@ -198,7 +192,7 @@ queue_sink(void *ctx, const void *data, size_t len)
 
 /* Re-queue the message to job->forward with Delivered-To on top: runs as the queue's owner. */
 static int
-deliver_forward(struct job *job, struct verdict *v)
+deliver_forward(struct job *job, struct local_verdict *v)
 {
 	const struct aliases_targets *t = job->forward;
 	struct queue_envelope env = {
@@ -217,28 +211,28 @@ deliver_forward(struct job *job, struct verdict *v)
 	size_t i;
 
 	if (path_join(queue_dir, sizeof(queue_dir), job->conf->state_dir, "queue") == -1)
-		return set_verdict(v, EXIT_TEMPORARY, "queue folder: path too long");
+		return set_verdict(v, DELIVERY_EXIT_DEFER, "queue folder: path too long");
 	if ((w = queue_begin(queue_dir, job->conf->fsync, &env, err, sizeof(err))) == NULL)
-		return set_verdict(v, EXIT_TEMPORARY, "re-queue: %s", err);
+		return set_verdict(v, DELIVERY_EXIT_DEFER, "re-queue: %s", err);
 	buf_init(&line, 1024);
 	if (buf_printf(&line, "Delivered-To: %s\n", job->rcpt) == -1 ||
 	    queue_write(w, line.data, line.len, err, sizeof(err)) == -1 ||
 	    deliver_copy(STDIN_FILENO, job->offset, job->size, queue_sink, w) == -1) {
 		buf_free(&line);
 		queue_abort(w);
-		return set_verdict(v, EXIT_TEMPORARY, "re-queue: %s", strerror(errno));
+		return set_verdict(v, DELIVERY_EXIT_DEFER, "re-queue: %s", strerror(errno));
 	}
 	buf_free(&line);
 	if (queue_commit(w, id, err, sizeof(err)) == -1)
-		return set_verdict(v, EXIT_TEMPORARY, "re-queue: %s", err);
-	/* The line is cut at VERDICT_MAX when there are many targets; the queue file has them all. */
-	buf_init(&line, VERDICT_MAX + 64);
+		return set_verdict(v, DELIVERY_EXIT_DEFER, "re-queue: %s", err);
+	/* The line is cut at DELIVERY_TEXT_MAX when there are many targets; the queue file has them all. */
+	buf_init(&line, DELIVERY_TEXT_MAX + 64);
 	(void)buf_append_str(&line, "forwarded to ");
-	for (i = 0; i < t->count && line.len < VERDICT_MAX; i++)
+	for (i = 0; i < t->count && line.len < DELIVERY_TEXT_MAX; i++)
 		(void)buf_printf(&line, "%s%s", i > 0 ? ", " : "", t->addrs[i]);
-	set_verdict(v, EXIT_DELIVERED, "%s", line.data);
+	set_verdict(v, DELIVERY_EXIT_DONE, "%s", line.data);
 	buf_free(&line);
-	return EXIT_DELIVERED;
+	return DELIVERY_EXIT_DONE;
 }
 
 /* The header of the message (up to HEAD_MAX octets of it) for the loop check. */
@@ -268,19 +262,19 @@ read_head(const struct job *job, char **head_r, size_t *len_r)
 
 /* Take the recipient apart: a local part any alias may name, a domain that can be a folder. */
 static int
-split_recipient(struct job *job, const char *rcpt, struct verdict *v)
+split_recipient(struct job *job, const char *rcpt, struct local_verdict *v)
 {
 	const char *at = strrchr(rcpt, '@');
 	char why[256];
 	size_t llen;
 
 	if (at == NULL || at == rcpt || cli_has_control(rcpt))
-		return set_verdict(v, EXIT_PERMANENT, "bad recipient address");
+		return set_verdict(v, DELIVERY_EXIT_FAIL, "bad recipient address");
 	llen = (size_t)(at - rcpt);
 	if (llen > USERDB_USER_MAX)
-		return set_verdict(v, EXIT_PERMANENT, "550 5.1.1 no such user (local part too long)");
+		return set_verdict(v, DELIVERY_EXIT_FAIL, "550 5.1.1 no such user (local part too long)");
 	if (userdb_check_domain(at + 1, job->domain, sizeof(job->domain), why, sizeof(why)) == -1)
-		return set_verdict(v, EXIT_PERMANENT, "bad recipient domain: %s", why);
+		return set_verdict(v, DELIVERY_EXIT_FAIL, "bad recipient domain: %s", why);
 	/* Lower case, as vpopmail stores names and smtpd looks them up. */
 	for (size_t i = 0; i < llen; i++)
 		job->local[i] = rcpt[i] >= 'A' && rcpt[i] <= 'Z' ? (char)(rcpt[i] - 'A' + 'a') : rcpt[i];
@@ -291,17 +285,17 @@ split_recipient(struct job *job, const char *rcpt, struct verdict *v)
 
 /* The message on stdin: a regular file, read from where it is positioned. */
 static int
-open_message(struct job *job, struct verdict *v)
+open_message(struct job *job, struct local_verdict *v)
 {
 	struct stat st;
 	off_t off;
 
 	if (fstat(STDIN_FILENO, &st) == -1)
-		return set_verdict(v, EXIT_TEMPORARY, "stdin: %s", strerror(errno));
+		return set_verdict(v, DELIVERY_EXIT_DEFER, "stdin: %s", strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return set_verdict(v, EXIT_TEMPORARY, "stdin: not a regular file (want the queue file)");
+		return set_verdict(v, DELIVERY_EXIT_DEFER, "stdin: not a regular file (want the queue file)");
 	if ((off = lseek(STDIN_FILENO, 0, SEEK_CUR)) == -1)
-		return set_verdict(v, EXIT_TEMPORARY, "stdin: %s", strerror(errno));
+		return set_verdict(v, DELIVERY_EXIT_DEFER, "stdin: %s", strerror(errno));
 	job->offset = off;
 	job->size = st.st_size > off ? (uint64_t)(st.st_size - off) : 0;
 	return 0;
@@ -309,7 +303,7 @@ open_message(struct job *job, struct verdict *v)
 
 /* Find the user of the recipient in vpasswd: 1, 0 no such user, -1 (verdict set). */
 static int
-find_user(struct job *job, struct verdict *v)
+find_user(struct job *job, struct local_verdict *v)
 {
 	struct userdb_name name;
 	char login[sizeof(job->rcpt)], err[PATH_MAX + 256];
@@ -321,7 +315,7 @@ find_user(struct job *job, struct verdict *v)
 		return 0;
 	r = userdb_lookup(job->conf->users_dir, &name, &job->user, err, sizeof(err));
 	if (r == -1)
-		set_verdict(v, EXIT_TEMPORARY, "vpasswd: %s", err);
+		set_verdict(v, DELIVERY_EXIT_DEFER, "vpasswd: %s", err);
 	return r;
 }
 
@@ -346,7 +340,7 @@ take_self(struct aliases_targets *t, const char *rcpt)
 }
 
 static int
-deliver(struct job *job, struct verdict *v)
+deliver(struct job *job, struct local_verdict *v)
 {
 	const struct osd_conf *conf = job->conf;
 	struct aliases_targets targets = { NULL, 0 };
@@ -362,25 +356,25 @@ deliver(struct job *job, struct verdict *v)
 	 * back (a -> b -> a) must stop here, not be re-queued once more.
 	 */
 	if (read_head(job, &head, &head_len) == -1)
-		return set_verdict(v, EXIT_TEMPORARY, "stdin: %s", strerror(errno));
+		return set_verdict(v, DELIVERY_EXIT_DEFER, "stdin: %s", strerror(errno));
 	r = aliases_delivered_to(head, head_len, job->rcpt);
 	free(head);
 	if (r)
-		return set_verdict(v, EXIT_PERMANENT, "mail loop: already delivered to %s", job->rcpt);
+		return set_verdict(v, DELIVERY_EXIT_FAIL, "mail loop: already delivered to %s", job->rcpt);
 
 	if (path_join(dir, sizeof(dir), conf->users_dir, job->domain) == -1)
-		return set_verdict(v, EXIT_TEMPORARY, "users_dir: path too long");
+		return set_verdict(v, DELIVERY_EXIT_DEFER, "users_dir: path too long");
 	if (stat(dir, &st) == -1) {
 		if (errno == ENOENT || errno == ENOTDIR)
-			return set_verdict(v, EXIT_PERMANENT, "550 5.1.2 %s is not a local domain",
+			return set_verdict(v, DELIVERY_EXIT_FAIL, "550 5.1.2 %s is not a local domain",
 					   job->domain);
-		return set_verdict(v, EXIT_TEMPORARY, "%s: %s", dir, strerror(errno));
+		return set_verdict(v, DELIVERY_EXIT_DEFER, "%s: %s", dir, strerror(errno));
 	}
 
 	buf_init(&aliases, ALIASES_FILE_MAX);
 	if (aliases_read(job->conf->users_dir, job->domain, &aliases, err, sizeof(err)) == -1) {
 		buf_free(&aliases);
-		return set_verdict(v, EXIT_TEMPORARY, "%s", err);
+		return set_verdict(v, DELIVERY_EXIT_DEFER, "%s", err);
 	}
 	/* An alias wins over a user of the same name. */
 	r = aliases_lookup(aliases.data != NULL ? aliases.data : "", aliases.len, job->local,
@@ -393,9 +387,9 @@ deliver(struct job *job, struct verdict *v)
 	if (found == -1)
 		return v->code;
 	if (r == -1)
-		return set_verdict(v, EXIT_TEMPORARY, "%s", err);
+		return set_verdict(v, DELIVERY_EXIT_DEFER, "%s", err);
 	if (r == 0 && found == 0)
-		return set_verdict(v, EXIT_PERMANENT, "550 5.1.1 no such user: %s", job->rcpt);
+		return set_verdict(v, DELIVERY_EXIT_FAIL, "550 5.1.1 no such user: %s", job->rcpt);
 
 	if (r == 1 && found == 0 && (self = take_self(&targets, job->rcpt))) {
 		/* The copy kept here needs the user. */
@@ -405,13 +399,13 @@ deliver(struct job *job, struct verdict *v)
 		}
 		if (found == 0) {
 			aliases_targets_free(&targets);
-			return set_verdict(v, EXIT_PERMANENT, "550 5.1.1 no such user: %s "
+			return set_verdict(v, DELIVERY_EXIT_FAIL, "550 5.1.1 no such user: %s "
 					   "(named by its own alias)", job->rcpt);
 		}
 	}
 	if (found == 1) {
 		/* Touch the Maildir only as its owner. */
-		if (run_as(conf->mail_user, "", deliver_maildir, job, v) != EXIT_DELIVERED ||
+		if (run_as(conf->mail_user, "", deliver_maildir, job, v) != DELIVERY_EXIT_DONE ||
 		    targets.count == 0) {
 			aliases_targets_free(&targets);
 			return v->code;
@@ -420,11 +414,11 @@ deliver(struct job *job, struct verdict *v)
 	/* The queue belongs to the user smtpd runs as: user, else mail_user. */
 	job->forward = &targets;
 	run_as(runas_user(conf), conf->group, deliver_forward, job, v);
-	if (self && v->code == EXIT_DELIVERED) {
+	if (self && v->code == DELIVERY_EXIT_DONE) {
 		char text[sizeof(v->text)];
 
 		snprintf(text, sizeof(text), "%s", v->text);
-		set_verdict(v, EXIT_DELIVERED, "kept a copy, %s", text);
+		set_verdict(v, DELIVERY_EXIT_DONE, "kept a copy, %s", text);
 	}
 	aliases_targets_free(&targets);
 	return v->code;
@@ -439,7 +433,7 @@ main(int argc, char **argv)
 	};
 	const char *conf_arg = NULL;
 	struct osd_conf conf;
-	struct verdict v = { EXIT_TEMPORARY, "" };
+	struct local_verdict v = { DELIVERY_EXIT_DEFER, "" };
 	struct job *job;
 	int opt;
 
@@ -448,12 +442,12 @@ main(int argc, char **argv)
 		switch (opt) {
 		case 'c': conf_arg = optarg; break;
 		case 'h': usage(stdout); return 0;
-		default: cli_bad_option("local", optopt); return EXIT_PERMANENT;
+		default: cli_bad_option("local", optopt); return DELIVERY_EXIT_FAIL;
 		}
 	}
 	if (argc - optind != 2) {
 		usage(stderr);
-		return EXIT_PERMANENT;
+		return DELIVERY_EXIT_FAIL;
 	}
 	cli_load_conf(&conf, conf_arg);
 
@@ -461,7 +455,7 @@ main(int argc, char **argv)
 	job->conf = &conf;
 	job->sender = argv[optind];
 	if (cli_has_control(job->sender) || strlen(job->sender) > 1000)
-		set_verdict(&v, EXIT_PERMANENT, "bad sender address");
+		set_verdict(&v, DELIVERY_EXIT_FAIL, "bad sender address");
 	else if (split_recipient(job, argv[optind + 1], &v) == 0 && open_message(job, &v) == 0)
 		deliver(job, &v);
 	explicit_bzero(&job->user, sizeof(job->user));  /* it holds the password hash */

@@ -579,6 +579,7 @@ main(int argc, char **argv)
 	lockfd = take_lock(q.queue_dir);
 	read_controls(&q);
 	sched_heap_init(&q.heap);
+	q.job_done = qmgr_job_finished;
 	if ((q.running = calloc(q.max_local + q.max_remote + 2000, sizeof(*q.running))) == NULL ||
 	    (q.workers = calloc(1001, sizeof(*q.workers))) == NULL)
 		fatalx("out of memory");

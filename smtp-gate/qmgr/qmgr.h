@@ -10,13 +10,11 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "delivery_proto.h"
 #include "qstore.h"
 #include "queue.h"
 #include "sched.h"
-#include "verdict.h"
 
-/* Recipients handed to one osd-remote call at most (RFC 5321's 100). */
-#define QMGR_RCPTS_PER_REMOTE 100
 /*
  * The start of a queue file a round keeps: the envelope and the headers a
  * bounce quotes (dsn.h quotes at most 64 KB of them).  Only an envelope
@@ -49,7 +47,7 @@ struct qround {
 	bool *expired;                  /* per recipient: failed this round by queuelifetime */
 	struct queue_envelope_read env;
 	struct qstore_info info;
-	enum verdict *verdicts;         /* per recipient, this round */
+	enum delivery_outcome *verdicts;         /* per recipient, this round */
 	bool *remote;                   /* per recipient: delivered by osd-remote */
 	size_t jobs_left;
 };
@@ -107,14 +105,17 @@ struct qmgr {
 	struct qworker *workers;        /* up to max_remote of them */
 	size_t nworkers;
 	unsigned long deliveries;       /* delivery numbers handed out */
+	/* A job is over (its verdict read, or it could not start): record it (qmgr_job_finished). */
+	void (*job_done)(struct qmgr *q, struct qjob *j);
 };
 
 /* qmgr_round.c */
 void qmgr_ready(struct qmgr *q, struct qmsg *m);
 void qmgr_start_rounds(struct qmgr *q);
+/* Record a finished job's verdict and free it; the round ends with its last job.  q->job_done. */
 void qmgr_job_finished(struct qmgr *q, struct qjob *j);
 
-/* qmgr_job.c */
+/* qmgr_job.c: it reports each finished job through q->job_done, never calling the rounds itself. */
 void qmgr_fifo_push(struct qjob_fifo *f, struct qjob *j);
 void qmgr_dispatch(struct qmgr *q);
 /* A running job's stdout is readable (or at EOF). */

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "delivery_proto.h"
 #include "log.h"
 #include "path.h"
 #include "regfile.h"
@@ -94,11 +95,11 @@ spawn(struct qmgr *q, struct qjob *j)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		if (dup2(in, 0) == -1 || dup2(pipefd[1], 1) == -1)
-			_exit(111);
+			_exit(DELIVERY_EXIT_DEFER);
 		execv(prog, (char *const *)argv);
-		/* The verdict of a program that could not even start: try later. */
-		dprintf(1, "Zcannot run %s: %s\n", prog, strerror(errno));
-		_exit(111);
+		/* osd-local's verdict for a program that could not start: its one line, exit 111. */
+		dprintf(1, "cannot run %s: %s\n", prog, strerror(errno));
+		_exit(DELIVERY_EXIT_DEFER);
 	}
 	close(in);
 	close(pipefd[1]);
@@ -188,18 +189,18 @@ static int
 worker_send(struct qworker *w, struct qjob *j)
 {
 	const struct queue_envelope_read *env = &j->r->env;
+	struct delivery_request req = {
+		.path = j->r->path, .offset = (int64_t)env->body_offset, .domain = j->domain,
+		.sender = env->sender, .nrcpts = j->n,
+	};
 	struct buf line;
 	size_t i, off = 0;
 	int r = 0;
 
+	for (i = 0; i < j->n && i < DELIVERY_RCPTS_MAX; i++)
+		req.rcpts[i] = env->rcpts[j->idx[i]];
 	buf_init(&line, 0);
-	if (buf_printf(&line, "%s\t%zu\t%s\t%s", j->r->path, env->body_offset, j->domain,
-		       env->sender) == -1)
-		r = -1;
-	for (i = 0; r == 0 && i < j->n; i++)
-		if (buf_printf(&line, "\t%s", env->rcpts[j->idx[i]]) == -1)
-			r = -1;
-	if (r == 0 && buf_append_char(&line, '\n') == -1)
+	if (delivery_request_encode(&req, &line) == -1)
 		r = -1;
 	/* The worker is idle, so it reads at once: a blocking write of one line is fine. */
 	while (r == 0 && off < line.len) {
@@ -289,10 +290,11 @@ qmgr_dispatch(struct qmgr *q)
 				j->pid = -1;
 				j->out_fd = -1;
 				buf_init(&j->out, QMGR_OUTPUT_MAX);
-				(void)buf_printf(&j->out, "Zno osd-remote worker could take it\n");
+				(void)delivery_verdict_encode(&j->out, DELIVERY_MSG_SOFT,
+							      "no osd-remote worker could take it");
 				if (w != NULL)
 					log_warn("delivery %lu: writing to osd-remote", j->number);
-				qmgr_job_finished(q, j);
+				q->job_done(q, j);
 				continue;
 			}
 			j->pid = -1;            /* the worker's, not the job's */
@@ -300,12 +302,11 @@ qmgr_dispatch(struct qmgr *q)
 			buf_init(&j->out, QMGR_OUTPUT_MAX);
 		} else if (spawn(q, j) == -1) {
 			j->pid = -1;
-			j->exit_status = 111;
+			j->exit_status = DELIVERY_EXIT_DEFER;
 			j->out_fd = -1;
 			buf_init(&j->out, QMGR_OUTPUT_MAX);
-			(void)buf_printf(&j->out, "%scould not start the delivery program\n",
-					 j->remote ? "Z" : "");
-			qmgr_job_finished(q, j);
+			(void)buf_printf(&j->out, "could not start the delivery program\n");
+			q->job_done(q, j);
 			continue;
 		}
 		q->running[q->nrunning_local + q->nrunning_remote] = j;
@@ -343,7 +344,7 @@ maybe_finished(struct qmgr *q, struct qjob *j)
 	if (j->out_fd != -1 || j->pid != -1)
 		return;
 	unlist(q, j);
-	qmgr_job_finished(q, j);
+	q->job_done(q, j);
 	status_line(q);
 }
 
@@ -394,17 +395,6 @@ qmgr_reap(struct qmgr *q)
 	}
 }
 
-/* Lines (LF) in b. */
-static size_t
-count_lines(const struct buf *b)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < b->len; i++)
-		n += b->data[i] == '\n';
-	return n;
-}
-
 /* The worker's current job is over (verdict complete, or the worker died): finish it. */
 static void
 worker_job_done(struct qmgr *q, struct qworker *w)
@@ -419,7 +409,7 @@ worker_job_done(struct qmgr *q, struct qworker *w)
 		(void)buf_append(&j->out, w->out.data, w->out.len);
 	buf_reset(&w->out);
 	unlist(q, j);
-	qmgr_job_finished(q, j);
+	q->job_done(q, j);
 	status_line(q);
 }
 
@@ -459,8 +449,7 @@ qmgr_worker_read(struct qmgr *q, struct qworker *w)
 					  "stopping it", w->job->number);
 				break;
 			}
-			/* r/h/s per recipient, then K/Z/D: the verdict is complete. */
-			if (count_lines(&w->out) >= w->job->n + 1)
+			if (delivery_verdict_complete(w->out.data, w->out.len, w->job->n))
 				worker_job_done(q, w);
 			continue;
 		}

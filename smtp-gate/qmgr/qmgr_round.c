@@ -118,12 +118,12 @@ make_jobs(struct qmgr *q, struct qround *r)
 		if (taken[i] || r->info.rcpts[i].status != QSTORE_PENDING)
 			continue;
 		r->remote[i] = !userdb_domain_exists(q->conf.users_dir, dom);
-		if ((j = job_new(r, r->remote[i], dom, r->remote[i] ? QMGR_RCPTS_PER_REMOTE : 1)) == NULL)
+		if ((j = job_new(r, r->remote[i], dom, r->remote[i] ? DELIVERY_RCPTS_MAX : 1)) == NULL)
 			goto fail;
 		j->idx[j->n++] = i;
 		taken[i] = true;
 		/* The same domain's other pending recipients ride along (one transaction). */
-		for (k = i + 1; r->remote[i] && k < n && j->n < QMGR_RCPTS_PER_REMOTE; k++) {
+		for (k = i + 1; r->remote[i] && k < n && j->n < DELIVERY_RCPTS_MAX; k++) {
 			if (taken[k] || r->info.rcpts[k].status != QSTORE_PENDING ||
 			    strcasecmp(domain_of(r->env.rcpts[k]), dom) != 0)
 				continue;
@@ -233,7 +233,7 @@ first_line(struct buf *b)
 static const char *const verdict_words[] = { "success", "deferral", "failure" };
 
 static void
-record(struct qround *r, size_t i, enum verdict v, const char *reason)
+record(struct qround *r, size_t i, enum delivery_outcome v, const char *reason)
 {
 	static const enum qstore_status st[] = { QSTORE_DONE, QSTORE_PENDING, QSTORE_FAILED };
 
@@ -249,21 +249,21 @@ qmgr_job_finished(struct qmgr *q, struct qjob *j)
 	size_t i;
 
 	if (!j->remote) {
-		enum verdict v = verdict_local(j->exit_status);
+		enum delivery_outcome v = delivery_local_outcome(j->exit_status);
 		const char *why = first_line(&j->out);
 
 		log_info("delivery %lu: %s: %s", j->number, verdict_words[v], why);
 		record(r, j->idx[0], v, why);
 	} else {
-		enum verdict *v = calloc(j->n, sizeof(*v));
+		enum delivery_outcome *v = calloc(j->n, sizeof(*v));
 		const char **why = calloc(j->n, sizeof(*why));
 		char *text = NULL;
 
 		if (v == NULL || why == NULL ||
-		    verdict_remote(j->out.data != NULL ? j->out.data : "", j->out.len, j->n, v, why,
+		    delivery_verdict_parse(j->out.data != NULL ? j->out.data : "", j->out.len, j->n, v, why,
 				   &text) == -1) {
 			for (i = 0; i < j->n; i++)
-				record(r, j->idx[i], VERDICT_DEFER, "out of memory reading the verdict");
+				record(r, j->idx[i], DELIVERY_DEFER, "out of memory reading the verdict");
 		} else {
 			for (i = 0; i < j->n; i++) {
 				log_info("delivery %lu: %s: %s: %s", j->number, verdict_words[v[i]],

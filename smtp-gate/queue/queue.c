@@ -295,6 +295,14 @@ queue_put_envelope(struct queue_writer *w, const struct queue_envelope *env)
 	return queue_put(w, "\n", 1);
 }
 
+const char *
+queue_error_reply(int err)
+{
+	if (err == ENOSPC || err == EDQUOT)
+		return "452 4.3.1 Insufficient system storage";
+	return "451 4.3.0 Error: queue file write error";
+}
+
 struct queue_writer *
 queue_begin(const char *queue_dir, bool fsync, const struct queue_envelope *env,
 	    char *err, size_t errsize)

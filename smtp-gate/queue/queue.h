@@ -44,6 +44,14 @@ int queue_prepare(struct runas *ra, const char *state_dir, bool manager, char *e
 struct queue_writer *queue_begin(const char *queue_dir, bool fsync,
 				 const struct queue_envelope *env, char *err, size_t errsize);
 
+/*
+ * The SMTP reply (without CRLF) for a message the queue could not take,
+ * from the errno of queue_begin, queue_write or queue_commit: 452 4.3.1
+ * when the disk is full (ENOSPC, EDQUOT: the client may try later), else
+ * 451 4.3.0.
+ */
+const char *queue_error_reply(int err);
+
 /* Append message octets (buffered).  0, or -1 with errno and err. */
 int queue_write(struct queue_writer *w, const void *data, size_t len, char *err, size_t errsize);
 

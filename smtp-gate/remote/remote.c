@@ -1,4 +1,4 @@
-/* remote.c - osd-remote: the command line, single shot or --worker, and the verdicts it prints (docs/delivery.md). */
+/* remote.c - osd-remote: the command line, single shot or --worker (docs/delivery.md). */
 #include <ctype.h>
 #include <getopt.h>
 #include <signal.h>
@@ -31,61 +31,7 @@ usage(FILE *out)
 		     "PATH, BODY_OFFSET, DOMAIN, SENDER, RECIPIENT... separated by TAB; a verdict\n"
 		     "for each, connections kept for the next message to the same domain.\n"
 		     "  -c FILE  configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n",
-		RCPT_MAX);
-}
-
-/* Copy text into a verdict, control characters made '?', cut to VERDICT_MAX. */
-void
-remote_verdict_set(char *dst, const char *text)
-{
-	size_t i;
-
-	for (i = 0; i < VERDICT_MAX && text[i] != '\0'; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		dst[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
-	}
-	dst[i] = '\0';
-}
-
-void
-rcpt_verdict(struct remote *rm, size_t i, char kind, const char *text)
-{
-	rm->rcpt_kind[i] = kind;
-	remote_verdict_set(rm->rcpt_text[i], text);
-}
-
-void
-msg_verdict(struct remote *rm, char kind, const char *text)
-{
-	rm->msg_kind = kind;
-	remote_verdict_set(rm->msg_text, text);
-}
-
-/* Forget every verdict: a new request, or a transaction to be redone. */
-void
-verdicts_reset(struct remote *rm)
-{
-	memset(rm->rcpt_kind, 0, sizeof(rm->rcpt_kind));
-	rm->msg_kind = 0;
-	rm->msg_text[0] = '\0';
-}
-
-/* Every recipient still without a verdict gets kind and text. */
-void
-rcpt_verdict_rest(struct remote *rm, char kind, const char *text)
-{
-	for (size_t i = 0; i < rm->nrcpts; i++)
-		if (rm->rcpt_kind[i] == 0)
-			rcpt_verdict(rm, i, kind, text);
-}
-
-/* No transaction took place: every recipient and the message fail alike (perm: h/D, else s/Z). */
-void
-remote_fail_all(struct remote *rm, bool perm, const char *text)
-{
-	rcpt_verdict_rest(rm, perm ? 'h' : 's', text);
-	msg_verdict(rm, perm ? 'D' : 'Z', text);
+		DELIVERY_RCPTS_MAX);
 }
 
 /* A timeout control file in milliseconds (seconds in the file; bad or out of range: the default). */
@@ -108,15 +54,6 @@ helo_name(const char *dir, char *out, size_t size)
 	if (control_read_line(dir, "helohost", "", out, size) == 0 && out[0] != '\0')
 		return;
 	control_me(dir, out, size);
-}
-
-int
-print_verdicts(const struct remote *rm)
-{
-	for (size_t i = 0; i < rm->nrcpts; i++)
-		printf("%c%s\n", rm->rcpt_kind[i], rm->rcpt_text[i]);
-	printf("%c%s\n", rm->msg_kind, rm->msg_text);
-	return fflush(stdout) == 0 && !ferror(stdout) ? 0 : -1;
 }
 
 int
@@ -144,7 +81,7 @@ main(int argc, char **argv)
 		}
 	}
 	if (rm->worker ? argc != optind :
-	    argc - optind < 3 || argc - optind - 2 > RCPT_MAX) {
+	    argc - optind < 3 || argc - optind - 2 > DELIVERY_RCPTS_MAX) {
 		usage(stderr);
 		return 100;
 	}
@@ -185,7 +122,7 @@ main(int argc, char **argv)
 		else
 			remote_deliver(rm);
 		/* Every path of a transaction closes in single-shot mode; this only makes sure. */
-		remote_session_close(&rm->sess);
+		remote_conn_close(&rm->conn);
 		if (print_verdicts(rm) == -1)
 			status = 111;
 	}

@@ -25,9 +25,9 @@
 
 /* "PEER said: 550 5.1.1 no such user" */
 static const char *
-said(const struct session *s, const struct smtp_reply *r, char *out, size_t size)
+said(const struct remote_conn *s, const struct smtpc_reply *r, char *out, size_t size)
 {
-	char reply[VERDICT_MAX + 1];
+	char reply[DELIVERY_TEXT_MAX + 1];
 
 	snprintf(out, size, "%s said: %s", s->peer, smtp_reply_format(r, reply, sizeof(reply)));
 	return out;
@@ -35,7 +35,7 @@ said(const struct session *s, const struct smtp_reply *r, char *out, size_t size
 
 /* "PEER: WHAT: WHY" */
 static const char *
-failed(const struct session *s, const char *what, const char *why, char *out, size_t size)
+failed(const struct remote_conn *s, const char *what, const char *why, char *out, size_t size)
 {
 	snprintf(out, size, "%s: %s: %s", s->peer, what, why);
 	return out;
@@ -46,7 +46,7 @@ failed(const struct session *s, const char *what, const char *why, char *out, si
  * (the connection is of no further use).
  */
 static int
-reply(struct session *s, struct smtp_reply *r, char *err, size_t errsize)
+reply(struct remote_conn *s, struct smtpc_reply *r, char *err, size_t errsize)
 {
 	s->broken = false;
 	if (netconn_flush(&s->c, &s->out) == -1) {
@@ -80,7 +80,7 @@ reply(struct session *s, struct smtp_reply *r, char *err, size_t errsize)
 
 /* Send one command line and read its reply. */
 static int
-command(struct session *s, const char *line, struct smtp_reply *r, char *err, size_t errsize)
+command(struct remote_conn *s, const char *line, struct smtpc_reply *r, char *err, size_t errsize)
 {
 	if (buf_printf(&s->out, "%s\r\n", line) == -1)
 		return errfmt(err, errsize, "out of memory");
@@ -89,7 +89,7 @@ command(struct session *s, const char *line, struct smtp_reply *r, char *err, si
 
 /* Close the connection (without a word: it is broken, or QUIT was said) and free its buffer. */
 void
-remote_session_close(struct session *s)
+remote_conn_close(struct remote_conn *s)
 {
 	if (!s->open)
 		return;
@@ -100,16 +100,16 @@ remote_session_close(struct session *s)
 
 /* Say goodbye (RFC 5321 4.1.1.10), wait briefly for the answer, and close. */
 void
-remote_quit(struct session *s)
+remote_quit(struct remote_conn *s)
 {
-	struct smtp_reply r;
+	struct smtpc_reply r;
 	char err[64];
 
 	if (!s->open)
 		return;
 	s->c.timeout_ms = s->rm->remote_ms < QUIT_MS ? s->rm->remote_ms : QUIT_MS;
 	(void)command(s, "QUIT", &r, err, sizeof(err));
-	remote_session_close(s);
+	remote_conn_close(s);
 }
 
 /*
@@ -119,7 +119,7 @@ remote_quit(struct session *s)
  * server that said 421 (it is closing), gets QUIT.
  */
 static void
-done(struct session *s, bool clean, int last_code)
+done(struct remote_conn *s, bool clean, int last_code)
 {
 	if (!s->rm->worker || last_code == 421) {
 		remote_quit(s);
@@ -135,11 +135,11 @@ done(struct session *s, bool clean, int last_code)
  * transaction on a new connection.
  */
 static bool
-stale(struct session *s, bool reused, bool failed, const struct smtp_reply *r)
+stale(struct remote_conn *s, bool reused, bool failed, const struct smtpc_reply *r)
 {
 	if (!reused || !(failed ? s->broken : r->code == 421))
 		return false;
-	remote_session_close(s);
+	remote_conn_close(s);
 	return true;
 }
 
@@ -192,7 +192,7 @@ msg_measure(struct remote *rm, char *err, size_t errsize)
  * ACK).  At most one stuffed piece is held: never the whole message.
  */
 static int
-send_body(struct session *s, char *err, size_t errsize)
+send_body(struct remote_conn *s, char *err, size_t errsize)
 {
 	static char chunk[CHUNK];
 	struct remote *rm = s->rm;
@@ -222,24 +222,24 @@ send_body(struct session *s, char *err, size_t errsize)
 
 /* The message line when no recipient was accepted: D when every one failed permanently. */
 static void
-none_accepted(struct session *s, const struct smtp_reply *last)
+none_accepted(struct remote_conn *s, const struct smtpc_reply *last)
 {
 	struct remote *rm = s->rm;
-	char text[VERDICT_MAX + 1], reply_text[VERDICT_MAX + 1];
+	char text[DELIVERY_TEXT_MAX + 1], reply_text[DELIVERY_TEXT_MAX + 1];
 	bool all_hard = true;
 
 	for (size_t i = 0; i < rm->nrcpts; i++)
-		all_hard = all_hard && rm->rcpt_kind[i] == 'h';
+		all_hard = all_hard && rm->rcpt_kind[i] == DELIVERY_RCPT_HARD;
 	snprintf(text, sizeof(text), "%s accepted no recipient (last reply: %s)", s->peer,
 		 smtp_reply_format(last, reply_text, sizeof(reply_text)));
-	msg_verdict(rm, all_hard ? 'D' : 'Z', text);
+	msg_verdict(rm, all_hard ? DELIVERY_MSG_HARD : DELIVERY_MSG_SOFT, text);
 }
 
 /* A verdict class from a reply code: r/K for 2xx, h/D for 5xx, s/Z for the rest. */
 static char
-kind_of(int code, const char kinds[3])
+kind_of(int code, char ok, char hard, char soft)
 {
-	return code / 100 == 2 ? kinds[0] : code / 100 == 5 ? kinds[1] : kinds[2];
+	return code / 100 == 2 ? ok : code / 100 == 5 ? hard : soft;
 }
 
 /*
@@ -252,12 +252,12 @@ kind_of(int code, const char kinds[3])
  * and the verdicts so far are to be forgotten and the whole redone.
  */
 int
-remote_transaction(struct session *s, bool reused)
+remote_transaction(struct remote_conn *s, bool reused)
 {
 	struct remote *rm = s->rm;
 	bool pipe = s->ext.pipelining, rset = reused && s->dirty;
-	char err[256], text[VERDICT_MAX + 1];
-	struct smtp_reply r, last;
+	char err[256], text[DELIVERY_TEXT_MAX + 1];
+	struct smtpc_reply r, last;
 	size_t accepted = 0;
 	int ok = 0, fail;
 
@@ -265,7 +265,7 @@ remote_transaction(struct session *s, bool reused)
 	if (rset && !pipe) {
 		/* Whatever RSET's trouble, a new connection is the cure. */
 		if (command(s, "RSET", &r, err, sizeof(err)) == -1 || r.code / 100 != 2) {
-			remote_session_close(s);
+			remote_conn_close(s);
 			return 1;
 		}
 		rset = false;
@@ -283,11 +283,11 @@ remote_transaction(struct session *s, bool reused)
 		ok |= buf_append_str(&s->out, "DATA\r\n");
 	if (ok != 0) {
 		remote_fail_all(rm, false, failed(s, "MAIL", "out of memory", text, sizeof(text)));
-		remote_session_close(s);
+		remote_conn_close(s);
 		return 0;
 	}
 	if (rset && (reply(s, &r, err, sizeof(err)) == -1 || r.code / 100 != 2)) {
-		remote_session_close(s);
+		remote_conn_close(s);
 		return 1;
 	}
 
@@ -297,7 +297,7 @@ remote_transaction(struct session *s, bool reused)
 	}
 	if (fail == -1) {
 		remote_fail_all(rm, false, failed(s, "MAIL", err, text, sizeof(text)));
-		remote_session_close(s);
+		remote_conn_close(s);
 		return 0;
 	}
 	if (r.code / 100 != 2) {
@@ -321,12 +321,13 @@ remote_transaction(struct session *s, bool reused)
 		}
 		if (fail == -1) {
 			failed(s, "RCPT", err, text, sizeof(text));
-			rcpt_verdict_rest(rm, 's', text);
-			msg_verdict(rm, 'Z', text);
-			remote_session_close(s);
+			rcpt_verdict_rest(rm, DELIVERY_RCPT_SOFT, text);
+			msg_verdict(rm, DELIVERY_MSG_SOFT, text);
+			remote_conn_close(s);
 			return 0;
 		}
-		rcpt_verdict(rm, i, kind_of(r.code, "rhs"), said(s, &r, text, sizeof(text)));
+		rcpt_verdict(rm, i, kind_of(r.code, DELIVERY_RCPT_OK, DELIVERY_RCPT_HARD, DELIVERY_RCPT_SOFT),
+			     said(s, &r, text, sizeof(text)));
 		if (r.code / 100 == 2)
 			accepted++;
 		else
@@ -345,15 +346,15 @@ remote_transaction(struct session *s, bool reused)
 			return 1;
 	}
 	if (fail == -1) {
-		msg_verdict(rm, 'Z', failed(s, "DATA", err, text, sizeof(text)));
-		remote_session_close(s);
+		msg_verdict(rm, DELIVERY_MSG_SOFT, failed(s, "DATA", err, text, sizeof(text)));
+		remote_conn_close(s);
 		return 0;
 	}
 	if (accepted == 0) {
 		/* RFC 2920 3.1: a server that says 354 anyway gets an empty message ended at once. */
 		if (r.code == 354 && command(s, ".", &r, err, sizeof(err)) == -1) {
 			none_accepted(s, &last);
-			remote_session_close(s);
+			remote_conn_close(s);
 			return 0;
 		}
 		none_accepted(s, &last);
@@ -361,26 +362,26 @@ remote_transaction(struct session *s, bool reused)
 		return 0;
 	}
 	if (r.code != 354) {
-		msg_verdict(rm, r.code / 100 == 5 ? 'D' : 'Z', said(s, &r, text, sizeof(text)));
+		msg_verdict(rm, r.code / 100 == 5 ? DELIVERY_MSG_HARD : DELIVERY_MSG_SOFT, said(s, &r, text, sizeof(text)));
 		done(s, false, r.code);
 		return 0;
 	}
 
 	if (send_body(s, err, sizeof(err)) == -1 || reply(s, &r, err, sizeof(err)) == -1) {
-		msg_verdict(rm, 'Z', failed(s, "message", err, text, sizeof(text)));
-		remote_session_close(s);
+		msg_verdict(rm, DELIVERY_MSG_SOFT, failed(s, "message", err, text, sizeof(text)));
+		remote_conn_close(s);
 		return 0;
 	}
-	msg_verdict(rm, kind_of(r.code, "KDZ"), said(s, &r, text, sizeof(text)));
+	msg_verdict(rm, kind_of(r.code, DELIVERY_MSG_OK, DELIVERY_MSG_HARD, DELIVERY_MSG_SOFT), said(s, &r, text, sizeof(text)));
 	done(s, r.code / 100 == 2, r.code);
 	return 0;
 }
 
 /* EHLO, or HELO when EHLO is refused with a 5xx (RFC 5321 3.2).  0, or -1 with the reason in err. */
 static int
-hello(struct session *s, char *err, size_t errsize)
+hello(struct remote_conn *s, char *err, size_t errsize)
 {
-	struct smtp_reply r;
+	struct smtpc_reply r;
 	char line[300], why[256];
 
 	memset(&s->ext, 0, sizeof(s->ext));
@@ -409,9 +410,9 @@ hello(struct session *s, char *err, size_t errsize)
  * connection) with err.
  */
 static int
-starttls(struct session *s, char *err, size_t errsize)
+starttls(struct remote_conn *s, char *err, size_t errsize)
 {
-	struct smtp_reply r;
+	struct smtpc_reply r;
 	char why[256];
 
 	if (!s->ext.starttls)
@@ -448,9 +449,9 @@ starttls(struct session *s, char *err, size_t errsize)
 static int
 try_address(struct remote *rm, const struct mx_host *h, const struct ipaddr *addr)
 {
-	struct session *s = &rm->sess;
-	char ip[IPADDR_TEXT_MAX], err[256], text[VERDICT_MAX + 1];
-	struct smtp_reply r;
+	struct remote_conn *s = &rm->conn;
+	char ip[IPADDR_TEXT_MAX], err[256], text[DELIVERY_TEXT_MAX + 1];
+	struct smtpc_reply r;
 	int fd;
 
 	memset(s, 0, sizeof(*s));
@@ -466,11 +467,11 @@ try_address(struct remote *rm, const struct mx_host *h, const struct ipaddr *add
 		snprintf(s->peer, sizeof(s->peer), "%s [%s]", h->name, ip);
 	if ((fd = netconn_connect(addr, h->port, rm->connect_ms, err, sizeof(err))) == -1) {
 		snprintf(text, sizeof(text), "%s: %s", s->peer, err);
-		remote_verdict_set(rm->last_error, text);
+		delivery_text_set(rm->last_error, text);
 		return 0;
 	}
 	if (netconn_init(&s->c, fd, rm->remote_ms, SMTPC_LINE_MAX) == -1) {
-		remote_verdict_set(rm->last_error, failed(s, "socket", strerror(errno), text, sizeof(text)));
+		delivery_text_set(rm->last_error, failed(s, "socket", strerror(errno), text, sizeof(text)));
 		close(fd);
 		return 0;
 	}
@@ -478,20 +479,20 @@ try_address(struct remote *rm, const struct mx_host *h, const struct ipaddr *add
 	s->open = true;
 	smtp_reply_parser_init(&s->parser);
 	if (reply(s, &r, err, sizeof(err)) == -1) {
-		remote_verdict_set(rm->last_error, failed(s, "greeting", err, text, sizeof(text)));
-		remote_session_close(s);
+		delivery_text_set(rm->last_error, failed(s, "greeting", err, text, sizeof(text)));
+		remote_conn_close(s);
 		return 0;
 	}
 	if (r.code != 220) {
 		/* RFC 5321 3.1: a 554 (or 421) greeting; another host may take the mail. */
-		remote_verdict_set(rm->last_error, said(s, &r, text, sizeof(text)));
+		delivery_text_set(rm->last_error, said(s, &r, text, sizeof(text)));
 		remote_quit(s);
 		return 0;
 	}
 	if (hello(s, text, sizeof(text)) == -1 || starttls(s, text, sizeof(text)) == -1) {
-		remote_verdict_set(rm->last_error, text);
+		delivery_text_set(rm->last_error, text);
 		/* After a failed handshake the TLS state is unknown: just close. */
-		remote_session_close(s);
+		remote_conn_close(s);
 		return 0;
 	}
 	(void)remote_transaction(s, false);
@@ -517,7 +518,7 @@ remote_deliver(struct remote *rm)
 	control_lines_free(&routes);
 	if (routed == -1) {
 		/* An admin's typo is fixed and retried, never a bounce. */
-		char text[VERDICT_MAX + 1];
+		char text[DELIVERY_TEXT_MAX + 1];
 
 		snprintf(text, sizeof(text), "control/smtproutes: %s", err);
 		remote_fail_all(rm, false, text);

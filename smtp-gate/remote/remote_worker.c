@@ -14,19 +14,16 @@
 #include "remote_int.h"
 #include "smtpc.h"
 
-/* Worker: a request line with its LF, at most: 100 recipients of 320 octets and a path fit well. */
-#define REQUEST_MAX (64 * 1024)
 /* Worker: a cached connection unused this long is closed (Postfix's smtp_connection_cache_time_limit is 2 s; a queue run's next message for a domain comes sooner). */
 #define IDLE_MS 5000
 
-_Static_assert(RCPT_MAX == SMTPC_REQ_RCPTS_MAX && MX_HOST_MAX == SMTPC_REQ_DOMAIN_MAX,
-	       "the worker's request bounds are the command line's");
+_Static_assert(MX_HOST_MAX == DELIVERY_DOMAIN_MAX, "a request's DOMAIN fits where the command line's does");
 
 /* Worker: a request over the cached connection when it is for the same domain, else over a new one. */
 static void
 deliver_cached(struct remote *rm)
 {
-	struct session *s = &rm->sess;
+	struct remote_conn *s = &rm->conn;
 
 	if (s->open && strcmp(s->domain, rm->domain) == 0) {
 		if (remote_transaction(s, true) == 0)
@@ -41,7 +38,7 @@ deliver_cached(struct remote *rm)
 
 /* The worker's stdin: read without stdio, so that poll() sees all that is not yet taken. */
 struct requests {
-	char buf[REQUEST_MAX];
+	char buf[DELIVERY_REQUEST_MAX];
 	size_t start, end;
 };
 
@@ -50,7 +47,7 @@ struct requests {
  * before it), waiting until deadline (monotonic ms; -1: no limit).  1 a
  * line; 0 at EOF (a last line without LF is dropped: who wrote it is gone
  * and reads no verdict); 2 when the deadline passed; -1 for a line longer
- * than REQUEST_MAX (its recipients cannot be counted) or a read error.
+ * than DELIVERY_REQUEST_MAX (its recipients cannot be counted) or a read error.
  */
 static int
 request_next(struct requests *q, long long deadline, char **line_r, size_t *len_r)
@@ -108,20 +105,16 @@ request_next(struct requests *q, long long deadline, char **line_r, size_t *len_
 static int
 serve_request(struct remote *rm, char *line, size_t len)
 {
-	static struct smtpc_request req;
-	char err[VERDICT_MAX + 1];
+	static struct delivery_request req;
+	char err[DELIVERY_TEXT_MAX + 1];
 	size_t count;
 	int fd;
 
 	verdicts_reset(rm);
-	if (smtpc_request_parse(line, len, &req, &count) == -1) {
+	if (delivery_request_parse(line, len, &req, &count) == -1) {
 		if (count == 0)
 			return -1;
-		/* Temporary: a queue manager bug is fixed and the mail retried, never bounced. */
-		for (size_t i = 0; i < count; i++)
-			printf("smalformed request line\n");
-		printf("Zmalformed request line\n");
-		return fflush(stdout) == 0 && !ferror(stdout) ? 0 : -1;
+		return print_malformed(count);
 	}
 	for (size_t i = 0; i == 0 || req.domain[i - 1] != '\0'; i++)
 		rm->domain[i] = (char)tolower((unsigned char)req.domain[i]);
@@ -162,9 +155,9 @@ remote_worker(struct remote *rm)
 	int r;
 
 	for (;;) {
-		r = request_next(&q, rm->sess.open ? last + IDLE_MS : -1, &line, &len);
+		r = request_next(&q, rm->conn.open ? last + IDLE_MS : -1, &line, &len);
 		if (r == 2) {
-			remote_quit(&rm->sess);
+			remote_quit(&rm->conn);
 			continue;
 		}
 		if (r != 1)
@@ -175,6 +168,6 @@ remote_worker(struct remote *rm)
 		}
 		last = monotonic_ms();
 	}
-	remote_quit(&rm->sess);
+	remote_quit(&rm->conn);
 	return r == 0 ? 0 : 111;
 }

@@ -1,4 +1,4 @@
-/* smtpc.c - the client side of SMTP without sockets: reply parsing (RFC 5321 4.2), EHLO keywords, the DATA stuffer, worker requests. */
+/* smtpc.c - the client side of SMTP without sockets: reply parsing (RFC 5321 4.2), EHLO keywords, the DATA stuffer. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -6,7 +6,7 @@
 #include "smtpc.h"
 
 void
-smtp_reply_parser_init(struct smtp_reply_parser *p)
+smtp_reply_parser_init(struct smtpc_reply_parser *p)
 {
 	memset(p, 0, sizeof(*p));
 }
@@ -42,7 +42,7 @@ enhanced_len(const char *text, size_t len, int code)
 
 /* Add one line's text to the reply, control characters made harmless, cut when the room runs out. */
 static void
-add_text(struct smtp_reply *r, const char *text, size_t len)
+add_text(struct smtpc_reply *r, const char *text, size_t len)
 {
 	size_t room;
 
@@ -68,9 +68,9 @@ add_text(struct smtp_reply *r, const char *text, size_t len)
 
 /* One whole line (without its LF): 1 the last line of the reply, 0 more lines follow, -1 garbage. */
 static int
-end_line(struct smtp_reply_parser *p)
+end_line(struct smtpc_reply_parser *p)
 {
-	struct smtp_reply *r = &p->cur;
+	struct smtpc_reply *r = &p->cur;
 	const char *l = p->line;
 	size_t len = p->line_len;
 	int code;
@@ -109,8 +109,8 @@ end_line(struct smtp_reply_parser *p)
 }
 
 int
-smtp_reply_parse(struct smtp_reply_parser *p, const char *data, size_t len, size_t *used_r,
-		 struct smtp_reply *reply_r)
+smtp_reply_parse(struct smtpc_reply_parser *p, const char *data, size_t len, size_t *used_r,
+		 struct smtpc_reply *reply_r)
 {
 	size_t pos = 0;
 
@@ -154,7 +154,7 @@ smtp_reply_parse(struct smtp_reply_parser *p, const char *data, size_t len, size
 }
 
 const char *
-smtp_reply_format(const struct smtp_reply *r, char *out, size_t size)
+smtp_reply_format(const struct smtpc_reply *r, char *out, size_t size)
 {
 	size_t o;
 	int n;
@@ -177,7 +177,7 @@ smtp_reply_format(const struct smtp_reply *r, char *out, size_t size)
 
 /* The line of text starting at *pos (up to '\n' or the end); advances *pos past it. */
 static const char *
-next_line(const struct smtp_reply *r, size_t *pos, size_t *len_r)
+next_line(const struct smtpc_reply *r, size_t *pos, size_t *len_r)
 {
 	const char *s = r->text + *pos, *nl;
 
@@ -203,7 +203,7 @@ keyword(const char *line, size_t len, const char *kw, const char **arg_r, size_t
 }
 
 void
-smtp_ehlo_parse(const struct smtp_reply *r, struct smtp_ehlo *e)
+smtp_ehlo_parse(const struct smtpc_reply *r, struct smtp_ehlo *e)
 {
 	size_t pos = 0, len, arg_len;
 	const char *line, *arg;
@@ -294,74 +294,4 @@ smtp_stuff_end(struct smtp_stuffer *s, struct buf *out)
 		s->cr = false;
 	}
 	return put(out, ".\r\n", 3);
-}
-
-/* A decimal offset: 1 to 18 digits (no sign, no spaces), so that it fits an int64_t. */
-static int
-parse_offset(const char *s, int64_t *out)
-{
-	int64_t v = 0;
-	size_t i;
-
-	for (i = 0; s[i] != '\0'; i++) {
-		if (!is_digit(s[i]) || i >= 18)
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	if (i == 0)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-int
-smtpc_request_parse(char *line, size_t len, struct smtpc_request *req, size_t *count_r)
-{
-	char *field[4];
-	size_t nfields = 1, nrcpts;
-	bool bad = false;
-	char *p;
-
-	memset(req, 0, sizeof(*req));
-	*count_r = 0;
-	/* First count, so that even a bad line tells how many recipients it names. */
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)line[i];
-
-		if (c == '\t')
-			nfields++;
-		else if (c < 0x20 || c == 0x7f)
-			bad = true;     /* a NUL too: it would cut a field short */
-	}
-	if (nfields < 5)
-		return -1;
-	nrcpts = nfields - 4;
-	*count_r = nrcpts;
-	if (bad || nrcpts > SMTPC_REQ_RCPTS_MAX)
-		return -1;
-	p = line;
-	for (size_t i = 0; i < nfields; i++) {
-		char *tab = strchr(p, '\t');
-		size_t flen;
-
-		if (tab != NULL)
-			*tab = '\0';
-		flen = strlen(p);
-		if (i < 4)
-			field[i] = p;
-		else if (flen == 0 || flen > SMTPC_REQ_ADDR_MAX)
-			return -1;
-		else
-			req->rcpts[i - 4] = p;
-		p = tab != NULL ? tab + 1 : p + flen;
-	}
-	if (field[0][0] == '\0' || parse_offset(field[1], &req->offset) == -1 ||
-	    field[2][0] == '\0' || strlen(field[2]) > SMTPC_REQ_DOMAIN_MAX ||
-	    strlen(field[3]) > SMTPC_REQ_ADDR_MAX)
-		return -1;
-	req->path = field[0];
-	req->domain = field[2];
-	req->sender = field[3];
-	req->nrcpts = nrcpts;
-	return 0;
 }

@@ -15,7 +15,7 @@
 /* More lines than this in one reply is garbage: a server streaming "250-" forever. */
 #define SMTPC_LINES_LIMIT 1000
 
-struct smtp_reply {
+struct smtpc_reply {
 	int code;                       /* 200..599 */
 	char enhanced[16];              /* RFC 3463 "5.1.1" from the first line, or "" */
 	char text[SMTPC_TEXT_MAX];      /* each line's text after "NNN-"/"NNN ", joined by '\n' */
@@ -25,15 +25,15 @@ struct smtp_reply {
 };
 
 /* What smtp_reply_parse keeps between calls: the line being received and the reply so far. */
-struct smtp_reply_parser {
+struct smtpc_reply_parser {
 	char line[SMTPC_LINE_MAX + 1];
 	size_t line_len;
 	bool skipping;                  /* dropping the rest of an overlong line */
 	bool line_cut;
-	struct smtp_reply cur;
+	struct smtpc_reply cur;
 };
 
-void smtp_reply_parser_init(struct smtp_reply_parser *p);
+void smtp_reply_parser_init(struct smtpc_reply_parser *p);
 
 /*
  * Feed received octets.  Returns 1 when a reply is complete: it is in
@@ -45,14 +45,14 @@ void smtp_reply_parser_init(struct smtp_reply_parser *p);
  * Control characters in the text become '?', so it can go into a log or
  * verdict line as it is.
  */
-int smtp_reply_parse(struct smtp_reply_parser *p, const char *data, size_t len, size_t *used_r,
-		     struct smtp_reply *reply_r);
+int smtp_reply_parse(struct smtpc_reply_parser *p, const char *data, size_t len, size_t *used_r,
+		     struct smtpc_reply *reply_r);
 
 /*
  * The reply on one line, "550 5.1.1 no such user / second line", cut to
  * fit size (which must be > 0).  Returns out.
  */
-const char *smtp_reply_format(const struct smtp_reply *r, char *out, size_t size);
+const char *smtp_reply_format(const struct smtpc_reply *r, char *out, size_t size);
 
 /* The service extensions of an EHLO reply that osd-remote uses (RFC 5321 4.1.1.1). */
 struct smtp_ehlo {
@@ -67,7 +67,7 @@ struct smtp_ehlo {
  * The keywords of a 250 EHLO reply: every line but the first (the server's
  * name), the keyword before the first space, case-insensitive.
  */
-void smtp_ehlo_parse(const struct smtp_reply *r, struct smtp_ehlo *e);
+void smtp_ehlo_parse(const struct smtpc_reply *r, struct smtp_ehlo *e);
 
 /*
  * The DATA stuffer: the queue's form of a message (LF line endings, no
@@ -94,33 +94,5 @@ int smtp_stuff(struct smtp_stuffer *s, const char *in, size_t len, struct buf *o
  * only count the CRLF).  0 or -1.
  */
 int smtp_stuff_end(struct smtp_stuffer *s, struct buf *out);
-
-/*
- * osd-remote --worker's request line (docs/delivery.md, "Worker mode"):
- * PATH TAB BODY_OFFSET TAB DOMAIN TAB SENDER TAB RCPT [TAB RCPT...].
- */
-#define SMTPC_REQ_RCPTS_MAX 100         /* as on osd-remote's command line */
-#define SMTPC_REQ_DOMAIN_MAX 255        /* a domain name (RFC 1035 2.3.4) */
-#define SMTPC_REQ_ADDR_MAX 1000         /* a sender or recipient, as on the command line */
-
-struct smtpc_request {
-	const char *path;               /* the queue file */
-	int64_t offset;                 /* where the message starts in it */
-	const char *domain;
-	const char *sender;             /* may be "" */
-	const char *rcpts[SMTPC_REQ_RCPTS_MAX];
-	size_t nrcpts;
-};
-
-/*
- * Split line (len octets, without its LF, with a NUL at line[len]) in
- * place: every TAB becomes a NUL and req's fields point into line.  0 when
- * it is well formed: a path, a decimal offset, a domain, a sender (empty
- * allowed) and 1 to SMTPC_REQ_RCPTS_MAX recipients, none longer than its
- * bound, no control character anywhere.  -1 when not, with *count_r the
- * number of recipient fields (so that the caller can answer each one),
- * or 0 when there are fewer than five fields and no count can be told.
- */
-int smtpc_request_parse(char *line, size_t len, struct smtpc_request *req, size_t *count_r);
 
 #endif

@@ -408,10 +408,7 @@ cmd_data(struct smtp_session *s, struct buf *out)
 		int e = errno;
 
 		log_warnx("addr=%s: cannot queue: %s", s->cfg.client_addr, err);
-		if (e == ENOSPC || e == EDQUOT)
-			smtp_reply(out, "452 4.3.1 Insufficient system storage");
-		else
-			smtp_reply(out, "451 4.3.0 Error: queue file write error");
+		smtp_reply(out, "%s", queue_error_reply(e));
 		return 0;
 	}
 	rec = (struct smtp_received){
@@ -479,9 +476,7 @@ data_end(struct smtp_session *s, struct buf *out)
 		(void)buf_append_str(out, reply);
 	} else if (s->write_errno != 0) {
 		log_message(s, NULL, "queue-error");
-		smtp_reply(out, s->write_errno == ENOSPC || s->write_errno == EDQUOT ?
-			   "452 4.3.1 Insufficient system storage" :
-			   "451 4.3.0 Error: queue file write error");
+		smtp_reply(out, "%s", queue_error_reply(s->write_errno));
 	} else {
 		struct queue_writer *w = s->qw;
 
@@ -491,9 +486,7 @@ data_end(struct smtp_session *s, struct buf *out)
 
 			log_warnx("addr=%s: queue commit: %s", s->cfg.client_addr, err);
 			log_message(s, NULL, "queue-error");
-			smtp_reply(out, e == ENOSPC || e == EDQUOT ?
-				   "452 4.3.1 Insufficient system storage" :
-				   "451 4.3.0 Error: queue file write error");
+			smtp_reply(out, "%s", queue_error_reply(e));
 		} else {
 			/* Only now, with file and folder on disk, may the client hear 250. */
 			log_message(s, id, "queued");

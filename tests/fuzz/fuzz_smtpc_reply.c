@@ -15,12 +15,12 @@ struct result {
 	int n;                          /* replies */
 	bool garbage;
 	size_t used;                    /* octets used up to the end or the garbage */
-	struct smtp_reply r[REPLIES_MAX];
+	struct smtpc_reply r[REPLIES_MAX];
 };
 
 /* Check what must hold for every reply, whatever the input. */
 static void
-check_reply(const struct smtp_reply *r)
+check_reply(const struct smtpc_reply *r)
 {
 	char line[SMTPC_TEXT_MAX + 16];
 	struct smtp_ehlo e;
@@ -44,7 +44,7 @@ check_reply(const struct smtp_reply *r)
 static void
 run(const char *in, size_t len, size_t step, struct result *res)
 {
-	struct smtp_reply_parser p;
+	struct smtpc_reply_parser p;
 	size_t pos = 0;
 
 	smtp_reply_parser_init(&p);
@@ -73,7 +73,7 @@ same(const struct result *a, const struct result *b)
 	if (a->n != b->n || a->garbage != b->garbage || a->used != b->used)
 		abort();
 	for (int i = 0; i < a->n; i++) {
-		const struct smtp_reply *x = &a->r[i], *y = &b->r[i];
+		const struct smtpc_reply *x = &a->r[i], *y = &b->r[i];
 
 		if (x->code != y->code || x->len != y->len || x->nlines != y->nlines ||
 		    x->cut != y->cut || strcmp(x->enhanced, y->enhanced) != 0 ||

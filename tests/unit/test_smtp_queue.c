@@ -619,6 +619,18 @@ test_smtp_queue_parse_bounds_the_recipient_count(void **state)
 	buf_free(&b);
 }
 
+/* The one mapping of a queue failure to SMTP: a full disk is 452 (the client tries later), anything else 451. */
+static void
+test_smtp_queue_error_reply(void **state)
+{
+	(void)state;
+	assert_string_equal(queue_error_reply(ENOSPC), "452 4.3.1 Insufficient system storage");
+	assert_string_equal(queue_error_reply(EDQUOT), "452 4.3.1 Insufficient system storage");
+	assert_string_equal(queue_error_reply(EIO), "451 4.3.0 Error: queue file write error");
+	assert_string_equal(queue_error_reply(EMFILE), "451 4.3.0 Error: queue file write error");
+	assert_string_equal(queue_error_reply(0), "451 4.3.0 Error: queue file write error");
+}
+
 int
 main(void)
 {
@@ -640,6 +652,7 @@ main(void)
 		cmocka_unit_test(test_smtp_queue_parse_rejects_hostile_envelopes),
 		cmocka_unit_test(test_smtp_queue_parse_accepts_spaces_8bit_and_largest_time),
 		cmocka_unit_test(test_smtp_queue_parse_bounds_the_recipient_count),
+		cmocka_unit_test(test_smtp_queue_error_reply),
 #undef T
 	};
 

@@ -1,4 +1,4 @@
-/* test_smtpc.c - unit tests for the SMTP client's pure parts: replies, EHLO keywords, the DATA stuffer, worker request lines (smtp-gate/remote/smtpc.c). */
+/* test_smtpc.c - unit tests for the SMTP client's pure parts: replies, EHLO keywords, the DATA stuffer (smtp-gate/remote/smtpc.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -19,9 +19,9 @@
  * called the input garbage (replies before it are kept).
  */
 static int
-parse_all(const char *in, size_t len, size_t step, struct smtp_reply *out, int max)
+parse_all(const char *in, size_t len, size_t step, struct smtpc_reply *out, int max)
 {
-	struct smtp_reply_parser p;
+	struct smtpc_reply_parser p;
 	size_t pos = 0;
 	int n = 0;
 
@@ -53,7 +53,7 @@ parse_all(const char *in, size_t len, size_t step, struct smtp_reply *out, int m
 static void
 test_smtpc_reply_single_line(void **state)
 {
-	struct smtp_reply r[2];
+	struct smtpc_reply r[2];
 	char line[600];
 
 	(void)state;
@@ -71,7 +71,7 @@ test_smtpc_reply_multiline_and_pipelined(void **state)
 {
 	static const char in[] = "250-mx.example.net hello\r\n250-PIPELINING\r\n250 SIZE 1000\r\n"
 				 "550 5.1.1 <x@y>: no such user\r\n354 go ahead\r\n";
-	struct smtp_reply r[4];
+	struct smtpc_reply r[4];
 	char line[600];
 
 	(void)state;
@@ -94,8 +94,8 @@ test_smtpc_reply_multiline_and_pipelined(void **state)
 static void
 test_smtpc_reply_split_leaves_rest_for_next(void **state)
 {
-	struct smtp_reply_parser p;
-	struct smtp_reply r;
+	struct smtpc_reply_parser p;
+	struct smtpc_reply r;
 	size_t used;
 
 	(void)state;
@@ -115,7 +115,7 @@ test_smtpc_reply_split_leaves_rest_for_next(void **state)
 static void
 test_smtpc_reply_bare_code_and_lf_only(void **state)
 {
-	struct smtp_reply r[2];
+	struct smtpc_reply r[2];
 
 	(void)state;
 	assert_int_equal(parse_all("250\n221 bye\n", 12, 0, r, 2), 2);
@@ -132,7 +132,7 @@ test_smtpc_reply_garbage(void **state)
 		"hello\r\n", "25\r\n", "2x0 ok\r\n", "650 no\r\n", "150 no\r\n", "250_x\r\n",
 		"250-a\r\n251 b\r\n", "\r\n", "<html>\n",
 	};
-	struct smtp_reply r[2];
+	struct smtpc_reply r[2];
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -143,7 +143,7 @@ static void
 test_smtpc_reply_control_characters_made_harmless(void **state)
 {
 	static const char in[] = "550 bad\tname\x01\x7f here\r\n";
-	struct smtp_reply r[1];
+	struct smtpc_reply r[1];
 
 	(void)state;
 	assert_int_equal(parse_all(in, sizeof(in) - 1, 0, r, 1), 1);
@@ -155,7 +155,7 @@ test_smtpc_reply_overlong_line_cut(void **state)
 {
 	size_t len = 100000;
 	char *in = malloc(len + 20);
-	struct smtp_reply r[2];
+	struct smtpc_reply r[2];
 
 	(void)state;
 	assert_non_null(in);
@@ -177,7 +177,7 @@ static void
 test_smtpc_reply_many_lines_kept_bounded(void **state)
 {
 	struct buf in;
-	struct smtp_reply r[1];
+	struct smtpc_reply r[1];
 
 	(void)state;
 	buf_init(&in, 0);
@@ -215,7 +215,7 @@ test_smtpc_reply_enhanced_code_rules(void **state)
 		{ "550 5.1.1x\r\n", "" },
 		{ "550 sorry\r\n", "" },
 	};
-	struct smtp_reply r[1];
+	struct smtpc_reply r[1];
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -227,7 +227,7 @@ test_smtpc_reply_enhanced_code_rules(void **state)
 static struct smtp_ehlo
 ehlo_of(const char *in)
 {
-	struct smtp_reply r[1];
+	struct smtpc_reply r[1];
 	struct smtp_ehlo e;
 
 	assert_int_equal(parse_all(in, strlen(in), 0, r, 1), 1);
@@ -364,149 +364,6 @@ test_smtpc_stuff_split_everywhere_same(void **state)
 	buf_free(&whole);
 }
 
-/* Parse a copy of text (NUL-terminated) as a request line: the result, *count_r, and the copy in *buf. */
-static int
-req_parse(const char *text, char **buf, struct smtpc_request *req, size_t *count)
-{
-	size_t len = strlen(text);
-
-	*buf = malloc(len + 1);
-	assert_non_null(*buf);
-	memcpy(*buf, text, len + 1);
-	return smtpc_request_parse(*buf, len, req, count);
-}
-
-static void
-test_smtpc_request_good(void **state)
-{
-	struct smtpc_request req;
-	size_t count = 99;
-	char *buf;
-
-	(void)state;
-	assert_int_equal(req_parse("/q/mess/3/123\t417\texample.net\talice@client.test\t"
-				   "bob@example.net\tcarol@example.net", &buf, &req, &count), 0);
-	assert_string_equal(req.path, "/q/mess/3/123");
-	assert_true(req.offset == 417);
-	assert_string_equal(req.domain, "example.net");
-	assert_string_equal(req.sender, "alice@client.test");
-	assert_int_equal(req.nrcpts, 2);
-	assert_int_equal(count, 2);
-	assert_string_equal(req.rcpts[0], "bob@example.net");
-	assert_string_equal(req.rcpts[1], "carol@example.net");
-	free(buf);
-
-	/* The null sender is an empty field; offset 0 and the longest offset accepted. */
-	assert_int_equal(req_parse("p\t0\td\t\tr@d", &buf, &req, &count), 0);
-	assert_string_equal(req.sender, "");
-	assert_true(req.offset == 0);
-	assert_int_equal(req.nrcpts, 1);
-	free(buf);
-	assert_int_equal(req_parse("p\t999999999999999999\td\t#@[]\tr@d", &buf, &req, &count), 0);
-	assert_true(req.offset == 999999999999999999LL);
-	assert_string_equal(req.sender, "#@[]");
-	free(buf);
-}
-
-static void
-test_smtpc_request_hundred_recipients(void **state)
-{
-	struct smtpc_request req;
-	char line[64 * 1024], *buf;
-	size_t count, len;
-
-	(void)state;
-	len = (size_t)snprintf(line, sizeof(line), "p\t1\td\ts");
-	for (int i = 0; i < 100; i++)
-		len += (size_t)snprintf(line + len, sizeof(line) - len, "\tr%d@d", i);
-	assert_int_equal(req_parse(line, &buf, &req, &count), 0);
-	assert_int_equal(req.nrcpts, 100);
-	assert_string_equal(req.rcpts[99], "r99@d");
-	free(buf);
-	/* 101: too many, but the count is told so that each gets its answer. */
-	snprintf(line + len, sizeof(line) - len, "\tr100@d");
-	assert_int_equal(req_parse(line, &buf, &req, &count), -1);
-	assert_int_equal(count, 101);
-	free(buf);
-}
-
-static void
-test_smtpc_request_bad(void **state)
-{
-	static const struct {
-		const char *line;
-		size_t count;
-	} cases[] = {
-		{ "", 0 },
-		{ "garbage", 0 },
-		{ "p\t1\td\ts", 0 },                  /* no recipient field: no count */
-		{ "p\t1\td", 0 },
-		{ "\t1\td\ts\tr@d", 1 },             /* empty path */
-		{ "p\t\td\ts\tr@d", 1 },             /* empty offset */
-		{ "p\t-1\td\ts\tr@d", 1 },
-		{ "p\t+1\td\ts\tr@d", 1 },
-		{ "p\t1 \td\ts\tr@d", 1 },
-		{ "p\t0x10\td\ts\tr@d", 1 },
-		{ "p\t9999999999999999999\td\ts\tr@d", 1 },  /* would overflow */
-		{ "p\t1\t\ts\tr@d", 1 },             /* empty domain */
-		{ "p\t1\td\ts\tr@d\t", 2 },         /* an empty recipient */
-		{ "p\t1\td\ts\t\tr@d", 2 },
-		{ "p\t1\td\ts\tr@d\r", 1 },         /* a CR */
-		{ "p\t1\td\ts\x7f\tr@d\tq@d", 2 },  /* DEL */
-		{ "p\t1\td\ts\tr@d\nRSET", 1 },     /* an LF inside (never from a line reader) */
-	};
-	struct smtpc_request req;
-	size_t count;
-	char *buf;
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		count = 99;
-		if (req_parse(cases[i].line, &buf, &req, &count) != -1 || count != cases[i].count)
-			fail_msg("case %zu (%s): count %zu", i, cases[i].line, count);
-		free(buf);
-	}
-}
-
-static void
-test_smtpc_request_bounds(void **state)
-{
-	struct smtpc_request req;
-	char line[4096], *buf;
-	size_t count;
-	char dom[SMTPC_REQ_DOMAIN_MAX + 2], addr[SMTPC_REQ_ADDR_MAX + 2];
-
-	(void)state;
-	memset(dom, 'a', sizeof(dom) - 1);
-	dom[sizeof(dom) - 1] = '\0';
-	memset(addr, 'b', sizeof(addr) - 1);
-	addr[sizeof(addr) - 1] = '\0';
-	/* One over each bound is refused, the bound itself is taken. */
-	snprintf(line, sizeof(line), "p\t1\t%s\ts\tr@d", dom);
-	assert_int_equal(req_parse(line, &buf, &req, &count), -1);
-	free(buf);
-	snprintf(line, sizeof(line), "p\t1\t%s\ts\tr@d", dom + 1);
-	assert_int_equal(req_parse(line, &buf, &req, &count), 0);
-	free(buf);
-	snprintf(line, sizeof(line), "p\t1\td\ts\t%s", addr);
-	assert_int_equal(req_parse(line, &buf, &req, &count), -1);
-	assert_int_equal(count, 1);
-	free(buf);
-	snprintf(line, sizeof(line), "p\t1\td\t%s\tr@d", addr);
-	assert_int_equal(req_parse(line, &buf, &req, &count), -1);
-	free(buf);
-	snprintf(line, sizeof(line), "p\t1\td\t%s\t%s", addr + 1, addr + 1);
-	assert_int_equal(req_parse(line, &buf, &req, &count), 0);
-	free(buf);
-
-	/* A NUL inside the line would cut a field short: refused. */
-	static const char nul[] = "p\t1\td\ts\tr@d\0x";
-
-	memcpy(line, nul, sizeof(nul));
-	assert_int_equal(smtpc_request_parse(line, sizeof(nul) - 1, &req, &count), -1);
-	assert_int_equal(count, 1);
-}
-
 int
 main(void)
 {
@@ -524,10 +381,6 @@ main(void)
 		cmocka_unit_test(test_smtpc_stuff_cases),
 		cmocka_unit_test(test_smtpc_stuff_size_is_rfc1870),
 		cmocka_unit_test(test_smtpc_stuff_split_everywhere_same),
-		cmocka_unit_test(test_smtpc_request_good),
-		cmocka_unit_test(test_smtpc_request_hundred_recipients),
-		cmocka_unit_test(test_smtpc_request_bad),
-		cmocka_unit_test(test_smtpc_request_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
