@@ -323,8 +323,7 @@ session_input_line(struct session *s, const char *line, size_t len, struct buf *
 		len--;
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
-	if (s->state == ST_AUTH_PLAIN || s->state == ST_AUTH_LOGIN_USER ||
-	    s->state == ST_AUTH_LOGIN_PASS || s->state == ST_AUTH_CRAM)
+	if (s->state == ST_AUTH_SASL)
 		return pop3_auth_continue(s, line, len, out);
 	if (len > SESSION_COMMAND_MAX)
 		return pop3_bad(s, out, "Line too long.");

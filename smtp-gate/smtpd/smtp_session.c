@@ -144,7 +144,8 @@ smtp_session_tls_started(struct smtp_session *s, const char *tls_info)
 	s->authenticated = false;
 	s->auth_relay = false;
 	s->auth_user[0] = '\0';
-	s->auth_step = AUTH_NONE;
+	s->auth_running = false;
+	sasl_server_clear(&s->sasl);
 	s->tls = true;
 	snprintf(s->tls_info, sizeof(s->tls_info), "%s", tls_info != NULL ? tls_info : "");
 }
@@ -570,9 +571,10 @@ smtp_session_line(struct smtp_session *s, const char *line, size_t len, struct b
 
 	if (s->closing)
 		return SMTP_ACT_CLOSE;
-	if (s->auth_step != AUTH_NONE) {
+	if (s->auth_running) {
 		if (len > SMTP_COMMAND_MAX + 2) {
-			s->auth_step = AUTH_NONE;
+			s->auth_running = false;
+			sasl_server_clear(&s->sasl);
 			return error(s, out, "500 5.5.6 Error: authentication response too long");
 		}
 		return smtp_auth_response(s, line, len, out);

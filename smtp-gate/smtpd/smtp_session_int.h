@@ -7,13 +7,8 @@
 #include "sasl.h"
 #include "smtp_session.h"
 
-enum auth_step {
-	AUTH_NONE,              /* not in an AUTH exchange */
-	AUTH_PLAIN_WAIT,        /* "334 " sent, waiting for the PLAIN message */
-	AUTH_LOGIN_USER,        /* "334 VXNlcm5hbWU6" sent */
-	AUTH_LOGIN_PASS,        /* "334 UGFzc3dvcmQ6" sent */
-	AUTH_CRAM_WAIT          /* the CRAM-MD5 challenge sent */
-};
+_Static_assert(CRAM_CHALLENGE_SIZE <= SASL_CRAM_CHALLENGE_MAX + 1,
+	       "a CRAM-MD5 challenge fits the SASL exchange");
 
 /* One accepted recipient and why it was accepted (for the log). */
 struct rcpt {
@@ -30,12 +25,11 @@ struct smtp_session {
 	bool closing;
 
 	/* AUTH (RFC 4954) */
-	enum auth_step auth_step;
+	bool auth_running;              /* an AUTH exchange sent a challenge: lines are its responses */
+	struct sasl_server sasl;
 	bool authenticated;
 	bool auth_relay;                /* the authenticated user may relay */
 	char auth_user[SASL_FIELD_MAX + 1];
-	char login_user[SASL_FIELD_MAX + 1];    /* AUTH LOGIN: the name, until the password comes */
-	char challenge[CRAM_CHALLENGE_SIZE];
 
 	/* The mail transaction */
 	bool have_mail;
