@@ -1,4 +1,4 @@
-/* pop3_session_int.h - what pop3_session.c, pop3_session_auth.c and pop3_session_mail.c share of one POP3 session; no other file includes it. */
+/* pop3_session_int.h - what pop3_session.c, pop3_session_auth.c, pop3_session_mail.c and pop3_session_reply.c share of one POP3 session; no other file includes it. */
 #ifndef OSD_POP3_SESSION_INT_H
 #define OSD_POP3_SESSION_INT_H
 
@@ -41,7 +41,7 @@ enum cmd_id {
 	CMD_STAT, CMD_LIST, CMD_RETR, CMD_DELE, CMD_NOOP, CMD_RSET, CMD_TOP, CMD_UIDL
 };
 
-/* Append one reply line and its CRLF.  out is bounded by the loop; a full out is the loop's problem. */
+/* The replies (pop3_session_reply.c, which calls none of the others).  Append one reply line and its CRLF.  out is bounded by the loop; a full out is the loop's problem. */
 void pop3_reply(struct buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Set the text session_error() returns. */

@@ -20,28 +20,6 @@
 /* Unstuffed DATA octets are written to the queue file in pieces of about this size. */
 #define DATA_WRITE_CHUNK (64 * 1024)
 
-void
-smtp_reply(struct buf *out, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)buf_vprintf(out, fmt, ap);
-	va_end(ap);
-	(void)buf_append(out, "\r\n", 2);
-}
-
-unsigned
-smtp_session_count_error(struct smtp_session *s, struct buf *out)
-{
-	if (++s->errors < s->cfg.max_errors)
-		return 0;
-	smtp_reply(out, "421 4.7.0 %s Error: too many errors, closing the connection",
-		   s->cfg.hostname);
-	s->closing = true;
-	return SMTP_ACT_CLOSE;
-}
-
 static unsigned
 error(struct smtp_session *s, struct buf *out, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

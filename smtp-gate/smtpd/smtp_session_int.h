@@ -1,4 +1,4 @@
-/* smtp_session_int.h - what smtp_session.c and smtp_session_auth.c share of one SMTP session; no other file includes it. */
+/* smtp_session_int.h - what smtp_session.c, smtp_session_auth.c and smtp_session_reply.c share of one SMTP session; no other file includes it. */
 #ifndef OSD_SMTP_SESSION_INT_H
 #define OSD_SMTP_SESSION_INT_H
 
@@ -50,7 +50,7 @@ struct smtp_session {
 	char error[256];
 };
 
-/* A reply line (CRLF appended). */
+/* A reply line (CRLF appended); this and the next are smtp_session_reply.c's. */
 void smtp_reply(struct buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Count an error reply; returns SMTP_ACT_CLOSE (after "421") once there were too many. */
