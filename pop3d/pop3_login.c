@@ -5,89 +5,76 @@
 #include <string.h>
 
 #include "log.h"
+#include "login.h"
 #include "opensmtp.h"
 #include "path.h"
 #include "pop3d.h"
 #include "pop3_session.h"
 #include "relaykey.h"
-#include "userdb.h"
+
+_Static_assert((int)LOGIN_OK == (int)SESSION_CHECK_OK && (int)LOGIN_BAD == (int)SESSION_CHECK_BAD &&
+	       (int)LOGIN_TEMPFAIL == (int)SESSION_CHECK_TEMPFAIL, "the login results are the session's");
+
+/* The users of this server's configuration. */
+static struct login_db
+users(const struct login_ctx *ctx)
+{
+	return (struct login_db){ .users_dir = ctx->pd->conf.users_dir,
+				  .default_domain = ctx->pd->conf.default_domain };
+}
+
+/* The session wants the home (and the secret) malloc'd; note NO_RELAY for the loop. */
+static int
+hand_over(struct login_ctx *ctx, const struct login_user *user, char **secret_r, char **home_r,
+	  char *err, size_t errsize)
+{
+	*home_r = strdup(user->home);
+	if (secret_r != NULL)
+		*secret_r = strdup(user->secret);
+	if (*home_r == NULL || (secret_r != NULL && *secret_r == NULL)) {
+		snprintf(err, errsize, "out of memory");
+		return SESSION_CHECK_TEMPFAIL;
+	}
+	ctx->no_relay = user->no_relay;
+	return SESSION_CHECK_OK;
+}
 
 int
 auth_check_password(void *vctx, const char *login, const char *password, char **home_r,
 		    char *err, size_t errsize)
 {
 	struct login_ctx *ctx = vctx;
-	struct userdb_user user;
+	struct login_db db = users(ctx);
+	struct login_user user;
 	int r;
 
-	r = userdb_authenticate(ctx->pd->conf.users_dir, ctx->pd->conf.default_domain, login,
-				password, &user, err, errsize);
-	if (r == -1)
-		return SESSION_CHECK_TEMPFAIL;
-	if (r == 0)
-		return SESSION_CHECK_BAD;
-	if (user.flags & USERDB_NO_POP) {
-		snprintf(err, errsize, "POP3 access disabled for this user (vpasswd flag NO_POP)");
-		explicit_bzero(&user, sizeof(user));
-		return SESSION_CHECK_BAD;
-	}
-	ctx->no_relay = (user.flags & USERDB_NO_RELAY) != 0;
-	*home_r = strdup(user.home);
-	explicit_bzero(&user, sizeof(user));
-	if (*home_r == NULL) {
-		snprintf(err, errsize, "out of memory");
-		return SESSION_CHECK_TEMPFAIL;
-	}
-	return SESSION_CHECK_OK;
+	r = login_password(&db, LOGIN_POP3, login, password, &user, err, errsize);
+	if (r == LOGIN_OK)
+		r = hand_over(ctx, &user, NULL, home_r, err, errsize);
+	login_user_clear(&user);
+	return r;
 }
 
 /*
- * APOP and CRAM-MD5: the cleartext 8th vpasswd field.  Same refusals as
- * auth_check_password (bad name, unknown user, NO_POP), plus a user
- * without a cleartext field.  No crypt(3) here: the session computes a
- * digest against a dummy secret for every refusal, so an unknown user,
- * one without a cleartext password and a wrong digest take about the same
- * time (best effort: a bad login name skips the vpasswd read).
+ * APOP and CRAM-MD5: the cleartext 8th vpasswd field (login_secret).  The
+ * session computes a digest against a dummy secret for every refusal, so
+ * an unknown user, one without a cleartext password and a wrong digest
+ * take about the same time (best effort: a bad login name skips the
+ * vpasswd read).
  */
 int
 auth_get_secret(void *vctx, const char *login, char **secret_r, char **home_r, char *err,
 		size_t errsize)
 {
 	struct login_ctx *ctx = vctx;
-	struct userdb_name name;
-	struct userdb_user user;
-	char why[256];
+	struct login_db db = users(ctx);
+	struct login_user user;
 	int r;
 
-	if (userdb_split_login(login, ctx->pd->conf.default_domain, &name, why,
-			       sizeof(why)) == -1) {
-		snprintf(err, errsize, "bad login name: %s", why);
-		return SESSION_CHECK_BAD;
-	}
-	r = userdb_lookup(ctx->pd->conf.users_dir, &name, &user, err, errsize);
-	if (r == -1)
-		return SESSION_CHECK_TEMPFAIL;
-	if (r == 0) {
-		snprintf(err, errsize, "unknown user");
-		return SESSION_CHECK_BAD;
-	}
-	r = SESSION_CHECK_BAD;
-	if (user.flags & USERDB_NO_POP) {
-		snprintf(err, errsize, "POP3 access disabled for this user (vpasswd flag NO_POP)");
-	} else if (user.cleartext[0] == '\0') {
-		snprintf(err, errsize, "no cleartext password in vpasswd");
-	} else {
-		*secret_r = strdup(user.cleartext);
-		*home_r = strdup(user.home);
-		r = SESSION_CHECK_OK;
-		if (*secret_r == NULL || *home_r == NULL) {
-			snprintf(err, errsize, "out of memory");
-			r = SESSION_CHECK_TEMPFAIL;
-		} else {
-			ctx->no_relay = (user.flags & USERDB_NO_RELAY) != 0;
-		}
-	}
-	explicit_bzero(&user, sizeof(user));
+	r = login_secret(&db, LOGIN_POP3, login, &user, err, errsize);
+	if (r == LOGIN_OK)
+		r = hand_over(ctx, &user, secret_r, home_r, err, errsize);
+	login_user_clear(&user);
 	return r;
 }
 

@@ -2,7 +2,6 @@
 #include "pop3_session.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,46 +37,6 @@ static const struct {
 
 /* Most arguments any command takes (TOP msg n, APOP name digest, AUTH mech initial-response). */
 #define MAX_ARGS 2
-
-void
-pop3_reply(struct buf *out, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)buf_vprintf(out, fmt, ap);
-	va_end(ap);
-	(void)buf_append(out, "\r\n", 2);
-}
-
-void
-pop3_set_error(struct session *s, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(s->error, sizeof(s->error), fmt, ap);
-	va_end(ap);
-}
-
-bool
-pop3_plaintext_ok(const struct session *s)
-{
-	return s->cfg.tls_active || s->cfg.client_loopback || s->cfg.plaintext_allowed;
-}
-
-unsigned
-pop3_bad(struct session *s, struct buf *out, const char *why)
-{
-	pop3_reply(out, "-ERR %s", why);
-	if (++s->bad_commands >= s->cfg.max_bad_commands) {
-		pop3_reply(out, "-ERR Too many bad commands, closing connection.");
-		pop3_set_error(s, "too many bad commands");
-		s->state = ST_CLOSED;
-		return SESSION_ACT_CLOSE;
-	}
-	return 0;
-}
 
 struct session *
 session_new(const struct session_config *cfg)
@@ -323,8 +282,7 @@ session_input_line(struct session *s, const char *line, size_t len, struct buf *
 		len--;
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
-	if (s->state == ST_AUTH_PLAIN || s->state == ST_AUTH_LOGIN_USER ||
-	    s->state == ST_AUTH_LOGIN_PASS || s->state == ST_AUTH_CRAM)
+	if (s->state == ST_AUTH_SASL)
 		return pop3_auth_continue(s, line, len, out);
 	if (len > SESSION_COMMAND_MAX)
 		return pop3_bad(s, out, "Line too long.");

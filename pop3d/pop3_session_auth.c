@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "base64.h"
+#include "login.h"
 #include "path.h"
 #include "pop3_session_int.h"
 
@@ -23,20 +23,6 @@ fmt_text(char *out, size_t size, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(out, size, fmt, ap);
 	va_end(ap);
-}
-
-/* A login name fit to hand to the user database and to write in a log line. */
-static bool
-login_name_ok(const char *login)
-{
-	const unsigned char *p = (const unsigned char *)login;
-
-	if (*p == '\0')
-		return false;
-	for (; *p != '\0'; p++)
-		if (*p <= 0x20 || *p == 0x7f)
-			return false;
-	return true;
 }
 
 static unsigned
@@ -240,63 +226,85 @@ pop3_auth_apop(struct session *s, int argc, char **argv, struct buf *out)
 	return login_proof(s, argv[0], &p, out);
 }
 
-/* The CRAM-MD5 response (RFC 2195): "user SP digest", the user name may hold spaces. */
+/* The exchange is over (or LOGIN asks for the password): the credentials it gave, or why not. */
 static unsigned
-auth_cram(struct session *s, const unsigned char *data, size_t len, struct buf *out)
+auth_end(struct session *s, enum sasl_result r, bool initial, struct buf *out)
 {
-	struct proof p = { .challenge = s->challenge, .hmac = true };
-	char user[SASL_FIELD_MAX + 1];
+	struct sasl_server *x = &s->sasl;
+	struct proof p = { .password = x->secret };
 
-	if (sasl_cram_split(data, len, user, &p.digest, &p.digest_len) == -1) {
-		fmt_text(s->user, sizeof(s->user), "%s", "(invalid)");
-		pop3_set_error(s, "AUTH CRAM-MD5: malformed response");
+	switch (r) {
+	case SASL_CHALLENGE:
+		/* LOGIN asks for the password; the name is the session's user until then. */
+		fmt_text(s->user, sizeof(s->user), "%s", x->login);
+		s->have_user = true;
+		pop3_reply(out, "+ %s", x->challenge);
+		s->state = ST_AUTH_SASL;
+		return 0;
+	case SASL_CANCELLED:
+		pop3_reply(out, "-ERR Authentication aborted by client.");
+		return 0;
+	case SASL_UNDECODABLE:
+		return pop3_bad(s, out, initial ? "Invalid base64 data in initial response." :
+			"Invalid base64 data in continued response.");
+	case SASL_MALFORMED:
+		/* The name when the exchange got as far as one (LOGIN's password), else a stand-in. */
+		fmt_text(s->user, sizeof(s->user), "%s", x->login[0] != '\0' ? x->login :
+			 x->mech == SASL_MECH_PLAIN ? "(none)" : "(invalid)");
+		pop3_set_error(s, "AUTH %s: %s", sasl_mech_name(x->mech), x->error);
 		return auth_failed(s, out);
+	case SASL_DONE:
+		break;
 	}
-	return login_proof(s, user, &p, out);
+	if (x->mech == SASL_MECH_CRAM_MD5)
+		p = (struct proof){ .challenge = x->cram_text, .digest = x->secret,
+				    .digest_len = x->secret_len, .hmac = true };
+	return login_proof(s, x->login, &p, out);
 }
 
-/* SASL PLAIN: the decoded message. */
+/* One client response to the exchange (initial: the one given with AUTH), and what follows. */
 static unsigned
-auth_plain(struct session *s, const unsigned char *msg, size_t len, struct buf *out)
+auth_step(struct session *s, const char *line, size_t len, bool initial, struct buf *out)
 {
-	struct sasl_plain p;
-	const char *why;
+	enum sasl_result r;
 	unsigned act;
 
-	if (sasl_plain_parse(msg, len, &p, &why) == -1) {
-		fmt_text(s->user, sizeof(s->user), "%s", "(none)");
-		pop3_set_error(s, "AUTH PLAIN: %s", why);
-		return auth_failed(s, out);
-	}
-	act = login(s, p.authcid, p.passwd, out);
-	sasl_plain_clear(&p);
+	/* Whatever happens, this exchange ends here unless LOGIN asks for the password. */
+	s->state = ST_AUTHORIZATION;
+	/* A USER given before AUTH stays until a login tries it (as it always has). */
+	if (!initial)
+		s->have_user = false;
+	r = sasl_server_step(&s->sasl, line, len, initial);
+	act = auth_end(s, r, initial, out);
+	if (r != SASL_CHALLENGE)
+		sasl_server_clear(&s->sasl);
 	return act;
 }
 
-/* SASL LOGIN: the decoded user name (initial response or first answer); then ask for the password. */
+/* Start an AUTH exchange: the first challenge, or, with an initial response, its first step. */
 static unsigned
-auth_login_user(struct session *s, const unsigned char *data, size_t len, struct buf *out)
+auth_start(struct session *s, enum sasl_mech mech, const char *initial, struct buf *out)
 {
-	if (!sasl_login_field_ok(data, len)) {
-		fmt_text(s->user, sizeof(s->user), "%s", "(invalid)");
-		pop3_set_error(s, "AUTH LOGIN: invalid user name");
-		return auth_failed(s, out);
+	char cram[CRAM_CHALLENGE_SIZE];
+
+	if (mech == SASL_MECH_CRAM_MD5)
+		cram_challenge(s->cfg.hostname, cram);
+	if (sasl_server_start(&s->sasl, mech, mech == SASL_MECH_CRAM_MD5 ? cram : NULL) == -1) {
+		pop3_set_error(s, "AUTH %s: cannot start the exchange", sasl_mech_name(mech));
+		pop3_reply(out, "-ERR [SYS/TEMP] Cannot start the exchange.");
+		return SESSION_ACT_ERROR;
 	}
-	memcpy(s->user, data, len);
-	s->user[len] = '\0';
-	s->have_user = true;
-	pop3_reply(out, "+ " SASL_LOGIN_PASSWORD_CHALLENGE);
-	s->state = ST_AUTH_LOGIN_PASS;
+	if (initial != NULL)
+		return auth_step(s, initial, strlen(initial), true, out);
+	pop3_reply(out, "+ %s", s->sasl.challenge);
+	s->state = ST_AUTH_SASL;
 	return 0;
 }
 
 unsigned
 pop3_auth_command(struct session *s, int argc, char **argv, struct buf *out)
 {
-	unsigned char data[SASL_PLAIN_MAX + 1];
-	size_t len;
-	unsigned act;
-	enum sasl_response r;
+	int mech;
 
 	if (argc == 0) {
 		/* Pre-RFC 5034 clients (RFC 1734 era) send a bare AUTH to list the mechanisms. */
@@ -312,95 +320,29 @@ pop3_auth_command(struct session *s, int argc, char **argv, struct buf *out)
 	}
 	if (argc > 2)
 		return pop3_bad(s, out, "Too many arguments.");
-	if (s->cfg.get_secret != NULL && strcasecmp(argv[0], "CRAM-MD5") == 0) {
-		struct buf b;
-
+	mech = sasl_mech_parse(argv[0], strlen(argv[0]));
+	if (s->cfg.get_secret != NULL && mech == SASL_MECH_CRAM_MD5) {
 		/* RFC 2195: the server speaks first; there is no initial response. */
 		if (argc == 2)
 			return pop3_bad(s, out, "CRAM-MD5 takes no initial response.");
-		cram_challenge(s->cfg.hostname, s->challenge);
-		buf_init(&b, 0);
-		if (base64_encode(&b, s->challenge, strlen(s->challenge)) == -1 || b.data == NULL) {
-			buf_free(&b);
-			pop3_set_error(s, "AUTH CRAM-MD5: out of memory");
-			pop3_reply(out, "-ERR [SYS/TEMP] Cannot start the exchange.");
-			return SESSION_ACT_ERROR;
-		}
-		pop3_reply(out, "+ %s", b.data);
-		buf_free(&b);
-		s->state = ST_AUTH_CRAM;
-		return 0;
+		return auth_start(s, SASL_MECH_CRAM_MD5, NULL, out);
 	}
 	if (!pop3_plaintext_ok(s))
 		return refuse_plaintext(s, out);
-	if (strcasecmp(argv[0], "PLAIN") != 0 && strcasecmp(argv[0], "LOGIN") != 0)
+	if (mech != SASL_MECH_PLAIN && mech != SASL_MECH_LOGIN)
 		return pop3_bad(s, out, "Unsupported authentication mechanism.");
-	if (argc == 1) {
-		if (strcasecmp(argv[0], "PLAIN") == 0) {
-			pop3_reply(out, "+ ");
-			s->state = ST_AUTH_PLAIN;
-		} else {
-			pop3_reply(out, "+ " SASL_LOGIN_USERNAME_CHALLENGE);
-			s->state = ST_AUTH_LOGIN_USER;
-		}
-		return 0;
-	}
 	/* RFC 5034 section 4: the initial response, "=" for an empty one. */
-	r = sasl_response_decode(argv[1], strlen(argv[1]), true, data, sizeof(data), &len);
-	if (r != SASL_RESPONSE_DATA)
-		return pop3_bad(s, out, "Invalid base64 data in initial response.");
-	if (strcasecmp(argv[0], "PLAIN") == 0)
-		act = auth_plain(s, data, len, out);
-	else
-		act = auth_login_user(s, data, len, out);
-	explicit_bzero(data, sizeof(data));
-	return act;
+	return auth_start(s, (enum sasl_mech)mech, argc == 2 ? argv[1] : NULL, out);
 }
 
 unsigned
 pop3_auth_continue(struct session *s, const char *line, size_t len, struct buf *out)
 {
-	unsigned char data[SASL_PLAIN_MAX + 1];
-	enum session_state st = s->state;
-	bool had_user = s->have_user;
-	enum sasl_response r;
-	size_t dlen;
-	unsigned act;
-	char user[SASL_FIELD_MAX + 1];
-
-	/* Whatever happens, this exchange ends here unless LOGIN asks for the password below. */
-	s->state = ST_AUTHORIZATION;
-	s->have_user = false;
-	if (len > SESSION_LINE_MAX)
+	if (len > SESSION_LINE_MAX) {
+		s->state = ST_AUTHORIZATION;
+		s->have_user = false;
+		sasl_server_clear(&s->sasl);
 		return pop3_bad(s, out, "Line too long.");
-	r = sasl_response_decode(line, len, false, data, sizeof(data), &dlen);
-	if (r == SASL_RESPONSE_CANCEL) {
-		pop3_reply(out, "-ERR Authentication aborted by client.");
-		return 0;
 	}
-	if (r == SASL_RESPONSE_INVALID)
-		return pop3_bad(s, out, "Invalid base64 data in continued response.");
-	switch (st) {
-	case ST_AUTH_PLAIN:
-		act = auth_plain(s, data, dlen, out);
-		break;
-	case ST_AUTH_CRAM:
-		act = auth_cram(s, data, dlen, out);
-		break;
-	case ST_AUTH_LOGIN_USER:
-		act = auth_login_user(s, data, dlen, out);
-		break;
-	default:        /* ST_AUTH_LOGIN_PASS */
-		fmt_text(user, sizeof(user), "%s", s->user);
-		if (!had_user || !sasl_login_field_ok(data, dlen)) {
-			pop3_set_error(s, "AUTH LOGIN: invalid password");
-			act = auth_failed(s, out);
-			break;
-		}
-		act = login(s, user, (const char *)data, out);
-		break;
-	}
-	explicit_bzero(data, sizeof(data));
-	return act;
+	return auth_step(s, line, len, false, out);
 }
-

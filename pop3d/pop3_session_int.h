@@ -1,4 +1,4 @@
-/* pop3_session_int.h - what pop3_session.c, pop3_session_auth.c and pop3_session_mail.c share of one POP3 session; no other file includes it. */
+/* pop3_session_int.h - what pop3_session.c, pop3_session_auth.c, pop3_session_mail.c and pop3_session_reply.c share of one POP3 session; no other file includes it. */
 #ifndef OSD_POP3_SESSION_INT_H
 #define OSD_POP3_SESSION_INT_H
 
@@ -7,12 +7,12 @@
 #include "sasl.h"
 #include "pop3_session.h"
 
+_Static_assert(CRAM_CHALLENGE_SIZE <= SASL_CRAM_CHALLENGE_MAX + 1,
+	       "a CRAM-MD5 challenge fits the SASL exchange");
+
 enum session_state {
 	ST_AUTHORIZATION,
-	ST_AUTH_PLAIN,          /* AUTH PLAIN sent "+ ", waiting for the response */
-	ST_AUTH_LOGIN_USER,     /* AUTH LOGIN asked for the user name */
-	ST_AUTH_LOGIN_PASS,     /* AUTH LOGIN asked for the password */
-	ST_AUTH_CRAM,           /* AUTH CRAM-MD5 sent its challenge */
+	ST_AUTH_SASL,           /* an AUTH exchange sent a challenge, waiting for the response */
 	ST_TRANSACTION,
 	ST_CLOSED               /* after QUIT, a fatal error, a timeout or too many errors */
 };
@@ -23,7 +23,7 @@ struct session {
 	bool have_user;                 /* USER given (or AUTH LOGIN user name) */
 	char user[SASL_FIELD_MAX + 1];
 	char banner[CRAM_CHALLENGE_SIZE];       /* the greeting's APOP timestamp; "" when none */
-	char challenge[CRAM_CHALLENGE_SIZE];    /* the CRAM-MD5 challenge being answered */
+	struct sasl_server sasl;        /* the AUTH exchange running (ST_AUTH_SASL) */
 	unsigned bad_commands;
 	unsigned auth_failures;
 	struct maildir *md;
@@ -41,7 +41,7 @@ enum cmd_id {
 	CMD_STAT, CMD_LIST, CMD_RETR, CMD_DELE, CMD_NOOP, CMD_RSET, CMD_TOP, CMD_UIDL
 };
 
-/* Append one reply line and its CRLF.  out is bounded by the loop; a full out is the loop's problem. */
+/* The replies (pop3_session_reply.c, which calls none of the others).  Append one reply line and its CRLF.  out is bounded by the loop; a full out is the loop's problem. */
 void pop3_reply(struct buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Set the text session_error() returns. */

@@ -1,9 +1,11 @@
-/* sasl.h - SASL PLAIN and LOGIN message parsing, shared by the POP3 server and the SMTP gate. */
+/* sasl.h - the server side of SASL PLAIN, LOGIN and CRAM-MD5: message parsing and one exchange per mechanism, shared by every protocol server. */
 #ifndef OSD_SASL_H
 #define OSD_SASL_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "base64.h"
 
 /* RFC 4616 section 2: each of authzid, authcid and passwd is at most 255 octets. */
 #define SASL_FIELD_MAX 255
@@ -68,5 +70,77 @@ bool sasl_login_field_ok(const unsigned char *data, size_t len);
  */
 int sasl_cram_split(const unsigned char *data, size_t len, char user_r[SASL_FIELD_MAX + 1],
 		    const char **digest_r, size_t *digest_len_r);
+
+/* The mechanisms a server runs (RFC 4616, draft-murchison-sasl-login, RFC 2195). */
+enum sasl_mech {
+	SASL_MECH_PLAIN,
+	SASL_MECH_LOGIN,
+	SASL_MECH_CRAM_MD5
+};
+
+/* Longest CRAM-MD5 challenge text ("<pid.time.random@host>") sasl_server_start takes. */
+#define SASL_CRAM_CHALLENGE_MAX 400
+
+/* The name of a mechanism (any case, len octets) or -1 when osd runs no such mechanism. */
+int sasl_mech_parse(const char *name, size_t len);
+
+/* "PLAIN", "LOGIN" or "CRAM-MD5". */
+const char *sasl_mech_name(enum sasl_mech mech);
+
+/* What one step of an exchange says. */
+enum sasl_result {
+	SASL_CHALLENGE, /* send challenge (the protocol adds "334 " or "+ "), wait for a response */
+	SASL_DONE,      /* login and secret are the client's credentials */
+	SASL_CANCELLED, /* the client sent "*" (RFC 4422 section 3.5) */
+	SASL_UNDECODABLE, /* not base64, too long, or "*" as an initial response */
+	SASL_MALFORMED  /* decoded, but not what the mechanism wants: error says why */
+};
+
+/*
+ * One server-side exchange: pure, no I/O, no logging.  The protocol
+ * session starts it at AUTH, feeds it each client line with
+ * sasl_server_step and acts on the result; the exchange is over at any
+ * result but SASL_CHALLENGE.  It holds a password: sasl_server_clear it.
+ */
+struct sasl_server {
+	enum sasl_mech mech;
+	unsigned responses;                     /* responses taken so far */
+	/* The login name: after SASL_DONE; after LOGIN's first response; "" when not known. */
+	char login[SASL_FIELD_MAX + 1];
+	/*
+	 * After SASL_DONE: the password (PLAIN, LOGIN), or the client's
+	 * digest as sent (CRAM-MD5, secret_len octets, not checked here: the
+	 * caller compares it with cram_verify, constant time).
+	 */
+	char secret[SASL_PLAIN_MAX + 1];
+	size_t secret_len;
+	/* The next challenge in base64: "" (PLAIN), "VXNlcm5hbWU6", the encoded CRAM-MD5 text. */
+	char challenge[BASE64_ENCODED_LEN(SASL_CRAM_CHALLENGE_MAX) + 1];
+	char cram_text[SASL_CRAM_CHALLENGE_MAX + 1];    /* CRAM-MD5: the challenge sent, for the digest */
+	/* SASL_MALFORMED: why, for the log ("invalid password"; never the password itself). */
+	const char *error;
+};
+
+/*
+ * Start an exchange of mech.  For CRAM-MD5, cram_text is the challenge
+ * (RFC 2195: "<...>", at most SASL_CRAM_CHALLENGE_MAX octets) the server
+ * made, otherwise NULL.  Returns SASL_CHALLENGE with the first challenge;
+ * the caller sends it, or, when the command carried an initial response,
+ * passes that to sasl_server_step at once (CRAM-MD5 takes none: the
+ * caller refuses it first).  -1 (nothing started) when cram_text is
+ * missing or too long.
+ */
+int sasl_server_start(struct sasl_server *s, enum sasl_mech mech, const char *cram_text);
+
+/*
+ * Take one client line (len octets, without CRLF): the base64 response
+ * to the last challenge, or, when initial, the initial response given with
+ * the command ("=" for an empty one, RFC 4954 section 4, RFC 5034 section 4).
+ */
+enum sasl_result sasl_server_step(struct sasl_server *s, const char *line, size_t len,
+				  bool initial);
+
+/* Wipe s: the password, the login name, the challenge. */
+void sasl_server_clear(struct sasl_server *s);
 
 #endif

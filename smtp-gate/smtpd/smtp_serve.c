@@ -9,6 +9,7 @@
 #include "command.h"
 #include "control.h"
 #include "log.h"
+#include "login.h"
 #include "netconn.h"
 #include "policy.h"
 #include "relaycheck.h"
@@ -27,68 +28,42 @@ _Static_assert(SESSION_LOOP_LOGIN_MAX > USERDB_LOGIN_KEY_MAX, "a login key fits 
 
 /* What the password hooks need. */
 struct auth_ctx {
-	const struct smtpd *d;
+	struct login_db db;
 };
+
+_Static_assert((int)LOGIN_OK == (int)SMTP_CHECK_OK && (int)LOGIN_BAD == (int)SMTP_CHECK_BAD &&
+	       (int)LOGIN_TEMPFAIL == (int)SMTP_CHECK_TEMPFAIL, "the login results are the session's");
 
 static int
 check_password(void *vctx, const char *login, const char *password, bool *relay_r, char *err,
 	       size_t errsize)
 {
 	const struct auth_ctx *ctx = vctx;
-	struct userdb_user user;
+	struct login_user user;
 	int r;
 
-	r = userdb_authenticate(ctx->d->conf.users_dir, ctx->d->conf.default_domain, login, password,
-				&user, err, errsize);
-	if (r == -1)
-		return SMTP_CHECK_TEMPFAIL;
-	if (r == 0)
-		return SMTP_CHECK_BAD;
-	r = SMTP_CHECK_OK;
-	if (user.flags & USERDB_NO_SMTP) {
-		snprintf(err, errsize, "SMTP AUTH disabled for this user (vpasswd flag NO_SMTP)");
-		r = SMTP_CHECK_BAD;
-	}
-	*relay_r = (user.flags & USERDB_NO_RELAY) == 0;
-	explicit_bzero(&user, sizeof(user));
+	r = login_password(&ctx->db, LOGIN_SMTP, login, password, &user, err, errsize);
+	*relay_r = r == LOGIN_OK && !user.no_relay;
+	login_user_clear(&user);
 	return r;
 }
 
-/* CRAM-MD5: the cleartext vpasswd field; refusals as check_password, plus users without one. */
+/* CRAM-MD5: the cleartext vpasswd field (login_secret); refusals as check_password, plus users without one. */
 static int
 get_secret(void *vctx, const char *login, char **secret_r, bool *relay_r, char *err,
 	   size_t errsize)
 {
 	const struct auth_ctx *ctx = vctx;
-	struct userdb_name name;
-	struct userdb_user user;
-	char why[256];
+	struct login_user user;
 	int r;
 
-	if (userdb_split_login(login, ctx->d->conf.default_domain, &name, why, sizeof(why)) == -1) {
-		snprintf(err, errsize, "bad login name: %s", why);
-		return SMTP_CHECK_BAD;
-	}
-	r = userdb_lookup(ctx->d->conf.users_dir, &name, &user, err, errsize);
-	if (r == -1)
-		return SMTP_CHECK_TEMPFAIL;
-	if (r == 0) {
-		snprintf(err, errsize, "unknown user");
-		return SMTP_CHECK_BAD;
-	}
-	r = SMTP_CHECK_BAD;
-	if (user.flags & USERDB_NO_SMTP) {
-		snprintf(err, errsize, "SMTP AUTH disabled for this user (vpasswd flag NO_SMTP)");
-	} else if (user.cleartext[0] == '\0') {
-		snprintf(err, errsize, "no cleartext password in vpasswd");
-	} else if ((*secret_r = strdup(user.cleartext)) == NULL) {
+	r = login_secret(&ctx->db, LOGIN_SMTP, login, &user, err, errsize);
+	if (r == LOGIN_OK && (*secret_r = strdup(user.secret)) == NULL) {
 		snprintf(err, errsize, "out of memory");
-		r = SMTP_CHECK_TEMPFAIL;
-	} else {
-		*relay_r = (user.flags & USERDB_NO_RELAY) == 0;
-		r = SMTP_CHECK_OK;
+		r = LOGIN_TEMPFAIL;
 	}
-	explicit_bzero(&user, sizeof(user));
+	*relay_r = r == LOGIN_OK && !user.no_relay;
+	login_user_clear(&user);
 	return r;
 }
 
@@ -201,7 +176,8 @@ noreturn void
 smtpd_serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned prior_failures)
 {
 	const struct smtpd *d = vctx;
-	struct auth_ctx actx = { .d = d };
+	struct auth_ctx actx = { .db = { .users_dir = d->conf.users_dir,
+					.default_domain = d->conf.default_domain } };
 	struct smtp_conn p = { .d = d };
 	struct smtp_session_config cfg;
 	struct relay_decision rd;

@@ -20,28 +20,6 @@
 /* Unstuffed DATA octets are written to the queue file in pieces of about this size. */
 #define DATA_WRITE_CHUNK (64 * 1024)
 
-void
-smtp_reply(struct buf *out, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)buf_vprintf(out, fmt, ap);
-	va_end(ap);
-	(void)buf_append(out, "\r\n", 2);
-}
-
-unsigned
-smtp_session_count_error(struct smtp_session *s, struct buf *out)
-{
-	if (++s->errors < s->cfg.max_errors)
-		return 0;
-	smtp_reply(out, "421 4.7.0 %s Error: too many errors, closing the connection",
-		   s->cfg.hostname);
-	s->closing = true;
-	return SMTP_ACT_CLOSE;
-}
-
 static unsigned
 error(struct smtp_session *s, struct buf *out, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -144,7 +122,8 @@ smtp_session_tls_started(struct smtp_session *s, const char *tls_info)
 	s->authenticated = false;
 	s->auth_relay = false;
 	s->auth_user[0] = '\0';
-	s->auth_step = AUTH_NONE;
+	s->auth_running = false;
+	sasl_server_clear(&s->sasl);
 	s->tls = true;
 	snprintf(s->tls_info, sizeof(s->tls_info), "%s", tls_info != NULL ? tls_info : "");
 }
@@ -563,9 +542,10 @@ smtp_session_line(struct smtp_session *s, const char *line, size_t len, struct b
 
 	if (s->closing)
 		return SMTP_ACT_CLOSE;
-	if (s->auth_step != AUTH_NONE) {
+	if (s->auth_running) {
 		if (len > SMTP_COMMAND_MAX + 2) {
-			s->auth_step = AUTH_NONE;
+			s->auth_running = false;
+			sasl_server_clear(&s->sasl);
 			return error(s, out, "500 5.5.6 Error: authentication response too long");
 		}
 		return smtp_auth_response(s, line, len, out);

@@ -4,30 +4,13 @@
 #include <string.h>
 #include <strings.h>
 
-#include "base64.h"
+#include "login.h"
 #include "smtp_session_int.h"
-
-/* The longest decoded client response any mechanism needs, and its NUL. */
-#define AUTH_DECODED_MAX (SASL_PLAIN_MAX + 1)
 
 bool
 smtp_auth_plaintext_ok(const struct smtp_session *s)
 {
 	return s->tls || s->cfg.auth_plaintext_ok;
-}
-
-/* A login name worth looking up (and logging): printable, no spaces. */
-static bool
-login_name_ok(const char *name)
-{
-	const unsigned char *p;
-
-	if (name[0] == '\0')
-		return false;
-	for (p = (const unsigned char *)name; *p != '\0'; p++)
-		if (*p <= ' ' || *p >= 0x7f)
-			return false;
-	return true;
 }
 
 static void
@@ -41,9 +24,8 @@ set_user(struct smtp_session *s, const char *name)
 static unsigned
 finish(struct smtp_session *s, int r, bool relay, const char *err, struct buf *out)
 {
-	s->auth_step = AUTH_NONE;
-	explicit_bzero(s->login_user, sizeof(s->login_user));
-	explicit_bzero(s->challenge, sizeof(s->challenge));
+	s->auth_running = false;
+	sasl_server_clear(&s->sasl);
 	if (r == SMTP_CHECK_OK) {
 		s->authenticated = true;
 		s->auth_relay = relay;
@@ -78,22 +60,21 @@ check_password(struct smtp_session *s, const char *name, const char *password, s
 }
 
 static unsigned
-check_cram(struct smtp_session *s, const unsigned char *data, size_t len, struct buf *out)
+check_cram(struct smtp_session *s, const char *user, const char *digest, size_t dlen,
+	   struct buf *out)
 {
-	char user[SASL_FIELD_MAX + 1], err[200] = "";
-	const char *digest;
-	size_t dlen;
+	char err[200] = "";
 	char *secret = NULL;
 	bool relay = false;
 	int r, v;
 
-	if (sasl_cram_split(data, len, user, &digest, &dlen) == -1 || !login_name_ok(user)) {
+	if (!login_name_ok(user)) {
 		set_user(s, "");
 		return finish(s, SMTP_CHECK_BAD, false, "malformed CRAM-MD5 response", out);
 	}
 	set_user(s, user);
 	r = s->cfg.get_secret(s->cfg.ctx, user, &secret, &relay, err, sizeof(err));
-	v = cram_verify(s->challenge, true, r == SMTP_CHECK_OK ? secret : NULL, digest, dlen);
+	v = cram_verify(s->sasl.cram_text, true, r == SMTP_CHECK_OK ? secret : NULL, digest, dlen);
 	if (secret != NULL) {
 		explicit_bzero(secret, strlen(secret));
 		free(secret);
@@ -105,72 +86,58 @@ check_cram(struct smtp_session *s, const unsigned char *data, size_t len, struct
 	return finish(s, r, relay, err, out);
 }
 
-/* A decoded response has arrived for the current step. */
-static unsigned
-step(struct smtp_session *s, const unsigned char *data, size_t len, struct buf *out)
-{
-	struct sasl_plain plain;
-	const char *why = NULL;
-	unsigned act;
-
-	switch (s->auth_step) {
-	case AUTH_PLAIN_WAIT:
-		if (sasl_plain_parse(data, len, &plain, &why) == -1) {
-			set_user(s, "");
-			return finish(s, SMTP_CHECK_BAD, false, why, out);
-		}
-		act = check_password(s, plain.authcid, plain.passwd, out);
-		sasl_plain_clear(&plain);
-		return act;
-	case AUTH_LOGIN_USER:
-		if (!sasl_login_field_ok(data, len)) {
-			set_user(s, "");
-			return finish(s, SMTP_CHECK_BAD, false, "bad AUTH LOGIN user name", out);
-		}
-		memcpy(s->login_user, data, len);
-		s->login_user[len] = '\0';
-		s->auth_step = AUTH_LOGIN_PASS;
-		smtp_reply(out, "334 " SASL_LOGIN_PASSWORD_CHALLENGE);
-		return 0;
-	case AUTH_LOGIN_PASS:
-		if (!sasl_login_field_ok(data, len)) {
-			set_user(s, s->login_user);
-			return finish(s, SMTP_CHECK_BAD, false, "bad AUTH LOGIN password", out);
-		}
-		return check_password(s, s->login_user, (const char *)data, out);
-	case AUTH_CRAM_WAIT:
-		return check_cram(s, data, len, out);
-	case AUTH_NONE:
-		break;
-	}
-	return 0;
-}
-
-/* Decode one base64 response (initial: given with the command) and take the step. */
+/* Take one base64 response (initial: given with the command) and act on what the exchange says. */
 static unsigned
 respond(struct smtp_session *s, const char *text, size_t len, bool initial, struct buf *out)
 {
-	unsigned char data[AUTH_DECODED_MAX + 1];
-	size_t dlen = 0;
-	unsigned act;
+	struct sasl_server *x = &s->sasl;
+	char why[200];
 
-	switch (sasl_response_decode(text, len, initial, data, sizeof(data) - 1, &dlen)) {
-	case SASL_RESPONSE_CANCEL:
-		s->auth_step = AUTH_NONE;
-		explicit_bzero(s->login_user, sizeof(s->login_user));
+	switch (sasl_server_step(x, text, len, initial)) {
+	case SASL_CHALLENGE:
+		/* LOGIN asks for the password. */
+		smtp_reply(out, "334 %s", x->challenge);
+		return 0;
+	case SASL_CANCELLED:
+		s->auth_running = false;
+		sasl_server_clear(x);
 		smtp_reply(out, "501 5.0.0 Authentication cancelled");
 		return smtp_session_count_error(s, out);
-	case SASL_RESPONSE_INVALID:
-		s->auth_step = AUTH_NONE;
-		explicit_bzero(s->login_user, sizeof(s->login_user));
+	case SASL_UNDECODABLE:
+		s->auth_running = false;
+		sasl_server_clear(x);
 		smtp_reply(out, "501 5.5.2 Cannot decode the response (not base64, or too long)");
 		return smtp_session_count_error(s, out);
-	case SASL_RESPONSE_DATA:
+	case SASL_MALFORMED:
+		/* The name when the exchange got as far as one (LOGIN's password). */
+		set_user(s, x->login);
+		snprintf(why, sizeof(why), "AUTH %s: %s", sasl_mech_name(x->mech), x->error);
+		return finish(s, SMTP_CHECK_BAD, false, why, out);
+	case SASL_DONE:
 		break;
 	}
-	act = step(s, data, dlen, out);
-	explicit_bzero(data, sizeof(data));
-	return act;
+	if (x->mech == SASL_MECH_CRAM_MD5)
+		return check_cram(s, x->login, x->secret, x->secret_len, out);
+	return check_password(s, x->login, x->secret, out);
+}
+
+/* Start an exchange: its first challenge, or the initial response's step. */
+static unsigned
+start(struct smtp_session *s, enum sasl_mech mech, const char *initial, size_t ilen,
+      struct buf *out)
+{
+	char cram[CRAM_CHALLENGE_SIZE];
+
+	if (mech == SASL_MECH_CRAM_MD5)
+		cram_challenge(s->cfg.hostname, cram);
+	if (sasl_server_start(&s->sasl, mech, mech == SASL_MECH_CRAM_MD5 ? cram : NULL) == -1)
+		return SMTP_ACT_CLOSE;
+	s->auth_running = true;
+	if (initial != NULL)
+		return respond(s, initial, ilen, true, out);
+	/* RFC 4954 section 4: PLAIN's challenge is empty ("334 "). */
+	smtp_reply(out, "334 %s", s->sasl.challenge);
+	return 0;
 }
 
 static size_t
@@ -196,6 +163,7 @@ smtp_auth_command(struct smtp_session *s, const char *arg, size_t len, struct bu
 	size_t mlen = sp != NULL ? (size_t)(sp - arg) : len;
 	const char *initial = sp != NULL ? sp + 1 : NULL;
 	size_t ilen = sp != NULL ? len - mlen - 1 : 0;
+	int mech;
 
 	if (!s->esmtp) {
 		smtp_reply(out, "503 5.5.1 Error: send EHLO first");
@@ -213,38 +181,18 @@ smtp_auth_command(struct smtp_session *s, const char *arg, size_t len, struct bu
 		smtp_reply(out, "501 5.5.4 Syntax: AUTH mechanism [initial-response]");
 		return smtp_session_count_error(s, out);
 	}
-	if (mlen == 5 && strncasecmp(arg, "PLAIN", 5) == 0) {
+	mech = sasl_mech_parse(arg, mlen);
+	if (mech == SASL_MECH_PLAIN || mech == SASL_MECH_LOGIN) {
 		if (!smtp_auth_plaintext_ok(s))
 			goto need_tls;
-		s->auth_step = AUTH_PLAIN_WAIT;
-		if (initial != NULL)
-			return respond(s, initial, ilen, true, out);
-		/* RFC 4954 section 4: an empty challenge. */
-		smtp_reply(out, "334 ");
-		return 0;
+		return start(s, (enum sasl_mech)mech, initial, ilen, out);
 	}
-	if (mlen == 5 && strncasecmp(arg, "LOGIN", 5) == 0) {
-		if (!smtp_auth_plaintext_ok(s))
-			goto need_tls;
-		s->auth_step = AUTH_LOGIN_USER;
-		if (initial != NULL)
-			return respond(s, initial, ilen, true, out);
-		smtp_reply(out, "334 " SASL_LOGIN_USERNAME_CHALLENGE);
-		return 0;
-	}
-	if (mlen == 8 && strncasecmp(arg, "CRAM-MD5", 8) == 0 && s->cfg.get_secret != NULL) {
-		size_t clen;
-
+	if (mech == SASL_MECH_CRAM_MD5 && s->cfg.get_secret != NULL) {
 		if (initial != NULL) {
 			smtp_reply(out, "501 5.5.4 CRAM-MD5 takes no initial response");
 			return smtp_session_count_error(s, out);
 		}
-		clen = cram_challenge(s->cfg.hostname, s->challenge);
-		s->auth_step = AUTH_CRAM_WAIT;
-		if (buf_append_str(out, "334 ") == -1 || base64_encode(out, s->challenge, clen) == -1 ||
-		    buf_append_str(out, "\r\n") == -1)
-			return SMTP_ACT_CLOSE;
-		return 0;
+		return start(s, SASL_MECH_CRAM_MD5, NULL, 0, out);
 	}
 	smtp_reply(out, "504 5.5.4 Unrecognized authentication type");
 	return smtp_session_count_error(s, out);

@@ -1,4 +1,4 @@
-/* smtp_session_int.h - what smtp_session.c and smtp_session_auth.c share of one SMTP session; no other file includes it. */
+/* smtp_session_int.h - what smtp_session.c, smtp_session_auth.c and smtp_session_reply.c share of one SMTP session; no other file includes it. */
 #ifndef OSD_SMTP_SESSION_INT_H
 #define OSD_SMTP_SESSION_INT_H
 
@@ -7,13 +7,8 @@
 #include "sasl.h"
 #include "smtp_session.h"
 
-enum auth_step {
-	AUTH_NONE,              /* not in an AUTH exchange */
-	AUTH_PLAIN_WAIT,        /* "334 " sent, waiting for the PLAIN message */
-	AUTH_LOGIN_USER,        /* "334 VXNlcm5hbWU6" sent */
-	AUTH_LOGIN_PASS,        /* "334 UGFzc3dvcmQ6" sent */
-	AUTH_CRAM_WAIT          /* the CRAM-MD5 challenge sent */
-};
+_Static_assert(CRAM_CHALLENGE_SIZE <= SASL_CRAM_CHALLENGE_MAX + 1,
+	       "a CRAM-MD5 challenge fits the SASL exchange");
 
 /* One accepted recipient and why it was accepted (for the log). */
 struct rcpt {
@@ -30,12 +25,11 @@ struct smtp_session {
 	bool closing;
 
 	/* AUTH (RFC 4954) */
-	enum auth_step auth_step;
+	bool auth_running;              /* an AUTH exchange sent a challenge: lines are its responses */
+	struct sasl_server sasl;
 	bool authenticated;
 	bool auth_relay;                /* the authenticated user may relay */
 	char auth_user[SASL_FIELD_MAX + 1];
-	char login_user[SASL_FIELD_MAX + 1];    /* AUTH LOGIN: the name, until the password comes */
-	char challenge[CRAM_CHALLENGE_SIZE];
 
 	/* The mail transaction */
 	bool have_mail;
@@ -56,7 +50,7 @@ struct smtp_session {
 	char error[256];
 };
 
-/* A reply line (CRLF appended). */
+/* A reply line (CRLF appended); this and the next are smtp_session_reply.c's. */
 void smtp_reply(struct buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Count an error reply; returns SMTP_ACT_CLOSE (after "421") once there were too many. */

@@ -1275,6 +1275,34 @@ test_pop3_session_golden_files(void **state)
 	assert_true(ran >= 4);
 }
 
+/*
+ * A login name with a byte of 0x80 or more (UTF-8 here) never reaches the
+ * password hook: vpasswd names are ASCII, as osd smtpd has always held
+ * (lib/auth's login_name_ok, one rule for both servers).
+ */
+static void
+test_pop3_session_8bit_login_name_refused_before_the_hook(void **state)
+{
+	struct fixture *f = *state;
+	struct session_config c = config(f);
+	struct session *s = session_new(&c);
+	char *enc;
+	char line[512];
+
+	expect(s, "USER caf\xc3\xa9@example.org", "+OK\r\n");
+	assert_int_equal(expect(s, "PASS secret pass", "-ERR [AUTH] Authentication failed.\r\n"),
+			 SESSION_ACT_AUTH_FAILED);
+	assert_string_equal(session_error(s), "invalid login name");
+	assert_string_equal(session_user(s), "(invalid)");
+	enc = b64("\0alice\xff@example.org\0secret pass", 31);
+	snprintf(line, sizeof(line), "AUTH PLAIN %s", enc);
+	free(enc);
+	assert_int_equal(expect(s, line, "-ERR [AUTH] Authentication failed.\r\n"),
+			 SESSION_ACT_AUTH_FAILED);
+	assert_string_equal(session_error(s), "invalid login name");
+	session_free(s);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup_home, teardown_home)
 
 int
@@ -1290,6 +1318,7 @@ main(int argc, char **argv)
 		T(test_pop3_session_top_zero_and_beyond_body),
 		T(test_pop3_session_fifo_swapped_in_answers_err_at_once),
 		T(test_pop3_session_auth_plain_and_login),
+		T(test_pop3_session_8bit_login_name_refused_before_the_hook),
 		T(test_pop3_session_apop),
 		T(test_pop3_session_auth_cram_md5),
 		T(test_pop3_session_plaintext_refused_until_tls),

@@ -1,4 +1,4 @@
-/* test_sasl.c - unit tests for SASL PLAIN and LOGIN parsing (lib/auth/sasl.c). */
+/* test_sasl.c - unit tests for the server side of SASL (lib/auth/sasl.c): the PLAIN, LOGIN and CRAM-MD5 messages and exchanges. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -162,6 +162,151 @@ test_sasl_cram_split(void **state)
 	assert_int_equal(sasl_cram_split((const unsigned char *)big, SASL_FIELD_MAX + 5, user, &digest, &dlen), 0);
 }
 
+/* One step of an exchange on a C string. */
+static enum sasl_result
+step(struct sasl_server *x, const char *line, bool initial)
+{
+	return sasl_server_step(x, line, strlen(line), initial);
+}
+
+static void
+test_sasl_mech_names(void **state)
+{
+	(void)state;
+	assert_int_equal(sasl_mech_parse("plain", 5), SASL_MECH_PLAIN);
+	assert_int_equal(sasl_mech_parse("LOGIN", 5), SASL_MECH_LOGIN);
+	assert_int_equal(sasl_mech_parse("Cram-Md5", 8), SASL_MECH_CRAM_MD5);
+	assert_int_equal(sasl_mech_parse("PLAINX", 5), SASL_MECH_PLAIN);      /* len counts */
+	assert_int_equal(sasl_mech_parse("PLAIN", 4), -1);
+	assert_int_equal(sasl_mech_parse("DIGEST-MD5", 10), -1);
+	assert_int_equal(sasl_mech_parse("", 0), -1);
+	assert_string_equal(sasl_mech_name(SASL_MECH_CRAM_MD5), "CRAM-MD5");
+}
+
+/* PLAIN: an empty challenge, then the message; or the message as the initial response. */
+static void
+test_sasl_server_plain(void **state)
+{
+	struct sasl_server x;
+
+	(void)state;
+	assert_int_equal(sasl_server_start(&x, SASL_MECH_PLAIN, NULL), SASL_CHALLENGE);
+	assert_string_equal(x.challenge, "");
+	assert_int_equal(step(&x, "AGFsaWNlAHB3", false), SASL_DONE);
+	assert_string_equal(x.login, "alice");
+	assert_string_equal(x.secret, "pw");
+	assert_int_equal(x.secret_len, 2);
+	sasl_server_clear(&x);
+	assert_string_equal(x.secret, "");
+
+	assert_int_equal(sasl_server_start(&x, SASL_MECH_PLAIN, NULL), SASL_CHALLENGE);
+	assert_int_equal(step(&x, "AGFsaWNlAHB3", true), SASL_DONE);
+	assert_string_equal(x.login, "alice");
+	/* "=" is the empty initial response: not a PLAIN message. */
+	assert_int_equal(sasl_server_start(&x, SASL_MECH_PLAIN, NULL), SASL_CHALLENGE);
+	assert_int_equal(step(&x, "=", true), SASL_MALFORMED);
+	assert_non_null(x.error);
+	assert_string_equal(x.login, "");
+	/* An empty password: malformed, and nothing of it is kept. */
+	assert_int_equal(sasl_server_start(&x, SASL_MECH_PLAIN, NULL), SASL_CHALLENGE);
+	assert_int_equal(step(&x, "AGFsaWNlAA==", false), SASL_MALFORMED);
+	assert_non_null(strstr(x.error, "empty password"));
+	assert_string_equal(x.login, "");
+	assert_string_equal(x.secret, "");
+}
+
+/* LOGIN: "Username:", the name, "Password:", the password (the name may come as initial response). */
+static void
+test_sasl_server_login(void **state)
+{
+	struct sasl_server x;
+
+	(void)state;
+	assert_int_equal(sasl_server_start(&x, SASL_MECH_LOGIN, NULL), SASL_CHALLENGE);
+	assert_string_equal(x.challenge, SASL_LOGIN_USERNAME_CHALLENGE);
+	assert_int_equal(step(&x, "YWxpY2U=", false), SASL_CHALLENGE);
+	assert_string_equal(x.challenge, SASL_LOGIN_PASSWORD_CHALLENGE);
+	assert_string_equal(x.login, "alice");
+	assert_int_equal(step(&x, "cHc=", false), SASL_DONE);
+	assert_string_equal(x.login, "alice");
+	assert_string_equal(x.secret, "pw");
+
+	assert_int_equal(sasl_server_start(&x, SASL_MECH_LOGIN, NULL), SASL_CHALLENGE);
+	assert_int_equal(step(&x, "YWxpY2U=", true), SASL_CHALLENGE);
+	assert_string_equal(x.challenge, SASL_LOGIN_PASSWORD_CHALLENGE);
+	/* An empty password: malformed, the name is still known (for the log). */
+	assert_int_equal(step(&x, "", false), SASL_MALFORMED);
+	assert_string_equal(x.error, "invalid password");
+	assert_string_equal(x.login, "alice");
+	/* A NUL in the name. */
+	assert_int_equal(sasl_server_start(&x, SASL_MECH_LOGIN, NULL), SASL_CHALLENGE);
+	assert_int_equal(step(&x, "YWwAY2U=", false), SASL_MALFORMED);
+	assert_string_equal(x.error, "invalid user name");
+	assert_string_equal(x.login, "");
+	sasl_server_clear(&x);
+}
+
+/* CRAM-MD5: the challenge in base64, then "user SP digest" (the user may hold spaces). */
+static void
+test_sasl_server_cram_md5(void **state)
+{
+	const char *text = "<1896.697170952@postoffice.example.net>";
+	char big[SASL_CRAM_CHALLENGE_MAX + 2];
+	struct sasl_server x;
+
+	(void)state;
+	assert_int_equal(sasl_server_start(&x, SASL_MECH_CRAM_MD5, text), SASL_CHALLENGE);
+	assert_string_equal(x.challenge, "PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UuZXhhbXBsZS5uZXQ+");
+	assert_string_equal(x.cram_text, text);
+	assert_int_equal(step(&x, "YWxpY2UgNmQyYTBm", false), SASL_DONE);
+	assert_string_equal(x.login, "alice");
+	assert_int_equal(x.secret_len, 6);
+	assert_memory_equal(x.secret, "6d2a0f", 6);
+	/* The digest is the caller's to check: the challenge stays for it. */
+	assert_string_equal(x.cram_text, text);
+
+	assert_int_equal(sasl_server_start(&x, SASL_MECH_CRAM_MD5, text), SASL_CHALLENGE);
+	assert_int_equal(step(&x, "YSBiIGMgNmQyYTBm", false), SASL_DONE);
+	assert_string_equal(x.login, "a b c");
+	assert_int_equal(sasl_server_start(&x, SASL_MECH_CRAM_MD5, text), SASL_CHALLENGE);
+	assert_int_equal(step(&x, "bm9zcGFjZQ==", false), SASL_MALFORMED);
+	assert_string_equal(x.error, "malformed response");
+	assert_string_equal(x.login, "");
+	/* No challenge, or one too long: nothing starts. */
+	assert_int_equal(sasl_server_start(&x, SASL_MECH_CRAM_MD5, NULL), -1);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(sasl_server_start(&x, SASL_MECH_CRAM_MD5, big), -1);
+	big[sizeof(big) - 2] = '\0';
+	assert_int_equal(sasl_server_start(&x, SASL_MECH_CRAM_MD5, big), SASL_CHALLENGE);
+	sasl_server_clear(&x);
+}
+
+/* "*" cancels a continuation; bad base64, "*" as initial response, or too much is undecodable. */
+static void
+test_sasl_server_cancel_and_garbage(void **state)
+{
+	char longline[SASL_RESPONSE_MAX + 8];
+	struct sasl_server x;
+
+	(void)state;
+	assert_int_equal(sasl_server_start(&x, SASL_MECH_LOGIN, NULL), SASL_CHALLENGE);
+	assert_int_equal(step(&x, "*", false), SASL_CANCELLED);
+	assert_int_equal(sasl_server_start(&x, SASL_MECH_PLAIN, NULL), SASL_CHALLENGE);
+	assert_int_equal(step(&x, "*", true), SASL_UNDECODABLE);
+	assert_int_equal(sasl_server_start(&x, SASL_MECH_PLAIN, NULL), SASL_CHALLENGE);
+	assert_int_equal(step(&x, "!!!", false), SASL_UNDECODABLE);
+	assert_int_equal(sasl_server_start(&x, SASL_MECH_PLAIN, NULL), SASL_CHALLENGE);
+	assert_int_equal(step(&x, "", true), SASL_UNDECODABLE);
+	/* Longer than the longest PLAIN message. */
+	memset(longline, 'A', sizeof(longline) - 1);
+	longline[sizeof(longline) - 1] = '\0';
+	longline[(sizeof(longline) - 1) / 4 * 4] = '\0';
+	assert_int_equal(sasl_server_start(&x, SASL_MECH_PLAIN, NULL), SASL_CHALLENGE);
+	assert_int_equal(step(&x, longline, false), SASL_UNDECODABLE);
+	sasl_server_clear(&x);
+}
+
 int
 main(void)
 {
@@ -173,6 +318,11 @@ main(void)
 		cmocka_unit_test(test_sasl_login_field_rules),
 		cmocka_unit_test(test_sasl_response_max_holds_longest_plain),
 		cmocka_unit_test(test_sasl_cram_split),
+		cmocka_unit_test(test_sasl_mech_names),
+		cmocka_unit_test(test_sasl_server_plain),
+		cmocka_unit_test(test_sasl_server_login),
+		cmocka_unit_test(test_sasl_server_cram_md5),
+		cmocka_unit_test(test_sasl_server_cancel_and_garbage),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -644,11 +644,36 @@ test_bare_postmaster(void **state)
 	buf_free(&file);
 }
 
+/* A login name with a byte of 0x80 or more is refused before the password hook, as in osd pop3d. */
+static void
+test_auth_8bit_login_name_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct smtp_session_config cfg;
+	struct smtp_session *s;
+	struct buf out;
+
+	base_config(f, &cfg);
+	cfg.auth_plaintext_ok = true;
+	buf_init(&out, 0);
+	assert_non_null(s = smtp_session_new(&cfg));
+	send_line(s, "EHLO c\r\n", &out);
+	buf_reset(&out);
+	/* "\0caf\xc3\xa9\0secret" */
+	assert_true(send_line(s, "AUTH PLAIN AGNhZsOpAHNlY3JldA==\r\n", &out) & SMTP_ACT_AUTH_FAILED);
+	assert_string_equal(out.data, "535 5.7.8 Authentication credentials invalid\r\n");
+	assert_string_equal(smtp_session_error(s), "invalid login name");
+	assert_string_equal(smtp_session_auth_login(s), "(invalid)");
+	smtp_session_free(s);
+	buf_free(&out);
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_golden_transcripts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_auth_8bit_login_name_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queued_message_content, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_message_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth_cram_md5, setup, teardown),
