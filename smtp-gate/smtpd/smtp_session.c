@@ -23,8 +23,9 @@ error(struct smtp_session *s, struct buf *out, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /*
- * A new log event of this call, its text fields empty; past
- * SMTP_EVENTS_MAX (which no call reaches) the spare slot, not returned.
+ * A new log event of this call, with what the session knows now (HELO,
+ * AUTH user, TLS, sender); past SMTP_EVENTS_MAX (which no call reaches)
+ * the spare slot, which is not returned.
  */
 static struct smtp_event *
 event_add(struct smtp_session *s, enum smtp_event_type type)
