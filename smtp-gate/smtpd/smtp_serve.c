@@ -1,4 +1,4 @@
-/* smtp_serve.c - one SMTP connection in its own process: the relay decision, the control files, the session through the common session loop. */
+/* smtp_serve.c - one SMTP connection in its own process: the relay decision, the control files, the session through the common session loop, its messages into the queue and its events into the log. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 #include "login.h"
 #include "netconn.h"
 #include "policy.h"
+#include "queue.h"
 #include "relaycheck.h"
 #include "rules.h"
 #include "session_loop.h"
@@ -67,6 +68,82 @@ get_secret(void *vctx, const char *login, char **secret_r, bool *relay_r, char *
 	return r;
 }
 
+/* ----- the message sink over the queue (queue.h) ----- */
+
+static void *
+queue_sink_begin(void *vctx, const struct queue_envelope *env, char *err, size_t errsize)
+{
+	const struct smtp_queue_target *t = vctx;
+
+	return queue_begin(t->queue_dir, t->fsync, env, err, errsize);
+}
+
+static int
+queue_sink_write(void *msg, const void *data, size_t len, char *err, size_t errsize)
+{
+	return queue_write(msg, data, len, err, errsize);
+}
+
+static int
+queue_sink_commit(void *msg, char id_r[QUEUE_ID_MAX + 1], char *err, size_t errsize)
+{
+	return queue_commit(msg, id_r, err, errsize);
+}
+
+static void
+queue_sink_abort(void *msg)
+{
+	queue_abort(msg);
+}
+
+const struct smtp_sink smtp_queue_sink = {
+	.begin = queue_sink_begin,
+	.write = queue_sink_write,
+	.commit = queue_sink_commit,
+	.abort = queue_sink_abort,
+};
+
+/* The session's events of its last call as log lines (the text the session once logged itself). */
+static void
+log_events(const struct smtp_session *s, const char *addr)
+{
+	size_t i, n;
+	const struct smtp_event *ev = smtp_session_events(s, &n);
+
+	for (i = 0; i < n; i++, ev++) {
+		switch (ev->type) {
+		case SMTP_EVENT_REFUSED_SENDER:
+			log_info("refused sender: addr=%s helo=%s from=<%s>: badmailfrom", addr,
+				 ev->helo, ev->from);
+			break;
+		case SMTP_EVENT_REFUSED_RCPT:
+			log_info("refused recipient: addr=%s helo=%s from=<%s> to=<%s>: %s", addr,
+				 ev->helo, ev->from, ev->to, ev->why);
+			break;
+		case SMTP_EVENT_LOOKUP_FAILED:
+			log_warnx("addr=%s to=<%s>: %s", addr, ev->to, ev->why);
+			break;
+		case SMTP_EVENT_SINK_BEGIN_FAILED:
+			log_warnx("addr=%s: cannot queue: %s", addr, ev->why);
+			break;
+		case SMTP_EVENT_SINK_WRITE_FAILED:
+			log_warnx("addr=%s: queue write: %s", addr, ev->why);
+			break;
+		case SMTP_EVENT_SINK_COMMIT_FAILED:
+			log_warnx("addr=%s: queue commit: %s", addr, ev->why);
+			break;
+		case SMTP_EVENT_MESSAGE:
+			log_info("message: addr=%s helo=%s auth=%s tls=%s from=<%s> to=%s size=%llu "
+				 "id=%s result=%s", addr, ev->helo, ev->auth_user, ev->tls ? "yes" : "no",
+				 ev->from, ev->to, (unsigned long long)ev->size, ev->id, ev->result);
+			break;
+		case SMTP_EVENT_HTTP:
+			log_info("addr=%s: HTTP request on the SMTP port: closed", addr);
+			break;
+		}
+	}
+}
+
 /* Say one line and end the connection (before any session exists). */
 static noreturn void
 goodbye(struct session_loop *l, const char *text, const char *line, const char *why)
@@ -106,8 +183,12 @@ smtp_greeting(void *vp, struct buf *out)
 static unsigned
 smtp_line(void *vp, const char *line, size_t len, struct buf *out, size_t *raw_r)
 {
+	const struct smtp_conn *p = vp;
+	unsigned act = smtp_session_line(p->s, line, len, out);
+
 	(void)raw_r;
-	return loop_act(smtp_session_line(((struct smtp_conn *)vp)->s, line, len, out));
+	log_events(p->s, p->text);
+	return loop_act(act);
 }
 
 /* The DATA body, until the session has its end (the loop holds it to smtp_min_data_rate). */
@@ -115,10 +196,12 @@ static size_t
 smtp_input(void *vp, const char *data, size_t len, struct buf *out, unsigned *act_r,
 	   size_t *raw_r)
 {
+	const struct smtp_conn *p = vp;
 	unsigned act = 0;
-	size_t used = smtp_session_data(((struct smtp_conn *)vp)->s, data, len, out, &act);
+	size_t used = smtp_session_data(p->s, data, len, out, &act);
 
 	(void)raw_r;
+	log_events(p->s, p->text);
 	*act_r = loop_act(act);
 	return used;
 }
@@ -178,6 +261,7 @@ smtpd_serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned pr
 	const struct smtpd *d = vctx;
 	struct auth_ctx actx = { .db = { .users_dir = d->conf.users_dir,
 					.default_domain = d->conf.default_domain } };
+	struct smtp_queue_target queue = { .queue_dir = d->queue_dir, .fsync = d->conf.fsync };
 	struct smtp_conn p = { .d = d };
 	struct smtp_session_config cfg;
 	struct relay_decision rd;
@@ -241,8 +325,8 @@ smtpd_serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned pr
 	cfg.relayclient = relayclient;
 	cfg.databytes = databytes;
 	cfg.policy = policy;
-	cfg.queue_dir = d->queue_dir;
-	cfg.fsync = d->conf.fsync;
+	cfg.sink = &smtp_queue_sink;
+	cfg.sink_ctx = &queue;
 	cfg.ctx = &actx;
 	cfg.check_password = check_password;
 	cfg.get_secret = get_secret;

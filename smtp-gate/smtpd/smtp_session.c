@@ -1,4 +1,4 @@
-/* smtp_session.c - the SMTP state machine: greeting, EHLO, the mail transaction, DATA into the queue (RFC 5321, 1870, 2920, 3207, 6152). */
+/* smtp_session.c - the SMTP state machine: greeting, EHLO, the mail transaction, DATA into the message sink (RFC 5321, 1870, 2920, 3207, 6152). */
 #include "smtp_session.h"
 
 #include <errno.h>
@@ -11,18 +11,55 @@
 
 #include "address.h"
 #include "command.h"
-#include "log.h"
 #include "policy.h"
-#include "queue.h"
 #include "received.h"
 #include "smtp_session_int.h"
 
-/* Unstuffed DATA octets are written to the queue file in pieces of about this size. */
+/* Unstuffed DATA octets are written to the sink in pieces of about this size. */
 #define DATA_WRITE_CHUNK (64 * 1024)
 
 static unsigned
 error(struct smtp_session *s, struct buf *out, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/*
+ * A new log event of this call, with what the session knows now (HELO,
+ * AUTH user, TLS, sender); past SMTP_EVENTS_MAX (which no call reaches)
+ * the spare slot, which is not returned.
+ */
+static struct smtp_event *
+event_add(struct smtp_session *s, enum smtp_event_type type)
+{
+	struct smtp_event *ev = &s->events[s->nevents];
+
+	if (s->nevents < SMTP_EVENTS_MAX)
+		s->nevents++;
+	memset(ev, 0, sizeof(*ev));
+	ev->type = type;
+	ev->helo = s->helo;
+	ev->auth_user = s->authenticated ? s->auth_user : "-";
+	ev->tls = s->tls;
+	snprintf(ev->from, sizeof(ev->from), "%s", s->sender);
+	snprintf(ev->id, sizeof(ev->id), "-");
+	return ev;
+}
+
+/* An event about one recipient: to, why. */
+static void
+event_rcpt(struct smtp_session *s, enum smtp_event_type type, const char *to, const char *why)
+{
+	struct smtp_event *ev = event_add(s, type);
+
+	snprintf(ev->to, sizeof(ev->to), "%s", to);
+	snprintf(ev->why, sizeof(ev->why), "%s", why);
+}
+
+/* A warning about the sink: why it failed. */
+static void
+event_sink(struct smtp_session *s, enum smtp_event_type type, const char *why)
+{
+	snprintf(event_add(s, type)->why, sizeof(s->events[0].why), "%s", why);
+}
 
 /* An error reply that counts towards max_errors. */
 static unsigned
@@ -49,9 +86,9 @@ transaction_reset(struct smtp_session *s)
 	s->rcpt_refused = false;
 	s->sender[0] = '\0';
 	s->declared_size = 0;
-	if (s->qw != NULL) {
-		queue_abort(s->qw);
-		s->qw = NULL;
+	if (s->msg != NULL) {
+		s->cfg.sink->abort(s->msg);
+		s->msg = NULL;
 	}
 	buf_reset(&s->body);
 }
@@ -152,6 +189,13 @@ smtp_session_stats(const struct smtp_session *s)
 	return &s->stats;
 }
 
+const struct smtp_event *
+smtp_session_events(const struct smtp_session *s, size_t *count_r)
+{
+	*count_r = s->nevents;
+	return s->events;
+}
+
 const char *
 smtp_session_error(const struct smtp_session *s)
 {
@@ -244,8 +288,8 @@ cmd_mail(struct smtp_session *s, const struct smtp_command *c, struct buf *out)
 	if (params.have_size && s->cfg.databytes > 0 && params.size > s->cfg.databytes)
 		return error(s, out, "552 5.3.4 Message size exceeds fixed maximum message size");
 	if (policy_badmailfrom(s->cfg.policy, path.address)) {
-		log_info("refused sender: addr=%s helo=%s from=<%s>: badmailfrom", s->cfg.client_addr,
-			 s->helo, path.address);
+		snprintf(event_add(s, SMTP_EVENT_REFUSED_SENDER)->from, sizeof(s->events[0].from),
+			 "%s", path.address);
 		s->stats.rejected++;
 		return error(s, out, "553 sorry, your envelope sender is in my badmailfrom list (#5.7.1)");
 	}
@@ -266,8 +310,7 @@ refuse_rcpt(struct smtp_session *s, const struct smtp_path *p, const char *why, 
 {
 	va_list ap;
 
-	log_info("refused recipient: addr=%s helo=%s from=<%s> to=<%s>: %s", s->cfg.client_addr,
-		 s->helo, s->sender, p->address, why);
+	event_rcpt(s, SMTP_EVENT_REFUSED_RCPT, p->address, why);
 	s->rcpt_refused = true;
 	s->stats.rejected++;
 	va_start(ap, fmt);
@@ -326,7 +369,7 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_command *c, struct buf *out)
 				   path.address);
 	case POLICY_RCPT_TEMPFAIL:
 	default:
-		log_warnx("addr=%s to=<%s>: %s", s->cfg.client_addr, path.address, err);
+		event_rcpt(s, SMTP_EVENT_LOOKUP_FAILED, path.address, err);
 		smtp_reply(out, "451 4.3.0 <%s>: Temporary lookup failure", path.address);
 		return 0;
 	}
@@ -380,13 +423,14 @@ cmd_data(struct smtp_session *s, struct buf *out)
 		.client = s->cfg.client_addr, .helo = s->helo,
 		.auth_user = s->authenticated ? s->auth_user : NULL, .received = time(NULL),
 	};
-	s->qw = queue_begin(s->cfg.queue_dir, s->cfg.fsync, &env, err, sizeof(err));
+	err[0] = '\0';
+	s->msg = s->cfg.sink->begin(s->cfg.sink_ctx, &env, err, sizeof(err));
 	if (list != rcpts)
 		free(list);
-	if (s->qw == NULL) {
+	if (s->msg == NULL) {
 		int e = errno;
 
-		log_warnx("addr=%s: cannot queue: %s", s->cfg.client_addr, err);
+		event_sink(s, SMTP_EVENT_SINK_BEGIN_FAILED, err);
 		smtp_reply(out, "%s", queue_error_reply(e));
 		return 0;
 	}
@@ -407,68 +451,69 @@ cmd_data(struct smtp_session *s, struct buf *out)
 	return SMTP_ACT_DATA;
 }
 
-/* Write what is waiting in body to the queue file; a failure is remembered, not fatal yet. */
+/* Write what is waiting in body to the sink; a failure is remembered, not fatal yet. */
 static void
 body_flush(struct smtp_session *s)
 {
-	char err[256];
+	char err[256] = "";
 
 	if (s->write_errno == 0 && s->data.error == SMTP_DATA_OK && s->body.len > 0 &&
-	    queue_write(s->qw, s->body.data, s->body.len, err, sizeof(err)) == -1) {
+	    s->cfg.sink->write(s->msg, s->body.data, s->body.len, err, sizeof(err)) == -1) {
 		s->write_errno = errno != 0 ? errno : EIO;
-		log_warnx("addr=%s: queue write: %s", s->cfg.client_addr, err);
+		event_sink(s, SMTP_EVENT_SINK_WRITE_FAILED, err);
 	}
 	buf_reset(&s->body);
 }
 
+/* The event of a transaction's end: the recipients with why each was accepted, the size, the outcome. */
 static void
-log_message(const struct smtp_session *s, const char *id, const char *result)
+event_message(struct smtp_session *s, const char *id, const char *result)
 {
-	char to[1024];
+	struct smtp_event *ev = event_add(s, SMTP_EVENT_MESSAGE);
 	size_t i, off = 0;
 
-	to[0] = '\0';
-	for (i = 0; i < s->nrcpts && off + 1 < sizeof(to); i++) {
-		int n = snprintf(to + off, sizeof(to) - off, "%s<%s>(%s)", i > 0 ? "," : "",
+	for (i = 0; i < s->nrcpts && off + 1 < sizeof(ev->to); i++) {
+		int n = snprintf(ev->to + off, sizeof(ev->to) - off, "%s<%s>(%s)", i > 0 ? "," : "",
 				 s->rcpts[i].address, s->rcpts[i].reason);
 		if (n < 0)
 			break;
 		off += (size_t)n;
 	}
-	log_info("message: addr=%s helo=%s auth=%s tls=%s from=<%s> to=%s size=%llu id=%s result=%s",
-		 s->cfg.client_addr, s->helo, s->authenticated ? s->auth_user : "-",
-		 s->tls ? "yes" : "no", s->sender, to, (unsigned long long)s->data.size,
-		 id != NULL ? id : "-", result);
+	ev->size = s->data.size;
+	if (id != NULL)
+		snprintf(ev->id, sizeof(ev->id), "%s", id);
+	ev->result = result;
 }
 
 /* The terminator has arrived: commit, or refuse, and end the transaction. */
 static void
 data_end(struct smtp_session *s, struct buf *out)
 {
-	char id[QUEUE_ID_MAX + 1], err[256];
+	char id[QUEUE_ID_MAX + 1], err[256] = "";
 	const char *reply = smtp_data_error_reply(s->data.error);
 
 	body_flush(s);
 	if (reply != NULL) {
-		log_message(s, NULL, "refused");
+		event_message(s, NULL, "refused");
 		s->stats.rejected++;
 		(void)buf_append_str(out, reply);
 	} else if (s->write_errno != 0) {
-		log_message(s, NULL, "queue-error");
+		event_message(s, NULL, "queue-error");
 		smtp_reply(out, "%s", queue_error_reply(s->write_errno));
 	} else {
-		struct queue_writer *w = s->qw;
+		void *msg = s->msg;
 
-		s->qw = NULL;
-		if (queue_commit(w, id, err, sizeof(err)) == -1) {
+		/* commit frees the handle whatever it returns: transaction_reset must not abort it. */
+		s->msg = NULL;
+		if (s->cfg.sink->commit(msg, id, err, sizeof(err)) == -1) {
 			int e = errno;
 
-			log_warnx("addr=%s: queue commit: %s", s->cfg.client_addr, err);
-			log_message(s, NULL, "queue-error");
+			event_sink(s, SMTP_EVENT_SINK_COMMIT_FAILED, err);
+			event_message(s, NULL, "queue-error");
 			smtp_reply(out, "%s", queue_error_reply(e));
 		} else {
-			/* Only now, with file and folder on disk, may the client hear 250. */
-			log_message(s, id, "queued");
+			/* Only now, with the message durable in the sink, may the client hear 250. */
+			event_message(s, id, "queued");
 			s->stats.messages++;
 			s->stats.octets += s->data.size;
 			smtp_reply(out, "250 2.0.0 Ok: queued as %s", id);
@@ -483,8 +528,9 @@ smtp_session_data(struct smtp_session *s, const char *data, size_t len, struct b
 {
 	size_t used;
 
+	s->nevents = 0;
 	*act_r = SMTP_ACT_DATA;
-	if (s->qw == NULL) {
+	if (s->msg == NULL) {
 		*act_r = 0;
 		return 0;
 	}
@@ -540,6 +586,7 @@ smtp_session_line(struct smtp_session *s, const char *line, size_t len, struct b
 	struct smtp_command c;
 	enum smtp_command_error e;
 
+	s->nevents = 0;
 	if (s->closing)
 		return SMTP_ACT_CLOSE;
 	if (s->auth_running) {
@@ -594,7 +641,7 @@ smtp_session_line(struct smtp_session *s, const char *line, size_t len, struct b
 	case SMTP_VERB_BDAT:
 		return error(s, out, "502 5.5.1 Error: BDAT not implemented (no CHUNKING)");
 	case SMTP_VERB_HTTP:
-		log_info("addr=%s: HTTP request on the SMTP port: closed", s->cfg.client_addr);
+		(void)event_add(s, SMTP_EVENT_HTTP);
 		smtp_reply(out, "421 4.7.0 %s This is an SMTP server, closing", s->cfg.hostname);
 		s->closing = true;
 		return SMTP_ACT_CLOSE;

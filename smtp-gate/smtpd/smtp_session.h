@@ -1,4 +1,4 @@
-/* smtp_session.h - the SMTP protocol as a pure object: a command line (or DATA octets) in, the replies out (RFC 5321, 1870, 2920, 3207, 4954, 6152). */
+/* smtp_session.h - the SMTP protocol as a pure object: a command line (or DATA octets) in, the replies and log events out, the message handed to a sink (RFC 5321, 1870, 2920, 3207, 4954, 6152). */
 #ifndef OSD_SMTP_SESSION_H
 #define OSD_SMTP_SESSION_H
 
@@ -6,7 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "address.h"
 #include "buf.h"
+#include "queue.h"
 
 struct policy;
 struct smtp_session;
@@ -15,6 +17,30 @@ struct smtp_session;
 #define SMTP_DEFAULT_MAX_RCPTS 100
 /* Errors (bad syntax, unknown commands, refused recipients) before the session is closed. */
 #define SMTP_DEFAULT_MAX_ERRORS 20
+
+/*
+ * Where an accepted message goes: the queue in osd-smtpd (smtp_serve.c's
+ * smtp_queue_sink over queue.h), memory in a test.  The session calls
+ * begin at DATA, write with the message octets (LF line ends, dots
+ * unstuffed, the Received header first), then exactly one of commit
+ * (after the terminator, for a message it accepts) and abort (a refused
+ * or unfinished message: a bad ending, too big, a write error, RSET,
+ * STARTTLS or the end of the connection).
+ */
+struct smtp_sink {
+	/* A handle for the new message, or NULL with errno (ENOSPC, EDQUOT: the disk is full) and err. */
+	void *(*begin)(void *ctx, const struct queue_envelope *env, char *err, size_t errsize);
+	/* Append octets: 0, or -1 with errno and err. */
+	int (*write)(void *msg, const void *data, size_t len, char *err, size_t errsize);
+	/*
+	 * Make the message durable and fill id_r: 0, or -1 with errno and err
+	 * and nothing kept.  The client hears 250 only after a 0 (queue.h's
+	 * contract).  Frees the handle either way.
+	 */
+	int (*commit)(void *msg, char id_r[QUEUE_ID_MAX + 1], char *err, size_t errsize);
+	/* Drop the message; frees the handle. */
+	void (*abort)(void *msg);
+};
 
 /* What the password hooks say. */
 enum smtp_check_result {
@@ -43,10 +69,10 @@ struct smtp_session_config {
 	unsigned max_rcpts;             /* 0: SMTP_DEFAULT_MAX_RCPTS */
 	unsigned max_errors;            /* 0: SMTP_DEFAULT_MAX_ERRORS */
 	const struct policy *policy;    /* rcpthosts, badmailfrom, local users */
-	const char *queue_dir;
-	bool fsync;                     /* osd.conf fsync (off only for tests and benchmarks) */
+	const struct smtp_sink *sink;   /* the accepted messages */
+	void *sink_ctx;                 /* passed to sink->begin */
 
-	void *ctx;                      /* passed to the hooks */
+	void *ctx;                      /* passed to the password hooks */
 	/*
 	 * Verify a login and its password.  *relay_r: whether this user may
 	 * relay (false for vpasswd's NO_RELAY).  err receives a reason for
@@ -77,9 +103,42 @@ struct smtp_session_stats {
 	uint64_t octets;                /* of the queued messages */
 };
 
+/*
+ * What the session has to say in the log, returned instead of logged
+ * (smtp_serve.c writes the lines).  The client's address is the caller's
+ * (smtp_session_config.client_addr).
+ */
+enum smtp_event_type {
+	SMTP_EVENT_REFUSED_SENDER,      /* MAIL refused by badmailfrom: helo, from */
+	SMTP_EVENT_REFUSED_RCPT,        /* RCPT refused by policy: helo, from, to, why */
+	SMTP_EVENT_LOOKUP_FAILED,       /* a recipient could not be checked (warning): to, why */
+	SMTP_EVENT_SINK_BEGIN_FAILED,   /* the sink took no message (warning): why */
+	SMTP_EVENT_SINK_WRITE_FAILED,   /* writing to the sink failed (warning): why */
+	SMTP_EVENT_SINK_COMMIT_FAILED,  /* the sink's commit failed (warning): why */
+	SMTP_EVENT_MESSAGE,             /* a message's end: helo, auth_user, tls, from, to (the list), size, id, result */
+	SMTP_EVENT_HTTP                 /* an HTTP request on the SMTP port: the connection closes */
+};
+
+struct smtp_event {
+	enum smtp_event_type type;
+	const char *helo;               /* the session's HELO name, "" before one */
+	const char *auth_user;          /* the AUTH user, "-" for none */
+	bool tls;
+	char from[SMTP_PATH_MAX + 1];   /* the sender, "" for <> */
+	/* one recipient, or for SMTP_EVENT_MESSAGE the list: <a>(reason),<b>(reason) */
+	char to[1024];
+	char why[256];
+	char id[QUEUE_ID_MAX + 1];      /* the sink's id of a queued message, "-" otherwise */
+	const char *result;             /* SMTP_EVENT_MESSAGE: "queued", "refused", "queue-error" */
+	uint64_t size;                  /* SMTP_EVENT_MESSAGE: the message's octets */
+};
+
+/* A call makes at most this many events (a write or commit error, then the message). */
+#define SMTP_EVENTS_MAX 4
+
 struct smtp_session *smtp_session_new(const struct smtp_session_config *cfg);
 
-/* Drops an unfinished message (nothing queued) and frees s. */
+/* Drops an unfinished message (the sink's abort) and frees s. */
 void smtp_session_free(struct smtp_session *s);
 
 /* "220 me ESMTP osd" */
@@ -95,8 +154,8 @@ unsigned smtp_session_line(struct smtp_session *s, const char *line, size_t len,
 
 /*
  * In DATA: consume the client's octets (see dataread.h), write the message
- * to the queue, and after the terminator reply 250 (durably queued) or the
- * error.  Returns how many octets were used; *act_r receives the
+ * to the sink, and after the terminator reply 250 (the sink's commit
+ * succeeded) or the error.  Returns how many octets were used; *act_r receives the
  * SMTP_ACT_* bits (SMTP_ACT_DATA while more is needed).
  */
 size_t smtp_session_data(struct smtp_session *s, const char *data, size_t len,
@@ -124,6 +183,12 @@ const char *smtp_session_auth_user(const struct smtp_session *s);
 const char *smtp_session_auth_login(const struct smtp_session *s);
 const char *smtp_session_helo(const struct smtp_session *s);
 const struct smtp_session_stats *smtp_session_stats(const struct smtp_session *s);
+
+/*
+ * The log events of the last smtp_session_line or smtp_session_data call,
+ * in order (*count_r of them); valid until the next call on s.
+ */
+const struct smtp_event *smtp_session_events(const struct smtp_session *s, size_t *count_r);
 
 /* Why the last login failed, for the log (never the password). */
 const char *smtp_session_error(const struct smtp_session *s);

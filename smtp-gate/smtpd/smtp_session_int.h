@@ -33,17 +33,21 @@ struct smtp_session {
 
 	/* The mail transaction */
 	bool have_mail;
-	char sender[300];               /* "" for <> */
+	char sender[SMTP_PATH_MAX + 1];  /* "" for <> */
 	struct rcpt *rcpts;
 	size_t nrcpts;
 	bool rcpt_refused;              /* a RCPT was refused (554 at DATA when none was accepted) */
 	uint64_t declared_size;
 
 	/* DATA */
-	struct queue_writer *qw;
+	void *msg;                      /* the sink's handle of the message being written, or NULL */
 	struct smtp_data data;
 	struct buf body;                /* unstuffed octets waiting to be written */
-	int write_errno;                /* 0, or why writing the queue file failed */
+	int write_errno;                /* 0, or why writing to the sink failed */
+
+	/* The log events of the current call; one more slot takes what does not fit. */
+	struct smtp_event events[SMTP_EVENTS_MAX + 1];
+	size_t nevents;
 
 	unsigned errors;
 	struct smtp_session_stats stats;

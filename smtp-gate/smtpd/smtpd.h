@@ -7,6 +7,7 @@
 
 #include "conf.h"
 #include "ipaddr.h"
+#include "smtp_session.h"
 
 /* The kinds of listener (server_bind's kind). */
 enum smtpd_kind {
@@ -27,6 +28,15 @@ struct smtpd {
 	struct rules_file *rules;       /* the rules file, parsed; children refresh it when it changes */
 	char queue_dir[PATH_MAX];
 };
+
+/* Where smtp_queue_sink writes: its sink_ctx. */
+struct smtp_queue_target {
+	const char *queue_dir;
+	bool fsync;                     /* osd.conf fsync (off only for tests and benchmarks) */
+};
+
+/* The session's message sink over the queue writer of queue.h (smtp_serve.c). */
+extern const struct smtp_sink smtp_queue_sink;
 
 /* Serve one connection in the child and _exit (server_hooks.serve). */
 noreturn void smtpd_serve(void *ctx, int fd, const struct ipaddr *addr, int kind,

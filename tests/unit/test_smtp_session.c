@@ -1,4 +1,4 @@
-/* test_smtp_session.c - the SMTP state machine (smtp-gate/smtpd/smtp_session.c) over real policy files and a real queue folder; golden transcripts in smtp/. */
+/* test_smtp_session.c - the SMTP state machine (smtp-gate/smtpd/smtp_session.c) over real policy files and the real queue sink, or a fake sink in memory; golden transcripts in smtp/. */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -24,6 +24,7 @@
 #include "policy.h"
 #include "queue.h"
 #include "smtp_session.h"
+#include "smtpd.h"
 #include "testutil.h"
 #include "userdb.h"
 
@@ -34,6 +35,7 @@ struct fixture {
 	char control[PATH_MAX];
 	char users[PATH_MAX];
 	char queue[PATH_MAX];
+	struct smtp_queue_target target;        /* the real queue sink's */
 	struct policy *policy;
 };
 
@@ -153,8 +155,9 @@ base_config(struct fixture *f, struct smtp_session_config *cfg)
 	cfg->hostname = "mx.example.test";
 	cfg->client_addr = "192.0.2.7";
 	cfg->policy = f->policy;
-	cfg->queue_dir = f->queue;
-	cfg->fsync = false;
+	f->target = (struct smtp_queue_target){ .queue_dir = f->queue, .fsync = false };
+	cfg->sink = &smtp_queue_sink;
+	cfg->sink_ctx = &f->target;
 	cfg->databytes = 10240000;
 	cfg->ctx = f;
 	cfg->check_password = check_password;
@@ -668,6 +671,326 @@ test_auth_8bit_login_name_refused(void **state)
 	buf_free(&out);
 }
 
+/* ----- the message sink, faked in memory ----- */
+
+/* A sink holding one message at a time in memory, failing where told to. */
+struct fake_sink {
+	struct buf data;                /* the octets written to the open message */
+	unsigned begins, writes, commits, aborts;
+	unsigned open;                  /* messages begun and neither committed nor aborted */
+	int fail_begin, fail_write, fail_commit;        /* the errno to fail with; 0: succeed */
+	char sender[SMTP_PATH_MAX + 1];
+	size_t nrcpts;
+};
+
+static void *
+fake_begin(void *ctx, const struct queue_envelope *env, char *err, size_t errsize)
+{
+	struct fake_sink *k = ctx;
+
+	if (k->fail_begin != 0) {
+		snprintf(err, errsize, "fake begin failure");
+		errno = k->fail_begin;
+		return NULL;
+	}
+	assert_int_equal(k->open, 0);
+	k->begins++;
+	k->open++;
+	snprintf(k->sender, sizeof(k->sender), "%s", env->sender);
+	k->nrcpts = env->nrcpts;
+	buf_reset(&k->data);
+	return k;
+}
+
+static int
+fake_write(void *msg, const void *data, size_t len, char *err, size_t errsize)
+{
+	struct fake_sink *k = msg;
+
+	assert_int_equal(k->open, 1);
+	k->writes++;
+	if (k->fail_write != 0) {
+		snprintf(err, errsize, "fake write failure");
+		errno = k->fail_write;
+		return -1;
+	}
+	assert_int_equal(buf_append(&k->data, data, len), 0);
+	return 0;
+}
+
+static int
+fake_commit(void *msg, char id_r[QUEUE_ID_MAX + 1], char *err, size_t errsize)
+{
+	struct fake_sink *k = msg;
+
+	assert_int_equal(k->open, 1);
+	k->open--;
+	if (k->fail_commit != 0) {
+		snprintf(err, errsize, "fake commit failure");
+		errno = k->fail_commit;
+		return -1;
+	}
+	k->commits++;
+	snprintf(id_r, QUEUE_ID_MAX + 1, "FAKE%u", k->commits);
+	return 0;
+}
+
+static void
+fake_abort(void *msg)
+{
+	struct fake_sink *k = msg;
+
+	assert_int_equal(k->open, 1);
+	k->open--;
+	k->aborts++;
+}
+
+static const struct smtp_sink fake_sink_ops = {
+	.begin = fake_begin, .write = fake_write, .commit = fake_commit, .abort = fake_abort,
+};
+
+/* A session over the fake sink k, through MAIL and RCPT to alice. */
+static struct smtp_session *
+fake_session(struct fixture *f, struct fake_sink *k, struct buf *out)
+{
+	struct smtp_session_config cfg;
+	struct smtp_session *s;
+
+	base_config(f, &cfg);
+	cfg.sink = &fake_sink_ops;
+	cfg.sink_ctx = k;
+	assert_non_null(s = smtp_session_new(&cfg));
+	send_line(s, "EHLO c.example\r\n", out);
+	send_line(s, "MAIL FROM:<a@b.example>\r\n", out);
+	send_line(s, "RCPT TO:<alice@example.test>\r\n", out);
+	buf_reset(out);
+	return s;
+}
+
+/* DATA and a whole message; returns the action bits after it. */
+static unsigned
+send_message(struct smtp_session *s, const char *body, struct buf *out)
+{
+	unsigned act = send_line(s, "DATA\r\n", out);
+
+	assert_true(act & SMTP_ACT_DATA);
+	buf_reset(out);
+	assert_int_equal(smtp_session_data(s, body, strlen(body), out, &act), strlen(body));
+	assert_false(act & SMTP_ACT_DATA);
+	return act;
+}
+
+/* The events of a message the sink failed: the sink's error, then the message, not queued. */
+static void
+assert_sink_failed(const struct smtp_session *s, enum smtp_event_type type, const char *why)
+{
+	size_t n;
+	const struct smtp_event *ev = smtp_session_events(s, &n);
+
+	assert_int_equal(n, 2);
+	assert_int_equal(ev[0].type, type);
+	assert_string_equal(ev[0].why, why);
+	assert_int_equal(ev[1].type, SMTP_EVENT_MESSAGE);
+	assert_string_equal(ev[1].result, "queue-error");
+	assert_string_equal(ev[1].id, "-");
+}
+
+/*
+ * A failed commit: 451 (or 452 for a full disk), never 250, nothing kept;
+ * the events say why and that the message was not queued.  A commit that
+ * succeeds is what the 250 and its id come from.
+ */
+static void
+test_sink_commit_failure_gives_451_452(void **state)
+{
+	struct fixture *f = *state;
+	struct fake_sink k = { .fail_commit = EIO };
+	const struct smtp_event *ev;
+	struct smtp_session *s;
+	struct buf out;
+	size_t n;
+
+	buf_init(&out, 0);
+	buf_init(&k.data, 0);
+	s = fake_session(f, &k, &out);
+	send_message(s, "Subject: x\r\n\r\nbody\r\n.\r\n", &out);
+	assert_string_equal(out.data, "451 4.3.0 Error: queue file write error\r\n");
+	assert_int_equal(k.commits, 0);
+	assert_int_equal(k.open, 0);
+	assert_int_equal(k.aborts, 0);
+	assert_sink_failed(s, SMTP_EVENT_SINK_COMMIT_FAILED, "fake commit failure");
+	assert_int_equal(smtp_session_stats(s)->messages, 0);
+
+	/* A full disk at commit: 452, so the client tries again later. */
+	k.fail_commit = ENOSPC;
+	send_line(s, "MAIL FROM:<a@b.example>\r\n", &out);
+	send_line(s, "RCPT TO:<alice@example.test>\r\n", &out);
+	send_message(s, "x\r\n.\r\n", &out);
+	assert_string_equal(out.data, "452 4.3.1 Insufficient system storage\r\n");
+	assert_int_equal(k.commits, 0);
+
+	/* The session goes on; a commit that works gives the 250 with the sink's id. */
+	k.fail_commit = 0;
+	send_line(s, "MAIL FROM:<a@b.example>\r\n", &out);
+	send_line(s, "RCPT TO:<alice@example.test>\r\n", &out);
+	send_message(s, "Subject: y\r\n\r\n..dot\r\n.\r\n", &out);
+	assert_string_equal(out.data, "250 2.0.0 Ok: queued as FAKE1\r\n");
+	assert_int_equal(k.commits, 1);
+	assert_int_equal(k.begins, 3);
+	assert_string_equal(k.sender, "a@b.example");
+	assert_int_equal(k.nrcpts, 1);
+	assert_non_null(strstr(k.data.data, "\nSubject: y\n\n.dot\n"));
+	assert_true(strncmp(k.data.data, "Received: from c.example ([192.0.2.7])", 38) == 0);
+	ev = smtp_session_events(s, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(ev[0].type, SMTP_EVENT_MESSAGE);
+	assert_string_equal(ev[0].result, "queued");
+	assert_string_equal(ev[0].id, "FAKE1");
+	assert_string_equal(ev[0].from, "a@b.example");
+	assert_string_equal(ev[0].to, "<alice@example.test>(local)");
+	assert_string_equal(ev[0].helo, "c.example");
+	assert_string_equal(ev[0].auth_user, "-");
+	/* The octets as sent, terminator excluded: "Subject: y\r\n\r\n..dot\r\n". */
+	assert_int_equal(ev[0].size, 21);
+	assert_int_equal(smtp_session_stats(s)->messages, 1);
+	assert_int_equal(k.open, 0);
+	smtp_session_free(s);
+	buf_free(&out);
+	buf_free(&k.data);
+}
+
+/* A write or begin failure: 451/452 after the data (or at DATA), the message aborted, never committed. */
+static void
+test_sink_write_and_begin_failures(void **state)
+{
+	struct fixture *f = *state;
+	struct fake_sink k = { .fail_write = EDQUOT };
+	const struct smtp_event *ev;
+	struct smtp_session *s;
+	struct buf out;
+	unsigned act;
+	size_t n;
+
+	buf_init(&out, 0);
+	buf_init(&k.data, 0);
+	s = fake_session(f, &k, &out);
+	send_message(s, "x\r\n.\r\n", &out);
+	assert_string_equal(out.data, "452 4.3.1 Insufficient system storage\r\n");
+	assert_int_equal(k.commits, 0);
+	assert_int_equal(k.aborts, 1);
+	assert_int_equal(k.open, 0);
+	assert_sink_failed(s, SMTP_EVENT_SINK_WRITE_FAILED, "fake write failure");
+
+	k.fail_write = 0;
+	k.fail_begin = EIO;
+	send_line(s, "MAIL FROM:<a@b.example>\r\n", &out);
+	send_line(s, "RCPT TO:<alice@example.test>\r\n", &out);
+	buf_reset(&out);
+	act = send_line(s, "DATA\r\n", &out);
+	assert_false(act & SMTP_ACT_DATA);
+	assert_string_equal(out.data, "451 4.3.0 Error: queue file write error\r\n");
+	ev = smtp_session_events(s, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(ev[0].type, SMTP_EVENT_SINK_BEGIN_FAILED);
+	assert_string_equal(ev[0].why, "fake begin failure");
+	assert_int_equal(k.begins, 1);
+	assert_int_equal(k.commits, 0);
+	smtp_session_free(s);
+	buf_free(&out);
+	buf_free(&k.data);
+}
+
+/*
+ * Every begun message ends in exactly one commit or abort: a refused
+ * message and the connection ending mid-DATA abort it; MAIL, RCPT and
+ * RSET never begin one (the sink sees a message only from DATA on).
+ */
+static void
+test_sink_abort_on_refusal_and_connection_end(void **state)
+{
+	struct fixture *f = *state;
+	struct fake_sink k = { 0 };
+	struct smtp_session *s;
+	struct buf out;
+	unsigned act;
+
+	buf_init(&out, 0);
+	buf_init(&k.data, 0);
+	s = fake_session(f, &k, &out);
+	assert_int_equal(k.begins, 0);
+	/* A bare LF before the terminator: 550, the message dropped. */
+	send_message(s, "Subject: x\r\n\r\nsmuggle\n.\nMAIL FROM:<a@b>\r\n.\r\n", &out);
+	assert_non_null(strstr(out.data, "550 5.6.11 "));
+	assert_int_equal(k.aborts, 1);
+	assert_int_equal(k.commits, 0);
+	assert_int_equal(k.open, 0);
+	assert_string_equal(smtp_session_events(s, &(size_t){ 0 })[0].result, "refused");
+
+	send_line(s, "MAIL FROM:<a@b.example>\r\n", &out);
+	send_line(s, "RCPT TO:<alice@example.test>\r\n", &out);
+	send_line(s, "RSET\r\n", &out);
+	assert_int_equal(k.begins, 1);
+	assert_int_equal(k.open, 0);
+
+	/* The connection ends in the middle of DATA. */
+	send_line(s, "MAIL FROM:<a@b.example>\r\n", &out);
+	send_line(s, "RCPT TO:<alice@example.test>\r\n", &out);
+	act = send_line(s, "DATA\r\n", &out);
+	assert_true(act & SMTP_ACT_DATA);
+	assert_int_equal(smtp_session_data(s, "half a line", 11, &out, &act), 11);
+	assert_true(act & SMTP_ACT_DATA);
+	assert_int_equal(k.open, 1);
+	smtp_session_free(s);
+	assert_int_equal(k.open, 0);
+	assert_int_equal(k.aborts, 2);
+	assert_int_equal(k.commits, 0);
+	buf_free(&out);
+	buf_free(&k.data);
+}
+
+/* Refusals come back as events (the log is smtp_serve.c's); each call returns only its own. */
+static void
+test_refusals_are_events(void **state)
+{
+	struct fixture *f = *state;
+	struct fake_sink k = { 0 };
+	const struct smtp_event *ev;
+	struct smtp_session_config cfg;
+	struct smtp_session *s;
+	struct buf out;
+	size_t n;
+
+	base_config(f, &cfg);
+	cfg.sink = &fake_sink_ops;
+	cfg.sink_ctx = &k;
+	buf_init(&out, 0);
+	assert_non_null(s = smtp_session_new(&cfg));
+	send_line(s, "HELO c.example\r\n", &out);
+	assert_int_equal((smtp_session_events(s, &n), n), 0);
+	send_line(s, "MAIL FROM:<spam@bad.example>\r\n", &out);
+	ev = smtp_session_events(s, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(ev[0].type, SMTP_EVENT_REFUSED_SENDER);
+	assert_string_equal(ev[0].from, "spam@bad.example");
+	assert_string_equal(ev[0].helo, "c.example");
+	send_line(s, "MAIL FROM:<a@b.example>\r\n", &out);
+	assert_int_equal((smtp_session_events(s, &n), n), 0);
+	send_line(s, "RCPT TO:<nobody@example.test>\r\n", &out);
+	ev = smtp_session_events(s, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(ev[0].type, SMTP_EVENT_REFUSED_RCPT);
+	assert_string_equal(ev[0].from, "a@b.example");
+	assert_string_equal(ev[0].to, "nobody@example.test");
+	assert_string_equal(ev[0].why, "unknown user");
+	send_line(s, "GET / HTTP/1.1\r\n", &out);
+	ev = smtp_session_events(s, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(ev[0].type, SMTP_EVENT_HTTP);
+	smtp_session_free(s);
+	assert_int_equal(k.begins, 0);
+	buf_free(&out);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -679,6 +1002,10 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_auth_cram_md5, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bare_postmaster, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_write_failure_gives_451, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sink_commit_failure_gives_451_452, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sink_write_and_begin_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sink_abort_on_refusal_and_connection_end, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refusals_are_events, setup, teardown),
 	};
 
 	if (argc < 2) {
