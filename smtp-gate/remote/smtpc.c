@@ -1,4 +1,4 @@
-/* smtpc.c - the client side of SMTP without sockets: reply parsing (RFC 5321 4.2), EHLO keywords, the DATA stuffer. */
+/* smtpc.c - the client side of SMTP without sockets: reply parsing (RFC 5321 4.2), EHLO keywords. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -234,64 +234,4 @@ smtp_ehlo_parse(const struct smtpc_reply *r, struct smtp_ehlo *e)
 			e->size_max = i == arg_len ? v : 0;
 		}
 	}
-}
-
-void
-smtp_stuff_init(struct smtp_stuffer *s)
-{
-	s->bol = true;
-	s->cr = false;
-	s->size = 0;
-}
-
-static int
-put(struct buf *out, const void *data, size_t len)
-{
-	return out == NULL || len == 0 ? 0 : buf_append(out, data, len);
-}
-
-int
-smtp_stuff(struct smtp_stuffer *s, const char *in, size_t len, struct buf *out)
-{
-	size_t pos = 0;
-
-	while (pos < len) {
-		const char *nl = memchr(in + pos, '\n', len - pos);
-		size_t seg = nl != NULL ? (size_t)(nl - (in + pos)) : len - pos;
-
-		/* RFC 5321 4.5.2: a line that starts with '.' gets one more. */
-		if (s->bol && seg > 0 && in[pos] == '.' && put(out, ".", 1) == -1)
-			return -1;
-		if (put(out, in + pos, seg) == -1)
-			return -1;
-		if (seg > 0) {
-			s->bol = false;
-			s->cr = in[pos + seg - 1] == '\r';
-		}
-		s->size += seg;
-		pos += seg;
-		if (nl == NULL)
-			break;
-		if (put(out, s->cr ? "\n" : "\r\n", s->cr ? 1 : 2) == -1)
-			return -1;
-		s->size += s->cr ? 1 : 2;
-		s->bol = true;
-		s->cr = false;
-		pos++;
-	}
-	return 0;
-}
-
-int
-smtp_stuff_end(struct smtp_stuffer *s, struct buf *out)
-{
-	if (!s->bol) {
-		/* A last line without LF still ends in CRLF: the terminator must open a line. */
-		if (put(out, s->cr ? "\n" : "\r\n", s->cr ? 1 : 2) == -1)
-			return -1;
-		s->size += s->cr ? 1 : 2;
-		s->bol = true;
-		s->cr = false;
-	}
-	return put(out, ".\r\n", 3);
 }
