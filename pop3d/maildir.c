@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "dotstuff.h"
+#include "fnv.h"
 #include "regfile.h"
 #include "xmalloc.h"
 
@@ -179,24 +180,14 @@ uidl_valid(const char *s, size_t len)
 	return true;
 }
 
-/* 64-bit FNV-1a, seeded: two seeds give the 128 bits of a substitute UIDL. */
-static uint64_t
-fnv1a64(uint64_t h, const char *s)
-{
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 /* A UIDL for a file name that cannot give one: stable, as long as the file keeps its folder and name. */
 static char *
 uidl_hashed(const char *folder, const char *name)
 {
 	char out[sizeof(MAILDIR_UIDL_HASH_PREFIX) + 32];
-	uint64_t a = fnv1a64(fnv1a64(0xcbf29ce484222325ULL, folder), name);
-	uint64_t b = fnv1a64(fnv1a64(0x84222325cbf29ce4ULL, name), folder);
+	/* 64-bit FNV-1a, seeded two ways: the 128 bits of a substitute UIDL. */
+	uint64_t a = fnv1a64_str(fnv1a64_str(FNV1A64_BASIS, folder), name);
+	uint64_t b = fnv1a64_str(fnv1a64_str(0x84222325cbf29ce4ULL, name), folder);
 
 	snprintf(out, sizeof(out), "%s%016llx%016llx", MAILDIR_UIDL_HASH_PREFIX,
 		 (unsigned long long)a, (unsigned long long)b);

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ascii.h"
 #include "atomicfile.h"
 #include "buf.h"
 #include "log.h"
@@ -150,10 +151,8 @@ udb_check_domain_len(const char *domain, size_t len, char *out, size_t size, cha
 		return -1;
 	}
 	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)domain[i];
+		unsigned char c = (unsigned char)ascii_lower(domain[i]);
 
-		if (c >= 'A' && c <= 'Z')
-			c = (unsigned char)(c - 'A' + 'a');
 		if (c == '.') {
 			/* An empty label also rules out ".", ".." and hidden names. */
 			if (label == 0) {

@@ -13,6 +13,7 @@
 
 #include "atomicfile.h"
 #include "errfmt.h"
+#include "fnv.h"
 #include "path.h"
 #include "regfile.h"
 
@@ -38,11 +39,9 @@ void
 qstore_bucket(const char *id, char out[3])
 {
 	static const char hex[] = "0123456789abcdef";
-	uint32_t h = 2166136261u;
-
 	/* FNV-1a: ids differ mostly in their last digits, which must spread too. */
-	for (; *id != '\0'; id++)
-		h = (h ^ (unsigned char)*id) * 16777619u;
+	uint32_t h = fnv1a32_str(FNV1A32_BASIS, id);
+
 	h ^= h >> 16;
 	out[0] = hex[(h >> 4) & 15];
 	out[1] = hex[h & 15];

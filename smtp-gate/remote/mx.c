@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "ascii.h"
 #include "errfmt.h"
 #include "monotonic.h"
 
@@ -21,22 +22,6 @@
 /* Longest domain name in text form (RFC 1035 2.3.4, without the final dot). */
 #define DNS_NAME_MAX 253
 #define DNS_LABEL_MAX 63
-
-static char
-ascii_lower(char c)
-{
-	/* Not tolower(): the locale must not change what matches. */
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-static bool
-ascii_eq(const char *a, const char *b, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (ascii_lower(a[i]) != ascii_lower(b[i]))
-			return false;
-	return true;
-}
 
 static bool
 name_char(char c)
@@ -88,7 +73,7 @@ parse_literal(const char *s, size_t len, struct ipaddr *addr_r)
 		return -1;
 	in = s + 1;
 	inlen = len - 2;
-	tagged = inlen > 5 && ascii_eq(in, "IPv6:", 5);
+	tagged = inlen > 5 && ascii_eq_nocase(in, "IPv6:", 5);
 	if (tagged) {
 		in += 5;
 		inlen -= 5;
@@ -228,10 +213,10 @@ int mx_route(char *const *lines, size_t nlines, const char *domain, char host[MX
 		if (rt.domlen == 0)
 			score = 1;
 		else if (rt.dom[0] == '.')
-			score = dlen > rt.domlen && ascii_eq(domain + dlen - rt.domlen, rt.dom, rt.domlen)
+			score = dlen > rt.domlen && ascii_eq_nocase(domain + dlen - rt.domlen, rt.dom, rt.domlen)
 				? 1 + rt.domlen : 0;
 		else
-			score = dlen == rt.domlen && ascii_eq(domain, rt.dom, dlen) ? SIZE_MAX : 0;
+			score = dlen == rt.domlen && ascii_eq_nocase(domain, rt.dom, dlen) ? SIZE_MAX : 0;
 		/* The first of equal lines wins, as the first match in a file does. */
 		if (score > best_score) {
 			best_score = score;
@@ -345,7 +330,7 @@ add_mx(struct mx_ctx *ctx, const char *name, unsigned pref)
 	}
 	/* The same host twice would only be tried twice: keep its best preference. */
 	for (size_t i = 0; i < ctx->nmx; i++) {
-		if (strlen(r->hosts[i].name) == len && ascii_eq(r->hosts[i].name, name, len)) {
+		if (strlen(r->hosts[i].name) == len && ascii_eq_nocase(r->hosts[i].name, name, len)) {
 			if (pref < r->hosts[i].pref)
 				r->hosts[i].pref = pref;
 			return;

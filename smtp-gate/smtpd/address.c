@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ascii.h"
+
 /* A read position inside the argument; every parser stops at end. */
 struct scan {
 	const char *p;
@@ -28,12 +30,6 @@ static bool
 is_atext(unsigned char c)
 {
 	return is_alpha(c) || is_digit(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
-}
-
-static char
-to_lower(char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
 /* NUL never reaches here (control characters are refused first), so strncasecmp sees all len octets. */
@@ -103,7 +99,7 @@ literal_valid(const char *s, size_t len, char *canon)
 			n += 5;
 		}
 		for (size_t i = 0; i < ilen; i++)
-			canon[n++] = to_lower(addr[i]);
+			canon[n++] = ascii_lower(addr[i]);
 		canon[n++] = ']';
 		canon[n] = '\0';
 	}
@@ -262,7 +258,7 @@ parse_domain(struct scan *sc, struct smtp_path *path)
 	if ((e = scan_domain_name(sc, &start, &len)) != SMTP_ADDR_OK)
 		return e;
 	for (size_t i = 0; i < len; i++)
-		path->domain[i] = to_lower(start[i]);
+		path->domain[i] = ascii_lower(start[i]);
 	path->domain[len] = '\0';
 	return SMTP_ADDR_OK;
 }
