@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ascii.h"
 #include "path.h"
 
 void
@@ -83,10 +84,7 @@ void cli_bad_option(const char *command, int opt)
 bool
 cli_has_control(const char *s)
 {
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return true;
-	return false;
+	return ascii_has_ctl(s, strlen(s));
 }
 
 const char *

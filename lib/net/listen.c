@@ -1,4 +1,5 @@
 /* listen.c - parse "host:port" listener specs and bind them (IPv4 and IPv6). */
+#include "decimal.h"
 #include "errfmt.h"
 #include "listen.h"
 
@@ -19,7 +20,7 @@ listen_parse(const char *spec, char *host_r, size_t hostsize, unsigned *port_r,
 {
 	const char *host, *colon, *p;
 	size_t hostlen;
-	unsigned long port = 0;
+	uint64_t port;
 
 	if (spec == NULL || spec[0] == '\0')
 		return errfmt(err, errsize, "empty listener (want host:port)");
@@ -50,12 +51,7 @@ listen_parse(const char *spec, char *host_r, size_t hostsize, unsigned *port_r,
 	p = colon + 1;
 	if (*p == '\0')
 		return errfmt(err, errsize, "%s: missing port", spec);
-	for (; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9' || port > 65535)
-			return errfmt(err, errsize, "%s: bad port (want 1-65535)", spec);
-		port = port * 10 + (unsigned long)(*p - '0');
-	}
-	if (port == 0 || port > 65535)
+	if (decimal_parse(p, strlen(p), 65535, &port) == -1 || port == 0)
 		return errfmt(err, errsize, "%s: bad port (want 1-65535)", spec);
 	if (hostlen == 1 && host[0] == '*')
 		hostlen = 0;

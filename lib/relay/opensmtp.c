@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ascii.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -314,13 +315,7 @@ enum opensmtp_expire_result opensmtp_expire_at(int dirfd, const char *name, long
 
 void opensmtp_printable(const char *name, char *out, size_t size)
 {
-	size_t i;
-
-	if (size == 0)
-		return;
-	for (i = 0; name[i] != '\0' && i + 1 < size; i++)
-		out[i] = (name[i] >= 0x20 && name[i] < 0x7f) ? name[i] : '?';
-	out[i] = '\0';
+	(void)ascii_sanitize(out, size, name, strlen(name), ASCII_KEEP_PRINTABLE, '?');
 }
 
 /*

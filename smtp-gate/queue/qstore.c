@@ -11,8 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ascii.h"
 #include "atomicfile.h"
 #include "errfmt.h"
+#include "decimal.h"
 #include "fnv.h"
 #include "path.h"
 #include "regfile.h"
@@ -138,18 +140,14 @@ int
 qstore_info_set(struct qstore_info *info, size_t i, enum qstore_status st, const char *reason)
 {
 	char *copy = NULL;
-	size_t n, k;
+	size_t n;
 
 	if (reason != NULL) {
 		n = strnlen(reason, QSTORE_REASON_MAX);
 		if ((copy = malloc(n + 1)) == NULL)
 			return -1;
 		/* One line of printable text: the info file is line-based. */
-		for (k = 0; k < n; k++) {
-			unsigned char c = (unsigned char)reason[k];
-			copy[k] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
-		}
-		copy[n] = '\0';
+		(void)ascii_sanitize(copy, n + 1, reason, n, ASCII_KEEP_8BIT, ' ');
 	}
 	info->rcpts[i].status = st;
 	free(info->rcpts[i].reason);
@@ -182,15 +180,10 @@ qstore_info_format(const struct qstore_info *info, struct buf *out)
 static int
 parse_number(const char *s, unsigned long long max, unsigned long long *v_r)
 {
-	unsigned long long v = 0;
+	uint64_t v;
 
-	if (*s == '\0')
+	if (decimal_parse(s, strlen(s), max, &v) == -1)
 		return -1;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9' || v > (max - (unsigned)(*s - '0')) / 10)
-			return -1;
-		v = v * 10 + (unsigned)(*s - '0');
-	}
 	*v_r = v;
 	return 0;
 }

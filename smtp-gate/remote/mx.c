@@ -14,6 +14,7 @@
 #include <sys/random.h>
 
 #include "ascii.h"
+#include "decimal.h"
 #include "errfmt.h"
 #include "monotonic.h"
 
@@ -92,16 +93,11 @@ parse_literal(const char *s, size_t len, struct ipaddr *addr_r)
 static unsigned
 parse_port(const char *s, size_t len)
 {
-	unsigned v = 0;
+	uint64_t v;
 
-	if (len == 0 || len > 5)
+	if (len > 5 || decimal_parse(s, len, 65535, &v) == -1)
 		return 0;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-		v = v * 10 + (unsigned)(s[i] - '0');
-	}
-	return v <= 65535 ? v : 0;
+	return (unsigned)v;
 }
 
 struct route {
@@ -172,14 +168,11 @@ parse_route(const char *line, struct route *rt)
 static void
 quote_line(const char *line, char *out, size_t size)
 {
-	size_t n = 0;
+	/* Room for "..." after what is copied. */
+	size_t len = strlen(line), n = ascii_sanitize(out, size - 3, line, len, ASCII_KEEP_PRINTABLE, '?');
 
-	for (; *line != '\0' && n + 4 < size; line++)
-		out[n++] = (unsigned char)*line < 0x20 || (unsigned char)*line >= 0x7f ? '?' : *line;
-	if (*line != '\0')
-		for (int i = 0; i < 3; i++)
-			out[n++] = '.';
-	out[n] = '\0';
+	if (n < len)
+		memcpy(out + n, "...", 4);
 }
 
 int mx_route(char *const *lines, size_t nlines, const char *domain, char host[MX_HOST_MAX + 1],

@@ -3,6 +3,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ascii.h"
+#include "decimal.h"
 #include "smtpc.h"
 
 void
@@ -58,12 +60,7 @@ add_text(struct smtpc_reply *r, const char *text, size_t len)
 		len = room;
 		r->cut = true;
 	}
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		r->text[r->len++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
-	}
-	r->text[r->len] = '\0';
+	r->len += ascii_sanitize(r->text + r->len, len + 1, text, len, ASCII_KEEP_8BIT, '?');
 }
 
 /* One whole line (without its LF): 1 the last line of the reply, 0 more lines follow, -1 garbage. */
@@ -221,17 +218,11 @@ smtp_ehlo_parse(const struct smtpc_reply *r, struct smtp_ehlo *e)
 		else if (keyword(line, len, "8BITMIME", &arg, &arg_len))
 			e->eightbitmime = true;
 		else if (keyword(line, len, "SIZE", &arg, &arg_len)) {
-			uint64_t v = 0;
-			size_t i;
+			uint64_t v;
 
 			e->size = true;
-			for (i = 0; i < arg_len && is_digit(arg[i]); i++) {
-				if (v > (UINT64_MAX - 9) / 10)
-					break;
-				v = v * 10 + (uint64_t)(arg[i] - '0');
-			}
-			/* A malformed or huge limit is no limit we can use. */
-			e->size_max = i == arg_len ? v : 0;
+			/* A malformed or huge limit is no limit we can use; no argument is none. */
+			e->size_max = decimal_parse(arg, arg_len, UINT64_MAX, &v) == 0 ? v : 0;
 		}
 	}
 }

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "ascii.h"
+#include "decimal.h"
 
 /* A read position inside the argument; every parser stops at end. */
 struct scan {
@@ -327,17 +328,10 @@ is_value_char(unsigned char c)
 static enum smtp_addr_error
 param_size(const char *v, size_t vlen, struct smtp_params *params)
 {
-	uint64_t n = 0;
+	uint64_t n;
 
-	if (params->have_size || vlen == 0 || vlen > 20)
+	if (params->have_size || vlen > 20 || decimal_parse(v, vlen, UINT64_MAX, &n) == -1)
 		return SMTP_PARAM_SYNTAX;
-	for (size_t i = 0; i < vlen; i++) {
-		unsigned d = (unsigned)(v[i] - '0');
-
-		if (!is_digit((unsigned char)v[i]) || n > (UINT64_MAX - d) / 10)
-			return SMTP_PARAM_SYNTAX;
-		n = n * 10 + d;
-	}
 	params->have_size = true;
 	params->size = n;
 	return SMTP_ADDR_OK;

@@ -1,4 +1,4 @@
-/* test_fnv.c - unit tests for FNV-1a and the ASCII case folding (lib/util/fnv.h, lib/util/ascii.c). */
+/* test_fnv.c - unit tests for FNV-1a and the ASCII helpers: case folding, control characters, sanitising (lib/util/fnv.h, lib/util/ascii.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -58,6 +58,31 @@ test_ascii_lower_only_letters(void **state)
 	assert_true(ascii_eq_nocase("", "x", 0));
 }
 
+/* Controls (NUL too) always replaced, 8-bit only when asked; the copy is cut to fit and always terminated. */
+static void
+test_ascii_sanitize_controls_and_8bit(void **state)
+{
+	char out[16];
+
+	(void)state;
+	assert_int_equal(ascii_sanitize(out, sizeof(out), "a\r\nb\0c\x7f\xc3\xa9", 9, ASCII_KEEP_8BIT, '?'), 9);
+	assert_string_equal(out, "a??b?c?\xc3\xa9");
+	assert_int_equal(ascii_sanitize(out, sizeof(out), "a\r\nb\0c\x7f\xc3\xa9", 9, ASCII_KEEP_PRINTABLE, '?'), 9);
+	assert_string_equal(out, "a??b?c???");
+	assert_int_equal(ascii_sanitize(out, sizeof(out), "x\ty", 3, ASCII_KEEP_8BIT, ' '), 3);
+	assert_string_equal(out, "x y");
+	/* Cut: size 4 holds 3 octets and the NUL. */
+	assert_int_equal(ascii_sanitize(out, 4, "abcdef", 6, ASCII_KEEP_8BIT, '?'), 3);
+	assert_string_equal(out, "abc");
+	out[0] = 'z';
+	assert_int_equal(ascii_sanitize(out, 0, "abc", 3, ASCII_KEEP_8BIT, '?'), 0);
+	assert_int_equal(out[0], 'z');
+	assert_true(ascii_has_ctl("ab\0", 3));
+	assert_true(ascii_has_ctl("a\x7f", 2));
+	assert_false(ascii_has_ctl("a b\xff~", 5));
+	assert_false(ascii_has_ctl("a\n", 1));
+}
+
 int
 main(void)
 {
@@ -65,6 +90,7 @@ main(void)
 		cmocka_unit_test(test_fnv1a_known_vectors),
 		cmocka_unit_test(test_fnv1a_pieces_chain),
 		cmocka_unit_test(test_ascii_lower_only_letters),
+		cmocka_unit_test(test_ascii_sanitize_controls_and_8bit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
