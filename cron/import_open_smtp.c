@@ -101,9 +101,6 @@ struct login {
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
-	};
 	const char *conf_arg = NULL, *file;
 	struct osd_conf conf;
 	struct runas ra;
@@ -116,20 +113,9 @@ int main(int argc, char **argv)
 	ssize_t got;
 	time_t now = time(NULL);
 	FILE *fp;
-	int opt, dirfd;
+	int dirfd;
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'c': conf_arg = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: cli_bad_option("import-open-smtp", optopt); return 100;
-		}
-	}
-	if (argc - optind != 1) {
-		usage(stderr);
-		return 100;
-	}
+	conf_arg = cli_conf_operands(argc, argv, "import-open-smtp", usage, 1, 100);
 	file = argv[optind];
 	cli_load_conf(&conf, conf_arg);
 	/* vpopmail's file may be readable by root only: opened before the drop. */

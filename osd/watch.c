@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "conf.h"
 #include "log.h"
+#include "sigfd.h"
 #include "opensmtp.h"
 #include "path.h"
 #include "relay_rebuild.h"
@@ -377,18 +378,9 @@ static void expire_due(struct watcher *w)
 
 static int setup_signals(void)
 {
-	sigset_t set;
-	int fd;
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	int fd = sigfd_open(sigs, sizeof sigs / sizeof sigs[0], NULL);
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		fatal("sigprocmask");
-	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (fd < 0)
-		fatal("signalfd");
 	signal(SIGPIPE, SIG_IGN);
 	return fd;
 }

@@ -1,6 +1,7 @@
 /* listen.c - parse "host:port" listener specs and bind them (IPv4 and IPv6). */
 #include "decimal.h"
 #include "errfmt.h"
+#include "fdclose.h"
 #include "listen.h"
 
 #include <errno.h>
@@ -70,7 +71,7 @@ listen_parse(const char *spec, char *host_r, size_t hostsize, unsigned *port_r,
 static int
 bind_one(const char *spec, const struct addrinfo *ai, int backlog, char *err, size_t errsize)
 {
-	int fd, one = 1, saved;
+	int fd, one = 1;
 	const char *step;
 
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
@@ -92,10 +93,8 @@ bind_one(const char *spec, const struct addrinfo *ai, int backlog, char *err, si
 		goto fail;
 	return fd;
 fail:
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return errfmt(err, errsize, "%s: %s: %s", spec, step, strerror(saved));
+	(void)close_keep_errno(fd);
+	return errfmt(err, errsize, "%s: %s: %s", spec, step, strerror(errno));
 }
 
 int

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ascii.h"
+#include "fdclose.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -79,7 +80,7 @@
 
 int opensmtp_touch_at(int dirfd, const char *name, struct stat *st_r)
 {
-	int fd, saved;
+	int fd;
 
 	/* NOFOLLOW: a planted symlink cannot make us touch another file;
 	 * NONBLOCK: nor a planted FIFO hang us. */
@@ -96,10 +97,7 @@ int opensmtp_touch_at(int dirfd, const char *name, struct stat *st_r)
 		goto fail;
 	return fd;
 fail:
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return -1;
+	return close_keep_errno(fd);
 }
 
 int opensmtp_touch_landed(int dirfd, const char *name, const struct stat *st)

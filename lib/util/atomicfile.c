@@ -127,6 +127,16 @@ atomicfile_abort(struct atomicfile *af)
 }
 
 int
+atomicfile_write_commit(struct atomicfile *af, const void *data, size_t len, bool do_fsync)
+{
+	if (write_all(af->fd, data, len) == -1) {
+		atomicfile_abort(af);   /* keeps errno */
+		return -1;
+	}
+	return atomicfile_commit(af, do_fsync);
+}
+
+int
 write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;

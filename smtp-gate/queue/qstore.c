@@ -286,12 +286,7 @@ qstore_info_write(const char *queue_dir, const char *id, const struct qstore_inf
 		errfmt(err, errsize, "%s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (write_all(af.fd, text.data, text.len) == -1) {
-		errfmt(err, errsize, "%s: %s", path, strerror(errno));
-		atomicfile_abort(&af);
-		goto out;
-	}
-	if (atomicfile_commit(&af, do_fsync) == -1) {
+	if (atomicfile_write_commit(&af, text.data, text.len, do_fsync) == -1) {
 		errfmt(err, errsize, "%s: %s", path, strerror(errno));
 		goto out;
 	}
