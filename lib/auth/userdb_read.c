@@ -18,6 +18,7 @@
 #include "atomicfile.h"
 #include "buf.h"
 #include "errfmt.h"
+#include "fdclose.h"
 #include "log.h"
 #include "path.h"
 #include "regfile.h"
@@ -191,9 +192,7 @@ userdb_foreach(const char *users_dir, const char *domain, userdb_user_fn *fn,
 			break;
 		}
 	}
-	saved = errno;
-	close(lr->fd);
-	errno = saved;
+	(void)close_keep_errno(lr->fd);
 out:
 	saved = errno;
 	explicit_bzero(u, sizeof(*u));
