@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "conf.h"
+#include "decimal.h"
 #include "opensmtp.h"
 #include "path.h"
 #include "rules.h"
@@ -42,7 +43,7 @@ static void usage(FILE *out)
 static const char *parse_line(char *line, struct ipaddr *addr, time_t *when, const char **env_r)
 {
 	char *ts, *end, *colon = NULL;
-	unsigned long long secs;
+	uint64_t secs;
 
 	/* The timestamp is the last white-space separated field. */
 	end = line + strlen(line);
@@ -55,9 +56,7 @@ static const char *parse_line(char *line, struct ipaddr *addr, time_t *when, con
 		return "no timestamp at the end of the line";
 	if (ts == line || (ts[-1] != ' ' && ts[-1] != '\t'))
 		return "the timestamp must follow white space";
-	errno = 0;
-	secs = strtoull(ts, NULL, 10);
-	if (errno != 0 || secs > (unsigned long long)INT64_MAX / 2)
+	if (decimal_parse(ts, (size_t)(end - ts), (uint64_t)INT64_MAX / 2, &secs) == -1)
 		return "timestamp out of range";
 	*when = (time_t)secs;
 	ts[-1] = '\0';
