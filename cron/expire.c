@@ -1,50 +1,15 @@
 /* expire.c - osd expire: remove expired open-smtp entries once and rebuild relay.cdb (for cron). */
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "conf.h"
 #include "log.h"
-#include "opensmtp.h"
-#include "relaydb.h"
-#include "rules.h"
+#include "relay_rebuild.h"
 #include "runas.h"
-#include "xmalloc.h"
-
-struct live {
-	struct ipaddr *addrs;
-	size_t count, cap;
-	size_t pos;
-};
-
-static int collect(void *ctx, const struct ipaddr *addr, const struct timespec *mtime)
-{
-	struct live *l = ctx;
-
-	(void)mtime;
-	if (l->count == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 1024;
-		l->addrs = xreallocarray(l->addrs, l->cap, sizeof *l->addrs);
-	}
-	l->addrs[l->count++] = *addr;
-	return 0;
-}
-
-static int next_entry(void *ctx, struct ipaddr *entry_r)
-{
-	struct live *l = ctx;
-
-	if (l->pos >= l->count)
-		return 0;
-	*entry_r = l->addrs[l->pos++];
-	return 1;
-}
 
 static void usage(FILE *out)
 {
@@ -62,14 +27,12 @@ int main(int argc, char **argv)
 	};
 	const char *conf_arg = NULL;
 	struct osd_conf conf;
-	struct opensmtp_scan_stats st;
-	struct live live = { 0 };
-	struct rules rules;
+	struct relay_rebuild_args job;
+	struct relay_rebuild_stats st;
 	struct runas ra;
-	char dir[PATH_MAX], cdb[PATH_MAX], err[PATH_MAX + 256];
+	char dir[PATH_MAX], cdb[PATH_MAX], err[2 * PATH_MAX + 512];
 	bool verbose = false;
-	int opt, dirfd, r;
-	long n;
+	int opt;
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
@@ -96,32 +59,18 @@ int main(int argc, char **argv)
 	    runas_relay_state(&ra, &conf, err, sizeof err) == -1 ||
 	    runas_drop(&ra, err, sizeof err) == -1)
 		runas_refuse("expire", err);
-	/* Rules first: a broken rules file must not leave a table without them. */
-	r = rules_load_file(&rules, conf.rules, err, sizeof err);
-	if (r < 0) {
-		cli_error("expire", "rules: %s", err);
-		return 111;
-	}
-	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		cli_error("expire", "%s: %s", dir, strerror(errno));
-		return 111;
-	}
-	if (opensmtp_scan(dirfd, conf.relay_expire, collect, &live, &st) < 0) {
-		cli_error("expire", "reading %s: %s", dir, strerror(errno));
-		return 111;
-	}
-	struct relaydb_dynamic dyn = { conf.relay_env_value, conf.relay_env_len,
-				       conf.relay_ipv6_prefix };
-	n = relaydb_write(cdb, &rules, &dyn, next_entry, &live, conf.fsync);
-	if (n < 0) {
-		cli_error("expire", "writing %s: %s", cdb, strerror(errno));
+	/* The same job as osd watch -1 (lib/relay/relay_rebuild.c). */
+	job = (struct relay_rebuild_args){
+		.rules = conf.rules, .dir = dir, .cdb = cdb, .expire = conf.relay_expire,
+		.dyn = { conf.relay_env_value, conf.relay_env_len, conf.relay_ipv6_prefix },
+		.fsync = conf.fsync,
+	};
+	if (relay_rebuild_once(&job, &st, err, sizeof err) == -1) {
+		cli_error("expire", "%s", err);
 		return 111;
 	}
 	if (verbose)
-		printf("expire: %lu live, %lu expired, %lu ignored; %s: %ld records\n", st.live,
-		       st.expired, st.ignored, cdb, n);
-	free(live.addrs);
-	rules_free(&rules);
-	close(dirfd);
+		printf("expire: %lu live, %lu expired, %lu ignored; %s: %ld records\n", st.scan.live,
+		       st.scan.expired, st.scan.ignored, cdb, st.records);
 	return 0;
 }

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "conf.h"
+#include "decimal.h"
 #include "opensmtp.h"
 #include "path.h"
 #include "rules.h"
@@ -42,7 +43,7 @@ static void usage(FILE *out)
 static const char *parse_line(char *line, struct ipaddr *addr, time_t *when, const char **env_r)
 {
 	char *ts, *end, *colon = NULL;
-	unsigned long long secs;
+	uint64_t secs;
 
 	/* The timestamp is the last white-space separated field. */
 	end = line + strlen(line);
@@ -55,9 +56,7 @@ static const char *parse_line(char *line, struct ipaddr *addr, time_t *when, con
 		return "no timestamp at the end of the line";
 	if (ts == line || (ts[-1] != ' ' && ts[-1] != '\t'))
 		return "the timestamp must follow white space";
-	errno = 0;
-	secs = strtoull(ts, NULL, 10);
-	if (errno != 0 || secs > (unsigned long long)INT64_MAX / 2)
+	if (decimal_parse(ts, (size_t)(end - ts), (uint64_t)INT64_MAX / 2, &secs) == -1)
 		return "timestamp out of range";
 	*when = (time_t)secs;
 	ts[-1] = '\0';
@@ -101,9 +100,6 @@ struct login {
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
-	};
 	const char *conf_arg = NULL, *file;
 	struct osd_conf conf;
 	struct runas ra;
@@ -116,20 +112,9 @@ int main(int argc, char **argv)
 	ssize_t got;
 	time_t now = time(NULL);
 	FILE *fp;
-	int opt, dirfd;
+	int dirfd;
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'c': conf_arg = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: cli_bad_option("import-open-smtp", optopt); return 100;
-		}
-	}
-	if (argc - optind != 1) {
-		usage(stderr);
-		return 100;
-	}
+	conf_arg = cli_conf_operands(argc, argv, "import-open-smtp", usage, 1, 100);
 	file = argv[optind];
 	cli_load_conf(&conf, conf_arg);
 	/* vpopmail's file may be readable by root only: opened before the drop. */

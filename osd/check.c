@@ -36,35 +36,18 @@ static void print_time(const char *label, time_t t)
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
-	};
 	const char *conf_arg = NULL;
 	struct osd_conf conf;
 	struct relay_decision d;
 	struct relay_state st;
 	struct rules_file rules;
 	struct ipaddr addr;
-	char dir[PATH_MAX], cdb[PATH_MAX], text[IPADDR_TEXT_MAX], shown[64], err[PATH_MAX + 256];
-	int opt, dirfd;
+	char dir[PATH_MAX], cdb[PATH_MAX], text[IPADDR_TEXT_MAX], err[PATH_MAX + 256];
+	int dirfd;
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'c': conf_arg = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: cli_bad_option("check", optopt); return 100;
-		}
-	}
-	if (argc - optind != 1) {
-		usage(stderr);
+	conf_arg = cli_conf_operands(argc, argv, "check", usage, 1, 100);
+	if (cli_parse_addr("check", argv[optind], &addr) == -1)
 		return 100;
-	}
-	if (ipaddr_parse(argv[optind], &addr) < 0) {
-		opensmtp_printable(argv[optind], shown, sizeof shown);
-		cli_error("check", "'%s' is not an IPv4 or IPv6 address", shown);
-		return 100;
-	}
 	cli_load_conf(&conf, conf_arg);
 	if (conf_opensmtp_dir(&conf, dir, sizeof dir) < 0 ||
 	    conf_relay_cdb(&conf, cdb, sizeof cdb) < 0) {

@@ -27,33 +27,15 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
-	};
 	const char *conf_arg = NULL;
 	struct osd_conf conf;
 	struct ipaddr addr, entry;
 	struct runas ra;
 	char dir[PATH_MAX], shown[64], err[PATH_MAX + 256];
-	int opt;
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'c': conf_arg = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: cli_bad_option("record", optopt); return 100;
-		}
-	}
-	if (argc - optind != 1) {
-		usage(stderr);
+	conf_arg = cli_conf_operands(argc, argv, "record", usage, 1, 100);
+	if (cli_parse_addr("record", argv[optind], &addr) == -1)
 		return 100;
-	}
-	if (ipaddr_parse(argv[optind], &addr) < 0) {
-		opensmtp_printable(argv[optind], shown, sizeof shown);
-		cli_error("record", "'%s' is not an IPv4 or IPv6 address", shown);
-		return 100;
-	}
 	if (!ipaddr_is_unicast(&addr)) {
 		opensmtp_printable(argv[optind], shown, sizeof shown);
 		cli_error("record", "'%s' is not a client's own address (unspecified, multicast "

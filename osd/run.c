@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "conf.h"
 #include "log.h"
+#include "sigfd.h"
 #include "path.h"
 
 #define MAX_SERVICES 8
@@ -166,7 +167,8 @@ int main(int argc, char **argv)
 	struct service svc[MAX_SERVICES];
 	struct osd_conf conf;
 	char selfdir[PATH_MAX];
-	sigset_t set, oldmask;
+	static const int run_sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
+	sigset_t oldmask;
 	int opt, n, sigfd;
 
 	opterr = 0;
@@ -184,16 +186,7 @@ int main(int argc, char **argv)
 		fatal("readlink /proc/self/exe");
 	n = parse_services(conf.services, selfdir, svc);
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGCHLD);
-	if (sigprocmask(SIG_BLOCK, &set, &oldmask) < 0)
-		fatal("sigprocmask");
-	sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sigfd < 0)
-		fatal("signalfd");
+	sigfd = sigfd_open(run_sigs, sizeof(run_sigs) / sizeof(run_sigs[0]), &oldmask);
 
 	for (int i = 0; i < n; i++)
 		start(&svc[i], conf.path, &oldmask);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fnv.h"
 #include "timecalc.h"
 #include "xmalloc.h"
 
@@ -28,11 +29,9 @@ static uint64_t hash_addr(const struct table *t, const struct ipaddr *addr)
 	/* FNV-1a with a per-table seed, finished with a 64-bit mixer so that
 	 * addresses differing only in their last byte spread over all slots. */
 	uint64_t h = 1469598103934665603ull ^ t->seed;
-	unsigned len = ipaddr_len(addr);
 
-	h = (h ^ (uint64_t)addr->family) * 1099511628211ull;
-	for (unsigned i = 0; i < len; i++)
-		h = (h ^ addr->bytes[i]) * 1099511628211ull;
+	h = fnv1a64_byte(h, (unsigned char)addr->family);
+	h = fnv1a64(h, addr->bytes, ipaddr_len(addr));
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdull;
 	h ^= h >> 33;

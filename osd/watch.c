@@ -18,8 +18,10 @@
 #include "cli.h"
 #include "conf.h"
 #include "log.h"
+#include "sigfd.h"
 #include "opensmtp.h"
 #include "path.h"
+#include "relay_rebuild.h"
 #include "relaydb.h"
 #include "rules.h"
 #include "runas.h"
@@ -376,18 +378,9 @@ static void expire_due(struct watcher *w)
 
 static int setup_signals(void)
 {
-	sigset_t set;
-	int fd;
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	int fd = sigfd_open(sigs, sizeof sigs / sizeof sigs[0], NULL);
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		fatal("sigprocmask");
-	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (fd < 0)
-		fatal("signalfd");
 	signal(SIGPIPE, SIG_IGN);
 	return fd;
 }
@@ -456,6 +449,32 @@ static void settle(struct watcher *w)
 		rebuild(w);
 }
 
+/*
+ * -1: scan, expire and rebuild once: the job osd expire runs
+ * (lib/relay/relay_rebuild.c), reported in the watcher's log.  0, or 111.
+ */
+static int watch_once(struct watcher *w)
+{
+	struct relay_rebuild_args job = {
+		.rules = w->conf.rules, .dir = w->dir, .cdb = w->cdb, .expire = w->conf.relay_expire,
+		.dyn = { w->conf.relay_env_value, w->conf.relay_env_len, w->conf.relay_ipv6_prefix },
+		.fsync = w->conf.fsync,
+	};
+	struct relay_rebuild_stats st;
+	char err[2 * PATH_MAX + 512];
+
+	if (relay_rebuild_once(&job, &st, err, sizeof err) == -1) {
+		log_errx("%s", err);
+		return 111;
+	}
+	if (st.rules_missing)
+		log_info("rules: %s does not exist: no static rules", w->conf.rules);
+	log_info("scan: %lu live, %lu expired, %lu ignored in %.1f ms", st.scan.live, st.scan.expired,
+		 st.scan.ignored, st.scan_ms);
+	log_debug("relay table: %ld records (%lu dynamic)", st.records, st.scan.live);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct watcher w = { .dirfd = -1, .dir_wd = -1, .rules_wd = -1 };
@@ -494,20 +513,11 @@ int main(int argc, char **argv)
 	    runas_drop(&ra, err, sizeof err) == -1)
 		runas_refuse("watch", err);
 
+	if (once)
+		return watch_once(&w);
 	rules_init(&w.rules);
 	load_rules(&w, true);
 	w.table = table_new();
-	if (once) {
-		w.dirfd = open(w.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (w.dirfd < 0)
-			fatal("cannot open %s", w.dir);
-		full_scan(&w);
-		rebuild(&w);
-		close(w.dirfd);
-		table_free(w.table);
-		rules_free(&w.rules);
-		return w.dirty ? 111 : 0;
-	}
 
 	sigfd = setup_signals();
 	w.inotify_fd = -1;

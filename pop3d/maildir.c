@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dotstuff.h"
+#include "fnv.h"
 #include "regfile.h"
 #include "xmalloc.h"
 
@@ -33,7 +35,8 @@
  * So the size is the octets the client holds once it has removed the
  * stuffing and the final ".CRLF" — what Dovecot reports too (CRLF line
  * endings, no stuffing).  The transformation, applied by one function both
- * for counting and for sending, so that the two cannot disagree:
+ * for counting and for sending, so that the two cannot disagree (lib/util's
+ * dotstuff, which also makes osd-remote's DATA):
  *
  *   - LF not preceded by CR becomes CRLF (counted as 2);
  *   - CRLF is passed as it is; a CR not followed by LF is passed as it is;
@@ -50,12 +53,8 @@
  */
 
 struct conv {
+	struct dotstuff ds;     /* the transform itself, shared with osd-remote's DATA */
 	long long lines_left;   /* TOP: body lines still to send; -1 = no limit */
-	uint64_t emitted;       /* octets produced, stuffing included */
-	uint64_t stuffed;       /* stuffing dots among them */
-	unsigned line_len;      /* bytes of the current line so far, saturating at 2 */
-	bool at_line_start;
-	bool prev_cr;           /* the last byte seen was CR */
 	bool in_header;
 	bool done;              /* TOP has sent all it should */
 };
@@ -92,65 +91,32 @@ struct maildir_stream {
 static void
 conv_init(struct conv *c, long long body_lines)
 {
-	memset(c, 0, sizeof(*c));
+	dotstuff_init(&c->ds);
 	c->lines_left = body_lines < 0 ? -1 : body_lines;
-	c->at_line_start = true;
 	c->in_header = true;
-}
-
-/* Produce len octets: count them, and append them to out unless only counting. */
-static int
-conv_emit(struct conv *c, struct buf *out, const char *data, size_t len)
-{
-	c->emitted += len;
-	return out == NULL ? 0 : buf_append(out, data, len);
+	c->done = false;
 }
 
 /*
- * Transform n bytes of the message (see the comment at the top).  Works on
- * runs between LFs, so a line of any length costs no memory and the common
- * case is a memchr and a copy.  0, or -1 when out is full.
+ * Transform n bytes of the message (see the comment at the top), line by
+ * line so that TOP can stop after its lines.  0, or -1 when out is full.
  */
 static int
 conv_feed(struct conv *c, const char *p, size_t n, struct buf *out)
 {
 	while (n > 0 && !c->done) {
-		const char *lf;
-		size_t run;
-		bool empty;
+		size_t used;
+		int r = dotstuff_line(&c->ds, p, n, out, &used);
 
-		/* RFC 1939 section 3: byte-stuff a line that starts with the termination octet. */
-		if (c->at_line_start && *p == '.') {
-			if (conv_emit(c, out, ".", 1) == -1)
-				return -1;
-			c->stuffed++;
-		}
-		lf = memchr(p, '\n', n);
-		run = lf != NULL ? (size_t)(lf - p) : n;
-		if (run > 0) {
-			if (conv_emit(c, out, p, run) == -1)
-				return -1;
-			c->prev_cr = p[run - 1] == '\r';
-			c->line_len = run >= 2 ? 2 : c->line_len + (unsigned)run;
-			if (c->line_len > 2)
-				c->line_len = 2;
-			c->at_line_start = false;
-		}
-		if (lf == NULL)
+		if (r == -1)
+			return -1;
+		p += used;
+		n -= used;
+		if (r == 0)
 			break;
-		if (!c->prev_cr && conv_emit(c, out, "\r", 1) == -1)
-			return -1;
-		if (conv_emit(c, out, "\n", 1) == -1)
-			return -1;
-		empty = c->line_len == 0 || (c->line_len == 1 && c->prev_cr);
-		c->prev_cr = false;
-		c->line_len = 0;
-		c->at_line_start = true;
-		p = lf + 1;
-		n -= run + 1;
 		/* TOP (RFC 1939 section 7): the header, the empty line, then body_lines lines. */
 		if (c->in_header) {
-			if (empty) {
+			if (c->ds.empty) {
 				c->in_header = false;
 				if (c->lines_left == 0)
 					c->done = true;
@@ -160,18 +126,6 @@ conv_feed(struct conv *c, const char *p, size_t n, struct buf *out)
 		}
 	}
 	return 0;
-}
-
-/* End of the message: complete an unterminated last line. */
-static int
-conv_finish(struct conv *c, struct buf *out)
-{
-	if (c->at_line_start)
-		return 0;
-	c->at_line_start = true;
-	if (!c->prev_cr && conv_emit(c, out, "\r", 1) == -1)
-		return -1;
-	return conv_emit(c, out, "\n", 1);
 }
 
 static ssize_t
@@ -199,10 +153,10 @@ size_of_fd(int fd, char *chunk, uint64_t *size_r)
 		(void)conv_feed(&c, chunk, (size_t)n, NULL);
 	if (n == -1)
 		return -1;
-	(void)conv_finish(&c, NULL);
+	(void)dotstuff_end(&c.ds, NULL);
 	if (lseek(fd, 0, SEEK_SET) == -1)
 		return -1;
-	*size_r = c.emitted - c.stuffed;
+	*size_r = c.ds.size;
 	return 0;
 }
 
@@ -226,24 +180,14 @@ uidl_valid(const char *s, size_t len)
 	return true;
 }
 
-/* 64-bit FNV-1a, seeded: two seeds give the 128 bits of a substitute UIDL. */
-static uint64_t
-fnv1a64(uint64_t h, const char *s)
-{
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 /* A UIDL for a file name that cannot give one: stable, as long as the file keeps its folder and name. */
 static char *
 uidl_hashed(const char *folder, const char *name)
 {
 	char out[sizeof(MAILDIR_UIDL_HASH_PREFIX) + 32];
-	uint64_t a = fnv1a64(fnv1a64(0xcbf29ce484222325ULL, folder), name);
-	uint64_t b = fnv1a64(fnv1a64(0x84222325cbf29ce4ULL, name), folder);
+	/* 64-bit FNV-1a, seeded two ways: the 128 bits of a substitute UIDL. */
+	uint64_t a = fnv1a64_str(fnv1a64_str(FNV1A64_BASIS, folder), name);
+	uint64_t b = fnv1a64_str(fnv1a64_str(0x84222325cbf29ce4ULL, name), folder);
 
 	snprintf(out, sizeof(out), "%s%016llx%016llx", MAILDIR_UIDL_HASH_PREFIX,
 		 (unsigned long long)a, (unsigned long long)b);
@@ -627,7 +571,7 @@ maildir_stream_read(struct maildir_stream *st, struct buf *out)
 		return -1;
 	if (n > 0 && !st->conv.done)
 		return 1;
-	if (conv_finish(&st->conv, out) == -1 || buf_append(out, ".\r\n", 3) == -1)
+	if (dotstuff_end(&st->conv.ds, out) == -1)
 		return -1;
 	st->finished = true;
 	return 0;

@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "decimal.h"
 #include "pop3_session_int.h"
 
 /*
@@ -12,16 +13,11 @@
 static int
 parse_number(const char *p, unsigned long long *v_r)
 {
-	unsigned long long v = 0;
-	size_t n = 0;
+	size_t len = strlen(p);
+	uint64_t v;
 
-	if (*p == '\0')
+	if (len > 19 || decimal_parse(p, len, UINT64_MAX, &v) == -1)
 		return -1;
-	for (; *p != '\0'; p++, n++) {
-		if (*p < '0' || *p > '9' || n >= 19)
-			return -1;
-		v = v * 10 + (unsigned long long)(*p - '0');
-	}
 	*v_r = v;
 	return 0;
 }

@@ -17,8 +17,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ascii.h"
 #include "atomicfile.h"
 #include "buf.h"
+#include "decimal.h"
 #include "log.h"
 #include "path.h"
 #include "xmalloc.h"
@@ -39,29 +41,13 @@ copy_field(char *dst, size_t size, const char *s, size_t len)
 	return 0;
 }
 
-static bool
-is_ctl(unsigned char c)
-{
-	return c < 0x20 || c == 0x7f;
-}
-
-/* Does [s, s+len) hold a control character (NUL included)? */
-static bool
-has_ctl(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (is_ctl((unsigned char)s[i]))
-			return true;
-	return false;
-}
-
 /* Can text be written as one vpasswd field (no ':', no control characters)? */
 bool
 udb_field_ok(const char *text, size_t max)
 {
 	size_t len = strlen(text);
 
-	return len <= max && memchr(text, ':', len) == NULL && !has_ctl(text, len);
+	return len <= max && memchr(text, ':', len) == NULL && !ascii_has_ctl(text, len);
 }
 
 /*
@@ -150,10 +136,8 @@ udb_check_domain_len(const char *domain, size_t len, char *out, size_t size, cha
 		return -1;
 	}
 	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)domain[i];
+		unsigned char c = (unsigned char)ascii_lower(domain[i]);
 
-		if (c >= 'A' && c <= 'Z')
-			c = (unsigned char)(c - 'A' + 'a');
 		if (c == '.') {
 			/* An empty label also rules out ".", ".." and hidden names. */
 			if (label == 0) {
@@ -245,28 +229,6 @@ userdb_login_key(const char *login, const char *default_domain, char *out, size_
 		out[0] = '\0';
 }
 
-/* Parse a decimal number into *value_r; -1 when empty, not all digits, or too big. */
-static int
-parse_u64(const char *s, size_t len, uint64_t *value_r)
-{
-	uint64_t v = 0;
-
-	if (len == 0)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		unsigned d;
-
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		d = (unsigned)(s[i] - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	*value_r = v;
-	return 0;
-}
-
 /*
  * One quota item: "<n>S" bytes, "<n>C" messages, or "<n>" bytes; with
  * allow_units also "<n>K", "<n>M", "<n>G" (binary, as vpopmail reads them).
@@ -294,7 +256,7 @@ parse_quota_item(const char *s, size_t len, bool allow_units, struct userdb_quot
 			return -1;
 		len--;
 	}
-	if (parse_u64(s, len, &v) == -1 || v > UINT64_MAX / mult)
+	if (decimal_parse(s, len, UINT64_MAX, &v) == -1 || v > UINT64_MAX / mult)
 		return -1;
 	if (count)
 		q->count = v;
@@ -424,7 +386,7 @@ userdb_parse_line(const char *line, size_t len, struct userdb_user *user_r, char
 		errfmt(err, errsize, "%zu fields, expected user:hash:uid:gid:gecos:home:quota", nf);
 		return -1;
 	}
-	if (f[0].len == 0 || has_ctl(f[0].p, f[0].len) ||
+	if (f[0].len == 0 || ascii_has_ctl(f[0].p, f[0].len) ||
 	    copy_field(user_r->user, sizeof(user_r->user), f[0].p, f[0].len) == -1) {
 		errfmt(err, errsize, "bad user name field");
 		return -1;
@@ -440,7 +402,7 @@ userdb_parse_line(const char *line, size_t len, struct userdb_user *user_r, char
 	/* vpopmail writes the flags with %d; atoi reads an empty field as 0. */
 	if (f[3].len == 0) {
 		gid = 0;
-	} else if (parse_u64(f[3].p, f[3].len, &gid) == -1 || gid > 0xffffffffu) {
+	} else if (decimal_parse(f[3].p, f[3].len, UINT64_MAX, &gid) == -1 || gid > 0xffffffffu) {
 		errfmt(err, errsize, "gid (flags) field is not a number");
 		return -1;
 	}
@@ -449,7 +411,7 @@ userdb_parse_line(const char *line, size_t len, struct userdb_user *user_r, char
 		errfmt(err, errsize, "gecos field too long");
 		return -1;
 	}
-	if (f[5].len == 0 || f[5].p[0] != '/' || has_ctl(f[5].p, f[5].len) ||
+	if (f[5].len == 0 || f[5].p[0] != '/' || ascii_has_ctl(f[5].p, f[5].len) ||
 	    copy_field(user_r->home, sizeof(user_r->home), f[5].p, f[5].len) == -1) {
 		errfmt(err, errsize, "home field is not an absolute path");
 		return -1;

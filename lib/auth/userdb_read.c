@@ -18,6 +18,7 @@
 #include "atomicfile.h"
 #include "buf.h"
 #include "errfmt.h"
+#include "fdclose.h"
 #include "log.h"
 #include "path.h"
 #include "regfile.h"
@@ -126,38 +127,40 @@ open_vpasswd(const char *users_dir, const char *domain, char *path, size_t paths
 	return 0;
 }
 
-int
-userdb_foreach(const char *users_dir, const char *domain, userdb_user_fn *fn,
-	       userdb_warn_fn *warn, void *ctx, char *err, size_t errsize)
+/*
+ * The next well-formed line of the open vpasswd (only those of user when
+ * user is not NULL) parsed into *u: 1, 0 at the end, or -1 with err and
+ * errno on a read error.  Overlong and malformed lines are reported
+ * through warn (or the log) and skipped.
+ */
+static int
+next_user(struct line_reader *lr, const char *path, const char *user, struct userdb_user *u,
+	  userdb_warn_fn *warn, void *ctx, char *err, size_t errsize)
 {
-	struct line_reader *lr = xmalloc(sizeof(*lr));
-	struct userdb_user *u = xmalloc(sizeof(*u));
-	char path[PATH_MAX], why[256];
+	char why[256];
 	const char *line;
 	size_t len;
-	int r = 0, saved;
 
-	if (open_vpasswd(users_dir, domain, path, sizeof(path), lr, err, errsize) == -1) {
-		r = -1;
-		goto out;
-	}
 	for (;;) {
 		enum line_result lres = lr_next(lr, &line, &len);
 
 		if (lres == LR_EOF)
-			break;
+			return 0;
 		if (lres == LR_ERROR) {
-			saved = errno;
+			int saved = errno;
+
 			errfmt(err, errsize, "%s: %s", path, strerror(saved));
 			errno = saved;
-			r = -1;
-			break;
+			return -1;
 		}
 		if (lres == LR_TOO_LONG) {
+			/* It might be the looked-up user's line: say why the login will fail. */
 			report(warn, ctx, "%s:%lu: line too long (max %d bytes)", path, lr->lineno,
 			       USERDB_LINE_MAX);
 			continue;
 		}
+		if (user != NULL && !udb_first_field_is(line, len, user))
+			continue;
 		switch (userdb_parse_line(line, len, u, why, sizeof(why))) {
 		case -1:
 			report(warn, ctx, "%s:%lu: %s", path, lr->lineno, why);
@@ -165,15 +168,31 @@ userdb_foreach(const char *users_dir, const char *domain, userdb_user_fn *fn,
 		case 0:
 			continue;
 		}
+		return 1;
+	}
+}
+
+int
+userdb_foreach(const char *users_dir, const char *domain, userdb_user_fn *fn,
+	       userdb_warn_fn *warn, void *ctx, char *err, size_t errsize)
+{
+	struct line_reader *lr = xmalloc(sizeof(*lr));
+	struct userdb_user *u = xmalloc(sizeof(*u));
+	char path[PATH_MAX];
+	int r = 0, saved;
+
+	if (open_vpasswd(users_dir, domain, path, sizeof(path), lr, err, errsize) == -1) {
+		r = -1;
+		goto out;
+	}
+	while ((r = next_user(lr, path, NULL, u, warn, ctx, err, errsize)) == 1) {
 		snprintf(u->domain, sizeof(u->domain), "%s", domain);
 		if (fn(u, ctx) != 0) {
 			r = 1;
 			break;
 		}
 	}
-	saved = errno;
-	close(lr->fd);
-	errno = saved;
+	(void)close_keep_errno(lr->fd);
 out:
 	saved = errno;
 	explicit_bzero(u, sizeof(*u));
@@ -189,10 +208,8 @@ userdb_lookup(const char *users_dir, const struct userdb_name *name, struct user
 	      char *err, size_t errsize)
 {
 	struct line_reader *lr;
-	char path[PATH_MAX], why[256];
-	const char *line;
-	size_t len;
-	int r = 0, saved;
+	char path[PATH_MAX];
+	int r;
 
 	memset(user_r, 0, sizeof(*user_r));
 	lr = xmalloc(sizeof(*lr));
@@ -202,36 +219,9 @@ userdb_lookup(const char *users_dir, const struct userdb_name *name, struct user
 		free(lr);
 		return r;
 	}
-	for (;;) {
-		enum line_result lres = lr_next(lr, &line, &len);
-
-		if (lres == LR_EOF)
-			break;
-		if (lres == LR_ERROR) {
-			saved = errno;
-			errfmt(err, errsize, "%s: %s", path, strerror(saved));
-			r = -1;
-			break;
-		}
-		if (lres == LR_TOO_LONG) {
-			/* It might be this user's line: say why the login will fail. */
-			log_warnx("%s:%lu: line too long (max %d bytes)", path, lr->lineno,
-				  USERDB_LINE_MAX);
-			continue;
-		}
-		if (!udb_first_field_is(line, len, name->user))
-			continue;
-		switch (userdb_parse_line(line, len, user_r, why, sizeof(why))) {
-		case -1:
-			log_warnx("%s:%lu: %s", path, lr->lineno, why);
-			continue;
-		case 0:
-			continue;
-		}
+	r = next_user(lr, path, name->user, user_r, NULL, NULL, err, errsize);
+	if (r == 1)
 		snprintf(user_r->domain, sizeof(user_r->domain), "%s", name->domain);
-		r = 1;
-		break;
-	}
 	close(lr->fd);
 	explicit_bzero(lr, sizeof(*lr));
 	free(lr);

@@ -18,6 +18,7 @@
 #include "atomicfile.h"
 #include "buf.h"
 #include "errfmt.h"
+#include "fdclose.h"
 #include "log.h"
 #include "path.h"
 #include "regfile.h"
@@ -95,13 +96,21 @@ struct userdb_change {
 	unsigned long changed;                  /* lines of user rewritten */
 };
 
+/* A step on path failed: err says why, fd (when open) is closed, errno is kept.  -1. */
+static int
+fail_on(const char *path, int fd, char *err, size_t errsize)
+{
+	errfmt(err, errsize, "%s: %s", path, strerror(errno));
+	return close_keep_errno(fd);
+}
+
 /* Exclusive lock on dir/.vpasswd.lock; the descriptor, or -1 with err. */
 static int
 lock_domain(const char *dir, uid_t uid, gid_t gid, char *err, size_t errsize)
 {
 	struct flock fl;
 	char path[PATH_MAX];
-	int fd, saved;
+	int fd;
 
 	if (path_join(path, sizeof(path), dir, VPASSWD_LOCK_FILE) == -1) {
 		errfmt(err, errsize, "%s: path too long", dir);
@@ -125,12 +134,7 @@ lock_domain(const char *dir, uid_t uid, gid_t gid, char *err, size_t errsize)
 	return fd;
 
 fail:
-	saved = errno;
-	errfmt(err, errsize, "%s: %s", path, strerror(saved));
-	if (fd != -1)
-		close(fd);
-	errno = saved;
-	return -1;
+	return fail_on(path, fd, err, errsize);
 }
 
 /* Read all of path into b; *exists_r false (and 0) when there is no such file. */
@@ -138,7 +142,7 @@ static int
 read_whole(const char *path, struct buf *b, struct stat *st_r, bool *exists_r, char *err,
 	   size_t errsize)
 {
-	int fd, saved;
+	int fd;
 
 	*exists_r = false;
 	fd = regfile_open(path, O_RDONLY, 0, st_r);
@@ -154,12 +158,7 @@ read_whole(const char *path, struct buf *b, struct stat *st_r, bool *exists_r, c
 	return 0;
 
 fail:
-	saved = errno;
-	errfmt(err, errsize, "%s: %s", path, strerror(saved));
-	if (fd != -1)
-		close(fd);
-	errno = saved;
-	return -1;
+	return fail_on(path, fd, err, errsize);
 }
 
 /* Can text go into the cleartext field? */
@@ -369,14 +368,7 @@ userdb_rewrite(const char *users_dir, struct userdb_change *ch, bool do_fsync, c
 		errno = saved;
 		goto out;
 	}
-	if (write_all(af.fd, out.data != NULL ? out.data : "", out.len) == -1) {
-		saved = errno;
-		atomicfile_abort(&af);
-		errfmt(err, errsize, "%s: %s", path, strerror(saved));
-		errno = saved;
-		goto out;
-	}
-	if (atomicfile_commit(&af, do_fsync) == -1) {
+	if (atomicfile_write_commit(&af, out.data != NULL ? out.data : "", out.len, do_fsync) == -1) {
 		errfmt(err, errsize, "%s: %s", path, strerror(errno));
 		goto out;
 	}

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ascii.h"
+#include "ipaddr.h"
 #include "path.h"
 
 void
@@ -83,14 +85,18 @@ void cli_bad_option(const char *command, int opt)
 bool
 cli_has_control(const char *s)
 {
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return true;
-	return false;
+	return ascii_has_ctl(s, strlen(s));
 }
 
 const char *
 cli_conf_only(int argc, char **argv, const char *command, void (*usage)(FILE *))
+{
+	return cli_conf_operands(argc, argv, command, usage, 0, 100);
+}
+
+const char *
+cli_conf_operands(int argc, char **argv, const char *command, void (*usage)(FILE *),
+		  int noperands, int bad_exit)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
@@ -103,12 +109,25 @@ cli_conf_only(int argc, char **argv, const char *command, void (*usage)(FILE *))
 		switch (opt) {
 		case 'c': conf_arg = optarg; break;
 		case 'h': usage(stdout); exit(0);
-		default: cli_bad_option(command, optopt); exit(100);
+		default: cli_bad_option(command, optopt); exit(bad_exit);
 		}
 	}
-	if (optind != argc) {
+	if (argc - optind != noperands) {
 		usage(stderr);
-		exit(100);
+		exit(bad_exit);
 	}
 	return conf_arg;
+}
+
+int
+cli_parse_addr(const char *command, const char *text, struct ipaddr *addr_r)
+{
+	char shown[64];
+
+	if (ipaddr_parse(text, addr_r) >= 0)
+		return 0;
+	/* As opensmtp_printable shows a name: the argument may hold anything. */
+	(void)ascii_sanitize(shown, sizeof shown, text, strlen(text), ASCII_KEEP_PRINTABLE, '?');
+	cli_error(command, "'%s' is not an IPv4 or IPv6 address", shown);
+	return -1;
 }

@@ -8,6 +8,8 @@
 
 #include "conf.h"
 
+struct ipaddr;
+
 /*
  * Load the configuration named by -c FILE, else $OSD_CONF, else the
  * default path.  A missing default file is fine (built-in defaults); a
@@ -26,6 +28,21 @@ void cli_error(const char *what, const char *fmt, ...) __attribute__((format(pri
  * an operand) is reported and exits 100.
  */
 const char *cli_conf_only(int argc, char **argv, const char *command, void (*usage)(FILE *));
+
+/*
+ * The same for a program that takes exactly noperands operands after its
+ * options (they are argv[optind] on): a bad option or another number of
+ * operands is reported and exits bad_exit (100, or a delivery program's
+ * own status).
+ */
+const char *cli_conf_operands(int argc, char **argv, const char *command, void (*usage)(FILE *),
+			      int noperands, int bad_exit);
+
+/*
+ * An IPv4 or IPv6 address argument: 0 with *addr_r, or -1 after saying
+ * "'<text>' is not an IPv4 or IPv6 address" (text made printable).
+ */
+int cli_parse_addr(const char *command, const char *text, struct ipaddr *addr_r);
 
 /* Report an unknown option or a missing option argument (getopt's optopt). */
 void cli_bad_option(const char *command, int optopt);

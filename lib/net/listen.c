@@ -1,5 +1,7 @@
 /* listen.c - parse "host:port" listener specs and bind them (IPv4 and IPv6). */
+#include "decimal.h"
 #include "errfmt.h"
+#include "fdclose.h"
 #include "listen.h"
 
 #include <errno.h>
@@ -19,7 +21,7 @@ listen_parse(const char *spec, char *host_r, size_t hostsize, unsigned *port_r,
 {
 	const char *host, *colon, *p;
 	size_t hostlen;
-	unsigned long port = 0;
+	uint64_t port;
 
 	if (spec == NULL || spec[0] == '\0')
 		return errfmt(err, errsize, "empty listener (want host:port)");
@@ -50,12 +52,7 @@ listen_parse(const char *spec, char *host_r, size_t hostsize, unsigned *port_r,
 	p = colon + 1;
 	if (*p == '\0')
 		return errfmt(err, errsize, "%s: missing port", spec);
-	for (; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9' || port > 65535)
-			return errfmt(err, errsize, "%s: bad port (want 1-65535)", spec);
-		port = port * 10 + (unsigned long)(*p - '0');
-	}
-	if (port == 0 || port > 65535)
+	if (decimal_parse(p, strlen(p), 65535, &port) == -1 || port == 0)
 		return errfmt(err, errsize, "%s: bad port (want 1-65535)", spec);
 	if (hostlen == 1 && host[0] == '*')
 		hostlen = 0;
@@ -74,7 +71,7 @@ listen_parse(const char *spec, char *host_r, size_t hostsize, unsigned *port_r,
 static int
 bind_one(const char *spec, const struct addrinfo *ai, int backlog, char *err, size_t errsize)
 {
-	int fd, one = 1, saved;
+	int fd, one = 1;
 	const char *step;
 
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
@@ -96,10 +93,8 @@ bind_one(const char *spec, const struct addrinfo *ai, int backlog, char *err, si
 		goto fail;
 	return fd;
 fail:
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return errfmt(err, errsize, "%s: %s: %s", spec, step, strerror(saved));
+	(void)close_keep_errno(fd);
+	return errfmt(err, errsize, "%s: %s: %s", spec, step, strerror(errno));
 }
 
 int

@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,19 +17,25 @@
 #define PRIVDROP_BUF_START 4096
 #define PRIVDROP_BUF_MAX (1024 * 1024)
 
-/* The uid and primary gid of user; -1 with err on failure. */
+/*
+ * A user's uid and primary gid (is_user), or a group's gid; -1 with err
+ * on failure.  One loop for both: the scratch space grows on ERANGE.
+ */
 static int
-lookup_user(const char *user, uid_t *uid_r, gid_t *gid_r, char *err, size_t errsize)
+lookup(bool is_user, const char *name, uid_t *uid_r, gid_t *gid_r, char *err, size_t errsize)
 {
-	struct passwd pw, *res = NULL;
+	const char *kind = is_user ? "user" : "group";
+	struct passwd pw, *pw_res = NULL;
+	struct group gr, *gr_res = NULL;
 	size_t size = PRIVDROP_BUF_START;
 	char *buf;
 	int r;
 
 	for (;;) {
 		if ((buf = malloc(size)) == NULL)
-			return errfmt(err, errsize, "user %s: out of memory", user);
-		r = getpwnam_r(user, &pw, buf, size, &res);
+			return errfmt(err, errsize, "%s %s: out of memory", kind, name);
+		r = is_user ? getpwnam_r(name, &pw, buf, size, &pw_res) :
+			      getgrnam_r(name, &gr, buf, size, &gr_res);
 		if (r != ERANGE || size >= PRIVDROP_BUF_MAX)
 			break;
 		free(buf);
@@ -36,44 +43,18 @@ lookup_user(const char *user, uid_t *uid_r, gid_t *gid_r, char *err, size_t errs
 	}
 	if (r != 0) {
 		free(buf);
-		return errfmt(err, errsize, "user %s: %s", user, strerror(r));
+		return errfmt(err, errsize, "%s %s: %s", kind, name, strerror(r));
 	}
-	if (res == NULL) {
+	if (is_user ? pw_res == NULL : gr_res == NULL) {
 		free(buf);
-		return errfmt(err, errsize, "user %s: no such user", user);
+		return errfmt(err, errsize, "%s %s: no such %s", kind, name, kind);
 	}
-	*uid_r = pw.pw_uid;
-	*gid_r = pw.pw_gid;
-	free(buf);
-	return 0;
-}
-
-static int
-lookup_group(const char *group, gid_t *gid_r, char *err, size_t errsize)
-{
-	struct group gr, *res = NULL;
-	size_t size = PRIVDROP_BUF_START;
-	char *buf;
-	int r;
-
-	for (;;) {
-		if ((buf = malloc(size)) == NULL)
-			return errfmt(err, errsize, "group %s: out of memory", group);
-		r = getgrnam_r(group, &gr, buf, size, &res);
-		if (r != ERANGE || size >= PRIVDROP_BUF_MAX)
-			break;
-		free(buf);
-		size *= 2;
+	if (is_user) {
+		*uid_r = pw.pw_uid;
+		*gid_r = pw.pw_gid;
+	} else {
+		*gid_r = gr.gr_gid;
 	}
-	if (r != 0) {
-		free(buf);
-		return errfmt(err, errsize, "group %s: %s", group, strerror(r));
-	}
-	if (res == NULL) {
-		free(buf);
-		return errfmt(err, errsize, "group %s: no such group", group);
-	}
-	*gid_r = gr.gr_gid;
 	free(buf);
 	return 0;
 }
@@ -82,10 +63,10 @@ int
 privdrop_ids(const char *user, const char *group, uid_t *uid_r, gid_t *gid_r, char *err,
 	     size_t errsize)
 {
-	if (lookup_user(user, uid_r, gid_r, err, errsize) == -1)
+	if (lookup(true, user, uid_r, gid_r, err, errsize) == -1)
 		return -1;
 	if (group != NULL && group[0] != '\0' &&
-	    lookup_group(group, gid_r, err, errsize) == -1)
+	    lookup(false, group, NULL, gid_r, err, errsize) == -1)
 		return -1;
 	return 0;
 }

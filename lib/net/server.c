@@ -18,6 +18,7 @@
 
 #include "failtable.h"
 #include "log.h"
+#include "sigfd.h"
 #include "monotonic.h"
 #include "server.h"
 #include "siphash.h"
@@ -372,17 +373,9 @@ stop_children(struct server *srv)
 static void
 setup_signals(struct server *srv)
 {
-	sigset_t set;
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGCHLD);
-	if (sigprocmask(SIG_BLOCK, &set, &srv->oldmask) == -1)
-		fatal("sigprocmask");
-	if ((srv->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) == -1)
-		fatal("signalfd");
+	srv->sigfd = sigfd_open(sigs, sizeof(sigs) / sizeof(sigs[0]), &srv->oldmask);
 	/* Writes to a vanished client fail with EPIPE instead of killing the process. */
 	signal(SIGPIPE, SIG_IGN);
 }

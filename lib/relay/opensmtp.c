@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ascii.h"
+#include "fdclose.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -78,7 +80,7 @@
 
 int opensmtp_touch_at(int dirfd, const char *name, struct stat *st_r)
 {
-	int fd, saved;
+	int fd;
 
 	/* NOFOLLOW: a planted symlink cannot make us touch another file;
 	 * NONBLOCK: nor a planted FIFO hang us. */
@@ -95,10 +97,7 @@ int opensmtp_touch_at(int dirfd, const char *name, struct stat *st_r)
 		goto fail;
 	return fd;
 fail:
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return -1;
+	return close_keep_errno(fd);
 }
 
 int opensmtp_touch_landed(int dirfd, const char *name, const struct stat *st)
@@ -114,7 +113,7 @@ int opensmtp_record_at(int dirfd, const struct ipaddr *addr)
 {
 	char name[IPADDR_TEXT_MAX];
 	struct stat st;
-	int fd, r, saved;
+	int fd, r;
 
 	if (!ipaddr_is_unicast(addr)) {
 		errno = EINVAL;
@@ -126,9 +125,7 @@ int opensmtp_record_at(int dirfd, const struct ipaddr *addr)
 		if (fd < 0)
 			return -1;
 		r = opensmtp_touch_landed(dirfd, name, &st);
-		saved = errno;
-		close(fd);
-		errno = saved;
+		(void)close_keep_errno(fd);
 		if (r != 0)
 			return r > 0 ? 0 : -1;
 		/* An expiry renamed the entry away under us: the touch may be
@@ -141,14 +138,12 @@ int opensmtp_record_at(int dirfd, const struct ipaddr *addr)
 int opensmtp_record(const char *dir, const struct ipaddr *addr)
 {
 	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int r, saved;
+	int r;
 
 	if (dirfd < 0)
 		return -1;
 	r = opensmtp_record_at(dirfd, addr);
-	saved = errno;
-	close(dirfd);
-	errno = saved;
+	(void)close_keep_errno(dirfd);
 	return r;
 }
 
@@ -157,7 +152,7 @@ int opensmtp_record_time_at(int dirfd, const struct ipaddr *addr, time_t when)
 	char name[IPADDR_TEXT_MAX];
 	struct timespec times[2] = { { .tv_sec = when }, { .tv_sec = when } };
 	struct stat st;
-	int fd, saved;
+	int fd;
 
 	if (!ipaddr_is_unicast(addr)) {
 		errno = EINVAL;
@@ -171,10 +166,7 @@ int opensmtp_record_time_at(int dirfd, const struct ipaddr *addr, time_t when)
 	if (fd < 0)
 		return -1;
 	if (futimens(fd, times) < 0) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
+		return close_keep_errno(fd);
 	}
 	close(fd);
 	return 1;
@@ -314,13 +306,7 @@ enum opensmtp_expire_result opensmtp_expire_at(int dirfd, const char *name, long
 
 void opensmtp_printable(const char *name, char *out, size_t size)
 {
-	size_t i;
-
-	if (size == 0)
-		return;
-	for (i = 0; name[i] != '\0' && i + 1 < size; i++)
-		out[i] = (name[i] >= 0x20 && name[i] < 0x7f) ? name[i] : '?';
-	out[i] = '\0';
+	(void)ascii_sanitize(out, size, name, strlen(name), ASCII_KEEP_PRINTABLE, '?');
 }
 
 /*
@@ -419,10 +405,7 @@ int opensmtp_scan(int dirfd, long expire, opensmtp_entry_fn *fn, void *ctx,
 		return -1;
 	dir = fdopendir(fd);
 	if (dir == NULL) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
+		return close_keep_errno(fd);
 	}
 	errno = 0;
 	while (!stop && (de = readdir(dir)) != NULL) {

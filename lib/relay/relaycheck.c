@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fdclose.h"
 #include "opensmtp.h"
 #include "relaykey.h"
 #include "timecalc.h"
@@ -105,10 +106,7 @@ int relay_decide(const struct relay_state *st, const struct ipaddr *addr,
 	}
 	if (fd >= 0) {
 		if (cdb_init(&c, fd) < 0) {
-			saved = errno;
-			close(fd);
-			errno = saved;
-			return -1;
+			return close_keep_errno(fd);
 		}
 		n = own_candidates(addr, st->ipv6_prefix, cand);
 		for (size_t i = 0; i < n && r == 0; i++) {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "atomicfile.h"
+#include "fdclose.h"
 #include "relaykey.h"
 
 const struct relaydb_dynamic relaydb_dynamic_default = {
@@ -189,7 +190,7 @@ int relaydb_lookup_fd(int fd, const struct ipaddr *addr, struct relaydb_result *
 int relaydb_lookup(const char *path, const struct ipaddr *addr, struct relaydb_result *res)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int r, saved;
+	int r;
 
 	if (fd < 0) {
 		if (errno != ENOENT)
@@ -199,9 +200,7 @@ int relaydb_lookup(const char *path, const struct ipaddr *addr, struct relaydb_r
 		return 0;
 	}
 	r = relaydb_lookup_fd(fd, addr, res);
-	saved = errno;
-	close(fd);
-	errno = saved;
+	(void)close_keep_errno(fd);
 	return r;
 }
 

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fdclose.h"
 #include "path.h"
 
 /* Tries before giving up when leftover temporaries collide with our names. */
@@ -127,6 +128,16 @@ atomicfile_abort(struct atomicfile *af)
 }
 
 int
+atomicfile_write_commit(struct atomicfile *af, const void *data, size_t len, bool do_fsync)
+{
+	if (write_all(af->fd, data, len) == -1) {
+		atomicfile_abort(af);   /* keeps errno */
+		return -1;
+	}
+	return atomicfile_commit(af, do_fsync);
+}
+
+int
 write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
@@ -154,7 +165,7 @@ int
 fsync_parent_dir(const char *path)
 {
 	char dir[PATH_MAX];
-	int fd, saved;
+	int fd;
 
 	if (path_dirname(dir, sizeof(dir), path) == -1)
 		return -1;
@@ -162,10 +173,7 @@ fsync_parent_dir(const char *path)
 		return -1;
 	/* Some file systems cannot fsync a folder (EINVAL); nothing more to do there. */
 	if (fsync(fd) == -1 && errno != EINVAL) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
+		return close_keep_errno(fd);
 	}
 	close(fd);
 	return 0;

@@ -25,6 +25,13 @@ int atomicfile_open(struct atomicfile *af, const char *path, unsigned mode);
  */
 int atomicfile_commit(struct atomicfile *af, bool do_fsync);
 
+/*
+ * Write all of data into the open temporary and commit it: the one way to
+ * finish a file built in memory.  On failure the temporary is removed and
+ * -1 returned with errno (path untouched).
+ */
+int atomicfile_write_commit(struct atomicfile *af, const void *data, size_t len, bool do_fsync);
+
 /* Close and remove the temporary without touching path. */
 void atomicfile_abort(struct atomicfile *af);
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "decimal.h"
 #include "errfmt.h"
 #include "path.h"
 #include "xmalloc.h"
@@ -175,8 +176,7 @@ control_read_ulong(const char *dir, const char *name, unsigned long def,
 		   unsigned long *value_r)
 {
 	char text[CONTROL_LINE_MAX + 1];
-	unsigned long value = 0;
-	const char *p;
+	uint64_t value = 0;
 
 	if (control_read_line(dir, name, NULL, text, sizeof(text)) == -1) {
 		if (errno != ENOENT)
@@ -184,17 +184,12 @@ control_read_ulong(const char *dir, const char *name, unsigned long def,
 		*value_r = def;
 		return 0;
 	}
-	/* Digits only: no sign, no spaces, no hex, no suffix. */
-	for (p = text; *p != '\0'; p++) {
-		unsigned digit = (unsigned)(*p - '0');
-
-		if (!isdigit((unsigned char)*p) || value > (ULONG_MAX - digit) / 10) {
-			errno = EINVAL;
-			return -1;
-		}
-		value = value * 10 + digit;
+	/* Digits only: no sign, no spaces, no hex, no suffix; an empty line is 0. */
+	if (text[0] != '\0' && decimal_parse(text, strlen(text), ULONG_MAX, &value) == -1) {
+		errno = EINVAL;
+		return -1;
 	}
-	*value_r = value;
+	*value_r = (unsigned long)value;
 	return 0;
 }
 

@@ -6,11 +6,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fdclose.h"
+
 int
 regfile_openat(int dirfd, const char *path, int flags, mode_t mode, struct stat *st_r)
 {
 	struct stat st;
-	int fd, fl, saved;
+	int fd, fl;
 
 	/*
 	 * O_NONBLOCK: open(2) of a FIFO for reading waits for a writer, with
@@ -33,10 +35,7 @@ regfile_openat(int dirfd, const char *path, int flags, mode_t mode, struct stat 
 		*st_r = st;
 	return fd;
 fail:
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return -1;
+	return close_keep_errno(fd);
 }
 
 int

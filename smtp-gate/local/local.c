@@ -427,28 +427,12 @@ deliver(struct job *job, struct local_verdict *v)
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	const char *conf_arg = NULL;
 	struct osd_conf conf;
 	struct local_verdict v = { DELIVERY_EXIT_DEFER, "" };
 	struct job *job;
-	int opt;
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'c': conf_arg = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: cli_bad_option("local", optopt); return DELIVERY_EXIT_FAIL;
-		}
-	}
-	if (argc - optind != 2) {
-		usage(stderr);
-		return DELIVERY_EXIT_FAIL;
-	}
+	conf_arg = cli_conf_operands(argc, argv, "local", usage, 2, DELIVERY_EXIT_FAIL);
 	cli_load_conf(&conf, conf_arg);
 
 	job = xcalloc(1, sizeof(*job));

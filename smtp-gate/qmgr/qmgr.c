@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "control.h"
 #include "log.h"
+#include "sigfd.h"
 #include "monotonic.h"
 #include "path.h"
 #include "qmgr.h"
@@ -249,19 +250,9 @@ clean_tmp(const struct qmgr *q)
 static int
 setup_signals(void)
 {
-	sigset_t set;
-	int fd;
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGALRM, SIGCHLD };
+	int fd = sigfd_open(sigs, sizeof(sigs) / sizeof(sigs[0]), NULL);
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGALRM);
-	sigaddset(&set, SIGCHLD);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
-		fatal("sigprocmask");
-	if ((fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) == -1)
-		fatal("signalfd");
 	signal(SIGPIPE, SIG_IGN);
 	return fd;
 }

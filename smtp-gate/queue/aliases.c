@@ -9,26 +9,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ascii.h"
 #include "errfmt.h"
 #include "path.h"
 #include "regfile.h"
 #include "xmalloc.h"
-
-/* Not tolower(): the locale must not change what matches. */
-static char
-ascii_lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-static bool
-ascii_eq_nocase(const char *a, const char *b, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (ascii_lower(a[i]) != ascii_lower(b[i]))
-			return false;
-	return true;
-}
 
 static bool
 is_blank(char c)

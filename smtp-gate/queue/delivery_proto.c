@@ -6,15 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ascii.h"
+#include "decimal.h"
+
 /* A request's BODY_OFFSET has at most this many digits (no sign). */
 #define OFFSET_DIGITS_MAX 18
 #define OFFSET_MAX INT64_C(999999999999999999)
-
-static bool
-is_control(unsigned char c)
-{
-	return c < 0x20 || c == 0x7f;
-}
 
 /* A field of a request: at most max octets (0: no bound), no control character (TAB, LF, NUL). */
 static bool
@@ -25,7 +22,7 @@ field_ok(const char *s, size_t max, bool may_be_empty)
 	if (s == NULL || (s[0] == '\0' && !may_be_empty))
 		return false;
 	for (n = 0; s[n] != '\0'; n++)
-		if (is_control((unsigned char)s[n]))
+		if (ascii_is_ctl((unsigned char)s[n]))
 			return false;
 	return max == 0 || n <= max;
 }
@@ -72,17 +69,12 @@ delivery_request_encode(const struct delivery_request *req, struct buf *out)
 static int
 parse_offset(const char *s, int64_t *out)
 {
-	int64_t v = 0;
-	size_t i;
+	size_t len = strlen(s);
+	uint64_t v;
 
-	for (i = 0; s[i] != '\0'; i++) {
-		if (s[i] < '0' || s[i] > '9' || i >= OFFSET_DIGITS_MAX)
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	if (i == 0)
+	if (len > OFFSET_DIGITS_MAX || decimal_parse(s, len, (uint64_t)OFFSET_MAX, &v) == -1)
 		return -1;
-	*out = v;
+	*out = (int64_t)v;
 	return 0;
 }
 
@@ -102,7 +94,7 @@ delivery_request_parse(char *line, size_t len, struct delivery_request *req, siz
 
 		if (c == '\t')
 			nfields++;
-		else if (is_control(c))
+		else if (ascii_is_ctl(c))
 			bad = true;     /* a NUL too: it would cut a field short */
 	}
 	if (nfields < 5)
@@ -141,14 +133,8 @@ delivery_request_parse(char *line, size_t len, struct delivery_request *req, siz
 void
 delivery_text_set(char *dst, const char *text)
 {
-	size_t i;
-
-	for (i = 0; i < DELIVERY_TEXT_MAX && text[i] != '\0'; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		dst[i] = is_control(c) ? '?' : (char)c;
-	}
-	dst[i] = '\0';
+	(void)ascii_sanitize(dst, DELIVERY_TEXT_MAX + 1, text, strnlen(text, DELIVERY_TEXT_MAX),
+			     ASCII_KEEP_8BIT, '?');
 }
 
 int

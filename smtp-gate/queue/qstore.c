@@ -11,8 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ascii.h"
 #include "atomicfile.h"
 #include "errfmt.h"
+#include "decimal.h"
+#include "fnv.h"
 #include "path.h"
 #include "regfile.h"
 
@@ -38,11 +41,9 @@ void
 qstore_bucket(const char *id, char out[3])
 {
 	static const char hex[] = "0123456789abcdef";
-	uint32_t h = 2166136261u;
-
 	/* FNV-1a: ids differ mostly in their last digits, which must spread too. */
-	for (; *id != '\0'; id++)
-		h = (h ^ (unsigned char)*id) * 16777619u;
+	uint32_t h = fnv1a32_str(FNV1A32_BASIS, id);
+
 	h ^= h >> 16;
 	out[0] = hex[(h >> 4) & 15];
 	out[1] = hex[h & 15];
@@ -139,18 +140,14 @@ int
 qstore_info_set(struct qstore_info *info, size_t i, enum qstore_status st, const char *reason)
 {
 	char *copy = NULL;
-	size_t n, k;
+	size_t n;
 
 	if (reason != NULL) {
 		n = strnlen(reason, QSTORE_REASON_MAX);
 		if ((copy = malloc(n + 1)) == NULL)
 			return -1;
 		/* One line of printable text: the info file is line-based. */
-		for (k = 0; k < n; k++) {
-			unsigned char c = (unsigned char)reason[k];
-			copy[k] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
-		}
-		copy[n] = '\0';
+		(void)ascii_sanitize(copy, n + 1, reason, n, ASCII_KEEP_8BIT, ' ');
 	}
 	info->rcpts[i].status = st;
 	free(info->rcpts[i].reason);
@@ -183,15 +180,10 @@ qstore_info_format(const struct qstore_info *info, struct buf *out)
 static int
 parse_number(const char *s, unsigned long long max, unsigned long long *v_r)
 {
-	unsigned long long v = 0;
+	uint64_t v;
 
-	if (*s == '\0')
+	if (decimal_parse(s, strlen(s), max, &v) == -1)
 		return -1;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9' || v > (max - (unsigned)(*s - '0')) / 10)
-			return -1;
-		v = v * 10 + (unsigned)(*s - '0');
-	}
 	*v_r = v;
 	return 0;
 }
@@ -294,12 +286,7 @@ qstore_info_write(const char *queue_dir, const char *id, const struct qstore_inf
 		errfmt(err, errsize, "%s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (write_all(af.fd, text.data, text.len) == -1) {
-		errfmt(err, errsize, "%s: %s", path, strerror(errno));
-		atomicfile_abort(&af);
-		goto out;
-	}
-	if (atomicfile_commit(&af, do_fsync) == -1) {
+	if (atomicfile_write_commit(&af, text.data, text.len, do_fsync) == -1) {
 		errfmt(err, errsize, "%s: %s", path, strerror(errno));
 		goto out;
 	}

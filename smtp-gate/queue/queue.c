@@ -10,7 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ascii.h"
 #include "atomicfile.h"
+#include "decimal.h"
 #include "errfmt.h"
 #include "path.h"
 #include "runas.h"
@@ -97,10 +99,7 @@ queue_next_id(char id[QUEUE_ID_MAX + 1])
 static bool
 queue_value_ok(const char *s, size_t len)
 {
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return false;
-	return true;
+	return !ascii_has_ctl(s, len);
 }
 
 static bool
@@ -447,17 +446,10 @@ queue_parse_time(const char *s, time_t *t_r)
 {
 	const unsigned long long max = sizeof(time_t) >= 8 ? (unsigned long long)INT64_MAX :
 				       (unsigned long long)INT32_MAX;
-	unsigned long long v = 0;
+	uint64_t v;
 
-	if (s[0] == '\0' || (s[0] == '0' && s[1] != '\0'))
+	if ((s[0] == '0' && s[1] != '\0') || decimal_parse(s, strlen(s), max, &v) == -1)
 		return -1;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		if (v > (max - (unsigned long long)(*s - '0')) / 10)
-			return -1;
-		v = v * 10 + (unsigned long long)(*s - '0');
-	}
 	*t_r = (time_t)v;
 	return 0;
 }

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "ascii.h"
+#include "decimal.h"
 #include "errfmt.h"
 #include "monotonic.h"
 
@@ -21,22 +23,6 @@
 /* Longest domain name in text form (RFC 1035 2.3.4, without the final dot). */
 #define DNS_NAME_MAX 253
 #define DNS_LABEL_MAX 63
-
-static char
-ascii_lower(char c)
-{
-	/* Not tolower(): the locale must not change what matches. */
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-static bool
-ascii_eq(const char *a, const char *b, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (ascii_lower(a[i]) != ascii_lower(b[i]))
-			return false;
-	return true;
-}
 
 static bool
 name_char(char c)
@@ -88,7 +74,7 @@ parse_literal(const char *s, size_t len, struct ipaddr *addr_r)
 		return -1;
 	in = s + 1;
 	inlen = len - 2;
-	tagged = inlen > 5 && ascii_eq(in, "IPv6:", 5);
+	tagged = inlen > 5 && ascii_eq_nocase(in, "IPv6:", 5);
 	if (tagged) {
 		in += 5;
 		inlen -= 5;
@@ -107,16 +93,11 @@ parse_literal(const char *s, size_t len, struct ipaddr *addr_r)
 static unsigned
 parse_port(const char *s, size_t len)
 {
-	unsigned v = 0;
+	uint64_t v;
 
-	if (len == 0 || len > 5)
+	if (len > 5 || decimal_parse(s, len, 65535, &v) == -1)
 		return 0;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-		v = v * 10 + (unsigned)(s[i] - '0');
-	}
-	return v <= 65535 ? v : 0;
+	return (unsigned)v;
 }
 
 struct route {
@@ -187,14 +168,11 @@ parse_route(const char *line, struct route *rt)
 static void
 quote_line(const char *line, char *out, size_t size)
 {
-	size_t n = 0;
+	/* Room for "..." after what is copied. */
+	size_t len = strlen(line), n = ascii_sanitize(out, size - 3, line, len, ASCII_KEEP_PRINTABLE, '?');
 
-	for (; *line != '\0' && n + 4 < size; line++)
-		out[n++] = (unsigned char)*line < 0x20 || (unsigned char)*line >= 0x7f ? '?' : *line;
-	if (*line != '\0')
-		for (int i = 0; i < 3; i++)
-			out[n++] = '.';
-	out[n] = '\0';
+	if (n < len)
+		memcpy(out + n, "...", 4);
 }
 
 int mx_route(char *const *lines, size_t nlines, const char *domain, char host[MX_HOST_MAX + 1],
@@ -228,10 +206,10 @@ int mx_route(char *const *lines, size_t nlines, const char *domain, char host[MX
 		if (rt.domlen == 0)
 			score = 1;
 		else if (rt.dom[0] == '.')
-			score = dlen > rt.domlen && ascii_eq(domain + dlen - rt.domlen, rt.dom, rt.domlen)
+			score = dlen > rt.domlen && ascii_eq_nocase(domain + dlen - rt.domlen, rt.dom, rt.domlen)
 				? 1 + rt.domlen : 0;
 		else
-			score = dlen == rt.domlen && ascii_eq(domain, rt.dom, dlen) ? SIZE_MAX : 0;
+			score = dlen == rt.domlen && ascii_eq_nocase(domain, rt.dom, dlen) ? SIZE_MAX : 0;
 		/* The first of equal lines wins, as the first match in a file does. */
 		if (score > best_score) {
 			best_score = score;
@@ -345,7 +323,7 @@ add_mx(struct mx_ctx *ctx, const char *name, unsigned pref)
 	}
 	/* The same host twice would only be tried twice: keep its best preference. */
 	for (size_t i = 0; i < ctx->nmx; i++) {
-		if (strlen(r->hosts[i].name) == len && ascii_eq(r->hosts[i].name, name, len)) {
+		if (strlen(r->hosts[i].name) == len && ascii_eq_nocase(r->hosts[i].name, name, len)) {
 			if (pref < r->hosts[i].pref)
 				r->hosts[i].pref = pref;
 			return;

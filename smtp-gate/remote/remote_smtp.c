@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "control.h"
+#include "dotstuff.h"
 #include "errfmt.h"
 #include "ipaddr.h"
 #include "mx.h"
@@ -165,7 +166,7 @@ int
 msg_measure(struct remote *rm, char *err, size_t errsize)
 {
 	static char chunk[CHUNK];
-	struct smtp_stuffer st;
+	struct dotstuff st;
 	off_t off;
 	ssize_t n;
 
@@ -174,12 +175,12 @@ msg_measure(struct remote *rm, char *err, size_t errsize)
 			return 0;
 		return errfmt(err, errsize, "message: %s", strerror(errno));
 	}
-	smtp_stuff_init(&st);
+	dotstuff_init(&st);
 	for (off = rm->msg_start; (n = msg_read(rm, chunk, sizeof(chunk), off)) > 0; off += n)
-		(void)smtp_stuff(&st, chunk, (size_t)n, NULL);
+		(void)dotstuff_feed(&st, chunk, (size_t)n, NULL);
 	if (n == -1)
 		return errfmt(err, errsize, "message: %s", strerror(errno));
-	(void)smtp_stuff_end(&st, NULL);
+	(void)dotstuff_end(&st, NULL);
 	rm->msg_size = st.size;
 	return 0;
 }
@@ -196,11 +197,11 @@ send_body(struct remote_conn *s, char *err, size_t errsize)
 {
 	static char chunk[CHUNK];
 	struct remote *rm = s->rm;
-	struct smtp_stuffer st;
+	struct dotstuff st;
 	off_t off = rm->msg_start;
 	ssize_t n;
 
-	smtp_stuff_init(&st);
+	dotstuff_init(&st);
 	for (;;) {
 		if ((n = msg_read(rm, chunk, sizeof(chunk), off)) == -1) {
 			/* Never the final dot after a short message: the server must drop it. */
@@ -212,10 +213,10 @@ send_body(struct remote_conn *s, char *err, size_t errsize)
 		if (netconn_flush(&s->c, &s->out) == -1)
 			return errfmt(err, errsize, "write: %s",
 				      errno == ETIMEDOUT ? "timed out" : strerror(errno));
-		if (smtp_stuff(&st, chunk, (size_t)n, &s->out) == -1)
+		if (dotstuff_feed(&st, chunk, (size_t)n, &s->out) == -1)
 			return errfmt(err, errsize, "out of memory");
 	}
-	if (smtp_stuff_end(&st, &s->out) == -1)
+	if (dotstuff_end(&st, &s->out) == -1)
 		return errfmt(err, errsize, "out of memory");
 	return 0;
 }

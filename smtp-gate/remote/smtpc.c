@@ -1,8 +1,10 @@
-/* smtpc.c - the client side of SMTP without sockets: reply parsing (RFC 5321 4.2), EHLO keywords, the DATA stuffer. */
+/* smtpc.c - the client side of SMTP without sockets: reply parsing (RFC 5321 4.2), EHLO keywords. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "ascii.h"
+#include "decimal.h"
 #include "smtpc.h"
 
 void
@@ -58,12 +60,7 @@ add_text(struct smtpc_reply *r, const char *text, size_t len)
 		len = room;
 		r->cut = true;
 	}
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		r->text[r->len++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
-	}
-	r->text[r->len] = '\0';
+	r->len += ascii_sanitize(r->text + r->len, len + 1, text, len, ASCII_KEEP_8BIT, '?');
 }
 
 /* One whole line (without its LF): 1 the last line of the reply, 0 more lines follow, -1 garbage. */
@@ -221,77 +218,11 @@ smtp_ehlo_parse(const struct smtpc_reply *r, struct smtp_ehlo *e)
 		else if (keyword(line, len, "8BITMIME", &arg, &arg_len))
 			e->eightbitmime = true;
 		else if (keyword(line, len, "SIZE", &arg, &arg_len)) {
-			uint64_t v = 0;
-			size_t i;
+			uint64_t v;
 
 			e->size = true;
-			for (i = 0; i < arg_len && is_digit(arg[i]); i++) {
-				if (v > (UINT64_MAX - 9) / 10)
-					break;
-				v = v * 10 + (uint64_t)(arg[i] - '0');
-			}
-			/* A malformed or huge limit is no limit we can use. */
-			e->size_max = i == arg_len ? v : 0;
+			/* A malformed or huge limit is no limit we can use; no argument is none. */
+			e->size_max = decimal_parse(arg, arg_len, UINT64_MAX, &v) == 0 ? v : 0;
 		}
 	}
-}
-
-void
-smtp_stuff_init(struct smtp_stuffer *s)
-{
-	s->bol = true;
-	s->cr = false;
-	s->size = 0;
-}
-
-static int
-put(struct buf *out, const void *data, size_t len)
-{
-	return out == NULL || len == 0 ? 0 : buf_append(out, data, len);
-}
-
-int
-smtp_stuff(struct smtp_stuffer *s, const char *in, size_t len, struct buf *out)
-{
-	size_t pos = 0;
-
-	while (pos < len) {
-		const char *nl = memchr(in + pos, '\n', len - pos);
-		size_t seg = nl != NULL ? (size_t)(nl - (in + pos)) : len - pos;
-
-		/* RFC 5321 4.5.2: a line that starts with '.' gets one more. */
-		if (s->bol && seg > 0 && in[pos] == '.' && put(out, ".", 1) == -1)
-			return -1;
-		if (put(out, in + pos, seg) == -1)
-			return -1;
-		if (seg > 0) {
-			s->bol = false;
-			s->cr = in[pos + seg - 1] == '\r';
-		}
-		s->size += seg;
-		pos += seg;
-		if (nl == NULL)
-			break;
-		if (put(out, s->cr ? "\n" : "\r\n", s->cr ? 1 : 2) == -1)
-			return -1;
-		s->size += s->cr ? 1 : 2;
-		s->bol = true;
-		s->cr = false;
-		pos++;
-	}
-	return 0;
-}
-
-int
-smtp_stuff_end(struct smtp_stuffer *s, struct buf *out)
-{
-	if (!s->bol) {
-		/* A last line without LF still ends in CRLF: the terminator must open a line. */
-		if (put(out, s->cr ? "\n" : "\r\n", s->cr ? 1 : 2) == -1)
-			return -1;
-		s->size += s->cr ? 1 : 2;
-		s->bol = true;
-		s->cr = false;
-	}
-	return put(out, ".\r\n", 3);
 }

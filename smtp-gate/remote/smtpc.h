@@ -69,30 +69,4 @@ struct smtp_ehlo {
  */
 void smtp_ehlo_parse(const struct smtpc_reply *r, struct smtp_ehlo *e);
 
-/*
- * The DATA stuffer: the queue's form of a message (LF line endings, no
- * dot-stuffing) into what goes on the wire after 354 (RFC 5321 4.5.2:
- * CRLF line endings, a '.' opening a line doubled), fed in pieces of any
- * size.  A CR already before an LF is kept, not doubled.
- */
-struct smtp_stuffer {
-	bool bol;                       /* the next octet opens a line */
-	bool cr;                        /* the last octet was CR */
-	uint64_t size;                  /* RFC 1870 size so far: CRLF counted, stuffing dots not */
-};
-
-void smtp_stuff_init(struct smtp_stuffer *s);
-
-/*
- * Convert len octets of in, appending to out; out NULL only counts (for
- * SIZE=).  0, or -1 when out cannot grow (errno EMSGSIZE).
- */
-int smtp_stuff(struct smtp_stuffer *s, const char *in, size_t len, struct buf *out);
-
-/*
- * The end: a CRLF for a last line without LF, then ".\r\n" (out NULL:
- * only count the CRLF).  0 or -1.
- */
-int smtp_stuff_end(struct smtp_stuffer *s, struct buf *out);
-
 #endif

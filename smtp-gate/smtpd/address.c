@@ -5,6 +5,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ascii.h"
+#include "decimal.h"
+
 /* A read position inside the argument; every parser stops at end. */
 struct scan {
 	const char *p;
@@ -28,12 +31,6 @@ static bool
 is_atext(unsigned char c)
 {
 	return is_alpha(c) || is_digit(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
-}
-
-static char
-to_lower(char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
 /* NUL never reaches here (control characters are refused first), so strncasecmp sees all len octets. */
@@ -103,7 +100,7 @@ literal_valid(const char *s, size_t len, char *canon)
 			n += 5;
 		}
 		for (size_t i = 0; i < ilen; i++)
-			canon[n++] = to_lower(addr[i]);
+			canon[n++] = ascii_lower(addr[i]);
 		canon[n++] = ']';
 		canon[n] = '\0';
 	}
@@ -262,7 +259,7 @@ parse_domain(struct scan *sc, struct smtp_path *path)
 	if ((e = scan_domain_name(sc, &start, &len)) != SMTP_ADDR_OK)
 		return e;
 	for (size_t i = 0; i < len; i++)
-		path->domain[i] = to_lower(start[i]);
+		path->domain[i] = ascii_lower(start[i]);
 	path->domain[len] = '\0';
 	return SMTP_ADDR_OK;
 }
@@ -331,17 +328,10 @@ is_value_char(unsigned char c)
 static enum smtp_addr_error
 param_size(const char *v, size_t vlen, struct smtp_params *params)
 {
-	uint64_t n = 0;
+	uint64_t n;
 
-	if (params->have_size || vlen == 0 || vlen > 20)
+	if (params->have_size || vlen > 20 || decimal_parse(v, vlen, UINT64_MAX, &n) == -1)
 		return SMTP_PARAM_SYNTAX;
-	for (size_t i = 0; i < vlen; i++) {
-		unsigned d = (unsigned)(v[i] - '0');
-
-		if (!is_digit((unsigned char)v[i]) || n > (UINT64_MAX - d) / 10)
-			return SMTP_PARAM_SYNTAX;
-		n = n * 10 + d;
-	}
 	params->have_size = true;
 	params->size = n;
 	return SMTP_ADDR_OK;

@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "aliases.h"
+#include "ascii.h"
 #include "buf.h"
+#include "fnv.h"
 #include "control.h"
 #include "errfmt.h"
 #include "path.h"
@@ -46,23 +48,14 @@ struct policy {
 	char me[CONTROL_LINE_MAX + 1];  /* "" when control/me is missing */
 };
 
-static char
-ascii_lower(char c)
-{
-	/* Not tolower(): the locale must not change what matches. */
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
 /* FNV-1a over the lower-cased bytes. */
 static uint64_t
 strset_hash(const char *s, size_t len)
 {
-	uint64_t h = 14695981039346656037ull;
+	uint64_t h = FNV1A64_BASIS;
 
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)ascii_lower(s[i]);
-		h *= 1099511628211ull;
-	}
+	for (size_t i = 0; i < len; i++)
+		h = fnv1a64_byte(h, (unsigned char)ascii_lower(s[i]));
 	return h;
 }
 

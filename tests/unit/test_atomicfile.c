@@ -1,4 +1,4 @@
-/* test_atomicfile.c - unit tests for atomic file replacement and write_all (lib/util/atomicfile.c). */
+/* test_atomicfile.c - unit tests for atomic file replacement, write_all and close_keep_errno (lib/util/atomicfile.c, lib/util/fdclose.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "atomicfile.h"
+#include "fdclose.h"
 #include "path.h"
 #include "testutil.h"
 
@@ -310,6 +311,52 @@ test_write_all_reports_write_errors(void **state)
 	assert_int_equal(write_all(-1, "", 0), 0);
 }
 
+/* atomicfile_write_commit: the data lands under path; a failed write leaves path and no temporary, errno kept. */
+static void
+test_atomicfile_write_commit_writes_or_leaves_nothing(void **state)
+{
+	const char *dir = *state;
+	struct atomicfile af;
+	char path[PATH_MAX], text[64];
+
+	assert_int_equal(path_join(path, sizeof(path), dir, "f"), 0);
+	write_file(path, "old\n");
+	assert_int_equal(atomicfile_open(&af, path, 0600), 0);
+	assert_int_equal(atomicfile_write_commit(&af, "new\n", 4, false), 0);
+	read_file(path, text, sizeof(text));
+	assert_string_equal(text, "new\n");
+	assert_int_equal(count_temps(dir), 0);
+
+	assert_int_equal(atomicfile_open(&af, path, 0600), 0);
+	close(af.fd);           /* the write must fail: EBADF */
+	assert_int_equal(atomicfile_write_commit(&af, "lost\n", 5, false), -1);
+	assert_int_equal(errno, EBADF);
+	read_file(path, text, sizeof(text));
+	assert_string_equal(text, "new\n");
+	assert_int_equal(count_temps(dir), 0);
+}
+
+/* close_keep_errno closes and keeps the caller's errno, even when close itself fails. */
+static void
+test_close_keep_errno_keeps_errno(void **state)
+{
+	int fds[2];
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	errno = ENOSPC;
+	assert_int_equal(close_keep_errno(fds[0]), -1);
+	assert_int_equal(errno, ENOSPC);
+	assert_int_equal(fcntl(fds[0], F_GETFD), -1);      /* closed */
+	errno = EDQUOT;
+	assert_int_equal(close_keep_errno(fds[0]), -1);     /* close fails with EBADF */
+	assert_int_equal(errno, EDQUOT);
+	errno = EIO;
+	assert_int_equal(close_keep_errno(-1), -1);
+	assert_int_equal(errno, EIO);
+	close(fds[1]);
+}
+
 int
 main(void)
 {
@@ -337,6 +384,9 @@ main(void)
 						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test(test_write_all_survives_signals_and_short_writes),
 		cmocka_unit_test(test_write_all_reports_write_errors),
+		cmocka_unit_test_setup_teardown(test_atomicfile_write_commit_writes_or_leaves_nothing,
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
+		cmocka_unit_test(test_close_keep_errno_keeps_errno),
 	};
 
 	return cmocka_run_group_tests_name("atomicfile", tests, NULL, NULL);

@@ -1,4 +1,4 @@
-/* test_smtpc.c - unit tests for the SMTP client's pure parts: replies, EHLO keywords, the DATA stuffer (smtp-gate/remote/smtpc.c). */
+/* test_smtpc.c - unit tests for the SMTP client's pure parts: replies, EHLO keywords (smtp-gate/remote/smtpc.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -268,102 +268,6 @@ test_smtpc_ehlo_keywords(void **state)
 	assert_false(e.starttls);
 }
 
-/* Stuff in (len octets) in pieces of step octets (0: at once); the wire form in out, the size in *size_r. */
-static void
-stuff_all(const char *in, size_t len, size_t step, struct buf *out, uint64_t *size_r)
-{
-	struct smtp_stuffer s, count;
-	size_t pos = 0;
-
-	smtp_stuff_init(&s);
-	smtp_stuff_init(&count);
-	buf_init(out, 0);
-	while (pos < len) {
-		size_t n = step == 0 || len - pos < step ? len - pos : step;
-
-		assert_int_equal(smtp_stuff(&s, in + pos, n, out), 0);
-		assert_int_equal(smtp_stuff(&count, in + pos, n, NULL), 0);
-		pos += n;
-	}
-	assert_int_equal(smtp_stuff_end(&s, out), 0);
-	assert_int_equal(smtp_stuff_end(&count, NULL), 0);
-	/* Counting alone gives the same size as converting. */
-	assert_int_equal(s.size, count.size);
-	*size_r = s.size;
-}
-
-static void
-test_smtpc_stuff_cases(void **state)
-{
-	static const struct {
-		const char *in, *wire;
-	} cases[] = {
-		{ "", ".\r\n" },
-		{ "a\n", "a\r\n.\r\n" },
-		{ "a\nb", "a\r\nb\r\n.\r\n" },
-		{ ".\n", "..\r\n.\r\n" },
-		{ ".", "..\r\n.\r\n" },
-		{ "..x\n.\n", "...x\r\n..\r\n.\r\n" },
-		{ "x.\n.y\n", "x.\r\n..y\r\n.\r\n" },
-		{ "\n\n.\n", "\r\n\r\n..\r\n.\r\n" },
-		{ "crlf\r\n.dot\r\n", "crlf\r\n..dot\r\n.\r\n" },
-		{ "bare\rcr\n", "bare\rcr\r\n.\r\n" },
-		{ "last\r", "last\r\n.\r\n" },
-	};
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		size_t len = strlen(cases[i].in);
-
-		for (size_t step = 0; step <= 3; step++) {
-			struct buf out;
-			uint64_t size;
-
-			stuff_all(cases[i].in, len, step, &out, &size);
-			assert_int_equal(out.len, strlen(cases[i].wire));
-			assert_memory_equal(out.data, cases[i].wire, out.len);
-			buf_free(&out);
-		}
-	}
-}
-
-static void
-test_smtpc_stuff_size_is_rfc1870(void **state)
-{
-	struct buf out;
-	uint64_t size;
-
-	(void)state;
-	/* CRLF counted; the stuffing dot and the final ".\r\n" not (RFC 1870 3). */
-	stuff_all(".a\nb", 4, 1, &out, &size);
-	assert_int_equal(size, strlen(".a\r\nb\r\n"));
-	buf_free(&out);
-}
-
-static void
-test_smtpc_stuff_split_everywhere_same(void **state)
-{
-	static const char in[] = "From: a\n\n.\n..\nline.\n.end\r\nx\r";
-	struct buf whole, part;
-	uint64_t s1, s2;
-
-	(void)state;
-	stuff_all(in, sizeof(in) - 1, 0, &whole, &s1);
-	for (size_t step = 1; step < sizeof(in); step++) {
-		stuff_all(in, sizeof(in) - 1, step, &part, &s2);
-		assert_int_equal(part.len, whole.len);
-		assert_memory_equal(part.data, whole.data, whole.len);
-		assert_int_equal(s1, s2);
-		buf_free(&part);
-	}
-	/* No bare LF and exactly one terminator on the wire. */
-	for (size_t i = 0; i < whole.len; i++)
-		if (whole.data[i] == '\n')
-			assert_true(i > 0 && whole.data[i - 1] == '\r');
-	assert_int_equal(whole.len >= 5 && memcmp(whole.data + whole.len - 5, "\r\n.\r\n", 5), 0);
-	buf_free(&whole);
-}
-
 int
 main(void)
 {
@@ -378,9 +282,6 @@ main(void)
 		cmocka_unit_test(test_smtpc_reply_many_lines_kept_bounded),
 		cmocka_unit_test(test_smtpc_reply_enhanced_code_rules),
 		cmocka_unit_test(test_smtpc_ehlo_keywords),
-		cmocka_unit_test(test_smtpc_stuff_cases),
-		cmocka_unit_test(test_smtpc_stuff_size_is_rfc1870),
-		cmocka_unit_test(test_smtpc_stuff_split_everywhere_same),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
