@@ -29,8 +29,8 @@ from osdtest import Osd, check, finish, free_port, wait_for, wait_port  # noqa: 
 
 DOM = "example.test"
 ME = "mx.example.test"
-TIMEOUT = 4          # timeoutsmtpd and pop3_timeout (seconds)
-DEADLINE = 9         # smtp_session_deadline and pop3_session_deadline (seconds)
+TIMEOUT = 6          # timeoutsmtpd and pop3_timeout (seconds): room for the normal sessions on a loaded machine
+DEADLINE = 12        # smtp_session_deadline and pop3_session_deadline (seconds)
 GAP = 1.0            # the tricklers' pause between two bytes or two commands
 LIMIT = 40           # a trickler gives up after this long (a functional bound)
 
