@@ -426,13 +426,8 @@ userdb_add(const char *users_dir, const char *domain, const struct userdb_user *
 	}
 	if (make_dir(dir, 0700, uid, gid, err, errsize) == -1)
 		return -1;
-	memset(&ch, 0, sizeof(ch));
-	ch.kind = EDIT_ADD;
-	ch.user = user->user;
-	ch.domain = domain;
-	ch.uid = uid;
-	ch.gid = gid;
-	ch.add = user;
+	ch = (struct userdb_change){ .kind = EDIT_ADD, .user = user->user, .domain = domain,
+				     .uid = uid, .gid = gid, .add = user };
 	return userdb_rewrite(users_dir, &ch, do_fsync, err, errsize);
 }
 
@@ -449,14 +444,10 @@ userdb_passwd(const char *users_dir, const struct userdb_name *name, const char 
 		errno = EINVAL;
 		return -1;
 	}
-	memset(&ch, 0, sizeof(ch));
-	ch.kind = EDIT_PASSWD;
-	ch.user = name->user;
-	ch.domain = name->domain;
-	ch.uid = (uid_t)-1;
-	ch.gid = (gid_t)-1;
-	ch.hash = hash;
-	ch.cleartext = cleartext;
+	/* uid and gid -1: the domain folder exists already, nothing is made. */
+	ch = (struct userdb_change){ .kind = EDIT_PASSWD, .user = name->user,
+				     .domain = name->domain, .uid = (uid_t)-1, .gid = (gid_t)-1,
+				     .hash = hash, .cleartext = cleartext };
 	return userdb_rewrite(users_dir, &ch, do_fsync, err, errsize);
 }
 
@@ -470,12 +461,7 @@ userdb_del(const char *users_dir, const struct userdb_name *name, struct userdb_
 		memset(old_r, 0, sizeof(*old_r));
 	if (check_name(name->user, name->domain, err, errsize) == -1)
 		return -1;
-	memset(&ch, 0, sizeof(ch));
-	ch.kind = EDIT_DEL;
-	ch.user = name->user;
-	ch.domain = name->domain;
-	ch.uid = (uid_t)-1;
-	ch.gid = (gid_t)-1;
-	ch.old_r = old_r;
+	ch = (struct userdb_change){ .kind = EDIT_DEL, .user = name->user, .domain = name->domain,
+				     .uid = (uid_t)-1, .gid = (gid_t)-1, .old_r = old_r };
 	return userdb_rewrite(users_dir, &ch, do_fsync, err, errsize);
 }

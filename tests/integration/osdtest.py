@@ -341,6 +341,12 @@ def tcpserver_env(cdb, host, sources):
     return got
 
 
+def check_no_crash(name, log):
+    """No session of daemon name died of a signal or hit a sanitizer report in log."""
+    check("died of signal" not in log and "AddressSanitizer" not in log
+          and "runtime error" not in log, "no %s session crashed" % name)
+
+
 def have(tool):
     return shutil.which(tool) is not None
 

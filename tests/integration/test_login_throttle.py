@@ -26,8 +26,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from osdtest import (Osd, SmtpRaw, check, finish, free_port, wait_for,  # noqa: E402
-                     wait_port)
+from osdtest import (Osd, SmtpRaw, check, check_no_crash, finish, free_port,  # noqa: E402
+                     wait_for, wait_port)
 
 DOM = "example.test"
 T = 60  # client socket timeout: above the longest delay (30 s), a functional bound
@@ -205,9 +205,7 @@ def main():
         test_pop3(o, pop_port)
         test_smtp(o, smtp_port)
         for name in ("pop3d", "smtpd"):
-            log = o.log(name)
-            check("died of signal" not in log and "AddressSanitizer" not in log
-                  and "runtime error" not in log, "no %s session crashed" % name)
+            check_no_crash(name, o.log(name))
     finally:
         for p in o.procs:
             o.stop(p)
