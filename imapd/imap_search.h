@@ -43,7 +43,7 @@ unsigned imap_search_return(const struct imap_search *s);
 /*
  * Append the untagged answer for the matches v[0..n) (sequence numbers,
  * or UIDs for UID SEARCH, ascending): "* SEARCH 2 5\r\n", or with
- * RETURN "* ESEARCH (TAG \"a1\") UID MIN 2 MAX 5 COUNT 2 ALL 2,5\r\n"
+ * RETURN "* ESEARCH (TAG "a1") UID MIN 2 MAX 5 COUNT 2 ALL 2,5\r\n"
  * (RFC 4731 section 3.1: MIN, MAX, ALL left out when nothing matched).
  */
 void imap_search_reply(const struct imap_search *s, const char *tag, bool uid, const uint32_t *v,
