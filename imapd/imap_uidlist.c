@@ -287,20 +287,20 @@ read_small(const char *dir, const char *name, size_t max, struct buf *b, struct 
 }
 
 static bool
-same_id(bool have, dev_t dev, ino_t ino, off_t size, const struct timespec *mt, const struct stat *st)
+same_id(const struct imap_file_id *id, const struct stat *st)
 {
-	return have && dev == st->st_dev && ino == st->st_ino && size == st->st_size &&
-	       mt->tv_sec == st->st_mtim.tv_sec && mt->tv_nsec == st->st_mtim.tv_nsec;
+	return id->have && id->dev == st->st_dev && id->ino == st->st_ino && id->size == st->st_size &&
+	       id->mtime.tv_sec == st->st_mtim.tv_sec && id->mtime.tv_nsec == st->st_mtim.tv_nsec;
 }
 
 static void
-uidlist_set_id(struct imap_uidlist *ul, const struct stat *st)
+set_id(struct imap_file_id *id, const struct stat *st)
 {
-	ul->have_id = true;
-	ul->dev = st->st_dev;
-	ul->ino = st->st_ino;
-	ul->size = st->st_size;
-	ul->mtime = st->st_mtim;
+	id->have = true;
+	id->dev = st->st_dev;
+	id->ino = st->st_ino;
+	id->size = st->st_size;
+	id->mtime = st->st_mtim;
 }
 
 int
@@ -315,13 +315,13 @@ imap_uidlist_refresh(struct imap_uidlist *ul, const char *dir)
 	if (path_join(path, sizeof(path), dir, IMAP_UIDLIST_NAME) == -1)
 		return -1;
 	if (stat(path, &st) == 0) {
-		if (same_id(ul->have_id, ul->dev, ul->ino, ul->size, &ul->mtime, &st))
+		if (same_id(&ul->id, &st))
 			return 0;
 		if (read_small(dir, IMAP_UIDLIST_NAME, UIDLIST_FILE_MAX, &b, &st) == 0) {
 			if (imap_uidlist_parse(ul, b.data != NULL ? b.data : "", b.len) == -1)
 				uidlist_clear(ul);      /* corrupt: made again, with a new UIDVALIDITY */
 			buf_free(&b);
-			uidlist_set_id(ul, &st);
+			set_id(&ul->id, &st);
 			return 1;
 		}
 		if (errno != ENOENT)
@@ -330,7 +330,7 @@ imap_uidlist_refresh(struct imap_uidlist *ul, const char *dir)
 		return -1;
 	}
 	/* No own list: take over another server's, once (the first write makes ours). */
-	ul->have_id = false;
+	ul->id.have = false;
 	for (i = 0; i < sizeof(migrate) / sizeof(migrate[0]); i++) {
 		if (read_small(dir, migrate[i], UIDLIST_FILE_MAX, &b, NULL) == -1) {
 			if (errno == ENOENT)
@@ -369,9 +369,9 @@ imap_uidlist_write(struct imap_uidlist *ul, const char *dir)
 		return -1;
 	ul->source = IMAP_UIDLIST_OSD;
 	if (stat(path, &st) == 0)
-		uidlist_set_id(ul, &st);
+		set_id(&ul->id, &st);
 	else
-		ul->have_id = false;
+		ul->id.have = false;
 	return 0;
 }
 
@@ -556,16 +556,12 @@ imap_keywords_refresh(struct imap_keywords *kw, const char *dir)
 	if (path_join(path, sizeof(path), dir, IMAP_KEYWORDS_NAME) == -1)
 		return -1;
 	if (stat(path, &st) == 0) {
-		if (same_id(kw->have_id, kw->dev, kw->ino, kw->size, &kw->mtime, &st))
+		if (same_id(&kw->id, &st))
 			return 0;
 		if (read_small(dir, IMAP_KEYWORDS_NAME, KEYWORDS_FILE_MAX, &b, &st) == 0) {
 			imap_keywords_parse(kw, b.data != NULL ? b.data : "", b.len);
 			buf_free(&b);
-			kw->have_id = true;
-			kw->dev = st.st_dev;
-			kw->ino = st.st_ino;
-			kw->size = st.st_size;
-			kw->mtime = st.st_mtim;
+			set_id(&kw->id, &st);
 			return 1;
 		}
 		if (errno != ENOENT)
@@ -573,10 +569,10 @@ imap_keywords_refresh(struct imap_keywords *kw, const char *dir)
 	} else if (errno != ENOENT) {
 		return -1;
 	}
-	if (kw->have_id || kw->n == 0) {
+	if (kw->id.have || kw->n == 0) {
 		bool had = kw->n > 0;
 
-		kw->have_id = false;
+		kw->id.have = false;
 		if (read_small(dir, "dovecot-keywords", KEYWORDS_FILE_MAX, &b, NULL) == 0) {
 			imap_keywords_parse(kw, b.data != NULL ? b.data : "", b.len);
 			buf_free(&b);
@@ -612,12 +608,7 @@ imap_keywords_write(struct imap_keywords *kw, const char *dir)
 	}
 	r = atomicfile_write_commit(&af, b.data != NULL ? b.data : "", b.len, true);
 	buf_free(&b);
-	if (r == 0 && stat(path, &st) == 0) {
-		kw->have_id = true;
-		kw->dev = st.st_dev;
-		kw->ino = st.st_ino;
-		kw->size = st.st_size;
-		kw->mtime = st.st_mtim;
-	}
+	if (r == 0 && stat(path, &st) == 0)
+		set_id(&kw->id, &st);
 	return r;
 }

@@ -24,6 +24,15 @@
 /* Keywords per folder: the Maildir info letters a-z (IMAP_KEYWORDS_MAX of imap_mailbox.h). */
 #define IMAP_KEYWORDS_MAX_NAMES 26u
 
+/* Which version of a small file was last read: read again only when its stat differs. */
+struct imap_file_id {
+	bool have;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
 /* One message: its UID and its Maildir base name (the file name up to ':'). */
 struct imap_uid_entry {
 	uint32_t uid;
@@ -45,12 +54,7 @@ struct imap_uidlist {
 	struct imap_uid_entry *v;       /* ascending UID, no UID twice */
 	size_t n, cap;
 	enum imap_uidlist_source source;
-	/* The osd-uidlist last read or written: read again only when it differs. */
-	bool have_id;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime;
+	struct imap_file_id id;         /* the osd-uidlist last read or written */
 };
 
 void imap_uidlist_init(struct imap_uidlist *ul);
@@ -110,11 +114,7 @@ uint32_t imap_uidvalidity_next(const char *root);
 struct imap_keywords {
 	char *names[IMAP_KEYWORDS_MAX_NAMES];
 	unsigned n;                     /* names[0..n) used; a gap is an empty name */
-	bool have_id;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime;
+	struct imap_file_id id;         /* the osd-keywords last read or written */
 };
 
 void imap_keywords_free(struct imap_keywords *kw);
