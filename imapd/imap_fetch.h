@@ -40,4 +40,12 @@ int imap_fetch_message(struct imap_fetch *f, struct imap_mailbox *mb, uint32_t s
  */
 void imap_fetch_flags(const struct imap_mailbox *mb, const struct imap_msg *msg, struct buf *out);
 
+/*
+ * The RFC822.SIZE (the CRLF size) that a Maildir file name tells,
+ * ",W=n" as Dovecot and Courier write it; false when it has none (the
+ * file must then be read and counted, imap_message_crlf_size).  For
+ * SEARCH LARGER/SMALLER too.
+ */
+bool imap_fetch_name_vsize(const char *name, uint64_t *size_r);
+
 #endif

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "imap_mailbox.h"
 #include "imap_parser.h"
 
@@ -29,5 +30,23 @@ void imap_search_free(struct imap_search *s);
  * LARGER/SMALLER need only the size).  A message gone meanwhile does not match.
  */
 bool imap_search_match(struct imap_search *s, struct imap_mailbox *mb, uint32_t seq);
+
+/* RFC 4731 ESEARCH: the options of "SEARCH RETURN (...)", which comes before CHARSET. */
+#define IMAP_SEARCH_RETURN_MIN   0x1u
+#define IMAP_SEARCH_RETURN_MAX   0x2u
+#define IMAP_SEARCH_RETURN_ALL   0x4u
+#define IMAP_SEARCH_RETURN_COUNT 0x8u
+
+/* The RETURN options given ("RETURN ()" is ALL); 0 without RETURN: the plain "* SEARCH" answer. */
+unsigned imap_search_return(const struct imap_search *s);
+
+/*
+ * Append the untagged answer for the matches v[0..n) (sequence numbers,
+ * or UIDs for UID SEARCH, ascending): "* SEARCH 2 5\r\n", or with
+ * RETURN "* ESEARCH (TAG "a1") UID MIN 2 MAX 5 COUNT 2 ALL 2,5\r\n"
+ * (RFC 4731 section 3.1: MIN, MAX, ALL left out when nothing matched).
+ */
+void imap_search_reply(const struct imap_search *s, const char *tag, bool uid, const uint32_t *v,
+		       size_t n, struct buf *out);
 
 #endif

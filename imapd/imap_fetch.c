@@ -1,0 +1,670 @@
+/* imap_fetch.c - FETCH (RFC 3501 sections 6.4.5 and 7.4.2, RFC 9051): the attribute list parsed once, each message's "* n FETCH (...)" written as Dovecot writes it. */
+#include "imap_fetch.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ascii.h"
+#include "decimal.h"
+#include "imap_date.h"
+#include "imap_message.h"
+#include "xmalloc.h"
+
+/* At most this many attributes in one FETCH (the parser caps arguments too; this bounds the item table). */
+#define FETCH_ITEMS_MAX 64
+
+enum fetch_kind {
+	FETCH_UID,
+	FETCH_FLAGS,
+	FETCH_INTERNALDATE,
+	FETCH_RFC822_SIZE,
+	FETCH_ENVELOPE,
+	FETCH_BODY,             /* BODY: the non-extensible BODYSTRUCTURE */
+	FETCH_BODYSTRUCTURE,
+	FETCH_SECTION           /* BODY[...], BODY.PEEK[...], RFC822, RFC822.HEADER, RFC822.TEXT */
+};
+
+struct fetch_item {
+	enum fetch_kind kind;
+	char *name;             /* FETCH_SECTION: the reply's name, "BODY[HEADER]<0>", "RFC822.TEXT" */
+	char *section;          /* FETCH_SECTION: what imap_message_section takes */
+	bool partial;
+	uint64_t origin, count; /* partial: <origin.count>; count UINT64_MAX without ".count" */
+};
+
+struct imap_fetch {
+	struct fetch_item items[FETCH_ITEMS_MAX];
+	size_t n;
+	/*
+	 * items[0..n_buffered) are written without a literal, the others with
+	 * one: Dovecot writes the former first (in the order asked), then the
+	 * latter, so that short items come before long octets (some clients
+	 * rely on UID coming first).
+	 */
+	size_t n_buffered;
+	bool sets_seen;         /* a body part without .PEEK */
+	bool has_flags;         /* FLAGS asked for */
+	bool needs_message;     /* ENVELOPE, BODY, BODYSTRUCTURE or a section other than "" */
+	bool needs_data;        /* any section: the octets */
+};
+
+/* What one message gives while its reply is written: read at most once, parsed at most once. */
+struct fetch_msg {
+	struct imap_mailbox *mb;
+	uint32_t seq;
+	struct buf raw;         /* the file as stored */
+	bool have_raw;
+	struct imap_message *m; /* parsed, when an attribute needs the MIME structure */
+	char *crlf;             /* the CRLF form made here when no parse is needed (BODY[], RFC822) */
+	size_t crlf_len;
+};
+
+/* Add an item: those without a literal go before the first with one. */
+static int
+fetch_add(struct imap_fetch *f, const struct fetch_item *it, bool literal, const char **error_r)
+{
+	size_t i;
+
+	if (!literal) {
+		/* Asking twice for FLAGS (or UID...) gives it once, as Dovecot does. */
+		for (i = 0; i < f->n_buffered; i++) {
+			if (f->items[i].kind == it->kind)
+				return 0;
+		}
+	}
+	if (f->n == FETCH_ITEMS_MAX) {
+		*error_r = "Too many fetch attributes";
+		return -1;
+	}
+	if (literal) {
+		f->items[f->n++] = *it;
+		return 0;
+	}
+	memmove(&f->items[f->n_buffered + 1], &f->items[f->n_buffered],
+		(f->n - f->n_buffered) * sizeof(f->items[0]));
+	f->items[f->n_buffered++] = *it;
+	f->n++;
+	return 0;
+}
+
+static int
+fetch_add_simple(struct imap_fetch *f, enum fetch_kind kind, const char **error_r)
+{
+	struct fetch_item it = { .kind = kind };
+
+	if (kind == FETCH_FLAGS)
+		f->has_flags = true;
+	if (kind == FETCH_ENVELOPE || kind == FETCH_BODY || kind == FETCH_BODYSTRUCTURE)
+		f->needs_message = true;
+	return fetch_add(f, &it, false, error_r);
+}
+
+/* The section given, in upper case (Dovecot echoes it so; header field names compare without case anyway). */
+static char *
+section_upper(const char *s, size_t len)
+{
+	char *u = xstrndup(s, len);
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		u[i] = (char)(u[i] >= 'a' && u[i] <= 'z' ? u[i] - 'a' + 'A' : u[i]);
+	return u;
+}
+
+/*
+ * Check a section's syntax as imap_message_section reads it, on an
+ * empty message, so that a bad section is a BAD for the command and not
+ * a failure in the middle of the replies.
+ */
+static int
+section_check(const char *section, const char **error_r)
+{
+	struct imap_message *m;
+	struct buf scratch;
+	int ret;
+
+	if ((m = imap_message_new("\r\n", 2)) == NULL) {
+		*error_r = "Out of memory";
+		return -1;
+	}
+	buf_init(&scratch, 4096);
+	ret = imap_message_section(m, section, &scratch, error_r);
+	buf_free(&scratch);
+	imap_message_free(m);
+	return ret;
+}
+
+/* "<origin>" or "<origin.count>" after the ']' (RFC 3501 section 6.4.5; Dovecot takes the short form too). */
+static int
+partial_parse(const char *p, struct fetch_item *it, const char **error_r)
+{
+	const char *dot, *end;
+
+	if (*p == '\0')
+		return 0;
+	if (*p != '<' || (end = strchr(p, '>')) == NULL || end[1] != '\0') {
+		*error_r = "Invalid BODY[..] parameter: Invalid partial";
+		return -1;
+	}
+	p++;
+	it->partial = true;
+	it->count = UINT64_MAX;
+	dot = memchr(p, '.', (size_t)(end - p));
+	if (decimal_parse(p, (size_t)((dot != NULL ? dot : end) - p), INT64_MAX, &it->origin) < 0 ||
+	    (dot != NULL && decimal_parse(dot + 1, (size_t)(end - dot - 1), INT64_MAX, &it->count) < 0)) {
+		*error_r = "Invalid BODY[..] parameter: Invalid partial";
+		return -1;
+	}
+	return 0;
+}
+
+/* BODY[...]<...> or BODY.PEEK[...]<...>: p at the '['. */
+static int
+fetch_add_section(struct imap_fetch *f, const char *p, bool peek, const char **error_r)
+{
+	struct fetch_item it = { .kind = FETCH_SECTION };
+	struct buf name;
+	const char *close;
+
+	/* The parser keeps [ ... ] in one atom; the section runs to the last ']' before any '<'. */
+	close = strrchr(p, ']');
+	if (close == NULL) {
+		*error_r = "Invalid BODY[..] parameter: Missing ']'";
+		return -1;
+	}
+	it.section = section_upper(p + 1, (size_t)(close - p - 1));
+	if (section_check(it.section, error_r) < 0 || partial_parse(close + 1, &it, error_r) < 0) {
+		free(it.section);
+		return -1;
+	}
+	buf_init(&name, 0);
+	if (buf_printf(&name, "BODY[%s]", it.section) < 0 ||
+	    (it.partial && buf_printf(&name, "<%llu>", (unsigned long long)it.origin) < 0)) {
+		buf_free(&name);
+		free(it.section);
+		*error_r = "Fetch attribute too long";
+		return -1;
+	}
+	it.name = name.data;
+	if (!peek)
+		f->sets_seen = true;
+	f->needs_data = true;
+	if (it.section[0] != '\0')
+		f->needs_message = true;
+	if (fetch_add(f, &it, true, error_r) < 0) {
+		free(it.name);
+		free(it.section);
+		return -1;
+	}
+	return 0;
+}
+
+/* RFC822, RFC822.HEADER, RFC822.TEXT: BODY[], BODY.PEEK[HEADER], BODY[TEXT] named the old way. */
+static int
+fetch_add_rfc822(struct imap_fetch *f, const char *name, const char *section, bool seen,
+		 const char **error_r)
+{
+	struct fetch_item it = { .kind = FETCH_SECTION };
+
+	it.name = xstrdup(name);
+	it.section = xstrdup(section);
+	if (seen)
+		f->sets_seen = true;
+	f->needs_data = true;
+	if (section[0] != '\0')
+		f->needs_message = true;
+	if (fetch_add(f, &it, true, error_r) < 0) {
+		free(it.name);
+		free(it.section);
+		return -1;
+	}
+	return 0;
+}
+
+static bool
+name_is(const struct imap_arg *a, const char *name)
+{
+	size_t len = strlen(name);
+
+	return a->len == len && ascii_eq_nocase(a->str, name, len);
+}
+
+static bool
+name_starts(const struct imap_arg *a, const char *prefix)
+{
+	size_t len = strlen(prefix);
+
+	return a->len >= len && ascii_eq_nocase(a->str, prefix, len);
+}
+
+/* One attribute (not a macro). */
+static int
+fetch_add_attr(struct imap_fetch *f, const struct imap_arg *a, const char **error_r)
+{
+	static const struct {
+		const char *name;
+		enum fetch_kind kind;
+	} simple[] = {
+		{ "UID", FETCH_UID },
+		{ "FLAGS", FETCH_FLAGS },
+		{ "INTERNALDATE", FETCH_INTERNALDATE },
+		{ "RFC822.SIZE", FETCH_RFC822_SIZE },
+		{ "ENVELOPE", FETCH_ENVELOPE },
+		{ "BODY", FETCH_BODY },
+		{ "BODYSTRUCTURE", FETCH_BODYSTRUCTURE },
+	};
+	size_t i;
+
+	if (a->type != IMAP_ARG_ATOM) {
+		*error_r = "Invalid fetch attribute";
+		return -1;
+	}
+	for (i = 0; i < sizeof(simple) / sizeof(simple[0]); i++) {
+		if (name_is(a, simple[i].name))
+			return fetch_add_simple(f, simple[i].kind, error_r);
+	}
+	if (name_is(a, "RFC822"))
+		return fetch_add_rfc822(f, "RFC822", "", true, error_r);
+	if (name_is(a, "RFC822.HEADER"))
+		return fetch_add_rfc822(f, "RFC822.HEADER", "HEADER", false, error_r);
+	if (name_is(a, "RFC822.TEXT"))
+		return fetch_add_rfc822(f, "RFC822.TEXT", "TEXT", true, error_r);
+	if (name_starts(a, "BODY.PEEK["))
+		return fetch_add_section(f, a->str + 9, true, error_r);
+	if (name_starts(a, "BODY["))
+		return fetch_add_section(f, a->str + 4, false, error_r);
+	*error_r = "Invalid fetch attribute";
+	return -1;
+}
+
+int
+imap_fetch_parse(const struct imap_arg *args, size_t n, bool uid_command, struct imap_fetch **f_r,
+		 const char **error_r)
+{
+	/* RFC 3501 section 6.4.5: the macros, which stand alone (not in a list). */
+	static const struct {
+		const char *name;
+		enum fetch_kind kinds[5];
+		size_t n;
+	} macros[] = {
+		{ "ALL", { FETCH_FLAGS, FETCH_INTERNALDATE, FETCH_RFC822_SIZE, FETCH_ENVELOPE }, 4 },
+		{ "FAST", { FETCH_FLAGS, FETCH_INTERNALDATE, FETCH_RFC822_SIZE }, 3 },
+		{ "FULL", { FETCH_FLAGS, FETCH_INTERNALDATE, FETCH_RFC822_SIZE, FETCH_ENVELOPE,
+			    FETCH_BODY }, 5 },
+	};
+	struct imap_fetch *f;
+	size_t i, j;
+
+	*f_r = NULL;
+	if (n != 1) {
+		*error_r = n == 0 ? "Missing fetch attributes" : "Invalid fetch attributes";
+		return -1;
+	}
+	f = xcalloc(1, sizeof(*f));
+	/* UID FETCH: UID first, whether asked for or not (Dovecot; clients rely on it). */
+	if (uid_command && fetch_add_simple(f, FETCH_UID, error_r) < 0)
+		goto fail;
+	if (args[0].type == IMAP_ARG_LIST) {
+		if (args[0].count == 0) {
+			*error_r = "Empty fetch attribute list";
+			goto fail;
+		}
+		for (i = 0; i < args[0].count; i++) {
+			if (fetch_add_attr(f, &args[0].list[i], error_r) < 0)
+				goto fail;
+		}
+		*f_r = f;
+		return 0;
+	}
+	for (i = 0; i < sizeof(macros) / sizeof(macros[0]); i++) {
+		if (args[0].type == IMAP_ARG_ATOM && name_is(&args[0], macros[i].name)) {
+			for (j = 0; j < macros[i].n; j++) {
+				if (fetch_add_simple(f, macros[i].kinds[j], error_r) < 0)
+					goto fail;
+			}
+			*f_r = f;
+			return 0;
+		}
+	}
+	if (fetch_add_attr(f, &args[0], error_r) < 0)
+		goto fail;
+	*f_r = f;
+	return 0;
+fail:
+	imap_fetch_free(f);
+	return -1;
+}
+
+void
+imap_fetch_free(struct imap_fetch *f)
+{
+	size_t i;
+
+	if (f == NULL)
+		return;
+	for (i = 0; i < f->n; i++) {
+		free(f->items[i].name);
+		free(f->items[i].section);
+	}
+	free(f);
+}
+
+bool
+imap_fetch_sets_seen(const struct imap_fetch *f)
+{
+	return f->sets_seen;
+}
+
+/* The flags list; -1 (errno EMSGSIZE) when out is full. */
+static int
+flags_write(const struct imap_mailbox *mb, const struct imap_msg *msg, struct buf *out)
+{
+	/* Dovecot's order (its enum mail_flags), then \Recent, then the keywords. */
+	static const struct {
+		unsigned flag;
+		const char *name;
+	} sys[] = {
+		{ IMAP_FLAG_ANSWERED, "\\Answered" },
+		{ IMAP_FLAG_FLAGGED, "\\Flagged" },
+		{ IMAP_FLAG_DELETED, "\\Deleted" },
+		{ IMAP_FLAG_SEEN, "\\Seen" },
+		{ IMAP_FLAG_DRAFT, "\\Draft" },
+	};
+	unsigned i, nk;
+	bool first = true;
+	int err = 0;
+
+	err |= buf_append_char(out, '(');
+	for (i = 0; i < sizeof(sys) / sizeof(sys[0]); i++) {
+		if ((msg->flags & sys[i].flag) == 0)
+			continue;
+		if (!first)
+			err |= buf_append_char(out, ' ');
+		err |= buf_append_str(out, sys[i].name);
+		first = false;
+	}
+	if (msg->recent) {
+		if (!first)
+			err |= buf_append_char(out, ' ');
+		err |= buf_append_str(out, "\\Recent");
+		first = false;
+	}
+	nk = imap_mailbox_keyword_count(mb);
+	for (i = 0; i < nk && i < IMAP_KEYWORDS_MAX; i++) {
+		if ((msg->keywords & (UINT32_C(1) << i)) == 0)
+			continue;
+		if (!first)
+			err |= buf_append_char(out, ' ');
+		err |= buf_append_str(out, imap_mailbox_keyword(mb, i));
+		first = false;
+	}
+	err |= buf_append_char(out, ')');
+	return err != 0 ? -1 : 0;
+}
+
+void
+imap_fetch_flags(const struct imap_mailbox *mb, const struct imap_msg *msg, struct buf *out)
+{
+	(void)flags_write(mb, msg, out);
+}
+
+/* The file's octets, read once. */
+static int
+fm_raw(struct fetch_msg *fm)
+{
+	if (fm->have_raw)
+		return 0;
+	if (imap_mailbox_read(fm->mb, fm->seq, &fm->raw) < 0)
+		return -1;
+	fm->have_raw = true;
+	return 0;
+}
+
+/* The parsed message, parsed once. */
+static int
+fm_message(struct fetch_msg *fm)
+{
+	if (fm->m != NULL)
+		return 0;
+	if (fm_raw(fm) < 0)
+		return -1;
+	if ((fm->m = imap_message_new(fm->raw.data != NULL ? fm->raw.data : "", fm->raw.len)) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The CRLF form of the whole message (BODY[], RFC822) without the MIME
+ * parse that it does not need: each LF not after a CR becomes CRLF,
+ * which is imap_message_crlf_size's count.  Should the two ever
+ * disagree, imap_message's own form is taken, so that a size and its
+ * octets always match.
+ */
+static int
+fm_crlf(struct fetch_msg *fm, const char **data_r, size_t *len_r)
+{
+	size_t i, o, n;
+	const char *d;
+
+	if (fm->m != NULL) {
+		*data_r = imap_message_data(fm->m, len_r);
+		return 0;
+	}
+	if (fm->crlf == NULL) {
+		if (fm_raw(fm) < 0)
+			return -1;
+		d = fm->raw.data != NULL ? fm->raw.data : "";
+		n = fm->raw.len;
+		fm->crlf = xmalloc(n * 2 + 1);
+		for (i = 0, o = 0; i < n; i++) {
+			if (d[i] == '\n' && (i == 0 || d[i - 1] != '\r'))
+				fm->crlf[o++] = '\r';
+			fm->crlf[o++] = d[i];
+		}
+		fm->crlf[o] = '\0';
+		fm->crlf_len = o;
+		if ((uint64_t)o != imap_message_crlf_size(d, n)) {
+			free(fm->crlf);
+			fm->crlf = NULL;
+			if (fm_message(fm) < 0)
+				return -1;
+			*data_r = imap_message_data(fm->m, len_r);
+			return 0;
+		}
+	}
+	*data_r = fm->crlf;
+	*len_r = fm->crlf_len;
+	return 0;
+}
+
+bool
+imap_fetch_name_vsize(const char *name, uint64_t *size_r)
+{
+	const char *p = name, *d;
+
+	while ((p = strstr(p, ",W=")) != NULL) {
+		p += 3;
+		for (d = p; *d >= '0' && *d <= '9'; d++)
+			;
+		if (d > p && (*d == '\0' || *d == ',' || *d == ':') &&
+		    decimal_parse(p, (size_t)(d - p), UINT64_MAX, size_r) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* RFC822.SIZE: the CRLF size (RFC 3501 section 2.3.4), from the name, the parse, or the file. */
+static int
+fm_size(struct fetch_msg *fm, const struct imap_msg *msg, uint64_t *size_r)
+{
+	size_t len;
+
+	if (fm->m != NULL) {
+		(void)imap_message_data(fm->m, &len);
+		*size_r = len;
+		return 0;
+	}
+	if (fm->crlf != NULL) {
+		*size_r = fm->crlf_len;
+		return 0;
+	}
+	if (msg->name != NULL && imap_fetch_name_vsize(msg->name, size_r))
+		return 0;
+	if (fm_raw(fm) < 0)
+		return -1;
+	*size_r = imap_message_crlf_size(fm->raw.data != NULL ? fm->raw.data : "", fm->raw.len);
+	return 0;
+}
+
+/* " {n}\r\n" and the octets [origin, origin+count) of data. */
+static int
+write_literal(const struct fetch_item *it, const char *data, size_t len, struct buf *out)
+{
+	size_t off = 0, n = len;
+
+	if (it->partial) {
+		off = it->origin < len ? (size_t)it->origin : len;
+		n = len - off;
+		if (it->count < n)
+			n = (size_t)it->count;
+	}
+	if (buf_printf(out, " {%zu}\r\n", n) < 0 || buf_append(out, data + off, n) < 0)
+		return -1;
+	return 0;
+}
+
+/* One item; 0, or -1 with errno (ENOENT: the message went away). */
+static int
+write_item(const struct fetch_item *it, struct fetch_msg *fm, const struct imap_msg *msg,
+	   struct buf *out, struct buf *tmp)
+{
+	char date[IMAP_DATETIME_MAX];
+	uint64_t size;
+	const char *data;
+	size_t len;
+
+	switch (it->kind) {
+	case FETCH_UID:
+		return buf_printf(out, "UID %lu", (unsigned long)msg->uid);
+	case FETCH_FLAGS:
+		if (buf_append_str(out, "FLAGS ") < 0)
+			return -1;
+		return flags_write(fm->mb, msg, out);
+	case FETCH_INTERNALDATE:
+		imap_date_format_datetime(msg->internal_date, date);
+		return buf_printf(out, "INTERNALDATE %s", date);
+	case FETCH_RFC822_SIZE:
+		if (fm_size(fm, msg, &size) < 0)
+			return -1;
+		return buf_printf(out, "RFC822.SIZE %llu", (unsigned long long)size);
+	case FETCH_ENVELOPE:
+		if (fm_message(fm) < 0)
+			return -1;
+		if (buf_append_str(out, "ENVELOPE ") < 0)
+			return -1;
+		imap_message_envelope(fm->m, out);
+		return 0;
+	case FETCH_BODY:
+	case FETCH_BODYSTRUCTURE:
+		if (fm_message(fm) < 0)
+			return -1;
+		if (buf_append_str(out, it->kind == FETCH_BODY ? "BODY " : "BODYSTRUCTURE ") < 0)
+			return -1;
+		imap_message_bodystructure(fm->m, it->kind == FETCH_BODYSTRUCTURE, out);
+		return 0;
+	case FETCH_SECTION:
+		if (buf_append_str(out, it->name) < 0)
+			return -1;
+		if (it->section[0] == '\0') {
+			if (fm_crlf(fm, &data, &len) < 0)
+				return -1;
+			return write_literal(it, data, len, out);
+		}
+		if (fm_message(fm) < 0)
+			return -1;
+		buf_reset(tmp);
+		if (imap_message_section(fm->m, it->section, tmp, &data) < 0) {
+			/* Checked at parse time; an empty answer rather than a broken reply. */
+			buf_reset(tmp);
+		}
+		return write_literal(it, tmp->data != NULL ? tmp->data : "", tmp->len, out);
+	}
+	return 0;
+}
+
+int
+imap_fetch_message(struct imap_fetch *f, struct imap_mailbox *mb, uint32_t seq, struct buf *out)
+{
+	struct fetch_msg fm = { .mb = mb, .seq = seq };
+	const struct imap_msg *msg;
+	struct buf tmp;
+	size_t start = out->len, i;
+	bool seen_changed = false;
+	int ret = -1, saved;
+
+	if ((msg = imap_mailbox_msg(mb, seq)) == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	buf_init(&fm.raw, 0);
+	buf_init(&tmp, 0);
+	/*
+	 * Read what the body parts need before \Seen is stored: a message
+	 * gone meanwhile then changes nothing.
+	 */
+	if (f->needs_data && fm_raw(&fm) < 0)
+		goto done;
+	if (f->sets_seen && !imap_mailbox_readonly(mb) && (msg->flags & IMAP_FLAG_SEEN) == 0) {
+		if (imap_mailbox_set_flags(mb, seq, msg->flags | IMAP_FLAG_SEEN, msg->keywords) < 0)
+			goto done;
+		seen_changed = true;
+		if ((msg = imap_mailbox_msg(mb, seq)) == NULL) {
+			errno = ENOENT;
+			goto done;
+		}
+	}
+	if (buf_printf(out, "* %lu FETCH (", (unsigned long)seq) < 0)
+		goto done;
+	for (i = 0; i < f->n_buffered; i++) {
+		if ((i > 0 && buf_append_char(out, ' ') < 0) ||
+		    write_item(&f->items[i], &fm, msg, out, &tmp) < 0)
+			goto done;
+	}
+	/*
+	 * RFC 3501 section 6.4.5: \Seen set by a body fetch is reported;
+	 * Dovecot adds FLAGS after the short items when it was not asked
+	 * for, and only when \Seen was not there before.
+	 */
+	if (seen_changed && !f->has_flags) {
+		if (f->n_buffered > 0 && buf_append_char(out, ' ') < 0)
+			goto done;
+		if (buf_append_str(out, "FLAGS ") < 0)
+			goto done;
+		if (flags_write(mb, msg, out) < 0)
+			goto done;
+	}
+	for (; i < f->n; i++) {
+		if ((out->data[out->len - 1] != '(' && buf_append_char(out, ' ') < 0) ||
+		    write_item(&f->items[i], &fm, msg, out, &tmp) < 0)
+			goto done;
+	}
+	if (buf_append_str(out, ")\r\n") < 0)
+		goto done;
+	ret = 0;
+done:
+	saved = errno;
+	if (ret < 0 && out->data != NULL) {
+		/* Nothing of a failed message stays in out. */
+		out->len = start;
+		out->data[start] = '\0';
+	}
+	buf_free(&tmp);
+	buf_free(&fm.raw);
+	free(fm.crlf);
+	imap_message_free(fm.m);
+	errno = saved;
+	return ret;
+}
