@@ -51,8 +51,8 @@ void imap_message_envelope(struct imap_message *m, struct buf *out);
 /*
  * Append BODYSTRUCTURE (extended: true; MD5, disposition, language,
  * location) or BODY (extended: false), RFC 3501 section 7.4.2, including
- * message/rfc822 parts with their envelope, body and lines, and text/*
- * parts with their line count.
+ * message/rfc822 parts with their envelope, body and lines, and text
+ * parts (type "text") with their line count.
  */
 void imap_message_bodystructure(struct imap_message *m, bool extended, struct buf *out);
 

@@ -11,6 +11,8 @@ PACKAGES=(
   # meson setup fails with "Compiler cc can not compile programs")
   build-essential gcc meson ninja-build pkg-config
   libinotifytools0-dev libcdb-dev libcrypt-dev libcmocka-dev libssl-dev libc-ares-dev
+  # imapd: the MIME structure of messages (BODYSTRUCTURE, sections, SEARCH)
+  libgmime-3.0-dev
   # tools used by tests and benchmarks
   python3 tinycdb ucspi-tcp-ipv6 postfix swaks curl dnsmasq dovecot-pop3d
   valgrind procps iproute2 openssl whois fetchmail
