@@ -310,9 +310,10 @@ test_imap_message_sections(void **state)
 		buf_init(&out, 0);
 		if (imap_message_section(m, cases[i].section, &out, &error) != 0)
 			fail_msg("%s [%s]: %s", cases[i].file, cases[i].section, error);
-		if (out.len != strlen(cases[i].octets) || memcmp(out.data, cases[i].octets, out.len) != 0)
+		if (out.len != strlen(cases[i].octets) ||
+		    (out.len > 0 && memcmp(out.data, cases[i].octets, out.len) != 0))
 			fail_msg("%s [%s]: got [%.*s]", cases[i].file, cases[i].section, (int)out.len,
-				 out.data);
+				 out.data != NULL ? out.data : "");
 		buf_free(&out);
 		imap_message_free(m);
 	}
