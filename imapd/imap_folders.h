@@ -15,6 +15,13 @@
  */
 bool imap_folder_name_ok(const char *name);
 
+/*
+ * The Maildir of folder name under root into out (size octets): root
+ * itself for INBOX (any case), else root/.name.  -1 with errno EINVAL
+ * for a name imap_folder_name_ok refuses, ENAMETOOLONG.
+ */
+int imap_folder_dir(const char *root, const char *name, char *out, size_t size);
+
 /* One mailbox for LIST (RFC 3501, RFC 5258 LIST-EXTENDED, RFC 6154 SPECIAL-USE). */
 struct imap_folder {
 	char *name;                     /* "INBOX", "Sent", "Lists.osd" */

@@ -1,0 +1,614 @@
+/* imap_uidlist.c - a folder's UID list and keyword names: parsing (osd, Dovecot, Courier), atomic writing, the lock, UIDVALIDITY. */
+#include "imap_uidlist.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "atomicfile.h"
+#include "decimal.h"
+#include "fdclose.h"
+#include "path.h"
+#include "regfile.h"
+#include "xmalloc.h"
+
+/* A UID list or keyword file bigger than this is refused (1,000,000 lines of ~80 octets fit). */
+#define UIDLIST_FILE_MAX (256u * 1024 * 1024)
+#define KEYWORDS_FILE_MAX (64u * 1024)
+/* The lock: this many tries 10 ms apart. */
+#define LOCK_TRIES 3000
+
+void
+imap_uidlist_init(struct imap_uidlist *ul)
+{
+	memset(ul, 0, sizeof(*ul));
+	ul->next_uid = 1;
+	ul->first_recent = 1;
+}
+
+static void
+uidlist_clear(struct imap_uidlist *ul)
+{
+	size_t i;
+
+	for (i = 0; i < ul->n; i++)
+		free(ul->v[i].base);
+	ul->n = 0;
+	ul->uidvalidity = 0;
+	ul->next_uid = 1;
+	ul->first_recent = 1;
+	ul->source = IMAP_UIDLIST_NONE;
+}
+
+void
+imap_uidlist_free(struct imap_uidlist *ul)
+{
+	uidlist_clear(ul);
+	free(ul->v);
+	ul->v = NULL;
+	ul->cap = 0;
+}
+
+/* The next space-separated word of [*p, end) (the line), advancing *p. */
+static bool
+next_word(const char **p, const char *end, const char **w_r, size_t *len_r)
+{
+	const char *s = *p;
+
+	while (s < end && *s == ' ')
+		s++;
+	if (s == end)
+		return false;
+	*w_r = s;
+	while (s < end && *s != ' ')
+		s++;
+	*len_r = (size_t)(s - *w_r);
+	*p = s;
+	return true;
+}
+
+static bool
+parse_u32(const char *s, size_t len, uint32_t *v_r)
+{
+	uint64_t v;
+
+	if (len > 10 || decimal_parse(s, len, UINT32_MAX, &v) == -1)
+		return false;
+	*v_r = (uint32_t)v;
+	return true;
+}
+
+static void
+entry_push(struct imap_uidlist *ul, uint32_t uid, const char *base, size_t len)
+{
+	if (ul->n == ul->cap) {
+		ul->cap = ul->cap == 0 ? 256 : ul->cap * 2;
+		ul->v = xreallocarray(ul->v, ul->cap, sizeof(*ul->v));
+	}
+	ul->v[ul->n].uid = uid;
+	ul->v[ul->n].base = xstrndup(base, len);
+	ul->n++;
+}
+
+/* A base name as kept: printable, no '/', not empty, bounded; cut at ':'. */
+static bool
+base_ok(const char *s, size_t *len)
+{
+	size_t i, n = *len;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == ':') {
+			n = i;
+			break;
+		}
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f || s[i] == '/')
+			return false;
+	}
+	if (n == 0 || n > IMAP_UIDLIST_BASE_MAX || s[0] == '.')
+		return false;
+	*len = n;
+	return true;
+}
+
+/* One entry line of the given kind; skipped silently when it does not parse. */
+static void
+parse_entry(struct imap_uidlist *ul, int version, const char *p, const char *end)
+{
+	const char *w, *name;
+	size_t wl, nl;
+	uint32_t uid;
+
+	if (!next_word(&p, end, &w, &wl) || !parse_u32(w, wl, &uid) || uid == 0)
+		return;
+	if (version == 3) {
+		/* "<uid> [<key><value> ...] :<filename>": the name is everything after " :". */
+		const char *colon = NULL, *q;
+
+		for (q = p; q < end; q++)
+			if (*q == ':' && q[-1] == ' ') {
+				colon = q;
+				break;
+			}
+		if (colon == NULL)
+			return;
+		name = colon + 1;
+		nl = (size_t)(end - name);
+	} else {
+		if (version == 2 && !next_word(&p, end, &w, &wl))
+			return;         /* the <flags> field */
+		if (!next_word(&p, end, &name, &nl))
+			return;
+	}
+	if (!base_ok(name, &nl))
+		return;
+	/* Ascending UIDs only: a line out of order is a corrupt one. */
+	if (ul->n > 0 && uid <= ul->v[ul->n - 1].uid)
+		return;
+	if (ul->n >= IMAP_UIDLIST_MAX)
+		return;
+	entry_push(ul, uid, name, nl);
+}
+
+/* The header: the version (0: osd), and the UIDVALIDITY, next UID, first recent UID. */
+static int
+parse_header(struct imap_uidlist *ul, const char *p, const char *end, int *version_r)
+{
+	const char *w;
+	size_t wl;
+	uint32_t v;
+
+	if (!next_word(&p, end, &w, &wl))
+		return -1;
+	if (wl == strlen(IMAP_UIDLIST_NAME) && memcmp(w, IMAP_UIDLIST_NAME, wl) == 0) {
+		uint32_t uv, next, recent;
+
+		if (!next_word(&p, end, &w, &wl) || wl != 1 || w[0] != '1')
+			return -1;
+		if (!next_word(&p, end, &w, &wl) || !parse_u32(w, wl, &uv) ||
+		    !next_word(&p, end, &w, &wl) || !parse_u32(w, wl, &next) ||
+		    !next_word(&p, end, &w, &wl) || !parse_u32(w, wl, &recent))
+			return -1;
+		ul->uidvalidity = uv;
+		ul->next_uid = next == 0 ? 1 : next;
+		ul->first_recent = recent == 0 ? 1 : recent;
+		ul->source = IMAP_UIDLIST_OSD;
+		*version_r = 0;
+		return 0;
+	}
+	if (wl != 1 || (w[0] != '1' && w[0] != '2' && w[0] != '3'))
+		return -1;
+	*version_r = w[0] - '0';
+	if (*version_r != 3) {
+		uint32_t uv, next;
+
+		if (!next_word(&p, end, &w, &wl) || !parse_u32(w, wl, &uv) ||
+		    !next_word(&p, end, &w, &wl) || !parse_u32(w, wl, &next))
+			return -1;
+		ul->uidvalidity = uv;
+		ul->next_uid = next == 0 ? 1 : next;
+	} else {
+		bool have_v = false;
+
+		/* "3 V<uidvalidity> N<nextuid> G<guid> ...": in any order, others ignored. */
+		while (next_word(&p, end, &w, &wl)) {
+			if (wl < 2)
+				continue;
+			if (w[0] == 'V' && parse_u32(w + 1, wl - 1, &v)) {
+				ul->uidvalidity = v;
+				have_v = true;
+			} else if (w[0] == 'N' && parse_u32(w + 1, wl - 1, &v)) {
+				ul->next_uid = v == 0 ? 1 : v;
+			}
+		}
+		if (!have_v)
+			return -1;
+	}
+	/* Nothing migrated counts as \Recent: the other server's sessions saw them. */
+	ul->first_recent = ul->next_uid;
+	return 0;
+}
+
+int
+imap_uidlist_parse(struct imap_uidlist *ul, const char *data, size_t len)
+{
+	const char *p = data, *end = data + len, *nl;
+	int version;
+
+	uidlist_clear(ul);
+	nl = memchr(p, '\n', len);
+	if (nl == NULL)
+		nl = end;
+	if (parse_header(ul, p, nl, &version) == -1) {
+		uidlist_clear(ul);
+		return -1;
+	}
+	p = nl < end ? nl + 1 : end;
+	while (p < end) {
+		const char *e;
+
+		nl = memchr(p, '\n', (size_t)(end - p));
+		e = nl == NULL ? end : nl;
+		if (e > p && e[-1] == '\r')
+			e--;
+		parse_entry(ul, version, p, e);
+		p = nl == NULL ? end : nl + 1;
+	}
+	if (ul->n > 0 && ul->next_uid <= ul->v[ul->n - 1].uid)
+		ul->next_uid = ul->v[ul->n - 1].uid + 1;
+	if (ul->first_recent > ul->next_uid)
+		ul->first_recent = ul->next_uid;
+	if (version != 0)
+		ul->source = version == 1 ? IMAP_UIDLIST_COURIER : IMAP_UIDLIST_DOVECOT;
+	return 0;
+}
+
+int
+imap_uidlist_format(const struct imap_uidlist *ul, struct buf *out)
+{
+	size_t i;
+
+	if (buf_printf(out, "%s 1 %u %u %u\n", IMAP_UIDLIST_NAME, ul->uidvalidity, ul->next_uid,
+		       ul->first_recent) == -1)
+		return -1;
+	for (i = 0; i < ul->n; i++)
+		if (buf_printf(out, "%u %s\n", ul->v[i].uid, ul->v[i].base) == -1)
+			return -1;
+	return 0;
+}
+
+/* Read dir/name whole into b (bounded); 0, or -1 with errno (ENOENT: none). */
+static int
+read_small(const char *dir, const char *name, size_t max, struct buf *b, struct stat *st_r)
+{
+	char path[PATH_MAX];
+	int fd, r;
+
+	if (path_join(path, sizeof(path), dir, name) == -1)
+		return -1;
+	fd = regfile_open(path, O_RDONLY, 0, st_r);
+	if (fd == -1)
+		return -1;
+	buf_init(b, max);
+	r = buf_read_fd(b, fd);
+	close_keep_errno(fd);
+	if (r == -1) {
+		int e = errno;
+
+		buf_free(b);
+		errno = e;
+	}
+	return r;
+}
+
+static bool
+same_id(const struct imap_file_id *id, const struct stat *st)
+{
+	return id->have && id->dev == st->st_dev && id->ino == st->st_ino && id->size == st->st_size &&
+	       id->mtime.tv_sec == st->st_mtim.tv_sec && id->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+static void
+set_id(struct imap_file_id *id, const struct stat *st)
+{
+	id->have = true;
+	id->dev = st->st_dev;
+	id->ino = st->st_ino;
+	id->size = st->st_size;
+	id->mtime = st->st_mtim;
+}
+
+int
+imap_uidlist_refresh(struct imap_uidlist *ul, const char *dir)
+{
+	static const char *const migrate[] = { "dovecot-uidlist", "courierimapuiddb" };
+	char path[PATH_MAX];
+	struct stat st;
+	struct buf b;
+	size_t i;
+
+	if (path_join(path, sizeof(path), dir, IMAP_UIDLIST_NAME) == -1)
+		return -1;
+	if (stat(path, &st) == 0) {
+		if (same_id(&ul->id, &st))
+			return 0;
+		if (read_small(dir, IMAP_UIDLIST_NAME, UIDLIST_FILE_MAX, &b, &st) == 0) {
+			if (imap_uidlist_parse(ul, b.data != NULL ? b.data : "", b.len) == -1)
+				uidlist_clear(ul);      /* corrupt: made again, with a new UIDVALIDITY */
+			buf_free(&b);
+			set_id(&ul->id, &st);
+			return 1;
+		}
+		if (errno != ENOENT)
+			return -1;
+	} else if (errno != ENOENT) {
+		return -1;
+	}
+	/* No own list: take over another server's, once (the first write makes ours). */
+	ul->id.have = false;
+	for (i = 0; i < sizeof(migrate) / sizeof(migrate[0]); i++) {
+		if (read_small(dir, migrate[i], UIDLIST_FILE_MAX, &b, NULL) == -1) {
+			if (errno == ENOENT)
+				continue;
+			return -1;
+		}
+		if (imap_uidlist_parse(ul, b.data != NULL ? b.data : "", b.len) == 0) {
+			buf_free(&b);
+			return 1;
+		}
+		buf_free(&b);
+	}
+	uidlist_clear(ul);
+	return 1;
+}
+
+int
+imap_uidlist_write(struct imap_uidlist *ul, const char *dir)
+{
+	struct atomicfile af;
+	char path[PATH_MAX];
+	struct stat st;
+	struct buf b;
+	int r;
+
+	if (path_join(path, sizeof(path), dir, IMAP_UIDLIST_NAME) == -1)
+		return -1;
+	buf_init(&b, UIDLIST_FILE_MAX);
+	if (imap_uidlist_format(ul, &b) == -1 || atomicfile_open(&af, path, 0600) == -1) {
+		buf_free(&b);
+		return -1;
+	}
+	r = atomicfile_write_commit(&af, b.data, b.len, true);
+	buf_free(&b);
+	if (r == -1)
+		return -1;
+	ul->source = IMAP_UIDLIST_OSD;
+	if (stat(path, &st) == 0)
+		set_id(&ul->id, &st);
+	else
+		ul->id.have = false;
+	return 0;
+}
+
+uint32_t
+imap_uidlist_add(struct imap_uidlist *ul, const char *base, size_t len)
+{
+	uint32_t uid = ul->next_uid;
+
+	if (ul->n >= IMAP_UIDLIST_MAX || uid == UINT32_MAX)
+		return 0;
+	entry_push(ul, uid, base, len);
+	ul->next_uid++;
+	return uid;
+}
+
+const struct imap_uid_entry *
+imap_uidlist_find(const struct imap_uidlist *ul, uint32_t uid)
+{
+	size_t lo = 0, hi = ul->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ul->v[mid].uid == uid)
+			return &ul->v[mid];
+		if (ul->v[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* flock fd exclusively, waiting up to LOCK_TRIES * 10 ms. */
+static int
+flock_bounded(int fd)
+{
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	int i;
+
+	for (i = 0; i < LOCK_TRIES; i++) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return -1;
+		nanosleep(&ts, NULL);
+	}
+	errno = ETIMEDOUT;
+	return -1;
+}
+
+int
+imap_uidlist_lock(const char *dir)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (path_join(path, sizeof(path), dir, IMAP_UIDLIST_LOCK_NAME) == -1)
+		return -1;
+	fd = regfile_open(path, O_RDWR | O_CREAT | O_NOFOLLOW, 0600, NULL);
+	if (fd == -1)
+		return -1;
+	if (flock_bounded(fd) == -1) {
+		close_keep_errno(fd);
+		return -1;
+	}
+	return fd;
+}
+
+void
+imap_uidlist_unlock(int fd)
+{
+	if (fd != -1)
+		close(fd);      /* releases the flock */
+}
+
+uint32_t
+imap_uidvalidity_next(const char *root)
+{
+	char path[PATH_MAX], text[16];
+	uint64_t last = 0;
+	uint32_t v;
+	time_t now = time(NULL);
+	ssize_t n;
+	int fd, len;
+
+	v = now > 0 && (uint64_t)now < UINT32_MAX ? (uint32_t)now : 1;
+	if (path_join(path, sizeof(path), root, IMAP_UIDVALIDITY_NAME) == -1)
+		return 0;
+	fd = regfile_open(path, O_RDWR | O_CREAT | O_NOFOLLOW, 0600, NULL);
+	if (fd == -1)
+		return 0;
+	if (flock_bounded(fd) == -1) {
+		close(fd);
+		return 0;
+	}
+	n = pread(fd, text, sizeof(text) - 1, 0);
+	if (n > 0) {
+		size_t l = (size_t)n;
+
+		while (l > 0 && (text[l - 1] == '\n' || text[l - 1] == ' '))
+			l--;
+		if (decimal_parse(text, l, UINT32_MAX, &last) == -1)
+			last = 0;
+	}
+	if (last >= v)
+		v = last + 1 >= UINT32_MAX ? 1 : (uint32_t)(last + 1);
+	len = snprintf(text, sizeof(text), "%u\n", v);
+	/* A short record, rewritten in place under the flock; a torn one reads as 0 and time takes over. */
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, text, (size_t)len, 0) != len || fsync(fd) == -1)
+		v = 0;
+	close(fd);
+	return v;
+}
+
+void
+imap_keywords_free(struct imap_keywords *kw)
+{
+	unsigned i;
+
+	for (i = 0; i < IMAP_KEYWORDS_MAX_NAMES; i++) {
+		free(kw->names[i]);
+		kw->names[i] = NULL;
+	}
+	kw->n = 0;
+}
+
+bool
+imap_keyword_name_ok(const char *name)
+{
+	size_t i, len = strlen(name);
+
+	if (len == 0 || len > IMAP_KEYWORD_NAME_MAX)
+		return false;
+	/* RFC 3501 flag-keyword = atom: no atom-specials, and no '\\' (system flags are not keywords). */
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c <= 0x20 || c >= 0x7f || strchr("(){%*\"\\]", c) != NULL)
+			return false;
+	}
+	return true;
+}
+
+void
+imap_keywords_parse(struct imap_keywords *kw, const char *data, size_t len)
+{
+	const char *p = data, *end = data + len;
+
+	imap_keywords_free(kw);
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl == NULL ? end : nl, *w, *q = p;
+		size_t wl;
+		uint32_t idx;
+
+		if (e > p && e[-1] == '\r')
+			e--;
+		if (next_word(&q, e, &w, &wl) && parse_u32(w, wl, &idx) && idx < IMAP_KEYWORDS_MAX_NAMES &&
+		    next_word(&q, e, &w, &wl) && wl <= IMAP_KEYWORD_NAME_MAX && kw->names[idx] == NULL) {
+			char *name = xstrndup(w, wl);
+
+			if (imap_keyword_name_ok(name)) {
+				kw->names[idx] = name;
+				if (idx + 1 > kw->n)
+					kw->n = idx + 1;
+			} else {
+				free(name);
+			}
+		}
+		p = nl == NULL ? end : nl + 1;
+	}
+}
+
+int
+imap_keywords_refresh(struct imap_keywords *kw, const char *dir)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	struct buf b;
+
+	if (path_join(path, sizeof(path), dir, IMAP_KEYWORDS_NAME) == -1)
+		return -1;
+	if (stat(path, &st) == 0) {
+		if (same_id(&kw->id, &st))
+			return 0;
+		if (read_small(dir, IMAP_KEYWORDS_NAME, KEYWORDS_FILE_MAX, &b, &st) == 0) {
+			imap_keywords_parse(kw, b.data != NULL ? b.data : "", b.len);
+			buf_free(&b);
+			set_id(&kw->id, &st);
+			return 1;
+		}
+		if (errno != ENOENT)
+			return -1;
+	} else if (errno != ENOENT) {
+		return -1;
+	}
+	if (kw->id.have || kw->n == 0) {
+		bool had = kw->n > 0;
+
+		kw->id.have = false;
+		if (read_small(dir, "dovecot-keywords", KEYWORDS_FILE_MAX, &b, NULL) == 0) {
+			imap_keywords_parse(kw, b.data != NULL ? b.data : "", b.len);
+			buf_free(&b);
+			return 1;
+		}
+		if (errno != ENOENT)
+			return -1;
+		imap_keywords_free(kw);
+		return had ? 1 : 0;
+	}
+	return 0;
+}
+
+int
+imap_keywords_write(struct imap_keywords *kw, const char *dir)
+{
+	struct atomicfile af;
+	char path[PATH_MAX];
+	struct stat st;
+	struct buf b;
+	unsigned i;
+	int r = 0;
+
+	if (path_join(path, sizeof(path), dir, IMAP_KEYWORDS_NAME) == -1)
+		return -1;
+	buf_init(&b, KEYWORDS_FILE_MAX);
+	for (i = 0; i < kw->n && r == 0; i++)
+		if (kw->names[i] != NULL)
+			r = buf_printf(&b, "%u %s\n", i, kw->names[i]);
+	if (r == -1 || atomicfile_open(&af, path, 0600) == -1) {
+		buf_free(&b);
+		return -1;
+	}
+	r = atomicfile_write_commit(&af, b.data != NULL ? b.data : "", b.len, true);
+	buf_free(&b);
+	if (r == 0 && stat(path, &st) == 0)
+		set_id(&kw->id, &st);
+	return r;
+}

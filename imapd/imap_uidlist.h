@@ -1,0 +1,137 @@
+/* imap_uidlist.h - a folder's UID list (osd-uidlist: UIDVALIDITY, next UID, UID per Maildir base name), its lock, its keyword names, and the migration from dovecot-uidlist and courierimapuiddb. */
+#ifndef OSD_IMAP_UIDLIST_H
+#define OSD_IMAP_UIDLIST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "buf.h"
+
+#define IMAP_UIDLIST_NAME "osd-uidlist"
+#define IMAP_UIDLIST_LOCK_NAME "osd-uidlist.lock"
+#define IMAP_KEYWORDS_NAME "osd-keywords"
+/* The per-user record of the last UIDVALIDITY given, in the Maildir root. */
+#define IMAP_UIDVALIDITY_NAME "osd-uidvalidity"
+/* At most this many messages (UID lines) per folder. */
+#define IMAP_UIDLIST_MAX 1000000u
+/* Longest Maildir base name kept (longer lines are skipped). */
+#define IMAP_UIDLIST_BASE_MAX 1024u
+/* Longest keyword name. */
+#define IMAP_KEYWORD_NAME_MAX 100u
+/* Keywords per folder: the Maildir info letters a-z (IMAP_KEYWORDS_MAX of imap_mailbox.h). */
+#define IMAP_KEYWORDS_MAX_NAMES 26u
+
+/* Which version of a small file was last read: read again only when its stat differs. */
+struct imap_file_id {
+	bool have;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
+/* One message: its UID and its Maildir base name (the file name up to ':'). */
+struct imap_uid_entry {
+	uint32_t uid;
+	char *base;
+};
+
+/* Where a list came from. */
+enum imap_uidlist_source {
+	IMAP_UIDLIST_NONE,              /* no list at all yet: UIDVALIDITY still to be made */
+	IMAP_UIDLIST_OSD,               /* osd-uidlist */
+	IMAP_UIDLIST_DOVECOT,           /* dovecot-uidlist (versions 1, 2, 3) */
+	IMAP_UIDLIST_COURIER            /* courierimapuiddb (version 1) */
+};
+
+struct imap_uidlist {
+	uint32_t uidvalidity;           /* 0 until made */
+	uint32_t next_uid;              /* >= 1, above every UID in v */
+	uint32_t first_recent;          /* UIDs from here on are \Recent to the next session that claims them */
+	struct imap_uid_entry *v;       /* ascending UID, no UID twice */
+	size_t n, cap;
+	enum imap_uidlist_source source;
+	struct imap_file_id id;         /* the osd-uidlist last read or written */
+};
+
+void imap_uidlist_init(struct imap_uidlist *ul);
+void imap_uidlist_free(struct imap_uidlist *ul);
+
+/*
+ * Parse a UID list file into ul (emptied first): osd-uidlist ("osd-uidlist
+ * 1 <uidvalidity> <nextuid> <firstrecent>" then "<uid> <base>" lines),
+ * dovecot-uidlist version 1 ("1 <uidvalidity> <nextuid>", "<uid>
+ * <filename>"), 2 ("2 <uidvalidity> <nextuid>", "<uid> <flags>
+ * <filename>") or 3 ("3 V<uidvalidity> N<nextuid> ...", "<uid> [<key><value>
+ * ...] :<filename>"), courierimapuiddb version 1 (as dovecot's 1).  The
+ * header decides.  Lines that do not parse, UIDs out of order or not below
+ * the next UID are skipped (the next UID is raised over the highest);
+ * names are kept up to ':'.  Lines past IMAP_UIDLIST_MAX are dropped.
+ * 0, or -1 when the header is not one of these.
+ */
+int imap_uidlist_parse(struct imap_uidlist *ul, const char *data, size_t len);
+
+/* The osd-uidlist text of ul (appended to out). */
+int imap_uidlist_format(const struct imap_uidlist *ul, struct buf *out);
+
+/*
+ * Bring ul up to date with the folder at dir: osd-uidlist when it changed
+ * since it was last read (stat: device, inode, size, mtime); when there is
+ * none, dovecot-uidlist, else courierimapuiddb, else an empty list with
+ * uidvalidity 0 (ul->source says which).  A corrupt osd-uidlist is taken
+ * as none.  1 when ul changed, 0 when not, -1 with errno.
+ */
+int imap_uidlist_refresh(struct imap_uidlist *ul, const char *dir);
+
+/* Replace dir's osd-uidlist with ul (temp + fsync + rename), under the lock. 0 or -1 with errno. */
+int imap_uidlist_write(struct imap_uidlist *ul, const char *dir);
+
+/* Add base (len octets) with the next UID; returns the UID, 0 when the list is full. */
+uint32_t imap_uidlist_add(struct imap_uidlist *ul, const char *base, size_t len);
+
+/* The entry of uid, NULL if none (binary search). */
+const struct imap_uid_entry *imap_uidlist_find(const struct imap_uidlist *ul, uint32_t uid);
+
+/*
+ * Take dir's lock (osd-uidlist.lock, flock), waiting up to 30 seconds:
+ * the descriptor to give to imap_uidlist_unlock, or -1 with errno.
+ */
+int imap_uidlist_lock(const char *dir);
+void imap_uidlist_unlock(int fd);
+
+/*
+ * A new UIDVALIDITY for a folder of the Maildir root: the current time,
+ * or one more than the last one given for root (osd-uidvalidity, under
+ * flock), whichever is higher, so that two folders made in the same
+ * second differ and a folder made again gets a new one.  0 on failure.
+ */
+uint32_t imap_uidvalidity_next(const char *root);
+
+/* A folder's keyword names: the Maildir info letter 'a' + i is names[i]. */
+struct imap_keywords {
+	char *names[IMAP_KEYWORDS_MAX_NAMES];
+	unsigned n;                     /* names[0..n) used; a gap is an empty name */
+	struct imap_file_id id;         /* the osd-keywords last read or written */
+};
+
+void imap_keywords_free(struct imap_keywords *kw);
+
+/* Parse "<index> <name>" lines (osd-keywords, dovecot-keywords) into kw (emptied first). */
+void imap_keywords_parse(struct imap_keywords *kw, const char *data, size_t len);
+
+/*
+ * Bring kw up to date with dir's osd-keywords (or dovecot-keywords when
+ * there is none).  1 when kw changed, 0 when not, -1 with errno.
+ */
+int imap_keywords_refresh(struct imap_keywords *kw, const char *dir);
+
+/* Replace dir's osd-keywords with kw (atomically; under the uidlist lock). */
+int imap_keywords_write(struct imap_keywords *kw, const char *dir);
+
+/* Whether name can be a keyword (an IMAP atom, no '\\', at most IMAP_KEYWORD_NAME_MAX octets). */
+bool imap_keyword_name_ok(const char *name);
+
+#endif
