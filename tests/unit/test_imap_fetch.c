@@ -16,14 +16,16 @@
 #include "imap_testbox.h"
 
 /*
+ * The names start with the delivery time, as Maildir names do (the
+ * mailbox may take INTERNALDATE from there), and sort as listed here.
  * 1: simple.eml, \Seen, 14-Nov-2023 22:13:20 UTC; 311 octets in CRLF form (302 stored, 9 LF).
  * 2: multipart.eml, no flag, 29-Feb-2024 08:00:00 UTC; 544 octets CRLF (522 stored).
- * 3: crlf.eml, \Flagged \Answered, 01-Jan-2000; 126 octets, but ",W=999" in its name.
+ * 3: crlf.eml, \Flagged \Answered, 01-Jan-2025 00:00:00 UTC; 126 octets, but ",W=999" in its name.
  */
 static const struct testbox_msg msgs[] = {
-	{ "simple.eml", "1700000001.M1P1.test:2,S", 1700000000 },
-	{ "multipart.eml", "1700000002.M2P2.test:2,", 1709193600 },
-	{ "crlf.eml", "1700000003.M3P3.test,W=999:2,FR", 946684800 },
+	{ "simple.eml", "1700000000.M1P1.test:2,S", 1700000000 },
+	{ "multipart.eml", "1709193600.M2P2.test:2,", 1709193600 },
+	{ "crlf.eml", "1735689600.M3P3.test,W=999:2,FR", 1735689600 },
 };
 
 #define SIMPLE_HEADER \
@@ -259,7 +261,7 @@ test_imap_fetch_size_from_name_without_reading(void **state)
 
 	assert_int_equal(testbox_unlink(&f->tb, imap_mailbox_msg(f->tb.mb, 3)->name), 0);
 	assert_int_equal(fetch(f, 3, "(UID RFC822.SIZE FLAGS INTERNALDATE)", false), 0);
-	expect_line(f, "* 3 FETCH (UID 3 RFC822.SIZE 999 FLAGS %s INTERNALDATE \"01-Jan-2000 00:00:00 +0000\")\r\n",
+	expect_line(f, "* 3 FETCH (UID 3 RFC822.SIZE 999 FLAGS %s INTERNALDATE \"01-Jan-2025 00:00:00 +0000\")\r\n",
 		    flags(f, 3, "\\Answered \\Flagged"));
 }
 
