@@ -523,7 +523,8 @@ fm_size(struct fetch_msg *fm, const struct imap_msg *msg, uint64_t *size_r)
 static int
 write_literal(const struct fetch_item *it, const char *data, size_t len, struct buf *out)
 {
-	size_t off = 0, n = len;
+	size_t off = 0, n = len, start;
+	char *p;
 
 	if (it->partial) {
 		off = it->origin < len ? (size_t)it->origin : len;
@@ -531,8 +532,18 @@ write_literal(const struct fetch_item *it, const char *data, size_t len, struct 
 		if (it->count < n)
 			n = (size_t)it->count;
 	}
-	if (buf_printf(out, " {%zu}\r\n", n) < 0 || buf_append(out, data + off, n) < 0)
+	if (buf_printf(out, " {%zu}\r\n", n) < 0)
 		return -1;
+	start = out->len;
+	if (buf_append(out, data + off, n) < 0)
+		return -1;
+	/*
+	 * A literal holds no NUL (RFC 3501 section 4.3, CHAR8): a message
+	 * with one gets 0x80 in its place, as Dovecot sends it.
+	 */
+	for (p = memchr(out->data + start, '\0', n); p != NULL;
+	     p = memchr(p + 1, '\0', (size_t)(out->data + out->len - p - 1)))
+		*p = (char)0x80;
 	return 0;
 }
 
@@ -601,7 +612,7 @@ imap_fetch_message(struct imap_fetch *f, struct imap_mailbox *mb, uint32_t seq, 
 	struct fetch_msg fm = { .mb = mb, .seq = seq };
 	const struct imap_msg *msg;
 	struct buf tmp;
-	size_t start = out->len, i;
+	size_t start = out->len, items_start = 0, i;
 	bool seen_changed = false;
 	int ret = -1, saved;
 
@@ -628,6 +639,7 @@ imap_fetch_message(struct imap_fetch *f, struct imap_mailbox *mb, uint32_t seq, 
 	}
 	if (buf_printf(out, "* %lu FETCH (", (unsigned long)seq) < 0)
 		goto done;
+	items_start = out->len;
 	for (i = 0; i < f->n_buffered; i++) {
 		if ((i > 0 && buf_append_char(out, ' ') < 0) ||
 		    write_item(&f->items[i], &fm, msg, out, &tmp) < 0)
@@ -647,7 +659,7 @@ imap_fetch_message(struct imap_fetch *f, struct imap_mailbox *mb, uint32_t seq, 
 			goto done;
 	}
 	for (; i < f->n; i++) {
-		if ((out->data[out->len - 1] != '(' && buf_append_char(out, ' ') < 0) ||
+		if ((out->len > items_start && buf_append_char(out, ' ') < 0) ||
 		    write_item(&f->items[i], &fm, msg, out, &tmp) < 0)
 			goto done;
 	}
