@@ -45,8 +45,7 @@ struct imap_fetch {
 	size_t n_buffered;
 	bool sets_seen;         /* a body part without .PEEK */
 	bool has_flags;         /* FLAGS asked for */
-	bool needs_message;     /* ENVELOPE, BODY, BODYSTRUCTURE or a section other than "" */
-	bool needs_data;        /* any section: the octets */
+	bool needs_data;        /* a section: the file is read before \Seen is stored */
 };
 
 /* What one message gives while its reply is written: read at most once, parsed at most once. */
@@ -95,8 +94,6 @@ fetch_add_simple(struct imap_fetch *f, enum fetch_kind kind, const char **error_
 
 	if (kind == FETCH_FLAGS)
 		f->has_flags = true;
-	if (kind == FETCH_ENVELOPE || kind == FETCH_BODY || kind == FETCH_BODYSTRUCTURE)
-		f->needs_message = true;
 	return fetch_add(f, &it, false, error_r);
 }
 
@@ -167,7 +164,7 @@ fetch_add_section(struct imap_fetch *f, const char *p, bool peek, const char **e
 	struct buf name;
 	const char *close;
 
-	/* The parser keeps [ ... ] in one atom; the section runs to the last ']' before any '<'. */
+	/* The parser keeps [ ... ] in one atom; no ']' can follow in a partial, so the last one closes the section. */
 	close = strrchr(p, ']');
 	if (close == NULL) {
 		*error_r = "Invalid BODY[..] parameter: Missing ']'";
@@ -190,8 +187,6 @@ fetch_add_section(struct imap_fetch *f, const char *p, bool peek, const char **e
 	if (!peek)
 		f->sets_seen = true;
 	f->needs_data = true;
-	if (it.section[0] != '\0')
-		f->needs_message = true;
 	if (fetch_add(f, &it, true, error_r) < 0) {
 		free(it.name);
 		free(it.section);
@@ -212,8 +207,6 @@ fetch_add_rfc822(struct imap_fetch *f, const char *name, const char *section, bo
 	if (seen)
 		f->sets_seen = true;
 	f->needs_data = true;
-	if (section[0] != '\0')
-		f->needs_message = true;
 	if (fetch_add(f, &it, true, error_r) < 0) {
 		free(it.name);
 		free(it.section);
