@@ -98,7 +98,7 @@ imap_message_crlf_size(const char *data, size_t len)
 	return size;
 }
 
-/* The CRLF form of [data, data+len) into a new NUL-terminated string; NULL when out of memory. */
+/* The CRLF form of [data, data+len) (NUL octets as 0x80) into a new NUL-terminated string; NULL when out of memory. */
 static char *
 crlf_copy(const char *data, size_t len, size_t *len_r)
 {
@@ -128,6 +128,13 @@ crlf_copy(const char *data, size_t len, size_t *len_r)
 	}
 	*o = '\0';
 	*len_r = (size_t)(o - out);
+	/*
+	 * No IMAP string can carry a NUL (RFC 3501 section 4.3, literal8 is
+	 * for BINARY only): each becomes 0x80, octet for octet so that every
+	 * size stays the CRLF size.
+	 */
+	for (o = out; (o = memchr(o, '\0', (size_t)(out + *len_r - o))) != NULL; o++)
+		*o = (char)0x80;
 	return out;
 }
 
@@ -209,27 +216,35 @@ field_find(const char *d, size_t hdr, size_t end, const char *name, struct hfiel
 	return false;
 }
 
-/* The value of f with CR and LF removed and the blanks around it trimmed, into out (reset first). */
+/*
+ * The value of f into out (reset first): the blanks after the colon
+ * skipped and the last line break dropped; with unfold, every CR and LF
+ * removed (RFC 5322 section 2.2.3), else kept (for put_human to see the
+ * folding).  Trailing blanks stay, as Dovecot sends them.
+ */
 static void
-field_value(const char *d, const struct hfield *f, struct buf *out)
+field_value_raw(const char *d, const struct hfield *f, bool unfold, struct buf *out)
 {
 	size_t a = f->value, b = f->end;
 
 	buf_reset(out);
-	for (size_t i = a; i < b; i++)
-		if (d[i] != '\r' && d[i] != '\n')
-			buf_append_char(out, d[i]);
-	if (out->data == NULL)
-		buf_append(out, "", 0);
-	a = 0;
-	while (a < out->len && is_blank(out->data[a]))
+	buf_append(out, "", 0);
+	while (a < b && is_blank(d[a]))
 		a++;
-	b = out->len;
-	while (b > a && is_blank(out->data[b - 1]))
+	if (b > a && d[b - 1] == '\n')
 		b--;
-	memmove(out->data, out->data + a, b - a);
-	out->len = b - a;
-	out->data[out->len] = '\0';
+	if (b > a && d[b - 1] == '\r')
+		b--;
+	for (size_t i = a; i < b; i++)
+		if (!unfold || (d[i] != '\r' && d[i] != '\n'))
+			buf_append_char(out, d[i]);
+}
+
+/* The unfolded value of f (see field_value_raw). */
+static void
+field_value(const char *d, const struct hfield *f, struct buf *out)
+{
+	field_value_raw(d, f, true, out);
 }
 
 /* ---- IMAP strings ---- */
@@ -725,7 +740,7 @@ put_envelope(const char *d, size_t hdr, size_t end, struct buf *out)
 			buf_append_str(out, "NIL");
 			continue;
 		}
-		field_value(d, &found[use], &v);
+		field_value_raw(d, &found[use], use != F_SUBJECT, &v);
 		switch (use) {
 		case F_SUBJECT:
 			put_human(out, v.data, v.len);
@@ -1386,7 +1401,14 @@ put_fields(const char *d, size_t hdr, size_t end, const struct section_name *nam
 		if (match != not)
 			buf_append(out, d + f.start, f.end - f.start);
 	}
-	buf_append_str(out, "\r\n");
+	/*
+	 * The empty line: always after HEADER.FIELDS (RFC 3501 section 6.4.5's
+	 * "blank line between the header and the body"); after .NOT only when
+	 * the header block has one, as Dovecot answers for a message that is
+	 * all header.
+	 */
+	if (!not || (pos + 2 <= end && d[pos] == '\r' && d[pos + 1] == '\n'))
+		buf_append_str(out, "\r\n");
 }
 
 int
@@ -1395,7 +1417,7 @@ imap_message_section(struct imap_message *m, const char *section, struct buf *ou
 {
 	const char *s = section;
 	const struct part *p = &m->root;
-	bool as_message = true, exists = true, numbered = false;
+	bool as_message = true, body_of_message = false, exists = true, numbered = false;
 	struct section_name names[IMAP_MESSAGE_MAX_FIELDS];
 	size_t n;
 
@@ -1440,8 +1462,14 @@ imap_message_section(struct imap_message *m, const char *section, struct buf *ou
 				p = &p->child[num - 1];
 			else
 				exists = false;
-		} else if (as_message && num == 1) {
-			/* RFC 3501 section 6.4.5: a non-multipart message's part 1 is its body */
+			body_of_message = false;
+		} else if (num == 1 && (as_message || !body_of_message)) {
+			/*
+			 * RFC 3501 section 6.4.5: a non-multipart message's part 1 is
+			 * its body; a leaf part's 1 is the part itself, once (as
+			 * Dovecot answers: 2.1 is part 2, 2.1.1 is nothing).
+			 */
+			body_of_message = true;
 		} else
 			exists = false;
 		as_message = false;

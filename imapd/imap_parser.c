@@ -428,7 +428,7 @@ static enum imap_parse_result
 parse_args(struct imap_parser *p, const char *line, size_t len, size_t i, enum expect expect,
 	   size_t *literal_r, bool *sync_r)
 {
-	const char *error;
+	const char *error = NULL;
 
 	while (i < len) {
 		unsigned char c = (unsigned char)line[i];

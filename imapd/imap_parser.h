@@ -51,18 +51,26 @@ enum imap_parse_result {
 
 /*
  * Why a command was refused, for the reply: imap_parser_error_code is
- * the RFC 5530 response code to put in brackets ("TOOBIG", "PARSE",
- * "CLIENTBUG") or NULL, and imap_parser_error_fatal tells that the
- * connection must be closed (a non-synchronizing literal over the cap:
- * its octets are on their way and cannot be told apart from commands,
- * RFC 7888 section 4), after "* BYE".
+ * the response code to put in brackets or NULL: "TOOBIG" (RFC 4469,
+ * RFC 7888) for a line, literal or command over its cap, "LIMIT" (RFC
+ * 5530) for too deep nesting or too many arguments, NULL for a syntax
+ * error.  imap_parser_error_fatal tells that the connection must be
+ * closed after "* BYE": the refused line announced a non-synchronizing
+ * literal (over the cap, or after any other error on that line), whose
+ * octets are on their way and cannot be told apart from commands (RFC
+ * 7888 section 4), or the calls came out of order.
  */
 struct imap_parser;
 
 struct imap_parser *imap_parser_new(const struct imap_parser_limits *limits);
 void imap_parser_free(struct imap_parser *p);
 
-/* Forget the command in progress (after DONE or ERROR, before the next line). */
+/*
+ * Forget the command in progress (after DONE or ERROR, before the next
+ * line; a line given after DONE or ERROR also starts afresh).  The arena
+ * that held its arguments is kept for the next command, but for the
+ * blocks of large literals, which are freed.
+ */
 void imap_parser_reset(struct imap_parser *p);
 
 /*
@@ -70,11 +78,18 @@ void imap_parser_reset(struct imap_parser *p);
  * literal announcement; *literal_r is its size, and *sync_r true for
  * {n} (the server must answer "+ ..." before the client sends it), false
  * for {n+}.  A zero-size literal also returns IMAP_PARSE_LITERAL.
+ * One space before the end of a command is tolerated; two spaces
+ * anywhere are a syntax error.
  */
 enum imap_parse_result imap_parser_line(struct imap_parser *p, const char *line, size_t len,
 					size_t *literal_r, bool *sync_r);
 
-/* Octets of the announced literal: MORE until all have come, then LITERAL's next step: a line. */
+/*
+ * Octets of the announced literal (at most those still due): MORE until
+ * all have come, then IMAP_PARSE_LITERAL, meaning its next step: a line.
+ * The octets are copied once, into the argument.  For a literal of size
+ * 0 the caller may call this with 0 octets or go straight to the line.
+ */
 enum imap_parse_result imap_parser_literal(struct imap_parser *p, const char *data, size_t len);
 
 /* After DONE (or ERROR, when the line got that far): the tag, "" if none could be read. */

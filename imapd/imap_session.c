@@ -128,10 +128,12 @@ dispatch(struct imap_session *s, struct buf *out)
 	if (cmd == NULL)
 		return imap_reply_tagged(s, out, tag, "BAD", NULL, "Unknown command.");
 	if (!(cmd->states & s->state))
-		return imap_reply_tagged(s, out, tag, "BAD", NULL,
-					 s->state == IMAP_ST_NOTAUTH ? "Log in first." :
-					 s->state == IMAP_ST_AUTH ? "No mailbox selected." :
-								    "Command not allowed in this state.");
+		return imap_reply_tagged(s, out, tag, "BAD", NULL, "%s",
+					 s->state == IMAP_ST_NOTAUTH && (cmd->states & IMAP_ST_LOGGED_IN) ?
+						 "Log in first." :
+					 s->state == IMAP_ST_AUTH && cmd->states == IMAP_ST_SELECTED ?
+						 "No mailbox selected." :
+						 "Command not allowed in this state.");
 	s->cmd = cmd;
 	act = cmd->run(s, tag, args, n, uid, out);
 	if (s->stream == NULL && s->mode == IMAP_MODE_COMMAND)
@@ -183,15 +185,15 @@ parsed(struct imap_session *s, enum imap_parse_result r, size_t literal, bool sy
 				imap_parser_reset(s->parser);
 			return act;
 		case IMAP_PARSE_LITERAL:
+			if (sync)
+				(void)buf_append_str(out, "+ OK\r\n");
 			if (literal == 0) {
-				/* Nothing to wait for: the parser hears the empty literal now. */
+				/* No octets to wait for: the parser hears the empty literal now. */
 				r = imap_parser_literal(s->parser, "", 0);
 				if (r == IMAP_PARSE_LITERAL || r == IMAP_PARSE_MORE)
 					return 0;       /* the rest of the command line comes next */
 				continue;
 			}
-			if (sync)
-				(void)buf_append_str(out, "+ OK\r\n");
 			*literal_r = literal;
 			return IMAP_ACT_LITERAL;
 		case IMAP_PARSE_MORE:
@@ -214,7 +216,8 @@ imap_session_line(struct imap_session *s, const char *line, size_t len, struct b
 	*literal_r = 0;
 	if (s->state == IMAP_ST_LOGOUT)
 		return IMAP_ACT_CLOSE;
-	if (len > IMAP_LINE_MAX + 2) {
+	/* The loop passes a longer line cut to IMAP_LINE_MAX + 1 octets, without its end. */
+	if (len > IMAP_LINE_MAX + 2 || (len > IMAP_LINE_MAX && line[len - 1] != '\n')) {
 		/*
 		 * The rest of the line was dropped: what follows cannot be
 		 * told apart from commands (it may be a literal announced at

@@ -93,17 +93,33 @@ testbox_free(struct testbox *tb)
 	}
 }
 
-/* Parse one command line (no literals); its arguments, NULL when the parser refused it. */
+/*
+ * Parse one command: lines separated by CRLF, a line ending in {n}
+ * followed by the n octets of a literal (8-bit text must come so).  Its
+ * arguments, NULL when the parser refused it.
+ */
 __attribute__((unused)) static const struct imap_arg *
-testbox_parse(struct testbox *tb, const char *line, size_t *n_r)
+testbox_parse(struct testbox *tb, const char *cmd, size_t *n_r)
 {
-	size_t lit;
+	const char *p = cmd, *crlf;
+	enum imap_parse_result r;
+	size_t lit, len;
 	bool sync;
 
 	imap_parser_reset(tb->parser);
-	if (imap_parser_line(tb->parser, line, strlen(line), &lit, &sync) != IMAP_PARSE_DONE)
-		return NULL;
-	return imap_parser_args(tb->parser, n_r);
+	for (;;) {
+		crlf = strstr(p, "\r\n");
+		len = crlf != NULL ? (size_t)(crlf - p) : strlen(p);
+		r = imap_parser_line(tb->parser, p, len, &lit, &sync);
+		if (r == IMAP_PARSE_DONE)
+			return imap_parser_args(tb->parser, n_r);
+		if (r != IMAP_PARSE_LITERAL || crlf == NULL || strlen(crlf + 2) < lit)
+			return NULL;
+		p = crlf + 2;
+		if (lit > 0 && imap_parser_literal(tb->parser, p, lit) == IMAP_PARSE_ERROR)
+			return NULL;
+		p += lit;
+	}
 }
 
 /* Remove message file name from cur/ (another program deleting it). */
