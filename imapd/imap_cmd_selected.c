@@ -331,9 +331,17 @@ imap_cmd_store(struct imap_session *s, const char *tag, const struct imap_arg *a
 		free(seqs);
 		return imap_reply_tagged(s, out, tag, "NO", "LIMIT", "Too many keywords in this mailbox.");
 	}
-	/* New keywords: the client hears of them before a FETCH shows one (RFC 3501 section 7.2.6). */
-	if (imap_mailbox_keyword_count(s->mb) != keywords_before)
-		imap_write_flags_lines(s, out);
+	/*
+	 * New keywords: the client hears of them (FLAGS, PERMANENTFLAGS)
+	 * before a FETCH shows one (RFC 3501 section 7.2.6).  The sync tells
+	 * them once, and no expunge (section 7.4.1).
+	 */
+	if (imap_mailbox_keyword_count(s->mb) != keywords_before &&
+	    imap_sync_untagged(s, out, false) == -1) {
+		free(seqs);
+		return imap_reply_tagged(s, out, tag, "NO", "SERVERBUG", "Internal error occurred.") |
+		       IMAP_ACT_ERROR;
+	}
 	for (size_t i = 0; i < count; i++) {
 		const struct imap_msg *m = imap_mailbox_msg(s->mb, seqs[i]);
 		unsigned nf;
