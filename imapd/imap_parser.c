@@ -498,14 +498,18 @@ parse_args(struct imap_parser *p, const char *line, size_t len, size_t i, enum e
 	return IMAP_PARSE_DONE;
 }
 
-/* The tag at the start of the line: the index of what follows it, or (size_t)-1 and p->tag left "". */
+/*
+ * The tag at the start of the line, looked for in its first max octets:
+ * the index of what follows it, or (size_t)-1 and p->tag left "" (a tag
+ * cut short by max is no tag: answering with a part of it would be wrong).
+ */
 static size_t
-read_tag(struct imap_parser *p, const char *line, size_t len)
+read_tag(struct imap_parser *p, const char *line, size_t len, size_t max)
 {
 	size_t i = 0;
 
 	while (i < len && line[i] != ' ') {
-		if (!is_tag_char((unsigned char)line[i]))
+		if (i == max || !is_tag_char((unsigned char)line[i]))
 			return (size_t)-1;
 		i++;
 	}
@@ -606,7 +610,7 @@ imap_parser_line(struct imap_parser *p, const char *line, size_t len, size_t *li
 	if (len > p->lim.line_max || len + 2 > p->lim.command_max - p->total) {
 		/* Still the tag, for "TAG BAD": the caller has the line, so the command can be answered. */
 		if (p->state == ST_START)
-			(void)read_tag(p, line, len < p->lim.line_max ? len : p->lim.line_max);
+			(void)read_tag(p, line, len, p->lim.line_max);
 		return fail_line(p, line, len, len > p->lim.line_max ? "Line too long" : "Command too long",
 				 CODE_TOOBIG);
 	}
@@ -618,7 +622,7 @@ imap_parser_line(struct imap_parser *p, const char *line, size_t len, size_t *li
 	/* tag SP command [SP arguments] */
 	if (len == 0)
 		return fail(p, "Empty command line", NULL);
-	if ((i = read_tag(p, line, len)) == (size_t)-1)
+	if ((i = read_tag(p, line, len, len)) == (size_t)-1)
 		return fail_line(p, line, len, "Invalid tag", NULL);
 	if (i == len || i + 1 == len)
 		return fail_line(p, line, len, "Missing command", NULL);

@@ -570,6 +570,17 @@ test_imap_parser_line_max(void **state)
 	assert_int_equal(imap_parser_line(p, line, 101, &lit, &sync), IMAP_PARSE_ERROR);
 	assert_string_equal(imap_parser_error(p), "Line too long");
 	assert_string_equal(imap_parser_tag(p), "T2");
+	/* A tag that runs past line_max is not answered with a part of it. */
+	imap_parser_reset(p);
+	memset(line, 'x', sizeof line);
+	line[101] = ' ';
+	assert_int_equal(imap_parser_line(p, line, 102, &lit, &sync), IMAP_PARSE_ERROR);
+	assert_string_equal(imap_parser_error(p), "Line too long");
+	assert_string_equal(imap_parser_tag(p), "");
+	imap_parser_reset(p);
+	line[100] = ' ';
+	assert_int_equal(imap_parser_line(p, line, 102, &lit, &sync), IMAP_PARSE_ERROR);
+	assert_int_equal(strlen(imap_parser_tag(p)), 100);
 	/* An overlong line that announces a non-synchronizing literal: its octets follow, so fatal. */
 	imap_parser_reset(p);
 	memcpy(line, "T3 X ", 5);
