@@ -423,9 +423,9 @@ dir_exists(const char *path)
 static bool
 folder_selectable(const char *root, const char *name)
 {
-	char p[PATH_MAX];
+	char dir[PATH_MAX], p[PATH_MAX];
 
-	return imap_folder_dir(root, name, p, sizeof(p)) == 0 && path_fmt(p, sizeof(p), "%s/cur", p) == 0 &&
+	return imap_folder_dir(root, name, dir, sizeof(dir)) == 0 && path_join(p, sizeof(p), dir, "cur") == 0 &&
 	       dir_exists(p);
 }
 
