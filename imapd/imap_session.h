@@ -27,9 +27,8 @@ enum imap_check_result {
 struct imap_session_config {
 	bool tls_available;     /* a certificate is loaded: offer STARTTLS */
 	bool tls_active;        /* the connection is TLS already (implicit-TLS listener) */
-	bool client_loopback;   /* the client is on loopback: plaintext login is safe (with loopback_plaintext) */
+	bool client_loopback;   /* the client is on loopback and imap_loopback_plaintext = yes: plaintext login is safe */
 	bool plaintext_allowed; /* imap_plaintext = yes: plaintext login everywhere */
-	bool loopback_plaintext;        /* imap_loopback_plaintext = yes: plaintext login from loopback */
 	unsigned max_bad_commands;      /* "* BYE" after this many BAD answers; 0 = default */
 	unsigned max_auth_failures;     /* "* BYE" after this many failed logins; 0 = default */
 	struct imap_parser_limits limits;       /* 0 fields: the parser's defaults */

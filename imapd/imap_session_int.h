@@ -176,6 +176,21 @@ void imap_session_select(struct imap_session *s, struct imap_mailbox *mb, const 
 /* Close the selected mailbox (CLOSE, UNSELECT, a failed SELECT): state authenticated. */
 void imap_session_unselect(struct imap_session *s);
 
+/* End the session: "* BYE text", state logout; returns IMAP_ACT_CLOSE (LOGOUT, a mailbox gone bad). */
+unsigned imap_session_bye(struct imap_session *s, struct buf *out, const char *text);
+
+/* Count a BAD answer: after max_bad_commands, "* BYE" and IMAP_ACT_CLOSE (imap_reply_tagged calls it). */
+unsigned imap_session_count_bad(struct imap_session *s, struct buf *out);
+
+/* May LOGIN, AUTHENTICATE PLAIN and LOGIN be used now (TLS, allowed loopback, or imap_plaintext)? */
+bool imap_plaintext_ok(const struct imap_session *s);
+
+/* A line while AUTHENTICATE waits for the client's response (imap_cmd_auth.c). */
+unsigned imap_auth_continue(struct imap_session *s, const char *line, size_t len, struct buf *out);
+
+/* A line during IDLE: DONE ends it (imap_cmd_any.c). */
+unsigned imap_idle_line(struct imap_session *s, const char *line, size_t len, struct buf *out);
+
 /*
  * The handlers.  imap_cmd_any.c / imap_cmd_auth.c (imap-core): any state
  * and the not-authenticated state.  The rest (imap_cmd_*.c, imap-cmds):

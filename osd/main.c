@@ -18,6 +18,7 @@ static const struct {
 	{ "expire", "remove expired entries once and rebuild relay.cdb (cron)" },
 	{ "import-open-smtp", "migrate a vpopmail open-smtp file" },
 	{ "pop3d", "the POP3 server" },
+	{ "imapd", "the IMAP server" },
 	{ "user", "manage virtual users" },
 	{ "smtpd", "the SMTP server" },
 	{ "queue", "the queue manager and delivery" },

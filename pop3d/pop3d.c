@@ -1,14 +1,13 @@
 /* pop3d.c - osd pop3d: bind the listeners, drop root, and serve each connection in its own child process. */
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "conf.h"
+#include "daemon.h"
 #include "log.h"
 #include "pop3d.h"
-#include "runas.h"
 #include "server.h"
 #include "tls.h"
 
@@ -33,17 +32,9 @@ reload(void *vpd)
 {
 	struct pop3d *pd = vpd;
 	struct osd_conf n;
-	char err[1024];
-	bool restart;
 
-	if (conf_reload(&pd->conf, &n, &restart, err, sizeof(err)) == -1) {
-		log_warnx("SIGHUP: %s (keeping the running configuration)", err);
+	if (daemon_reload(&pd->conf, &n, &pd->tls) == -1)
 		return;
-	}
-	if (restart)
-		log_warnx("SIGHUP: listeners, user, group and state_dir change only on a restart");
-	if (tls_server_reload(&pd->tls, n.tls_cert, n.tls_key, err, sizeof(err)) == -1)
-		log_warnx("SIGHUP: TLS: %s (keeping the loaded certificate)", err);
 	pd->conf.pop3_timeout = n.pop3_timeout;
 	pd->conf.pop3_session_deadline = n.pop3_session_deadline;
 	pd->conf.pop3_max_connections = n.pop3_max_connections;
@@ -65,39 +56,19 @@ main(int argc, char **argv)
 		.ctx = &pd, .serve = pop3d_serve, .reload = reload, .refuse_reply = refuse_reply,
 	};
 	const char *conf_arg = NULL;
-	struct runas ra;
-	char err[PATH_MAX + 256];
 
 	conf_arg = cli_conf_only(argc, argv, "pop3d", usage);
 	cli_load_conf(&pd.conf, conf_arg);
-	if (log_init("osd-pop3d", strcmp(pd.conf.log, "syslog") == 0, pd.conf.log_facility) < 0) {
-		cli_error("pop3d", "log_facility %s: unknown", pd.conf.log_facility);
-		return 111;
-	}
+	daemon_log_init(&pd.conf, "pop3d");
 	if (pd.conf.pop3_listen[0] == '\0' && pd.conf.pop3s_listen[0] == '\0')
 		fatalx("neither pop3_listen nor pop3s_listen is set: nothing to listen on");
-
-	/* Read the key while still root: it is normally readable by root only. */
-	pd.tls = tls_server_load(pd.conf.tls_cert, pd.conf.tls_key, err, sizeof(err));
-	if (pd.tls == NULL && err[0] != '\0')
-		fatalx("%s", err);
-	if (pd.tls == NULL && pd.conf.pop3s_listen[0] != '\0')
-		fatalx("pop3s_listen %s needs tls_cert and tls_key", pd.conf.pop3s_listen);
+	pd.tls = daemon_tls_load(&pd.conf, "pop3s_listen", pd.conf.pop3s_listen);
 
 	pd.server = server_new(&hooks);
 	server_bind(pd.server, "pop3_listen", pd.conf.pop3_listen, POP3D_PLAIN, false);
 	server_bind(pd.server, "pop3s_listen", pd.conf.pop3s_listen, POP3D_IMPLICIT_TLS, true);
-
-	if (conf_opensmtp_dir(&pd.conf, pd.opensmtp_dir, sizeof(pd.opensmtp_dir)) == -1)
-		fatalx("state_dir: path too long");
-	/* Every mailbox and vpasswd belongs to mail_user: run as it when no user is given
-	 * (runas_user).  open-smtp/, where logins are recorded, is handed to that user. */
-	if (runas_init(&ra, &pd.conf, err, sizeof(err)) == -1 ||
-	    runas_opensmtp(&ra, &pd.conf, RUNAS_WRITE, err, sizeof(err)) == -1 ||
-	    runas_drop(&ra, err, sizeof(err)) == -1)
-		runas_refuse("pop3d", err);
-	if ((pd.opensmtp_fd = open(pd.opensmtp_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		fatal("%s", pd.opensmtp_dir);
+	pd.opensmtp_fd = daemon_drop_recording(&pd.conf, "pop3d", pd.opensmtp_dir,
+					       sizeof(pd.opensmtp_dir));
 
 	server_set_limits(pd.server, pd.conf.pop3_max_connections, pd.conf.pop3_max_per_ip);
 	log_info("ready: max %u connections, %u per address, idle timeout %lds, TLS %s",

@@ -1,6 +1,7 @@
 /* login.c - the one login check of every server (POP3, SMTP AUTH, IMAP): vpasswd, the password or secret, the service's flag. */
 #include "login.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "errfmt.h"
@@ -106,5 +107,42 @@ login_secret(const struct login_db *db, enum login_service service, const char *
 	explicit_bzero(&user, sizeof(user));
 	if (r != LOGIN_OK)
 		login_user_clear(user_r);
+	return r;
+}
+
+int
+login_check(const struct login_db *db, enum login_service service, const char *login,
+	    const char *password, char **secret_r, char **home_r, bool *no_relay_r, char *err,
+	    size_t errsize)
+{
+	struct login_user user;
+	int r;
+
+	*home_r = NULL;
+	if (secret_r != NULL)
+		*secret_r = NULL;
+	if (password != NULL)
+		r = login_password(db, service, login, password, &user, err, errsize);
+	else
+		r = login_secret(db, service, login, &user, err, errsize);
+	if (r == LOGIN_OK) {
+		*home_r = strdup(user.home);
+		if (secret_r != NULL)
+			*secret_r = strdup(user.secret);
+		if (*home_r == NULL || (secret_r != NULL && *secret_r == NULL)) {
+			free(*home_r);
+			*home_r = NULL;
+			if (secret_r != NULL && *secret_r != NULL) {
+				explicit_bzero(*secret_r, strlen(*secret_r));
+				free(*secret_r);
+				*secret_r = NULL;
+			}
+			errfmt(err, errsize, "out of memory");
+			r = LOGIN_TEMPFAIL;
+		} else {
+			*no_relay_r = user.no_relay;
+		}
+	}
+	login_user_clear(&user);
 	return r;
 }

@@ -70,6 +70,16 @@ int login_password(const struct login_db *db, enum login_service service, const 
 int login_secret(const struct login_db *db, enum login_service service, const char *login,
 		 struct login_user *user_r, char *err, size_t errsize);
 
+/*
+ * The protocol sessions' hooks in one call: login_password when password
+ * is not NULL, else login_secret with *secret_r (malloc'd; wipe it).  On
+ * LOGIN_OK *home_r is the home (malloc'd) and *no_relay_r the NO_RELAY
+ * flag; otherwise nothing is allocated.  Out of memory: LOGIN_TEMPFAIL.
+ */
+int login_check(const struct login_db *db, enum login_service service, const char *login,
+		const char *password, char **secret_r, char **home_r, bool *no_relay_r, char *err,
+		size_t errsize);
+
 /* Wipe *user (explicit_bzero: it may hold a cleartext password). */
 void login_user_clear(struct login_user *user);
 

@@ -30,6 +30,7 @@ enum conf_kind {
 	KIND_SERVICES,  /* what osd run starts: known service names */
 	KIND_RELAY_ENV, /* relay_env: tcprules variables, RELAYCLIENT among them */
 	KIND_V6PREFIX,  /* relay_ipv6_prefix: 128 or 64 */
+	KIND_SIZE,      /* octets, with an optional k or M (1024s): 1 to the row's max (size_t) */
 };
 
 struct conf_key {
@@ -72,6 +73,15 @@ static const struct conf_key conf_keys[] = {
 	FIELD(submission_listen, KIND_STRING),
 	FIELD(smtps_listen, KIND_STRING),
 	FIELD(imap_listen, KIND_STRING),
+	FIELD(imaps_listen, KIND_STRING),
+	FIELD_MAX(imap_timeout, KIND_DURATION, CONF_TIMEOUT_MAX),
+	FIELD_MAX(imap_login_timeout, KIND_DURATION, CONF_TIMEOUT_MAX),
+	FIELD_MAX(imap_session_deadline, KIND_DURATION, CONF_SESSION_DEADLINE_MAX),
+	FIELD(imap_max_connections, KIND_COUNT),
+	FIELD(imap_max_per_ip, KIND_COUNT),
+	FIELD(imap_plaintext, KIND_BOOL),
+	FIELD(imap_loopback_plaintext, KIND_BOOL),
+	FIELD_MAX(imap_max_literal, KIND_SIZE, CONF_IMAP_LITERAL_MAX),
 	FIELD(resolver, KIND_STRING),
 	FIELD(user, KIND_STRING),
 	FIELD(group, KIND_STRING),
@@ -161,6 +171,13 @@ conf_defaults(struct osd_conf *conf)
 	conf->pop3_session_deadline = 6 * 3600;
 	conf->smtp_session_deadline = 3600;
 	conf->smtp_min_data_rate = 500;         /* Postfix's smtpd_min_data_rate */
+	conf->imap_timeout = 30 * 60;           /* RFC 3501 section 5.4: at least 30 minutes */
+	conf->imap_login_timeout = 180;         /* Dovecot's before login */
+	conf->imap_session_deadline = CONF_SESSION_DEADLINE_MAX;
+	conf->imap_max_connections = 200;
+	conf->imap_max_per_ip = 20;
+	conf->imap_loopback_plaintext = true;
+	conf->imap_max_literal = 64 * 1024 * 1024;
 	(void)set_field(conf->services, sizeof(conf->services), "watch");
 }
 
@@ -446,6 +463,27 @@ conf_set(struct osd_conf *conf, const struct conf_key *k, const char *value,
 		*(unsigned *)(void *)field = (unsigned)n;
 		return 0;
 	}
+	case KIND_SIZE: {
+		char *endp;
+		unsigned long long n;
+
+		errno = 0;
+		n = strtoull(value, &endp, 10);
+		if (*endp == 'k' || *endp == 'K' || *endp == 'M') {
+			unsigned long long unit = *endp == 'M' ? 1024 * 1024 : 1024;
+
+			n = n > ULLONG_MAX / unit ? ULLONG_MAX : n * unit;
+			endp++;
+		}
+		if (!isdigit((unsigned char)value[0]) || *endp != '\0' || errno != 0 || n < 1 ||
+		    n > (unsigned long long)k->max) {
+			errfmt(why, whysize, "bad size \"%s\" (want 1 to %ld octets, k or M allowed)",
+			       value, k->max);
+			return -1;
+		}
+		*(size_t *)(void *)field = (size_t)n;    /* imap_max_literal */
+		return 0;
+	}
 	case KIND_BOOL:
 		if (conf_parse_bool(value, &b) == -1) {
 			errfmt(why, whysize, "bad boolean \"%s\" (want yes or no)", value);
@@ -629,6 +667,7 @@ conf_reload(const struct osd_conf *cur, struct osd_conf *n, bool *restart_r, cha
 		     strcmp(n->submission_listen, cur->submission_listen) != 0 ||
 		     strcmp(n->smtps_listen, cur->smtps_listen) != 0 ||
 		     strcmp(n->imap_listen, cur->imap_listen) != 0 ||
+		     strcmp(n->imaps_listen, cur->imaps_listen) != 0 ||
 		     strcmp(n->user, cur->user) != 0 || strcmp(n->group, cur->group) != 0 ||
 		     strcmp(n->state_dir, cur->state_dir) != 0;
 	return 0;

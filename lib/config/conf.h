@@ -18,6 +18,7 @@
  * duration far from overflowing, and catch a unit typed wrong.
  */
 #define CONF_RELAY_EXPIRE_MAX (30L * 86400)     /* relay_expire: 30 days */
+#define CONF_IMAP_LITERAL_MAX (1024L * 1024 * 1024)   /* imap_max_literal: 1 GiB */
 #define CONF_TIMEOUT_MAX 86400L                 /* pop3_timeout: 1 day */
 #define CONF_DURATION_MAX 86400L                /* any other duration key without its own bound */
 
@@ -52,6 +53,15 @@ struct osd_conf {
 	char submission_listen[128];
 	char smtps_listen[128];
 	char imap_listen[128];
+	char imaps_listen[128];
+	long imap_timeout;              /* imapd autologout after login, seconds (default 30 min, RFC 3501 5.4) */
+	long imap_login_timeout;        /* ... before login (default 180 s) */
+	long imap_session_deadline;     /* imapd session ends after this, seconds (default and at most 1 d) */
+	unsigned imap_max_connections;  /* imapd sessions at once (default 200) */
+	unsigned imap_max_per_ip;       /* imapd sessions at once from one address (default 20) */
+	bool imap_plaintext;            /* LOGIN, AUTHENTICATE PLAIN/LOGIN without TLS everywhere (default no) */
+	bool imap_loopback_plaintext;   /* ... from loopback clients (default yes) */
+	size_t imap_max_literal;        /* the largest literal (APPEND), octets (default 64 MiB) */
 	char resolver[128];
 	char user[64];                  /* drop to this user when started as root */
 	char group[64];

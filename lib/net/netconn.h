@@ -13,8 +13,8 @@ struct tls_client;
 struct tls_server;
 struct tls_conn;
 
-/* Input buffer size: room for the longest line any osd protocol wants whole. */
-#define NETCONN_IN_SIZE 4096
+/* Input buffer size: room for the longest line any osd protocol wants whole (IMAP's 64 KiB command lines). */
+#define NETCONN_IN_SIZE (64 * 1024 + 1024)
 
 struct netconn {
 	int fd;                         /* non-blocking after netconn_init */

@@ -1,5 +1,6 @@
 /* session_loop.c - the one per-connection loop of the protocol servers (POP3, SMTP, IMAP to come): lines, bodies, literals, streams, STARTTLS, login throttling, deadlines. */
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,6 +254,48 @@ perform(struct session_loop *l, const struct session_loop_ops *ops, void *proto,
 	return true;
 }
 
+/*
+ * Wait for the client or the protocol's wake fd (IMAP IDLE), whichever
+ * comes first, within the per-line timeout and the session deadline.  1:
+ * the client (or input already buffered), 2: the wake fd, 0/-1 as
+ * netconn_line (the client's end, errno ETIMEDOUT/ETIME).
+ */
+static int
+wait_wake(struct session_loop *l, int wfd)
+{
+	long long until = monotonic_after(monotonic_ms(), l->c->timeout_ms);
+
+	if (netconn_flush(l->c, &l->out) == -1)
+		return -1;
+	if (netconn_pending(l->c))
+		return 1;
+	if (l->c->session_deadline != 0 && l->c->session_deadline < until)
+		until = l->c->session_deadline;
+	for (;;) {
+		struct pollfd pfd[2] = { { .fd = l->c->fd, .events = POLLIN },
+					 { .fd = wfd, .events = POLLIN } };
+		int left = monotonic_wait_ms(monotonic_ms(), INT32_MAX, until), r;
+
+		if (left <= 0)
+			break;
+		if ((r = poll(pfd, 2, left)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		/* The client first: a DONE that came with a change ends the wait. */
+		if (pfd[0].revents != 0)
+			return 1;
+		if (pfd[1].revents != 0)
+			return 2;
+	}
+	errno = l->c->session_deadline != 0 && monotonic_ms() >= l->c->session_deadline ? ETIME
+											: ETIMEDOUT;
+	return -1;
+}
+
 void
 session_loop_run(struct session_loop *l, const struct session_loop_ops *ops, void *proto)
 {
@@ -262,7 +305,23 @@ session_loop_run(struct session_loop *l, const struct session_loop_ops *ops, voi
 		size_t len = 0, raw = 0;
 		unsigned act;
 		bool was_quit;
-		int r = netconn_line(l->c, &l->out, &line, &len);
+		int wfd = ops->wake_fd != NULL ? ops->wake_fd(proto) : -1, r;
+
+		if (ops->line_timeout_ms != NULL)
+			l->c->timeout_ms = ops->line_timeout_ms(proto);
+		if (wfd >= 0) {
+			r = wait_wake(l, wfd);
+			if (r <= 0) {
+				farewell(l, ops, proto, netconn_end_reason(r), false);
+				return;
+			}
+			if (r == 2) {
+				if (!perform(l, ops, proto, ops->woken(proto, &l->out), 0, false))
+					return;
+				continue;
+			}
+		}
+		r = netconn_line(l->c, &l->out, &line, &len);
 
 		if (r <= 0) {
 			farewell(l, ops, proto, netconn_end_reason(r), false);

@@ -72,6 +72,19 @@ struct session_loop_ops {
 	void (*login)(void *proto, bool ok);
 	/* Optional (LOOP_ERROR): log what went wrong. */
 	void (*error)(void *proto);
+	/*
+	 * Optional: a file descriptor to wait on as well as the client while
+	 * waiting for the next line (IMAP IDLE: an inotify watch on the
+	 * folder), or -1 for none now.  Asked before every wait.
+	 */
+	int (*wake_fd)(void *proto);
+	/* Optional (with wake_fd): the fd became readable; append what to tell the client; action bits. */
+	unsigned (*woken)(void *proto, struct buf *out);
+	/*
+	 * Optional: the per-line timeout (ms) for the next line, asked before
+	 * every wait (IMAP: shorter before login); NULL: session_loop_init's.
+	 */
+	int (*line_timeout_ms)(void *proto);
 };
 
 /* Room for a login key (userdb_login_key writes at most USERDB_LOGIN_KEY_MAX + 1 octets). */

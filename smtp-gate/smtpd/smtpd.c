@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "conf.h"
+#include "daemon.h"
 #include "log.h"
 #include "path.h"
 #include "queue.h"
@@ -42,16 +43,9 @@ reload(void *ctx)
 	struct smtpd *d = ctx;
 	struct osd_conf n;
 	char err[1024];
-	bool restart;
 
-	if (conf_reload(&d->conf, &n, &restart, err, sizeof(err)) == -1) {
-		log_warnx("SIGHUP: %s (keeping the running configuration)", err);
+	if (daemon_reload(&d->conf, &n, &d->tls) == -1)
 		return;
-	}
-	if (restart)
-		log_warnx("SIGHUP: listeners, user, group and state_dir change only on a restart");
-	if (tls_server_reload(&d->tls, n.tls_cert, n.tls_key, err, sizeof(err)) == -1)
-		log_warnx("SIGHUP: TLS: %s (keeping the loaded certificate)", err);
 	if (rules_file_refresh(d->rules, d->conf.rules, err, sizeof(err)) == -1)
 		log_warnx("SIGHUP: rules: %s (keeping the rules in force)", err);
 	d->conf.smtp_max_connections = n.smtp_max_connections;
@@ -86,20 +80,12 @@ main(int argc, char **argv)
 
 	conf_arg = cli_conf_only(argc, argv, "smtpd", usage);
 	cli_load_conf(&d->conf, conf_arg);
-	if (log_init("osd-smtpd", strcmp(d->conf.log, "syslog") == 0, d->conf.log_facility) < 0) {
-		cli_error("smtpd", "log_facility %s: unknown", d->conf.log_facility);
-		return 111;
-	}
+	daemon_log_init(&d->conf, "smtpd");
 	if (d->conf.smtp_listen[0] == '\0' && d->conf.submission_listen[0] == '\0' &&
 	    d->conf.smtps_listen[0] == '\0')
 		fatalx("none of smtp_listen, submission_listen, smtps_listen is set: nothing to listen on");
 
-	/* Read the key while still root: it is normally readable by root only. */
-	d->tls = tls_server_load(d->conf.tls_cert, d->conf.tls_key, err, sizeof(err));
-	if (d->tls == NULL && err[0] != '\0')
-		fatalx("%s", err);
-	if (d->tls == NULL && d->conf.smtps_listen[0] != '\0')
-		fatalx("smtps_listen %s needs tls_cert and tls_key", d->conf.smtps_listen);
+	d->tls = daemon_tls_load(&d->conf, "smtps_listen", d->conf.smtps_listen);
 
 	if ((server = server_new(&hooks)) == NULL)
 		fatalx("out of memory");

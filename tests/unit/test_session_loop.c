@@ -38,6 +38,9 @@ struct fake {
 	size_t raw_calls;
 	int pieces;                     /* BIG: pieces left */
 	int timeouts, expireds, tls_started;
+	int wake_fd;                    /* wake_ops: the read end of a pipe, -1 once woken */
+	int woken;
+	int line_timeout_ms;            /* wake_ops: what line_timeout_ms says */
 	char events[256];               /* login, throttle and report calls in order */
 };
 
@@ -199,6 +202,48 @@ static const struct session_loop_ops fake_ops = {
 	.tls_started = fake_tls_started,
 	.login_key = fake_login_key,
 	.login = fake_login,
+};
+
+/* The IDLE side of the loop: a pipe stands for the folder's inotify fd. */
+static int
+fake_wake_fd(void *vp)
+{
+	return ((struct fake *)vp)->wake_fd;
+}
+
+static unsigned
+fake_woken(void *vp, struct buf *out)
+{
+	struct fake *p = vp;
+	char c;
+
+	assert_int_equal(read(p->wake_fd, &c, 1), 1);
+	p->woken++;
+	/* One change told; no more waking after it. */
+	p->wake_fd = -1;
+	assert_int_equal(buf_append_str(out, "* woken\r\n"), 0);
+	return 0;
+}
+
+static int
+fake_line_timeout_ms(void *vp)
+{
+	return ((struct fake *)vp)->line_timeout_ms;
+}
+
+static const struct session_loop_ops wake_ops = {
+	.greeting = fake_greeting,
+	.line = fake_line,
+	.input = fake_input,
+	.stream = fake_stream,
+	.timeout = fake_timeout,
+	.expired = fake_expired,
+	.tls_started = fake_tls_started,
+	.login_key = fake_login_key,
+	.login = fake_login,
+	.wake_fd = fake_wake_fd,
+	.woken = fake_woken,
+	.line_timeout_ms = fake_line_timeout_ms,
 };
 
 /* The throttle's calls, recorded instead of reported to a parent and slept. */
@@ -394,6 +439,78 @@ test_session_loop_good_login_is_reported_then_logged(void **state)
 	assert_int_equal(f->l.failures, 0);
 }
 
+/* Run the loop with wake_ops and a pipe as the wake fd (written once when wake); what the client heard. */
+static const char *
+run_wake(struct fixture *f, bool wake)
+{
+	static char heard[4096];
+	size_t got = 0;
+	ssize_t n;
+	int pipefd[2];
+
+	assert_int_equal(pipe(pipefd), 0);
+	f->p.wake_fd = pipefd[0];
+	if (f->p.line_timeout_ms == 0)
+		f->p.line_timeout_ms = TEST_TIMEOUT_MS;
+	if (wake)
+		assert_int_equal(write(pipefd[1], "x", 1), 1);
+	session_loop_run(&f->l, &wake_ops, &f->p);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	netconn_close(f->l.c);
+	f->l.c->fd = -1;
+	while ((n = read(f->peer, heard + got, sizeof(heard) - 1 - got)) > 0)
+		got += (size_t)n;
+	heard[got] = '\0';
+	return heard;
+}
+
+static void
+test_session_loop_wake_fd_wakes_the_protocol_while_the_client_is_silent(void **state)
+{
+	struct fixture *f = *state;
+
+	/* IMAP IDLE: the folder changes while the client says nothing; the change is told at once. */
+	assert_string_equal(run_wake(f, true), "+hello\r\n* woken\r\n-timeout\r\n");
+	assert_int_equal(f->p.woken, 1);
+	assert_int_equal(f->p.nlines, 0);
+	assert_string_equal(f->l.end, "timeout");
+}
+
+static void
+test_session_loop_wake_fd_gives_way_to_a_waiting_client_line(void **state)
+{
+	struct fixture *f = *state;
+
+	/* Both ready: the client's line first (DONE must not wait behind a change). */
+	client_says(f, "QUIT\r\n", false);
+	assert_string_equal(run_wake(f, true), "+hello\r\n+bye\r\n");
+	assert_int_equal(f->p.woken, 0);
+	assert_string_equal(f->l.end, "quit");
+}
+
+static void
+test_session_loop_wake_fd_unset_reads_lines_as_before(void **state)
+{
+	struct fixture *f = *state;
+
+	client_says(f, "NOOP\r\nQUIT\r\n", false);
+	assert_string_equal(run_wake(f, false), "+hello\r\n+ok NOOP\r\n+bye\r\n");
+	assert_int_equal(f->p.woken, 0);
+}
+
+static void
+test_session_loop_line_timeout_ms_replaces_the_init_timeout(void **state)
+{
+	struct fixture *f = *state;
+
+	/* init's timeout is a day: only the protocol's own (IMAP: before login) can end this. */
+	f->l.c->timeout_ms = 86400 * 1000;
+	f->p.line_timeout_ms = TEST_TIMEOUT_MS;
+	assert_string_equal(run_wake(f, false), "+hello\r\n-timeout\r\n");
+	assert_string_equal(f->l.end, "timeout");
+}
+
 static void
 test_session_loop_raw_request_passes_exactly_n_octets(void **state)
 {
@@ -478,6 +595,10 @@ main(void)
 		T(test_session_loop_failed_login_is_logged_then_throttled),
 		T(test_session_loop_good_login_is_reported_then_logged),
 		T(test_session_loop_raw_request_passes_exactly_n_octets),
+		T(test_session_loop_wake_fd_wakes_the_protocol_while_the_client_is_silent),
+		T(test_session_loop_wake_fd_gives_way_to_a_waiting_client_line),
+		T(test_session_loop_wake_fd_unset_reads_lines_as_before),
+		T(test_session_loop_line_timeout_ms_replaces_the_init_timeout),
 		T(test_session_loop_raw_request_of_zero_octets_still_completes),
 		T(test_session_loop_raw_request_cut_short_ends_as_dropped),
 		T(test_session_loop_body_is_fed_until_the_protocol_has_its_end),

@@ -1,0 +1,202 @@
+/* imap_cmd_any.c - the commands of any state and the session's own: CAPABILITY, NOOP, LOGOUT, ID (RFC 2971), ENABLE (RFC 5161), NAMESPACE (RFC 2342), IDLE (RFC 2177). */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "imap_session_int.h"
+#include "path.h"
+
+unsigned
+imap_cmd_capability(struct imap_session *s, const char *tag, const struct imap_arg *args, size_t n,
+		    bool uid, struct buf *out)
+{
+	(void)args;
+	(void)uid;
+	if (n != 0)
+		return imap_reply_tagged(s, out, tag, "BAD", NULL, "CAPABILITY takes no arguments.");
+	(void)buf_append_str(out, "* CAPABILITY ");
+	imap_write_capability(s, out);
+	(void)buf_append_str(out, "\r\n");
+	return imap_reply_tagged(s, out, tag, "OK", NULL, "Capability completed.");
+}
+
+unsigned
+imap_cmd_noop(struct imap_session *s, const char *tag, const struct imap_arg *args, size_t n,
+	      bool uid, struct buf *out)
+{
+	(void)args;
+	(void)uid;
+	if (n != 0)
+		return imap_reply_tagged(s, out, tag, "BAD", NULL, "NOOP takes no arguments.");
+	/* The sync report before the tagged OK is the point of NOOP (RFC 3501 section 6.1.2). */
+	return imap_reply_tagged(s, out, tag, "OK", NULL, "NOOP completed.");
+}
+
+unsigned
+imap_cmd_logout(struct imap_session *s, const char *tag, const struct imap_arg *args, size_t n,
+		bool uid, struct buf *out)
+{
+	(void)args;
+	(void)uid;
+	if (n != 0)
+		return imap_reply_tagged(s, out, tag, "BAD", NULL, "LOGOUT takes no arguments.");
+	/* No sync report: the client is leaving (the folder is closed without one). */
+	imap_session_unselect(s);
+	imap_reply_untagged(out, "BYE Logging out");
+	s->state = IMAP_ST_LOGOUT;
+	(void)imap_reply_tagged(s, out, tag, "OK", NULL, "Logout completed.");
+	return IMAP_ACT_CLOSE;
+}
+
+/*
+ * ID (RFC 2971): NIL or a list of at most 30 field-value pairs, each
+ * field at most 30 octets and each value at most 1024.  What the client
+ * says is not kept (it would only be logged).
+ */
+unsigned
+imap_cmd_id(struct imap_session *s, const char *tag, const struct imap_arg *args, size_t n,
+	    bool uid, struct buf *out)
+{
+	size_t i;
+
+	(void)uid;
+	if (n != 1 || (args[0].type != IMAP_ARG_NIL && args[0].type != IMAP_ARG_LIST))
+		return imap_reply_tagged(s, out, tag, "BAD", NULL, "ID takes NIL or a list.");
+	if (args[0].type == IMAP_ARG_LIST) {
+		const struct imap_arg *l = args[0].list;
+
+		if (args[0].count % 2 != 0 || args[0].count > 60)
+			return imap_reply_tagged(s, out, tag, "BAD", NULL, "Invalid ID list.");
+		for (i = 0; i < args[0].count; i += 2) {
+			if ((l[i].type != IMAP_ARG_STRING && l[i].type != IMAP_ARG_LITERAL) ||
+			    l[i].len > 30 ||
+			    (l[i + 1].type != IMAP_ARG_NIL && l[i + 1].type != IMAP_ARG_STRING &&
+			     l[i + 1].type != IMAP_ARG_LITERAL) ||
+			    l[i + 1].len > 1024)
+				return imap_reply_tagged(s, out, tag, "BAD", NULL, "Invalid ID list.");
+		}
+	}
+	imap_reply_untagged(out, "ID (\"name\" \"osd\")");
+	return imap_reply_tagged(s, out, tag, "OK", NULL, "ID completed.");
+}
+
+/* ENABLE (RFC 5161): osd advertises none of the extensions it enables, so none is enabled; unknown ones are ignored. */
+unsigned
+imap_cmd_enable(struct imap_session *s, const char *tag, const struct imap_arg *args, size_t n,
+		bool uid, struct buf *out)
+{
+	size_t i;
+
+	(void)uid;
+	if (n == 0)
+		return imap_reply_tagged(s, out, tag, "BAD", NULL, "ENABLE needs capability names.");
+	for (i = 0; i < n; i++) {
+		if (args[i].type != IMAP_ARG_ATOM)
+			return imap_reply_tagged(s, out, tag, "BAD", NULL, "Invalid capability name.");
+	}
+	imap_reply_untagged(out, "ENABLED");
+	return imap_reply_tagged(s, out, tag, "OK", NULL, "ENABLE completed.");
+}
+
+unsigned
+imap_cmd_namespace(struct imap_session *s, const char *tag, const struct imap_arg *args, size_t n,
+		   bool uid, struct buf *out)
+{
+	(void)args;
+	(void)uid;
+	if (n != 0)
+		return imap_reply_tagged(s, out, tag, "BAD", NULL, "NAMESPACE takes no arguments.");
+	/* One personal namespace, Maildir++'s: no prefix, "." between levels. */
+	imap_reply_untagged(out, "NAMESPACE ((\"\" \".\")) NIL NIL");
+	return imap_reply_tagged(s, out, tag, "OK", NULL, "NAMESPACE completed.");
+}
+
+/* Watch the selected folder's new/ and cur/: deliveries, flag changes and removals by others. */
+static int
+watch_folder(const struct imap_session *s)
+{
+	static const char *const subdirs[] = { "new", "cur" };
+	char dir[PATH_MAX], sub[PATH_MAX];
+	int fd, i;
+
+	if (s->mb == NULL || s->root == NULL || s->mb_name == NULL)
+		return -1;
+	if (strcasecmp(s->mb_name, "INBOX") == 0) {
+		if (snprintf(dir, sizeof(dir), "%s", s->root) >= (int)sizeof(dir))
+			return -1;
+	} else if (snprintf(dir, sizeof(dir), "%s/.%s", s->root, s->mb_name) >= (int)sizeof(dir)) {
+		return -1;
+	}
+	if ((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
+		return -1;
+	for (i = 0; i < 2; i++) {
+		if (path_join(sub, sizeof(sub), dir, subdirs[i]) == -1 ||
+		    inotify_add_watch(fd, sub, IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
+						       IN_ATTRIB | IN_ONLYDIR) == -1) {
+			(void)close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+/* IDLE (RFC 2177): "+ idling", then the changes as they come, until DONE. */
+unsigned
+imap_cmd_idle(struct imap_session *s, const char *tag, const struct imap_arg *args, size_t n,
+	      bool uid, struct buf *out)
+{
+	(void)args;
+	(void)uid;
+	if (n != 0)
+		return imap_reply_tagged(s, out, tag, "BAD", NULL, "IDLE takes no arguments.");
+	if (snprintf(s->idle_tag, sizeof(s->idle_tag), "%s", tag) >= (int)sizeof(s->idle_tag))
+		return imap_reply_tagged(s, out, tag, "BAD", NULL, "Tag too long.");
+	s->wake_fd = watch_folder(s);
+	s->mode = IMAP_MODE_IDLE;
+	(void)buf_append_str(out, "+ idling\r\n");
+	/* What changed since the last command is told at once. */
+	if (imap_sync_untagged(s, out, true) == -1)
+		return IMAP_ACT_ERROR | imap_session_bye(s, out, "[SERVERBUG] Mailbox cannot be read, closing.");
+	return IMAP_ACT_IDLE;
+}
+
+unsigned
+imap_idle_line(struct imap_session *s, const char *line, size_t len, struct buf *out)
+{
+	bool done = len == 4 && strncasecmp(line, "DONE", 4) == 0;
+
+	if (s->wake_fd != -1)
+		(void)close(s->wake_fd);
+	s->wake_fd = -1;
+	s->mode = IMAP_MODE_COMMAND;
+	/* s->cmd is still IDLE's row: the tagged reply syncs as any command's. */
+	if (!done) {
+		s->cmd = NULL;
+		return imap_reply_tagged(s, out, s->idle_tag, "BAD", NULL, "Expected DONE.");
+	}
+	{
+		unsigned act = imap_reply_tagged(s, out, s->idle_tag, "OK", NULL, "Idle completed.");
+
+		s->cmd = NULL;
+		return act;
+	}
+}
+
+unsigned
+imap_session_woken(struct imap_session *s, struct buf *out)
+{
+	char events[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	if (s->mode != IMAP_MODE_IDLE || s->wake_fd == -1)
+		return 0;
+	/* Drain: one sync covers every event so far. */
+	while (read(s->wake_fd, events, sizeof(events)) > 0)
+		continue;
+	if (imap_sync_untagged(s, out, true) == -1)
+		return IMAP_ACT_ERROR | imap_session_bye(s, out, "[SERVERBUG] Mailbox cannot be read, closing.");
+	return IMAP_ACT_IDLE;
+}

@@ -1,0 +1,475 @@
+/* imap_cmd_selected.c - the commands of the selected state: CHECK, CLOSE, UNSELECT, EXPUNGE, SEARCH, FETCH, STORE, COPY, MOVE and their UID forms (RFC 3501 section 6.4, RFC 4315, RFC 6851, RFC 3691). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "imap_cmd.h"
+#include "imap_fetch.h"
+#include "imap_flags.h"
+#include "imap_search.h"
+#include "imap_seqset.h"
+#include "imap_session_int.h"
+#include "xmalloc.h"
+
+/* At most this many ranges in one sequence set (the line cap bounds it too). */
+#define SEQSET_RANGES_MAX 100000
+
+/* A FETCH reply is handed out in pieces of about this size (IMAP_ACT_STREAM). */
+#define FETCH_CHUNK (256 * 1024)
+
+#define EXPUNGEISSUED_TEXT "Some of the requested messages no longer exist."
+
+/*
+ * The messages that the sequence set a names (UIDs with uid), as
+ * ascending sequence numbers in a malloc'd *seqs_r.  A message number
+ * past the last message is an error (BAD), a UID that no message has is
+ * left out (RFC 3501 section 6.4.8).
+ */
+static int
+set_seqs(struct imap_mailbox *mb, const struct imap_arg *a, bool uid, uint32_t **seqs_r, size_t *n_r)
+{
+	uint32_t count = imap_mailbox_count(mb), star = count;
+	struct imap_seqset set;
+	uint32_t *seqs;
+	size_t n = 0;
+
+	if (a->type != IMAP_ARG_ATOM)
+		return -1;
+	if (uid)
+		star = count > 0 ? imap_mailbox_msg(mb, count)->uid : 0;
+	if (imap_seqset_parse(a->str, star, SEQSET_RANGES_MAX, &set) == -1)
+		return -1;
+	if (!uid && set.n > 0 && set.v[set.n - 1].hi > count) {
+		imap_seqset_free(&set);
+		return -1;
+	}
+	seqs = xcalloc(count > 0 ? count : 1, sizeof(*seqs));
+	if (uid) {
+		for (uint32_t seq = 1; seq <= count; seq++)
+			if (imap_seqset_has(&set, imap_mailbox_msg(mb, seq)->uid))
+				seqs[n++] = seq;
+	} else {
+		for (size_t i = 0; i < set.n; i++)
+			for (uint64_t seq = set.v[i].lo; seq <= set.v[i].hi; seq++)
+				seqs[n++] = (uint32_t)seq;
+	}
+	imap_seqset_free(&set);
+	*seqs_r = seqs;
+	*n_r = n;
+	return 0;
+}
+
+/* "1:3,7" of ascending numbers v[0..n), as COPYUID writes its sets (RFC 4315 section 3). */
+static void
+write_uid_set(struct buf *out, const uint32_t *v, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+
+		while (j + 1 < n && v[j + 1] == v[j] + 1)
+			j++;
+		if (i > 0)
+			(void)buf_append_char(out, ',');
+		if (j == i)
+			(void)buf_printf(out, "%u", (unsigned)v[i]);
+		else
+			(void)buf_printf(out, "%u:%u", (unsigned)v[i], (unsigned)v[j]);
+		i = j + 1;
+	}
+}
+
+static unsigned
+bad_set(struct imap_session *s, const char *tag, struct buf *out)
+{
+	return imap_reply_tagged(s, out, tag, "BAD", NULL, "Invalid messageset");
+}
+
+static unsigned
+read_only(struct imap_session *s, const char *tag, struct buf *out)
+{
+	return imap_reply_tagged(s, out, tag, "NO", NULL, "Mailbox is read-only.");
+}
+
+static unsigned
+no_args(struct imap_session *s, const char *tag, size_t n, struct buf *out)
+{
+	return n != 0 ? imap_reply_tagged(s, out, tag, "BAD", NULL, "Invalid arguments.") : 0;
+}
+
+unsigned
+imap_cmd_check(struct imap_session *s, const char *tag, const struct imap_arg *args, size_t n,
+	       bool uid, struct buf *out)
+{
+	(void)args;
+	(void)uid;
+	if (n != 0)
+		return no_args(s, tag, n, out);
+	return imap_reply_tagged(s, out, tag, "OK", NULL, "Check completed.");
+}
+
+unsigned
+imap_cmd_close(struct imap_session *s, const char *tag, const struct imap_arg *args, size_t n,
+	       bool uid, struct buf *out)
+{
+	const char *error = NULL;
+
+	(void)args;
+	(void)uid;
+	if (n != 0)
+		return no_args(s, tag, n, out);
+	/* RFC 3501 section 6.4.2: \Deleted messages go, silently, unless the mailbox is read-only. */
+	if (!s->readonly && imap_mailbox_expunge(s->mb, NULL, 0, &error) == -1)
+		imap_set_error(s, "expunge at CLOSE of %s: %s", s->mb_name, error != NULL ? error : "failed");
+	imap_session_unselect(s);
+	return imap_reply_tagged(s, out, tag, "OK", NULL, "Close completed.");
+}
+
+unsigned
+imap_cmd_unselect(struct imap_session *s, const char *tag, const struct imap_arg *args, size_t n,
+		  bool uid, struct buf *out)
+{
+	(void)args;
+	(void)uid;
+	if (n != 0)
+		return no_args(s, tag, n, out);
+	/* RFC 3691: as CLOSE, but nothing is expunged. */
+	imap_session_unselect(s);
+	return imap_reply_tagged(s, out, tag, "OK", NULL, "Unselect completed.");
+}
+
+unsigned
+imap_cmd_expunge(struct imap_session *s, const char *tag, const struct imap_arg *args, size_t n,
+		 bool uid, struct buf *out)
+{
+	uint32_t *seqs = NULL;
+	size_t count = 0;
+	const char *error = NULL;
+	int r;
+
+	/* UID EXPUNGE set (RFC 4315 section 2.1): only those of the \Deleted that the set names. */
+	if (uid ? n != 1 : n != 0)
+		return imap_reply_tagged(s, out, tag, "BAD", NULL, "Invalid arguments.");
+	if (s->readonly)
+		return read_only(s, tag, out);
+	if (uid) {
+		if (set_seqs(s->mb, &args[0], true, &seqs, &count) == -1)
+			return bad_set(s, tag, out);
+		/* The set as the UIDs of messages that exist, in place. */
+		for (size_t i = 0; i < count; i++)
+			seqs[i] = imap_mailbox_msg(s->mb, seqs[i])->uid;
+		r = count == 0 ? 0 : imap_mailbox_expunge(s->mb, seqs, count, &error);
+		free(seqs);
+	} else {
+		r = imap_mailbox_expunge(s->mb, NULL, 0, &error);
+	}
+	if (r == -1) {
+		imap_set_error(s, "expunge of %s: %s", s->mb_name, error != NULL ? error : "failed");
+		return imap_reply_tagged(s, out, tag, "NO", "SERVERBUG", "Internal error occurred.") |
+		       IMAP_ACT_ERROR;
+	}
+	/* The tagged reply's sync reports each "* n EXPUNGE". */
+	return imap_reply_tagged(s, out, tag, "OK", NULL, "Expunge completed.");
+}
+
+unsigned
+imap_cmd_search(struct imap_session *s, const char *tag, const struct imap_arg *args, size_t n,
+		bool uid, struct buf *out)
+{
+	struct imap_search *srch;
+	const char *error = NULL, *code = NULL;
+	bool is_bad = true;
+	uint32_t count = imap_mailbox_count(s->mb);
+	uint32_t *v;
+	size_t k = 0;
+
+	if (imap_search_parse(args, n, s->mb, &srch, &error, &code, &is_bad) == -1)
+		return imap_reply_tagged(s, out, tag, is_bad ? "BAD" : "NO", code, "%s",
+					 error != NULL ? error : "Invalid search.");
+	v = xcalloc(count > 0 ? count : 1, sizeof(*v));
+	for (uint32_t seq = 1; seq <= count; seq++)
+		if (imap_search_match(srch, s->mb, seq))
+			v[k++] = uid ? imap_mailbox_msg(s->mb, seq)->uid : seq;
+	imap_search_reply(srch, tag, uid, v, k, out);
+	free(v);
+	imap_search_free(srch);
+	return imap_reply_tagged(s, out, tag, "OK", NULL, "Search completed.");
+}
+
+/* A FETCH going out in pieces. */
+struct fetch_run {
+	struct imap_fetch *f;
+	uint32_t *seqs;
+	size_t n, next;
+	bool expunged;                  /* a message was gone: NO [EXPUNGEISSUED] at the end */
+};
+
+static void
+fetch_run_free(void *ctx)
+{
+	struct fetch_run *run = ctx;
+
+	imap_fetch_free(run->f);
+	free(run->seqs);
+	free(run);
+}
+
+static unsigned
+fetch_stream(struct imap_session *s, struct buf *out)
+{
+	struct fetch_run *run = s->stream_ctx;
+
+	while (run->next < run->n && out->len < FETCH_CHUNK) {
+		uint32_t seq = run->seqs[run->next++];
+		const struct imap_msg *m = imap_mailbox_msg(s->mb, seq);
+
+		/* Expunged by another session, not yet told: as Dovecot, answer EXPUNGEISSUED (RFC 5530). */
+		if (m == NULL || m->expunged) {
+			run->expunged = true;
+			continue;
+		}
+		if (imap_fetch_message(run->f, s->mb, seq, out) == -1) {
+			if (errno != ENOENT) {
+				imap_set_error(s, "fetch %u of %s: %s", (unsigned)seq, s->mb_name,
+					       strerror(errno));
+				return imap_reply_tagged(s, out, s->stream_tag, "NO", "SERVERBUG",
+							 "Internal error occurred.") | IMAP_ACT_ERROR;
+			}
+			run->expunged = true;
+		}
+	}
+	if (run->next < run->n)
+		return IMAP_ACT_STREAM;
+	if (run->expunged)
+		return imap_reply_tagged(s, out, s->stream_tag, "NO", "EXPUNGEISSUED", EXPUNGEISSUED_TEXT);
+	return imap_reply_tagged(s, out, s->stream_tag, "OK", NULL, "Fetch completed.");
+}
+
+unsigned
+imap_cmd_fetch(struct imap_session *s, const char *tag, const struct imap_arg *args, size_t n,
+	       bool uid, struct buf *out)
+{
+	struct fetch_run *run;
+	struct imap_fetch *f;
+	const char *error = NULL;
+	uint32_t *seqs;
+	size_t count;
+	unsigned act;
+
+	if (n < 2)
+		return imap_reply_tagged(s, out, tag, "BAD", NULL, "Invalid arguments.");
+	if (imap_fetch_parse(&args[1], n - 1, uid, &f, &error) == -1)
+		return imap_reply_tagged(s, out, tag, "BAD", NULL, "%s",
+					 error != NULL ? error : "Invalid arguments.");
+	if (set_seqs(s->mb, &args[0], uid, &seqs, &count) == -1) {
+		imap_fetch_free(f);
+		return bad_set(s, tag, out);
+	}
+	run = xcalloc(1, sizeof(*run));
+	run->f = f;
+	run->seqs = seqs;
+	run->n = count;
+	snprintf(s->stream_tag, sizeof(s->stream_tag), "%s", tag);
+	s->stream = fetch_stream;
+	s->stream_free = fetch_run_free;
+	s->stream_ctx = run;
+	act = fetch_stream(s, out);
+	if (!(act & IMAP_ACT_STREAM)) {
+		/* All of it fitted in the first piece: no stream after all. */
+		fetch_run_free(run);
+		s->stream = NULL;
+		s->stream_free = NULL;
+		s->stream_ctx = NULL;
+	}
+	return act;
+}
+
+/* The keyword bits of fl in mb; create: new keywords are added (+FLAGS, FLAGS). -1: no room left. */
+static int
+keyword_bits(struct imap_mailbox *mb, const struct imap_flag_list *fl, bool create, uint32_t *bits_r)
+{
+	uint32_t bits = 0;
+
+	for (size_t i = 0; i < fl->n_keywords; i++) {
+		int k = imap_mailbox_keyword_index(mb, fl->keywords[i], create);
+
+		if (k < 0) {
+			if (create)
+				return -1;
+			continue;       /* removing a keyword the folder never had */
+		}
+		bits |= 1u << k;
+	}
+	*bits_r = bits;
+	return 0;
+}
+
+unsigned
+imap_cmd_store(struct imap_session *s, const char *tag, const struct imap_arg *args, size_t n,
+	       bool uid, struct buf *out)
+{
+	struct imap_flag_list fl;
+	enum imap_store_op op;
+	const char *error = NULL;
+	unsigned keywords_before;
+	uint32_t *seqs, kw;
+	size_t count;
+	bool silent, expunged = false;
+
+	if (n < 3 || imap_flags_parse_store_op(&args[1], &op, &silent, &error) == -1)
+		return imap_reply_tagged(s, out, tag, "BAD", NULL, "Invalid arguments.");
+	if (imap_flags_parse(&args[2], n - 2, &fl, &error) == -1)
+		return imap_reply_tagged(s, out, tag, "BAD", NULL, "%s", error);
+	if (set_seqs(s->mb, &args[0], uid, &seqs, &count) == -1)
+		return bad_set(s, tag, out);
+	if (s->readonly) {
+		free(seqs);
+		return read_only(s, tag, out);
+	}
+	keywords_before = imap_mailbox_keyword_count(s->mb);
+	if (keyword_bits(s->mb, &fl, op != IMAP_STORE_REMOVE, &kw) == -1) {
+		free(seqs);
+		return imap_reply_tagged(s, out, tag, "NO", "LIMIT", "Too many keywords in this mailbox.");
+	}
+	/*
+	 * New keywords: the client hears of them (FLAGS, PERMANENTFLAGS)
+	 * before a FETCH shows one (RFC 3501 section 7.2.6).  The sync tells
+	 * them once, and no expunge (section 7.4.1).
+	 */
+	if (imap_mailbox_keyword_count(s->mb) != keywords_before &&
+	    imap_sync_untagged(s, out, false) == -1) {
+		free(seqs);
+		return imap_reply_tagged(s, out, tag, "NO", "SERVERBUG", "Internal error occurred.") |
+		       IMAP_ACT_ERROR;
+	}
+	for (size_t i = 0; i < count; i++) {
+		const struct imap_msg *m = imap_mailbox_msg(s->mb, seqs[i]);
+		unsigned nf;
+		uint32_t nk;
+
+		if (m == NULL || m->expunged) {
+			expunged = true;
+			continue;
+		}
+		imap_flags_apply(op, m->flags, m->keywords, fl.flags, kw, &nf, &nk);
+		if ((nf != m->flags || nk != m->keywords) &&
+		    imap_mailbox_set_flags(s->mb, seqs[i], nf, nk) == -1) {
+			if (errno == ENOENT) {
+				expunged = true;
+				continue;
+			}
+			imap_set_error(s, "store on %u of %s: %s", (unsigned)seqs[i], s->mb_name,
+				       strerror(errno));
+			free(seqs);
+			return imap_reply_tagged(s, out, tag, "NO", "SERVERBUG", "Internal error occurred.") |
+			       IMAP_ACT_ERROR;
+		}
+		if (silent)
+			continue;
+		m = imap_mailbox_msg(s->mb, seqs[i]);
+		/* UID first, as Dovecot writes it; a UID STORE must have it (RFC 3501 section 6.4.8). */
+		if (uid)
+			(void)buf_printf(out, "* %u FETCH (UID %u FLAGS ", (unsigned)seqs[i], (unsigned)m->uid);
+		else
+			(void)buf_printf(out, "* %u FETCH (FLAGS ", (unsigned)seqs[i]);
+		imap_fetch_flags(s->mb, m, out);
+		(void)buf_append_str(out, ")\r\n");
+	}
+	free(seqs);
+	if (expunged)
+		return imap_reply_tagged(s, out, tag, "NO", "EXPUNGEISSUED", EXPUNGEISSUED_TEXT);
+	return imap_reply_tagged(s, out, tag, "OK", NULL, "Store completed.");
+}
+
+/* COPY and MOVE: the same copy, then MOVE expunges the originals (RFC 6851 section 3.3). */
+static unsigned
+copy_or_move(struct imap_session *s, const char *tag, const struct imap_arg *args, size_t n,
+	     bool uid, bool move, struct buf *out)
+{
+	const char *dest, *error = NULL, *code = NULL;
+	uint32_t *seqs, *src_uids, *dst_uids, uidvalidity;
+	struct buf copyuid;
+	size_t count;
+	unsigned act;
+
+	if (n != 2 || (dest = imap_arg_astring(&args[1])) == NULL)
+		return imap_reply_tagged(s, out, tag, "BAD", NULL, "Invalid arguments.");
+	if (set_seqs(s->mb, &args[0], uid, &seqs, &count) == -1)
+		return bad_set(s, tag, out);
+	if (move && s->readonly) {
+		free(seqs);
+		return read_only(s, tag, out);
+	}
+	if (count == 0) {
+		free(seqs);
+		return imap_reply_tagged(s, out, tag, "OK", NULL, "No messages found.");
+	}
+	/* All or nothing (RFC 3501 section 6.4.7): one message already gone fails the copy. */
+	for (size_t i = 0; i < count; i++) {
+		if (imap_mailbox_msg(s->mb, seqs[i])->expunged) {
+			free(seqs);
+			return imap_reply_tagged(s, out, tag, "NO", "EXPUNGEISSUED", EXPUNGEISSUED_TEXT);
+		}
+	}
+	dst_uids = xcalloc(count, sizeof(*dst_uids));
+	if (imap_mailbox_copy(s->mb, seqs, count, dest, &uidvalidity, dst_uids, &error, &code) == -1) {
+		free(seqs);
+		free(dst_uids);
+		if (code != NULL && strcmp(code, "NONEXISTENT") == 0)
+			code = "TRYCREATE";
+		return imap_cmd_mailbox_error(s, out, tag, dest, error, code);
+	}
+	src_uids = xcalloc(count, sizeof(*src_uids));
+	for (size_t i = 0; i < count; i++)
+		src_uids[i] = imap_mailbox_msg(s->mb, seqs[i])->uid;
+	buf_init(&copyuid, 0);
+	(void)buf_printf(&copyuid, "COPYUID %u ", (unsigned)uidvalidity);
+	write_uid_set(&copyuid, src_uids, count);
+	(void)buf_append_char(&copyuid, ' ');
+	write_uid_set(&copyuid, dst_uids, count);
+	if (!move) {
+		act = imap_reply_tagged(s, out, tag, "OK", copyuid.data, "Copy completed.");
+	} else {
+		int failed = 0;
+
+		/* RFC 6851 section 4.3: COPYUID in an untagged OK, before the expunges. */
+		imap_reply_untagged(out, "OK [%s] Moved UIDs.", copyuid.data);
+		for (size_t i = 0; i < count && !failed; i++) {
+			const struct imap_msg *m = imap_mailbox_msg(s->mb, seqs[i]);
+
+			if (!(m->flags & IMAP_FLAG_DELETED) &&
+			    imap_mailbox_set_flags(s->mb, seqs[i], m->flags | IMAP_FLAG_DELETED,
+						   m->keywords) == -1 && errno != ENOENT)
+				failed = -1;
+		}
+		if (failed == 0)
+			failed = imap_mailbox_expunge(s->mb, src_uids, count, &error);
+		if (failed == -1) {
+			imap_set_error(s, "expunge after MOVE in %s: %s", s->mb_name,
+				       error != NULL ? error : strerror(errno));
+			act = imap_reply_tagged(s, out, tag, "NO", "SERVERBUG", "Internal error occurred.") |
+			      IMAP_ACT_ERROR;
+		} else {
+			act = imap_reply_tagged(s, out, tag, "OK", NULL, "Move completed.");
+		}
+	}
+	buf_free(&copyuid);
+	free(seqs);
+	free(src_uids);
+	free(dst_uids);
+	return act;
+}
+
+unsigned
+imap_cmd_copy(struct imap_session *s, const char *tag, const struct imap_arg *args, size_t n,
+	      bool uid, struct buf *out)
+{
+	return copy_or_move(s, tag, args, n, uid, false, out);
+}
+
+unsigned
+imap_cmd_move(struct imap_session *s, const char *tag, const struct imap_arg *args, size_t n,
+	      bool uid, struct buf *out)
+{
+	return copy_or_move(s, tag, args, n, uid, true, out);
+}

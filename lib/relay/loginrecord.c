@@ -1,0 +1,30 @@
+/* loginrecord.c - POP-before-SMTP: a login's client address into open-smtp/, shared by pop3d and imapd. */
+#include <errno.h>
+
+#include "log.h"
+#include "loginrecord.h"
+#include "opensmtp.h"
+#include "path.h"
+#include "relaykey.h"
+
+void
+login_record(const struct login_record_dir *dir, const struct ipaddr *client, const char *text)
+{
+	struct ipaddr entry;
+	const struct ipaddr *addr = &entry;
+
+	/* With relay_ipv6_prefix = 64 the entry is the client's /64. */
+	relaykey_entry_addr(client, dir->ipv6_prefix, &entry);
+	if (!ipaddr_is_unicast(addr)) {
+		log_warnx("%s: not recording the login: not a client's own address", text);
+		return;
+	}
+	if (dir->fd != -1 && opensmtp_record_at(dir->fd, addr) == 0)
+		return;
+	/* The folder may have been removed and made anew since the start. */
+	if (opensmtp_record(dir->path, addr) == 0)
+		return;
+	if (errno == ENOENT && path_mkdirs(dir->path, 0755) == 0 && opensmtp_record(dir->path, addr) == 0)
+		return;
+	log_warn("%s: cannot record the login in %s", text, dir->path);
+}
