@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "buf.h"
+#include "imap_message.h"
 #include "imap_session.h"
 
 static const char *golden_dir;  /* argv[1]: tests/unit/imap, the transcripts in session/ */
@@ -405,5 +406,6 @@ main(int argc, char **argv)
 	};
 
 	golden_dir = argc > 1 ? argv[1] : "tests/unit/imap";
+	imap_message_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
