@@ -218,8 +218,10 @@ static unsigned
 fetch_stream(struct imap_session *s, struct buf *out)
 {
 	struct fetch_run *run = s->stream_ctx;
+	size_t start = out->len;
 
-	while (run->next < run->n && out->len < FETCH_CHUNK) {
+	/* At least one message a call, whatever out holds already: the reply always moves on. */
+	while (run->next < run->n && out->len - start < FETCH_CHUNK) {
 		uint32_t seq = run->seqs[run->next++];
 		const struct imap_msg *m = imap_mailbox_msg(s->mb, seq);
 
