@@ -371,6 +371,9 @@ imap_list_reply(const struct imap_list_cmd *cmd, const struct imap_folder *v, si
 			buf_append_str(out, "* LSUB (");
 			if (noselect)
 				add_attr(out, &first, "\\Noselect");
+			/* Dovecot shows the special use in LSUB too. */
+			if (f->special_use != NULL)
+				add_attr(out, &first, f->special_use);
 			buf_printf(out, ") \"%c\" ", IMAP_LIST_SEP);
 			imap_write_string(out, f->name, strlen(f->name));
 			buf_append_str(out, "\r\n");

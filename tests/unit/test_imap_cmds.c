@@ -266,11 +266,81 @@ test_imap_cmds_golden_transcripts(void **state)
 	}
 }
 
+/*
+ * A FETCH bigger than one piece goes out through IMAP_ACT_STREAM: every
+ * message whole, in order, the tagged OK last and once.
+ */
+static void
+test_imap_cmds_fetch_streams_large_replies(void **state)
+{
+	enum { MSGS = 6, BODY = 100000 };
+	char path[PATH_MAX], head[64];
+	struct imap_session *s;
+	struct buf out, msg;
+	unsigned act, streamed = 0;
+	size_t lit, n;
+	char *root;
+	const char *p;
+
+	(void)state;
+	root = testutil_mkdtemp("imapcmds");
+	assert_non_null(root);
+	for (int i = 0; i < 3; i++) {
+		static const char *const subs[] = { "cur", "new", "tmp" };
+
+		assert_int_equal(path_join(path, sizeof(path), root, subs[i]), 0);
+		assert_int_equal(mkdir(path, 0700), 0);
+	}
+	s = logged_in(root);
+	buf_init(&msg, 0);
+	buf_append_str(&msg, "Subject: big\r\n\r\n");
+	while (msg.len < BODY)
+		buf_append_str(&msg, "0123456789012345678901234567890123456789012345678901234567890123456789\r\n");
+	buf_init(&out, 0);
+	for (int i = 0; i < MSGS; i++) {
+		n = (size_t)snprintf(head, sizeof(head), "A%d APPEND INBOX {%zu+}\r\n", i, msg.len);
+		assert_true(imap_session_line(s, head, n, &out, &lit) & IMAP_ACT_LITERAL);
+		assert_int_equal(imap_session_literal(s, msg.data, msg.len, &out, &lit), 0);
+		assert_int_equal(imap_session_line(s, "\r\n", 2, &out, &lit), 0);
+	}
+	imap_session_line(s, "S SELECT INBOX\r\n", 16, &out, &lit);
+	buf_reset(&out);
+	act = imap_session_line(s, "F FETCH 1:* BODY.PEEK[]\r\n", 25, &out, &lit);
+	assert_true(out.len < 2 * (size_t)BODY + 256 * 1024);
+	while (act & IMAP_ACT_STREAM) {
+		size_t before = out.len;
+
+		streamed++;
+		assert_true(streamed <= MSGS);
+		act = imap_session_stream(s, &out);
+		/* Each piece moves on and is bounded: the whole reply is never made at once. */
+		assert_true(out.len > before);
+		assert_true(out.len - before < 2 * (size_t)BODY + 256 * 1024);
+	}
+	assert_true(streamed >= 1);
+	p = out.data;
+	for (int i = 1; i <= MSGS; i++) {
+		n = (size_t)snprintf(head, sizeof(head), "* %d FETCH (BODY[] {%zu}\r\n", i, msg.len);
+		p = strstr(p, head);
+		assert_non_null(p);
+		p += n;
+		assert_memory_equal(p, msg.data, msg.len);
+		p += msg.len;
+	}
+	assert_string_equal(p, ")\r\nF OK Fetch completed.\r\n");
+	buf_free(&out);
+	buf_free(&msg);
+	imap_session_free(s);
+	testutil_rmtree(root);
+	free(root);
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_imap_cmds_golden_transcripts),
+		cmocka_unit_test(test_imap_cmds_fetch_streams_large_replies),
 	};
 
 	if (argc < 2)
