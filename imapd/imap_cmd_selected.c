@@ -18,7 +18,14 @@
 /* A FETCH reply is handed out in pieces of about this size (IMAP_ACT_STREAM). */
 #define FETCH_CHUNK (256 * 1024)
 
-#define EXPUNGEISSUED_TEXT "Some of the requested messages no longer exist."
+/*
+ * Messages expunged by another session but not yet reported keep their
+ * numbers (RFC 3501 section 7.4.1).  FETCH and STORE skip them and end
+ * "OK [EXPUNGEISSUED]" as Dovecot does; COPY and MOVE, all or nothing,
+ * end "NO [EXPUNGEISSUED]" (RFC 5530), with Dovecot's words for each.
+ */
+#define EXPUNGEISSUED_OK_TEXT "Some messages were already expunged."
+#define EXPUNGEISSUED_NO_TEXT "Some of the requested messages no longer exist."
 
 /*
  * The messages that the sequence set a names (UIDs with uid), as
@@ -150,8 +157,9 @@ imap_cmd_expunge(struct imap_session *s, const char *tag, const struct imap_arg 
 	/* UID EXPUNGE set (RFC 4315 section 2.1): only those of the \Deleted that the set names. */
 	if (uid ? n != 1 : n != 0)
 		return imap_reply_tagged(s, out, tag, "BAD", NULL, "Invalid arguments.");
+	/* EXAMINE: nothing is expunged, and Dovecot says so with OK. */
 	if (s->readonly)
-		return read_only(s, tag, out);
+		return imap_reply_tagged(s, out, tag, "OK", NULL, "Expunge completed.");
 	if (uid) {
 		if (set_seqs(s->mb, &args[0], true, &seqs, &count) == -1)
 			return bad_set(s, tag, out);
@@ -218,12 +226,14 @@ static unsigned
 fetch_stream(struct imap_session *s, struct buf *out)
 {
 	struct fetch_run *run = s->stream_ctx;
+	size_t start = out->len;
 
-	while (run->next < run->n && out->len < FETCH_CHUNK) {
+	/* At least one message a call, whatever out holds already: the reply always moves on. */
+	while (run->next < run->n && out->len - start < FETCH_CHUNK) {
 		uint32_t seq = run->seqs[run->next++];
 		const struct imap_msg *m = imap_mailbox_msg(s->mb, seq);
 
-		/* Expunged by another session, not yet told: as Dovecot, answer EXPUNGEISSUED (RFC 5530). */
+		/* Expunged by another session, not yet told (see EXPUNGEISSUED_OK_TEXT). */
 		if (m == NULL || m->expunged) {
 			run->expunged = true;
 			continue;
@@ -241,7 +251,7 @@ fetch_stream(struct imap_session *s, struct buf *out)
 	if (run->next < run->n)
 		return IMAP_ACT_STREAM;
 	if (run->expunged)
-		return imap_reply_tagged(s, out, s->stream_tag, "NO", "EXPUNGEISSUED", EXPUNGEISSUED_TEXT);
+		return imap_reply_tagged(s, out, s->stream_tag, "OK", "EXPUNGEISSUED", EXPUNGEISSUED_OK_TEXT);
 	return imap_reply_tagged(s, out, s->stream_tag, "OK", NULL, "Fetch completed.");
 }
 
@@ -322,18 +332,27 @@ imap_cmd_store(struct imap_session *s, const char *tag, const struct imap_arg *a
 		return imap_reply_tagged(s, out, tag, "BAD", NULL, "%s", error);
 	if (set_seqs(s->mb, &args[0], uid, &seqs, &count) == -1)
 		return bad_set(s, tag, out);
+	/* EXAMINE: the flags stay as they are, and Dovecot answers OK saying so. */
 	if (s->readonly) {
 		free(seqs);
-		return read_only(s, tag, out);
+		return imap_reply_tagged(s, out, tag, "OK", NULL, "Store ignored with read-only mailbox.");
 	}
 	keywords_before = imap_mailbox_keyword_count(s->mb);
 	if (keyword_bits(s->mb, &fl, op != IMAP_STORE_REMOVE, &kw) == -1) {
 		free(seqs);
 		return imap_reply_tagged(s, out, tag, "NO", "LIMIT", "Too many keywords in this mailbox.");
 	}
-	/* New keywords: the client hears of them before a FETCH shows one (RFC 3501 section 7.2.6). */
-	if (imap_mailbox_keyword_count(s->mb) != keywords_before)
-		imap_write_flags_lines(s, out);
+	/*
+	 * New keywords: the client hears of them (FLAGS, PERMANENTFLAGS)
+	 * before a FETCH shows one (RFC 3501 section 7.2.6).  The sync tells
+	 * them once, and no expunge (section 7.4.1).
+	 */
+	if (imap_mailbox_keyword_count(s->mb) != keywords_before &&
+	    imap_sync_untagged(s, out, false) == -1) {
+		free(seqs);
+		return imap_reply_tagged(s, out, tag, "NO", "SERVERBUG", "Internal error occurred.") |
+		       IMAP_ACT_ERROR;
+	}
 	for (size_t i = 0; i < count; i++) {
 		const struct imap_msg *m = imap_mailbox_msg(s->mb, seqs[i]);
 		unsigned nf;
@@ -369,7 +388,7 @@ imap_cmd_store(struct imap_session *s, const char *tag, const struct imap_arg *a
 	}
 	free(seqs);
 	if (expunged)
-		return imap_reply_tagged(s, out, tag, "NO", "EXPUNGEISSUED", EXPUNGEISSUED_TEXT);
+		return imap_reply_tagged(s, out, tag, "OK", "EXPUNGEISSUED", EXPUNGEISSUED_OK_TEXT);
 	return imap_reply_tagged(s, out, tag, "OK", NULL, "Store completed.");
 }
 
@@ -400,7 +419,7 @@ copy_or_move(struct imap_session *s, const char *tag, const struct imap_arg *arg
 	for (size_t i = 0; i < count; i++) {
 		if (imap_mailbox_msg(s->mb, seqs[i])->expunged) {
 			free(seqs);
-			return imap_reply_tagged(s, out, tag, "NO", "EXPUNGEISSUED", EXPUNGEISSUED_TEXT);
+			return imap_reply_tagged(s, out, tag, "NO", "EXPUNGEISSUED", EXPUNGEISSUED_NO_TEXT);
 		}
 	}
 	dst_uids = xcalloc(count, sizeof(*dst_uids));

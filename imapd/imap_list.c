@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ascii.h"
+#include "imap_session_int.h"
 #include "xmalloc.h"
 
 /* Does arg, an atom, spell word (without case)? */
@@ -265,36 +266,13 @@ imap_status_items_parse(const struct imap_arg *list, unsigned *items_r, const ch
 }
 
 void
-imap_list_write_string(struct buf *out, const char *name)
-{
-	size_t len = strlen(name);
-	bool literal = false;
-
-	for (size_t i = 0; i < len; i++)
-		if (name[i] == '\r' || name[i] == '\n' || (unsigned char)name[i] >= 0x80)
-			literal = true;
-	if (literal) {
-		buf_printf(out, "{%zu}\r\n", len);
-		buf_append(out, name, len);
-		return;
-	}
-	buf_append_char(out, '"');
-	for (size_t i = 0; i < len; i++) {
-		if (name[i] == '"' || name[i] == '\\')
-			buf_append_char(out, '\\');
-		buf_append_char(out, name[i]);
-	}
-	buf_append_char(out, '"');
-}
-
-void
 imap_status_write(struct buf *out, const char *name, unsigned items,
 		  const struct imap_folder_status *st)
 {
 	const char *sep = "";
 
 	buf_append_str(out, "* STATUS ");
-	imap_list_write_string(out, name);
+	imap_write_string(out, name, strlen(name));
 	buf_append_str(out, " (");
 	if (items & IMAP_STATUS_MESSAGES) {
 		buf_printf(out, "%sMESSAGES %u", sep, (unsigned)st->messages);
@@ -366,7 +344,7 @@ write_root(const struct imap_list_cmd *cmd, struct buf *out)
 
 	/* RFC 3501 section 6.3.8: "" names the separator and the reference's root, "" here. */
 	buf_printf(out, "* %s (\\Noselect) \"%c\" ", cmd->lsub ? "LSUB" : "LIST", IMAP_LIST_SEP);
-	imap_list_write_string(out, root);
+	imap_write_string(out, root, strlen(root));
 	buf_append_str(out, "\r\n");
 	free(root);
 }
@@ -393,8 +371,11 @@ imap_list_reply(const struct imap_list_cmd *cmd, const struct imap_folder *v, si
 			buf_append_str(out, "* LSUB (");
 			if (noselect)
 				add_attr(out, &first, "\\Noselect");
+			/* Dovecot shows the special use in LSUB too. */
+			if (f->special_use != NULL)
+				add_attr(out, &first, f->special_use);
 			buf_printf(out, ") \"%c\" ", IMAP_LIST_SEP);
-			imap_list_write_string(out, f->name);
+			imap_write_string(out, f->name, strlen(f->name));
 			buf_append_str(out, "\r\n");
 			continue;
 		}
@@ -417,7 +398,7 @@ imap_list_reply(const struct imap_list_cmd *cmd, const struct imap_folder *v, si
 		if (f->special_use != NULL)
 			add_attr(out, &first, f->special_use);
 		buf_printf(out, ") \"%c\" ", IMAP_LIST_SEP);
-		imap_list_write_string(out, f->name);
+		imap_write_string(out, f->name, strlen(f->name));
 		if (childinfo)
 			buf_append_str(out, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 		buf_append_str(out, "\r\n");

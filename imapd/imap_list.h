@@ -79,12 +79,6 @@ void imap_status_write(struct buf *out, const char *name, unsigned items,
 		       const struct imap_folder_status *st);
 
 /*
- * name as an IMAP string: quoted, with '"' and '\' escaped, or a literal
- * {n} when it holds CR, LF, NUL or 8-bit octets (a quoted string cannot).
- */
-void imap_list_write_string(struct buf *out, const char *name);
-
-/*
  * STATUS for LIST RETURN (STATUS): append the "* STATUS" line of folder
  * name to out, or nothing when it cannot be had (RFC 5819 section 2).
  */

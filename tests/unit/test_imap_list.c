@@ -255,11 +255,11 @@ test_imap_list_reply_lsub(void **state)
 	assert_string_equal(run(all, NARGS(all), true),
 			    "* LSUB () \".\" \"INBOX\"\r\n"
 			    "* LSUB () \".\" \"Lists.osd.dev\"\r\n"
-			    "* LSUB () \".\" \"Sent\"\r\n");
+			    "* LSUB (\\Sent) \".\" \"Sent\"\r\n");
 	assert_string_equal(run(top, NARGS(top), true),
 			    "* LSUB () \".\" \"INBOX\"\r\n"
 			    "* LSUB (\\Noselect) \".\" \"Lists\"\r\n"
-			    "* LSUB () \".\" \"Sent\"\r\n");
+			    "* LSUB (\\Sent) \".\" \"Sent\"\r\n");
 	assert_string_equal(run(lists, NARGS(lists), true),
 			    "* LSUB (\\Noselect) \".\" \"Lists.osd\"\r\n");
 }
