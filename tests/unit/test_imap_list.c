@@ -183,6 +183,7 @@ test_imap_list_parse_bad(void **state)
 static const struct imap_folder tree[] = {
 	{ .name = "INBOX", .subscribed = true },
 	{ .name = "Drafts", .special_use = "\\Drafts" },
+	{ .name = "Gone", .noselect = true, .subscribed = true },      /* subscribed, folder deleted */
 	{ .name = "Lists", .noselect = true, .has_children = true },
 	{ .name = "Lists.osd", .has_children = true },
 	{ .name = "Lists.osd.dev", .subscribed = true },
@@ -208,7 +209,7 @@ run(struct imap_arg *args, size_t n, bool lsub)
 	return out.data != NULL ? out.data : "";
 }
 
-/* Plain LIST: children attributes and special use in Dovecot's order, names quoted or literal. */
+/* Plain LIST: children attributes and special use in Dovecot's order, names quoted or literal; no subscription without a folder. */
 static void
 test_imap_list_reply_plain(void **state)
 {
@@ -254,10 +255,12 @@ test_imap_list_reply_lsub(void **state)
 	(void)state;
 	assert_string_equal(run(all, NARGS(all), true),
 			    "* LSUB () \".\" \"INBOX\"\r\n"
+			    "* LSUB (\\Noselect) \".\" \"Gone\"\r\n"
 			    "* LSUB () \".\" \"Lists.osd.dev\"\r\n"
 			    "* LSUB (\\Sent) \".\" \"Sent\"\r\n");
 	assert_string_equal(run(top, NARGS(top), true),
 			    "* LSUB () \".\" \"INBOX\"\r\n"
+			    "* LSUB (\\Noselect) \".\" \"Gone\"\r\n"
 			    "* LSUB (\\Noselect) \".\" \"Lists\"\r\n"
 			    "* LSUB (\\Sent) \".\" \"Sent\"\r\n");
 	assert_string_equal(run(lists, NARGS(lists), true),
@@ -281,11 +284,13 @@ test_imap_list_reply_extended(void **state)
 	(void)state;
 	assert_string_equal(run(s1, NARGS(s1), false),
 			    "* LIST (\\Subscribed \\HasNoChildren) \".\" \"INBOX\"\r\n"
+			    "* LIST (\\Subscribed \\NonExistent \\HasNoChildren) \".\" \"Gone\"\r\n"
 			    "* LIST (\\Subscribed \\HasNoChildren) \".\" \"Lists.osd.dev\"\r\n"
 			    "* LIST (\\Subscribed \\HasNoChildren \\Sent) \".\" \"Sent\"\r\n");
 	assert_string_equal(run(s2, NARGS(s2), false),
 			    "* LIST (\\Subscribed \\HasNoChildren) \".\" \"INBOX\"\r\n"
-			    "* LIST (\\Noselect \\HasChildren) \".\" \"Lists\" (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n"
+			    "* LIST (\\Subscribed \\NonExistent \\HasNoChildren) \".\" \"Gone\"\r\n"
+			    "* LIST (\\NonExistent \\HasChildren) \".\" \"Lists\" (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n"
 			    "* LIST (\\Subscribed \\HasNoChildren \\Sent) \".\" \"Sent\"\r\n");
 	assert_string_equal(run(s3, NARGS(s3), false),
 			    "* LIST (\\HasNoChildren \\Drafts) \".\" \"Drafts\"\r\n"
