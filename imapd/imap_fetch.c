@@ -45,8 +45,7 @@ struct imap_fetch {
 	size_t n_buffered;
 	bool sets_seen;         /* a body part without .PEEK */
 	bool has_flags;         /* FLAGS asked for */
-	bool needs_message;     /* ENVELOPE, BODY, BODYSTRUCTURE or a section other than "" */
-	bool needs_data;        /* any section: the octets */
+	bool needs_data;        /* a section: the file is read before \Seen is stored */
 };
 
 /* What one message gives while its reply is written: read at most once, parsed at most once. */
@@ -95,8 +94,6 @@ fetch_add_simple(struct imap_fetch *f, enum fetch_kind kind, const char **error_
 
 	if (kind == FETCH_FLAGS)
 		f->has_flags = true;
-	if (kind == FETCH_ENVELOPE || kind == FETCH_BODY || kind == FETCH_BODYSTRUCTURE)
-		f->needs_message = true;
 	return fetch_add(f, &it, false, error_r);
 }
 
@@ -167,7 +164,7 @@ fetch_add_section(struct imap_fetch *f, const char *p, bool peek, const char **e
 	struct buf name;
 	const char *close;
 
-	/* The parser keeps [ ... ] in one atom; the section runs to the last ']' before any '<'. */
+	/* The parser keeps [ ... ] in one atom; no ']' can follow in a partial, so the last one closes the section. */
 	close = strrchr(p, ']');
 	if (close == NULL) {
 		*error_r = "Invalid BODY[..] parameter: Missing ']'";
@@ -190,8 +187,6 @@ fetch_add_section(struct imap_fetch *f, const char *p, bool peek, const char **e
 	if (!peek)
 		f->sets_seen = true;
 	f->needs_data = true;
-	if (it.section[0] != '\0')
-		f->needs_message = true;
 	if (fetch_add(f, &it, true, error_r) < 0) {
 		free(it.name);
 		free(it.section);
@@ -212,8 +207,6 @@ fetch_add_rfc822(struct imap_fetch *f, const char *name, const char *section, bo
 	if (seen)
 		f->sets_seen = true;
 	f->needs_data = true;
-	if (section[0] != '\0')
-		f->needs_message = true;
 	if (fetch_add(f, &it, true, error_r) < 0) {
 		free(it.name);
 		free(it.section);
@@ -523,7 +516,8 @@ fm_size(struct fetch_msg *fm, const struct imap_msg *msg, uint64_t *size_r)
 static int
 write_literal(const struct fetch_item *it, const char *data, size_t len, struct buf *out)
 {
-	size_t off = 0, n = len;
+	size_t off = 0, n = len, start;
+	char *p;
 
 	if (it->partial) {
 		off = it->origin < len ? (size_t)it->origin : len;
@@ -531,8 +525,18 @@ write_literal(const struct fetch_item *it, const char *data, size_t len, struct 
 		if (it->count < n)
 			n = (size_t)it->count;
 	}
-	if (buf_printf(out, " {%zu}\r\n", n) < 0 || buf_append(out, data + off, n) < 0)
+	if (buf_printf(out, " {%zu}\r\n", n) < 0)
 		return -1;
+	start = out->len;
+	if (buf_append(out, data + off, n) < 0)
+		return -1;
+	/*
+	 * A literal holds no NUL (RFC 3501 section 4.3, CHAR8): a message
+	 * with one gets 0x80 in its place, as Dovecot sends it.
+	 */
+	for (p = memchr(out->data + start, '\0', n); p != NULL;
+	     p = memchr(p + 1, '\0', (size_t)(out->data + out->len - p - 1)))
+		*p = (char)0x80;
 	return 0;
 }
 
@@ -601,7 +605,7 @@ imap_fetch_message(struct imap_fetch *f, struct imap_mailbox *mb, uint32_t seq, 
 	struct fetch_msg fm = { .mb = mb, .seq = seq };
 	const struct imap_msg *msg;
 	struct buf tmp;
-	size_t start = out->len, i;
+	size_t start = out->len, items_start = 0, i;
 	bool seen_changed = false;
 	int ret = -1, saved;
 
@@ -628,6 +632,7 @@ imap_fetch_message(struct imap_fetch *f, struct imap_mailbox *mb, uint32_t seq, 
 	}
 	if (buf_printf(out, "* %lu FETCH (", (unsigned long)seq) < 0)
 		goto done;
+	items_start = out->len;
 	for (i = 0; i < f->n_buffered; i++) {
 		if ((i > 0 && buf_append_char(out, ' ') < 0) ||
 		    write_item(&f->items[i], &fm, msg, out, &tmp) < 0)
@@ -647,7 +652,7 @@ imap_fetch_message(struct imap_fetch *f, struct imap_mailbox *mb, uint32_t seq, 
 			goto done;
 	}
 	for (; i < f->n; i++) {
-		if ((out->data[out->len - 1] != '(' && buf_append_char(out, ' ') < 0) ||
+		if ((out->len > items_start && buf_append_char(out, ' ') < 0) ||
 		    write_item(&f->items[i], &fm, msg, out, &tmp) < 0)
 			goto done;
 	}

@@ -170,6 +170,7 @@ imap_write_flags_lines(struct imap_session *s, struct buf *out)
 {
 	unsigned i, n = imap_mailbox_keyword_count(s->mb);
 
+	s->flags_announced = n;
 	(void)buf_append_str(out, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
 	for (i = 0; i < n; i++)
 		(void)buf_printf(out, " %s", imap_mailbox_keyword(s->mb, i));
@@ -204,12 +205,16 @@ imap_sync_untagged(struct imap_session *s, struct buf *out, bool report_expunges
 	/* Expunges first, in the order given: each renumbers the ones after it. */
 	for (i = 0; i < r.n_expunged; i++)
 		(void)buf_printf(out, "* %u EXPUNGE\r\n", (unsigned)r.expunged[i]);
-	if (r.keywords_changed)
+	/* Not again when the command told them already (STORE or APPEND making a keyword). */
+	if (r.keywords_changed && imap_mailbox_keyword_count(s->mb) != s->flags_announced)
 		imap_write_flags_lines(s, out);
-	if (r.count_changed) {
+	/* EXISTS only when the expunges told do not account for the count (new messages came). */
+	if (r.count_changed &&
+	    imap_mailbox_count(s->mb) + r.n_expunged != s->exists_announced) {
 		(void)buf_printf(out, "* %u EXISTS\r\n", (unsigned)imap_mailbox_count(s->mb));
 		(void)buf_printf(out, "* %u RECENT\r\n", (unsigned)imap_mailbox_recent(s->mb));
 	}
+	s->exists_announced = imap_mailbox_count(s->mb);
 	for (i = 0; i < r.n_changed; i++) {
 		const struct imap_msg *m = imap_mailbox_msg(s->mb, r.changed[i]);
 

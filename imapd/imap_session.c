@@ -330,6 +330,9 @@ imap_session_select(struct imap_session *s, struct imap_mailbox *mb, const char 
 	s->mb_name = xstrdup(name);
 	s->readonly = readonly;
 	s->state = IMAP_ST_SELECTED;
+	/* What SELECT tells in its EXISTS and FLAGS lines. */
+	s->exists_announced = imap_mailbox_count(mb);
+	s->flags_announced = imap_mailbox_keyword_count(mb);
 }
 
 void

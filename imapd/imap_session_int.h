@@ -102,6 +102,8 @@ struct imap_session {
 	struct imap_mailbox *mb;
 	char *mb_name;                  /* the folder's name as selected ("INBOX", "Lists.osd") */
 	bool readonly;                  /* EXAMINE, or a read-only folder */
+	unsigned flags_announced;       /* keywords in the last FLAGS line sent (imap_write_flags_lines) */
+	uint32_t exists_announced;      /* the last EXISTS count the client heard (at select, then each sync) */
 
 	/*
 	 * A long reply in progress (IMAP_ACT_STREAM): imap_session_stream

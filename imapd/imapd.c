@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "conf.h"
 #include "daemon.h"
+#include "imap_message.h"
 #include "imapd.h"
 #include "log.h"
 #include "server.h"
@@ -74,6 +75,8 @@ main(int argc, char **argv)
 	d.opensmtp_fd = daemon_drop_recording(&d.conf, "imapd", d.opensmtp_dir, sizeof(d.opensmtp_dir));
 
 	server_set_limits(d.server, d.conf.imap_max_connections, d.conf.imap_max_per_ip);
+	/* GMime's defaults (FETCH's MIME parsing), once, inherited by every session's child. */
+	imap_message_init();
 	log_info("ready: max %u connections, %u per address, autologout %lds (%lds before login), TLS %s",
 		 d.conf.imap_max_connections, d.conf.imap_max_per_ip, d.conf.imap_timeout,
 		 d.conf.imap_login_timeout, d.tls != NULL ? "on" : "off");

@@ -21,7 +21,7 @@ smtp_listen = 127.0.0.1:2525
 submission_listen = 127.0.0.1:2587
 imap_listen = 127.0.0.1:11143
 default_domain = example.test
-services = watch pop3d smtpd queue
+services = watch pop3d smtpd queue imapd
 CONF
   cat > "$demo/tcp.smtp" <<'RULES'
 # Static rules in tcprules syntax; logins add ADDRESS:allow,RELAYCLIENT="".
@@ -35,6 +35,8 @@ fi
 # The demo user demo@example.test (password "demo"), vpopmail layout, with one message.
 # Demo folders made before the SMTP gate existed get it too.
 sed -i 's/^services = watch pop3d\( smtpd\)\?$/services = watch pop3d smtpd queue/' "$demo/osd.conf"
+# ... and the IMAP server, now that there is one (imap_listen was always set).
+sed -i 's/^services = watch pop3d smtpd queue$/services = watch pop3d smtpd queue imapd/' "$demo/osd.conf"
 
 dom=$demo/state/domains/example.test
 if [ ! -f "$dom/vpasswd" ]; then

@@ -19,6 +19,8 @@ In another terminal, try:
   build/osd record -c demo/osd.conf 127.0.0.9     # what a POP3 login does
   build/osd check  -c demo/osd.conf 127.0.0.9     # decision: relay, and for how long
   curl pop3://127.0.0.1:11110/ -u demo:demo --interface 127.0.0.9   # a POP3 login records 127.0.0.9
+  curl imap://127.0.0.1:11143/ -u demo:demo --interface 127.0.0.11  # an IMAP login (lists INBOX) records 127.0.0.11
+  curl 'imap://127.0.0.1:11143/INBOX;UID=1' -u demo:demo             # the welcome message over IMAP
   swaks --server 127.0.0.1:2525 --local-interface 127.0.0.9 --to someone@far.example   # relayed (250)
   swaks --server 127.0.0.1:2525 --local-interface 127.0.0.10 --to someone@far.example  # 553, no relay
   swaks --server 127.0.0.1:2587 -a PLAIN -au demo -ap demo --to someone@far.example   # submission with AUTH

@@ -106,6 +106,15 @@ def main():
               "curl pop3 -u demo:demo lists the welcome message (%r %s)" % (
                   p.stdout[:60], p.stderr.strip()))
 
+        # scripts/start.sh's IMAP try: curl imap:// lists the folders (LIST, no SELECT:
+        # the welcome message stays in new/ for what follows).
+        check(wait_port(ports["imap_listen"], run), "osd run serves the demo's IMAP")
+        p = subprocess.run(["curl", "-s", "-S", "--max-time", str(int(WAIT)), "-u", "demo:demo",
+                            "imap://127.0.0.1:%d/" % ports["imap_listen"]],
+                           capture_output=True, text=True, timeout=WAIT + 10)
+        check(p.returncode == 0 and "INBOX" in p.stdout,
+              "curl imap -u demo:demo lists INBOX (%r %s)" % (p.stdout[:80], p.stderr.strip()))
+
         # Relayed (127.0.0.1 has RELAYCLIENT in the demo's tcp.smtp) to a domain
         # that does not exist, from a sender whose domain does not exist: the
         # bounce cannot be delivered, so the double bounce goes to the postmaster.

@@ -16,14 +16,18 @@
 #include "imap_testbox.h"
 
 /*
+ * The names start with the delivery time, as Maildir names do (the
+ * mailbox may take INTERNALDATE from there), and sort as listed here.
  * 1: simple.eml, \Seen, 14-Nov-2023 22:13:20 UTC; 311 octets in CRLF form (302 stored, 9 LF).
  * 2: multipart.eml, no flag, 29-Feb-2024 08:00:00 UTC; 544 octets CRLF (522 stored).
- * 3: crlf.eml, \Flagged \Answered, 01-Jan-2000; 126 octets, but ",W=999" in its name.
+ * 3: crlf.eml, \Flagged \Answered, 01-Jan-2025 00:00:00 UTC; 126 octets, but ",W=999" in its name.
+ * 4: nul.eml, \Seen: a NUL in its text "A\0B (x".
  */
 static const struct testbox_msg msgs[] = {
-	{ "simple.eml", "1700000001.M1P1.test:2,S", 1700000000 },
-	{ "multipart.eml", "1700000002.M2P2.test:2,", 1709193600 },
-	{ "crlf.eml", "1700000003.M3P3.test,W=999:2,FR", 946684800 },
+	{ "simple.eml", "1700000000.M1P1.test:2,S", 1700000000 },
+	{ "multipart.eml", "1709193600.M2P2.test:2,", 1709193600 },
+	{ "crlf.eml", "1735689600.M3P3.test,W=999:2,FR", 1735689600 },
+	{ "nul.eml", "1740000000.M4P4.test:2,S", 1740000000 },
 };
 
 #define SIMPLE_HEADER \
@@ -48,7 +52,7 @@ setup_rw(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	if (f == NULL || testbox_make(&f->tb, msgs, 3, false) < 0)
+	if (f == NULL || testbox_make(&f->tb, msgs, sizeof(msgs) / sizeof(msgs[0]), false) < 0)
 		return -1;
 	buf_init(&f->out, 0);
 	*state = f;
@@ -60,7 +64,7 @@ setup_ro(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	if (f == NULL || testbox_make(&f->tb, msgs, 3, true) < 0)
+	if (f == NULL || testbox_make(&f->tb, msgs, sizeof(msgs) / sizeof(msgs[0]), true) < 0)
 		return -1;
 	buf_init(&f->out, 0);
 	*state = f;
@@ -259,7 +263,7 @@ test_imap_fetch_size_from_name_without_reading(void **state)
 
 	assert_int_equal(testbox_unlink(&f->tb, imap_mailbox_msg(f->tb.mb, 3)->name), 0);
 	assert_int_equal(fetch(f, 3, "(UID RFC822.SIZE FLAGS INTERNALDATE)", false), 0);
-	expect_line(f, "* 3 FETCH (UID 3 RFC822.SIZE 999 FLAGS %s INTERNALDATE \"01-Jan-2000 00:00:00 +0000\")\r\n",
+	expect_line(f, "* 3 FETCH (UID 3 RFC822.SIZE 999 FLAGS %s INTERNALDATE \"01-Jan-2025 00:00:00 +0000\")\r\n",
 		    flags(f, 3, "\\Answered \\Flagged"));
 }
 
@@ -445,6 +449,18 @@ test_imap_fetch_partial_past_the_end_and_empty(void **state)
 	assert_out(f, "* 1 FETCH (BODY[]<0> {0}\r\n)\r\n");
 }
 
+/* A literal holds no NUL: 0x80 instead, as Dovecot; and a literal ending in "(" is still followed by a space. */
+static void
+test_imap_fetch_nul_and_separators(void **state)
+{
+	struct fx *f = *state;
+	static const char want[] = "* 4 FETCH (BODY[TEXT]<0> {5}\r\nA\x80" "B ( BODY[TEXT]<2> {1}\r\nB)\r\n";
+
+	assert_int_equal(fetch(f, 4, "(BODY.PEEK[TEXT]<0.5> BODY.PEEK[TEXT]<2.1>)", false), 0);
+	assert_int_equal(f->out.len, sizeof(want) - 1);
+	assert_memory_equal(f->out.data, want, f->out.len);
+}
+
 static void
 test_imap_fetch_bad_attributes(void **state)
 {
@@ -559,6 +575,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_imap_fetch_mime_part, setup_rw, teardown),
 		cmocka_unit_test_setup_teardown(test_imap_fetch_partial_in_range, setup_rw, teardown),
 		cmocka_unit_test_setup_teardown(test_imap_fetch_partial_past_the_end_and_empty, setup_rw, teardown),
+		cmocka_unit_test_setup_teardown(test_imap_fetch_nul_and_separators, setup_rw, teardown),
 		cmocka_unit_test_setup_teardown(test_imap_fetch_bad_attributes, setup_rw, teardown),
 		cmocka_unit_test_setup_teardown(test_imap_fetch_sets_seen_query, setup_rw, teardown),
 		cmocka_unit_test_setup_teardown(test_imap_fetch_flags_order_and_keywords, setup_rw, teardown),

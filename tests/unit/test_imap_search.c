@@ -18,14 +18,15 @@
 /*
  * 1: simple.eml  \Seen            in 14-Nov-2023 22:13 UTC, sent 7-Feb-1994 -0800, 311 octets
  * 2: multipart   (none)           in 29-Feb-2024 08:00,     sent 29-Feb-2024 +0100, 544 octets
- * 3: crlf.eml    \Answered \Flagged \Deleted, in 1-Jan-2000, sent 1-Jan-2000, ",W=999" in its name
- * 4: simple.eml  \Draft           in 15-Nov-2023 12:06,     sent 7-Feb-1994, 311 octets
+ * 3: crlf.eml    \Answered \Flagged \Deleted, in 1-Jan-2025 00:00, sent 1-Jan-2000, ",W=999" in its name
+ * 4: simple.eml  \Draft           in 19-Feb-2025 21:20,     sent 7-Feb-1994, 311 octets
+ * (names start with the delivery time, as Maildir names do, and sort in this order)
  */
 static const struct testbox_msg msgs[] = {
-	{ "simple.eml", "1700000001.M1P1.test:2,S", 1700000000 },
-	{ "multipart.eml", "1700000002.M2P2.test:2,", 1709193600 },
-	{ "crlf.eml", "1700000003.M3P3.test,W=999:2,FRT", 946684800 },
-	{ "simple.eml", "1700000004.M4P4.test:2,D", 1700050000 },
+	{ "simple.eml", "1700000000.M1P1.test:2,S", 1700000000 },
+	{ "multipart.eml", "1709193600.M2P2.test:2,", 1709193600 },
+	{ "crlf.eml", "1735689600.M3P3.test,W=999:2,FRT", 1735689600 },
+	{ "simple.eml", "1740000000.M4P4.test:2,D", 1740000000 },
 };
 #define N_MSGS 4
 
@@ -176,13 +177,15 @@ test_imap_search_internal_dates(void **state)
 {
 	struct fx *f = *state;
 
-	assert_string_equal(search(f, "BEFORE 15-Nov-2023"), "1 3");
-	assert_string_equal(search(f, "ON 15-Nov-2023"), "4");
+	assert_string_equal(search(f, "BEFORE 29-Feb-2024"), "1");
+	assert_string_equal(search(f, "BEFORE 1-Mar-2024"), "1 2");
+	assert_string_equal(search(f, "ON 19-Feb-2025"), "4");
 	assert_string_equal(search(f, "ON \"14-Nov-2023\""), "1");
-	assert_string_equal(search(f, "SINCE 15-Nov-2023"), "2 4");
+	assert_string_equal(search(f, "ON 15-Nov-2023"), "");
+	assert_string_equal(search(f, "SINCE 1-Jan-2025"), "3 4");
 	assert_string_equal(search(f, "ON 29-feb-2024"), "2");
-	assert_string_equal(search(f, "SINCE 1-Mar-2024"), "");
-	assert_string_equal(search(f, "BEFORE 1-Jan-2000"), "");
+	assert_string_equal(search(f, "SINCE 20-Feb-2025"), "");
+	assert_string_equal(search(f, "BEFORE 14-Nov-2023"), "");
 	assert_string_equal(search(f, "BEFORE 32-Jan-2000"), "BAD");
 	assert_string_equal(search(f, "SINCE"), "BAD");
 }
