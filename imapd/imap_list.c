@@ -17,11 +17,12 @@ atom_is(const struct imap_arg *a, const char *word)
 	return a->type == IMAP_ARG_ATOM && a->len == len && ascii_eq_nocase(a->str, word, len);
 }
 
-/* A pattern or reference: an atom (wildcards included), a string or a literal, without NUL. */
+/* A pattern or reference: an atom (wildcards included, NIL too), a string or a literal, without NUL. */
 static const char *
 arg_text(const struct imap_arg *a)
 {
-	if (a->type != IMAP_ARG_ATOM && a->type != IMAP_ARG_STRING && a->type != IMAP_ARG_LITERAL)
+	if (a->type != IMAP_ARG_ATOM && a->type != IMAP_ARG_NIL && a->type != IMAP_ARG_STRING &&
+	    a->type != IMAP_ARG_LITERAL)
 		return NULL;
 	if (strlen(a->str) != a->len)
 		return NULL;
