@@ -992,18 +992,26 @@ is_token_char(char c)
 	return u > 0x20 && u != 0x7f && strchr("()<>@,;:\\\"/[]?=", c) == NULL;
 }
 
+/* Blanks skipped from i, then a token: its start in *start_r, the index after it returned. */
+static size_t
+skip_token(const char *v, size_t i, size_t len, size_t *start_r)
+{
+	while (i < len && is_human_space(v[i]))
+		i++;
+	*start_r = i;
+	while (i < len && is_token_char(v[i]))
+		i++;
+	return i;
+}
+
 /* "type/subtype; params" (RFC 2045 section 5.1) of a value; a missing part stays NULL. */
 static void
 ctype_parse(const char *v, size_t len, struct ctype *ct)
 {
-	size_t i = 0, s;
+	size_t i, s;
 
 	memset(ct, 0, sizeof(*ct));
-	while (i < len && is_human_space(v[i]))
-		i++;
-	s = i;
-	while (i < len && is_token_char(v[i]))
-		i++;
+	i = skip_token(v, 0, len, &s);
 	if (i > s) {
 		ct->type = v + s;
 		ct->type_len = i - s;
@@ -1011,12 +1019,7 @@ ctype_parse(const char *v, size_t len, struct ctype *ct)
 	while (i < len && is_human_space(v[i]))
 		i++;
 	if (i < len && v[i] == '/') {
-		i++;
-		while (i < len && is_human_space(v[i]))
-			i++;
-		s = i;
-		while (i < len && is_token_char(v[i]))
-			i++;
+		i = skip_token(v, i + 1, len, &s);
 		if (i > s) {
 			ct->subtype = v + s;
 			ct->subtype_len = i - s;
