@@ -334,8 +334,8 @@ imap_cmd_store(struct imap_session *s, const char *tag, const struct imap_arg *a
 	enum imap_store_op op;
 	const char *error = NULL;
 	uint32_t *seqs, kw;
-	size_t count;
-	bool silent, expunged = false;
+	size_t count, synced_at;
+	bool silent, others, expunged = false;
 
 	if (n < 3 || imap_flags_parse_store_op(&args[1], &op, &silent, &error) == -1)
 		return imap_reply_tagged(s, out, tag, "BAD", NULL, "Invalid arguments.");
@@ -359,22 +359,33 @@ imap_cmd_store(struct imap_session *s, const char *tag, const struct imap_arg *a
 	 * new keywords (FLAGS) before a FETCH shows one (RFC 3501 section
 	 * 7.2.6), and no expunge (section 7.4.1).
 	 */
+	synced_at = out->len;
 	if (imap_sync_untagged(s, out, false) == -1) {
 		free(seqs);
 		return server_error(s, tag, out);
 	}
+	/*
+	 * What the sync told of others' changes ("* n FETCH") is not the end
+	 * state of a message this STORE then changes: .SILENT still sends its
+	 * FETCH, or the client would keep the flags the sync showed (.SILENT
+	 * spares only what the client knows, RFC 3501 section 6.4.6), as
+	 * Dovecot does.
+	 */
+	others = out->len > synced_at &&
+		 memmem(out->data + synced_at, out->len - synced_at, " FETCH (", 8) != NULL;
 	for (size_t i = 0; i < count; i++) {
 		const struct imap_msg *m = imap_mailbox_msg(s->mb, seqs[i]);
 		unsigned nf;
 		uint32_t nk;
+		bool changed;
 
 		if (m == NULL || m->expunged) {
 			expunged = true;
 			continue;
 		}
 		imap_flags_apply(op, m->flags, m->keywords, fl.flags, kw, &nf, &nk);
-		if ((nf != m->flags || nk != m->keywords) &&
-		    imap_mailbox_set_flags(s->mb, seqs[i], nf, nk) == -1) {
+		changed = nf != m->flags || nk != m->keywords;
+		if (changed && imap_mailbox_set_flags(s->mb, seqs[i], nf, nk) == -1) {
 			if (errno == ENOENT) {
 				expunged = true;
 				continue;
@@ -384,7 +395,7 @@ imap_cmd_store(struct imap_session *s, const char *tag, const struct imap_arg *a
 			free(seqs);
 			return server_error(s, tag, out);
 		}
-		if (silent)
+		if (silent && !(others && changed))
 			continue;
 		m = imap_mailbox_msg(s->mb, seqs[i]);
 		/* UID first, as Dovecot writes it; a UID STORE must have it (RFC 3501 section 6.4.8). */
