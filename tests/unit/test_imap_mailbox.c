@@ -554,6 +554,50 @@ test_imap_mailbox_open_errors(void **state)
 	assert_null(mb);
 }
 
+static void
+test_imap_mailbox_uid_below_highest_not_shown(void **state)
+{
+	const char *root = *state;
+	struct imap_sync_report r;
+	struct imap_mailbox *mb;
+	char p[PATH_MAX], text[512];
+	int fd;
+
+	deliver5(root);
+	mb = open_ok(root, "INBOX", false);
+	assert_int_equal(path_fmt(p, sizeof(p), "%s/cur/%s", root, "1700000004.M4P9.h,S=5:2,"), 0);
+	assert_int_equal(unlink(p), 0);
+	sync_ok(mb, true, &r);
+	assert_int_equal(imap_mailbox_count(mb), 4);
+	/* A file that an earlier scan missed, listed with UID 4 (below the session's 5). */
+	put(root, "cur", "1700000099.M1P9.h,S=2:2,", "x\n");
+	snprintf(text, sizeof(text),
+		 "osd-uidlist 1 %u 6 6\n1 1700000001.M1P9.h,S=4\n2 1700000002.M2P9.h,S=4\n"
+		 "3 1700000003.M3P9.h,S=6\n4 1700000099.M1P9.h,S=2\n5 1700000005.M5P9.h,S=5\n",
+		 imap_mailbox_uidvalidity(mb));
+	assert_int_equal(path_join(p, sizeof(p), root, "osd-uidlist.new"), 0);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write_all(fd, text, strlen(text)), 0);
+	close(fd);
+	{
+		char dst[PATH_MAX];
+
+		assert_int_equal(path_join(dst, sizeof(dst), root, "osd-uidlist"), 0);
+		assert_int_equal(rename(p, dst), 0);
+	}
+	/* Shown between 3 and 5 it would renumber 5 unannounced: it waits for the next SELECT. */
+	sync_ok(mb, true, &r);
+	assert_false(r.count_changed);
+	assert_int_equal(imap_mailbox_count(mb), 4);
+	assert_int_equal(imap_mailbox_msg(mb, 4)->uid, 5);
+	imap_mailbox_close(mb);
+	mb = open_ok(root, "INBOX", false);
+	assert_int_equal(imap_mailbox_count(mb), 5);
+	assert_int_equal(imap_mailbox_msg(mb, 4)->uid, 4);
+	imap_mailbox_close(mb);
+}
+
 /*
  * Child k: 100 deliveries into new/, a sync after each, then its view
  * (UID and base of each message) written to root/view<k>.
@@ -676,6 +720,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_imap_mailbox_migrates_courierimapuiddb, setup_root,
 						testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_imap_mailbox_open_errors, setup_root,
+						testutil_teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_imap_mailbox_uid_below_highest_not_shown, setup_root,
 						testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_imap_mailbox_two_processes_disjoint_uids, setup_root,
 						testutil_teardown_tmpdir),
