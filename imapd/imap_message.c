@@ -1331,7 +1331,7 @@ word_at(const char *s, const char *word, size_t *len_r)
 {
 	size_t n = strlen(word);
 
-	if (!ascii_eq_nocase(s, word, n) || strlen(s) < n)
+	if (strlen(s) < n || !ascii_eq_nocase(s, word, n))
 		return false;
 	*len_r = n;
 	return true;
