@@ -1,11 +1,14 @@
-/* imap_reply.c - what every IMAP command answers with: tagged and untagged replies, strings (quoted, literal, atom), the capability list, and the untagged report of a mailbox's changes before each tagged reply. */
+/* imap_reply.c - what every part of the IMAP session uses and which calls none of them: tagged and untagged replies, strings (quoted, literal, atom), the capability list, the untagged report of a mailbox's changes, selecting and leaving a mailbox, the end of the session. */
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "imap_fetch.h"
 #include "imap_session_int.h"
+#include "xmalloc.h"
 
 void
 imap_set_error(struct imap_session *s, const char *fmt, ...)
@@ -226,4 +229,72 @@ imap_sync_untagged(struct imap_session *s, struct buf *out, bool report_expunges
 		(void)buf_append_str(out, ")\r\n");
 	}
 	return 0;
+}
+
+/* Drop a long reply in progress. */
+void
+imap_session_stream_end(struct imap_session *s)
+{
+	if (s->stream_free != NULL)
+		s->stream_free(s->stream_ctx);
+	s->stream = NULL;
+	s->stream_free = NULL;
+	s->stream_ctx = NULL;
+}
+
+/* Stop watching the folder (IDLE over, or the session ends). */
+void
+imap_session_wake_close(struct imap_session *s)
+{
+	if (s->wake_fd != -1)
+		(void)close(s->wake_fd);
+	s->wake_fd = -1;
+}
+
+/* The session is over: "* BYE text" and close. */
+unsigned
+imap_session_bye(struct imap_session *s, struct buf *out, const char *text)
+{
+	imap_reply_untagged(out, "BYE %s", text);
+	s->state = IMAP_ST_LOGOUT;
+	s->mode = IMAP_MODE_COMMAND;
+	imap_session_stream_end(s);
+	imap_session_wake_close(s);
+	return IMAP_ACT_CLOSE;
+}
+
+/* Used by imap_reply_tagged: too many BAD answers end the session. */
+unsigned
+imap_session_count_bad(struct imap_session *s, struct buf *out)
+{
+	if (++s->bad_commands < s->cfg.max_bad_commands)
+		return 0;
+	imap_set_error(s, "too many bad commands");
+	return imap_session_bye(s, out, "Too many invalid IMAP commands.");
+}
+
+void
+imap_session_select(struct imap_session *s, struct imap_mailbox *mb, const char *name, bool readonly)
+{
+	imap_session_unselect(s);
+	s->mb = mb;
+	s->mb_name = xstrdup(name);
+	s->readonly = readonly;
+	s->state = IMAP_ST_SELECTED;
+	/* What SELECT tells in its EXISTS and FLAGS lines. */
+	s->exists_announced = imap_mailbox_count(mb);
+	s->flags_announced = imap_mailbox_keyword_count(mb);
+}
+
+void
+imap_session_unselect(struct imap_session *s)
+{
+	if (s->mb != NULL)
+		imap_mailbox_close(s->mb);
+	s->mb = NULL;
+	free(s->mb_name);
+	s->mb_name = NULL;
+	s->readonly = false;
+	if (s->state == IMAP_ST_SELECTED)
+		s->state = IMAP_ST_AUTH;
 }

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "imap_session_int.h"
 #include "xmalloc.h"
@@ -31,33 +30,13 @@ imap_session_new(const struct imap_session_config *cfg)
 	return s;
 }
 
-/* Drop a long reply in progress. */
-static void
-stream_end(struct imap_session *s)
-{
-	if (s->stream_free != NULL)
-		s->stream_free(s->stream_ctx);
-	s->stream = NULL;
-	s->stream_free = NULL;
-	s->stream_ctx = NULL;
-}
-
-/* Stop watching the folder (IDLE over, or the session ends). */
-static void
-wake_close(struct imap_session *s)
-{
-	if (s->wake_fd != -1)
-		(void)close(s->wake_fd);
-	s->wake_fd = -1;
-}
-
 void
 imap_session_free(struct imap_session *s)
 {
 	if (s == NULL)
 		return;
-	stream_end(s);
-	wake_close(s);
+	imap_session_stream_end(s);
+	imap_session_wake_close(s);
 	imap_session_unselect(s);
 	imap_parser_free(s->parser);
 	sasl_server_clear(&s->sasl);
@@ -72,18 +51,6 @@ imap_session_greeting(struct imap_session *s, struct buf *out)
 	(void)buf_append_str(out, "* OK [CAPABILITY ");
 	imap_write_capability(s, out);
 	(void)buf_append_str(out, "] osd IMAP ready.\r\n");
-}
-
-/* The session is over: "* BYE text" and close. */
-static unsigned
-bye(struct imap_session *s, struct buf *out, const char *text)
-{
-	imap_reply_untagged(out, "BYE %s", text);
-	s->state = IMAP_ST_LOGOUT;
-	s->mode = IMAP_MODE_COMMAND;
-	stream_end(s);
-	wake_close(s);
-	return IMAP_ACT_CLOSE;
 }
 
 /* The row of name (len octets, any case), or NULL. */
@@ -150,7 +117,7 @@ parse_error(struct imap_session *s, struct buf *out)
 
 	if (imap_parser_error_fatal(s->parser)) {
 		imap_set_error(s, "%s", imap_parser_error(s->parser));
-		act = bye(s, out, imap_parser_error(s->parser));
+		act = imap_session_bye(s, out, imap_parser_error(s->parser));
 	} else if (tag[0] == '\0') {
 		/* No tag to answer with (RFC 3501 section 7.1.3: "* BAD"). */
 		if (code != NULL)
@@ -160,7 +127,7 @@ parse_error(struct imap_session *s, struct buf *out)
 		act = 0;
 		if (++s->bad_commands >= s->cfg.max_bad_commands) {
 			imap_set_error(s, "too many bad commands");
-			act = bye(s, out, "Too many invalid IMAP commands.");
+			act = imap_session_bye(s, out, "Too many invalid IMAP commands.");
 		}
 	} else {
 		act = imap_reply_tagged(s, out, tag, "BAD", code, "%s", imap_parser_error(s->parser));
@@ -224,7 +191,7 @@ imap_session_line(struct imap_session *s, const char *line, size_t len, struct b
 		 * its end), so this ends the session, as Dovecot does.
 		 */
 		imap_set_error(s, "line too long");
-		return bye(s, out, "[TOOBIG] Line too long.");
+		return imap_session_bye(s, out, "[TOOBIG] Line too long.");
 	}
 	if (len > 0 && line[len - 1] == '\n')
 		len--;
@@ -265,7 +232,7 @@ imap_session_stream(struct imap_session *s, struct buf *out)
 		return 0;
 	act = s->stream(s, out);
 	if (!(act & IMAP_ACT_STREAM)) {
-		stream_end(s);
+		imap_session_stream_end(s);
 		s->cmd = NULL;
 		imap_parser_reset(s->parser);
 	}
@@ -295,13 +262,13 @@ imap_session_tls_started(struct imap_session *s)
 void
 imap_session_timeout(struct imap_session *s, struct buf *out)
 {
-	(void)bye(s, out, "Disconnected for inactivity.");
+	(void)imap_session_bye(s, out, "Disconnected for inactivity.");
 }
 
 void
 imap_session_expired(struct imap_session *s, struct buf *out)
 {
-	(void)bye(s, out, "[UNAVAILABLE] Session time limit reached, please reconnect.");
+	(void)imap_session_bye(s, out, "[UNAVAILABLE] Session time limit reached, please reconnect.");
 }
 
 bool
@@ -320,47 +287,4 @@ const char *
 imap_session_error(const struct imap_session *s)
 {
 	return s->error;
-}
-
-void
-imap_session_select(struct imap_session *s, struct imap_mailbox *mb, const char *name, bool readonly)
-{
-	imap_session_unselect(s);
-	s->mb = mb;
-	s->mb_name = xstrdup(name);
-	s->readonly = readonly;
-	s->state = IMAP_ST_SELECTED;
-	/* What SELECT tells in its EXISTS and FLAGS lines. */
-	s->exists_announced = imap_mailbox_count(mb);
-	s->flags_announced = imap_mailbox_keyword_count(mb);
-}
-
-void
-imap_session_unselect(struct imap_session *s)
-{
-	if (s->mb != NULL)
-		imap_mailbox_close(s->mb);
-	s->mb = NULL;
-	free(s->mb_name);
-	s->mb_name = NULL;
-	s->readonly = false;
-	if (s->state == IMAP_ST_SELECTED)
-		s->state = IMAP_ST_AUTH;
-}
-
-/* Used by imap_reply_tagged: too many BAD answers end the session. */
-unsigned
-imap_session_count_bad(struct imap_session *s, struct buf *out)
-{
-	if (++s->bad_commands < s->cfg.max_bad_commands)
-		return 0;
-	imap_set_error(s, "too many bad commands");
-	return bye(s, out, "Too many invalid IMAP commands.");
-}
-
-/* Used by the handlers that end the session (LOGOUT, a mailbox gone bad). */
-unsigned
-imap_session_bye(struct imap_session *s, struct buf *out, const char *text)
-{
-	return bye(s, out, text);
 }

@@ -178,6 +178,10 @@ void imap_session_select(struct imap_session *s, struct imap_mailbox *mb, const 
 /* Close the selected mailbox (CLOSE, UNSELECT, a failed SELECT): state authenticated. */
 void imap_session_unselect(struct imap_session *s);
 
+/* Drop a long reply in progress (stream_free called); stop watching the folder (IDLE). */
+void imap_session_stream_end(struct imap_session *s);
+void imap_session_wake_close(struct imap_session *s);
+
 /* End the session: "* BYE text", state logout; returns IMAP_ACT_CLOSE (LOGOUT, a mailbox gone bad). */
 unsigned imap_session_bye(struct imap_session *s, struct buf *out, const char *text);
 

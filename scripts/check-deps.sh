@@ -45,6 +45,7 @@ ALLOWED = {
     'osd': LIB,
     'cron': LIB,
     'pop3d': LIB,
+    'imapd': LIB,
     'smtp-gate/queue': LIB,
 }
 for room in ['smtpd', 'qmgr', 'local', 'remote']:
