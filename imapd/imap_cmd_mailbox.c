@@ -1,9 +1,10 @@
 /* imap_cmd_mailbox.c - the commands of the authenticated state on mailboxes: SELECT/EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE/UNSUBSCRIBE, LIST/LSUB, STATUS, APPEND (RFC 3501 section 6.3, RFC 5258, RFC 4315). */
-#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "ascii.h"
 #include "imap_cmd.h"
@@ -12,6 +13,7 @@
 #include "imap_folders.h"
 #include "imap_list.h"
 #include "imap_session_int.h"
+#include "path.h"
 #include "xmalloc.h"
 
 const char *
@@ -161,6 +163,17 @@ imap_cmd_rename(struct imap_session *s, const char *tag, const struct imap_arg *
 	return imap_reply_tagged(s, out, tag, "OK", NULL, "Rename completed.");
 }
 
+/* Does folder name have a Maildir (its cur/)? */
+static bool
+folder_exists(const char *root, const char *name)
+{
+	char dir[PATH_MAX], cur[PATH_MAX];
+	struct stat st;
+
+	return imap_folder_dir(root, name, dir, sizeof(dir)) == 0 &&
+	       path_join(cur, sizeof(cur), dir, "cur") == 0 && stat(cur, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 unsigned
 imap_cmd_subscribe(struct imap_session *s, const char *tag, const struct imap_arg *args, size_t n,
 		   bool uid, struct buf *out)
@@ -174,6 +187,9 @@ imap_cmd_subscribe(struct imap_session *s, const char *tag, const struct imap_ar
 		return act;
 	if (!imap_folder_name_ok(name))
 		return imap_reply_tagged(s, out, tag, "NO", NULL, "Invalid mailbox name.");
+	/* Only what exists can be subscribed (RFC 3501 section 6.3.6 allows the check; Dovecot makes it). */
+	if (subscribe && !folder_exists(s->root, name))
+		return imap_cmd_mailbox_error(s, out, tag, name, NULL, "NONEXISTENT");
 	if (imap_folder_subscribe(s->root, name, subscribe, &error) == -1)
 		return imap_cmd_mailbox_error(s, out, tag, name, error, NULL);
 	return imap_reply_tagged(s, out, tag, "OK", NULL, "%s completed.",

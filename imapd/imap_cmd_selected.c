@@ -98,6 +98,13 @@ read_only(struct imap_session *s, const char *tag, struct buf *out)
 	return imap_reply_tagged(s, out, tag, "NO", NULL, "Mailbox is read-only.");
 }
 
+/* A failure on the server's side (the error set for the log): NO [SERVERBUG]. */
+static unsigned
+server_error(struct imap_session *s, const char *tag, struct buf *out)
+{
+	return imap_reply_tagged(s, out, tag, "NO", "SERVERBUG", "Internal error occurred.") | IMAP_ACT_ERROR;
+}
+
 static unsigned
 no_args(struct imap_session *s, const char *tag, size_t n, struct buf *out)
 {
@@ -173,8 +180,7 @@ imap_cmd_expunge(struct imap_session *s, const char *tag, const struct imap_arg 
 	}
 	if (r == -1) {
 		imap_set_error(s, "expunge of %s: %s", s->mb_name, error != NULL ? error : "failed");
-		return imap_reply_tagged(s, out, tag, "NO", "SERVERBUG", "Internal error occurred.") |
-		       IMAP_ACT_ERROR;
+		return server_error(s, tag, out);
 	}
 	/* The tagged reply's sync reports each "* n EXPUNGE". */
 	return imap_reply_tagged(s, out, tag, "OK", NULL, "Expunge completed.");
@@ -191,6 +197,9 @@ imap_cmd_search(struct imap_session *s, const char *tag, const struct imap_arg *
 	uint32_t *v;
 	size_t k = 0;
 
+	/* Match the flags as they are now (no expunge told: RFC 3501 section 7.4.1). */
+	if (imap_sync_untagged(s, out, false) == -1)
+		return server_error(s, tag, out);
 	if (imap_search_parse(args, n, s->mb, &srch, &error, &code, &is_bad) == -1)
 		return imap_reply_tagged(s, out, tag, is_bad ? "BAD" : "NO", code, "%s",
 					 error != NULL ? error : "Invalid search.");
@@ -268,6 +277,9 @@ imap_cmd_fetch(struct imap_session *s, const char *tag, const struct imap_arg *a
 
 	if (n < 2)
 		return imap_reply_tagged(s, out, tag, "BAD", NULL, "Invalid arguments.");
+	/* Flags as they are now, not as this session last saw them (no expunge told: RFC 3501 section 7.4.1). */
+	if (imap_sync_untagged(s, out, false) == -1)
+		return server_error(s, tag, out);
 	if (imap_fetch_parse(&args[1], n - 1, uid, &f, &error) == -1)
 		return imap_reply_tagged(s, out, tag, "BAD", NULL, "%s",
 					 error != NULL ? error : "Invalid arguments.");
@@ -321,10 +333,9 @@ imap_cmd_store(struct imap_session *s, const char *tag, const struct imap_arg *a
 	struct imap_flag_list fl;
 	enum imap_store_op op;
 	const char *error = NULL;
-	unsigned keywords_before;
 	uint32_t *seqs, kw;
-	size_t count;
-	bool silent, expunged = false;
+	size_t count, synced_at;
+	bool silent, others, expunged = false;
 
 	if (n < 3 || imap_flags_parse_store_op(&args[1], &op, &silent, &error) == -1)
 		return imap_reply_tagged(s, out, tag, "BAD", NULL, "Invalid arguments.");
@@ -337,34 +348,44 @@ imap_cmd_store(struct imap_session *s, const char *tag, const struct imap_arg *a
 		free(seqs);
 		return imap_reply_tagged(s, out, tag, "OK", NULL, "Store ignored with read-only mailbox.");
 	}
-	keywords_before = imap_mailbox_keyword_count(s->mb);
 	if (keyword_bits(s->mb, &fl, op != IMAP_STORE_REMOVE, &kw) == -1) {
 		free(seqs);
 		return imap_reply_tagged(s, out, tag, "NO", "LIMIT", "Too many keywords in this mailbox.");
 	}
 	/*
-	 * New keywords: the client hears of them (FLAGS, PERMANENTFLAGS)
-	 * before a FETCH shows one (RFC 3501 section 7.2.6).  The sync tells
-	 * them once, and no expunge (section 7.4.1).
+	 * Look at the folder first: +FLAGS and -FLAGS apply to the flags as
+	 * they are now, not as this session last saw them, or a change made
+	 * by another session meanwhile would be undone.  The sync also tells
+	 * new keywords (FLAGS) before a FETCH shows one (RFC 3501 section
+	 * 7.2.6), and no expunge (section 7.4.1).
 	 */
-	if (imap_mailbox_keyword_count(s->mb) != keywords_before &&
-	    imap_sync_untagged(s, out, false) == -1) {
+	synced_at = out->len;
+	if (imap_sync_untagged(s, out, false) == -1) {
 		free(seqs);
-		return imap_reply_tagged(s, out, tag, "NO", "SERVERBUG", "Internal error occurred.") |
-		       IMAP_ACT_ERROR;
+		return server_error(s, tag, out);
 	}
+	/*
+	 * What the sync told of others' changes ("* n FETCH") is not the end
+	 * state of a message this STORE then changes: .SILENT still sends its
+	 * FETCH, or the client would keep the flags the sync showed (.SILENT
+	 * spares only what the client knows, RFC 3501 section 6.4.6), as
+	 * Dovecot does.
+	 */
+	others = out->len > synced_at &&
+		 memmem(out->data + synced_at, out->len - synced_at, " FETCH (", 8) != NULL;
 	for (size_t i = 0; i < count; i++) {
 		const struct imap_msg *m = imap_mailbox_msg(s->mb, seqs[i]);
 		unsigned nf;
 		uint32_t nk;
+		bool changed;
 
 		if (m == NULL || m->expunged) {
 			expunged = true;
 			continue;
 		}
 		imap_flags_apply(op, m->flags, m->keywords, fl.flags, kw, &nf, &nk);
-		if ((nf != m->flags || nk != m->keywords) &&
-		    imap_mailbox_set_flags(s->mb, seqs[i], nf, nk) == -1) {
+		changed = nf != m->flags || nk != m->keywords;
+		if (changed && imap_mailbox_set_flags(s->mb, seqs[i], nf, nk) == -1) {
 			if (errno == ENOENT) {
 				expunged = true;
 				continue;
@@ -372,10 +393,9 @@ imap_cmd_store(struct imap_session *s, const char *tag, const struct imap_arg *a
 			imap_set_error(s, "store on %u of %s: %s", (unsigned)seqs[i], s->mb_name,
 				       strerror(errno));
 			free(seqs);
-			return imap_reply_tagged(s, out, tag, "NO", "SERVERBUG", "Internal error occurred.") |
-			       IMAP_ACT_ERROR;
+			return server_error(s, tag, out);
 		}
-		if (silent)
+		if (silent && !(others && changed))
 			continue;
 		m = imap_mailbox_msg(s->mb, seqs[i]);
 		/* UID first, as Dovecot writes it; a UID STORE must have it (RFC 3501 section 6.4.8). */
@@ -458,8 +478,7 @@ copy_or_move(struct imap_session *s, const char *tag, const struct imap_arg *arg
 		if (failed == -1) {
 			imap_set_error(s, "expunge after MOVE in %s: %s", s->mb_name,
 				       error != NULL ? error : strerror(errno));
-			act = imap_reply_tagged(s, out, tag, "NO", "SERVERBUG", "Internal error occurred.") |
-			      IMAP_ACT_ERROR;
+			act = server_error(s, tag, out);
 		} else {
 			act = imap_reply_tagged(s, out, tag, "OK", NULL, "Move completed.");
 		}

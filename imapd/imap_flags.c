@@ -36,7 +36,8 @@ imap_flags_keyword_ok(const char *name, size_t len)
 static int
 add_flag(const struct imap_arg *a, struct imap_flag_list *fl, const char **error_r)
 {
-	if (a->type != IMAP_ARG_ATOM) {
+	/* NIL is an atom here: the keyword "NIL", as Dovecot takes it (imaptest "nil"). */
+	if (a->type != IMAP_ARG_ATOM && a->type != IMAP_ARG_NIL) {
 		*error_r = "Flags list contains non-atoms.";
 		return -1;
 	}

@@ -17,11 +17,12 @@ atom_is(const struct imap_arg *a, const char *word)
 	return a->type == IMAP_ARG_ATOM && a->len == len && ascii_eq_nocase(a->str, word, len);
 }
 
-/* A pattern or reference: an atom (wildcards included), a string or a literal, without NUL. */
+/* A pattern or reference: an atom (wildcards included, NIL too), a string or a literal, without NUL. */
 static const char *
 arg_text(const struct imap_arg *a)
 {
-	if (a->type != IMAP_ARG_ATOM && a->type != IMAP_ARG_STRING && a->type != IMAP_ARG_LITERAL)
+	if (a->type != IMAP_ARG_ATOM && a->type != IMAP_ARG_NIL && a->type != IMAP_ARG_STRING &&
+	    a->type != IMAP_ARG_LITERAL)
 		return NULL;
 	if (strlen(a->str) != a->len)
 		return NULL;
@@ -358,6 +359,8 @@ imap_list_reply(const struct imap_list_cmd *cmd, const struct imap_folder *v, si
 	for (size_t k = 0; k < n; k++) {
 		const struct imap_folder *f = &v[k];
 		bool first = true, childinfo = false, noselect = f->noselect;
+		/* \Noselect without children: a subscription whose folder is gone (see imap_list.h). */
+		bool nonexistent = f->noselect && !f->has_children;
 
 		if (!matches_any(cmd, f->name))
 			continue;
@@ -385,15 +388,19 @@ imap_list_reply(const struct imap_list_cmd *cmd, const struct imap_folder *v, si
 				childinfo = true;
 			if (!f->subscribed && !childinfo)
 				continue;
+		} else if (nonexistent) {
+			continue;       /* only subscriptions list what does not exist (RFC 5258 section 3.1) */
 		}
-		if ((cmd->select & IMAP_LIST_SEL_SPECIAL_USE) && f->special_use == NULL)
+		if ((cmd->select & IMAP_LIST_SEL_SPECIAL_USE) && (f->special_use == NULL || nonexistent))
 			continue;
 		/* The order Dovecot writes them in: \Subscribed, \Noselect, children, special use. */
 		buf_append_str(out, "* LIST (");
 		if ((cmd->ret & IMAP_LIST_RET_SUBSCRIBED) && f->subscribed)
 			add_attr(out, &first, "\\Subscribed");
+		/* With SUBSCRIBED, a name without a folder is \NonExistent (RFC 5258 section 3.4), as Dovecot says it. */
 		if (noselect)
-			add_attr(out, &first, "\\Noselect");
+			add_attr(out, &first, (cmd->select & IMAP_LIST_SEL_SUBSCRIBED) ? "\\NonExistent"
+										: "\\Noselect");
 		add_attr(out, &first, f->has_children ? "\\HasChildren" : "\\HasNoChildren");
 		if (f->special_use != NULL)
 			add_attr(out, &first, f->special_use);

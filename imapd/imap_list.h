@@ -90,7 +90,11 @@ typedef void imap_list_status_fn(void *ctx, const char *name, unsigned items, st
  * "Sent"\r\n" for each match, CHILDINFO for RECURSIVEMATCH, parents as
  * \Noselect for LSUB's '%', "* LIST (\Noselect) "." """ for an empty
  * pattern.  status (with its ctx) is called after each selectable
- * mailbox with RETURN (STATUS); it may be NULL.
+ * mailbox with RETURN (STATUS); it may be NULL.  An entry with noselect
+ * and no children is a subscription whose folder does not exist: listed
+ * by LSUB and LIST (SUBSCRIBED) (as \NonExistent), never by plain LIST.
+ * With SUBSCRIBED selection every \Noselect name is \NonExistent, as
+ * Dovecot writes it (a Maildir++ parent has no folder of its own).
  */
 void imap_list_reply(const struct imap_list_cmd *cmd, const struct imap_folder *v, size_t n,
 		     imap_list_status_fn *status, void *status_ctx, struct buf *out);

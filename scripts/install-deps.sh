@@ -16,6 +16,8 @@ PACKAGES=(
   # tools used by tests and benchmarks
   python3 tinycdb ucspi-tcp-ipv6 postfix swaks curl dnsmasq dovecot-pop3d
   valgrind procps iproute2 openssl whois fetchmail
+  # a real IMAP synchronizer (tests/integration/test_mbsync.py)
+  isync
   # swaks --tls needs Net::SSLeay, swaks over IPv6 IO::Socket::INET6 (both only
   # recommended by swaks)
   libnet-ssleay-perl libio-socket-inet6-perl

@@ -25,6 +25,7 @@ test_imap_flags_parse_forms(void **state)
 	struct imap_arg list[] = { LIST(inner) };
 	struct imap_arg one[] = { ATOM("\\Flagged") };
 	struct imap_arg bare[] = { ATOM("\\Answered"), ATOM("\\Draft"), ATOM("kw") };
+	struct imap_arg nil[] = { { .type = IMAP_ARG_NIL, .str = "NIL", .len = 3 } };
 	struct imap_arg empty_inner[1];
 	struct imap_arg empty[] = { { .type = IMAP_ARG_LIST, .list = empty_inner, .count = 0 } };
 	struct imap_flag_list fl;
@@ -42,6 +43,11 @@ test_imap_flags_parse_forms(void **state)
 	assert_int_equal(imap_flags_parse(bare, NARGS(bare), &fl, &err), 0);
 	assert_int_equal(fl.flags, IMAP_FLAG_ANSWERED | IMAP_FLAG_DRAFT);
 	assert_int_equal(fl.n_keywords, 1);
+	/* NIL is the keyword "NIL", as Dovecot (and imaptest's "nil" test) take it. */
+	assert_int_equal(imap_flags_parse(nil, NARGS(nil), &fl, &err), 0);
+	assert_int_equal(fl.flags, 0);
+	assert_int_equal(fl.n_keywords, 1);
+	assert_string_equal(fl.keywords[0], "NIL");
 	assert_int_equal(imap_flags_parse(empty, NARGS(empty), &fl, &err), 0);
 	assert_int_equal(fl.flags, 0);
 	assert_int_equal(fl.n_keywords, 0);
@@ -54,7 +60,7 @@ test_imap_flags_parse_bad(void **state)
 	static const struct imap_arg bad[] = {
 		ATOM("\\Recent"), ATOM("\\*"), ATOM("\\Foo"), ATOM("\\"), STR("kw"), ATOM("k%w"),
 		ATOM("k*w"), ATOM("k]w"), ATOM("k\"w"), ATOM("k\\w"), ATOM("k{w"), ATOM("k\x01w"),
-		ATOM("k\xc3\xa9"), { .type = IMAP_ARG_NIL, .str = "NIL", .len = 3 },
+		ATOM("k\xc3\xa9"),
 	};
 	struct imap_arg nested_inner[] = { ATOM("\\Seen") };
 	struct imap_arg nested[] = { LIST(nested_inner) };

@@ -92,6 +92,7 @@ test_imap_list_parse_reference(void **state)
 	struct imap_arg a1[] = { STR("Lists."), STR("%") };
 	struct imap_arg a2[] = { STR("Lists."), ATOM(".osd") };
 	struct imap_arg a3[] = { STR(""), STR("") };
+	struct imap_arg a4[] = { STR(""), { .type = IMAP_ARG_NIL, .str = "NIL", .len = 3 } };
 	struct imap_list_cmd cmd;
 	const char *err;
 
@@ -108,6 +109,10 @@ test_imap_list_parse_reference(void **state)
 	assert_int_equal(cmd.n_patterns, 0);
 	assert_true(cmd.root);
 	assert_true(cmd.lsub);
+	imap_list_cmd_free(&cmd);
+	/* The atom NIL is the name "NIL" (imaptest "nil": LIST "" NIL is OK). */
+	assert_int_equal(imap_list_parse(a4, NARGS(a4), false, &cmd, &err), 0);
+	assert_string_equal(cmd.patterns[0], "NIL");
 	imap_list_cmd_free(&cmd);
 }
 
@@ -155,7 +160,6 @@ test_imap_list_parse_bad(void **state)
 	struct imap_arg b7[] = { STR(""), STR("*"), ATOM("EXTRA") };
 	struct imap_arg b8[] = { STR(""), STR("*"), ATOM("RETURN"), LIST(empty_items) };
 	struct imap_arg b9[] = { STR(""), STR("*"), ATOM("RETURN"), LIST(st_bad) };
-	struct imap_arg b10[] = { STR(""), { .type = IMAP_ARG_NIL, .str = "NIL", .len = 3 } };
 	struct imap_arg b11[] = { STR("a\0b"), STR("*") };
 	struct {
 		struct imap_arg *a;
@@ -165,7 +169,7 @@ test_imap_list_parse_bad(void **state)
 		{ b1, NARGS(b1), false }, { b2, NARGS(b2), false }, { b3, NARGS(b3), false },
 		{ b4, NARGS(b4), false }, { b5, NARGS(b5), true }, { b6, NARGS(b6), false },
 		{ b7, NARGS(b7), false }, { b8, NARGS(b8), false }, { b9, NARGS(b9), false },
-		{ b10, NARGS(b10), false }, { b11, NARGS(b11), false }, { b1, NARGS(b1), true },
+		{ b11, NARGS(b11), false }, { b1, NARGS(b1), true },
 	};
 	struct imap_list_cmd cmd;
 
@@ -183,6 +187,7 @@ test_imap_list_parse_bad(void **state)
 static const struct imap_folder tree[] = {
 	{ .name = "INBOX", .subscribed = true },
 	{ .name = "Drafts", .special_use = "\\Drafts" },
+	{ .name = "Gone", .noselect = true, .subscribed = true },      /* subscribed, folder deleted */
 	{ .name = "Lists", .noselect = true, .has_children = true },
 	{ .name = "Lists.osd", .has_children = true },
 	{ .name = "Lists.osd.dev", .subscribed = true },
@@ -208,7 +213,7 @@ run(struct imap_arg *args, size_t n, bool lsub)
 	return out.data != NULL ? out.data : "";
 }
 
-/* Plain LIST: children attributes and special use in Dovecot's order, names quoted or literal. */
+/* Plain LIST: children attributes and special use in Dovecot's order, names quoted or literal; no subscription without a folder. */
 static void
 test_imap_list_reply_plain(void **state)
 {
@@ -254,10 +259,12 @@ test_imap_list_reply_lsub(void **state)
 	(void)state;
 	assert_string_equal(run(all, NARGS(all), true),
 			    "* LSUB () \".\" \"INBOX\"\r\n"
+			    "* LSUB (\\Noselect) \".\" \"Gone\"\r\n"
 			    "* LSUB () \".\" \"Lists.osd.dev\"\r\n"
 			    "* LSUB (\\Sent) \".\" \"Sent\"\r\n");
 	assert_string_equal(run(top, NARGS(top), true),
 			    "* LSUB () \".\" \"INBOX\"\r\n"
+			    "* LSUB (\\Noselect) \".\" \"Gone\"\r\n"
 			    "* LSUB (\\Noselect) \".\" \"Lists\"\r\n"
 			    "* LSUB (\\Sent) \".\" \"Sent\"\r\n");
 	assert_string_equal(run(lists, NARGS(lists), true),
@@ -281,11 +288,13 @@ test_imap_list_reply_extended(void **state)
 	(void)state;
 	assert_string_equal(run(s1, NARGS(s1), false),
 			    "* LIST (\\Subscribed \\HasNoChildren) \".\" \"INBOX\"\r\n"
+			    "* LIST (\\Subscribed \\NonExistent \\HasNoChildren) \".\" \"Gone\"\r\n"
 			    "* LIST (\\Subscribed \\HasNoChildren) \".\" \"Lists.osd.dev\"\r\n"
 			    "* LIST (\\Subscribed \\HasNoChildren \\Sent) \".\" \"Sent\"\r\n");
 	assert_string_equal(run(s2, NARGS(s2), false),
 			    "* LIST (\\Subscribed \\HasNoChildren) \".\" \"INBOX\"\r\n"
-			    "* LIST (\\Noselect \\HasChildren) \".\" \"Lists\" (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n"
+			    "* LIST (\\Subscribed \\NonExistent \\HasNoChildren) \".\" \"Gone\"\r\n"
+			    "* LIST (\\NonExistent \\HasChildren) \".\" \"Lists\" (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n"
 			    "* LIST (\\Subscribed \\HasNoChildren \\Sent) \".\" \"Sent\"\r\n");
 	assert_string_equal(run(s3, NARGS(s3), false),
 			    "* LIST (\\HasNoChildren \\Drafts) \".\" \"Drafts\"\r\n"
