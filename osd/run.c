@@ -81,7 +81,7 @@ start(struct service *s, const char *conf_path, const sigset_t *oldmask)
 static int
 parse_services(const char *list, const char *selfdir, struct service *svc)
 {
-	char copy[sizeof ((struct osd_conf *)0)->services];
+	char copy[sizeof(((struct osd_conf *)0)->services)];
 	char *save = NULL;
 	int n = 0;
 
