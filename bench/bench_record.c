@@ -66,19 +66,22 @@ struct opts {
 	bool keep;              /* -k */
 };
 
-static void die(const char *what)
+static void
+die(const char *what)
 {
 	fprintf(stderr, "bench-record: %s: %s\n", what, strerror(errno));
 	exit(111);
 }
 
-static void diex(const char *what)
+static void
+diex(const char *what)
 {
 	fprintf(stderr, "bench-record: %s\n", what);
 	exit(100);
 }
 
-static double now_secs(void)
+static double
+now_secs(void)
 {
 	struct timespec ts;
 
@@ -86,7 +89,8 @@ static double now_secs(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static long gcd(long a, long b)
+static long
+gcd(long a, long b)
 {
 	while (b != 0) {
 		long t = a % b;
@@ -97,7 +101,8 @@ static long gcd(long a, long b)
 }
 
 /* Multiplier of the permutation k -> k * mult mod pool: coprime with pool. */
-static long perm_mult(long pool)
+static long
+perm_mult(long pool)
 {
 	long m = (long)((double)pool * 0.6180339887) | 1;
 
@@ -108,7 +113,8 @@ static long perm_mult(long pool)
 	return m % pool;
 }
 
-static void addr_of(long index, struct ipaddr *a)
+static void
+addr_of(long index, struct ipaddr *a)
 {
 	memset(a, 0, sizeof *a);
 	a->family = AF_INET;
@@ -118,14 +124,16 @@ static void addr_of(long index, struct ipaddr *a)
 	a->bytes[3] = (uint8_t)index;
 }
 
-static void path_join(char *out, size_t size, const char *dir, const char *name)
+static void
+path_join(char *out, size_t size, const char *dir, const char *name)
 {
 	if ((size_t)snprintf(out, size, "%s/%s", dir, name) >= size)
 		diex("path too long");
 }
 
 /* Remove a folder this program made: plain files and one level of folders. */
-static void remove_tree(const char *path)
+static void
+remove_tree(const char *path)
 {
 	DIR *d = opendir(path);
 	struct dirent *de;
@@ -152,7 +160,8 @@ static void remove_tree(const char *path)
 
 /* ---- the warm state ---- */
 
-static void make_osd_state(const char *dir, long warm)
+static void
+make_osd_state(const char *dir, long warm)
 {
 	int dirfd;
 
@@ -175,7 +184,8 @@ static void make_osd_state(const char *dir, long warm)
 	close(dirfd);
 }
 
-static void make_vpop_state(const char *dir, long warm)
+static void
+make_vpop_state(const char *dir, long warm)
 {
 	char path[PATH_MAX];
 	time_t t = time(NULL);
@@ -212,7 +222,8 @@ struct vpop_paths {
  * fcntl write lock; flock here, which costs the same), without its inline
  * update_rules() call.
  */
-static int vpop_login(const struct vpop_paths *p, const char *ipaddr)
+static int
+vpop_login(const struct vpop_paths *p, const char *ipaddr)
 {
 	char tmpbuf1[VPOP_MAX_BUFF], tmpbuf2[VPOP_MAX_BUFF];
 	FILE *fs_cur_file, *fs_tmp_file;
@@ -267,7 +278,8 @@ struct job {
 	int writers;
 };
 
-static void writer(const struct job *job, int w, int ready_fd, int go_fd)
+static void
+writer(const struct job *job, int w, int ready_fd, int go_fd)
 {
 	long share = 0;
 	struct ipaddr *addrs;
@@ -317,7 +329,8 @@ static void writer(const struct job *job, int w, int ready_fd, int go_fd)
 }
 
 /* Run one measurement; returns the seconds from the start signal until the last writer exits. */
-static double run_job(const struct job *job)
+static double
+run_job(const struct job *job)
 {
 	int ready[2], go[2], failed = 0;
 	pid_t *pids = calloc((size_t)job->writers, sizeof *pids);
@@ -362,20 +375,23 @@ static double run_job(const struct job *job)
 	return t1 - t0;
 }
 
-static int cmp_double(const void *a, const void *b)
+static int
+cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 
 	return x < y ? -1 : x > y;
 }
 
-static double median(double *v, int n)
+static double
+median(double *v, int n)
 {
 	qsort(v, (size_t)n, sizeof *v, cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static void usage(FILE *out)
+static void
+usage(FILE *out)
 {
 	fprintf(out,
 		"usage: bench-record [-n LOGINS] [-N VPOP_LOGINS] [-w 1,8,64] [-r RUNS]\n"
@@ -391,7 +407,8 @@ static void usage(FILE *out)
 		"  -k  keep the state folders\n");
 }
 
-static void parse_list(struct opts *o, char *arg, bool writers)
+static void
+parse_list(struct opts *o, char *arg, bool writers)
 {
 	char *save = NULL;
 
@@ -413,7 +430,8 @@ static void parse_list(struct opts *o, char *arg, bool writers)
 	}
 }
 
-static long parse_long(const char *arg, long min, const char *what)
+static long
+parse_long(const char *arg, long min, const char *what)
 {
 	char *end;
 	long v = strtol(arg, &end, 10);
@@ -423,7 +441,8 @@ static long parse_long(const char *arg, long min, const char *what)
 	return v;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	struct opts o = { .logins = 200000, .vpop_logins = 5000, .warm = 10000, .pool = -1,
 			  .runs = 3 };

@@ -29,7 +29,8 @@ struct iter {
 	long count, pos;
 };
 
-static int next_entry(void *ctx, struct ipaddr *entry_r)
+static int
+next_entry(void *ctx, struct ipaddr *entry_r)
 {
 	struct iter *it = ctx;
 
@@ -43,7 +44,8 @@ static int next_entry(void *ctx, struct ipaddr *entry_r)
  * Peak RSS of this program.  Not getrusage's ru_maxrss: Linux carries the
  * peak of the process that forked us over exec (a Python runner's, say).
  */
-static long vm_hwm_kb(void)
+static long
+vm_hwm_kb(void)
 {
 	FILE *f = fopen("/proc/self/status", "r");
 	char line[256];
@@ -58,7 +60,8 @@ static long vm_hwm_kb(void)
 	return kb;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	long n = 1000000;
 	const char *rules_path = NULL;

@@ -11,7 +11,8 @@
 #include "relay_rebuild.h"
 #include "runas.h"
 
-static void usage(FILE *out)
+static void
+usage(FILE *out)
 {
 	fprintf(out, "usage: osd expire [-c FILE] [-v]\n"
 		     "Remove the open-smtp entries older than relay_expire and rebuild\n"
@@ -20,7 +21,8 @@ static void usage(FILE *out)
 		     "the relay state to the config's user (else mail_user) and runs as it.\n");
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }

@@ -23,7 +23,8 @@
 
 #define LINE_MAX_BYTES 1024
 
-static void usage(FILE *out)
+static void
+usage(FILE *out)
 {
 	fprintf(out, "usage: osd import-open-smtp [-c FILE] OPEN-SMTP-FILE\n"
 		     "Create an open-smtp/ entry for each line of a vpopmail open-smtp file\n"
@@ -40,7 +41,8 @@ static void usage(FILE *out)
  * Split one line into address and timestamp.  Returns NULL on success or
  * the reason the line is bad.
  */
-static const char *parse_line(char *line, struct ipaddr *addr, time_t *when, const char **env_r)
+static const char *
+parse_line(char *line, struct ipaddr *addr, time_t *when, const char **env_r)
 {
 	char *ts, *end, *colon = NULL;
 	uint64_t secs;
@@ -80,7 +82,8 @@ static const char *parse_line(char *line, struct ipaddr *addr, time_t *when, con
 }
 
 /* Does relay_env set every variable the line sets, to the same value?  (Order does not matter.) */
-static bool env_kept(const char *line, size_t linelen, const char *relay_env, size_t envlen)
+static bool
+env_kept(const char *line, size_t linelen, const char *relay_env, size_t envlen)
 {
 	for (size_t pos = 0; pos < linelen; pos += strlen(line + pos) + 1) {
 		bool found = false;
@@ -98,7 +101,8 @@ struct login {
 	time_t when;
 };
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	const char *conf_arg = NULL, *file;
 	struct osd_conf conf;

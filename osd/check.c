@@ -13,7 +13,8 @@
 #include "opensmtp.h"
 #include "relaycheck.h"
 
-static void usage(FILE *out)
+static void
+usage(FILE *out)
 {
 	fprintf(out, "usage: osd check [-c FILE] IP\n"
 		     "Print the relay decision smtp-gate makes for a client at IP: the\n"
@@ -22,7 +23,8 @@ static void usage(FILE *out)
 		     "the seconds left.  Exit 0 if IP may relay, 1 if not.\n");
 }
 
-static void print_time(const char *label, time_t t)
+static void
+print_time(const char *label, time_t t)
 {
 	struct tm tm;
 	char text[32];
@@ -34,7 +36,8 @@ static void print_time(const char *label, time_t t)
 	printf("%s: %s\n", label, text);
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	const char *conf_arg = NULL;
 	struct osd_conf conf;

@@ -26,7 +26,8 @@ static const struct {
 	{ "qread", "list queued messages" },
 };
 
-static void usage(FILE *out)
+static void
+usage(FILE *out)
 {
 	fprintf(out, "usage: osd COMMAND [-c FILE] [ARGS...]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
@@ -35,7 +36,8 @@ static void usage(FILE *out)
 		     "else $OSD_CONF, else /etc/osd/osd.conf.\n");
 }
 
-static int known(const char *name)
+static int
+known(const char *name)
 {
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (strcmp(commands[i].name, name) == 0)
@@ -43,7 +45,8 @@ static int known(const char *name)
 	return 0;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	char self[PATH_MAX], prog[PATH_MAX];
 	const char *cmd;

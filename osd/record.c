@@ -12,7 +12,8 @@
 #include "relaykey.h"
 #include "runas.h"
 
-static void usage(FILE *out)
+static void
+usage(FILE *out)
 {
 	fprintf(out, "usage: osd record [-c FILE] IP\n"
 		     "Record a successful login from IP: create or touch\n"
@@ -25,7 +26,8 @@ static void usage(FILE *out)
 		     "entry expires), 111 when it could not be recorded, 100 for bad input.\n");
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	const char *conf_arg = NULL;
 	struct osd_conf conf;

@@ -32,7 +32,8 @@ struct service {
 	double restart_at;      /* monotonic seconds; 0 = not waiting */
 };
 
-static double mono(void)
+static double
+mono(void)
 {
 	struct timespec ts;
 
@@ -40,7 +41,8 @@ static double mono(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void usage(FILE *out)
+static void
+usage(FILE *out)
 {
 	fprintf(out, "usage: osd run [-c FILE]\n"
 		     "Start every service named in the config's 'services' key (default:\n"
@@ -49,7 +51,8 @@ static void usage(FILE *out)
 		BACKOFF_MAX_S);
 }
 
-static void start(struct service *s, const char *conf_path, const sigset_t *oldmask)
+static void
+start(struct service *s, const char *conf_path, const sigset_t *oldmask)
 {
 	pid_t pid = fork();
 
@@ -75,9 +78,10 @@ static void start(struct service *s, const char *conf_path, const sigset_t *oldm
 	log_info("%s: started, pid %ld", s->name, (long)pid);
 }
 
-static int parse_services(const char *list, const char *selfdir, struct service *svc)
+static int
+parse_services(const char *list, const char *selfdir, struct service *svc)
 {
-	char copy[sizeof ((struct osd_conf *)0)->services];
+	char copy[sizeof(((struct osd_conf *)0)->services)];
 	char *save = NULL;
 	int n = 0;
 
@@ -100,7 +104,8 @@ static int parse_services(const char *list, const char *selfdir, struct service 
 	return n;
 }
 
-static void reap(struct service *svc, int n, bool stopping)
+static void
+reap(struct service *svc, int n, bool stopping)
 {
 	int status;
 	pid_t pid;
@@ -134,7 +139,8 @@ static void reap(struct service *svc, int n, bool stopping)
 	}
 }
 
-static void stop_all(struct service *svc, int n)
+static void
+stop_all(struct service *svc, int n)
 {
 	double deadline = mono() + STOP_GRACE_S;
 	bool any;
@@ -158,7 +164,8 @@ static void stop_all(struct service *svc, int n)
 		}
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }

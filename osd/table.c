@@ -24,7 +24,8 @@ struct table {
 	uint64_t seed;
 };
 
-static uint64_t hash_addr(const struct table *t, const struct ipaddr *addr)
+static uint64_t
+hash_addr(const struct table *t, const struct ipaddr *addr)
 {
 	/* FNV-1a with a per-table seed, finished with a 64-bit mixer so that
 	 * addresses differing only in their last byte spread over all slots. */
@@ -38,7 +39,8 @@ static uint64_t hash_addr(const struct table *t, const struct ipaddr *addr)
 	return h;
 }
 
-static int ts_cmp(const struct timespec *a, const struct timespec *b)
+static int
+ts_cmp(const struct timespec *a, const struct timespec *b)
 {
 	if (a->tv_sec != b->tv_sec)
 		return a->tv_sec < b->tv_sec ? -1 : 1;
@@ -47,7 +49,8 @@ static int ts_cmp(const struct timespec *a, const struct timespec *b)
 	return 0;
 }
 
-struct table *table_new(void)
+struct table *
+table_new(void)
 {
 	struct table *t = xcalloc(1, sizeof *t);
 	struct timespec now;
@@ -59,7 +62,8 @@ struct table *table_new(void)
 	return t;
 }
 
-void table_free(struct table *t)
+void
+table_free(struct table *t)
 {
 	if (t == NULL)
 		return;
@@ -69,19 +73,22 @@ void table_free(struct table *t)
 	free(t);
 }
 
-void table_clear(struct table *t)
+void
+table_clear(struct table *t)
 {
 	t->count = 0;
 	memset(t->slots, 0, t->nslots * sizeof *t->slots);
 }
 
-size_t table_count(const struct table *t)
+size_t
+table_count(const struct table *t)
 {
 	return t->count;
 }
 
 /* The slot holding addr, or the empty slot where it would go. */
-static size_t find_slot(const struct table *t, const struct ipaddr *addr)
+static size_t
+find_slot(const struct table *t, const struct ipaddr *addr)
 {
 	size_t mask = t->nslots - 1;
 	size_t i = (size_t)hash_addr(t, addr) & mask;
@@ -91,7 +98,8 @@ static size_t find_slot(const struct table *t, const struct ipaddr *addr)
 	return i;
 }
 
-static void grow_slots(struct table *t)
+static void
+grow_slots(struct table *t)
 {
 	free(t->slots);
 	t->nslots *= 2;
@@ -102,12 +110,14 @@ static void grow_slots(struct table *t)
 
 /* ---- heap ---- */
 
-static bool heap_less(const struct table *t, size_t a, size_t b)
+static bool
+heap_less(const struct table *t, size_t a, size_t b)
 {
 	return ts_cmp(&t->entries[t->heap[a]].mtime, &t->entries[t->heap[b]].mtime) < 0;
 }
 
-static void heap_swap(struct table *t, size_t a, size_t b)
+static void
+heap_swap(struct table *t, size_t a, size_t b)
 {
 	uint32_t tmp = t->heap[a];
 
@@ -117,7 +127,8 @@ static void heap_swap(struct table *t, size_t a, size_t b)
 	t->entries[t->heap[b]].heap_pos = (uint32_t)b;
 }
 
-static void heap_up(struct table *t, size_t i)
+static void
+heap_up(struct table *t, size_t i)
 {
 	while (i > 0 && heap_less(t, i, (i - 1) / 2)) {
 		heap_swap(t, i, (i - 1) / 2);
@@ -125,7 +136,8 @@ static void heap_up(struct table *t, size_t i)
 	}
 }
 
-static void heap_down(struct table *t, size_t i)
+static void
+heap_down(struct table *t, size_t i)
 {
 	for (;;) {
 		size_t l = 2 * i + 1, r = l + 1, m = i;
@@ -143,7 +155,8 @@ static void heap_down(struct table *t, size_t i)
 
 /* ---- public ---- */
 
-int table_set(struct table *t, const struct ipaddr *addr, const struct timespec *mtime)
+int
+table_set(struct table *t, const struct ipaddr *addr, const struct timespec *mtime)
 {
 	size_t slot = find_slot(t, addr);
 	struct entry *e;
@@ -178,7 +191,8 @@ int table_set(struct table *t, const struct ipaddr *addr, const struct timespec 
 }
 
 /* Backward-shift deletion keeps linear probing chains unbroken. */
-static void slot_delete(struct table *t, size_t hole)
+static void
+slot_delete(struct table *t, size_t hole)
 {
 	size_t mask = t->nslots - 1;
 	size_t i = hole;
@@ -197,7 +211,8 @@ static void slot_delete(struct table *t, size_t hole)
 	t->slots[hole] = 0;
 }
 
-bool table_remove(struct table *t, const struct ipaddr *addr)
+bool
+table_remove(struct table *t, const struct ipaddr *addr)
 {
 	size_t slot = find_slot(t, addr);
 	size_t idx, last, pos;
@@ -227,7 +242,8 @@ bool table_remove(struct table *t, const struct ipaddr *addr)
 	return true;
 }
 
-bool table_get(const struct table *t, const struct ipaddr *addr, struct timespec *mtime_r)
+bool
+table_get(const struct table *t, const struct ipaddr *addr, struct timespec *mtime_r)
 {
 	size_t slot = find_slot(t, addr);
 
@@ -237,7 +253,8 @@ bool table_get(const struct table *t, const struct ipaddr *addr, struct timespec
 	return true;
 }
 
-bool table_oldest(const struct table *t, struct ipaddr *addr_r, struct timespec *mtime_r)
+bool
+table_oldest(const struct table *t, struct ipaddr *addr_r, struct timespec *mtime_r)
 {
 	if (t->count == 0)
 		return false;
@@ -246,7 +263,8 @@ bool table_oldest(const struct table *t, struct ipaddr *addr_r, struct timespec 
 	return true;
 }
 
-long table_ms_until_expiry(const struct table *t, long expire, const struct timespec *now)
+long
+table_ms_until_expiry(const struct table *t, long expire, const struct timespec *now)
 {
 	const struct timespec *m;
 	long long secs, ns;
@@ -268,8 +286,9 @@ long table_ms_until_expiry(const struct table *t, long expire, const struct time
 	return ns > 86400000ll ? 86400000l : (long)ns;
 }
 
-bool table_next(const struct table *t, size_t *pos, struct ipaddr *addr_r,
-		struct timespec *mtime_r)
+bool
+table_next(const struct table *t, size_t *pos, struct ipaddr *addr_r,
+	   struct timespec *mtime_r)
 {
 	if (*pos >= t->count)
 		return false;

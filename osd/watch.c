@@ -52,7 +52,8 @@ struct watcher {
 	bool reinit;                    /* the folder went away: start inotify afresh */
 };
 
-static void usage(FILE *out)
+static void
+usage(FILE *out)
 {
 	fprintf(out, "usage: osd watch [-c FILE] [-1] [-v]\n"
 		     "Watch open-smtp/ and the rules file; keep relay.cdb current and\n"
@@ -67,7 +68,8 @@ static void usage(FILE *out)
  * signals together with a millisecond timer, so find it in /proc/self/fd
  * (right after inotifytools_initialize, it is the only inotify one).
  */
-static int find_inotify_fd(void)
+static int
+find_inotify_fd(void)
 {
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *de;
@@ -94,7 +96,8 @@ static int find_inotify_fd(void)
 	return found;
 }
 
-static int load_rules(struct watcher *w, bool at_start)
+static int
+load_rules(struct watcher *w, bool at_start)
 {
 	struct rules fresh;
 	char err[PATH_MAX + 256];
@@ -113,7 +116,8 @@ static int load_rules(struct watcher *w, bool at_start)
 	return 0;
 }
 
-static int add_scanned(void *ctx, const struct ipaddr *addr, const struct timespec *mtime)
+static int
+add_scanned(void *ctx, const struct ipaddr *addr, const struct timespec *mtime)
 {
 	struct watcher *w = ctx;
 
@@ -121,7 +125,8 @@ static int add_scanned(void *ctx, const struct ipaddr *addr, const struct timesp
 	return 0;
 }
 
-static void full_scan(struct watcher *w)
+static void
+full_scan(struct watcher *w)
 {
 	struct opensmtp_scan_stats st;
 	struct timespec t0, t1;
@@ -142,14 +147,16 @@ struct entry_iter {
 	size_t pos;
 };
 
-static int next_entry(void *ctx, struct ipaddr *entry_r)
+static int
+next_entry(void *ctx, struct ipaddr *entry_r)
 {
 	struct entry_iter *it = ctx;
 
 	return table_next(it->table, &it->pos, entry_r, NULL) ? 1 : 0;
 }
 
-static void rebuild(struct watcher *w)
+static void
+rebuild(struct watcher *w)
 {
 	struct entry_iter it = { .table = w->table };
 	struct relaydb_dynamic dyn = { w->conf.relay_env_value, w->conf.relay_env_len,
@@ -171,7 +178,8 @@ static void rebuild(struct watcher *w)
 }
 
 /* An entry's file was created, touched or moved in. */
-static void entry_seen(struct watcher *w, const char *name)
+static void
+entry_seen(struct watcher *w, const char *name)
 {
 	struct ipaddr addr;
 	struct stat st;
@@ -196,7 +204,8 @@ static void entry_seen(struct watcher *w, const char *name)
 		w->dirty = true;
 }
 
-static void entry_gone(struct watcher *w, const char *name)
+static void
+entry_gone(struct watcher *w, const char *name)
 {
 	struct ipaddr addr;
 
@@ -204,7 +213,8 @@ static void entry_gone(struct watcher *w, const char *name)
 		w->dirty = true;
 }
 
-static void handle_event(struct watcher *w, const struct inotify_event *ev)
+static void
+handle_event(struct watcher *w, const struct inotify_event *ev)
 {
 	if (ev->mask & IN_Q_OVERFLOW) {
 		log_warnx("inotify queue overflowed: rescanning %s", w->dir);
@@ -231,7 +241,8 @@ static void handle_event(struct watcher *w, const struct inotify_event *ev)
 }
 
 /* libinotifytools files a watched folder under its name with a '/' added. */
-static int watch_descriptor(const char *dir)
+static int
+watch_descriptor(const char *dir)
 {
 	char name[PATH_MAX + 1];
 	size_t len = strlen(dir);
@@ -250,7 +261,8 @@ static int watch_descriptor(const char *dir)
 	return wd;
 }
 
-static void watch_rules(struct watcher *w)
+static void
+watch_rules(struct watcher *w)
 {
 	static char base[NAME_MAX + 1];
 	const char *slash = strrchr(w->conf.rules, '/');
@@ -282,7 +294,8 @@ static void watch_rules(struct watcher *w)
  * folder was removed, since libinotifytools keeps no consistent state for
  * a watch the kernel dropped.
  */
-static void inotify_setup(struct watcher *w)
+static void
+inotify_setup(struct watcher *w)
 {
 	/* At start-up the rules were just loaded; after losing the folder a
 	 * change to them may have been missed while nothing was watched. */
@@ -311,14 +324,16 @@ static void inotify_setup(struct watcher *w)
 	w->rules_changed = again;
 }
 
-static void setup_paths(struct watcher *w)
+static void
+setup_paths(struct watcher *w)
 {
 	if (conf_opensmtp_dir(&w->conf, w->dir, sizeof w->dir) < 0 ||
 	    conf_relay_cdb(&w->conf, w->cdb, sizeof w->cdb) < 0)
 		fatalx("state_dir path too long: %s", w->conf.state_dir);
 }
 
-static void reload(struct watcher *w)
+static void
+reload(struct watcher *w)
 {
 	struct osd_conf fresh;
 	char err[PATH_MAX + 256];
@@ -344,7 +359,8 @@ static void reload(struct watcher *w)
 	w->rescan = true;       /* a shorter relay_expire may expire entries now */
 }
 
-static void expire_due(struct watcher *w)
+static void
+expire_due(struct watcher *w)
 {
 	struct ipaddr addr;
 	struct timespec mtime, now;
@@ -376,7 +392,8 @@ static void expire_due(struct watcher *w)
 	}
 }
 
-static int setup_signals(void)
+static int
+setup_signals(void)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
 	int fd = sigfd_open(sigs, sizeof sigs / sizeof sigs[0], NULL);
@@ -386,7 +403,8 @@ static int setup_signals(void)
 }
 
 /* Returns false when asked to stop. */
-static bool handle_signals(struct watcher *w, int sigfd)
+static bool
+handle_signals(struct watcher *w, int sigfd)
 {
 	struct signalfd_siginfo si;
 
@@ -404,7 +422,8 @@ static bool handle_signals(struct watcher *w, int sigfd)
  * tracks the watches, but its reader only waits in whole seconds (0 means
  * forever), so the events are read from its descriptor here.
  */
-static void drain_events(struct watcher *w)
+static void
+drain_events(struct watcher *w)
 {
 	char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
 
@@ -427,7 +446,8 @@ static void drain_events(struct watcher *w)
 	}
 }
 
-static void settle(struct watcher *w)
+static void
+settle(struct watcher *w)
 {
 	if (w->reinit || w->dirfd < 0) {
 		inotify_setup(w);
@@ -453,7 +473,8 @@ static void settle(struct watcher *w)
  * -1: scan, expire and rebuild once: the job osd expire runs
  * (lib/relay/relay_rebuild.c), reported in the watcher's log.  0, or 111.
  */
-static int watch_once(struct watcher *w)
+static int
+watch_once(struct watcher *w)
 {
 	struct relay_rebuild_args job = {
 		.rules = w->conf.rules, .dir = w->dir, .cdb = w->cdb, .expire = w->conf.relay_expire,
@@ -475,7 +496,8 @@ static int watch_once(struct watcher *w)
 	return 0;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	struct watcher w = { .dirfd = -1, .dir_wd = -1, .rules_wd = -1 };
 	bool once = false, verbose = false;

@@ -12,10 +12,7 @@
 #include "pop3_session_int.h"
 
 /* Format a log text into a fixed buffer; cutting it short is acceptable for a log. */
-static void
-fmt_text(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void
+static void __attribute__((format(printf, 3, 4)))
 fmt_text(char *out, size_t size, const char *fmt, ...)
 {
 	va_list ap;

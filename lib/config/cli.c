@@ -73,7 +73,8 @@ cli_error(const char *what, const char *fmt, ...)
 	errno = saved;
 }
 
-void cli_bad_option(const char *command, int opt)
+void
+cli_bad_option(const char *command, int opt)
 {
 	if (opt >= 0x21 && opt < 0x7f)
 		cli_error(command, "unknown option -%c, or it lacks its argument (see osd %s --help)",

@@ -78,7 +78,8 @@
  * in the middle, and an expirer renames only an entry it found expired. */
 #define RECORD_TRIES 16
 
-int opensmtp_touch_at(int dirfd, const char *name, struct stat *st_r)
+int
+opensmtp_touch_at(int dirfd, const char *name, struct stat *st_r)
 {
 	int fd;
 
@@ -100,7 +101,8 @@ fail:
 	return close_keep_errno(fd);
 }
 
-int opensmtp_touch_landed(int dirfd, const char *name, const struct stat *st)
+int
+opensmtp_touch_landed(int dirfd, const char *name, const struct stat *st)
 {
 	struct stat now;
 
@@ -109,7 +111,8 @@ int opensmtp_touch_landed(int dirfd, const char *name, const struct stat *st)
 	return now.st_dev == st->st_dev && now.st_ino == st->st_ino;
 }
 
-int opensmtp_record_at(int dirfd, const struct ipaddr *addr)
+int
+opensmtp_record_at(int dirfd, const struct ipaddr *addr)
 {
 	char name[IPADDR_TEXT_MAX];
 	struct stat st;
@@ -135,7 +138,8 @@ int opensmtp_record_at(int dirfd, const struct ipaddr *addr)
 	return -1;
 }
 
-int opensmtp_record(const char *dir, const struct ipaddr *addr)
+int
+opensmtp_record(const char *dir, const struct ipaddr *addr)
 {
 	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int r;
@@ -147,7 +151,8 @@ int opensmtp_record(const char *dir, const struct ipaddr *addr)
 	return r;
 }
 
-int opensmtp_record_time_at(int dirfd, const struct ipaddr *addr, time_t when)
+int
+opensmtp_record_time_at(int dirfd, const struct ipaddr *addr, time_t when)
 {
 	char name[IPADDR_TEXT_MAX];
 	struct timespec times[2] = { { .tv_sec = when }, { .tv_sec = when } };
@@ -172,7 +177,8 @@ int opensmtp_record_time_at(int dirfd, const struct ipaddr *addr, time_t when)
 	return 1;
 }
 
-bool opensmtp_name_to_addr(const char *name, struct ipaddr *addr_r)
+bool
+opensmtp_name_to_addr(const char *name, struct ipaddr *addr_r)
 {
 	char canon[IPADDR_TEXT_MAX];
 
@@ -185,7 +191,8 @@ bool opensmtp_name_to_addr(const char *name, struct ipaddr *addr_r)
 }
 
 /* The mtime of the entry under name now, as a kept entry's result. */
-static enum opensmtp_expire_result current(int dirfd, const char *name, struct timespec *mtime_r)
+static enum opensmtp_expire_result
+current(int dirfd, const char *name, struct timespec *mtime_r)
 {
 	struct stat st;
 
@@ -200,9 +207,10 @@ static enum opensmtp_expire_result current(int dirfd, const char *name, struct t
  * entry a login created meanwhile: that one was created after our rename,
  * so it is newer than every login that counted on ours, and ours is dropped.
  */
-static enum opensmtp_expire_result put_back(int dirfd, const char *aside, const char *name,
-					    const struct timespec *mtime, struct timespec *mtime_r,
-					    bool *restored_r)
+static enum opensmtp_expire_result
+put_back(int dirfd, const char *aside, const char *name,
+	 const struct timespec *mtime, struct timespec *mtime_r,
+	 bool *restored_r)
 {
 	*restored_r = false;
 	if (renameat2(dirfd, aside, dirfd, name, RENAME_NOREPLACE) == 0) {
@@ -222,9 +230,10 @@ static enum opensmtp_expire_result put_back(int dirfd, const char *aside, const 
 	return current(dirfd, name, mtime_r);
 }
 
-bool opensmtp_expire_begin(int dirfd, const char *name, long expire, const struct timespec *now,
-			   struct opensmtp_aside *aside_r, enum opensmtp_expire_result *res_r,
-			   struct timespec *mtime_r)
+bool
+opensmtp_expire_begin(int dirfd, const char *name, long expire, const struct timespec *now,
+		      struct opensmtp_aside *aside_r, enum opensmtp_expire_result *res_r,
+		      struct timespec *mtime_r)
 {
 	static _Atomic unsigned long counter;
 	struct stat st;
@@ -259,9 +268,10 @@ bool opensmtp_expire_begin(int dirfd, const char *name, long expire, const struc
 	return true;
 }
 
-enum opensmtp_expire_result opensmtp_expire_finish(int dirfd, const struct opensmtp_aside *aside,
-						   long expire, const struct timespec *now,
-						   struct timespec *mtime_r)
+enum opensmtp_expire_result
+opensmtp_expire_finish(int dirfd, const struct opensmtp_aside *aside,
+		       long expire, const struct timespec *now,
+		       struct timespec *mtime_r)
 {
 	struct stat st;
 	bool restored;
@@ -283,9 +293,10 @@ enum opensmtp_expire_result opensmtp_expire_finish(int dirfd, const struct opens
 	return put_back(dirfd, aside->path, aside->name, &st.st_mtim, mtime_r, &restored);
 }
 
-enum opensmtp_expire_result opensmtp_expire_at_time(int dirfd, const char *name, long expire,
-						    const struct timespec *now,
-						    struct timespec *mtime_r)
+enum opensmtp_expire_result
+opensmtp_expire_at_time(int dirfd, const char *name, long expire,
+			const struct timespec *now,
+			struct timespec *mtime_r)
 {
 	struct opensmtp_aside aside;
 	enum opensmtp_expire_result res;
@@ -295,8 +306,9 @@ enum opensmtp_expire_result opensmtp_expire_at_time(int dirfd, const char *name,
 	return opensmtp_expire_finish(dirfd, &aside, expire, now, mtime_r);
 }
 
-enum opensmtp_expire_result opensmtp_expire_at(int dirfd, const char *name, long expire,
-					       struct timespec *mtime_r)
+enum opensmtp_expire_result
+opensmtp_expire_at(int dirfd, const char *name, long expire,
+		   struct timespec *mtime_r)
 {
 	struct timespec now;
 
@@ -304,7 +316,8 @@ enum opensmtp_expire_result opensmtp_expire_at(int dirfd, const char *name, long
 	return opensmtp_expire_at_time(dirfd, name, expire, &now, mtime_r);
 }
 
-void opensmtp_printable(const char *name, char *out, size_t size)
+void
+opensmtp_printable(const char *name, char *out, size_t size)
 {
 	(void)ascii_sanitize(out, size, name, strlen(name), ASCII_KEEP_PRINTABLE, '?');
 }
@@ -315,7 +328,8 @@ void opensmtp_printable(const char *name, char *out, size_t size)
  * Returns true when the entry went back under its name (name, of
  * IPADDR_TEXT_MAX bytes).
  */
-static bool finish_interrupted_expiry(int dirfd, const char *aside, long expire, char *name)
+static bool
+finish_interrupted_expiry(int dirfd, const char *aside, long expire, char *name)
 {
 	const char *start = aside + strlen(EXPIRE_PREFIX);
 	const char *comma = strchr(start, ',');
@@ -341,8 +355,9 @@ static bool finish_interrupted_expiry(int dirfd, const char *aside, long expire,
 	return restored;
 }
 
-static void scan_one(int dirfd, const char *name, unsigned char d_type, long expire,
-		     struct opensmtp_scan_stats *stats, opensmtp_entry_fn *fn, void *ctx, int *stop)
+static void
+scan_one(int dirfd, const char *name, unsigned char d_type, long expire,
+	 struct opensmtp_scan_stats *stats, opensmtp_entry_fn *fn, void *ctx, int *stop)
 {
 	struct ipaddr addr;
 	struct timespec mtime;
@@ -390,8 +405,9 @@ static void scan_one(int dirfd, const char *name, unsigned char d_type, long exp
 		*stop = 1;
 }
 
-int opensmtp_scan(int dirfd, long expire, opensmtp_entry_fn *fn, void *ctx,
-		  struct opensmtp_scan_stats *stats_r)
+int
+opensmtp_scan(int dirfd, long expire, opensmtp_entry_fn *fn, void *ctx,
+	      struct opensmtp_scan_stats *stats_r)
 {
 	struct opensmtp_scan_stats stats = { 0 };
 	struct dirent *de;

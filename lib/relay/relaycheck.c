@@ -21,8 +21,9 @@ struct candidate {
 };
 
 /* The client's own entries, most specific first: its address, then its /64. */
-static size_t own_candidates(const struct ipaddr *addr, unsigned ipv6_prefix,
-			     struct candidate c[2])
+static size_t
+own_candidates(const struct ipaddr *addr, unsigned ipv6_prefix,
+	       struct candidate c[2])
 {
 	struct ipaddr net;
 	size_t n = 0;
@@ -39,7 +40,8 @@ static size_t own_candidates(const struct ipaddr *addr, unsigned ipv6_prefix,
 	return n;
 }
 
-static void decide_from(struct relay_decision *d)
+static void
+decide_from(struct relay_decision *d)
 {
 	d->connect = d->rule.allow;
 	d->relay = d->rule.allow && relaydb_getenv(&d->rule, "RELAYCLIENT") != NULL;
@@ -49,8 +51,9 @@ static void decide_from(struct relay_decision *d)
  * Is candidate c a live login of its own?  1 and d filled, 0 when not
  * (d may note a stale or orphan record), -1 on a table error.
  */
-static int try_login(const struct relay_state *st, struct cdb *c, const struct candidate *cand,
-		     struct relay_decision *d)
+static int
+try_login(const struct relay_state *st, struct cdb *c, const struct candidate *cand,
+	  struct relay_decision *d)
 {
 	struct relaydb_result rec;
 	struct timespec now;
@@ -82,8 +85,9 @@ static int try_login(const struct relay_state *st, struct cdb *c, const struct c
 	return 1;
 }
 
-int relay_decide(const struct relay_state *st, const struct ipaddr *addr,
-		 struct relay_decision *d)
+int
+relay_decide(const struct relay_state *st, const struct ipaddr *addr,
+	     struct relay_decision *d)
 {
 	const struct rule_record *stat_rule = NULL;
 	struct candidate cand[2];

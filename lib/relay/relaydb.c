@@ -16,7 +16,8 @@ const struct relaydb_dynamic relaydb_dynamic_default = {
 };
 
 /* Would a static rule other than the default deny this client? */
-static bool denied_by_static(struct rules *statics, const char *key, size_t keylen)
+static bool
+denied_by_static(struct rules *statics, const char *key, size_t keylen)
 {
 	const struct rule_record *rec;
 
@@ -26,8 +27,9 @@ static bool denied_by_static(struct rules *statics, const char *key, size_t keyl
 	return rec != NULL && rec->keylen > 0 && rules_record_is_deny(rec);
 }
 
-long relaydb_write(const char *path, struct rules *statics, const struct relaydb_dynamic *dyn,
-		   relaydb_next_fn *next, void *ctx, bool do_fsync)
+long
+relaydb_write(const char *path, struct rules *statics, const struct relaydb_dynamic *dyn,
+	      relaydb_next_fn *next, void *ctx, bool do_fsync)
 {
 	struct atomicfile af;
 	struct cdb_make cm;
@@ -82,7 +84,8 @@ failed:
 	return -1;
 }
 
-int relaydb_decode_value(const char *value, size_t len, struct relaydb_result *res)
+int
+relaydb_decode_value(const char *value, size_t len, struct relaydb_result *res)
 {
 	size_t pos = 0;
 
@@ -132,7 +135,8 @@ invalid:
 	return -1;
 }
 
-static unsigned count_records(struct cdb *c, const char *key, size_t keylen)
+static unsigned
+count_records(struct cdb *c, const char *key, size_t keylen)
 {
 	struct cdb_find cf;
 	unsigned n = 0;
@@ -144,7 +148,8 @@ static unsigned count_records(struct cdb *c, const char *key, size_t keylen)
 	return n;
 }
 
-int relaydb_find(struct cdb *c, const char *key, size_t keylen, struct relaydb_result *res)
+int
+relaydb_find(struct cdb *c, const char *key, size_t keylen, struct relaydb_result *res)
 {
 	int r = cdb_find(c, key, (unsigned)keylen);
 	unsigned vlen;
@@ -165,7 +170,8 @@ int relaydb_find(struct cdb *c, const char *key, size_t keylen, struct relaydb_r
 	return 1;
 }
 
-int relaydb_lookup_fd(int fd, const struct ipaddr *addr, struct relaydb_result *res)
+int
+relaydb_lookup_fd(int fd, const struct ipaddr *addr, struct relaydb_result *res)
 {
 	struct cdb c;
 	char key[IPADDR_TEXT_MAX];
@@ -187,7 +193,8 @@ int relaydb_lookup_fd(int fd, const struct ipaddr *addr, struct relaydb_result *
 	return r < 0 ? -1 : 0;
 }
 
-int relaydb_lookup(const char *path, const struct ipaddr *addr, struct relaydb_result *res)
+int
+relaydb_lookup(const char *path, const struct ipaddr *addr, struct relaydb_result *res)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	int r;
@@ -204,7 +211,8 @@ int relaydb_lookup(const char *path, const struct ipaddr *addr, struct relaydb_r
 	return r;
 }
 
-const char *relaydb_getenv(const struct relaydb_result *res, const char *name)
+const char *
+relaydb_getenv(const struct relaydb_result *res, const char *name)
 {
 	for (size_t i = 0; i < res->env_count; i++)
 		if (strcmp(res->env[i].name, name) == 0)

@@ -5,7 +5,8 @@
 #include <sys/socket.h>
 
 /* Can tcpserver express addr's /64 as one prefix?  Only without a zero group in it. */
-static bool net64_expressible(const struct ipaddr *addr)
+static bool
+net64_expressible(const struct ipaddr *addr)
 {
 	if (addr->family != AF_INET6)
 		return false;
@@ -15,22 +16,25 @@ static bool net64_expressible(const struct ipaddr *addr)
 	return true;
 }
 
-static bool interface_id_zero(const struct ipaddr *addr)
+static bool
+interface_id_zero(const struct ipaddr *addr)
 {
 	static const uint8_t zero[8];
 
 	return memcmp(addr->bytes + 8, zero, sizeof zero) == 0;
 }
 
-void relaykey_entry_addr(const struct ipaddr *addr, unsigned ipv6_prefix,
-			 struct ipaddr *entry_r)
+void
+relaykey_entry_addr(const struct ipaddr *addr, unsigned ipv6_prefix,
+		    struct ipaddr *entry_r)
 {
 	*entry_r = *addr;
 	if (ipv6_prefix == RELAYKEY_PREFIX_NET64 && net64_expressible(addr))
 		memset(entry_r->bytes + 8, 0, 8);
 }
 
-void relaykey_for(const struct ipaddr *entry, unsigned ipv6_prefix, struct relaykey *k)
+void
+relaykey_for(const struct ipaddr *entry, unsigned ipv6_prefix, struct relaykey *k)
 {
 	memset(k, 0, sizeof *k);
 	k->matchlen = ipaddr_format_key(entry, k->match);

@@ -17,12 +17,14 @@
 #include "fnv.h"
 #include "xmalloc.h"
 
-void rules_init(struct rules *r)
+void
+rules_init(struct rules *r)
 {
 	memset(r, 0, sizeof *r);
 }
 
-void rules_free(struct rules *r)
+void
+rules_free(struct rules *r)
 {
 	for (size_t i = 0; i < r->count; i++) {
 		free(r->records[i].key);
@@ -33,8 +35,9 @@ void rules_free(struct rules *r)
 	rules_init(r);
 }
 
-int rules_add(struct rules *r, const char *key, size_t keylen,
-	      const char *value, size_t valuelen)
+int
+rules_add(struct rules *r, const char *key, size_t keylen,
+	  const char *value, size_t valuelen)
 {
 	struct rule_record *rec;
 
@@ -62,7 +65,8 @@ int rules_add(struct rules *r, const char *key, size_t keylen,
 #define fail(err, errsize, ...) (errfmt((err), (errsize), __VA_ARGS__), errno = EINVAL, -1)
 
 /* Does an instruction list start at s (allow or deny, then ',' or the end)? */
-static bool starts_instructions(const char *s, size_t len)
+static bool
+starts_instructions(const char *s, size_t len)
 {
 	size_t word;
 
@@ -80,7 +84,8 @@ static bool starts_instructions(const char *s, size_t len)
  * themselves, so it is the first ':' that is followed by allow or deny,
  * which is how Debian's IPv6-aware tcprules reads these lines.
  */
-static const char *find_separator(const char *line, size_t len)
+static const char *
+find_separator(const char *line, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
 		if (line[i] == ':' && starts_instructions(line + i + 1, len - i - 1))
@@ -89,8 +94,9 @@ static const char *find_separator(const char *line, size_t len)
 }
 
 /* "allow" / "deny" followed by ",VAR=QvalueQ"...: the tcprules value. */
-static int encode_instructions(const char *s, size_t len, struct buf *value,
-			       char *err, size_t errsize)
+static int
+encode_instructions(const char *s, size_t len, struct buf *value,
+		    char *err, size_t errsize)
 {
 	size_t pos;
 
@@ -135,7 +141,8 @@ static int encode_instructions(const char *s, size_t len, struct buf *value,
 	return 0;
 }
 
-static bool all_digits(const char *s, size_t len)
+static bool
+all_digits(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
 		if (!isdigit((unsigned char)s[i]))
@@ -143,7 +150,8 @@ static bool all_digits(const char *s, size_t len)
 	return true;
 }
 
-static unsigned long small_number(const char *s, size_t len)
+static unsigned long
+small_number(const char *s, size_t len)
 {
 	unsigned long n = 0;
 
@@ -158,8 +166,9 @@ static unsigned long small_number(const char *s, size_t len)
  * tcprules expands it; an empty d or e counts as 0.  Anything after the
  * digits of e is kept at the end of each key.
  */
-static int add_range(struct rules *r, const char *addr, size_t addrlen, const char *dash,
-		     const struct buf *value, char *err, size_t errsize)
+static int
+add_range(struct rules *r, const char *addr, size_t addrlen, const char *dash,
+	  const struct buf *value, char *err, size_t errsize)
 {
 	const char *start = dash, *stop = dash + 1, *addrend = addr + addrlen;
 	unsigned long first, last;
@@ -185,7 +194,8 @@ static int add_range(struct rules *r, const char *addr, size_t addrlen, const ch
 	return 0;
 }
 
-int rules_parse_line(struct rules *r, const char *line, size_t len, char *err, size_t errsize)
+int
+rules_parse_line(struct rules *r, const char *line, size_t len, char *err, size_t errsize)
 {
 	const char *sep, *addr, *dash;
 	size_t addrlen;
@@ -234,7 +244,8 @@ int rules_parse_line(struct rules *r, const char *line, size_t len, char *err, s
 	return ret;
 }
 
-int rules_load_file(struct rules *r, const char *path, char *err, size_t errsize)
+int
+rules_load_file(struct rules *r, const char *path, char *err, size_t errsize)
 {
 	FILE *fp;
 	char *line = NULL;
@@ -276,7 +287,8 @@ failed:
 	return -1;
 }
 
-static uint64_t key_hash(const char *key, size_t len)
+static uint64_t
+key_hash(const char *key, size_t len)
 {
 	/* The start value is not FNV's basis (a digit short), kept so that the
 	 * index is laid out as before; any value spreads the keys. */
@@ -286,7 +298,8 @@ static uint64_t key_hash(const char *key, size_t len)
 }
 
 /* Slot of key in the index: the one holding it, or the empty one where it would go. */
-static size_t index_slot(const struct rules *r, const char *key, size_t len)
+static size_t
+index_slot(const struct rules *r, const char *key, size_t len)
 {
 	size_t mask = r->nindex - 1, i = (size_t)key_hash(key, len) & mask;
 
@@ -299,7 +312,8 @@ static size_t index_slot(const struct rules *r, const char *key, size_t len)
 	return i;
 }
 
-static void build_index(struct rules *r)
+static void
+build_index(struct rules *r)
 {
 	free(r->index);
 	r->nindex = 16;
@@ -317,14 +331,16 @@ static void build_index(struct rules *r)
 	r->indexed = r->count;
 }
 
-static const struct rule_record *find_key(const struct rules *r, const char *key, size_t len)
+static const struct rule_record *
+find_key(const struct rules *r, const char *key, size_t len)
 {
 	size_t slot = index_slot(r, key, len);
 
 	return r->index[slot] ? &r->records[r->index[slot] - 1] : NULL;
 }
 
-const struct rule_record *rules_match(struct rules *r, const char *key, size_t keylen)
+const struct rule_record *
+rules_match(struct rules *r, const char *key, size_t keylen)
 {
 	const struct rule_record *rec;
 
@@ -339,27 +355,31 @@ const struct rule_record *rules_match(struct rules *r, const char *key, size_t k
 	return find_key(r, "", 0);
 }
 
-int rules_have_deny(struct rules *r)
+int
+rules_have_deny(struct rules *r)
 {
 	if (r->nindex == 0 || r->indexed != r->count)
 		build_index(r);
 	return r->has_deny;
 }
 
-int rules_record_is_deny(const struct rule_record *rec)
+int
+rules_record_is_deny(const struct rule_record *rec)
 {
 	return rec->valuelen >= 1 && rec->value[0] == 'D' &&
 	       (rec->valuelen == 1 || rec->value[1] == '\0');
 }
 
-const struct rule_record *rules_find(struct rules *r, const char *key, size_t keylen)
+const struct rule_record *
+rules_find(struct rules *r, const char *key, size_t keylen)
 {
 	if (r->nindex == 0 || r->indexed != r->count)
 		build_index(r);
 	return find_key(r, key, keylen);
 }
 
-long rules_encode_env(const char *text, char *out, size_t size, char *err, size_t errsize)
+long
+rules_encode_env(const char *text, char *out, size_t size, char *err, size_t errsize)
 {
 	size_t len = strlen(text);
 	struct buf value;
@@ -390,19 +410,22 @@ long rules_encode_env(const char *text, char *out, size_t size, char *err, size_
 	return ret;
 }
 
-void rules_file_init(struct rules_file *rf)
+void
+rules_file_init(struct rules_file *rf)
 {
 	memset(rf, 0, sizeof *rf);
 	rules_init(&rf->rules);
 }
 
-void rules_file_free(struct rules_file *rf)
+void
+rules_file_free(struct rules_file *rf)
 {
 	rules_free(&rf->rules);
 	rules_file_init(rf);
 }
 
-static bool same_file(const struct rules_file *rf, const struct stat *st)
+static bool
+same_file(const struct rules_file *rf, const struct stat *st)
 {
 	return rf->seen && rf->dev == st->st_dev && rf->ino == st->st_ino &&
 	       rf->size == st->st_size && rf->mtime.tv_sec == st->st_mtim.tv_sec &&
@@ -410,7 +433,8 @@ static bool same_file(const struct rules_file *rf, const struct stat *st)
 	       rf->ctime.tv_nsec == st->st_ctim.tv_nsec;
 }
 
-int rules_file_refresh(struct rules_file *rf, const char *path, char *err, size_t errsize)
+int
+rules_file_refresh(struct rules_file *rf, const char *path, char *err, size_t errsize)
 {
 	struct rules fresh;
 	struct stat st;

@@ -5,7 +5,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-int errfmt(char *err, size_t errsize, const char *fmt, ...)
+int
+errfmt(char *err, size_t errsize, const char *fmt, ...)
 {
 	int saved = errno;
 	va_list ap;

@@ -9,14 +9,16 @@
 
 static const uint8_t v4mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
-static void set_v4(struct ipaddr *addr, const uint8_t *four)
+static void
+set_v4(struct ipaddr *addr, const uint8_t *four)
 {
 	memset(addr, 0, sizeof *addr);
 	addr->family = AF_INET;
 	memcpy(addr->bytes, four, 4);
 }
 
-static void set_v6(struct ipaddr *addr, const uint8_t *sixteen)
+static void
+set_v6(struct ipaddr *addr, const uint8_t *sixteen)
 {
 	/* An IPv4 client seen through an IPv6 socket is that IPv4 client. */
 	if (memcmp(sixteen, v4mapped_prefix, sizeof v4mapped_prefix) == 0) {
@@ -28,7 +30,8 @@ static void set_v6(struct ipaddr *addr, const uint8_t *sixteen)
 	memcpy(addr->bytes, sixteen, 16);
 }
 
-int ipaddr_parse(const char *text, struct ipaddr *addr_r)
+int
+ipaddr_parse(const char *text, struct ipaddr *addr_r)
 {
 	uint8_t raw[16];
 	size_t len;
@@ -55,7 +58,8 @@ invalid:
 	return -1;
 }
 
-int ipaddr_from_sockaddr(const struct sockaddr *sa, struct ipaddr *addr_r)
+int
+ipaddr_from_sockaddr(const struct sockaddr *sa, struct ipaddr *addr_r)
 {
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)sa;
@@ -71,14 +75,16 @@ int ipaddr_from_sockaddr(const struct sockaddr *sa, struct ipaddr *addr_r)
 	return -1;
 }
 
-void ipaddr_format(const struct ipaddr *addr, char *out)
+void
+ipaddr_format(const struct ipaddr *addr, char *out)
 {
 	if (inet_ntop(addr->family, addr->bytes, out, IPADDR_TEXT_MAX) == NULL)
 		out[0] = '\0';  /* cannot happen for AF_INET/AF_INET6 */
 }
 
 /* Decimal 0..255 without leading zeros; returns the digits written. */
-static size_t put_octet(char *out, unsigned v)
+static size_t
+put_octet(char *out, unsigned v)
 {
 	size_t n = 0;
 
@@ -91,7 +97,8 @@ static size_t put_octet(char *out, unsigned v)
 }
 
 /* Lower-case hex without leading zeros; returns the digits written. */
-static size_t put_hex16(char *out, unsigned v)
+static size_t
+put_hex16(char *out, unsigned v)
 {
 	static const char digits[] = "0123456789abcdef";
 	size_t n = 0;
@@ -103,7 +110,8 @@ static size_t put_hex16(char *out, unsigned v)
 }
 
 /* Formatting by hand, not snprintf: relay.cdb rebuilds format every key. */
-size_t ipaddr_format_key(const struct ipaddr *addr, char *out)
+size_t
+ipaddr_format_key(const struct ipaddr *addr, char *out)
 {
 	unsigned groups[8];
 	int best = -1, bestlen = 0;
@@ -148,7 +156,8 @@ size_t ipaddr_format_key(const struct ipaddr *addr, char *out)
 	return n;
 }
 
-bool ipaddr_equal(const struct ipaddr *a, const struct ipaddr *b)
+bool
+ipaddr_equal(const struct ipaddr *a, const struct ipaddr *b)
 {
 	return a->family == b->family && memcmp(a->bytes, b->bytes, ipaddr_len(a)) == 0;
 }
@@ -163,7 +172,8 @@ ipaddr_is_loopback(const struct ipaddr *a)
 	return memcmp(a->bytes, v6_loopback, 16) == 0;
 }
 
-bool ipaddr_is_unicast(const struct ipaddr *a)
+bool
+ipaddr_is_unicast(const struct ipaddr *a)
 {
 	static const uint8_t zero12[12];
 
@@ -177,7 +187,8 @@ bool ipaddr_is_unicast(const struct ipaddr *a)
 	return true;
 }
 
-size_t ipaddr_format_expanded(const struct ipaddr *addr, char *out)
+size_t
+ipaddr_format_expanded(const struct ipaddr *addr, char *out)
 {
 	static const char digits[] = "0123456789abcdef";
 	size_t n = 0;

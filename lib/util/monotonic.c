@@ -4,7 +4,8 @@
 #include <limits.h>
 #include <time.h>
 
-long long monotonic_ms(void)
+long long
+monotonic_ms(void)
 {
 	struct timespec ts;
 

@@ -131,7 +131,7 @@ put_folded(struct buf *out, const char *first, const char *text, const char *ind
 /* put_clean into a scratch buffer, then put_folded: one field or paragraph. */
 static int
 put_field(struct buf *out, const char *first, const char *value, size_t max, bool ascii,
-    const char *indent)
+	  const char *indent)
 {
 	struct buf v;
 	int r;

@@ -175,8 +175,9 @@ quote_line(const char *line, char *out, size_t size)
 		memcpy(out + n, "...", 4);
 }
 
-int mx_route(char *const *lines, size_t nlines, const char *domain, char host[MX_HOST_MAX + 1],
-	     unsigned *port_r, char *err, size_t errsize)
+int
+mx_route(char *const *lines, size_t nlines, const char *domain, char host[MX_HOST_MAX + 1],
+	 unsigned *port_r, char *err, size_t errsize)
 {
 	size_t dlen = domain != NULL ? strlen(domain) : 0, best_score = 0;
 	struct route best = { 0 };
@@ -234,7 +235,8 @@ swap_hosts(struct mx_host *a, struct mx_host *b)
 	*b = t;
 }
 
-void mx_order(struct mx_host *hosts, size_t n, unsigned (*rand_fn)(void *), void *ctx)
+void
+mx_order(struct mx_host *hosts, size_t n, unsigned (*rand_fn)(void *), void *ctx)
 {
 	/* Insertion sort: stable, and n is at most MX_HOSTS_MAX in practice. */
 	for (size_t i = 1; i < n; i++)
@@ -655,8 +657,9 @@ resolve_hosts(struct mx_ctx *ctx, long long deadline, int timeout_ms, const char
 	}
 }
 
-int mx_resolve(const char *resolver, const char *domain, const char *route_host,
-	       unsigned route_port, int timeout_ms, struct mx_result *r)
+int
+mx_resolve(const char *resolver, const char *domain, const char *route_host,
+	   unsigned route_port, int timeout_ms, struct mx_result *r)
 {
 	struct mx_ctx *ctx;
 	struct lookup mxq;

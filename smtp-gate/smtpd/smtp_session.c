@@ -18,10 +18,6 @@
 /* Unstuffed DATA octets are written to the sink in pieces of about this size. */
 #define DATA_WRITE_CHUNK (64 * 1024)
 
-static unsigned
-error(struct smtp_session *s, struct buf *out, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 /*
  * A new log event of this call, with what the session knows now (HELO,
  * AUTH user, TLS, sender); past SMTP_EVENTS_MAX (which no call reaches)
@@ -62,7 +58,7 @@ event_sink(struct smtp_session *s, enum smtp_event_type type, const char *why)
 }
 
 /* An error reply that counts towards max_errors. */
-static unsigned
+static unsigned __attribute__((format(printf, 3, 4)))
 error(struct smtp_session *s, struct buf *out, const char *fmt, ...)
 {
 	va_list ap;
@@ -300,11 +296,7 @@ cmd_mail(struct smtp_session *s, const struct smtp_command *c, struct buf *out)
 	return 0;
 }
 
-static unsigned
-refuse_rcpt(struct smtp_session *s, const struct smtp_path *p, const char *why, struct buf *out,
-	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static unsigned
+static unsigned __attribute__((format(printf, 5, 6)))
 refuse_rcpt(struct smtp_session *s, const struct smtp_path *p, const char *why, struct buf *out,
 	    const char *fmt, ...)
 {

@@ -54,7 +54,8 @@ parse_both(const char *s, size_t len)
 		check_path(&path, false);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *s = (const char *)data;
 	struct smtp_command cmd;

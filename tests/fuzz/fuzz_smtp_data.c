@@ -57,7 +57,8 @@ same(const struct result *a, const struct result *b)
 }
 
 /* The first three octets choose the split point and max_size; the rest is the client's bytes. */
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct result whole, part;
 	const char *in;

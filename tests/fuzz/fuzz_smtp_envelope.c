@@ -21,7 +21,8 @@ check_value(const char *v, const char *start, const char *end)
 		abort();
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct queue_envelope_read env;
 	char err[256];

@@ -55,7 +55,8 @@ request_roundtrip(const char *data, size_t size)
  * request line: one that parses is written back as one line, which
  * parses to the same request.
  */
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct qstore_info a, b;
 	enum delivery_outcome v[8];

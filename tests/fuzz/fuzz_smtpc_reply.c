@@ -83,7 +83,8 @@ same(const struct result *a, const struct result *b)
 }
 
 /* The first octet chooses the piece size; the rest is what the server sent. */
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct result whole, part;
 	const char *in;

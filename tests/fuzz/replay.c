@@ -8,7 +8,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int run_file(const char *path)
+static int
+run_file(const char *path)
 {
 	FILE *fp = fopen(path, "rb");
 	unsigned char *buf;
@@ -30,7 +31,8 @@ static int run_file(const char *path)
 	return 0;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	int files = 0;
 

@@ -16,7 +16,8 @@ static const char *const status_names[] = {
  * "host=NAME pref=N port=P addrs=a,b" line per host in the order to try.
  * Exit 0, or 111 when mx_resolve could not start, 100 for bad usage.
  */
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	static struct mx_result r;      /* static: a few kilobytes */
 	int timeout_ms = 5000;

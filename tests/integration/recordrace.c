@@ -52,7 +52,8 @@ struct race {
 	atomic_ulong record_errors;
 };
 
-static long long now_ns(clockid_t clock)
+static long long
+now_ns(clockid_t clock)
 {
 	struct timespec t;
 
@@ -60,13 +61,15 @@ static long long now_ns(clockid_t clock)
 	return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-static void die(const char *what)
+static void
+die(const char *what)
 {
 	fprintf(stderr, "recordrace: %s: %s\n", what, strerror(errno));
 	exit(111);
 }
 
-static void *recorder(void *arg)
+static void *
+recorder(void *arg)
 {
 	struct race *r = arg;
 	unsigned seed = (unsigned)(uintptr_t)&seed;
@@ -90,7 +93,8 @@ static void *recorder(void *arg)
 }
 
 /* fsync load, as on a mail server: it spreads the steps over milliseconds. */
-static void *syncer(void *arg)
+static void *
+syncer(void *arg)
 {
 	struct race *r = arg;
 	char block[4096];
@@ -109,7 +113,8 @@ static void *syncer(void *arg)
 }
 
 /* Is addr's own entry in relay.cdb? */
-static bool in_cdb(const char *cdb, const struct ipaddr *addr)
+static bool
+in_cdb(const char *cdb, const struct ipaddr *addr)
 {
 	struct relaydb_result res;
 	char key[IPADDR_TEXT_MAX];
@@ -121,7 +126,8 @@ static bool in_cdb(const char *cdb, const struct ipaddr *addr)
 }
 
 /* Wait until relay.cdb has addr (want) or not; false after WAIT_NS. */
-static bool await_cdb(const char *cdb, const struct ipaddr *addr, bool want)
+static bool
+await_cdb(const char *cdb, const struct ipaddr *addr, bool want)
 {
 	long long deadline = now_ns(CLOCK_MONOTONIC) + WAIT_NS;
 	struct timespec pause = { 0, 200000 };
@@ -135,7 +141,8 @@ static bool await_cdb(const char *cdb, const struct ipaddr *addr, bool want)
 }
 
 /* Renamed-aside files in the folder (an expiry not finished). */
-static int count_asides(int dirfd)
+static int
+count_asides(int dirfd)
 {
 	static const char prefix[] = OPENSMTP_TMP_PREFIX "expire.";
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), n = 0;
@@ -152,7 +159,8 @@ static int count_asides(int dirfd)
 }
 
 /* Every entry exactly at its expiry, marked by a size of one byte. */
-static void set_boundary(struct race *r, struct timespec *boundary_r)
+static void
+set_boundary(struct race *r, struct timespec *boundary_r)
 {
 	struct timespec times[2];
 
@@ -169,7 +177,8 @@ static void set_boundary(struct race *r, struct timespec *boundary_r)
 	}
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	static struct race r;
 	pthread_t threads[RECORDERS], sync_thread;

@@ -54,12 +54,14 @@ struct stress {
 	atomic_ulong removed, kept;             /* the expirers' verdicts after a rename */
 };
 
-static long long ts_ns(const struct timespec *t)
+static long long
+ts_ns(const struct timespec *t)
 {
 	return (long long)t->tv_sec * 1000000000LL + t->tv_nsec;
 }
 
-static void *recorder(void *arg)
+static void *
+recorder(void *arg)
 {
 	struct stress *s = arg;
 	unsigned seed = (unsigned)(uintptr_t)&seed;
@@ -90,7 +92,8 @@ static void *recorder(void *arg)
  * the steps of a login and of an expiry over milliseconds instead of
  * nanoseconds (the unfixed code lost logins mostly this way).
  */
-static void *syncer(void *arg)
+static void *
+syncer(void *arg)
 {
 	struct stress *s = arg;
 	char block[4096];
@@ -106,7 +109,8 @@ static void *syncer(void *arg)
 	return NULL;
 }
 
-static void *expirer(void *arg)
+static void *
+expirer(void *arg)
 {
 	struct stress *s = arg;
 
@@ -137,7 +141,8 @@ static void *expirer(void *arg)
 
 /* Put every entry exactly at its expiry for now = s->now (creating it).
  * It is marked by a size of one byte: a login makes empty ones. */
-static void set_boundary(struct stress *s, struct timespec *boundary_r)
+static void
+set_boundary(struct stress *s, struct timespec *boundary_r)
 {
 	struct timespec times[2];
 
@@ -156,7 +161,8 @@ static void set_boundary(struct stress *s, struct timespec *boundary_r)
 	}
 }
 
-static void test_opensmtp_race_login_at_expiry_is_never_lost(void **state)
+static void
+test_opensmtp_race_login_at_expiry_is_never_lost(void **state)
 {
 	pthread_t threads[RECORDERS + EXPIRERS], sync_thread;
 	struct stress *s = calloc(1, sizeof *s);
@@ -234,7 +240,8 @@ static void test_opensmtp_race_login_at_expiry_is_never_lost(void **state)
 	free(s);
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_opensmtp_race_login_at_expiry_is_never_lost),

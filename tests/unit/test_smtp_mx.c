@@ -473,7 +473,8 @@ test_smtp_mx_resolve_bad_resolver_setting(void **state)
 	}
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_smtp_mx_route_exact_domain_default_port),

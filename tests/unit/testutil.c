@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+static int
+remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
 	(void)st;
 	(void)type;
@@ -15,7 +16,8 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
 	return remove(path);
 }
 
-char *testutil_mkdtemp(const char *tag)
+char *
+testutil_mkdtemp(const char *tag)
 {
 	char *dir = malloc(256);
 
@@ -28,12 +30,14 @@ char *testutil_mkdtemp(const char *tag)
 	return dir;
 }
 
-int testutil_rmtree(const char *path)
+int
+testutil_rmtree(const char *path)
 {
 	return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-int testutil_setup_tmpdir(void **state)
+int
+testutil_setup_tmpdir(void **state)
 {
 	char *dir = testutil_mkdtemp("unit");
 
@@ -43,7 +47,8 @@ int testutil_setup_tmpdir(void **state)
 	return 0;
 }
 
-int testutil_teardown_tmpdir(void **state)
+int
+testutil_teardown_tmpdir(void **state)
 {
 	char *dir = *state;
 
