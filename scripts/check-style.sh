@@ -109,6 +109,8 @@ def outside_parens(h):
             out.append(ch)
     return ''.join(out)
 
+MACRO_LINE = re.compile(r'[A-Z_][A-Z0-9_]*\([^;{}()]*\)')
+
 def definitions(cl):
     """(name offset, brace offset) of every function definition: a '{' at
     file level after a header that ends with ')' and assigns nothing."""
@@ -128,6 +130,8 @@ def definitions(cl):
                 start = i + 1
         elif c == ';' and depth == 0:
             start = i + 1
+        elif c == '\n' and depth == 0 and MACRO_LINE.fullmatch(cl[start:i].strip()):
+            start = i + 1   # a file-level macro call such as GOLDEN(basic) ends there
 
 KEYWORD_PAREN = re.compile(r'\b(if|for|while|switch)\(')
 
