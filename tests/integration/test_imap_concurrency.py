@@ -328,12 +328,15 @@ def run(o):
         rounds(o, a, b, th, pop3, sent, md)
     except Dead as e:
         check(False, "client %s kept its session to the end (imapd.log: %s)"
-              % (e, [ln for ln in o.log("imapd").splitlines() if "died" in ln]))
+              % (e, [ln for ln in o.log("imapd").splitlines()
+                     if "died" in ln or "runtime error" in ln or "Sanitizer" in ln]))
     finally:
         stop.set()
         th.join()
     for name, p in (("imapd", imapd), ("pop3d", popd), ("smtpd", smtpd), ("queue", queue)):
         check(p.poll() is None, "osd %s still runs" % name)
+        check_no_crash(name, o.log(name))
+    check("killed by signal" not in o.log("queue"), "no delivery program died of a signal")
 
 
 def rounds(o, a, b, th, pop3, sent, md):
@@ -429,9 +432,6 @@ def rounds(o, a, b, th, pop3, sent, md):
         check(c.logout()[0] == "BYE", "%s: LOGOUT" % c.name)
     print("rounds %d, delivered %d, popped %d, expunged %d, left %d"
           % (rnd, len(accepted), len(popped), len(expunged), len(left)))
-    for name in ("imapd", "pop3d", "smtpd", "queue"):
-        check_no_crash(name, o.log(name))
-    check("killed by signal" not in o.log("queue"), "no delivery program died of a signal")
 
 
 if __name__ == "__main__":
