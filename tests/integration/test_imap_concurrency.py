@@ -9,7 +9,8 @@ have INBOX selected and take turns: NOOP, FETCH 1:* (UID FLAGS), UID SEARCH
 ALL; A or B sets or clears \\Flagged (the other must get an untagged FETCH
 with the new flags at its next NOOP), A marks one \\Deleted and EXPUNGEs it
 (B must get the EXPUNGE at its next NOOP), and a poplib session deletes
-messages both clients know (DELE + QUIT).
+messages both clients know (DELE + QUIT): B's FETCH 1:* and UID SEARCH
+right after must not report the expunge (RFC 3501 7.4.1), its NOOP must.
 
 Each client keeps a model of its view, seq -> UID, built only from the
 untagged EXISTS, EXPUNGE and FETCH responses, in the order they came
@@ -385,6 +386,18 @@ def rounds(o, a, b, th, pop3, sent, md):
             got = pop_delete(pop3, {s})
             check(got == [s], "round %d: pop3d DELE of %s (%r)" % (rnd, s, got))
             popped.update(got)
+            # B asks before any NOOP: FETCH and SEARCH must not report the
+            # expunge (RFC 3501 7.4.1) nor shift a number; its NOOP then does.
+            u = b.uid_of(s)[0] if b.uid_of(s) else None
+            gone = len(b.gone)
+            if b.model:
+                b.cmd("FETCH", "1:*", "(UID FLAGS)")
+            b.cmd("UID", "SEARCH", "ALL")
+            check(len(b.gone) == gone and u in b.model,
+                  "round %d: B's FETCH 1:* and UID SEARCH after pop3d's DELE report no EXPUNGE" % rnd)
+            b.cmd("NOOP")
+            check(u in b.gone and u not in b.model,
+                  "round %d: B's NOOP brings the * EXPUNGE of UID %s deleted by pop3d" % (rnd, u))
         elif step == 0 and len(both) >= 2 and len(expunged) < NMSG // 3:
             # A expunges the second one both know: B gets * n EXPUNGE at its NOOP.
             s = both[1]
