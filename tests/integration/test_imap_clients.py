@@ -313,7 +313,7 @@ def main():
         imapd = o.start("imapd")
         if not check(wait_port(port, imapd, HOST), "osd imapd listens on %s:%d" % (HOST, port)):
             print(o.log("imapd")[-2000:])
-            return
+            finish()
         test_offlineimap(o, port)
         test_getmail(o, port)
         test_mutt(o, port)
@@ -323,7 +323,7 @@ def main():
         for p in o.procs:
             o.stop(p)
         o.cleanup()
-        finish()
+    finish()
 
 
 if __name__ == "__main__":
