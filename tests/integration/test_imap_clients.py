@@ -113,6 +113,7 @@ def test_offlineimap(o, port):
         out = p.stdout + p.stderr
         good = p.returncode == 0 and "ERROR" not in out
         check(good, "offlineimap run %d (rc %d%s)" % (n, p.returncode, "" if good else ": " + out.strip()[-600:]))
+        return out
 
     inbox = os.path.join(local, "INBOX")
     run(1)
@@ -137,7 +138,10 @@ def test_offlineimap(o, port):
     os.unlink(files["oi-2"])
 
     run(2)
-    run(3)
+    out = run(3)
+    acts = [ln for ln in out.splitlines() if ln.strip().startswith(("Copy message", "Deleting", "Adding flag",
+                                                                    "Removing flag"))]
+    check(not acts, "offlineimap run 3 finds nothing to do (%r)" % acts)
     want = [("oi-1", "F"), ("oi-3", ""), ("oi-4", "")]
     got = server_msgs(port, "alice")
     check(got == want, "offlineimap runs 2 and 3: server INBOX %r (got %r)" % (want, got))
