@@ -18,14 +18,14 @@ PACKAGES=(
   valgrind procps iproute2 openssl whois fetchmail
   # a real IMAP synchronizer (tests/integration/test_mbsync.py)
   isync
-  # more real IMAP clients (tests/integration/test_imap_clients.py): offlineimap,
-  # getmail, mutt run headless in tmux
-  offlineimap3 getmail6 mutt tmux
   # swaks --tls needs Net::SSLeay, swaks over IPv6 IO::Socket::INET6 (both only
   # recommended by swaks)
   libnet-ssleay-perl libio-socket-inet6-perl
   # /usr/bin/time (test_remote_delivery.py measures peak memory with it)
   time
+  # more real IMAP clients (tests/integration/test_imap_clients.py): offlineimap,
+  # getmail, mutt run headless in tmux
+  offlineimap3 getmail6 mutt tmux
 )
 
 missing=()
