@@ -118,7 +118,8 @@ def test_offlineimap(o, port):
     inbox = os.path.join(local, "INBOX")
     run(1)
     got = local_msgs(inbox)
-    check(got == [("oi-1", ""), ("oi-2", ""), ("oi-3", "")], "offlineimap run 1 copies the three messages down (%r)" % got)
+    check(got == [("oi-1", ""), ("oi-2", ""), ("oi-3", "")],
+          "offlineimap run 1 copies the three messages down (%r)" % got)
 
     # Server: a new delivery. Local: oi-1 flagged, oi-2 deleted.
     deliver(md, "oi-4", 4)
