@@ -23,6 +23,9 @@ PACKAGES=(
   libnet-ssleay-perl libio-socket-inet6-perl
   # /usr/bin/time (test_remote_delivery.py measures peak memory with it)
   time
+  # more real IMAP clients (tests/integration/test_imap_clients.py): offlineimap,
+  # getmail, mutt run headless in tmux
+  offlineimap3 getmail6 mutt tmux
 )
 
 missing=()
