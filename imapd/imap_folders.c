@@ -349,7 +349,8 @@ imap_folders_list(const char *root, struct imap_folder **v_r, size_t *n_r, const
 		names[i] = NULL;
 	}
 	for (i = 0; i < np; i++) {
-		if (i > 0 && strcmp(par[i], par[i - 1]) == 0)
+		/* par is sorted: a duplicate equals the last name kept (par[i - 1] may be handed over already). */
+		if (i > 0 && v[nv - 1].noselect && strcmp(par[i], v[nv - 1].name) == 0)
 			continue;
 		v[nv].name = par[i];
 		par[i] = NULL;
