@@ -376,6 +376,30 @@ imap_folders_list(const char *root, struct imap_folder **v_r, size_t *n_r, const
 			free(p);
 		}
 	}
+	/*
+	 * Subscriptions whose folder is gone: \Noselect without children, which
+	 * LSUB and LIST (SUBSCRIBED) show (\NonExistent, RFC 5258 section 3.1)
+	 * and plain LIST does not.  Added after the children are counted: a
+	 * name that does not exist makes no folder a parent.
+	 */
+	{
+		size_t nreal = nv;
+
+		v = xreallocarray(v, nv + nsubs + 1, sizeof(*v));
+		for (i = 0; i < nsubs; i++) {
+			if (is_inbox(subs[i]) || !imap_folder_name_ok(subs[i]) ||
+			    bsearch(subs[i], v, nreal, sizeof(*v), folder_name_cmp) != NULL ||
+			    strv_has(subs, i, subs[i]))
+				continue;
+			memset(&v[nv], 0, sizeof(v[nv]));
+			v[nv].name = xstrdup(subs[i]);
+			v[nv].noselect = true;
+			v[nv].subscribed = true;
+			v[nv++].special_use = special_use_of(subs[i]);
+		}
+		if (nv > nreal)
+			qsort(v, nv, sizeof(*v), folder_cmp);
+	}
 	strv_free(names, n);
 	strv_free(subs, nsubs);
 	*v_r = v;

@@ -315,7 +315,7 @@ static void
 test_imap_folders_subscriptions(void **state)
 {
 	const char *root = *state;
-	const char *err = NULL;
+	const char *err = NULL, *code = NULL;
 	struct imap_folder *v;
 	char p[PATH_MAX];
 	struct buf b;
@@ -342,6 +342,17 @@ test_imap_folders_subscriptions(void **state)
 	assert_int_equal(imap_folder_subscribe(root, "Sent", false, &err), 0);
 	assert_int_equal(imap_folders_list(root, &v, &n, &err), 0);
 	assert_false(find(v, n, "Sent")->subscribed);
+	imap_folders_free(v, n);
+	/* A subscription outlives its folder: listed \Noselect, no children, still subscribed; once. */
+	create_ok(root, "Gone.kid");
+	assert_int_equal(imap_folder_subscribe(root, "Gone.kid", true, &err), 0);
+	assert_int_equal(imap_folder_delete(root, "Gone.kid", &err, &code), 0);
+	assert_int_equal(imap_folders_list(root, &v, &n, &err), 0);
+	assert_int_equal(n, 3);         /* INBOX Gone.kid Sent: no parent "Gone" made up */
+	assert_true(find(v, n, "Gone.kid")->noselect);
+	assert_false(find(v, n, "Gone.kid")->has_children);
+	assert_true(find(v, n, "Gone.kid")->subscribed);
+	assert_false(find(v, n, "Sent")->noselect);
 	imap_folders_free(v, n);
 }
 
