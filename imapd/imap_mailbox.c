@@ -16,7 +16,7 @@
 
 #include "atomicfile.h"
 #include "fdclose.h"
-#include "imap_folders.h"
+#include "imap_folder_name.h"
 #include "imap_quota.h"
 #include "imap_uidlist.h"
 #include "path.h"
