@@ -1,4 +1,4 @@
-/* imap_folders.c - a user's Maildir++ folders as IMAP mailboxes: name checks, LIST, CREATE, DELETE, RENAME, subscriptions, STATUS. */
+/* imap_folders.c - a user's Maildir++ folders as IMAP mailboxes: LIST, CREATE, DELETE, RENAME, subscriptions, STATUS. */
 #include "imap_folders.h"
 
 #include <dirent.h>
@@ -21,7 +21,7 @@
 #include "xmalloc.h"
 
 /* Longest mailbox name (octets, as sent: modified UTF-7). */
-#define FOLDER_NAME_MAX 255
+#define FOLDER_NAME_MAX IMAP_FOLDER_NAME_MAX
 /* At most this many folders per user. */
 #define FOLDERS_MAX 10000
 #define SUBSCRIPTIONS_NAME "subscriptions"
@@ -33,105 +33,6 @@ static bool
 is_inbox(const char *name)
 {
 	return strcasecmp(name, "INBOX") == 0;
-}
-
-static int
-b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == ',')
-		return 63;      /* modified BASE64: ',' for '/' (RFC 3501 section 5.1.3) */
-	return -1;
-}
-
-/* One "&...-" run of modified UTF-7 at p (after '&'): its length up to and with '-', 0 when invalid. */
-static size_t
-mutf7_run(const char *p)
-{
-	uint32_t bits = 0, high = 0;
-	unsigned nbits = 0;
-	size_t i, units = 0;
-
-	for (i = 0; p[i] != '-'; i++) {
-		int v = b64_value(p[i]);
-
-		if (v < 0)
-			return 0;
-		bits = (bits << 6) | (uint32_t)v;
-		nbits += 6;
-		if (nbits >= 16) {
-			uint32_t u = (bits >> (nbits - 16)) & 0xffff;
-
-			nbits -= 16;
-			bits &= (1u << nbits) - 1;
-			units++;
-			/* UTF-16: a high surrogate then a low one; printable ASCII is never encoded. */
-			if (high != 0) {
-				if (u < 0xdc00 || u > 0xdfff)
-					return 0;
-				high = 0;
-			} else if (u >= 0xd800 && u <= 0xdbff) {
-				high = u;
-			} else if ((u >= 0xdc00 && u <= 0xdfff) || (u >= 0x20 && u <= 0x7e)) {
-				return 0;
-			}
-		}
-	}
-	/* Not empty ("&-" is '&' itself), no half character, padding bits zero. */
-	if (units == 0 || high != 0 || nbits >= 6 || bits != 0)
-		return 0;
-	return i + 1;
-}
-
-bool
-imap_folder_name_ok(const char *name)
-{
-	size_t i, len = strlen(name);
-
-	if (len == 0 || len > FOLDER_NAME_MAX)
-		return false;
-	if (name[0] == '.' || name[len - 1] == '.')
-		return false;
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)name[i];
-
-		if (c < 0x20 || c >= 0x7f || c == '/')
-			return false;
-		if (c == '.' && name[i + 1] == '.')
-			return false;
-		if (c == '&') {
-			size_t run;
-
-			if (name[i + 1] == '-') {
-				i++;
-				continue;
-			}
-			run = mutf7_run(name + i + 1);
-			if (run == 0)
-				return false;
-			i += run;
-		}
-	}
-	return true;
-}
-
-int
-imap_folder_dir(const char *root, const char *name, char *out, size_t size)
-{
-	if (!imap_folder_name_ok(name)) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (is_inbox(name))
-		return path_fmt(out, size, "%s", root);
-	return path_fmt(out, size, "%s/.%s", root, name);
 }
 
 /* Whether root/.name is a folder with its cur/ (a Maildir). */
@@ -349,7 +250,8 @@ imap_folders_list(const char *root, struct imap_folder **v_r, size_t *n_r, const
 		names[i] = NULL;
 	}
 	for (i = 0; i < np; i++) {
-		if (i > 0 && strcmp(par[i], par[i - 1]) == 0)
+		/* par is sorted: a duplicate equals the last name kept (par[i - 1] may be handed over already). */
+		if (i > 0 && v[nv - 1].noselect && strcmp(par[i], v[nv - 1].name) == 0)
 			continue;
 		v[nv].name = par[i];
 		par[i] = NULL;
@@ -374,6 +276,30 @@ imap_folders_list(const char *root, struct imap_folder **v_r, size_t *n_r, const
 				parent->has_children = true;
 			free(p);
 		}
+	}
+	/*
+	 * Subscriptions whose folder is gone: \Noselect without children, which
+	 * LSUB and LIST (SUBSCRIBED) show (\NonExistent, RFC 5258 section 3.1)
+	 * and plain LIST does not.  Added after the children are counted: a
+	 * name that does not exist makes no folder a parent.
+	 */
+	{
+		size_t nreal = nv;
+
+		v = xreallocarray(v, nv + nsubs + 1, sizeof(*v));
+		for (i = 0; i < nsubs; i++) {
+			if (is_inbox(subs[i]) || !imap_folder_name_ok(subs[i]) ||
+			    bsearch(subs[i], v, nreal, sizeof(*v), folder_name_cmp) != NULL ||
+			    strv_has(subs, i, subs[i]))
+				continue;
+			memset(&v[nv], 0, sizeof(v[nv]));
+			v[nv].name = xstrdup(subs[i]);
+			v[nv].noselect = true;
+			v[nv].subscribed = true;
+			v[nv++].special_use = special_use_of(subs[i]);
+		}
+		if (nv > nreal)
+			qsort(v, nv, sizeof(*v), folder_cmp);
 	}
 	strv_free(names, n);
 	strv_free(subs, nsubs);

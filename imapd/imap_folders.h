@@ -6,21 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/*
- * Names: the hierarchy separator is '.', as in Maildir++ (folder
- * "Lists.osd" is the directory ".Lists.osd"); "INBOX" in any case is
- * the Maildir root.  A name is taken as sent (modified UTF-7, RFC 3501
- * section 5.1.3, checked), never with '/', a leading or doubled '.', or
- * a control character: nothing can name a path outside the Maildir.
- */
-bool imap_folder_name_ok(const char *name);
-
-/*
- * The Maildir of folder name under root into out (size octets): root
- * itself for INBOX (any case), else root/.name.  -1 with errno EINVAL
- * for a name imap_folder_name_ok refuses, ENAMETOOLONG.
- */
-int imap_folder_dir(const char *root, const char *name, char *out, size_t size);
+#include "imap_folder_name.h"
 
 /* One mailbox for LIST (RFC 3501, RFC 5258 LIST-EXTENDED, RFC 6154 SPECIAL-USE). */
 struct imap_folder {

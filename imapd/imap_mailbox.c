@@ -16,7 +16,7 @@
 
 #include "atomicfile.h"
 #include "fdclose.h"
-#include "imap_folders.h"
+#include "imap_folder_name.h"
 #include "imap_quota.h"
 #include "imap_uidlist.h"
 #include "path.h"
@@ -657,8 +657,8 @@ do_sync(struct imap_mailbox *mb, bool report_expunges, struct imap_sync_report *
 				m->pub.keywords = kw;
 				m->changed = true;
 			}
-			msg_set_name(m, e->name, e->in_new);
-			e->name = NULL;
+			/* A copy: the scan stays whole, later scan_find calls of this loop still compare its names. */
+			msg_set_name(m, xstrdup(e->name), e->in_new);
 		}
 	}
 	/* RFC 3501 section 7.4.1: each EXPUNGE renumbers the rest; from the highest down none moves. */

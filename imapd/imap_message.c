@@ -373,6 +373,8 @@ struct addr_parser {
 	size_t count;
 	struct buf comment;     /* the last comment seen (a name for a bare addr-spec) */
 	bool have_comment;
+	bool text;              /* out gets "name <mailbox@host>, ..." (for SEARCH), not IMAP structures */
+	bool need_sep;          /* text: an address was written since the last group start */
 };
 
 static bool
@@ -512,6 +514,22 @@ put_address(struct addr_parser *ap, const struct buf *name, const struct buf *ad
 {
 	struct buf *out = ap->out;
 
+	if (ap->text) {
+		if (ap->need_sep)
+			buf_append_str(out, ", ");
+		if (name != NULL && name->len > 0) {
+			buf_append(out, name->data, name->len);
+			buf_append_str(out, " <");
+		}
+		buf_append(out, mailbox, mailbox_len);
+		buf_append_char(out, '@');
+		buf_append(out, host, host_len);
+		if (name != NULL && name->len > 0)
+			buf_append_char(out, '>');
+		ap->need_sep = true;
+		ap->count++;
+		return;
+	}
 	buf_append_char(out, '(');
 	if (name == NULL || name->len == 0)
 		buf_append_str(out, "NIL");
@@ -615,6 +633,17 @@ out:
 	return ret;
 }
 
+static void
+put_group_end(struct addr_parser *ap)
+{
+	if (ap->text) {
+		buf_append_char(ap->out, ';');
+		ap->need_sep = true;
+	} else {
+		buf_append_str(ap->out, "(NIL NIL NIL NIL)");
+	}
+}
+
 /* A mailbox or a group (RFC 3501: group start (NIL NIL name NIL), end (NIL NIL NIL NIL)). */
 static int
 parse_address(struct addr_parser *ap)
@@ -632,9 +661,17 @@ parse_address(struct addr_parser *ap)
 		return parse_mailbox(ap);
 	}
 	ap->p++;
-	buf_append_str(ap->out, "(NIL NIL ");
-	put_string(ap->out, name.data, name.len);
-	buf_append_str(ap->out, " NIL)");
+	if (ap->text) {
+		if (ap->need_sep)
+			buf_append_str(ap->out, ", ");
+		buf_append(ap->out, name.data, name.len);
+		buf_append_str(ap->out, ": ");
+		ap->need_sep = false;
+	} else {
+		buf_append_str(ap->out, "(NIL NIL ");
+		put_string(ap->out, name.data, name.len);
+		buf_append_str(ap->out, " NIL)");
+	}
 	ap->count++;
 	buf_free(&name);
 	for (;;) {
@@ -646,21 +683,21 @@ parse_address(struct addr_parser *ap)
 			continue;
 		}
 		if (parse_mailbox(ap) < 0) {
-			buf_append_str(ap->out, "(NIL NIL NIL NIL)");
+			put_group_end(ap);
 			return -1;
 		}
 	}
 	if (ap->p < ap->end)
 		ap->p++;
-	buf_append_str(ap->out, "(NIL NIL NIL NIL)");
+	put_group_end(ap);
 	return 0;
 }
 
-/* The address list of value, or NIL when it has no address. */
+/* The address list of value: IMAP address structures, or NIL when it has none; with text, "name <mailbox@host>, ...". */
 static void
-put_address_list(struct buf *out, const char *value, size_t len)
+address_list(struct buf *out, const char *value, size_t len, bool text)
 {
-	struct addr_parser ap = { .p = value, .end = value + len };
+	struct addr_parser ap = { .p = value, .end = value + len, .text = text };
 	struct buf list;
 
 	buf_init(&list, 0);
@@ -680,7 +717,9 @@ put_address_list(struct buf *out, const char *value, size_t len)
 		if (ap.p < ap.end && *ap.p != ',')
 			break;
 	}
-	if (ap.count == 0)
+	if (text)
+		buf_append(out, list.data, list.len);
+	else if (ap.count == 0)
 		buf_append_str(out, "NIL");
 	else {
 		buf_append_char(out, '(');
@@ -751,7 +790,7 @@ put_envelope(const char *d, size_t hdr, size_t end, struct buf *out)
 			put_string(out, v.data, v.len);
 			break;
 		default:
-			put_address_list(out, v.data, v.len);
+			address_list(out, v.data, v.len, false);
 			break;
 		}
 	}
@@ -1600,6 +1639,38 @@ imap_message_header_has(struct imap_message *m, const char *field, const char *n
 	}
 	folded = fold(needle, strlen(needle));
 	found = fields_have(m->data, m->root.hdr, m->root.body, field, folded);
+	g_free(folded);
+	return found;
+}
+
+bool
+imap_message_address_has(struct imap_message *m, const char *field, const char *needle)
+{
+	struct hfield f;
+	struct buf v, text;
+	size_t pos = m->root.hdr, n = strlen(field);
+	char *folded;
+	bool found = false;
+
+	if (*needle == '\0')
+		return field_find(m->data, m->root.hdr, m->root.body, field, &f);
+	folded = fold(needle, strlen(needle));
+	buf_init(&v, 0);
+	buf_init(&text, 0);
+	while (!found && field_next(m->data, &pos, m->root.body, &f)) {
+		if (!field_is(m->data, &f, field, n))
+			continue;
+		field_value(m->data, &f, &v);
+		buf_reset(&text);
+		address_list(&text, v.data, v.len, true);
+		for (size_t i = 0; i < text.len; i++)
+			if (text.data[i] == '\0')
+				text.data[i] = ' ';
+		buf_append(&text, "", 0);
+		found = header_text_has(text.data, folded);
+	}
+	buf_free(&text);
+	buf_free(&v);
 	g_free(folded);
 	return found;
 }

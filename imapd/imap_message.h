@@ -72,6 +72,13 @@ int imap_message_section(struct imap_message *m, const char *section, struct buf
 /* Text search of SEARCH: true when needle occurs (case-insensitive, after decoding MIME encoded words and transfer encodings to UTF-8). */
 /* In field (HEADER field string; FROM/TO/CC/BCC/SUBJECT); "" as needle: the field exists. */
 bool imap_message_header_has(struct imap_message *m, const char *field, const char *needle);
+/*
+ * FROM/TO/CC/BCC: in the address list of field as parsed and written back
+ * ("name <mailbox@host>", groups as "group: ...;"), so that comments and
+ * folding inside an address do not hide it (as Dovecot searches); "" as
+ * needle: the field exists.
+ */
+bool imap_message_address_has(struct imap_message *m, const char *field, const char *needle);
 /* In the body (BODY key: text parts decoded), or, with with_headers, header or body (TEXT key). */
 bool imap_message_text_has(struct imap_message *m, const char *needle, bool with_headers);
 

@@ -256,11 +256,31 @@ close_list(struct imap_parser *p)
 	a->count = n;
 }
 
+/* Whether the '[' at line[i] has its matching ']' later on the line (no CTL or 8-bit octet between). */
+static bool
+bracket_closes(const char *line, size_t len, size_t i)
+{
+	unsigned depth = 0;
+
+	for (; i < len; i++) {
+		unsigned char c = (unsigned char)line[i];
+
+		if (ascii_is_ctl(c) || c >= 0x80)
+			return false;
+		if (c == '[')
+			depth++;
+		else if (c == ']' && --depth == 0)
+			return true;
+	}
+	return false;
+}
+
 /*
  * The end of an atom argument starting at line[i]: ATOM-CHARs as
  * is_arg_atom_char says, and from a "[" everything but CTL and 8-bit up
  * to the matching "]" (BODY[HEADER.FIELDS (FROM TO)]<0.2048> is one atom,
- * as RFC 3501's fetch-att and section grammar reads).  (size_t)-1 and
+ * as RFC 3501's fetch-att and section grammar reads); a "[" with no "]"
+ * after it on the line is an ordinary atom char.  (size_t)-1 and
  * *error_r when it holds what no atom may.
  */
 static size_t
@@ -284,18 +304,15 @@ scan_atom(const char *line, size_t len, size_t i, const char **error_r)
 		}
 		if (c == ' ' || c == ')')
 			break;
-		if (c == '[') {
+		/* A '[' without its ']' on the line is an atom char: SELECT a[b names "a[b" (Dovecot reads it so). */
+		if (c == '[' && bracket_closes(line, len, i)) {
 			bracket++;
 			continue;
 		}
-		if (!is_arg_atom_char(c)) {
+		if (c != '[' && !is_arg_atom_char(c)) {
 			*error_r = "Invalid characters in atom";
 			return (size_t)-1;
 		}
-	}
-	if (bracket > 0) {
-		*error_r = "Missing ']'";
-		return (size_t)-1;
 	}
 	return i;
 }

@@ -154,7 +154,7 @@ void
 imap_write_capability(const struct imap_session *s, struct buf *out)
 {
 	(void)buf_append_str(out, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE "
-				  "UNSELECT CHILDREN LIST-EXTENDED SPECIAL-USE");
+				  "UNSELECT CHILDREN LIST-EXTENDED SPECIAL-USE ESEARCH LIST-STATUS");
 	if (s->state != IMAP_ST_NOTAUTH)
 		return;
 	if (s->cfg.tls_available && !s->cfg.tls_active)

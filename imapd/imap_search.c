@@ -39,7 +39,8 @@ enum search_key {
 	SK_SENTBEFORE,          /* the Date: header's day in its own zone */
 	SK_SENTON,
 	SK_SENTSINCE,
-	SK_HEADER,              /* field and str; FROM, TO, CC, BCC, SUBJECT too */
+	SK_HEADER,              /* field and str; SUBJECT too */
+	SK_ADDRESS,             /* field and str: FROM, TO, CC, BCC, against the parsed addresses */
 	SK_BODY,
 	SK_TEXT,
 	SK_NOT,
@@ -374,9 +375,10 @@ parse_key(struct sparse *p)
 	static const struct {
 		const char *name;
 		const char *field;
+		enum search_key key;
 	} fields[] = {
-		{ "BCC", "Bcc" }, { "CC", "Cc" }, { "FROM", "From" }, { "SUBJECT", "Subject" },
-		{ "TO", "To" },
+		{ "BCC", "Bcc", SK_ADDRESS }, { "CC", "Cc", SK_ADDRESS }, { "FROM", "From", SK_ADDRESS },
+		{ "SUBJECT", "Subject", SK_HEADER }, { "TO", "To", SK_ADDRESS },
 	};
 	static const struct {
 		const char *name;
@@ -412,7 +414,7 @@ parse_key(struct sparse *p)
 	}
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		if (arg_is(a, fields[i].name))
-			return parse_text(p, SK_HEADER, fields[i].field);
+			return parse_text(p, fields[i].key, fields[i].field);
 	}
 	for (i = 0; i < sizeof(dates) / sizeof(dates[0]); i++) {
 		if (arg_is(a, dates[i].name))
@@ -668,6 +670,8 @@ eval(const struct search_node *nd, struct smatch *c)
 		return compare_day(nd->key, imap_date_day(when, tz), nd->day);
 	case SK_HEADER:
 		return (m = sm_message(c)) != NULL && imap_message_header_has(m, nd->field, nd->str);
+	case SK_ADDRESS:
+		return (m = sm_message(c)) != NULL && imap_message_address_has(m, nd->field, nd->str);
 	case SK_BODY:
 	case SK_TEXT:
 		return (m = sm_message(c)) != NULL &&

@@ -54,7 +54,19 @@ CONF
   for u in imaptest1 imaptest2; do
     echo imaptest-pw | "$build/osd" user add -c "$dir/osd.conf" "$u@imaptest.test" >/dev/null
   done
-  "$build/osd" imapd -c "$dir/osd.conf" > "$dir/imapd.log" 2>&1 &
+  # imaptest's folder broken/ holds one test, search-intdate, that never runs as shipped:
+  # it has no "messages:" header, so imaptest appends none of its mbox and every SEARCH
+  # comes back empty, from any server. Run a copy with "messages: all", and the server in
+  # EET/EEST as the test says it assumes (BEFORE/ON/SINCE take the day in the server's
+  # zone, as Dovecot does): the dates around both DST changes of 2007 are checked.
+  local tz= test_path=$cache/tests/$name
+  if [ "$name" = broken ]; then
+    tz=EET test_path=$dir/tests
+    mkdir -p "$test_path"
+    { echo "messages: all"; cat "$cache/tests/broken/search-intdate"; } > "$test_path/search-intdate"
+    cp "$cache/tests/broken/search-intdate.mbox" "$test_path/"
+  fi
+  env ${tz:+TZ=$tz} "$build/osd" imapd -c "$dir/osd.conf" > "$dir/imapd.log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do
     grep -q "ready" "$dir/imapd.log" 2>/dev/null && break
@@ -62,7 +74,7 @@ CONF
     sleep 0.1
   done
   "$imaptest" host=127.0.0.1 port="$port" user=imaptest1 user2=imaptest2 pass=imaptest-pw \
-    test="$cache/tests/$name" > "$dir/report.txt" 2>&1
+    test="$test_path" > "$dir/report.txt" 2>&1
   local rc=$?
   stop_imapd
   if grep -qE "died of signal|ERROR: AddressSanitizer|runtime error" "$dir/imapd.log"; then

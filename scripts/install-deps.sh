@@ -18,6 +18,9 @@ PACKAGES=(
   valgrind procps iproute2 openssl whois fetchmail
   # a real IMAP synchronizer (tests/integration/test_mbsync.py)
   isync
+  # Dovecot's imaptest is built from ../shared/tools/imaptest (scripts/imaptest.sh,
+  # tests/integration/test_imaptest.py) against Dovecot's development files
+  dovecot-dev make autoconf automake libtool
   # swaks --tls needs Net::SSLeay, swaks over IPv6 IO::Socket::INET6 (both only
   # recommended by swaks)
   libnet-ssleay-perl libio-socket-inet6-perl

@@ -190,6 +190,31 @@ test_imap_folders_create_and_list(void **state)
 	imap_folders_free(v, n);
 }
 
+/* Parents two levels up without a Maildir, and one missing parent of two children: each listed once, \Noselect. */
+static void
+test_imap_folders_list_missing_parents(void **state)
+{
+	const char *root = *state;
+	const char *err = NULL;
+	struct imap_folder *v;
+	size_t n;
+
+	create_ok(root, "A.B.C");
+	create_ok(root, "X.one");
+	create_ok(root, "X.two");
+	assert_int_equal(imap_folders_list(root, &v, &n, &err), 0);
+	assert_int_equal(n, 7);         /* INBOX A A.B A.B.C X X.one X.two */
+	assert_true(find(v, n, "A")->noselect);
+	assert_true(find(v, n, "A")->has_children);
+	assert_true(find(v, n, "A.B")->noselect);
+	assert_true(find(v, n, "A.B")->has_children);
+	assert_false(find(v, n, "A.B.C")->noselect);
+	assert_false(find(v, n, "A.B.C")->has_children);
+	assert_true(find(v, n, "X")->noselect);
+	assert_true(find(v, n, "X")->has_children);
+	imap_folders_free(v, n);
+}
+
 static void
 test_imap_folders_delete(void **state)
 {
@@ -290,7 +315,7 @@ static void
 test_imap_folders_subscriptions(void **state)
 {
 	const char *root = *state;
-	const char *err = NULL;
+	const char *err = NULL, *code = NULL;
 	struct imap_folder *v;
 	char p[PATH_MAX];
 	struct buf b;
@@ -317,6 +342,17 @@ test_imap_folders_subscriptions(void **state)
 	assert_int_equal(imap_folder_subscribe(root, "Sent", false, &err), 0);
 	assert_int_equal(imap_folders_list(root, &v, &n, &err), 0);
 	assert_false(find(v, n, "Sent")->subscribed);
+	imap_folders_free(v, n);
+	/* A subscription outlives its folder: listed \Noselect, no children, still subscribed; once. */
+	create_ok(root, "Gone.kid");
+	assert_int_equal(imap_folder_subscribe(root, "Gone.kid", true, &err), 0);
+	assert_int_equal(imap_folder_delete(root, "Gone.kid", &err, &code), 0);
+	assert_int_equal(imap_folders_list(root, &v, &n, &err), 0);
+	assert_int_equal(n, 3);         /* INBOX Gone.kid Sent: no parent "Gone" made up */
+	assert_true(find(v, n, "Gone.kid")->noselect);
+	assert_false(find(v, n, "Gone.kid")->has_children);
+	assert_true(find(v, n, "Gone.kid")->subscribed);
+	assert_false(find(v, n, "Sent")->noselect);
 	imap_folders_free(v, n);
 }
 
@@ -362,6 +398,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_imap_folders_name_checks),
 		cmocka_unit_test_setup_teardown(test_imap_folders_create_and_list, setup_root,
+						testutil_teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_imap_folders_list_missing_parents, setup_root,
 						testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_imap_folders_delete, setup_root, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_imap_folders_rename_children_follow, setup_root,

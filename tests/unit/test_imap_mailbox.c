@@ -315,6 +315,28 @@ test_imap_mailbox_flags_renamed_and_seen_by_others(void **state)
 	imap_mailbox_close(b);
 }
 
+/* Every message renamed by another session: one sync takes the new names of all (each found while earlier ones were taken). */
+static void
+test_imap_mailbox_sync_many_renamed_by_other(void **state)
+{
+	const char *root = *state;
+	struct imap_sync_report r;
+	struct imap_mailbox *a, *b;
+	uint32_t i;
+
+	deliver5(root);
+	a = open_ok(root, "INBOX", false);
+	b = open_ok(root, "INBOX", false);
+	for (i = 1; i <= 5; i++)
+		assert_int_equal(imap_mailbox_set_flags(b, i, IMAP_FLAG_DELETED, 0), 0);
+	sync_ok(a, false, &r);
+	assert_int_equal(r.n_changed, 5);
+	for (i = 1; i <= 5; i++)
+		assert_int_equal(imap_mailbox_msg(a, i)->flags, IMAP_FLAG_DELETED);
+	imap_mailbox_close(a);
+	imap_mailbox_close(b);
+}
+
 static void
 test_imap_mailbox_expunge_deleted_and_uid_expunge(void **state)
 {
@@ -718,6 +740,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_imap_mailbox_migrates_dovecot_uidlist, setup_root,
 						testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_imap_mailbox_migrates_courierimapuiddb, setup_root,
+						testutil_teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_imap_mailbox_sync_many_renamed_by_other, setup_root,
 						testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_imap_mailbox_open_errors, setup_root,
 						testutil_teardown_tmpdir),

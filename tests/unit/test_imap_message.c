@@ -394,6 +394,34 @@ test_imap_message_header_search(void **state)
 	imap_message_free(m);
 }
 
+/* FROM/TO/CC/BCC match the parsed addresses: comments inside an address do not hide it; names and groups match too. */
+static void
+test_imap_message_address_search(void **state)
+{
+	static const char msg[] =
+		"From: <user-from (comment)@ (comment) domain.org>\r\n"
+		"To: user-to@domain.org (RealTo), groupname: groupuser1@domain.org, G2 <gu2@domain.org>;\r\n"
+		"Subject: x\r\n\r\nbody\r\n";
+	struct imap_message *m = imap_message_new(msg, sizeof(msg) - 1), *e = load("encoded-words.eml");
+
+	(void)state;
+	assert_true(imap_message_address_has(m, "From", "user-from@domain.org"));
+	assert_true(imap_message_address_has(m, "from", "SER-FROM@DOM"));
+	assert_false(imap_message_address_has(m, "From", "comment"));
+	assert_true(imap_message_address_has(m, "To", "realto"));
+	assert_true(imap_message_address_has(m, "To", "user-to@domain.org"));
+	assert_true(imap_message_address_has(m, "To", "groupname"));
+	assert_true(imap_message_address_has(m, "To", "groupuser1@domain.org"));
+	assert_true(imap_message_address_has(m, "To", "G2 <gu2@"));
+	assert_true(imap_message_address_has(m, "To", ""));
+	assert_false(imap_message_address_has(m, "Cc", ""));
+	assert_false(imap_message_address_has(m, "To", "user-from"));
+	/* Encoded words in names are decoded before matching. */
+	assert_true(imap_message_address_has(e, "from", "ANDR\xc3\x89 pirard"));
+	imap_message_free(m);
+	imap_message_free(e);
+}
+
 /* Body search: transfer encodings undone and charsets converted; only text parts; TEXT adds headers. */
 static void
 test_imap_message_text_search(void **state)
@@ -535,6 +563,7 @@ main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_imap_message_crlf_form),
+		cmocka_unit_test(test_imap_message_address_search),
 		cmocka_unit_test(test_imap_message_envelope_samples),
 		cmocka_unit_test(test_imap_message_bodystructure_samples),
 		cmocka_unit_test(test_imap_message_body_without_extensions),
