@@ -6,23 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base64.h"
 #include "path.h"
-
-static int
-b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == ',')
-		return 63;      /* modified BASE64: ',' for '/' (RFC 3501 section 5.1.3) */
-	return -1;
-}
 
 /* One "&...-" run of modified UTF-7 at p (after '&'): its length up to and with '-', 0 when invalid. */
 static size_t
@@ -33,7 +18,7 @@ mutf7_run(const char *p)
 	size_t i, units = 0;
 
 	for (i = 0; p[i] != '-'; i++) {
-		int v = b64_value(p[i]);
+		int v = base64_value((unsigned char)p[i], ','); /* modified BASE64 (RFC 3501 section 5.1.3) */
 
 		if (v < 0)
 			return 0;

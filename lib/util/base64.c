@@ -7,9 +7,8 @@
 static const char alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* The 6-bit value of c, or -1 when c is not in the alphabet ('=' included). */
-static int
-b64_value(unsigned char c)
+int
+base64_value(unsigned char c, char char63)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -19,7 +18,7 @@ b64_value(unsigned char c)
 		return c - '0' + 52;
 	if (c == '+')
 		return 62;
-	if (c == '/')
+	if (c == (unsigned char)char63)
 		return 63;
 	return -1;
 }
@@ -51,7 +50,7 @@ base64_decode(const char *in, size_t inlen, unsigned char *out, size_t outsize,
 				errno = EINVAL;
 				return -1;
 			}
-			v[k] = b64_value(q[k]);
+			v[k] = base64_value(q[k], '/');
 			if (v[k] < 0) {
 				errno = EINVAL;
 				return -1;

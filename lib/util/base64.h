@@ -24,6 +24,13 @@
 int base64_decode(const char *in, size_t inlen, unsigned char *out, size_t outsize,
 		  size_t *outlen_r);
 
+/*
+ * The 6-bit value of c in the base64 alphabet whose 64th character is
+ * char63 ('/' in RFC 4648; ',' in IMAP's modified BASE64, RFC 3501
+ * section 5.1.3), or -1 when c is not in it ('=' included).
+ */
+int base64_value(unsigned char c, char char63);
+
 /* Append the padded base64 encoding of len bytes to out; 0 or -1 (EMSGSIZE). */
 int base64_encode(struct buf *out, const void *in, size_t len);
 
