@@ -3,12 +3,12 @@
 #
 #   bench/bench_imap.sh [--runs N] [--secs S] [--msgs M] [--large L] [--sessions N] [--idle N]
 #                       [--tests "login select fetch body mem"] [--build DIR] [--no-build]
-#                       [--tmpdir DIR] [--port N] [--dovecot-port N] [--keep]
+#                       [--tmpdir DIR] [--port N] [--dovecot-port N] [--dovecot-profile default|fast] [--keep]
 #
 # Makes one vpopmail-style tree with bench/imapload.py gen (users yNN
 # yescrypt and sNN sha512-crypt with 10 messages each, "big" with M messages
 # (default 10,000) of varied sizes, about 30% multipart, "large" with L
-# (default 60) messages of 64 KB - 1 MB with base64 attachments; password
+# (default 120) messages of 64 KB - 1 MB with base64 attachments; password
 # bench-pass, domain bench.test, owned by the system user "mail"), and copies
 # it: osd imapd serves one copy, a private Dovecot (own config, base_dir,
 # state and log under the work folder, never /etc/dovecot) the other, so
@@ -19,11 +19,15 @@
 #   select-first   SELECT big with no UID list (osd-uidlist / Dovecot's index+uidlist removed)
 #   select-again   SELECT big again (list and index in place)
 #   fetch-envelope FETCH 1:* (FLAGS ENVELOPE) on big: messages/s
-#   body           FETCH 1:* (BODY.PEEK[]) on large: MB/s of message octets
+#   body           FETCH 1:* (BODY.PEEK[]) on large, 3 times in one session: MB/s of message octets
 #   mem-session    PSS per idle session (LOGIN + SELECT INBOX), N sessions (default 16)
 #   mem-idle       PSS of the tree with N sessions in IDLE (default 200), and per session
+# --dovecot-profile fast: Dovecot reuses its processes (imap-login service_count 0,
+# process_min_avail 2; imap service_count 100, process_min_avail 4), as bench_pop3.sh's.
+# Both servers' sessions run as uid mail, and each IDLE takes an inotify instance:
+# fs.inotify.max_user_instances is raised to 4 x --idle for the run (restored at exit).
 # osd is build-j/ (debugoptimized; built when missing or stale unless --no-build).
-# Needs root (Dovecot; osd binds as root and drops to mail). About 6 minutes.
+# Needs root (Dovecot; osd binds as root and drops to mail). About 4 minutes.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,7 +39,8 @@ dc_port=11444
 runs=3
 secs=5
 msgs=10000
-large=60
+large=120
+dc_profile=default
 sessions=16
 idle=200
 tests="login select fetch body mem"
@@ -43,7 +48,7 @@ compile=1
 keep=0
 mail_user=mail
 
-usage() { sed -n '2,27s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,31s/^# \{0,1\}//p' "$0"; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--runs) runs=$2; shift ;;
@@ -58,6 +63,7 @@ while [ $# -gt 0 ]; do
 	--tmpdir) tmpdir=$2; shift ;;
 	--port) port=$2; shift ;;
 	--dovecot-port) dc_port=$2; shift ;;
+	--dovecot-profile) dc_profile=$2; shift ;;
 	--keep) keep=1 ;;
 	-h|--help) usage; exit 0 ;;
 	*) usage >&2; exit 100 ;;
@@ -88,7 +94,7 @@ done
 load=(python3 "$here/imapload.py")
 work=$tmpdir/osd-imapbench.$$
 mkdir -p "$work" && chmod 755 "$work"  # mail (osd) and Dovecot's uid must traverse it
-osd_pid="" dc_pid=""
+osd_pid="" dc_pid="" inotify_old=""
 stop_pid() {  # by PID only, bounded wait
 	local p=$1
 	[ -n "$p" ] && kill -0 "$p" 2>/dev/null || return 0
@@ -99,16 +105,24 @@ stop_pid() {  # by PID only, bounded wait
 cleanup() {
 	stop_pid "$osd_pid"
 	stop_pid "$dc_pid"
+	[ -z "$inotify_old" ] || echo "$inotify_old" >/proc/sys/fs/inotify/max_user_instances
 	if [ "$keep" = 1 ]; then echo "# kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# each IDLE session holds an inotify instance, all as uid mail (the default limit is 128)
+cur=$(cat /proc/sys/fs/inotify/max_user_instances)
+if [ "$cur" -lt $((4 * idle)) ]; then
+	inotify_old=$cur
+	echo $((4 * idle)) >/proc/sys/fs/inotify/max_user_instances
+fi
 load_now() { cut -d' ' -f1-3 /proc/loadavg; }
 echo "# osd imapd vs dovecot, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores," \
 	"cpu \"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')\"," \
 	"dovecot $(/usr/sbin/dovecot --version | cut -d' ' -f1), runs=$runs secs=$secs," \
 	"build $build ($(sed -n "s/^buildtype *= *//p" "$build/meson-private/cmd_line.txt" 2>/dev/null || true))," \
+	"dovecot profile $dc_profile, inotify max_user_instances $(cat /proc/sys/fs/inotify/max_user_instances)," \
 	"osd at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), load $(load_now)"
 t0=$(date +%s)
 "${load[@]}" gen "$work/osd" --msgs "$msgs" --large "$large" --owner "$owner" | sed 's/^/# data: /'
@@ -137,6 +151,14 @@ EOF
 osd_pid=$!
 
 # --- Dovecot: stock process model; passwd-file over the same vpasswd ----------
+dc_login="" dc_imap=""
+case $dc_profile in
+default) ;;
+fast) dc_login="service_count = 0
+  process_min_avail = 2"; dc_imap="service_count = 100
+  process_min_avail = 4" ;;
+*) die "--dovecot-profile: default or fast" ;;
+esac
 mkdir -p "$work/dc-run" "$work/dc-state" "$work/dc-index"
 chown "$owner" "$work/dc-index"
 cat >"$work/dovecot.conf" <<EOF
@@ -172,6 +194,10 @@ service imap-login {
   inet_listener imaps {
     port = 0
   }
+  $dc_login
+}
+service imap {
+  $dc_imap
 }
 service anvil {
   client_limit = 4000
