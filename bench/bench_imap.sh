@@ -129,7 +129,6 @@ t0=$(date +%s)
 cp -a "$work/osd" "$work/dc"
 sed -i "s|$work/osd/|$work/dc/|" "$work/dc/domains/bench.test/vpasswd"
 osd_md=$work/osd/domains/bench.test
-dc_md=$work/dc/domains/bench.test
 
 # --- osd imapd ---------------------------------------------------------------
 mkdir -p "$work/state/open-smtp"
@@ -225,7 +224,7 @@ forget_big() {
 peers="osd dovecot"
 # unmeasured warm-up: page cache, and each server's first look at the folders
 for p in $peers; do
-	for u in big large; do timeout 300 "${load[@]}" select "$(hp $p)" "$u@bench.test" bench-pass >/dev/null ||
+	for u in big large; do timeout 300 "${load[@]}" select "$(hp "$p")" "$u@bench.test" bench-pass >/dev/null ||
 		die "warm-up SELECT of $u on $p failed"; done
 done
 for r in $(seq "$runs"); do
@@ -233,23 +232,23 @@ for r in $(seq "$runs"); do
 	for t in $tests; do for p in $peers; do case $t in
 	login)
 		for c in 1 16; do for h in s:sha512 y:yescrypt; do
-			out=$(timeout $((secs + 150)) "${load[@]}" login "$(hp $p)" "${h%%:*}{i:02d}@bench.test" bench-pass \
+			out=$(timeout $((secs + 150)) "${load[@]}" login "$(hp "$p")" "${h%%:*}{i:02d}@bench.test" bench-pass \
 				--clients "$c" --secs "$secs")
 			emit "$p" "login-${h#*:}-c$c" "$r" "$out"
 		done; done ;;
 	select)
 		forget_big "$p"
-		emit "$p" select-first "$r" "$(timeout 300 "${load[@]}" select "$(hp $p)" big@bench.test bench-pass)"
-		emit "$p" select-again "$r" "$(timeout 300 "${load[@]}" select "$(hp $p)" big@bench.test bench-pass)" ;;
+		emit "$p" select-first "$r" "$(timeout 300 "${load[@]}" select "$(hp "$p")" big@bench.test bench-pass)"
+		emit "$p" select-again "$r" "$(timeout 300 "${load[@]}" select "$(hp "$p")" big@bench.test bench-pass)" ;;
 	fetch)
-		emit "$p" fetch-envelope "$r" "$(timeout 300 "${load[@]}" fetch "$(hp $p)" big@bench.test bench-pass)" ;;
+		emit "$p" fetch-envelope "$r" "$(timeout 300 "${load[@]}" fetch "$(hp "$p")" big@bench.test bench-pass)" ;;
 	body)
-		emit "$p" body "$r" "$(timeout 300 "${load[@]}" body "$(hp $p)" large@bench.test bench-pass)" ;;
+		emit "$p" body "$r" "$(timeout 300 "${load[@]}" body "$(hp "$p")" large@bench.test bench-pass)" ;;
 	mem)
-		emit "$p" mem-session "$r" "$(timeout 300 "${load[@]}" mem "$(hp $p)" 's{i:02d}@bench.test' bench-pass \
-			--pid "$(rootpid $p)" --sessions "$sessions")"
-		emit "$p" mem-idle "$r" "$(timeout 600 "${load[@]}" mem "$(hp $p)" 's{i:02d}@bench.test' bench-pass \
-			--pid "$(rootpid $p)" --sessions "$idle" --idle)" ;;
+		emit "$p" mem-session "$r" "$(timeout 300 "${load[@]}" mem "$(hp "$p")" 's{i:02d}@bench.test' bench-pass \
+			--pid "$(rootpid "$p")" --sessions "$sessions")"
+		emit "$p" mem-idle "$r" "$(timeout 600 "${load[@]}" mem "$(hp "$p")" 's{i:02d}@bench.test' bench-pass \
+			--pid "$(rootpid "$p")" --sessions "$idle" --idle)" ;;
 	*) die "unknown test $t" ;;
 	esac; done; done
 done

@@ -22,6 +22,7 @@ Standard library only. Every measuring command prints one key=value line.
   median FILE    the run=median lines of the run=N lines in FILE
 """
 import argparse
+import base64
 import email.utils
 import multiprocessing
 import os
@@ -160,7 +161,7 @@ def _selected(a):
 def fetch(a):
     c = _selected(a)
     t0 = time.perf_counter()
-    n, lit, _ = c.cmd('FETCH 1:* (FLAGS ENVELOPE)')
+    n, _, _ = c.cmd('FETCH 1:* (FLAGS ENVELOPE)')
     dt = time.perf_counter() - t0
     c.close()
     print(f'msgs={n} ms={dt * 1000:.0f} rate={n / dt:.0f}')
@@ -278,7 +279,6 @@ class Gen:
 
     def b64(self, size):
         raw = self.rnd.randbytes(size * 3 // 4)
-        import base64
         return base64.encodebytes(raw).decode()
 
     def headers(self, k, user, t):
