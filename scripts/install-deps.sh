@@ -14,7 +14,7 @@ PACKAGES=(
   # imapd: the MIME structure of messages (BODYSTRUCTURE, sections, SEARCH)
   libgmime-3.0-dev
   # tools used by tests and benchmarks
-  python3 tinycdb ucspi-tcp-ipv6 postfix swaks curl dnsmasq dovecot-pop3d
+  python3 tinycdb ucspi-tcp-ipv6 postfix swaks curl dnsmasq dovecot-pop3d dovecot-imapd
   valgrind procps iproute2 openssl whois fetchmail
   # a real IMAP synchronizer (tests/integration/test_mbsync.py)
   isync
