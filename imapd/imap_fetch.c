@@ -13,6 +13,8 @@
 
 /* At most this many attributes in one FETCH (the parser caps arguments too; this bounds the item table). */
 #define FETCH_ITEMS_MAX 64
+/* A file buffer up to this size is kept from one message to the next. */
+#define FETCH_RAW_KEEP ((size_t)4 * 1024 * 1024)
 
 enum fetch_kind {
 	FETCH_UID,
@@ -46,17 +48,18 @@ struct imap_fetch {
 	bool sets_seen;         /* a body part without .PEEK */
 	bool has_flags;         /* FLAGS asked for */
 	bool needs_data;        /* a section: the file is read before \Seen is stored */
+	struct buf raw;         /* each message's file, read into the same memory */
 };
 
 /* What one message gives while its reply is written: read at most once, parsed at most once. */
 struct fetch_msg {
 	struct imap_mailbox *mb;
 	uint32_t seq;
-	struct buf raw;         /* the file as stored */
+	struct buf *raw;        /* the file as stored (the FETCH's buffer, reused message after message) */
 	bool have_raw;
 	struct imap_message *m; /* parsed, when an attribute needs the MIME structure */
-	char *crlf;             /* the CRLF form made here when no parse is needed (BODY[], RFC822) */
-	size_t crlf_len;
+	uint64_t crlf_size;     /* the CRLF size of raw, once counted */
+	bool have_crlf_size;
 };
 
 /* Add an item: those without a literal go before the first with one. */
@@ -295,6 +298,7 @@ imap_fetch_parse(const struct imap_arg *args, size_t n, bool uid_command, struct
 		return -1;
 	}
 	f = xcalloc(1, sizeof(*f));
+	buf_init(&f->raw, 0);
 	/* UID FETCH: UID first, whether asked for or not (Dovecot; clients rely on it). */
 	if (uid_command && fetch_add_simple(f, FETCH_UID, error_r) < 0)
 		goto fail;
@@ -340,6 +344,7 @@ imap_fetch_free(struct imap_fetch *f)
 		free(f->items[i].name);
 		free(f->items[i].section);
 	}
+	buf_free(&f->raw);
 	free(f);
 }
 
@@ -408,7 +413,8 @@ fm_raw(struct fetch_msg *fm)
 {
 	if (fm->have_raw)
 		return 0;
-	if (imap_mailbox_read(fm->mb, fm->seq, &fm->raw) < 0)
+	buf_reset(fm->raw);
+	if (imap_mailbox_read(fm->mb, fm->seq, fm->raw) < 0)
 		return -1;
 	fm->have_raw = true;
 	return 0;
@@ -422,54 +428,117 @@ fm_message(struct fetch_msg *fm)
 		return 0;
 	if (fm_raw(fm) < 0)
 		return -1;
-	if ((fm->m = imap_message_new(fm->raw.data != NULL ? fm->raw.data : "", fm->raw.len)) == NULL) {
+	if ((fm->m = imap_message_new(fm->raw->data != NULL ? fm->raw->data : "", fm->raw->len)) == NULL) {
 		errno = ENOMEM;
 		return -1;
 	}
 	return 0;
 }
 
-/*
- * The CRLF form of the whole message (BODY[], RFC822) without the MIME
- * parse that it does not need: each LF not after a CR becomes CRLF,
- * which is imap_message_crlf_size's count.  Should the two ever
- * disagree, imap_message's own form is taken, so that a size and its
- * octets always match.
- */
+/* The CRLF size of the file (each LF not after a CR counts two), counted once. */
 static int
-fm_crlf(struct fetch_msg *fm, const char **data_r, size_t *len_r)
+fm_crlf_size(struct fetch_msg *fm, uint64_t *size_r)
 {
-	size_t i, o, n;
-	const char *d;
-
-	if (fm->m != NULL) {
-		*data_r = imap_message_data(fm->m, len_r);
-		return 0;
-	}
-	if (fm->crlf == NULL) {
+	if (!fm->have_crlf_size) {
 		if (fm_raw(fm) < 0)
 			return -1;
-		d = fm->raw.data != NULL ? fm->raw.data : "";
-		n = fm->raw.len;
-		fm->crlf = xmalloc(n * 2 + 1);
-		for (i = 0, o = 0; i < n; i++) {
-			if (d[i] == '\n' && (i == 0 || d[i - 1] != '\r'))
-				fm->crlf[o++] = '\r';
-			fm->crlf[o++] = d[i];
-		}
-		fm->crlf[o] = '\0';
-		fm->crlf_len = o;
-		if ((uint64_t)o != imap_message_crlf_size(d, n)) {
-			free(fm->crlf);
-			fm->crlf = NULL;
-			if (fm_message(fm) < 0)
-				return -1;
-			*data_r = imap_message_data(fm->m, len_r);
-			return 0;
-		}
+		fm->crlf_size = imap_message_crlf_size(fm->raw->data != NULL ? fm->raw->data : "", fm->raw->len);
+		fm->have_crlf_size = true;
 	}
-	*data_r = fm->crlf;
-	*len_r = fm->crlf_len;
+	*size_r = fm->crlf_size;
+	return 0;
+}
+
+/* Where crlf_window is in the CRLF form, and what it still takes. */
+struct crlf_out {
+	uint64_t pos;           /* octets of the CRLF form passed so far */
+	uint64_t off;           /* the window's first octet */
+	size_t left;            /* octets the window still takes */
+	char *w;
+};
+
+static void
+crlf_piece(struct crlf_out *c, const char *src, size_t k)
+{
+	size_t skip = 0, take;
+
+	if (c->pos + k <= c->off) {
+		c->pos += k;
+		return;
+	}
+	if (c->off > c->pos)
+		skip = (size_t)(c->off - c->pos);
+	take = k - skip < c->left ? k - skip : c->left;
+	memcpy(c->w, src + skip, take);
+	c->w += take;
+	c->left -= take;
+	c->pos += k;
+}
+
+/*
+ * Write the octets [off, off+n) of the CRLF form of d[0..len) (each LF
+ * not after a CR becomes CRLF: imap_message_crlf_size's count) to dst,
+ * line run by line run, without making the whole CRLF form first.  A
+ * literal holds no NUL (RFC 3501 section 4.3, CHAR8): a message with
+ * one gets 0x80 in its place, as Dovecot sends it.
+ */
+static void
+crlf_window(const char *d, size_t len, uint64_t off, size_t n, char *dst)
+{
+	struct crlf_out c = { .pos = 0, .off = off, .left = n, .w = dst };
+	const char *p = d, *end = d + len, *lf;
+	char *z;
+
+	while (p < end && c.left > 0) {
+		lf = memchr(p, '\n', (size_t)(end - p));
+		if (lf == NULL) {
+			crlf_piece(&c, p, (size_t)(end - p));
+			break;
+		}
+		crlf_piece(&c, p, (size_t)(lf - p));
+		if (c.left == 0)
+			break;
+		if (lf == d || lf[-1] != '\r')
+			crlf_piece(&c, "\r\n", 2);
+		else
+			crlf_piece(&c, "\n", 1);
+		p = lf + 1;
+	}
+	if (memchr(d, '\0', len) != NULL) {
+		for (z = memchr(dst, '\0', n); z != NULL; z = memchr(z + 1, '\0', (size_t)(dst + n - z - 1)))
+			*z = (char)0x80;
+	}
+}
+
+/*
+ * BODY[], RFC822 (and the partial forms) without the MIME parse that
+ * they do not need: " {n}\r\n" and the CRLF form's octets written
+ * straight into out from the file as stored, in one pass.
+ */
+static int
+write_whole_literal(const struct fetch_item *it, struct fetch_msg *fm, struct buf *out)
+{
+	uint64_t size, off = 0, n;
+
+	if (fm_crlf_size(fm, &size) < 0)
+		return -1;
+	n = size;
+	if (it->partial) {
+		off = it->origin < size ? it->origin : size;
+		n = size - off;
+		if (it->count < n)
+			n = it->count;
+	}
+	if (n >= SIZE_MAX) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	if (buf_printf(out, " {%zu}\r\n", (size_t)n) < 0 || buf_reserve(out, (size_t)n) < 0)
+		return -1;
+	crlf_window(fm->raw->data != NULL ? fm->raw->data : "", fm->raw->len, off, (size_t)n,
+		    out->data + out->len);
+	out->len += (size_t)n;
+	out->data[out->len] = '\0';
 	return 0;
 }
 
@@ -500,16 +569,13 @@ fm_size(struct fetch_msg *fm, const struct imap_msg *msg, uint64_t *size_r)
 		*size_r = len;
 		return 0;
 	}
-	if (fm->crlf != NULL) {
-		*size_r = fm->crlf_len;
+	if (fm->have_crlf_size) {
+		*size_r = fm->crlf_size;
 		return 0;
 	}
 	if (msg->name != NULL && imap_fetch_name_vsize(msg->name, size_r))
 		return 0;
-	if (fm_raw(fm) < 0)
-		return -1;
-	*size_r = imap_message_crlf_size(fm->raw.data != NULL ? fm->raw.data : "", fm->raw.len);
-	return 0;
+	return fm_crlf_size(fm, size_r);
 }
 
 /* " {n}\r\n" and the octets [origin, origin+count) of data. */
@@ -583,8 +649,9 @@ write_item(const struct fetch_item *it, struct fetch_msg *fm, const struct imap_
 		if (buf_append_str(out, it->name) < 0)
 			return -1;
 		if (it->section[0] == '\0') {
-			if (fm_crlf(fm, &data, &len) < 0)
-				return -1;
+			if (fm->m == NULL)
+				return write_whole_literal(it, fm, out);
+			data = imap_message_data(fm->m, &len);
 			return write_literal(it, data, len, out);
 		}
 		if (fm_message(fm) < 0)
@@ -602,7 +669,7 @@ write_item(const struct fetch_item *it, struct fetch_msg *fm, const struct imap_
 int
 imap_fetch_message(struct imap_fetch *f, struct imap_mailbox *mb, uint32_t seq, struct buf *out)
 {
-	struct fetch_msg fm = { .mb = mb, .seq = seq };
+	struct fetch_msg fm = { .mb = mb, .seq = seq, .raw = &f->raw };
 	const struct imap_msg *msg;
 	struct buf tmp;
 	size_t start = out->len, items_start = 0, i;
@@ -613,7 +680,6 @@ imap_fetch_message(struct imap_fetch *f, struct imap_mailbox *mb, uint32_t seq, 
 		errno = EINVAL;
 		return -1;
 	}
-	buf_init(&fm.raw, 0);
 	buf_init(&tmp, 0);
 	/*
 	 * Read what the body parts need before \Seen is stored: a message
@@ -667,9 +733,12 @@ done:
 		out->data[start] = '\0';
 	}
 	buf_free(&tmp);
-	buf_free(&fm.raw);
-	free(fm.crlf);
 	imap_message_free(fm.m);
+	/* A big message's memory is not kept for the next one. */
+	if (f->raw.cap > FETCH_RAW_KEEP)
+		buf_free(&f->raw);
+	else
+		buf_reset(&f->raw);
 	errno = saved;
 	return ret;
 }

@@ -40,10 +40,10 @@ buf_reset(struct buf *b)
 }
 
 /*
- * Make room for add more bytes plus the terminating NUL.  The bound is
- * checked by subtraction so that a huge add cannot wrap around.
+ * The bound is checked by subtraction so that a huge add cannot wrap
+ * around.
  */
-static int
+int
 buf_reserve(struct buf *b, size_t add)
 {
 	size_t need, cap;

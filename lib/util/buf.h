@@ -19,6 +19,12 @@ void buf_reset(struct buf *b);
 
 /* Append bytes; 0 on success, -1 with errno = EMSGSIZE past the bound. */
 int buf_append(struct buf *b, const void *data, size_t len);
+/*
+ * Make room for add more bytes plus the terminating NUL (data[len..cap)
+ * may then be written directly; the writer sets len and the NUL).  0, or
+ * -1 with errno = EMSGSIZE past the bound.
+ */
+int buf_reserve(struct buf *b, size_t add);
 int buf_append_str(struct buf *b, const char *s);
 int buf_append_char(struct buf *b, char c);
 /*

@@ -1,5 +1,6 @@
 /* test_imap_fetch.c - unit tests for FETCH (imapd/imap_fetch.c) on a real Maildir: every attribute and macro, the reply lines exactly, partials, \Seen. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -461,6 +463,99 @@ test_imap_fetch_nul_and_separators(void **state)
 	assert_memory_equal(f->out.data, want, f->out.len);
 }
 
+/* The CRLF form as it was made before the single pass: each LF not after a CR gets a CR, NUL becomes 0x80. */
+static size_t
+reference_crlf(const char *d, size_t n, char *o)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (d[i] == '\n' && (i == 0 || d[i - 1] != '\r'))
+			o[k++] = '\r';
+		o[k++] = d[i] == '\0' ? (char)0x80 : d[i];
+	}
+	return k;
+}
+
+/*
+ * BODY[] and RFC822 written from the file in one pass equal, octet for
+ * octet, the CRLF form made the old way and the parsed message's own
+ * form (asked for with ENVELOPE, which parses it), whole and for every
+ * partial <origin.count>: CRLF, bare LF (first octet too), NUL, CR
+ * alone, no final newline, an empty file.
+ */
+static void
+test_imap_fetch_whole_body_single_pass_equals_crlf_form(void **state)
+{
+	static const struct {
+		const char *d;
+		size_t n;
+	} samples[] = {
+		{ "Subject: a\r\n\r\nb\nc", 18 },
+		{ "\n\nX: y\n\nbody\n", 13 },
+		{ "A: b\n\nx\0y\r\n\0\n\0", 14 },
+		{ "S: 1\r\n\r\ncr\ralone\r\r\nend", 22 },
+		{ "no newline at all", 17 },
+		{ "\r\n", 2 },
+		{ "", 0 },
+	};
+	struct fx *f = *state;
+	struct imap_sync_report r;
+	char path[4096], want[128], attrs[64], head[64];
+	const char *error;
+	size_t i, wlen, off, cnt, base;
+	int fd;
+
+	for (i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+		snprintf(path, sizeof(path), "%s/cur/17500000%02zu.M%zuP9.test:2,S", f->tb.root, i, i);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, samples[i].d, samples[i].n), (ssize_t)samples[i].n);
+		close(fd);
+	}
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(imap_mailbox_sync(f->tb.mb, true, &r, &error), 0);
+	free(r.expunged);
+	free(r.changed);
+	assert_int_equal(imap_mailbox_count(f->tb.mb), 4 + sizeof(samples) / sizeof(samples[0]));
+	for (i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+		uint32_t seq = (uint32_t)(5 + i);
+
+		wlen = reference_crlf(samples[i].d, samples[i].n, want);
+		assert_int_equal(fetch(f, seq, "BODY.PEEK[]", false), 0);
+		snprintf(head, sizeof(head), "* %u FETCH (BODY[] {%zu}\r\n", seq, wlen);
+		base = strlen(head);
+		assert_int_equal(f->out.len, base + wlen + 3);
+		assert_memory_equal(f->out.data, head, base);
+		assert_memory_equal(f->out.data + base, want, wlen);
+		/* The parsed form: ENVELOPE first (no literal), then the same octets. */
+		assert_int_equal(fetch(f, seq, "(ENVELOPE BODY.PEEK[])", false), 0);
+		assert_true(f->out.len > wlen + 3);
+		assert_memory_equal(f->out.data + f->out.len - 3 - wlen, want, wlen);
+		assert_memory_equal(f->out.data + f->out.len - 3 - wlen - strlen("BODY[] {0}\r\n") -
+				    (wlen >= 10 ? 1 : 0), "BODY[]", 6);
+		/* RFC822.SIZE agrees. */
+		assert_int_equal(fetch(f, seq, "RFC822.SIZE", false), 0);
+		snprintf(head, sizeof(head), "* %u FETCH (RFC822.SIZE %zu)\r\n", seq, wlen);
+		assert_out(f, head);
+		for (off = 0; off <= wlen + 1; off++) {
+			for (cnt = 0; cnt <= wlen + 1 - off + 1; cnt++) {
+				size_t o = off < wlen ? off : wlen, k = wlen - o < cnt ? wlen - o : cnt;
+
+				snprintf(attrs, sizeof(attrs), "BODY.PEEK[]<%zu.%zu>", off, cnt);
+				assert_int_equal(fetch(f, seq, attrs, false), 0);
+				snprintf(head, sizeof(head), "* %u FETCH (BODY[]<%zu> {%zu}\r\n", seq, off, k);
+				base = strlen(head);
+				assert_int_equal(f->out.len, base + k + 3);
+				assert_memory_equal(f->out.data, head, base);
+				if (k > 0)
+					assert_memory_equal(f->out.data + base, want + o, k);
+				assert_memory_equal(f->out.data + base + k, ")\r\n", 3);
+			}
+		}
+	}
+}
+
 static void
 test_imap_fetch_bad_attributes(void **state)
 {
@@ -566,6 +661,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_imap_fetch_body_sets_seen_and_reports_flags, setup_rw, teardown),
 		cmocka_unit_test_setup_teardown(test_imap_fetch_seen_flags_after_short_items, setup_rw, teardown),
 		cmocka_unit_test_setup_teardown(test_imap_fetch_rfc822_sets_seen, setup_rw, teardown),
+		cmocka_unit_test_setup_teardown(test_imap_fetch_whole_body_single_pass_equals_crlf_form, setup_rw, teardown),
 		cmocka_unit_test_setup_teardown(test_imap_fetch_rfc822_text_sets_seen, setup_rw, teardown),
 		cmocka_unit_test_setup_teardown(test_imap_fetch_peek_and_rfc822_header_leave_seen, setup_rw, teardown),
 		cmocka_unit_test_setup_teardown(test_imap_fetch_readonly_does_not_set_seen, setup_ro, teardown),
