@@ -575,7 +575,15 @@ fm_size(struct fetch_msg *fm, const struct imap_msg *msg, uint64_t *size_r)
 	}
 	if (msg->name != NULL && imap_fetch_name_vsize(msg->name, size_r))
 		return 0;
-	return fm_crlf_size(fm, size_r);
+	/* Counted by an earlier session and kept in the UID list. */
+	if (msg->vsize != 0) {
+		*size_r = msg->vsize;
+		return 0;
+	}
+	if (fm_crlf_size(fm, size_r) < 0)
+		return -1;
+	imap_mailbox_set_vsize(fm->mb, fm->seq, *size_r);
+	return 0;
 }
 
 /* " {n}\r\n" and the octets [origin, origin+count) of data. */

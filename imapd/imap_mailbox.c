@@ -71,6 +71,14 @@ struct imap_mailbox {
 	uint32_t recent;
 	bool scanned;
 	struct timespec new_m, new_c, cur_m, cur_c;     /* the folders at the start of the last scan */
+	/*
+	 * The last scan read both folders without a change under it (whole),
+	 * and neither had changed in the DIRTY_SECONDS before it began
+	 * (quiet): a later change gives them other timestamps, so the scan
+	 * can stand for the folders in the UID list (its stamps).
+	 */
+	bool scan_whole, scan_quiet;
+	bool vsize_dirty;               /* a message's vsize noted, not yet in the list */
 	uint32_t *rep_exp, *rep_chg;
 	size_t rep_exp_cap, rep_chg_cap;
 };
@@ -366,13 +374,17 @@ scan_all(struct imap_mailbox *mb, struct scan *s)
 {
 	int tries;
 
+	mb->scan_whole = mb->scan_quiet = false;
 	for (tries = 0; tries < SCAN_TRIES; tries++) {
 		struct stat n0, c0, n1, c1;
+		time_t now = time(NULL);
 		size_t i, o;
 
 		scan_free(s);
 		if (fstat(mb->new_fd, &n0) == -1 || fstat(mb->cur_fd, &c0) == -1)
 			return -1;
+		/* Each change of an entry sets the mtime to the current time: one after a quiet scan gives another. */
+		mb->scan_quiet = now - n0.st_mtim.tv_sec >= DIRTY_SECONDS && now - c0.st_mtim.tv_sec >= DIRTY_SECONDS;
 		if (scan_dir(s, mb->new_fd, true) == -1 || scan_dir(s, mb->cur_fd, false) == -1)
 			return -1;
 		if (fstat(mb->new_fd, &n1) == -1 || fstat(mb->cur_fd, &c1) == -1)
@@ -394,8 +406,10 @@ scan_all(struct imap_mailbox *mb, struct scan *s)
 		}
 		s->n = o;
 		if (ts_eq(&n0.st_mtim, &n1.st_mtim) && ts_eq(&c0.st_mtim, &c1.st_mtim) &&
-		    ts_eq(&n0.st_ctim, &n1.st_ctim) && ts_eq(&c0.st_ctim, &c1.st_ctim))
+		    ts_eq(&n0.st_ctim, &n1.st_ctim) && ts_eq(&c0.st_ctim, &c1.st_ctim)) {
+			mb->scan_whole = true;
 			break;
+		}
 	}
 	return 0;
 }
@@ -432,6 +446,74 @@ new_order_cmp(const void *pa, const void *pb)
 	if (a->usec != b->usec)
 		return a->usec < b->usec ? -1 : 1;
 	return strcmp(a->name, b->name);
+}
+
+/* Whether a scanned name can be kept in the UID list whole (the list's words: printable, no space). */
+static bool
+name_listable(const struct scan_ent *e)
+{
+	const char *p;
+
+	for (p = e->name; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			return false;
+	return e->uid != 0;
+}
+
+/*
+ * Under the lock, before the list is written: each entry's file as the
+ * scan s saw it, and the scan's stamps when it can stand for the folders
+ * (whole, quiet, every file listed); else no stamps, and the next SELECT
+ * reads the folders.
+ */
+static void
+list_note_scan(struct imap_mailbox *mb, const struct scan *s)
+{
+	size_t i;
+	bool ok = mb->scan_whole && mb->scan_quiet;
+
+	for (i = 0; i < s->n && ok; i++)
+		ok = name_listable(&s->v[i]);
+	mb->ul.have_stamps = false;
+	if (!ok)
+		return;
+	for (i = 0; i < mb->ul.n; i++)
+		if (mb->ul.v[i].info != NULL)
+			imap_uidlist_set_info(&mb->ul, i, NULL, false);
+	for (i = 0; i < s->n; i++) {
+		const struct imap_uid_entry *u = imap_uidlist_find(&mb->ul, s->v[i].uid);
+
+		if (u == NULL || strlen(u->base) != s->v[i].base_len) {
+			return;         /* cannot be: stamps stay off */
+		}
+		imap_uidlist_set_info(&mb->ul, (size_t)(u - mb->ul.v), s->v[i].name + s->v[i].base_len,
+				      s->v[i].in_new);
+	}
+	mb->ul.have_stamps = true;
+	mb->ul.new_m = mb->new_m;
+	mb->ul.new_c = mb->new_c;
+	mb->ul.cur_m = mb->cur_m;
+	mb->ul.cur_c = mb->cur_c;
+}
+
+/* Under the lock: the vsizes noted by this session into the list's entries of the same files. */
+static void
+list_note_vsizes(struct imap_mailbox *mb)
+{
+	size_t i;
+
+	if (!mb->vsize_dirty)
+		return;
+	for (i = 0; i < mb->n; i++) {
+		const struct mb_msg *m = &mb->msgs[i];
+		const struct imap_uid_entry *u;
+
+		if (m->pub.vsize == 0 || (u = imap_uidlist_find(&mb->ul, m->pub.uid)) == NULL)
+			continue;
+		if (strlen(u->base) == m->base_len && memcmp(u->base, m->name, m->base_len) == 0)
+			mb->ul.v[u - mb->ul.v].vsize = m->pub.vsize;
+	}
+	mb->vsize_dirty = false;
 }
 
 /*
@@ -498,6 +580,8 @@ assign_uids(struct imap_mailbox *mb, struct scan *s, uint32_t listed_before, uin
 		*recent_to_r = mb->ul.next_uid;
 		mb->ul.first_recent = mb->ul.next_uid;
 	}
+	list_note_scan(mb, s);
+	list_note_vsizes(mb);
 	r = imap_uidlist_write(&mb->ul, mb->dir);
 out:
 	free(fresh);
@@ -563,6 +647,78 @@ move_new_to_cur(struct imap_mailbox *mb, struct mb_msg *m)
 		msg_set_name(m, xstrdup(name), false);  /* ENOENT: another session moved it there */
 }
 
+/*
+ * The first view of a folder from its UID list, without reading new/ and
+ * cur/, when they still have the stamps of the complete scan that wrote
+ * the list's file names (see list_note_scan: that scan began 2 seconds
+ * or more after their last change, so any later change gave them other
+ * timestamps), and no \Recent is to be claimed nor file moved from new/
+ * (both write).  1 when made, 0 when the folders must be read, -1 with
+ * errno.
+ */
+static int
+view_from_list(struct imap_mailbox *mb)
+{
+	const struct imap_uidlist *ul = &mb->ul;
+	struct stat n, c;
+	time_t now = time(NULL);
+	size_t i, count = 0;
+
+	if (ul->source != IMAP_UIDLIST_OSD || !ul->have_stamps || ul->uidvalidity == 0 ||
+	    (!mb->readonly && ul->first_recent < ul->next_uid))
+		return 0;
+	if (fstat(mb->new_fd, &n) == -1 || fstat(mb->cur_fd, &c) == -1)
+		return -1;
+	if (!ts_eq(&n.st_mtim, &ul->new_m) || !ts_eq(&n.st_ctim, &ul->new_c) ||
+	    !ts_eq(&c.st_mtim, &ul->cur_m) || !ts_eq(&c.st_ctim, &ul->cur_c))
+		return 0;
+	if (now - n.st_mtim.tv_sec < DIRTY_SECONDS || now - c.st_mtim.tv_sec < DIRTY_SECONDS)
+		return 0;
+	for (i = 0; i < ul->n; i++) {
+		if (ul->v[i].info == NULL)
+			continue;
+		if (ul->v[i].in_new && !mb->readonly)
+			return 0;
+		count++;
+	}
+	if (count > MAILBOX_MAX_MESSAGES)
+		return 0;
+	mb->msgs = xreallocarray(NULL, count + 1, sizeof(*mb->msgs));
+	mb->cap = count + 1;
+	for (i = 0; i < ul->n; i++) {
+		const struct imap_uid_entry *u = &ul->v[i];
+		struct mb_msg *m;
+		size_t bl, il;
+		char *name;
+
+		if (u->info == NULL)
+			continue;
+		bl = strlen(u->base);
+		il = strlen(u->info);
+		name = xmalloc(bl + il + 1);
+		memcpy(name, u->base, bl);
+		memcpy(name + bl, u->info, il + 1);
+		m = &mb->msgs[mb->n++];
+		memset(m, 0, sizeof(*m));
+		m->pub.uid = u->uid;
+		m->pub.vsize = u->vsize;
+		msg_set_name(m, name, u->in_new);
+		parse_info(m->name, &m->pub.flags, &m->pub.keywords);
+		msg_fill(m, m->in_new ? mb->new_fd : mb->cur_fd);
+		/* No claim is due (checked above): EXAMINE counts those not yet taken. */
+		m->pub.recent = mb->readonly && m->pub.uid >= ul->first_recent;
+		if (m->pub.recent)
+			mb->recent++;
+		mb->max_uid = m->pub.uid;
+	}
+	mb->scanned = true;
+	mb->new_m = ul->new_m;
+	mb->new_c = ul->new_c;
+	mb->cur_m = ul->cur_m;
+	mb->cur_c = ul->cur_c;
+	return 1;
+}
+
 static int
 do_sync(struct imap_mailbox *mb, bool report_expunges, struct imap_sync_report *r,
 	const char **error_r)
@@ -583,6 +739,19 @@ do_sync(struct imap_mailbox *mb, bool report_expunges, struct imap_sync_report *
 	if (imap_uidlist_refresh(&mb->ul, mb->dir) == -1) {
 		*error_r = "cannot read the UID list";
 		return -1;
+	}
+	if (!mb->scanned && mb->n == 0) {
+		int c = view_from_list(mb);
+
+		if (c == -1) {
+			*error_r = "cannot read the folder";
+			return -1;
+		}
+		if (c == 1) {
+			r->count_changed = true;
+			r->keywords_changed = kw_changed;
+			return 0;
+		}
 	}
 	/*
 	 * The cheap check: nothing to do when neither folder changed (new UIDs
@@ -618,6 +787,11 @@ do_sync(struct imap_mailbox *mb, bool report_expunges, struct imap_sync_report *
 	match_uids(mb, &s, &matched);
 	need = mb->ul.uidvalidity == 0 || mb->ul.source != IMAP_UIDLIST_OSD ||
 	       (!mb->readonly && mb->ul.first_recent < mb->ul.next_uid);
+	/* The list's files and stamps out of date, and this scan can stand for the folders: write it. */
+	if (mb->scan_whole && mb->scan_quiet &&
+	    (!mb->ul.have_stamps || !ts_eq(&mb->ul.new_m, &mb->new_m) || !ts_eq(&mb->ul.new_c, &mb->new_c) ||
+	     !ts_eq(&mb->ul.cur_m, &mb->cur_m) || !ts_eq(&mb->ul.cur_c, &mb->cur_c)))
+		need = true;
 	for (i = 0; i < s.n && !need; i++)
 		if (s.v[i].uid == 0)
 			need = true;
@@ -693,6 +867,7 @@ do_sync(struct imap_mailbox *mb, bool report_expunges, struct imap_sync_report *
 	if (nadd > 1)
 		qsort(add, nadd, sizeof(*add), uid_ent_cmp);
 	for (i = 0; i < nadd; i++) {
+		const struct imap_uid_entry *u;
 		struct mb_msg *m;
 
 		if (mb->n == mb->cap) {
@@ -706,6 +881,9 @@ do_sync(struct imap_mailbox *mb, bool report_expunges, struct imap_sync_report *
 		add[i]->name = NULL;
 		parse_info(m->name, &m->pub.flags, &m->pub.keywords);
 		msg_fill(m, m->in_new ? mb->new_fd : mb->cur_fd);
+		if ((u = imap_uidlist_find(&mb->ul, m->pub.uid)) != NULL && strlen(u->base) == m->base_len &&
+		    memcmp(u->base, m->name, m->base_len) == 0)
+			m->pub.vsize = u->vsize;
 		/* \Recent: the first session to take it (read-write), else all not yet taken (EXAMINE, STATUS). */
 		if (mb->readonly)
 			m->pub.recent = m->pub.uid >= mb->ul.first_recent;
@@ -804,12 +982,39 @@ fail:
 }
 
 void
+imap_mailbox_set_vsize(struct imap_mailbox *mb, uint32_t seq, uint64_t vsize)
+{
+	if (seq == 0 || seq > mb->n || mb->msgs[seq - 1].pub.vsize == vsize)
+		return;
+	mb->msgs[seq - 1].pub.vsize = vsize;
+	mb->vsize_dirty = true;
+}
+
+/* The vsizes noted and not yet written: into the list now (best effort, under the lock). */
+static void
+flush_vsizes(struct imap_mailbox *mb)
+{
+	int lock;
+
+	if (!mb->vsize_dirty || mb->ul.source != IMAP_UIDLIST_OSD)
+		return;
+	if ((lock = imap_uidlist_lock(mb->dir)) == -1)
+		return;
+	if (imap_uidlist_refresh(&mb->ul, mb->dir) != -1 && mb->ul.source == IMAP_UIDLIST_OSD) {
+		list_note_vsizes(mb);
+		(void)imap_uidlist_write(&mb->ul, mb->dir);
+	}
+	imap_uidlist_unlock(lock);
+}
+
+void
 imap_mailbox_close(struct imap_mailbox *mb)
 {
 	size_t i;
 
 	if (mb == NULL)
 		return;
+	flush_vsizes(mb);
 	for (i = 0; i < mb->n; i++)
 		free(mb->msgs[i].name);
 	free(mb->msgs);

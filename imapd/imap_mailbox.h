@@ -32,6 +32,7 @@ struct imap_msg {
 	time_t internal_date;           /* the file's mtime: its delivery (or APPEND) time */
 	uint64_t file_size;             /* octets on disk (,S= in the name, else stat) */
 	const char *name;               /* the file's name in cur/ (or new/ until moved) */
+	uint64_t vsize;                 /* the CRLF size (RFC822.SIZE) from the UID list, 0 unknown */
 };
 
 /* What changed since the last sync, for the untagged replies. */
@@ -91,6 +92,13 @@ int imap_mailbox_sync(struct imap_mailbox *mb, bool report_expunges, struct imap
  * out.  -1 with errno ENOENT when another program removed it meanwhile.
  */
 int imap_mailbox_read(struct imap_mailbox *mb, uint32_t seq, struct buf *out);
+
+/*
+ * Note the CRLF size of message seq (counted from its file): kept in the
+ * UID list at its next write, or when the folder is closed, for later
+ * sessions' RFC822.SIZE.
+ */
+void imap_mailbox_set_vsize(struct imap_mailbox *mb, uint32_t seq, uint64_t vsize);
 
 /* Set the flags and keywords of seq (renames its file).  ENOENT: gone meanwhile. */
 int imap_mailbox_set_flags(struct imap_mailbox *mb, uint32_t seq, unsigned flags, uint32_t keywords);

@@ -20,6 +20,9 @@
 
 /* A UID list or keyword file bigger than this is refused (1,000,000 lines of ~80 octets fit). */
 #define UIDLIST_FILE_MAX (256u * 1024 * 1024)
+/* parse_header's versions of osd-uidlist (1-3 are Dovecot's and Courier's). */
+#define OSD_V1 0
+#define OSD_V2 (-2)
 #define KEYWORDS_FILE_MAX (64u * 1024)
 /* The lock: this many tries 10 ms apart. */
 #define LOCK_TRIES 3000
@@ -40,6 +43,7 @@ uidlist_clear(struct imap_uidlist *ul)
 	for (i = 0; i < ul->n; i++)
 		free(ul->v[i].base);
 	ul->n = 0;
+	ul->have_stamps = false;
 	ul->uidvalidity = 0;
 	ul->next_uid = 1;
 	ul->first_recent = 1;
@@ -84,16 +88,80 @@ parse_u32(const char *s, size_t len, uint32_t *v_r)
 	return true;
 }
 
+/* base and info in one allocation: "<base>\0<info>\0", info NULL when ilen is SIZE_MAX. */
 static void
+entry_set(struct imap_uid_entry *e, const char *base, size_t len, const char *info, size_t ilen)
+{
+	char *b = xmalloc(len + 2 + (ilen == SIZE_MAX ? 0 : ilen));
+
+	memcpy(b, base, len);
+	b[len] = '\0';
+	e->info = NULL;
+	if (ilen != SIZE_MAX) {
+		e->info = b + len + 1;
+		memcpy(e->info, info, ilen);
+		e->info[ilen] = '\0';
+	}
+	e->base = b;
+}
+
+static struct imap_uid_entry *
 entry_push(struct imap_uidlist *ul, uint32_t uid, const char *base, size_t len)
 {
+	struct imap_uid_entry *e;
+
 	if (ul->n == ul->cap) {
 		ul->cap = ul->cap == 0 ? 256 : ul->cap * 2;
 		ul->v = xreallocarray(ul->v, ul->cap, sizeof(*ul->v));
 	}
-	ul->v[ul->n].uid = uid;
-	ul->v[ul->n].base = xstrndup(base, len);
-	ul->n++;
+	e = &ul->v[ul->n++];
+	memset(e, 0, sizeof(*e));
+	e->uid = uid;
+	entry_set(e, base, len, NULL, SIZE_MAX);
+	return e;
+}
+
+void
+imap_uidlist_set_info(struct imap_uidlist *ul, size_t i, const char *info, bool in_new)
+{
+	struct imap_uid_entry *e = &ul->v[i];
+	char *old = e->base;
+
+	if (info == NULL && e->info == NULL)
+		return;
+	if (info != NULL && e->info != NULL && e->in_new == in_new && strcmp(info, e->info) == 0)
+		return;
+	entry_set(e, old, strlen(old), info, info != NULL ? strlen(info) : SIZE_MAX);
+	e->in_new = in_new;
+	free(old);
+}
+
+/* The rest of a file name after its base, as kept in a list: printable, no space or '/'. */
+static bool
+info_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f || s[i] == '/')
+			return false;
+	return len == 0 || s[0] == ':';
+}
+
+/* "<sec>.<nsec>" */
+static bool
+parse_stamp(const char *s, size_t len, struct timespec *ts)
+{
+	const char *dot = memchr(s, '.', len);
+	uint64_t sec, nsec;
+
+	if (dot == NULL || dot == s || (size_t)(s + len - dot - 1) != 9 ||
+	    decimal_parse(s, (size_t)(dot - s), (uint64_t)1 << 40, &sec) == -1 ||
+	    decimal_parse(dot + 1, 9, 999999999, &nsec) == -1)
+		return false;
+	ts->tv_sec = (time_t)sec;
+	ts->tv_nsec = (long)nsec;
+	return true;
 }
 
 /* A base name as kept: printable, no '/', not empty, bounded; cut at ':'. */
@@ -120,9 +188,11 @@ base_ok(const char *s, size_t *len)
 static void
 parse_entry(struct imap_uidlist *ul, int version, const char *p, const char *end)
 {
+	struct imap_uid_entry *e;
 	const char *w, *name;
 	size_t wl, nl;
 	uint32_t uid;
+	uint64_t vs;
 
 	if (!next_word(&p, end, &w, &wl) || !parse_u32(w, wl, &uid) || uid == 0)
 		return;
@@ -152,10 +222,29 @@ parse_entry(struct imap_uidlist *ul, int version, const char *p, const char *end
 		return;
 	if (ul->n >= IMAP_UIDLIST_MAX)
 		return;
-	entry_push(ul, uid, name, nl);
+	e = entry_push(ul, uid, name, nl);
+	if (version != OSD_V2)
+		return;
+	/* " n|c<info>": the file as the last complete scan saw it; " W<vsize>". */
+	while (next_word(&p, end, &w, &wl)) {
+		if ((w[0] == 'n' || w[0] == 'c') && e->info == NULL && info_ok(w + 1, wl - 1)) {
+			char *old = e->base;
+
+			entry_set(e, old, nl, w + 1, wl - 1);
+			free(old);
+			e->in_new = w[0] == 'n';
+		} else if (w[0] == 'W' && wl > 1 && decimal_parse(w + 1, wl - 1, UINT64_MAX / 2, &vs) == 0) {
+			e->vsize = vs;
+		} else {
+			/* Not this version's: the entry stands without its file (a scan finds it). */
+			if (e->info != NULL)
+				imap_uidlist_set_info(ul, ul->n - 1, NULL, false);
+			ul->have_stamps = false;
+		}
+	}
 }
 
-/* The header: the version (0: osd), and the UIDVALIDITY, next UID, first recent UID. */
+/* The header: the version (OSD_V1, OSD_V2, or Dovecot's and Courier's 1-3), and the UIDVALIDITY, next UID, first recent UID. */
 static int
 parse_header(struct imap_uidlist *ul, const char *p, const char *end, int *version_r)
 {
@@ -168,8 +257,9 @@ parse_header(struct imap_uidlist *ul, const char *p, const char *end, int *versi
 	if (wl == strlen(IMAP_UIDLIST_NAME) && memcmp(w, IMAP_UIDLIST_NAME, wl) == 0) {
 		uint32_t uv, next, recent;
 
-		if (!next_word(&p, end, &w, &wl) || wl != 1 || w[0] != '1')
+		if (!next_word(&p, end, &w, &wl) || wl != 1 || (w[0] != '1' && w[0] != '2'))
 			return -1;
+		*version_r = w[0] == '1' ? OSD_V1 : OSD_V2;
 		if (!next_word(&p, end, &w, &wl) || !parse_u32(w, wl, &uv) ||
 		    !next_word(&p, end, &w, &wl) || !parse_u32(w, wl, &next) ||
 		    !next_word(&p, end, &w, &wl) || !parse_u32(w, wl, &recent))
@@ -178,7 +268,22 @@ parse_header(struct imap_uidlist *ul, const char *p, const char *end, int *versi
 		ul->next_uid = next == 0 ? 1 : next;
 		ul->first_recent = recent == 0 ? 1 : recent;
 		ul->source = IMAP_UIDLIST_OSD;
-		*version_r = 0;
+		if (*version_r == OSD_V2) {
+			struct timespec ts[4];
+			int i;
+
+			/* The stamps are all there and right, or the list is taken without them. */
+			for (i = 0; i < 4; i++)
+				if (!next_word(&p, end, &w, &wl) || !parse_stamp(w, wl, &ts[i]))
+					break;
+			if (i == 4 && !next_word(&p, end, &w, &wl)) {
+				ul->new_m = ts[0];
+				ul->new_c = ts[1];
+				ul->cur_m = ts[2];
+				ul->cur_c = ts[3];
+				ul->have_stamps = true;
+			}
+		}
 		return 0;
 	}
 	if (wl != 1 || (w[0] != '1' && w[0] != '2' && w[0] != '3'))
@@ -243,7 +348,7 @@ imap_uidlist_parse(struct imap_uidlist *ul, const char *data, size_t len)
 		ul->next_uid = ul->v[ul->n - 1].uid + 1;
 	if (ul->first_recent > ul->next_uid)
 		ul->first_recent = ul->next_uid;
-	if (version != 0)
+	if (version != OSD_V1 && version != OSD_V2)
 		ul->source = version == 1 ? IMAP_UIDLIST_COURIER : IMAP_UIDLIST_DOVECOT;
 	return 0;
 }
@@ -253,12 +358,26 @@ imap_uidlist_format(const struct imap_uidlist *ul, struct buf *out)
 {
 	size_t i;
 
-	if (buf_printf(out, "%s 1 %u %u %u\n", IMAP_UIDLIST_NAME, ul->uidvalidity, ul->next_uid,
+	if (buf_printf(out, "%s 2 %u %u %u", IMAP_UIDLIST_NAME, ul->uidvalidity, ul->next_uid,
 		       ul->first_recent) == -1)
 		return -1;
-	for (i = 0; i < ul->n; i++)
-		if (buf_printf(out, "%u %s\n", ul->v[i].uid, ul->v[i].base) == -1)
+	if (ul->have_stamps &&
+	    buf_printf(out, " %lld.%09ld %lld.%09ld %lld.%09ld %lld.%09ld",
+		       (long long)ul->new_m.tv_sec, ul->new_m.tv_nsec, (long long)ul->new_c.tv_sec,
+		       ul->new_c.tv_nsec, (long long)ul->cur_m.tv_sec, ul->cur_m.tv_nsec,
+		       (long long)ul->cur_c.tv_sec, ul->cur_c.tv_nsec) == -1)
+		return -1;
+	if (buf_append_char(out, '\n') == -1)
+		return -1;
+	for (i = 0; i < ul->n; i++) {
+		const struct imap_uid_entry *e = &ul->v[i];
+
+		if (buf_printf(out, "%u %s", e->uid, e->base) == -1 ||
+		    (e->info != NULL && buf_printf(out, " %c%s", e->in_new ? 'n' : 'c', e->info) == -1) ||
+		    (e->vsize != 0 && buf_printf(out, " W%llu", (unsigned long long)e->vsize) == -1) ||
+		    buf_append_char(out, '\n') == -1)
 			return -1;
+	}
 	return 0;
 }
 

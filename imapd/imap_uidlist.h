@@ -37,6 +37,15 @@ struct imap_file_id {
 struct imap_uid_entry {
 	uint32_t uid;
 	char *base;
+	/*
+	 * The file as the last complete scan saw it (version 2): the rest of
+	 * its name after base (":2,<flags>", or "" in new/) and its folder;
+	 * NULL when that scan did not see it.  Trusted only while the list's
+	 * stamps are those of new/ and cur/ (struct imap_uidlist).
+	 */
+	char *info;
+	bool in_new;
+	uint64_t vsize;                 /* the CRLF size (RFC822.SIZE) when known, else 0 */
 };
 
 /* Where a list came from. */
@@ -55,6 +64,14 @@ struct imap_uidlist {
 	size_t n, cap;
 	enum imap_uidlist_source source;
 	struct imap_file_id id;         /* the osd-uidlist last read or written */
+	/*
+	 * have_stamps: the mtimes and ctimes of new/ and cur/ when the scan
+	 * that gave every entry its info began (both quiet for 2 seconds by
+	 * then).  While the folders still have them, the entries with info
+	 * are exactly their files.
+	 */
+	bool have_stamps;
+	struct timespec new_m, new_c, cur_m, cur_c;
 };
 
 void imap_uidlist_init(struct imap_uidlist *ul);
@@ -62,7 +79,10 @@ void imap_uidlist_free(struct imap_uidlist *ul);
 
 /*
  * Parse a UID list file into ul (emptied first): osd-uidlist ("osd-uidlist
- * 1 <uidvalidity> <nextuid> <firstrecent>" then "<uid> <base>" lines),
+ * 1 <uidvalidity> <nextuid> <firstrecent>" then "<uid> <base>" lines, or
+ * version 2: "osd-uidlist 2 <uidvalidity> <nextuid> <firstrecent>
+ * [<new mtime> <new ctime> <cur mtime> <cur ctime>]" (each
+ * <sec>.<nsec>) then "<uid> <base>[ n|c<info>][ W<vsize>]" lines),
  * dovecot-uidlist version 1 ("1 <uidvalidity> <nextuid>", "<uid>
  * <filename>"), 2 ("2 <uidvalidity> <nextuid>", "<uid> <flags>
  * <filename>") or 3 ("3 V<uidvalidity> N<nextuid> ...", "<uid> [<key><value>
@@ -88,6 +108,9 @@ int imap_uidlist_refresh(struct imap_uidlist *ul, const char *dir);
 
 /* Replace dir's osd-uidlist with ul (temp + fsync + rename), under the lock. 0 or -1 with errno. */
 int imap_uidlist_write(struct imap_uidlist *ul, const char *dir);
+
+/* Set entry i's file (info NULL: not seen), keeping its base. */
+void imap_uidlist_set_info(struct imap_uidlist *ul, size_t i, const char *info, bool in_new);
 
 /* Add base (len octets) with the next UID; returns the UID, 0 when the list is full. */
 uint32_t imap_uidlist_add(struct imap_uidlist *ul, const char *base, size_t len);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -714,6 +715,305 @@ test_imap_mailbox_two_processes_disjoint_uids(void **state)
 	imap_mailbox_close(mb);
 }
 
+/* Set the mtimes of dir's new/ and cur/ to secs ago (their ctimes become now). */
+static void
+age_folders(const char *dir, time_t secs)
+{
+	static const char *const subs[] = { "new", "cur" };
+	struct timespec ts[2];
+	char p[PATH_MAX];
+	int i;
+
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[0].tv_sec -= secs;
+	ts[1] = ts[0];
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(path_join(p, sizeof(p), dir, subs[i]), 0);
+		assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+	}
+}
+
+/* Set the mtime of dir/sub to ts exactly. */
+static void
+set_mtime(const char *dir, const char *sub, const struct timespec *ts)
+{
+	struct timespec t[2] = { *ts, *ts };
+	char p[PATH_MAX];
+
+	assert_int_equal(path_join(p, sizeof(p), dir, sub), 0);
+	assert_int_equal(utimensat(AT_FDCWD, p, t, 0), 0);
+}
+
+/* The folder's osd-uidlist as text (into b). */
+static void
+read_list(const char *dir, struct buf *b)
+{
+	char p[PATH_MAX];
+	int fd;
+
+	assert_int_equal(path_join(p, sizeof(p), dir, "osd-uidlist"), 0);
+	buf_init(b, 0);
+	fd = open(p, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(buf_read_fd(b, fd), 0);
+	close(fd);
+}
+
+/* Replace the folder's osd-uidlist with text (the way a writer does: rename; new/ and cur/ untouched). */
+static void
+write_list(const char *dir, const char *text)
+{
+	char p[PATH_MAX], dst[PATH_MAX];
+	int fd;
+
+	assert_int_equal(path_join(p, sizeof(p), dir, "osd-uidlist.test"), 0);
+	assert_int_equal(path_join(dst, sizeof(dst), dir, "osd-uidlist"), 0);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write_all(fd, text, strlen(text)), 0);
+	close(fd);
+	assert_int_equal(rename(p, dst), 0);
+}
+
+/* Words of the list's first line. */
+static int
+header_words(const struct buf *b)
+{
+	const char *p = b->data;
+	int n = 0;
+
+	while (*p != '\n' && *p != '\0') {
+		while (*p == ' ')
+			p++;
+		if (*p == '\n' || *p == '\0')
+			break;
+		n++;
+		while (*p != ' ' && *p != '\n' && *p != '\0')
+			p++;
+	}
+	return n;
+}
+
+/* The list as it is with "c:2,\n" of line uid replaced by "c:2,F\n" (a flag the file does not have). */
+static void
+tamper_flag(const char *dir, unsigned uid)
+{
+	char line[64], *at, text[4096];
+	struct buf b;
+
+	read_list(dir, &b);
+	snprintf(line, sizeof(line), "\n%u ", uid);
+	at = strstr(b.data, line);
+	assert_non_null(at);
+	at = strstr(at, " c:2,\n");
+	assert_non_null(at);
+	snprintf(text, sizeof(text), "%.*s c:2,F\n%s", (int)(at - b.data), b.data, at + strlen(" c:2,\n"));
+	write_list(dir, text);
+	buf_free(&b);
+}
+
+static void
+put3(const char *root)
+{
+	put(root, "cur", "1700000001.M1P9.h,S=4:2,", "one\n");
+	put(root, "cur", "1700000002.M2P9.h,S=4:2,", "two\n");
+	put(root, "cur", "1700000003.M3P9.h,S=6:2,", "three\n");
+}
+
+/*
+ * A folder unchanged since the complete scan that wrote the list is
+ * opened from the list (a flag put into the list, not the file, shows);
+ * a file added, renamed or removed behind its back (even with the mtime
+ * set back) is seen by reading the folders.
+ */
+static void
+test_imap_mailbox_list_stands_for_unchanged_folders(void **state)
+{
+	const char *root = *state;
+	struct imap_mailbox *mb;
+	struct timespec cur_m;
+	struct stat st;
+	char p[PATH_MAX], q[PATH_MAX];
+	struct buf b;
+
+	put3(root);
+	age_folders(root, 100);
+	mb = open_ok(root, "INBOX", false);
+	assert_int_equal(imap_mailbox_count(mb), 3);
+	imap_mailbox_close(mb);
+	read_list(root, &b);
+	assert_true(strncmp(b.data, "osd-uidlist 2 ", 14) == 0);
+	assert_int_equal(header_words(&b), 9);  /* name, version, 3 numbers, 4 stamps */
+	assert_non_null(strstr(b.data, "\n2 1700000002.M2P9.h,S=4 c:2,\n"));
+	buf_free(&b);
+
+	/* Unchanged: the view comes from the list. */
+	tamper_flag(root, 2);
+	mb = open_ok(root, "INBOX", false);
+	assert_int_equal(imap_mailbox_count(mb), 3);
+	assert_int_equal(imap_mailbox_msg(mb, 2)->flags, IMAP_FLAG_FLAGGED);
+	assert_string_equal(imap_mailbox_msg(mb, 2)->name, "1700000002.M2P9.h,S=4:2,F");
+	assert_int_equal(imap_mailbox_msg(mb, 3)->file_size, 6);
+	assert_int_equal(imap_mailbox_msg(mb, 3)->internal_date, 1700000003);
+	imap_mailbox_close(mb);
+
+	/* A file added: the folders are read (and within 2 s of the change no stamps are written). */
+	tamper_flag(root, 2);
+	put(root, "cur", "1700000004.M4P9.h,S=5:2,", "four\n");
+	mb = open_ok(root, "INBOX", false);
+	assert_int_equal(imap_mailbox_count(mb), 4);
+	assert_int_equal(imap_mailbox_msg(mb, 2)->flags, 0);
+	assert_int_equal(imap_mailbox_msg(mb, 4)->uid, 4);
+	imap_mailbox_close(mb);
+	read_list(root, &b);
+	assert_int_equal(header_words(&b), 5);
+	buf_free(&b);
+
+	/* Renamed behind its back with cur/'s mtime set back to the list's: the ctime tells. */
+	age_folders(root, 100);
+	mb = open_ok(root, "INBOX", false);
+	imap_mailbox_close(mb);
+	read_list(root, &b);
+	assert_int_equal(header_words(&b), 9);
+	buf_free(&b);
+	assert_int_equal(path_join(p, sizeof(p), root, "cur"), 0);
+	assert_int_equal(stat(p, &st), 0);
+	cur_m = st.st_mtim;
+	assert_int_equal(path_fmt(p, sizeof(p), "%s/cur/1700000001.M1P9.h,S=4:2,", root), 0);
+	assert_int_equal(path_fmt(q, sizeof(q), "%s/cur/1700000001.M1P9.h,S=4:2,S", root), 0);
+	assert_int_equal(rename(p, q), 0);
+	set_mtime(root, "cur", &cur_m);
+	mb = open_ok(root, "INBOX", false);
+	assert_int_equal(imap_mailbox_msg(mb, 1)->flags, IMAP_FLAG_SEEN);
+	imap_mailbox_close(mb);
+
+	/* Removed behind its back, the mtime set back again: gone. */
+	age_folders(root, 100);
+	mb = open_ok(root, "INBOX", false);
+	imap_mailbox_close(mb);
+	assert_int_equal(path_join(p, sizeof(p), root, "cur"), 0);
+	assert_int_equal(stat(p, &st), 0);
+	cur_m = st.st_mtim;
+	assert_int_equal(path_fmt(p, sizeof(p), "%s/cur/1700000003.M3P9.h,S=6:2,", root), 0);
+	assert_int_equal(unlink(p), 0);
+	set_mtime(root, "cur", &cur_m);
+	mb = open_ok(root, "INBOX", false);
+	assert_int_equal(imap_mailbox_count(mb), 3);
+	assert_int_equal(imap_mailbox_msg(mb, 3)->uid, 4);
+	imap_mailbox_close(mb);
+}
+
+/*
+ * A list whose stamps are those of the folders, but whose folders
+ * changed within the last 2 seconds, is not trusted: a change in the
+ * same clock tick would have left the stamps equal.
+ */
+static void
+test_imap_mailbox_list_not_trusted_within_two_seconds(void **state)
+{
+	const char *root = *state;
+	struct imap_mailbox *mb;
+	struct stat n, c;
+	char p[PATH_MAX], text[1024];
+
+	put3(root);
+	mb = open_ok(root, "INBOX", false);
+	imap_mailbox_close(mb);
+	assert_int_equal(path_join(p, sizeof(p), root, "new"), 0);
+	assert_int_equal(stat(p, &n), 0);
+	assert_int_equal(path_join(p, sizeof(p), root, "cur"), 0);
+	assert_int_equal(stat(p, &c), 0);
+	assert_true(time(NULL) - c.st_mtim.tv_sec < 2);
+	snprintf(text, sizeof(text),
+		 "osd-uidlist 2 77 4 4 %lld.%09ld %lld.%09ld %lld.%09ld %lld.%09ld\n"
+		 "1 1700000001.M1P9.h,S=4 c:2,F\n2 1700000002.M2P9.h,S=4 c:2,F\n3 1700000003.M3P9.h,S=6 c:2,F\n",
+		 (long long)n.st_mtim.tv_sec, n.st_mtim.tv_nsec, (long long)n.st_ctim.tv_sec, n.st_ctim.tv_nsec,
+		 (long long)c.st_mtim.tv_sec, c.st_mtim.tv_nsec, (long long)c.st_ctim.tv_sec, c.st_ctim.tv_nsec);
+	write_list(root, text);
+	mb = open_ok(root, "INBOX", true);
+	assert_int_equal(imap_mailbox_uidvalidity(mb), 77);
+	assert_int_equal(imap_mailbox_count(mb), 3);
+	assert_int_equal(imap_mailbox_msg(mb, 1)->flags, 0);
+	imap_mailbox_close(mb);
+	/* The same list once the folders are 2 seconds old: trusted (the tell-tale flag shows). */
+	age_folders(root, 100);
+	assert_int_equal(path_join(p, sizeof(p), root, "new"), 0);
+	assert_int_equal(stat(p, &n), 0);
+	assert_int_equal(path_join(p, sizeof(p), root, "cur"), 0);
+	assert_int_equal(stat(p, &c), 0);
+	snprintf(text, sizeof(text),
+		 "osd-uidlist 2 77 4 4 %lld.%09ld %lld.%09ld %lld.%09ld %lld.%09ld\n"
+		 "1 1700000001.M1P9.h,S=4 c:2,F\n2 1700000002.M2P9.h,S=4 c:2,F\n3 1700000003.M3P9.h,S=6 c:2,F\n",
+		 (long long)n.st_mtim.tv_sec, n.st_mtim.tv_nsec, (long long)n.st_ctim.tv_sec, n.st_ctim.tv_nsec,
+		 (long long)c.st_mtim.tv_sec, c.st_mtim.tv_nsec, (long long)c.st_ctim.tv_sec, c.st_ctim.tv_nsec);
+	write_list(root, text);
+	mb = open_ok(root, "INBOX", true);
+	assert_int_equal(imap_mailbox_msg(mb, 1)->flags, IMAP_FLAG_FLAGGED);
+	imap_mailbox_close(mb);
+}
+
+/* A version 1 list is read (its UIDs kept) and written again as version 2 with the files and stamps. */
+static void
+test_imap_mailbox_reads_list_version_1(void **state)
+{
+	const char *root = *state;
+	struct imap_mailbox *mb;
+	struct buf b;
+
+	put3(root);
+	write_list(root, "osd-uidlist 1 4242 10 10\n7 1700000001.M1P9.h,S=4\n8 1700000002.M2P9.h,S=4\n"
+			 "9 1700000003.M3P9.h,S=6\n");
+	age_folders(root, 100);
+	mb = open_ok(root, "INBOX", false);
+	assert_int_equal(imap_mailbox_uidvalidity(mb), 4242);
+	assert_int_equal(imap_mailbox_count(mb), 3);
+	assert_int_equal(imap_mailbox_msg(mb, 1)->uid, 7);
+	assert_int_equal(imap_mailbox_msg(mb, 3)->uid, 9);
+	assert_int_equal(imap_mailbox_uidnext(mb), 10);
+	imap_mailbox_close(mb);
+	read_list(root, &b);
+	assert_true(strncmp(b.data, "osd-uidlist 2 4242 10 10 ", 25) == 0);
+	assert_int_equal(header_words(&b), 9);
+	assert_non_null(strstr(b.data, "\n9 1700000003.M3P9.h,S=6 c:2,\n"));
+	buf_free(&b);
+	/* And opened from it, with the same UIDs. */
+	mb = open_ok(root, "INBOX", false);
+	assert_int_equal(imap_mailbox_msg(mb, 2)->uid, 8);
+	imap_mailbox_close(mb);
+}
+
+/* A vsize noted by a session is in the list after it closes the folder, and the next session has it. */
+static void
+test_imap_mailbox_vsize_kept_in_list(void **state)
+{
+	const char *root = *state;
+	struct imap_mailbox *mb;
+	struct buf b;
+
+	put3(root);
+	mb = open_ok(root, "INBOX", false);
+	assert_int_equal(imap_mailbox_msg(mb, 2)->vsize, 0);
+	imap_mailbox_set_vsize(mb, 2, 5);
+	imap_mailbox_close(mb);
+	read_list(root, &b);
+	assert_non_null(strstr(b.data, "\n2 1700000002.M2P9.h,S=4 W5\n"));
+	buf_free(&b);
+	/* From a scan (the folders changed recently) and from the list alone (aged). */
+	mb = open_ok(root, "INBOX", false);
+	assert_int_equal(imap_mailbox_msg(mb, 2)->vsize, 5);
+	assert_int_equal(imap_mailbox_msg(mb, 1)->vsize, 0);
+	imap_mailbox_close(mb);
+	age_folders(root, 100);
+	mb = open_ok(root, "INBOX", false);
+	imap_mailbox_close(mb);
+	read_list(root, &b);
+	assert_non_null(strstr(b.data, "\n2 1700000002.M2P9.h,S=4 c:2, W5\n"));
+	buf_free(&b);
+	mb = open_ok(root, "INBOX", true);
+	assert_int_equal(imap_mailbox_msg(mb, 2)->vsize, 5);
+	imap_mailbox_close(mb);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -746,6 +1046,14 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_imap_mailbox_open_errors, setup_root,
 						testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_imap_mailbox_uid_below_highest_not_shown, setup_root,
+						testutil_teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_imap_mailbox_list_stands_for_unchanged_folders, setup_root,
+						testutil_teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_imap_mailbox_list_not_trusted_within_two_seconds, setup_root,
+						testutil_teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_imap_mailbox_reads_list_version_1, setup_root,
+						testutil_teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_imap_mailbox_vsize_kept_in_list, setup_root,
 						testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_imap_mailbox_two_processes_disjoint_uids, setup_root,
 						testutil_teardown_tmpdir),

@@ -137,6 +137,44 @@ test_imap_uidlist_bad_lines_skipped_next_uid_raised(void **state)
 	imap_uidlist_free(&ul);
 }
 
+/* Version 2: stamps and each entry's file and vsize survive a format and parse; bad stamps are dropped, the entries kept. */
+static void
+test_imap_uidlist_version_2_roundtrip(void **state)
+{
+	const char *text = "osd-uidlist 2 9 5 5 100.000000001 100.000000002 200.000000003 200.000000004\n"
+			   "1 a.M1 c:2,S W120\n2 b.M1\n4 c.M1 n\n";
+	struct imap_uidlist ul;
+	struct buf b;
+
+	(void)state;
+	imap_uidlist_init(&ul);
+	assert_int_equal(imap_uidlist_parse(&ul, text, strlen(text)), 0);
+	assert_true(ul.have_stamps);
+	assert_int_equal(ul.cur_c.tv_sec, 200);
+	assert_int_equal(ul.cur_c.tv_nsec, 4);
+	assert_int_equal(ul.n, 3);
+	assert_string_equal(ul.v[0].base, "a.M1");
+	assert_string_equal(ul.v[0].info, ":2,S");
+	assert_false(ul.v[0].in_new);
+	assert_int_equal(ul.v[0].vsize, 120);
+	assert_null(ul.v[1].info);
+	assert_string_equal(ul.v[2].info, "");
+	assert_true(ul.v[2].in_new);
+	buf_init(&b, 0);
+	assert_int_equal(imap_uidlist_format(&ul, &b), 0);
+	assert_string_equal(b.data, text);
+	buf_free(&b);
+	/* A stamp that does not parse: the list without stamps. */
+	text = "osd-uidlist 2 9 5 5 100.1 100.000000002 200.000000003 200.000000004\n1 a.M1 c:2,S\n";
+	assert_int_equal(imap_uidlist_parse(&ul, text, strlen(text)), 0);
+	assert_false(ul.have_stamps);
+	assert_int_equal(ul.n, 1);
+	imap_uidlist_set_info(&ul, 0, ":2,RS", false);
+	assert_string_equal(ul.v[0].base, "a.M1");
+	assert_string_equal(ul.v[0].info, ":2,RS");
+	imap_uidlist_free(&ul);
+}
+
 static void
 test_imap_uidlist_write_refresh_roundtrip(void **state)
 {
@@ -307,6 +345,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_imap_uidlist_courier_v1_keeps_uidvalidity_and_uids),
 		cmocka_unit_test(test_imap_uidlist_dovecot_v2_flags_field_skipped),
 		cmocka_unit_test(test_imap_uidlist_bad_lines_skipped_next_uid_raised),
+		cmocka_unit_test(test_imap_uidlist_version_2_roundtrip),
 		cmocka_unit_test_setup_teardown(test_imap_uidlist_write_refresh_roundtrip,
 						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_imap_uidlist_refresh_migrates_dovecot_then_own,
