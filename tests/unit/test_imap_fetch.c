@@ -556,6 +556,25 @@ test_imap_fetch_whole_body_single_pass_equals_crlf_form(void **state)
 	}
 }
 
+/* RFC822.SIZE counted from a file is noted in the mailbox (for the UID list), and a noted one is used without reading. */
+static void
+test_imap_fetch_size_noted_and_reused(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(imap_mailbox_msg(f->tb.mb, 1)->vsize, 0);
+	assert_int_equal(fetch(f, 1, "RFC822.SIZE", false), 0);
+	assert_out(f, "* 1 FETCH (RFC822.SIZE 311)\r\n");
+	assert_int_equal(imap_mailbox_msg(f->tb.mb, 1)->vsize, 311);
+	/* ",W=" in the name wins and is not noted again. */
+	assert_int_equal(fetch(f, 3, "RFC822.SIZE", false), 0);
+	assert_int_equal(imap_mailbox_msg(f->tb.mb, 3)->vsize, 0);
+	/* A noted size (a later session's, from the list) is taken as it is. */
+	imap_mailbox_set_vsize(f->tb.mb, 2, 4242);
+	assert_int_equal(fetch(f, 2, "RFC822.SIZE", false), 0);
+	assert_out(f, "* 2 FETCH (RFC822.SIZE 4242)\r\n");
+}
+
 static void
 test_imap_fetch_bad_attributes(void **state)
 {
@@ -661,6 +680,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_imap_fetch_body_sets_seen_and_reports_flags, setup_rw, teardown),
 		cmocka_unit_test_setup_teardown(test_imap_fetch_seen_flags_after_short_items, setup_rw, teardown),
 		cmocka_unit_test_setup_teardown(test_imap_fetch_rfc822_sets_seen, setup_rw, teardown),
+		cmocka_unit_test_setup_teardown(test_imap_fetch_size_noted_and_reused, setup_rw, teardown),
 		cmocka_unit_test_setup_teardown(test_imap_fetch_whole_body_single_pass_equals_crlf_form, setup_rw, teardown),
 		cmocka_unit_test_setup_teardown(test_imap_fetch_rfc822_text_sets_seen, setup_rw, teardown),
 		cmocka_unit_test_setup_teardown(test_imap_fetch_peek_and_rfc822_header_leave_seen, setup_rw, teardown),
