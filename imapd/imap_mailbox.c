@@ -189,12 +189,13 @@ name_size(const char *name, size_t blen, uint64_t *size_r)
 {
 	const char *p = name, *end = name + blen;
 
-	while ((p = memmem(p, (size_t)(end - p), ",S=", 3)) != NULL) {
+	/* memchr for ',' rather than memmem: names are short and have few commas. */
+	while ((p = memchr(p, ',', (size_t)(end - p))) != NULL) {
 		uint64_t v = 0;
 		const char *q = p + 3;
 
-		if (q == end || *q < '0' || *q > '9') {
-			p += 3;
+		if (end - p < 3 || p[1] != 'S' || p[2] != '=' || q == end || *q < '0' || *q > '9') {
+			p++;
 			continue;
 		}
 		for (; q < end && *q >= '0' && *q <= '9'; q++) {
@@ -702,8 +703,11 @@ view_from_list(struct imap_mailbox *mb)
 		memset(m, 0, sizeof(*m));
 		m->pub.uid = u->uid;
 		m->pub.vsize = u->vsize;
-		msg_set_name(m, name, u->in_new);
-		parse_info(m->name, &m->pub.flags, &m->pub.keywords);
+		m->name = name;
+		m->pub.name = name;
+		m->base_len = bl;
+		m->in_new = u->in_new;
+		parse_info(u->info, &m->pub.flags, &m->pub.keywords);
 		msg_fill(m, m->in_new ? mb->new_fd : mb->cur_fd);
 		/* No claim is due (checked above): EXAMINE counts those not yet taken. */
 		m->pub.recent = mb->readonly && m->pub.uid >= ul->first_recent;
@@ -1185,55 +1189,6 @@ relocate(struct imap_mailbox *mb, struct mb_msg *m)
 	return -1;
 }
 
-/*
- * Append the whole file to out, read straight into out's room: one read
- * for a file that does not grow meanwhile (buf_read_fd copies 8 KB at a
- * time, which costs a message's FETCH BODY[] a second copy).
- */
-static int
-read_whole(int fd, struct buf *out)
-{
-	struct stat st;
-	size_t want = 65536;
-	ssize_t n;
-
-	/* One octet more than the size, so that the end of the file is seen by the first read's short count. */
-	if (fstat(fd, &st) == 0 && st.st_size >= 0 && (uint64_t)st.st_size < SIZE_MAX - 1)
-		want = (size_t)st.st_size + 1;
-	for (;;) {
-		if (out->data == NULL || out->cap - out->len - 1 == 0) {
-			/* Past the bound: what the buffer can still take, then EMSGSIZE if the file goes on (as buf_read_fd). */
-			if (buf_reserve(out, want) < 0 &&
-			    (out->len >= out->max || buf_reserve(out, out->max - out->len) < 0 ||
-			     out->cap - out->len - 1 == 0)) {
-				char c;
-
-				while ((n = read(fd, &c, 1)) == -1 && errno == EINTR)
-					;
-				if (n == 0)
-					break;
-				if (n > 0)
-					errno = EMSGSIZE;
-				return -1;
-			}
-			want = 65536;
-		}
-		n = read(fd, out->data + out->len, out->cap - out->len - 1);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			out->data[out->len] = '\0';
-			return -1;
-		}
-		if (n == 0)
-			break;
-		out->len += (size_t)n;
-	}
-	if (out->data != NULL)
-		out->data[out->len] = '\0';
-	return 0;
-}
-
 int
 imap_mailbox_read(struct imap_mailbox *mb, uint32_t seq, struct buf *out)
 {
@@ -1254,7 +1209,7 @@ imap_mailbox_read(struct imap_mailbox *mb, uint32_t seq, struct buf *out)
 	}
 	if (fd == -1)
 		return -1;
-	r = read_whole(fd, out);
+	r = buf_read_file(out, fd);
 	close_keep_errno(fd);
 	return r;
 }

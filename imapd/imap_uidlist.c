@@ -106,7 +106,7 @@ entry_set(struct imap_uid_entry *e, const char *base, size_t len, const char *in
 }
 
 static struct imap_uid_entry *
-entry_push(struct imap_uidlist *ul, uint32_t uid, const char *base, size_t len)
+entry_push(struct imap_uidlist *ul, uint32_t uid, const char *base, size_t len, const char *info, size_t ilen)
 {
 	struct imap_uid_entry *e;
 
@@ -117,7 +117,7 @@ entry_push(struct imap_uidlist *ul, uint32_t uid, const char *base, size_t len)
 	e = &ul->v[ul->n++];
 	memset(e, 0, sizeof(*e));
 	e->uid = uid;
-	entry_set(e, base, len, NULL, SIZE_MAX);
+	entry_set(e, base, len, info, ilen);
 	return e;
 }
 
@@ -189,10 +189,11 @@ static void
 parse_entry(struct imap_uidlist *ul, int version, const char *p, const char *end)
 {
 	struct imap_uid_entry *e;
-	const char *w, *name;
-	size_t wl, nl;
+	const char *w, *name, *info = NULL;
+	size_t wl, nl, il = SIZE_MAX;
 	uint32_t uid;
-	uint64_t vs;
+	uint64_t vs, vsize = 0;
+	bool in_new = false;
 
 	if (!next_word(&p, end, &w, &wl) || !parse_u32(w, wl, &uid) || uid == 0)
 		return;
@@ -222,26 +223,29 @@ parse_entry(struct imap_uidlist *ul, int version, const char *p, const char *end
 		return;
 	if (ul->n >= IMAP_UIDLIST_MAX)
 		return;
-	e = entry_push(ul, uid, name, nl);
-	if (version != OSD_V2)
+	if (version != OSD_V2) {
+		entry_push(ul, uid, name, nl, NULL, SIZE_MAX);
 		return;
+	}
 	/* " n|c<info>": the file as the last complete scan saw it; " W<vsize>". */
 	while (next_word(&p, end, &w, &wl)) {
-		if ((w[0] == 'n' || w[0] == 'c') && e->info == NULL && info_ok(w + 1, wl - 1)) {
-			char *old = e->base;
-
-			entry_set(e, old, nl, w + 1, wl - 1);
-			free(old);
-			e->in_new = w[0] == 'n';
+		if ((w[0] == 'n' || w[0] == 'c') && info == NULL && info_ok(w + 1, wl - 1)) {
+			info = w + 1;
+			il = wl - 1;
+			in_new = w[0] == 'n';
 		} else if (w[0] == 'W' && wl > 1 && decimal_parse(w + 1, wl - 1, UINT64_MAX / 2, &vs) == 0) {
-			e->vsize = vs;
+			vsize = vs;
 		} else {
-			/* Not this version's: the entry stands without its file (a scan finds it). */
-			if (e->info != NULL)
-				imap_uidlist_set_info(ul, ul->n - 1, NULL, false);
+			/* Not this version's: the entry stands without its file, the list without stamps. */
+			info = NULL;
+			il = SIZE_MAX;
 			ul->have_stamps = false;
+			break;
 		}
 	}
+	e = entry_push(ul, uid, name, nl, info, il);
+	e->in_new = in_new;
+	e->vsize = vsize;
 }
 
 /* The header: the version (OSD_V1, OSD_V2, or Dovecot's and Courier's 1-3), and the UIDVALIDITY, next UID, first recent UID. */
@@ -334,6 +338,20 @@ imap_uidlist_parse(struct imap_uidlist *ul, const char *data, size_t len)
 		return -1;
 	}
 	p = nl < end ? nl + 1 : end;
+	/* Room for every line at once: no copy of the entries while they are read. */
+	{
+		const char *q = p;
+		size_t lines = 0;
+
+		while (q < end && (q = memchr(q, '\n', (size_t)(end - q))) != NULL && lines < IMAP_UIDLIST_MAX) {
+			lines++;
+			q++;
+		}
+		if (lines + 1 > ul->cap) {
+			ul->cap = lines + 1;
+			ul->v = xreallocarray(ul->v, ul->cap, sizeof(*ul->v));
+		}
+	}
 	while (p < end) {
 		const char *e;
 
@@ -394,7 +412,7 @@ read_small(const char *dir, const char *name, size_t max, struct buf *b, struct 
 	if (fd == -1)
 		return -1;
 	buf_init(b, max);
-	r = buf_read_fd(b, fd);
+	r = buf_read_file(b, fd);
 	close_keep_errno(fd);
 	if (r == -1) {
 		int e = errno;
@@ -501,7 +519,7 @@ imap_uidlist_add(struct imap_uidlist *ul, const char *base, size_t len)
 
 	if (ul->n >= IMAP_UIDLIST_MAX || uid == UINT32_MAX)
 		return 0;
-	entry_push(ul, uid, base, len);
+	entry_push(ul, uid, base, len, NULL, SIZE_MAX);
 	ul->next_uid++;
 	return uid;
 }

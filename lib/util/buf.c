@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "xmalloc.h"
@@ -169,4 +170,48 @@ buf_read_fd(struct buf *b, int fd)
 			return n == 0 ? 0 : -1;
 		}
 	}
+}
+
+int
+buf_read_file(struct buf *out, int fd)
+{
+	struct stat st;
+	size_t want = 65536;
+	ssize_t n;
+
+	/* Room for one octet more than the size: the read that sees the end needs no more memory. */
+	if (fstat(fd, &st) == 0 && st.st_size >= 0 && (uint64_t)st.st_size < SIZE_MAX - 1)
+		want = (size_t)st.st_size + 1;
+	for (;;) {
+		if (out->data == NULL || out->cap - out->len - 1 == 0) {
+			/* Past the bound: what the buffer can still take, then EMSGSIZE if the file goes on (as buf_read_fd). */
+			if (buf_reserve(out, want) < 0 &&
+			    (out->len >= out->max || buf_reserve(out, out->max - out->len) < 0 ||
+			     out->cap - out->len - 1 == 0)) {
+				char c;
+
+				while ((n = read(fd, &c, 1)) == -1 && errno == EINTR)
+					;
+				if (n == 0)
+					break;
+				if (n > 0)
+					errno = EMSGSIZE;
+				return -1;
+			}
+			want = 65536;
+		}
+		n = read(fd, out->data + out->len, out->cap - out->len - 1);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			out->data[out->len] = '\0';
+			return -1;
+		}
+		if (n == 0)
+			break;
+		out->len += (size_t)n;
+	}
+	if (out->data != NULL)
+		out->data[out->len] = '\0';
+	return 0;
 }

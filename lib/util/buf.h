@@ -32,6 +32,12 @@ int buf_append_char(struct buf *b, char c);
  * errno (EMSGSIZE past the bound: a file that is, or grows, too big).
  */
 int buf_read_fd(struct buf *b, int fd);
+/*
+ * The same for a file: read straight into the buffer, with room for its
+ * size (fstat) made first, so one read takes a file that does not grow
+ * meanwhile.
+ */
+int buf_read_file(struct buf *b, int fd);
 
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
