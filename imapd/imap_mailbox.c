@@ -624,9 +624,11 @@ unchanged(struct imap_mailbox *mb)
 	/*
 	 * Timestamps have a granularity (a clock tick): a change within the
 	 * tick of the last scan leaves them equal.  A folder changed that
-	 * recently is read again.
+	 * recently is read again, unless it was quiet when the scan began
+	 * (then any later change gave it a later mtime): so the sync right
+	 * after SELECT does not read a quiet folder a second time.
 	 */
-	if (now - mb->new_m.tv_sec < DIRTY_SECONDS || now - mb->cur_m.tv_sec < DIRTY_SECONDS)
+	if (!mb->scan_quiet && (now - mb->new_m.tv_sec < DIRTY_SECONDS || now - mb->cur_m.tv_sec < DIRTY_SECONDS))
 		return false;
 	return true;
 }
@@ -716,6 +718,7 @@ view_from_list(struct imap_mailbox *mb)
 		mb->max_uid = m->pub.uid;
 	}
 	mb->scanned = true;
+	mb->scan_whole = mb->scan_quiet = true;
 	mb->new_m = ul->new_m;
 	mb->new_c = ul->new_c;
 	mb->cur_m = ul->cur_m;
