@@ -123,7 +123,16 @@ struct imap_session {
 
 	/* IDLE */
 	char idle_tag[128];
-	int wake_fd;                    /* inotify on the selected folder's new/ and cur/, -1: none */
+	/*
+	 * inotify on the selected folder's new/ and cur/, -1: none.  Made at
+	 * the first IDLE in the folder and kept until it is closed, so that
+	 * repeated IDLEs do not churn the user's inotify instances.
+	 */
+	int wake_fd;
+	bool idle_polling;              /* this IDLE polls the folder (no inotify) */
+	bool idle_warned;               /* the inotify failure was logged (once a session) */
+	long long idle_next_poll;       /* clock_ms: when to sync a polled folder next */
+	long long idle_next_keepalive;  /* clock_ms: when to say "* OK Still here" */
 
 	unsigned bad_commands;
 	unsigned auth_failures;
@@ -193,6 +202,9 @@ bool imap_plaintext_ok(const struct imap_session *s);
 
 /* A line while AUTHENTICATE waits for the client's response (imap_cmd_auth.c). */
 unsigned imap_auth_continue(struct imap_session *s, const char *line, size_t len, struct buf *out);
+
+/* The session's clock in ms (cfg.clock_ms or the monotonic clock). */
+long long imap_session_now(const struct imap_session *s);
 
 /* A line during IDLE: DONE ends it (imap_cmd_any.c). */
 unsigned imap_idle_line(struct imap_session *s, const char *line, size_t len, struct buf *out);
