@@ -1,6 +1,7 @@
 /* imap_cmd_any.c - the commands of any state and the session's own: CAPABILITY, NOOP, LOGOUT, ID (RFC 2971), ENABLE (RFC 5161), NAMESPACE (RFC 2342), IDLE (RFC 2177). */
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -116,6 +117,13 @@ imap_cmd_namespace(struct imap_session *s, const char *tag, const struct imap_ar
 	return imap_reply_tagged(s, out, tag, "OK", NULL, "NAMESPACE completed.");
 }
 
+/* The session's clock in ms (cfg.clock_ms, else the monotonic clock). */
+static long long
+session_now(const struct imap_session *s)
+{
+	return s->cfg.clock_ms != NULL ? s->cfg.clock_ms(s->cfg.ctx) : monotonic_ms();
+}
+
 /*
  * Watch the selected folder's new/ and cur/: deliveries, flag changes and
  * removals by others.  The fd, or -1 with errno (0: there is nothing to
@@ -221,7 +229,7 @@ unsigned
 imap_cmd_idle(struct imap_session *s, const char *tag, const struct imap_arg *args, size_t n,
 	      bool uid, struct buf *out)
 {
-	long long now = imap_session_now(s);
+	long long now = session_now(s);
 	unsigned act;
 
 	(void)args;
@@ -264,7 +272,7 @@ imap_idle_line(struct imap_session *s, const char *line, size_t len, struct buf 
 unsigned
 imap_session_woken(struct imap_session *s, struct buf *out)
 {
-	long long now = imap_session_now(s);
+	long long now = session_now(s);
 	size_t before = out->len;
 	bool changed;
 
@@ -288,4 +296,18 @@ imap_session_woken(struct imap_session *s, struct buf *out)
 	if (out->len != before)
 		s->idle_next_keepalive = monotonic_after(now, s->cfg.idle_keepalive_ms);
 	return IMAP_ACT_IDLE;
+}
+
+int
+imap_session_wake_ms(struct imap_session *s)
+{
+	long long at, now;
+
+	if (s->mode != IMAP_MODE_IDLE)
+		return -1;
+	at = s->idle_next_keepalive;
+	if (s->idle_polling && s->idle_next_poll < at)
+		at = s->idle_next_poll;
+	now = session_now(s);
+	return at <= now ? 0 : monotonic_wait_ms(now, INT32_MAX, at);
 }

@@ -1,14 +1,12 @@
 /* imap_session.c - the IMAP session: lines and literals through the parser, the command dispatcher over imap_commands[], the modes between lines (SASL, IDLE), timeouts and the end. */
 #include "imap_session.h"
 
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "imap_session_int.h"
-#include "monotonic.h"
 #include "xmalloc.h"
 
 struct imap_session *
@@ -249,26 +247,6 @@ int
 imap_session_wake_fd(struct imap_session *s)
 {
 	return s->mode == IMAP_MODE_IDLE ? s->wake_fd : -1;
-}
-
-long long
-imap_session_now(const struct imap_session *s)
-{
-	return s->cfg.clock_ms != NULL ? s->cfg.clock_ms(s->cfg.ctx) : monotonic_ms();
-}
-
-int
-imap_session_wake_ms(struct imap_session *s)
-{
-	long long at, now;
-
-	if (s->mode != IMAP_MODE_IDLE)
-		return -1;
-	at = s->idle_next_keepalive;
-	if (s->idle_polling && s->idle_next_poll < at)
-		at = s->idle_next_poll;
-	now = imap_session_now(s);
-	return at <= now ? 0 : monotonic_wait_ms(now, INT32_MAX, at);
 }
 
 int

@@ -203,9 +203,6 @@ bool imap_plaintext_ok(const struct imap_session *s);
 /* A line while AUTHENTICATE waits for the client's response (imap_cmd_auth.c). */
 unsigned imap_auth_continue(struct imap_session *s, const char *line, size_t len, struct buf *out);
 
-/* The session's clock in ms (cfg.clock_ms or the monotonic clock). */
-long long imap_session_now(const struct imap_session *s);
-
 /* A line during IDLE: DONE ends it (imap_cmd_any.c). */
 unsigned imap_idle_line(struct imap_session *s, const char *line, size_t len, struct buf *out);
 
