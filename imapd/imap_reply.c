@@ -242,7 +242,7 @@ imap_session_stream_end(struct imap_session *s)
 	s->stream_ctx = NULL;
 }
 
-/* Stop watching the folder (IDLE over, or the session ends). */
+/* Stop watching the folder (the folder is closed, or the session ends). */
 void
 imap_session_wake_close(struct imap_session *s)
 {
@@ -289,6 +289,8 @@ imap_session_select(struct imap_session *s, struct imap_mailbox *mb, const char 
 void
 imap_session_unselect(struct imap_session *s)
 {
+	/* The watch is the folder's: another folder gets its own at its first IDLE. */
+	imap_session_wake_close(s);
 	if (s->mb != NULL)
 		imap_mailbox_close(s->mb);
 	s->mb = NULL;

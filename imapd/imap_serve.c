@@ -23,7 +23,7 @@ struct imap_conn {
 	int login_ms, auth_ms;          /* the autologout timers before and after login */
 };
 
-/* The session's action bits as the loop's (IMAP_ACT_IDLE needs nothing: the loop asks wake_fd). */
+/* The session's action bits as the loop's (IMAP_ACT_IDLE needs nothing: the loop asks wake_fd and wake_ms). */
 static unsigned
 loop_act(unsigned act)
 {
@@ -127,6 +127,12 @@ imap_woken(void *vp, struct buf *out)
 }
 
 static int
+imap_wake_ms(void *vp)
+{
+	return imap_session_wake_ms(((struct imap_conn *)vp)->s);
+}
+
+static int
 imap_line_timeout_ms(void *vp)
 {
 	const struct imap_conn *p = vp;
@@ -147,6 +153,7 @@ static const struct session_loop_ops imap_ops = {
 	.error = imap_error,
 	.wake_fd = imap_wake_fd,
 	.woken = imap_woken,
+	.wake_ms = imap_wake_ms,
 	.line_timeout_ms = imap_line_timeout_ms,
 };
 
@@ -187,6 +194,9 @@ imapd_serve(void *vd, int fd, const struct ipaddr *addr, int kind, unsigned prio
 	cfg.get_secret = imap_auth_get_secret;
 	/* As pop3d: accepted either way, advertised only when configured. */
 	cfg.advertise_cram_md5 = d->conf.advertise_cram_md5;
+	cfg.idle_poll_ms = ms(d->conf.imap_idle_poll);
+	cfg.idle_keepalive_ms = ms(d->conf.imap_idle_keepalive);
+	cfg.idle_no_inotify = !d->conf.imap_idle_inotify;
 	if (gethostname(hostname, sizeof(hostname) - 1) == 0 && hostname[0] != '\0')
 		cfg.hostname = hostname;
 	p.s = imap_session_new(&cfg);

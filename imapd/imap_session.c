@@ -19,6 +19,10 @@ imap_session_new(const struct imap_session_config *cfg)
 		s->cfg.max_bad_commands = IMAP_DEFAULT_MAX_BAD_COMMANDS;
 	if (s->cfg.max_auth_failures == 0)
 		s->cfg.max_auth_failures = IMAP_DEFAULT_MAX_AUTH_FAILURES;
+	if (s->cfg.idle_poll_ms <= 0)
+		s->cfg.idle_poll_ms = IMAP_DEFAULT_IDLE_POLL_MS;
+	if (s->cfg.idle_keepalive_ms <= 0)
+		s->cfg.idle_keepalive_ms = IMAP_DEFAULT_IDLE_KEEPALIVE_MS;
 	if (s->cfg.limits.line_max == 0 || s->cfg.limits.line_max > IMAP_LINE_MAX)
 		s->cfg.limits.line_max = IMAP_LINE_MAX;
 	s->parser = imap_parser_new(&s->cfg.limits);

@@ -14,6 +14,9 @@ struct imap_session;
 /* Defaults of the limits below. */
 #define IMAP_DEFAULT_MAX_BAD_COMMANDS 20
 #define IMAP_DEFAULT_MAX_AUTH_FAILURES 3
+/* Dovecot's: mailbox_idle_check_interval (polling) and imap_idle_notify_interval (keepalive). */
+#define IMAP_DEFAULT_IDLE_POLL_MS (30 * 1000)
+#define IMAP_DEFAULT_IDLE_KEEPALIVE_MS (2 * 60 * 1000)
 /* The longest line the serve code passes whole (the parser's default line_max), without CRLF. */
 #define IMAP_LINE_MAX 65536
 
@@ -52,6 +55,14 @@ struct imap_session_config {
 	bool advertise_cram_md5;
 	/* The host name in CRAM-MD5 challenges; NULL: "localhost". */
 	const char *hostname;
+
+	/* IDLE (RFC 2177) */
+	int idle_poll_ms;       /* without inotify, sync the folder this often; 0: IMAP_DEFAULT_IDLE_POLL_MS */
+	int idle_keepalive_ms;  /* "* OK Still here" after this long without output; 0: IMAP_DEFAULT_IDLE_KEEPALIVE_MS */
+	bool idle_no_inotify;   /* imap_idle_inotify = no: always poll (Maildirs on NFS) */
+	int idle_inotify_errno; /* tests: act as if inotify failed with this errno; 0: use it */
+	/* The monotonic clock in ms (tests set their own); NULL: monotonic_ms(). */
+	long long (*clock_ms)(void *ctx);
 };
 
 /*
@@ -103,11 +114,24 @@ unsigned imap_session_stream(struct imap_session *s, struct buf *out);
 /*
  * While IDLE (IMAP_ACT_IDLE): a file descriptor that becomes readable
  * when the selected folder changes (inotify on new/ and cur/), -1 when
- * there is none (IDLE then only answers DONE).
+ * there is none (no folder, or inotify unavailable: the folder is polled,
+ * see imap_session_wake_ms).
  */
 int imap_session_wake_fd(struct imap_session *s);
 
-/* The wake fd was readable: drain it, sync, append the untagged changes; bits. */
+/*
+ * While IDLE: call imap_session_woken in this many ms at the latest (the
+ * keepalive, the next poll of a folder inotify cannot watch); -1 when
+ * not idling.
+ */
+int imap_session_wake_ms(struct imap_session *s);
+
+/*
+ * The wake fd was readable or the time of imap_session_wake_ms came:
+ * drain the fd, sync when the folder changed or its poll is due, append
+ * the untagged changes, or "* OK Still here" when nothing was said for the
+ * keepalive interval; bits.
+ */
 unsigned imap_session_woken(struct imap_session *s, struct buf *out);
 
 /* The per-line timeout in milliseconds for the state the session is in (login vs. logged in). */

@@ -123,7 +123,16 @@ struct imap_session {
 
 	/* IDLE */
 	char idle_tag[128];
-	int wake_fd;                    /* inotify on the selected folder's new/ and cur/, -1: none */
+	/*
+	 * inotify on the selected folder's new/ and cur/, -1: none.  Made at
+	 * the first IDLE in the folder and kept until it is closed, so that
+	 * repeated IDLEs do not churn the user's inotify instances.
+	 */
+	int wake_fd;
+	bool idle_polling;              /* this IDLE polls the folder (no inotify) */
+	bool idle_warned;               /* the inotify failure was logged (once a session) */
+	long long idle_next_poll;       /* clock_ms: when to sync a polled folder next */
+	long long idle_next_keepalive;  /* clock_ms: when to say "* OK Still here" */
 
 	unsigned bad_commands;
 	unsigned auth_failures;

@@ -45,6 +45,9 @@ reload(void *vd)
 	d->conf.imap_plaintext = n.imap_plaintext;
 	d->conf.imap_loopback_plaintext = n.imap_loopback_plaintext;
 	d->conf.imap_max_literal = n.imap_max_literal;
+	d->conf.imap_idle_poll = n.imap_idle_poll;
+	d->conf.imap_idle_keepalive = n.imap_idle_keepalive;
+	d->conf.imap_idle_inotify = n.imap_idle_inotify;
 	d->conf.advertise_cram_md5 = n.advertise_cram_md5;
 	d->conf.relay_ipv6_prefix = n.relay_ipv6_prefix;
 	memcpy(d->conf.users_dir, n.users_dir, sizeof(n.users_dir));

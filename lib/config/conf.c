@@ -82,6 +82,9 @@ static const struct conf_key conf_keys[] = {
 	FIELD(imap_plaintext, KIND_BOOL),
 	FIELD(imap_loopback_plaintext, KIND_BOOL),
 	FIELD_MAX(imap_max_literal, KIND_SIZE, CONF_IMAP_LITERAL_MAX),
+	FIELD_MAX(imap_idle_poll, KIND_DURATION, CONF_TIMEOUT_MAX),
+	FIELD_MAX(imap_idle_keepalive, KIND_DURATION, CONF_TIMEOUT_MAX),
+	FIELD(imap_idle_inotify, KIND_BOOL),
 	FIELD(resolver, KIND_STRING),
 	FIELD(user, KIND_STRING),
 	FIELD(group, KIND_STRING),
@@ -178,6 +181,9 @@ conf_defaults(struct osd_conf *conf)
 	conf->imap_max_per_ip = 20;
 	conf->imap_loopback_plaintext = true;
 	conf->imap_max_literal = 64 * 1024 * 1024;
+	conf->imap_idle_poll = 30;                /* Dovecot's mailbox_idle_check_interval */
+	conf->imap_idle_keepalive = 2 * 60;       /* Dovecot's imap_idle_notify_interval */
+	conf->imap_idle_inotify = true;
 	(void)set_field(conf->services, sizeof(conf->services), "watch");
 }
 

@@ -62,6 +62,9 @@ struct osd_conf {
 	bool imap_plaintext;            /* LOGIN, AUTHENTICATE PLAIN/LOGIN without TLS everywhere (default no) */
 	bool imap_loopback_plaintext;   /* ... from loopback clients (default yes) */
 	size_t imap_max_literal;        /* the largest literal (APPEND), octets (default 64 MiB) */
+	long imap_idle_poll;            /* IDLE without inotify: sync the folder this often, seconds (default 30) */
+	long imap_idle_keepalive;       /* IDLE: "* OK Still here" after this long without output, seconds (default 120) */
+	bool imap_idle_inotify;         /* IDLE watches the folder with inotify (default yes; no: poll, e.g. NFS) */
 	char resolver[128];
 	char user[64];                  /* drop to this user when started as root */
 	char group[64];

@@ -255,15 +255,16 @@ perform(struct session_loop *l, const struct session_loop_ops *ops, void *proto,
 }
 
 /*
- * Wait for the client or the protocol's wake fd (IMAP IDLE), whichever
- * comes first, within the per-line timeout and the session deadline.  1:
- * the client (or input already buffered), 2: the wake fd, 0/-1 as
+ * Wait for the client, the protocol's wake fd (IMAP IDLE) or its timer
+ * (wake_ms, -1: none), whichever comes first, within the per-line timeout
+ * counted from line_start and the session deadline.  1: the client (or
+ * input already buffered), 2: the wake fd or the timer, 0/-1 as
  * netconn_line (the client's end, errno ETIMEDOUT/ETIME).
  */
 static int
-wait_wake(struct session_loop *l, int wfd)
+wait_wake(struct session_loop *l, int wfd, int wake_ms, long long line_start)
 {
-	long long until = monotonic_after(monotonic_ms(), l->c->timeout_ms);
+	long long until = monotonic_after(line_start, l->c->timeout_ms), timer = 0;
 
 	if (netconn_flush(l->c, &l->out) == -1)
 		return -1;
@@ -271,24 +272,31 @@ wait_wake(struct session_loop *l, int wfd)
 		return 1;
 	if (l->c->session_deadline != 0 && l->c->session_deadline < until)
 		until = l->c->session_deadline;
+	if (wake_ms >= 0)
+		timer = monotonic_after(monotonic_ms(), wake_ms);
 	for (;;) {
+		/* poll ignores a negative fd: the timer alone. */
 		struct pollfd pfd[2] = { { .fd = l->c->fd, .events = POLLIN },
 					 { .fd = wfd, .events = POLLIN } };
-		int left = monotonic_wait_ms(monotonic_ms(), INT32_MAX, until), r;
+		long long now = monotonic_ms();
+		int left = monotonic_wait_ms(now, INT32_MAX, until), r;
 
 		if (left <= 0)
 			break;
+		if (timer != 0 && timer < until) {
+			if (now >= timer)
+				return 2;
+			left = monotonic_wait_ms(now, INT32_MAX, timer);
+		}
 		if ((r = poll(pfd, 2, left)) == -1) {
 			if (errno == EINTR)
 				continue;
 			return -1;
 		}
-		if (r == 0)
-			break;
 		/* The client first: a DONE that came with a change ends the wait. */
-		if (pfd[0].revents != 0)
+		if (r > 0 && pfd[0].revents != 0)
 			return 1;
-		if (pfd[1].revents != 0)
+		if (r > 0 && pfd[1].revents != 0)
 			return 2;
 	}
 	errno = l->c->session_deadline != 0 && monotonic_ms() >= l->c->session_deadline ? ETIME
@@ -299,6 +307,9 @@ wait_wake(struct session_loop *l, int wfd)
 void
 session_loop_run(struct session_loop *l, const struct session_loop_ops *ops, void *proto)
 {
+	/* When the wait for the next line began: wakes between lines do not restart its timeout. */
+	long long line_start = 0;
+
 	ops->greeting(proto, &l->out);
 	for (;;) {
 		const char *line = NULL;
@@ -306,11 +317,14 @@ session_loop_run(struct session_loop *l, const struct session_loop_ops *ops, voi
 		unsigned act;
 		bool was_quit;
 		int wfd = ops->wake_fd != NULL ? ops->wake_fd(proto) : -1, r;
+		int wms = ops->wake_ms != NULL ? ops->wake_ms(proto) : -1;
 
 		if (ops->line_timeout_ms != NULL)
 			l->c->timeout_ms = ops->line_timeout_ms(proto);
-		if (wfd >= 0) {
-			r = wait_wake(l, wfd);
+		if (line_start == 0)
+			line_start = monotonic_ms();
+		if (wfd >= 0 || wms >= 0) {
+			r = wait_wake(l, wfd, wms, line_start);
 			if (r <= 0) {
 				farewell(l, ops, proto, netconn_end_reason(r), false);
 				return;
@@ -321,6 +335,7 @@ session_loop_run(struct session_loop *l, const struct session_loop_ops *ops, voi
 				continue;
 			}
 		}
+		line_start = 0;
 		r = netconn_line(l->c, &l->out, &line, &len);
 
 		if (r <= 0) {

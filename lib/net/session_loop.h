@@ -78,8 +78,19 @@ struct session_loop_ops {
 	 * folder), or -1 for none now.  Asked before every wait.
 	 */
 	int (*wake_fd)(void *proto);
-	/* Optional (with wake_fd): the fd became readable; append what to tell the client; action bits. */
+	/*
+	 * Optional (with wake_fd or wake_ms): the fd became readable or the
+	 * timer struck; append what to tell the client; action bits.
+	 */
 	unsigned (*woken)(void *proto, struct buf *out);
+	/*
+	 * Optional: while waiting for the next line, call woken after this
+	 * many ms even if nothing happened (IMAP IDLE: the keepalive, the
+	 * folder poll where inotify is unavailable), or -1 for no timer now.
+	 * Asked before every wait.  A wake never restarts the per-line
+	 * timeout: only a client line does.
+	 */
+	int (*wake_ms)(void *proto);
 	/*
 	 * Optional: the per-line timeout (ms) for the next line, asked before
 	 * every wait (IMAP: shorter before login); NULL: session_loop_init's.

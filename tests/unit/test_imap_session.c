@@ -1,8 +1,10 @@
 /* test_imap_session.c - the IMAP session object against golden transcripts (tests/unit/imap/session/NAME.in -> NAME.ref), with login hooks over a temporary Maildir. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +24,34 @@ struct fixture {
 	char root[PATH_MAX + 16];       /* the user's Maildir */
 	char tmp[PATH_MAX];
 	unsigned delivered;
+	long long clock;                /* the session's clock (ms): moved only by @clock */
+	int last_watch;                 /* @wake: a dup of the wake fd seen last, to tell a kept watch from a new one */
 };
+
+/*
+ * Do a and b share one open file (not merely a number the kernel gave
+ * again)?  File status flags belong to the open file: O_APPEND set through
+ * b shows through a.
+ */
+static bool
+same_open_file(int a, int b)
+{
+	int fa, fb = fcntl(b, F_GETFL), same;
+
+	assert_true(fb != -1);
+	assert_int_equal(fcntl(b, F_SETFL, fb ^ O_APPEND), 0);
+	fa = fcntl(a, F_GETFL);
+	same = fa != -1 && (fa & O_APPEND) == ((fb ^ O_APPEND) & O_APPEND);
+	assert_int_equal(fcntl(b, F_SETFL, fb), 0);
+	return same;
+}
+
+/* The session's clock: time passes only when the transcript says so. */
+static long long
+fake_clock(void *ctx)
+{
+	return ((struct fixture *)ctx)->clock;
+}
 
 /* Passwords: alice/secret is good; temp/any cannot be told; everything else is bad. */
 static int
@@ -243,6 +272,9 @@ run_golden(struct fixture *f, const char *name)
 	c.check_password = check_password;
 	c.max_bad_commands = 1000;
 	c.max_auth_failures = 1000;
+	c.clock_ms = fake_clock;
+	f->clock = 1000000;
+	f->last_watch = -1;
 	snprintf(in_path, sizeof(in_path), "%s/session/%s.in", golden_dir, name);
 	snprintf(ref_path, sizeof(ref_path), "%s/session/%s.ref", golden_dir, name);
 	fp = fopen(in_path, "r");
@@ -275,10 +307,41 @@ run_golden(struct fixture *f, const char *name)
 				assert_non_null(s);
 				imap_session_tls_started(s);
 				(void)buf_append_str(&t, "== tls started\n");
-			} else if (strcmp(line, "@woken") == 0) {
-				/* What the loop does when the wake fd is readable (it must be set). */
+			} else if (strcmp(line, "@no-inotify") == 0) {
+				c.idle_no_inotify = true;
+			} else if (strcmp(line, "@inotify-fails EMFILE") == 0) {
+				c.idle_inotify_errno = EMFILE;
+			} else if (strncmp(line, "@idle-poll ", 11) == 0) {
+				c.idle_poll_ms = atoi(line + 11);
+			} else if (strncmp(line, "@idle-keepalive ", 16) == 0) {
+				c.idle_keepalive_ms = atoi(line + 16);
+			} else if (strncmp(line, "@clock +", 8) == 0) {
+				f->clock += atoi(line + 8);
+				(void)buf_printf(&t, "== clock +%d\n", atoi(line + 8));
+			} else if (strcmp(line, "@wake") == 0) {
+				/* What the loop waits for: the watch (kept or new) and the timer. */
+				int fd;
+
 				assert_non_null(s);
-				assert_true(imap_session_wake_fd(s) >= 0);
+				fd = imap_session_wake_fd(s);
+				(void)buf_printf(&t, "== wake: %s, in %d ms\n",
+						 fd < 0 ? "no watch" :
+						 f->last_watch >= 0 && same_open_file(fd, f->last_watch) ?
+						 "the same watch" : "a new watch",
+						 imap_session_wake_ms(s));
+				if (fd >= 0) {
+					if (f->last_watch >= 0)
+						close(f->last_watch);
+					f->last_watch = dup(fd);
+					assert_true(f->last_watch >= 0);
+				}
+			} else if (strcmp(line, "@error") == 0) {
+				assert_non_null(s);
+				(void)buf_printf(&t, "== error: %s\n", imap_session_error(s));
+			} else if (strcmp(line, "@woken") == 0) {
+				/* What the loop does when the wake fd is readable or the timer strikes (one must be set). */
+				assert_non_null(s);
+				assert_true(imap_session_wake_fd(s) >= 0 || imap_session_wake_ms(s) >= 0);
 				(void)buf_append_str(&t, "== woken\n");
 				buf_init(&out, 0);
 				act = imap_session_woken(s, &out);
@@ -330,6 +393,8 @@ run_golden(struct fixture *f, const char *name)
 	}
 	fclose(fp);
 	imap_session_free(s);
+	if (f->last_watch >= 0)
+		close(f->last_watch);
 
 	buf_init(&ref, 0);
 	fp = fopen(ref_path, "r");
@@ -358,6 +423,9 @@ GOLDEN(literals)
 GOLDEN(hostile)
 GOLDEN(mailbox)
 GOLDEN(idle)
+GOLDEN(idle_poll)
+GOLDEN(idle_keepalive)
+GOLDEN(idle_watch)
 GOLDEN(authlimit)
 
 /* The BAD limit: the twentieth BAD ends the session with * BYE. */
@@ -401,6 +469,9 @@ main(int argc, char **argv)
 		T(test_imap_session_golden_hostile),
 		T(test_imap_session_golden_mailbox),
 		T(test_imap_session_golden_idle),
+		T(test_imap_session_golden_idle_poll),
+		T(test_imap_session_golden_idle_keepalive),
+		T(test_imap_session_golden_idle_watch),
 		T(test_imap_session_golden_authlimit),
 		T(test_imap_session_bad_commands_limit),
 	};

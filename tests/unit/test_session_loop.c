@@ -41,6 +41,9 @@ struct fake {
 	int wake_fd;                    /* wake_ops: the read end of a pipe, -1 once woken */
 	int woken;
 	int line_timeout_ms;            /* wake_ops: what line_timeout_ms says */
+	int wake_ms;                    /* timer_ops: what wake_ms says */
+	int ticks_left;                 /* timer_ops: wake_ms says -1 once this many ticks were told (-1: never) */
+	int ticks;
 	char events[256];               /* login, throttle and report calls in order */
 };
 
@@ -246,6 +249,50 @@ static const struct session_loop_ops wake_ops = {
 	.line_timeout_ms = fake_line_timeout_ms,
 };
 
+/* The timer side of the loop (IMAP IDLE's keepalive and folder poll): no fd, only wake_ms. */
+static int
+fake_no_fd(void *vp)
+{
+	(void)vp;
+	return -1;
+}
+
+static int
+fake_wake_ms(void *vp)
+{
+	struct fake *p = vp;
+
+	return p->ticks_left == 0 ? -1 : p->wake_ms;
+}
+
+static unsigned
+fake_tick(void *vp, struct buf *out)
+{
+	struct fake *p = vp;
+
+	p->ticks++;
+	if (p->ticks_left > 0)
+		p->ticks_left--;
+	assert_int_equal(buf_append_str(out, "* tick\r\n"), 0);
+	return 0;
+}
+
+static const struct session_loop_ops timer_ops = {
+	.greeting = fake_greeting,
+	.line = fake_line,
+	.input = fake_input,
+	.stream = fake_stream,
+	.timeout = fake_timeout,
+	.expired = fake_expired,
+	.tls_started = fake_tls_started,
+	.login_key = fake_login_key,
+	.login = fake_login,
+	.wake_fd = fake_no_fd,
+	.woken = fake_tick,
+	.wake_ms = fake_wake_ms,
+	.line_timeout_ms = fake_line_timeout_ms,
+};
+
 /* The throttle's calls, recorded instead of reported to a parent and slept. */
 static void
 fake_login_failed(const char *login, unsigned failures)
@@ -308,15 +355,15 @@ client_says(struct fixture *f, const char *s, bool eof)
 		assert_int_equal(shutdown(f->peer, SHUT_WR), 0);
 }
 
-/* Run the loop to its end, close the server side, and return all the client heard. */
+/* Run the loop with ops to its end, close the server side, and return all the client heard. */
 static const char *
-run(struct fixture *f)
+run_ops(struct fixture *f, const struct session_loop_ops *ops)
 {
 	static char heard[4096];
 	size_t got = 0;
 	ssize_t n;
 
-	session_loop_run(&f->l, &fake_ops, &f->p);
+	session_loop_run(&f->l, ops, &f->p);
 	/* Closing the server's end is what lets the client read to EOF. */
 	netconn_close(f->l.c);
 	f->l.c->fd = -1;
@@ -324,6 +371,13 @@ run(struct fixture *f)
 		got += (size_t)n;
 	heard[got] = '\0';
 	return heard;
+}
+
+/* Run the loop with the fake protocol; what the client heard. */
+static const char *
+run(struct fixture *f)
+{
+	return run_ops(f, &fake_ops);
 }
 
 static void
@@ -511,6 +565,63 @@ test_session_loop_line_timeout_ms_replaces_the_init_timeout(void **state)
 	assert_string_equal(f->l.end, "timeout");
 }
 
+/* Run the loop with timer_ops; what the client heard. */
+static const char *
+run_timer(struct fixture *f)
+{
+	if (f->p.line_timeout_ms == 0)
+		f->p.line_timeout_ms = TEST_TIMEOUT_MS;
+	return run_ops(f, &timer_ops);
+}
+
+static void
+test_session_loop_wake_ms_wakes_the_protocol_without_a_wake_fd(void **state)
+{
+	struct fixture *f = *state;
+
+	/* IDLE polling the folder (no inotify): the timer alone wakes it, at once here, three times. */
+	f->p.wake_ms = 0;
+	f->p.ticks_left = 3;
+	assert_string_equal(run_timer(f), "+hello\r\n* tick\r\n* tick\r\n* tick\r\n-timeout\r\n");
+	assert_int_equal(f->p.ticks, 3);
+	assert_int_equal(f->p.nlines, 0);
+	assert_string_equal(f->l.end, "timeout");
+}
+
+static void
+test_session_loop_wake_ms_does_not_restart_the_line_timeout(void **state)
+{
+	struct fixture *f = *state;
+	const char *heard;
+
+	/*
+	 * The keepalive ticks far more often than the line timeout, for
+	 * ever: the client that says nothing is still logged out (RFC 3501
+	 * section 5.4) because only its own lines restart the timer.
+	 */
+	f->p.wake_ms = 5;
+	f->p.ticks_left = -1;
+	heard = run_timer(f);
+	assert_string_equal(f->l.end, "timeout");
+	assert_int_equal(f->p.timeouts, 1);
+	assert_true(f->p.ticks >= 1);
+	assert_non_null(strstr(heard, "* tick\r\n-timeout\r\n"));
+}
+
+static void
+test_session_loop_wake_ms_gives_way_to_client_lines(void **state)
+{
+	struct fixture *f = *state;
+
+	/* Lines waiting: read before any tick (the timer is a day away), and answered as ever. */
+	f->p.wake_ms = 86400 * 1000;
+	f->p.ticks_left = -1;
+	client_says(f, "NOOP\r\nQUIT\r\n", false);
+	assert_string_equal(run_timer(f), "+hello\r\n+ok NOOP\r\n+bye\r\n");
+	assert_int_equal(f->p.ticks, 0);
+	assert_string_equal(f->l.end, "quit");
+}
+
 static void
 test_session_loop_raw_request_passes_exactly_n_octets(void **state)
 {
@@ -599,6 +710,9 @@ main(void)
 		T(test_session_loop_wake_fd_gives_way_to_a_waiting_client_line),
 		T(test_session_loop_wake_fd_unset_reads_lines_as_before),
 		T(test_session_loop_line_timeout_ms_replaces_the_init_timeout),
+		T(test_session_loop_wake_ms_wakes_the_protocol_without_a_wake_fd),
+		T(test_session_loop_wake_ms_does_not_restart_the_line_timeout),
+		T(test_session_loop_wake_ms_gives_way_to_client_lines),
 		T(test_session_loop_raw_request_of_zero_octets_still_completes),
 		T(test_session_loop_raw_request_cut_short_ends_as_dropped),
 		T(test_session_loop_body_is_fed_until_the_protocol_has_its_end),
