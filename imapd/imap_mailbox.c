@@ -38,6 +38,7 @@ struct mb_msg {
 	size_t base_len;                /* the unique part: name up to ':' */
 	bool in_new;
 	bool in_names;                  /* name is in the folder's names block (view_from_list), not its own */
+	bool filled;                    /* pub.internal_date and pub.file_size are set (msg_fill) */
 	bool changed;                   /* flags changed by another, this sync */
 	bool remove;                    /* vanished and to be reported, this sync */
 };
@@ -234,6 +235,7 @@ msg_fill(struct mb_msg *m, int dfd)
 	int64_t sec = name_time(m->name, &usec);
 	bool have_size = name_size(m->name, m->base_len, &m->pub.file_size);
 
+	m->filled = true;
 	m->pub.internal_date = (time_t)sec;
 	if (sec < 0 || !have_size) {
 		struct stat st;
@@ -247,6 +249,18 @@ msg_fill(struct mb_msg *m, int dfd)
 			m->pub.internal_date = 0;
 		}
 	}
+}
+
+/*
+ * Message m with its INTERNALDATE and size: a view made from the list
+ * leaves them to the first command that asks (SELECT needs neither).
+ */
+static struct mb_msg *
+msg_need(const struct imap_mailbox *mb, struct mb_msg *m)
+{
+	if (!m->filled)
+		msg_fill(m, m->in_new ? mb->new_fd : mb->cur_fd);
+	return m;
 }
 
 static void
@@ -684,7 +698,8 @@ view_from_list(struct imap_mailbox *mb)
 	const struct imap_uidlist *ul = &mb->ul;
 	struct stat n, c;
 	time_t now = time(NULL);
-	size_t i, count = 0, total = 0;
+	size_t i, o, count = 0, total = 0;
+	struct mb_msg *msgs;
 	char *q;
 
 	if (ul->source != IMAP_UIDLIST_OSD || !ul->have_stamps || ul->uidvalidity == 0 ||
@@ -697,54 +712,60 @@ view_from_list(struct imap_mailbox *mb)
 		return 0;
 	if (now - n.st_mtim.tv_sec < DIRTY_SECONDS || now - c.st_mtim.tv_sec < DIRTY_SECONDS)
 		return 0;
-	for (i = 0; i < ul->n; i++) {
-		if (ul->v[i].info == NULL)
-			continue;
-		if (ul->v[i].in_new && !mb->readonly)
-			return 0;
-		count++;
-		total += strlen(ul->v[i].base) + strlen(ul->v[i].info) + 1;
-	}
-	if (count > MAILBOX_MAX_MESSAGES)
+	if (ul->n > MAILBOX_MAX_MESSAGES)
 		return 0;
-	mb->msgs = xreallocarray(NULL, count + 1, sizeof(*mb->msgs));
-	mb->cap = count + 1;
-	/* All the names in one block: one allocation, not one per message. */
-	free(mb->names);
-	mb->names = q = xmalloc(total + 1);
+	/* Room for every entry (the pages no message reaches are never touched). */
+	msgs = xreallocarray(NULL, ul->n + 1, sizeof(*msgs));
 	for (i = 0; i < ul->n; i++) {
 		const struct imap_uid_entry *u = &ul->v[i];
 		struct mb_msg *m;
-		size_t bl, il;
 
 		if (u->info == NULL)
 			continue;
-		bl = strlen(u->base);
-		il = strlen(u->info);
-		memcpy(q, u->base, bl);
-		memcpy(q + bl, u->info, il + 1);
-		m = &mb->msgs[mb->n++];
+		if (u->in_new && !mb->readonly) {
+			free(msgs);
+			return 0;
+		}
+		m = &msgs[count++];
 		memset(m, 0, sizeof(*m));
 		m->pub.uid = u->uid;
 		m->pub.vsize = u->vsize;
-		m->name = q;
-		m->pub.name = q;
-		m->in_names = true;
-		m->base_len = bl;
+		m->base_len = strlen(u->base);
 		m->in_new = u->in_new;
-		q += bl + il + 1;
+		total += m->base_len + strlen(u->info) + 1;
 		/* The info as listed starts with ":2," (a name in new/ has none). */
 		if (u->info[0] == ':' && u->info[1] == '2' && u->info[2] == ',')
 			parse_letters(u->info + 3, &m->pub.flags, &m->pub.keywords);
 		else
 			parse_info(u->info, &m->pub.flags, &m->pub.keywords);
-		msg_fill(m, m->in_new ? mb->new_fd : mb->cur_fd);
 		/* No claim is due (checked above): EXAMINE counts those not yet taken. */
 		m->pub.recent = mb->readonly && m->pub.uid >= ul->first_recent;
 		if (m->pub.recent)
 			mb->recent++;
 		mb->max_uid = m->pub.uid;
 	}
+	/* All the names in one block: one allocation, not one per message. */
+	free(mb->names);
+	mb->names = q = xmalloc(total + 1);
+	for (i = 0, o = 0; i < ul->n; i++) {
+		const struct imap_uid_entry *u = &ul->v[i];
+		struct mb_msg *m;
+		size_t il;
+
+		if (u->info == NULL)
+			continue;
+		m = &msgs[o++];
+		il = strlen(u->info);
+		memcpy(q, u->base, m->base_len);
+		memcpy(q + m->base_len, u->info, il + 1);
+		m->name = q;
+		m->pub.name = q;
+		m->in_names = true;
+		q += m->base_len + il + 1;
+	}
+	mb->msgs = msgs;
+	mb->n = count;
+	mb->cap = ul->n + 1;
 	mb->scanned = true;
 	mb->scan_whole = mb->scan_quiet = true;
 	mb->new_m = ul->new_m;
@@ -1101,7 +1122,8 @@ imap_mailbox_msg(const struct imap_mailbox *mb, uint32_t seq)
 {
 	if (seq == 0 || seq > mb->n)
 		return NULL;
-	return &mb->msgs[seq - 1].pub;
+	/* Filled on first use: the messages are the session's own (mb is const to callers only). */
+	return &msg_need(mb, (struct mb_msg *)&mb->msgs[seq - 1])->pub;
 }
 
 uint32_t
@@ -1315,6 +1337,7 @@ imap_mailbox_expunge(struct imap_mailbox *mb, const uint32_t *uids, size_t n, co
 			continue;
 		if (uids != NULL && (set == NULL || bsearch(&m->pub.uid, set, n, sizeof(*set), u32_cmp) == NULL))
 			continue;
+		msg_need(mb, m);        /* its size for the quota, while the file is there */
 		for (tries = 0;; tries++) {
 			if (unlinkat(m->in_new ? mb->new_fd : mb->cur_fd, m->name, 0) == 0) {
 				bytes -= (int64_t)m->pub.file_size;
@@ -1487,7 +1510,7 @@ imap_mailbox_copy(struct imap_mailbox *mb, const uint32_t *seqs, size_t n, const
 			*error_r = "Invalid message number";
 			return -1;
 		}
-		bytes += mb->msgs[seqs[i] - 1].pub.file_size;
+		bytes += msg_need(mb, &mb->msgs[seqs[i] - 1])->pub.file_size;
 	}
 	if (imap_quota_check(mb->root, bytes, n, &over) == 0 && over) {
 		*error_r = IMAP_QUOTA_TEXT;
