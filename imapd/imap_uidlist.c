@@ -307,6 +307,21 @@ name_class_init(void)
 	name_class[':'] = NC_COLON;
 }
 
+/*
+ * Whether any of the 8 octets in x is not NC_NAME (below 0x21, above 0x7e,
+ * '/' or ':'): the usual exact tests for "an octet less than", "an octet
+ * more than" and "a zero octet", eight octets at a time.
+ */
+static inline bool
+word_has_stop(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+	uint64_t sl = x ^ (ones * '/'), co = x ^ (ones * ':');
+
+	return (((x - ones * 0x21) & ~x) | ((x + ones) | x) | ((sl - ones) & ~sl) | ((co - ones) & ~co)) &
+	       high;
+}
+
 /* Whether p is at the end of its line: '\n', "\r\n", the end of the text, or a '\r' before it. */
 static inline bool
 at_eol(const char *p, const char *end)
@@ -340,7 +355,14 @@ parse_osd_line(struct imap_uidlist *ul, int version, char *p, char *end)
 	while (*p == ' ')
 		p++;
 	/* The base: up to a ':' (the rest of that word is not kept) or the word's end. */
-	for (name = p; (k = name_class[(unsigned char)*p]) == NC_NAME; p++)
+	for (name = p; end - p >= 8; p += 8) {
+		uint64_t x;
+
+		memcpy(&x, p, sizeof(x));
+		if (word_has_stop(x))
+			break;
+	}
+	for (; (k = name_class[(unsigned char)*p]) == NC_NAME; p++)
 		;
 	nend = p;
 	if (k == NC_COLON) {
