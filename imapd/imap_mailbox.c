@@ -716,6 +716,7 @@ view_from_list(struct imap_mailbox *mb)
 		return 0;
 	/* Room for every entry (the pages no message reaches are never touched). */
 	msgs = xreallocarray(NULL, ul->n + 1, sizeof(*msgs));
+	xprefault(msgs, (ul->n + 1) * sizeof(*msgs));
 	for (i = 0; i < ul->n; i++) {
 		const struct imap_uid_entry *u = &ul->v[i];
 		struct mb_msg *m;
@@ -747,6 +748,7 @@ view_from_list(struct imap_mailbox *mb)
 	/* All the names in one block: one allocation, not one per message. */
 	free(mb->names);
 	mb->names = q = xmalloc(total + 1);
+	xprefault(q, total + 1);
 	for (i = 0, o = 0; i < ul->n; i++) {
 		const struct imap_uid_entry *u = &ul->v[i];
 		struct mb_msg *m;

@@ -598,14 +598,20 @@ static int
 read_small(const char *dir, const char *name, size_t max, struct buf *b, struct stat *st_r)
 {
 	char path[PATH_MAX];
+	struct stat st;
 	int fd, r;
 
 	if (path_join(path, sizeof(path), dir, name) == -1)
 		return -1;
-	fd = regfile_open(path, O_RDONLY, 0, st_r);
+	fd = regfile_open(path, O_RDONLY, 0, &st);
 	if (fd == -1)
 		return -1;
+	if (st_r != NULL)
+		*st_r = st;
 	buf_init(b, max);
+	/* A large list (10,000 messages: 430 KB): its pages mapped at once, not one fault each. */
+	if (st.st_size >= 65536 && (uint64_t)st.st_size < max && buf_reserve(b, (size_t)st.st_size + 1) == 0)
+		xprefault(b->data, b->cap);
 	r = buf_read_file(b, fd);
 	close_keep_errno(fd);
 	if (r == -1) {
