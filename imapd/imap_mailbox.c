@@ -35,7 +35,7 @@
 struct mb_msg {
 	struct imap_msg pub;
 	char *name;                     /* owned (unless in_names); pub.name points here */
-	size_t base_len;                /* the unique part: name up to ':' */
+	uint16_t base_len;              /* the unique part: name up to ':' (at most IMAP_UIDLIST_BASE_MAX); 64 octets in all */
 	bool in_new;
 	bool in_names;                  /* name is in the folder's names block (view_from_list), not its own */
 	bool filled;                    /* pub.internal_date and pub.file_size are set (msg_fill) */

@@ -611,7 +611,7 @@ read_small(const char *dir, const char *name, size_t max, struct buf *b, struct 
 	buf_init(b, max);
 	/* A large list (10,000 messages: 430 KB): its pages mapped at once, not one fault each. */
 	if (st.st_size >= 65536 && (uint64_t)st.st_size < max && buf_reserve(b, (size_t)st.st_size + 1) == 0)
-		xprefault(b->data, b->cap);
+		xprefault(b->data, (size_t)st.st_size + 1);
 	r = buf_read_file(b, fd);
 	close_keep_errno(fd);
 	if (r == -1) {
