@@ -34,9 +34,11 @@
 
 struct mb_msg {
 	struct imap_msg pub;
-	char *name;                     /* owned; pub.name points here */
-	size_t base_len;                /* the unique part: name up to ':' */
+	char *name;                     /* owned (unless in_names); pub.name points here */
+	uint16_t base_len;              /* the unique part: name up to ':' (at most IMAP_UIDLIST_BASE_MAX); 64 octets in all */
 	bool in_new;
+	bool in_names;                  /* name is in the folder's names block (view_from_list), not its own */
+	bool filled;                    /* pub.internal_date and pub.file_size are set (msg_fill) */
 	bool changed;                   /* flags changed by another, this sync */
 	bool remove;                    /* vanished and to be reported, this sync */
 };
@@ -67,6 +69,7 @@ struct imap_mailbox {
 	bool kw_added;                  /* this session added a keyword: FLAGS again */
 	struct mb_msg *msgs;
 	size_t n, cap;
+	char *names;                    /* the names of the first view made from the list, in one block */
 	uint32_t max_uid;               /* highest UID ever in this view: UIDs only grow */
 	uint32_t recent;
 	bool scanned;
@@ -92,17 +95,13 @@ base_len_of(const char *name)
 	return strcspn(name, ":");
 }
 
-/* The flags and keywords of a name's ":2," info (Maildir spec: letters in ASCII order). */
+/* The flags and keywords of the letters after ":2,", up to the end or a ','. */
 static void
-parse_info(const char *name, unsigned *flags_r, uint32_t *kw_r)
+parse_letters(const char *p, unsigned *flags_r, uint32_t *kw_r)
 {
-	const char *p = strstr(name, ":2,");
-
 	*flags_r = 0;
 	*kw_r = 0;
-	if (p == NULL)
-		return;
-	for (p += 3; *p != '\0' && *p != ','; p++) {
+	for (; *p != '\0' && *p != ','; p++) {
 		switch (*p) {
 		case 'D': *flags_r |= IMAP_FLAG_DRAFT; break;
 		case 'F': *flags_r |= IMAP_FLAG_FLAGGED; break;
@@ -114,6 +113,18 @@ parse_info(const char *name, unsigned *flags_r, uint32_t *kw_r)
 				*kw_r |= 1u << (*p - 'a');
 		}
 	}
+}
+
+/* The flags and keywords of a name's ":2," info (Maildir spec: letters in ASCII order). */
+static void
+parse_info(const char *name, unsigned *flags_r, uint32_t *kw_r)
+{
+	const char *p = strstr(name, ":2,");
+
+	*flags_r = 0;
+	*kw_r = 0;
+	if (p != NULL)
+		parse_letters(p + 3, flags_r, kw_r);
 }
 
 /*
@@ -224,6 +235,7 @@ msg_fill(struct mb_msg *m, int dfd)
 	int64_t sec = name_time(m->name, &usec);
 	bool have_size = name_size(m->name, m->base_len, &m->pub.file_size);
 
+	m->filled = true;
 	m->pub.internal_date = (time_t)sec;
 	if (sec < 0 || !have_size) {
 		struct stat st;
@@ -239,10 +251,31 @@ msg_fill(struct mb_msg *m, int dfd)
 	}
 }
 
+/*
+ * Message m with its INTERNALDATE and size: a view made from the list
+ * leaves them to the first command that asks (SELECT needs neither).
+ */
+static struct mb_msg *
+msg_need(const struct imap_mailbox *mb, struct mb_msg *m)
+{
+	if (!m->filled)
+		msg_fill(m, m->in_new ? mb->new_fd : mb->cur_fd);
+	return m;
+}
+
+static void
+msg_name_free(struct mb_msg *m)
+{
+	if (!m->in_names)
+		free(m->name);
+	m->name = NULL;
+	m->in_names = false;
+}
+
 static void
 msg_set_name(struct mb_msg *m, char *name, bool in_new)
 {
-	free(m->name);
+	msg_name_free(m);
 	m->name = name;
 	m->pub.name = name;
 	m->base_len = base_len_of(name);
@@ -565,7 +598,7 @@ assign_uids(struct imap_mailbox *mb, struct scan *s, uint32_t listed_before, uin
 	/* Drop the entries of files gone, before adding: the list stays within its bound. */
 	for (i = 0, o = 0; i < mb->ul.n; i++) {
 		if (!matched[i] && mb->ul.v[i].uid < listed_before) {
-			free(mb->ul.v[i].base);
+			imap_uidlist_entry_free(&mb->ul, &mb->ul.v[i]);
 			continue;
 		}
 		mb->ul.v[o++] = mb->ul.v[i];
@@ -665,7 +698,9 @@ view_from_list(struct imap_mailbox *mb)
 	const struct imap_uidlist *ul = &mb->ul;
 	struct stat n, c;
 	time_t now = time(NULL);
-	size_t i, count = 0;
+	size_t i, o, count = 0, total = 0;
+	struct mb_msg *msgs;
+	char *q;
 
 	if (ul->source != IMAP_UIDLIST_OSD || !ul->have_stamps || ul->uidvalidity == 0 ||
 	    (!mb->readonly && ul->first_recent < ul->next_uid))
@@ -677,46 +712,62 @@ view_from_list(struct imap_mailbox *mb)
 		return 0;
 	if (now - n.st_mtim.tv_sec < DIRTY_SECONDS || now - c.st_mtim.tv_sec < DIRTY_SECONDS)
 		return 0;
-	for (i = 0; i < ul->n; i++) {
-		if (ul->v[i].info == NULL)
-			continue;
-		if (ul->v[i].in_new && !mb->readonly)
-			return 0;
-		count++;
-	}
-	if (count > MAILBOX_MAX_MESSAGES)
+	if (ul->n > MAILBOX_MAX_MESSAGES)
 		return 0;
-	mb->msgs = xreallocarray(NULL, count + 1, sizeof(*mb->msgs));
-	mb->cap = count + 1;
+	/* Room for every entry (the pages no message reaches are never touched). */
+	msgs = xreallocarray(NULL, ul->n + 1, sizeof(*msgs));
+	xprefault(msgs, (ul->n + 1) * sizeof(*msgs));
 	for (i = 0; i < ul->n; i++) {
 		const struct imap_uid_entry *u = &ul->v[i];
 		struct mb_msg *m;
-		size_t bl, il;
-		char *name;
 
 		if (u->info == NULL)
 			continue;
-		bl = strlen(u->base);
-		il = strlen(u->info);
-		name = xmalloc(bl + il + 1);
-		memcpy(name, u->base, bl);
-		memcpy(name + bl, u->info, il + 1);
-		m = &mb->msgs[mb->n++];
+		if (u->in_new && !mb->readonly) {
+			free(msgs);
+			return 0;
+		}
+		m = &msgs[count++];
 		memset(m, 0, sizeof(*m));
 		m->pub.uid = u->uid;
 		m->pub.vsize = u->vsize;
-		m->name = name;
-		m->pub.name = name;
-		m->base_len = bl;
+		m->base_len = strlen(u->base);
 		m->in_new = u->in_new;
-		parse_info(u->info, &m->pub.flags, &m->pub.keywords);
-		msg_fill(m, m->in_new ? mb->new_fd : mb->cur_fd);
+		total += m->base_len + strlen(u->info) + 1;
+		/* The info as listed starts with ":2," (a name in new/ has none). */
+		if (u->info[0] == ':' && u->info[1] == '2' && u->info[2] == ',')
+			parse_letters(u->info + 3, &m->pub.flags, &m->pub.keywords);
+		else
+			parse_info(u->info, &m->pub.flags, &m->pub.keywords);
 		/* No claim is due (checked above): EXAMINE counts those not yet taken. */
 		m->pub.recent = mb->readonly && m->pub.uid >= ul->first_recent;
 		if (m->pub.recent)
 			mb->recent++;
 		mb->max_uid = m->pub.uid;
 	}
+	/* All the names in one block: one allocation, not one per message. */
+	free(mb->names);
+	mb->names = q = xmalloc(total + 1);
+	xprefault(q, total + 1);
+	for (i = 0, o = 0; i < ul->n; i++) {
+		const struct imap_uid_entry *u = &ul->v[i];
+		struct mb_msg *m;
+		size_t il;
+
+		if (u->info == NULL)
+			continue;
+		m = &msgs[o++];
+		il = strlen(u->info);
+		memcpy(q, u->base, m->base_len);
+		memcpy(q + m->base_len, u->info, il + 1);
+		m->name = q;
+		m->pub.name = q;
+		m->in_names = true;
+		q += m->base_len + il + 1;
+	}
+	mb->msgs = msgs;
+	mb->n = count;
+	mb->cap = ul->n + 1;
 	mb->scanned = true;
 	mb->scan_whole = mb->scan_quiet = true;
 	mb->new_m = ul->new_m;
@@ -850,7 +901,7 @@ do_sync(struct imap_mailbox *mb, bool report_expunges, struct imap_sync_report *
 		if (mb->msgs[i].remove) {
 			if (mb->msgs[i].pub.recent)
 				mb->recent--;
-			free(mb->msgs[i].name);
+			msg_name_free(&mb->msgs[i]);
 			continue;
 		}
 		mb->msgs[o++] = mb->msgs[i];
@@ -1023,8 +1074,9 @@ imap_mailbox_close(struct imap_mailbox *mb)
 		return;
 	flush_vsizes(mb);
 	for (i = 0; i < mb->n; i++)
-		free(mb->msgs[i].name);
+		msg_name_free(&mb->msgs[i]);
 	free(mb->msgs);
+	free(mb->names);
 	free(mb->rep_exp);
 	free(mb->rep_chg);
 	imap_uidlist_free(&mb->ul);
@@ -1072,7 +1124,8 @@ imap_mailbox_msg(const struct imap_mailbox *mb, uint32_t seq)
 {
 	if (seq == 0 || seq > mb->n)
 		return NULL;
-	return &mb->msgs[seq - 1].pub;
+	/* Filled on first use: the messages are the session's own (mb is const to callers only). */
+	return &msg_need(mb, (struct mb_msg *)&mb->msgs[seq - 1])->pub;
 }
 
 uint32_t
@@ -1286,6 +1339,7 @@ imap_mailbox_expunge(struct imap_mailbox *mb, const uint32_t *uids, size_t n, co
 			continue;
 		if (uids != NULL && (set == NULL || bsearch(&m->pub.uid, set, n, sizeof(*set), u32_cmp) == NULL))
 			continue;
+		msg_need(mb, m);        /* its size for the quota, while the file is there */
 		for (tries = 0;; tries++) {
 			if (unlinkat(m->in_new ? mb->new_fd : mb->cur_fd, m->name, 0) == 0) {
 				bytes -= (int64_t)m->pub.file_size;
@@ -1458,7 +1512,7 @@ imap_mailbox_copy(struct imap_mailbox *mb, const uint32_t *seqs, size_t n, const
 			*error_r = "Invalid message number";
 			return -1;
 		}
-		bytes += mb->msgs[seqs[i] - 1].pub.file_size;
+		bytes += msg_need(mb, &mb->msgs[seqs[i] - 1])->pub.file_size;
 	}
 	if (imap_quota_check(mb->root, bytes, n, &over) == 0 && over) {
 		*error_r = IMAP_QUOTA_TEXT;

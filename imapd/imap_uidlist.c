@@ -35,13 +35,34 @@ imap_uidlist_init(struct imap_uidlist *ul)
 	ul->first_recent = 1;
 }
 
+/* Whether s lies in ul's block (the list's text as read): not an allocation of its own. */
+static bool
+in_block(const struct imap_uidlist *ul, const char *s)
+{
+	uintptr_t b = (uintptr_t)ul->block, p = (uintptr_t)s;
+
+	return ul->block != NULL && p >= b && p <= b + ul->block_len;
+}
+
+void
+imap_uidlist_entry_free(struct imap_uidlist *ul, struct imap_uid_entry *e)
+{
+	if (!in_block(ul, e->base))
+		free(e->base);
+	e->base = NULL;
+	e->info = NULL;
+}
+
 static void
 uidlist_clear(struct imap_uidlist *ul)
 {
 	size_t i;
 
 	for (i = 0; i < ul->n; i++)
-		free(ul->v[i].base);
+		imap_uidlist_entry_free(ul, &ul->v[i]);
+	free(ul->block);
+	ul->block = NULL;
+	ul->block_len = 0;
 	ul->n = 0;
 	ul->have_stamps = false;
 	ul->uidvalidity = 0;
@@ -121,6 +142,24 @@ entry_push(struct imap_uidlist *ul, uint32_t uid, const char *base, size_t len, 
 	return e;
 }
 
+/* An entry whose names stay where they are (in ul's block, NUL-terminated there). */
+static inline void
+entry_push_in_place(struct imap_uidlist *ul, uint32_t uid, char *base, char *info, bool in_new, uint64_t vsize)
+{
+	struct imap_uid_entry *e;
+
+	if (ul->n == ul->cap) {
+		ul->cap = ul->cap == 0 ? 256 : ul->cap * 2;
+		ul->v = xreallocarray(ul->v, ul->cap, sizeof(*ul->v));
+	}
+	e = &ul->v[ul->n++];
+	e->uid = uid;
+	e->in_new = in_new;
+	e->base = base;
+	e->info = info;
+	e->vsize = vsize;
+}
+
 void
 imap_uidlist_set_info(struct imap_uidlist *ul, size_t i, const char *info, bool in_new)
 {
@@ -133,7 +172,8 @@ imap_uidlist_set_info(struct imap_uidlist *ul, size_t i, const char *info, bool 
 		return;
 	entry_set(e, old, strlen(old), info, info != NULL ? strlen(info) : SIZE_MAX);
 	e->in_new = in_new;
-	free(old);
+	if (!in_block(ul, old))
+		free(old);
 }
 
 /* The rest of a file name after its base, as kept in a list: printable, no space or '/'. */
@@ -248,6 +288,137 @@ parse_entry(struct imap_uidlist *ul, int version, const char *p, const char *end
 	e->vsize = vsize;
 }
 
+/* Octet classes of a list line (name_class): what ends or breaks a name. */
+enum { NC_NAME, NC_SPACE, NC_COLON, NC_BAD };
+
+/* NC_NAME for a name's octets (printable, not a space, '/' or ':'), else what it is. */
+static unsigned char name_class[256];
+
+static void
+name_class_init(void)
+{
+	unsigned c;
+
+	if (name_class[0] == NC_BAD)
+		return;
+	for (c = 0; c < 256; c++)
+		name_class[c] = c > 0x20 && c < 0x7f && c != '/' ? NC_NAME : NC_BAD;
+	name_class[' '] = NC_SPACE;
+	name_class[':'] = NC_COLON;
+}
+
+/*
+ * Whether any of the 8 octets in x is not NC_NAME (below 0x21, above 0x7e,
+ * '/' or ':'): the usual exact tests for "an octet less than", "an octet
+ * more than" and "a zero octet", eight octets at a time.
+ */
+static inline bool
+word_has_stop(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+	uint64_t sl = x ^ (ones * '/'), co = x ^ (ones * ':');
+
+	return (((x - ones * 0x21) & ~x) | ((x + ones) | x) | ((sl - ones) & ~sl) | ((co - ones) & ~co)) &
+	       high;
+}
+
+/* Whether p is at the end of its line: '\n', "\r\n", the end of the text, or a '\r' before it. */
+static inline bool
+at_eol(const char *p, const char *end)
+{
+	return p == end || *p == '\n' || (*p == '\r' && (p + 1 == end || p[1] == '\n'));
+}
+
+/*
+ * One line of osd-uidlist (version 1 or 2) from p, parsed in place in
+ * one pass: the entry's base and info point into the line, NUL-terminated
+ * there (end may be written: the block has an octet past its text, a
+ * NUL).  The same rules as parse_entry's: a line that does not parse is
+ * skipped.  Returns the start of the next line.
+ */
+static char *
+parse_osd_line(struct imap_uidlist *ul, int version, char *p, char *end)
+{
+	char *w, *name, *nend, *next, *info = NULL, *iend = NULL;
+	uint64_t uid = 0, vs, vsize = 0;
+	bool in_new = false;
+	unsigned k;
+
+	/* The scans below stop at '\n' and at the NUL past the text: none runs past its line. */
+	while (*p == ' ')
+		p++;
+	/* The UID: 1 to 10 digits, then a space. */
+	for (w = p; (unsigned char)(*p - '0') < 10; p++)
+		uid = uid * 10 + (uint64_t)(*p - '0');
+	if (p == w || p - w > 10 || *p != ' ' || uid == 0 || uid > UINT32_MAX)
+		goto skip;
+	while (*p == ' ')
+		p++;
+	/* The base: up to a ':' (the rest of that word is not kept) or the word's end. */
+	for (name = p; end - p >= 8; p += 8) {
+		uint64_t x;
+
+		memcpy(&x, p, sizeof(x));
+		if (word_has_stop(x))
+			break;
+	}
+	for (; (k = name_class[(unsigned char)*p]) == NC_NAME; p++)
+		;
+	nend = p;
+	if (k == NC_COLON) {
+		while (*p != ' ' && !at_eol(p, end))
+			p++;
+	} else if (k == NC_BAD && !at_eol(p, end)) {
+		goto skip;
+	}
+	if (nend == name || (size_t)(nend - name) > IMAP_UIDLIST_BASE_MAX || name[0] == '.')
+		goto skip;
+	/* Ascending UIDs only: a line out of order is a corrupt one. */
+	if ((ul->n > 0 && uid <= ul->v[ul->n - 1].uid) || ul->n >= IMAP_UIDLIST_MAX)
+		goto skip;
+	/* " n|c<info>": the file as the last complete scan saw it; " W<vsize>". */
+	while (version == OSD_V2) {
+		while (*p == ' ')
+			p++;
+		if (at_eol(p, end))
+			break;
+		w = p++;
+		if ((*w == 'n' || *w == 'c') && info == NULL) {
+			/* The rest of the name: printable, no '/', and starting with ':' when there is any. */
+			while ((k = name_class[(unsigned char)*p]) == NC_NAME || k == NC_COLON)
+				p++;
+			if ((*p == ' ' || at_eol(p, end)) && (p == w + 1 || w[1] == ':')) {
+				info = w + 1;
+				iend = p;
+				in_new = *w == 'n';
+				continue;
+			}
+		} else if (*w == 'W') {
+			while ((unsigned char)(*p - '0') < 10)
+				p++;
+			if (p > w + 1 && (*p == ' ' || at_eol(p, end)) &&
+			    decimal_parse(w + 1, (size_t)(p - w - 1), UINT64_MAX / 2, &vs) == 0) {
+				vsize = vs;
+				continue;
+			}
+		}
+		/* Not this version's: the entry stands without its file, the list without stamps. */
+		info = NULL;
+		ul->have_stamps = false;
+		break;
+	}
+	next = memchr(p, '\n', (size_t)(end - p));
+	next = next == NULL ? end : next + 1;
+	*nend = '\0';
+	if (info != NULL)
+		*iend = '\0';
+	entry_push_in_place(ul, (uint32_t)uid, name, info, in_new, vsize);
+	return next;
+skip:
+	next = memchr(p, '\n', (size_t)(end - p));
+	return next == NULL ? end : next + 1;
+}
+
 /* The header: the version (OSD_V1, OSD_V2, or Dovecot's and Courier's 1-3), and the UIDVALIDITY, next UID, first recent UID. */
 static int
 parse_header(struct imap_uidlist *ul, const char *p, const char *end, int *version_r)
@@ -323,13 +494,20 @@ parse_header(struct imap_uidlist *ul, const char *p, const char *end, int *versi
 	return 0;
 }
 
-int
-imap_uidlist_parse(struct imap_uidlist *ul, const char *data, size_t len)
+/*
+ * imap_uidlist_parse of block (len octets and one more, which may be
+ * written), which ul keeps: osd-uidlist's entries point into it.
+ */
+static int
+parse_block(struct imap_uidlist *ul, char *block, size_t len)
 {
-	const char *p = data, *end = data + len, *nl;
+	char *p = block, *end = block + len, *nl;
 	int version;
 
 	uidlist_clear(ul);
+	ul->block = block;
+	ul->block_len = len;
+	block[len] = '\0';
 	nl = memchr(p, '\n', len);
 	if (nl == NULL)
 		nl = end;
@@ -338,19 +516,26 @@ imap_uidlist_parse(struct imap_uidlist *ul, const char *data, size_t len)
 		return -1;
 	}
 	p = nl < end ? nl + 1 : end;
-	/* Room for every line at once: no copy of the entries while they are read. */
+	/*
+	 * Room for every line at once, without counting them: a line has at
+	 * least 4 octets ("1 a\n"), and the pages of the array that no entry
+	 * reaches are never touched.
+	 */
 	{
-		const char *q = p;
-		size_t lines = 0;
+		size_t lines = (size_t)(end - p) / 4 + 1;
 
-		while (q < end && (q = memchr(q, '\n', (size_t)(end - q))) != NULL && lines < IMAP_UIDLIST_MAX) {
-			lines++;
-			q++;
+		if (lines > IMAP_UIDLIST_MAX + 1)
+			lines = IMAP_UIDLIST_MAX + 1;
+		if (lines > ul->cap) {
+			free(ul->v);
+			ul->cap = lines;
+			ul->v = xreallocarray(NULL, ul->cap, sizeof(*ul->v));
 		}
-		if (lines + 1 > ul->cap) {
-			ul->cap = lines + 1;
-			ul->v = xreallocarray(ul->v, ul->cap, sizeof(*ul->v));
-		}
+	}
+	if (version == OSD_V1 || version == OSD_V2) {
+		name_class_init();
+		while (p < end)
+			p = parse_osd_line(ul, version, p, end);
 	}
 	while (p < end) {
 		const char *e;
@@ -369,6 +554,15 @@ imap_uidlist_parse(struct imap_uidlist *ul, const char *data, size_t len)
 	if (version != OSD_V1 && version != OSD_V2)
 		ul->source = version == 1 ? IMAP_UIDLIST_COURIER : IMAP_UIDLIST_DOVECOT;
 	return 0;
+}
+
+int
+imap_uidlist_parse(struct imap_uidlist *ul, const char *data, size_t len)
+{
+	char *block = xmalloc(len + 1);
+
+	memcpy(block, data, len);
+	return parse_block(ul, block, len);
 }
 
 int
@@ -404,14 +598,20 @@ static int
 read_small(const char *dir, const char *name, size_t max, struct buf *b, struct stat *st_r)
 {
 	char path[PATH_MAX];
+	struct stat st;
 	int fd, r;
 
 	if (path_join(path, sizeof(path), dir, name) == -1)
 		return -1;
-	fd = regfile_open(path, O_RDONLY, 0, st_r);
+	fd = regfile_open(path, O_RDONLY, 0, &st);
 	if (fd == -1)
 		return -1;
+	if (st_r != NULL)
+		*st_r = st;
 	buf_init(b, max);
+	/* A large list (10,000 messages: 430 KB): its pages mapped at once, not one fault each. */
+	if (st.st_size >= 65536 && (uint64_t)st.st_size < max && buf_reserve(b, (size_t)st.st_size + 1) == 0)
+		xprefault(b->data, (size_t)st.st_size + 1);
 	r = buf_read_file(b, fd);
 	close_keep_errno(fd);
 	if (r == -1) {
@@ -455,9 +655,9 @@ imap_uidlist_refresh(struct imap_uidlist *ul, const char *dir)
 		if (same_id(&ul->id, &st))
 			return 0;
 		if (read_small(dir, IMAP_UIDLIST_NAME, UIDLIST_FILE_MAX, &b, &st) == 0) {
-			if (imap_uidlist_parse(ul, b.data != NULL ? b.data : "", b.len) == -1)
+			/* The buffer becomes the list's block (buf keeps an octet past the text). */
+			if (b.data == NULL ? imap_uidlist_parse(ul, "", 0) == -1 : parse_block(ul, b.data, b.len) == -1)
 				uidlist_clear(ul);      /* corrupt: made again, with a new UIDVALIDITY */
-			buf_free(&b);
 			set_id(&ul->id, &st);
 			return 1;
 		}

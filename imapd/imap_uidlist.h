@@ -36,6 +36,8 @@ struct imap_file_id {
 /* One message: its UID and its Maildir base name (the file name up to ':'). */
 struct imap_uid_entry {
 	uint32_t uid;
+	bool in_new;
+	/* Both in the list's text as read (struct imap_uidlist block) or in one allocation of their own. */
 	char *base;
 	/*
 	 * The file as the last complete scan saw it (version 2): the rest of
@@ -44,7 +46,6 @@ struct imap_uid_entry {
 	 * stamps are those of new/ and cur/ (struct imap_uidlist).
 	 */
 	char *info;
-	bool in_new;
 	uint64_t vsize;                 /* the CRLF size (RFC822.SIZE) when known, else 0 */
 };
 
@@ -62,6 +63,12 @@ struct imap_uidlist {
 	uint32_t first_recent;          /* UIDs from here on are \Recent to the next session that claims them */
 	struct imap_uid_entry *v;       /* ascending UID, no UID twice */
 	size_t n, cap;
+	/*
+	 * The text of the list as last read, NULs put in after each name:
+	 * the entries read from it point into it (no allocation per entry).
+	 */
+	char *block;
+	size_t block_len;
 	enum imap_uidlist_source source;
 	struct imap_file_id id;         /* the osd-uidlist last read or written */
 	/*
@@ -108,6 +115,9 @@ int imap_uidlist_refresh(struct imap_uidlist *ul, const char *dir);
 
 /* Replace dir's osd-uidlist with ul (temp + fsync + rename), under the lock. 0 or -1 with errno. */
 int imap_uidlist_write(struct imap_uidlist *ul, const char *dir);
+
+/* Free entry e's names (before dropping it from v). */
+void imap_uidlist_entry_free(struct imap_uidlist *ul, struct imap_uid_entry *e);
 
 /* Set entry i's file (info NULL: not seen), keeping its base. */
 void imap_uidlist_set_info(struct imap_uidlist *ul, size_t i, const char *info, bool in_new);

@@ -137,6 +137,61 @@ test_imap_uidlist_bad_lines_skipped_next_uid_raised(void **state)
 	imap_uidlist_free(&ul);
 }
 
+/*
+ * The in-place parser of osd-uidlist lines: long names (checked eight
+ * octets at a time) with a bad octet anywhere are skipped, a ':' cuts the
+ * base, CRLF and a last line without LF are taken, an entry's names stay
+ * right after a later line fails, and a bad field after the file drops it.
+ */
+static void
+test_imap_uidlist_parse_lines_in_place(void **state)
+{
+	static const char text[] =
+		"osd-uidlist 2 9 40 40 100.000000001 100.000000002 200.000000003 200.000000004\n"
+		"1 1700000000.M1P1.host.example,S=100 c:2,S W7\r\n"
+		"2 1700000000.M2P1.host/example,S=100 c:2,S\n"     /* '/' past the first 8 octets */
+		"3 1700000000.M3P1.host\x7f" "example c:2,\n"      /* DEL */
+		"4 1700000000.M4P1.host\texample c:2,\n"           /* a tab */
+		"5 1700000000.M5P1.host.example,S=5:2,T c:2,T\n"  /* ':' in the name word: cut there */
+		"6 .hidden c:2,\n"
+		"7 12345678 c\n"
+		"8 abc c:2,S junk\n"
+		"9 1700000000.M9P1.x\0y c:2,\n"
+		"x1 abc c:2,\n"
+		"10 last.M10 n";
+	struct imap_uidlist ul;
+
+	(void)state;
+	imap_uidlist_init(&ul);
+	assert_int_equal(imap_uidlist_parse(&ul, text, sizeof(text) - 1), 0);
+	assert_int_equal(ul.n, 5);
+	assert_int_equal(ul.v[0].uid, 1u);
+	assert_string_equal(ul.v[0].base, "1700000000.M1P1.host.example,S=100");
+	assert_string_equal(ul.v[0].info, ":2,S");
+	assert_int_equal(ul.v[0].vsize, 7);
+	assert_int_equal(ul.v[1].uid, 5u);
+	assert_string_equal(ul.v[1].base, "1700000000.M5P1.host.example,S=5");
+	assert_string_equal(ul.v[1].info, ":2,T");
+	assert_int_equal(ul.v[2].uid, 7u);
+	assert_string_equal(ul.v[2].base, "12345678");
+	assert_string_equal(ul.v[2].info, "");
+	assert_false(ul.v[2].in_new);
+	/* A field that is not version 2's: the entry without its file, the list without stamps. */
+	assert_int_equal(ul.v[3].uid, 8u);
+	assert_string_equal(ul.v[3].base, "abc");
+	assert_null(ul.v[3].info);
+	assert_false(ul.have_stamps);
+	assert_int_equal(ul.v[4].uid, 10u);
+	assert_string_equal(ul.v[4].base, "last.M10");
+	assert_string_equal(ul.v[4].info, "");
+	assert_true(ul.v[4].in_new);
+	/* A later set_info leaves the other entries' names in the list's text alone. */
+	imap_uidlist_set_info(&ul, 0, ":2,RS", false);
+	assert_string_equal(ul.v[0].info, ":2,RS");
+	assert_string_equal(ul.v[1].base, "1700000000.M5P1.host.example,S=5");
+	imap_uidlist_free(&ul);
+}
+
 /* Version 2: stamps and each entry's file and vsize survive a format and parse; bad stamps are dropped, the entries kept. */
 static void
 test_imap_uidlist_version_2_roundtrip(void **state)
@@ -345,6 +400,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_imap_uidlist_courier_v1_keeps_uidvalidity_and_uids),
 		cmocka_unit_test(test_imap_uidlist_dovecot_v2_flags_field_skipped),
 		cmocka_unit_test(test_imap_uidlist_bad_lines_skipped_next_uid_raised),
+		cmocka_unit_test(test_imap_uidlist_parse_lines_in_place),
 		cmocka_unit_test(test_imap_uidlist_version_2_roundtrip),
 		cmocka_unit_test_setup_teardown(test_imap_uidlist_write_refresh_roundtrip,
 						testutil_setup_tmpdir, testutil_teardown_tmpdir),
