@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -26,6 +27,9 @@ netconn_init(struct netconn *c, int fd, int timeout_ms, size_t line_max)
 	}
 	flags = fcntl(fd, F_GETFL);
 	if (flags == -1 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1)
+		return -1;
+	c->in_size = line_max + 3 > NETCONN_IN_MIN ? line_max + 3 : NETCONN_IN_MIN;
+	if ((c->in = malloc(c->in_size)) == NULL)
 		return -1;
 	c->fd = fd;
 	c->tls = NULL;
@@ -103,7 +107,7 @@ netconn_flush(struct netconn *c, struct buf *out)
 static ssize_t
 fill(struct netconn *c, long long deadline)
 {
-	size_t room = sizeof(c->in) - c->end;
+	size_t room = c->in_size - c->end;
 
 	if (c->tls != NULL) {
 		/* With a wait of 0 still: what the TLS layer holds decrypted is taken. */
@@ -234,7 +238,8 @@ netconn_pending(const struct netconn *c)
 void
 netconn_discard(struct netconn *c)
 {
-	explicit_bzero(c->in, sizeof(c->in));
+	if (c->in != NULL)
+		explicit_bzero(c->in, c->in_size);
 	c->start = c->end = 0;
 	c->skipping = false;
 }
@@ -344,6 +349,9 @@ netconn_close(struct netconn *c)
 		close(c->fd);
 	c->fd = -1;
 	netconn_discard(c);
+	free(c->in);
+	c->in = NULL;
+	c->in_size = 0;
 }
 
 const char *

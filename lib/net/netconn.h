@@ -13,7 +13,14 @@ struct tls_client;
 struct tls_server;
 struct tls_conn;
 
-/* Input buffer size: room for the longest line any osd protocol wants whole (IMAP's 64 KiB command lines). */
+/*
+ * The input buffer is sized by the line_max of netconn_init: line_max + 3
+ * octets, at least NETCONN_IN_MIN (a read's worth of an SMTP DATA body),
+ * at most NETCONN_IN_SIZE (room for IMAP's 64 KiB command lines).  Only the
+ * IMAP server pays for the large one: it is allocated and wiped per
+ * connection, and POP3 and SMTP sessions are short.
+ */
+#define NETCONN_IN_MIN 4096
 #define NETCONN_IN_SIZE (64 * 1024 + 1024)
 
 struct netconn {
@@ -33,12 +40,17 @@ struct netconn {
 	 */
 	long long read_deadline;
 	size_t line_max;                /* longest line passed whole (< NETCONN_IN_SIZE - 2) */
-	char in[NETCONN_IN_SIZE];
+	char *in;                       /* in_size octets, from netconn_init to netconn_close */
+	size_t in_size;
 	size_t start, end;
 	bool skipping;                  /* dropping the rest of an overlong line */
 };
 
-/* Make fd non-blocking and set the fields (no deadlines).  0, or -1 with errno. */
+/*
+ * Make fd non-blocking, allocate the input buffer for line_max and set the
+ * fields (no deadlines).  0, or -1 with errno (EINVAL: line_max 0 or not
+ * below NETCONN_IN_SIZE - 2; ENOMEM).  netconn_close frees the buffer.
+ */
 int netconn_init(struct netconn *c, int fd, int timeout_ms, size_t line_max);
 
 /* Send out (all of it) and empty it; 0 or -1 with errno (ETIMEDOUT: the client does not read). */
