@@ -159,6 +159,21 @@ partial_parse(const char *p, struct fetch_item *it, const char **error_r)
 	return 0;
 }
 
+/* Add a body item (its name and section malloc'd, freed here on failure); seen: it sets \Seen. */
+static int
+fetch_add_body(struct imap_fetch *f, struct fetch_item *it, bool seen, const char **error_r)
+{
+	if (seen)
+		f->sets_seen = true;
+	f->needs_data = true;
+	if (fetch_add(f, it, true, error_r) < 0) {
+		free(it->name);
+		free(it->section);
+		return -1;
+	}
+	return 0;
+}
+
 /* BODY[...]<...> or BODY.PEEK[...]<...>: p at the '['. */
 static int
 fetch_add_section(struct imap_fetch *f, const char *p, bool peek, const char **error_r)
@@ -187,15 +202,7 @@ fetch_add_section(struct imap_fetch *f, const char *p, bool peek, const char **e
 		return -1;
 	}
 	it.name = name.data;
-	if (!peek)
-		f->sets_seen = true;
-	f->needs_data = true;
-	if (fetch_add(f, &it, true, error_r) < 0) {
-		free(it.name);
-		free(it.section);
-		return -1;
-	}
-	return 0;
+	return fetch_add_body(f, &it, !peek, error_r);
 }
 
 /* RFC822, RFC822.HEADER, RFC822.TEXT: BODY[], BODY.PEEK[HEADER], BODY[TEXT] named the old way. */
@@ -207,15 +214,7 @@ fetch_add_rfc822(struct imap_fetch *f, const char *name, const char *section, bo
 
 	it.name = xstrdup(name);
 	it.section = xstrdup(section);
-	if (seen)
-		f->sets_seen = true;
-	f->needs_data = true;
-	if (fetch_add(f, &it, true, error_r) < 0) {
-		free(it.name);
-		free(it.section);
-		return -1;
-	}
-	return 0;
+	return fetch_add_body(f, &it, seen, error_r);
 }
 
 static bool

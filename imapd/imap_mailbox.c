@@ -1455,6 +1455,37 @@ dest_dir(const char *root, const char *name, char *dir, size_t size, const char 
 	return 0;
 }
 
+
+/* A folder receiving messages (COPY, APPEND): its tmp/ and cur/, and its UID list locked. */
+struct dest_dir {
+	int tmp_fd, cur_fd, lock;
+};
+
+/* Open dir's tmp/ and cur/ and take its list's lock; -1 (what was opened stays for dest_close). */
+static int
+dest_open(const char *dir, struct dest_dir *d)
+{
+	char path[PATH_MAX];
+
+	if (path_join(path, sizeof(path), dir, "tmp") == -1 ||
+	    (d->tmp_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    path_join(path, sizeof(path), dir, "cur") == -1 ||
+	    (d->cur_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	d->lock = imap_uidlist_lock(dir);
+	return d->lock == -1 ? -1 : 0;
+}
+
+static void
+dest_close(struct dest_dir *d)
+{
+	imap_uidlist_unlock(d->lock);
+	if (d->tmp_fd != -1)
+		close(d->tmp_fd);
+	if (d->cur_fd != -1)
+		close(d->cur_fd);
+}
+
 /* Copy the file src_fd/src into dst_fd/dst byte by byte (no hard link across file systems). */
 static int
 copy_file(int src_dfd, const char *src, int dst_dfd, const char *dst)
@@ -1495,13 +1526,14 @@ int
 imap_mailbox_copy(struct imap_mailbox *mb, const uint32_t *seqs, size_t n, const char *dest,
 		  uint32_t *uidvalidity_r, uint32_t *uids_r, const char **error_r, const char **code_r)
 {
-	char dir[PATH_MAX], path[PATH_MAX];
+	char dir[PATH_MAX];
 	char **names = NULL;
 	uint64_t bytes = 0;
 	struct imap_keywords dkw;
 	bool over, kw_added = false;
 	size_t i, done = 0;
-	int lock = -1, tmp_fd = -1, cur_fd = -1, r = -1;
+	struct dest_dir d = { .tmp_fd = -1, .cur_fd = -1, .lock = -1 };
+	int r = -1;
 
 	*code_r = NULL;
 	memset(&dkw, 0, sizeof(dkw));
@@ -1521,13 +1553,7 @@ imap_mailbox_copy(struct imap_mailbox *mb, const uint32_t *seqs, size_t n, const
 	}
 	*error_r = "Cannot copy the messages";
 	*code_r = "SERVERBUG";
-	if (path_join(path, sizeof(path), dir, "tmp") == -1 ||
-	    (tmp_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
-	    path_join(path, sizeof(path), dir, "cur") == -1 ||
-	    (cur_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		goto out;
-	lock = imap_uidlist_lock(dir);
-	if (lock == -1)
+	if (dest_open(dir, &d) == -1)
 		goto out;
 	names = xcalloc(n + 1, sizeof(*names));
 	for (done = 0; done < n; done++) {
@@ -1551,11 +1577,11 @@ imap_mailbox_copy(struct imap_mailbox *mb, const uint32_t *seqs, size_t n, const
 			if (new_base(base, sizeof(base), m->pub.internal_date, m->pub.file_size) == -1 ||
 			    make_name(name, sizeof(name), base, strlen(base), m->pub.flags, kw, NULL) == -1)
 				goto undo;
-			lr = linkat(m->in_new ? mb->new_fd : mb->cur_fd, m->name, tmp_fd, base, 0);
+			lr = linkat(m->in_new ? mb->new_fd : mb->cur_fd, m->name, d.tmp_fd, base, 0);
 			if (lr == -1 && errno == ENOENT && relocate(mb, m) == 0)
-				lr = linkat(m->in_new ? mb->new_fd : mb->cur_fd, m->name, tmp_fd, base, 0);
+				lr = linkat(m->in_new ? mb->new_fd : mb->cur_fd, m->name, d.tmp_fd, base, 0);
 			if (lr == -1 && (errno == EXDEV || errno == EPERM || errno == EMLINK))
-				lr = copy_file(m->in_new ? mb->new_fd : mb->cur_fd, m->name, tmp_fd, base);
+				lr = copy_file(m->in_new ? mb->new_fd : mb->cur_fd, m->name, d.tmp_fd, base);
 			if (lr == -1 && errno != EEXIST) {
 				if (errno == ENOENT) {
 					*error_r = "Some of the requested messages no longer exist";
@@ -1563,8 +1589,8 @@ imap_mailbox_copy(struct imap_mailbox *mb, const uint32_t *seqs, size_t n, const
 				}
 				goto undo;
 			}
-			if (lr == 0 && renameat2(tmp_fd, base, cur_fd, name, RENAME_NOREPLACE) == -1) {
-				(void)unlinkat(tmp_fd, base, 0);
+			if (lr == 0 && renameat2(d.tmp_fd, base, d.cur_fd, name, RENAME_NOREPLACE) == -1) {
+				(void)unlinkat(d.tmp_fd, base, 0);
 				if (errno != EEXIST)
 					goto undo;
 				lr = -1;
@@ -1574,7 +1600,7 @@ imap_mailbox_copy(struct imap_mailbox *mb, const uint32_t *seqs, size_t n, const
 			goto undo;
 		names[done] = xstrdup(name);
 	}
-	if (fsync(cur_fd) == -1 || list_new_files(mb->root, dir, names, n, uidvalidity_r, uids_r) == -1)
+	if (fsync(d.cur_fd) == -1 || list_new_files(mb->root, dir, names, n, uidvalidity_r, uids_r) == -1)
 		goto undo;
 	(void)imap_quota_add(mb->root, (int64_t)bytes, (int64_t)n);
 	r = 0;
@@ -1583,18 +1609,14 @@ undo:
 	/* Nothing is copied on failure (RFC 3501 section 6.4.7). */
 	for (i = 0; i < done; i++)
 		if (names[i] != NULL)
-			(void)unlinkat(cur_fd, names[i], 0);
+			(void)unlinkat(d.cur_fd, names[i], 0);
 out:
 	if (names != NULL)
 		for (i = 0; i < n; i++)
 			free(names[i]);
 	free(names);
 	imap_keywords_free(&dkw);
-	imap_uidlist_unlock(lock);
-	if (tmp_fd != -1)
-		close(tmp_fd);
-	if (cur_fd != -1)
-		close(cur_fd);
+	dest_close(&d);
 	return r;
 }
 
@@ -1618,14 +1640,15 @@ imap_mailbox_append(const char *root, const char *name, const char *data, size_t
 		    const char *const *keywords, size_t n_keywords, time_t internal_date,
 		    uint32_t *uidvalidity_r, uint32_t *uid_r, const char **error_r, const char **code_r)
 {
-	char dir[PATH_MAX], path[PATH_MAX], base[MSG_NAME_MAX + 1], fname[MSG_NAME_MAX + 1];
+	char dir[PATH_MAX], base[MSG_NAME_MAX + 1], fname[MSG_NAME_MAX + 1];
 	struct imap_keywords kw;
 	struct buf msg;
 	char *names[1];
 	uint32_t kwbits = 0;
 	bool over, kw_added = false;
 	size_t i;
-	int lock = -1, tmp_fd = -1, cur_fd = -1, fd = -1, tries, r = -1;
+	struct dest_dir d = { .tmp_fd = -1, .cur_fd = -1, .lock = -1 };
+	int fd = -1, tries, r = -1;
 
 	*code_r = NULL;
 	memset(&kw, 0, sizeof(kw));
@@ -1643,13 +1666,7 @@ imap_mailbox_append(const char *root, const char *name, const char *data, size_t
 		internal_date = time(NULL);
 	*error_r = "Cannot save the message";
 	*code_r = "SERVERBUG";
-	if (path_join(path, sizeof(path), dir, "tmp") == -1 ||
-	    (tmp_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
-	    path_join(path, sizeof(path), dir, "cur") == -1 ||
-	    (cur_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		goto out;
-	lock = imap_uidlist_lock(dir);
-	if (lock == -1)
+	if (dest_open(dir, &d) == -1)
 		goto out;
 	for (i = 0; i < n_keywords; i++) {
 		int k = kw_index_locked(&kw, dir, keywords[i], &kw_added);
@@ -1661,7 +1678,7 @@ imap_mailbox_append(const char *root, const char *name, const char *data, size_t
 	for (tries = 0; tries < 5 && fd == -1; tries++) {
 		if (new_base(base, sizeof(base), internal_date, msg.len) == -1)
 			goto out;
-		fd = openat(tmp_fd, base, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		fd = openat(d.tmp_fd, base, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd == -1 && errno != EEXIST)
 			goto out;
 	}
@@ -1673,19 +1690,19 @@ imap_mailbox_append(const char *root, const char *name, const char *data, size_t
 		if ((msg.len > 0 && write_all(fd, msg.data, msg.len) == -1) || fsync(fd) == -1 ||
 		    futimens(fd, times) == -1 || close(fd) == -1) {
 			fd = -1;
-			(void)unlinkat(tmp_fd, base, 0);
+			(void)unlinkat(d.tmp_fd, base, 0);
 			goto out;
 		}
 	}
 	fd = -1;
 	if (make_name(fname, sizeof(fname), base, strlen(base), flags & IMAP_FLAGS_ALL, kwbits, NULL) == -1 ||
-	    renameat2(tmp_fd, base, cur_fd, fname, RENAME_NOREPLACE) == -1) {
-		(void)unlinkat(tmp_fd, base, 0);
+	    renameat2(d.tmp_fd, base, d.cur_fd, fname, RENAME_NOREPLACE) == -1) {
+		(void)unlinkat(d.tmp_fd, base, 0);
 		goto out;
 	}
 	names[0] = fname;
-	if (fsync(cur_fd) == -1 || list_new_files(root, dir, names, 1, uidvalidity_r, uid_r) == -1) {
-		(void)unlinkat(cur_fd, fname, 0);
+	if (fsync(d.cur_fd) == -1 || list_new_files(root, dir, names, 1, uidvalidity_r, uid_r) == -1) {
+		(void)unlinkat(d.cur_fd, fname, 0);
 		goto out;
 	}
 	(void)imap_quota_add(root, (int64_t)msg.len, 1);
@@ -1695,10 +1712,6 @@ out:
 		close(fd);
 	buf_free(&msg);
 	imap_keywords_free(&kw);
-	imap_uidlist_unlock(lock);
-	if (tmp_fd != -1)
-		close(tmp_fd);
-	if (cur_fd != -1)
-		close(cur_fd);
+	dest_close(&d);
 	return r;
 }
