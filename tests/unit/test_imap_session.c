@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "imap_message.h"
 #include "imap_session.h"
+#include "testutil.h"
 
 static const char *golden_dir;  /* argv[1]: tests/unit/imap, the transcripts in session/ */
 
@@ -131,53 +132,7 @@ deliver(struct fixture *f, const char *subject)
 	assert_int_equal(fclose(fp), 0);
 }
 
-/* Decode the escapes of a script line: \r \n \0 \\ \xNN. */
-static size_t
-unescape(const char *in, char *out, size_t size)
-{
-	size_t n = 0;
 
-	while (*in != '\0' && n < size) {
-		if (in[0] == '\\' && in[1] != '\0') {
-			unsigned v;
-
-			in++;
-			switch (*in) {
-			case 'r': out[n++] = '\r'; in++; break;
-			case 'n': out[n++] = '\n'; in++; break;
-			case '0': out[n++] = '\0'; in++; break;
-			case 'x':
-				if (sscanf(in + 1, "%2x", &v) != 1)
-					fail_msg("bad \\x escape");
-				out[n++] = (char)v;
-				in += 3;
-				break;
-			default: out[n++] = *in++; break;
-			}
-			continue;
-		}
-		out[n++] = *in++;
-	}
-	return n;
-}
-
-/* Printable octets as they are, the rest as \xNN. */
-static void
-escape(struct buf *t, const char *p, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)p[i];
-
-		if (c == '\\')
-			(void)buf_append_str(t, "\\\\");
-		else if (c >= 0x20 && c < 0x7f)
-			(void)buf_append_char(t, (char)c);
-		else
-			(void)buf_printf(t, "\\x%02x", c);
-	}
-}
 
 /* A reply line, with the UIDVALIDITY (made of the clock) shown as N, so that transcripts stay the same. */
 static void
@@ -187,14 +142,14 @@ escape_line(struct buf *t, const char *p, size_t len)
 	const char *end = p + len, *hit;
 
 	while ((hit = memmem(p, (size_t)(end - p), key, sizeof(key) - 1)) != NULL) {
-		escape(t, p, (size_t)(hit - p) + sizeof(key) - 1);
+		testutil_escape(t, p, (size_t)(hit - p) + sizeof(key) - 1);
 		p = hit + sizeof(key) - 1;
 		if (p < end && *p >= '0' && *p <= '9')
 			(void)buf_append_char(t, 'N');
 		while (p < end && *p >= '0' && *p <= '9')
 			p++;
 	}
-	escape(t, p, (size_t)(end - p));
+	testutil_escape(t, p, (size_t)(end - p));
 }
 
 /* Every reply line must end in CRLF; one "S: " line each (a literal's octets shown escaped). */
@@ -215,7 +170,7 @@ transcript_replies(struct buf *t, const struct buf *out)
 		}
 		if (crlf == NULL) {
 			(void)buf_append_str(t, "S! ");
-			escape(t, p, out->len - i);
+			testutil_escape(t, p, out->len - i);
 			(void)buf_append_str(t, "   <- no CRLF\n");
 			return;
 		}
@@ -367,18 +322,20 @@ run_golden(struct fixture *f, const char *name)
 			transcript_replies(&t, &out);
 			buf_free(&out);
 		}
-		n = unescape(line, raw, sizeof(raw));
+		n = testutil_unescape(line, raw, sizeof(raw));
+		if (n == (size_t)-1)
+			fail_msg("bad \\x escape");
 		buf_init(&out, 0);
 		if (want_literal > 0) {
 			/* The octets of the literal the session asked for (the line's CRLF is not part of them). */
 			assert_int_equal(n, want_literal);
 			(void)buf_append_str(&t, "L: ");
-			escape(&t, raw, n);
+			testutil_escape(&t, raw, n);
 			(void)buf_append_char(&t, '\n');
 			act = imap_session_literal(s, raw, n, &out, &literal);
 		} else {
 			(void)buf_append_str(&t, "C: ");
-			escape(&t, raw, n);
+			testutil_escape(&t, raw, n);
 			(void)buf_append_char(&t, '\n');
 			raw[n++] = '\r';
 			raw[n++] = '\n';

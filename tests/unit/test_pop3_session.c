@@ -1039,54 +1039,7 @@ test_pop3_session_random_lines_in_every_state(void **state)
 
 /* ---- golden files: pop3/NAME.in (client lines) against pop3/NAME.ref (transcript) ---- */
 
-/* Decode the escapes of a script line: \r \n \0 \\ \xNN. */
-static size_t
-unescape(const char *in, char *out, size_t size)
-{
-	size_t n = 0;
 
-	while (*in != '\0' && n < size) {
-		if (in[0] == '\\' && in[1] != '\0') {
-			in++;
-			switch (*in) {
-			case 'r': out[n++] = '\r'; in++; break;
-			case 'n': out[n++] = '\n'; in++; break;
-			case '0': out[n++] = '\0'; in++; break;
-			case 'x': {
-				unsigned v;
-
-				if (sscanf(in + 1, "%2x", &v) != 1)
-					fail_msg("bad \\x escape");
-				out[n++] = (char)v;
-				in += 3;
-				break;
-			}
-			default: out[n++] = *in++; break;
-			}
-			continue;
-		}
-		out[n++] = *in++;
-	}
-	return n;
-}
-
-/* Show bytes in a transcript: printable as they are, the rest as \xNN. */
-static void
-escape(struct buf *t, const char *p, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)p[i];
-
-		if (c == '\\')
-			buf_append_str(t, "\\\\");
-		else if (c >= 0x20 && c < 0x7f)
-			buf_append_char(t, (char)c);
-		else
-			buf_printf(t, "\\x%02x", c);
-	}
-}
 
 /* Every reply line must end in CRLF; shown one per "S: " line. */
 static void
@@ -1105,12 +1058,12 @@ transcript_replies(struct buf *t, const struct buf *out)
 			}
 		if (crlf == NULL) {
 			buf_append_str(t, "S! ");
-			escape(t, p, out->len - i);
+			testutil_escape(t, p, out->len - i);
 			buf_append_str(t, "   <- no CRLF\n");
 			return;
 		}
 		buf_append_str(t, "S: ");
-		escape(t, p, (size_t)(crlf - p));
+		testutil_escape(t, p, (size_t)(crlf - p));
 		buf_append_char(t, '\n');
 		i = (size_t)(crlf - out->data) + 2;
 	}
@@ -1198,11 +1151,13 @@ run_golden(struct fixture *f, const char *name)
 			transcript_replies(&t, &out);
 			buf_free(&out);
 		}
-		n = unescape(line, raw, sizeof(raw) - 2);
+		n = testutil_unescape(line, raw, sizeof(raw) - 2);
+		if (n == (size_t)-1)
+			fail_msg("%s: bad \\x escape", name);
 		raw[n++] = '\r';
 		raw[n++] = '\n';
 		buf_append_str(&t, "C: ");
-		escape(&t, raw, n - 2);
+		testutil_escape(&t, raw, n - 2);
 		buf_append_char(&t, '\n');
 		buf_init(&out, 0);
 		act = session_input_line(s, raw, n, &out);

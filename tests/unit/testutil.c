@@ -1,10 +1,11 @@
-/* testutil.c - temporary folders for the cmocka unit tests. */
+/* testutil.c - temporary folders for the cmocka unit tests, and the escapes of their golden transcripts. */
 #define _XOPEN_SOURCE 700
 #include "testutil.h"
 
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 static int
@@ -55,4 +56,50 @@ testutil_teardown_tmpdir(void **state)
 	testutil_rmtree(dir);
 	free(dir);
 	return 0;
+}
+
+size_t
+testutil_unescape(const char *in, char *out, size_t size)
+{
+	size_t n = 0;
+
+	while (*in != '\0' && n < size) {
+		if (in[0] == '\\' && in[1] != '\0') {
+			unsigned v;
+
+			in++;
+			switch (*in) {
+			case 'r': out[n++] = '\r'; in++; break;
+			case 'n': out[n++] = '\n'; in++; break;
+			case '0': out[n++] = '\0'; in++; break;
+			case 'x':
+				if (sscanf(in + 1, "%2x", &v) != 1)
+					return (size_t)-1;
+				out[n++] = (char)v;
+				in += 3;
+				break;
+			default: out[n++] = *in++; break;
+			}
+			continue;
+		}
+		out[n++] = *in++;
+	}
+	return n;
+}
+
+void
+testutil_escape(struct buf *t, const char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c == '\\')
+			(void)buf_append_str(t, "\\\\");
+		else if (c >= 0x20 && c < 0x7f)
+			(void)buf_append_char(t, (char)c);
+		else
+			(void)buf_printf(t, "\\x%02x", c);
+	}
 }

@@ -1,6 +1,10 @@
-/* testutil.h - temporary folders and files for the cmocka unit tests. */
+/* testutil.h - temporary folders and files for the cmocka unit tests, and the escapes of their golden transcripts. */
 #ifndef OSD_TESTUTIL_H
 #define OSD_TESTUTIL_H
+
+#include <stddef.h>
+
+#include "buf.h"
 
 /* A new empty folder /tmp/osd-test-<tag>.XXXXXX (free() the name); NULL on failure. */
 char *testutil_mkdtemp(const char *tag);
@@ -11,5 +15,14 @@ int testutil_rmtree(const char *path);
 /* cmocka setup and teardown whose state is such a folder's name. */
 int testutil_setup_tmpdir(void **state);
 int testutil_teardown_tmpdir(void **state);
+
+/*
+ * Decode the escapes of a golden script line (\r \n \0 \\ \xNN) into out
+ * (at most size octets): the octets written, or (size_t)-1 for a bad \x.
+ */
+size_t testutil_unescape(const char *in, char *out, size_t size);
+
+/* Append bytes to a transcript: printable ones as they are, '\\' doubled, the rest as \xNN. */
+void testutil_escape(struct buf *t, const char *p, size_t len);
 
 #endif
