@@ -27,7 +27,7 @@ def children(ppid):
         try:
             with open("/proc/%d/stat" % pid) as f:
                 state = f.read().rsplit(")", 1)[1].split()[0]
-        except (FileNotFoundError, IndexError):
+        except (FileNotFoundError, ProcessLookupError, IndexError):  # gone meanwhile
             continue
         if state != "Z":
             pids.append(pid)
