@@ -69,10 +69,11 @@ imap_auth_get_secret(void *vctx, const char *login, char **secret_r, char **root
 }
 
 void
-imap_auth_record_login(const struct imapd *d, const struct ipaddr *client, const char *text)
+imap_auth_record_login(const struct imapd *d, const struct ipaddr *client, const char *text,
+		       const char *user)
 {
 	struct login_record_dir dir = { .path = d->opensmtp_dir, .fd = d->opensmtp_fd,
 					.ipv6_prefix = d->conf.relay_ipv6_prefix };
 
-	login_record(&dir, client, text);
+	login_record(&dir, client, text, user);
 }

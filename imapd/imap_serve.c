@@ -101,7 +101,7 @@ imap_login(void *vp, bool ok)
 		log_info("login: addr=%s user=%s (no-relay: not recorded)", p->text,
 			 imap_session_user(p->s));
 	} else {
-		imap_auth_record_login(p->d, p->addr, p->text);
+		imap_auth_record_login(p->d, p->addr, p->text, imap_session_user(p->s));
 		log_info("login: addr=%s user=%s recorded", p->text, imap_session_user(p->s));
 	}
 }

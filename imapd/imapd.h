@@ -43,7 +43,8 @@ int imap_auth_get_secret(void *vctx, const char *login, char **secret_r, char **
 			 size_t errsize);
 
 /* Record addr in open-smtp/ after a login (a warning in the log when that fails). */
-void imap_auth_record_login(const struct imapd *d, const struct ipaddr *addr, const char *text);
+void imap_auth_record_login(const struct imapd *d, const struct ipaddr *addr, const char *text,
+			    const char *user);
 
 /* server_hooks.serve: one IMAP session in the child (ctx: the struct imapd). */
 noreturn void imapd_serve(void *ctx, int fd, const struct ipaddr *addr, int kind,

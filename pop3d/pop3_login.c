@@ -45,10 +45,11 @@ auth_get_secret(void *vctx, const char *login, char **secret_r, char **home_r, c
 }
 
 void
-auth_record_login(const struct pop3d *pd, const struct ipaddr *client, const char *text)
+auth_record_login(const struct pop3d *pd, const struct ipaddr *client, const char *text,
+		  const char *user)
 {
 	struct login_record_dir dir = { .path = pd->opensmtp_dir, .fd = pd->opensmtp_fd,
 					.ipv6_prefix = pd->conf.relay_ipv6_prefix };
 
-	login_record(&dir, client, text);
+	login_record(&dir, client, text, user);
 }

@@ -93,7 +93,7 @@ pop3_login(void *vp, bool ok)
 		log_info("login: addr=%s user=%s (no-relay: not recorded)", p->text,
 			 session_user(p->s));
 	} else {
-		auth_record_login(p->pd, p->addr, p->text);
+		auth_record_login(p->pd, p->addr, p->text, session_user(p->s));
 		log_info("login: addr=%s user=%s recorded", p->text, session_user(p->s));
 	}
 }

@@ -43,7 +43,8 @@ int auth_get_secret(void *vctx, const char *login, char **secret_r, char **home_
 		    size_t errsize);
 
 /* Record addr in open-smtp/ after a login (a warning in the log when that fails). */
-void auth_record_login(const struct pop3d *pd, const struct ipaddr *addr, const char *text);
+void auth_record_login(const struct pop3d *pd, const struct ipaddr *addr, const char *text,
+		       const char *user);
 
 /* server_hooks.serve: one POP3 session in the child (ctx: the struct pop3d). */
 noreturn void pop3d_serve(void *ctx, int fd, const struct ipaddr *addr, int kind,

@@ -8,10 +8,13 @@
 #include "relaykey.h"
 
 void
-login_record(const struct login_record_dir *dir, const struct ipaddr *client, const char *text)
+login_record(const struct login_record_dir *dir, const struct ipaddr *client, const char *text,
+	     const char *user)
 {
 	struct ipaddr entry;
 	const struct ipaddr *addr = &entry;
+
+	(void)user;     /* who is behind the entry: not stored yet (issue 13) */
 
 	/* With relay_ipv6_prefix = 64 the entry is the client's /64. */
 	relaykey_entry_addr(client, dir->ipv6_prefix, &entry);

@@ -12,11 +12,12 @@ struct login_record_dir {
 };
 
 /*
- * Record client after a login (the entry is its /64 with ipv6_prefix
- * 64).  Not a client's own address (unspecified, multicast...): a
+ * Record client after a login of user (the entry is its /64 with ipv6_prefix
+ * 64; user may be NULL when not known, e.g. osd record without --user).  Not a client's own address (unspecified, multicast...): a
  * warning, nothing recorded.  When open-smtp/ was removed meanwhile it is
  * made anew.  Failures are logged (text: the client, for the log line).
  */
-void login_record(const struct login_record_dir *dir, const struct ipaddr *client, const char *text);
+void login_record(const struct login_record_dir *dir, const struct ipaddr *client, const char *text,
+		  const char *user);
 
 #endif
