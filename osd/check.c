@@ -85,6 +85,7 @@ main(int argc, char **argv)
 		printf("env: %s=\"%s\"\n", d.rule.env[i].name, d.rule.env[i].value);
 	if (d.dynamic || d.stale) {
 		time_t now = time(NULL);
+		printf("user: %s\n", d.user[0] != '\0' ? d.user : "-");
 		print_time("login", d.login.tv_sec);
 		print_time("expires", d.expires);
 		if (d.stale)
