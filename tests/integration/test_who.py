@@ -5,6 +5,8 @@ osd list and osd smtpd name it, osd revoke takes the right away at once.
 Run twice: with the user.osd.login xattr (this kernel's tmpfs and ext4 have
 user xattrs), and with OSD_USER_STORE=file in every program's environment,
 the sidecar fallback osd uses where a filesystem refuses xattrs (ENOTSUP).
+And once on a filesystem that really refuses them: ramfs, mounted in a
+private mount namespace (unshare -m, as root): record, check, list, revoke.
 
 - alice logs in over POP3 (curl) from 127.0.0.31: osd check and osd list
   --json name her; she relays (swaks) and smtpd's session and message lines
@@ -24,9 +26,10 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from osdtest import (Osd, check, finish, free_port, wait_for, wait_port)  # noqa: E402
+from osdtest import (OSD, Osd, check, finish, free_port, wait_for, wait_port)  # noqa: E402
 
 DOM = "example.test"
 ALICE = "alice@" + DOM
@@ -207,7 +210,61 @@ def run(o, mode):
           tag + "a login without --user afterwards names no one")
 
 
+# A filesystem that refuses user xattrs for real: ramfs (EOPNOTSUPP), mounted in a
+# private mount namespace (unshare -m) so nothing outside sees it.
+RAMFS_SCRIPT = r"""
+set -u
+mnt=$1; osd=$2
+mount -t ramfs osd-test "$mnt" || exit 3
+cd "$mnt"
+printf 'state_dir = %s/state\nrules = %s/tcp.smtp\nrelay_expire = 3h\n' "$mnt" "$mnt" > osd.conf
+: > tcp.smtp
+python3 -c 'import os,sys
+open("probe","w").close()
+try:
+    os.setxattr("probe", "user.osd.login", b"x"); print("probe: xattr works")
+except OSError as e:
+    print("probe: errno %d" % e.errno)'
+"$osd" record -c osd.conf --user alice@example.test 127.0.0.51; echo "record: $?"
+"$osd" record -c osd.conf --user bob@example.test 127.0.0.52; echo "record: $?"
+"$osd" watch -1 -c osd.conf 2>/dev/null; echo "watch: $?"
+"$osd" check -c osd.conf 127.0.0.51 | grep '^user:'
+echo "sidecars: $(ls state/open-smtp/.osd-users | wc -l)"
+"$osd" list -c osd.conf --json; echo "list: $?"
+"$osd" revoke -c osd.conf --user alice@example.test; echo "revoke: $?"
+echo "sidecars: $(ls state/open-smtp/.osd-users | wc -l)"
+"$osd" list -c osd.conf
+cd /
+umount "$mnt"
+"""
+
+
+def ramfs_fallback():
+    """The sidecar where the filesystem itself says ENOTSUP, not by OSD_USER_STORE."""
+    tag = "[ramfs] "
+    mnt = tempfile.mkdtemp(prefix="osd-it-ramfs-")
+    try:
+        p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", RAMFS_SCRIPT,
+                            "sh", mnt, OSD], capture_output=True, text=True, timeout=120)
+    finally:
+        os.rmdir(mnt)
+    out = p.stdout
+    if not check(p.returncode == 0 and "probe: errno 95" in out,
+                 tag + "ramfs mounted in a private namespace refuses user xattrs (EOPNOTSUPP) "
+                 "(rc %d %r %r)" % (p.returncode, out, p.stderr)):
+        return
+    check(out.count("record: 0") == 2, tag + "osd record --user succeeds there")
+    check("user: alice@example.test" in out, tag + "osd check names alice (from the sidecar)")
+    check("sidecars: 2" in out, tag + "two sidecars in open-smtp/.osd-users")
+    check('"address":"127.0.0.51","user":"alice@example.test"' in out and
+          '"address":"127.0.0.52","user":"bob@example.test"' in out, tag + "osd list --json names both")
+    check("revoke: 0" in out and "sidecars: 1" in out and
+          "127.0.0.52 bob@example.test" in out and "127.0.0.51 " not in out.split("sidecars: 1")[1],
+          tag + "osd revoke --user alice removes her entry and its sidecar, keeps bob's")
+
+
 def main():
+    ramfs_fallback()
     for mode in ("xattr", "file"):
         if mode == "file":
             os.environ["OSD_USER_STORE"] = "file"
