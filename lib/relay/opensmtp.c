@@ -65,6 +65,14 @@
  *   (finish_interrupted_expiry); after E4's put-back failed with N
  *   existing, a leftover A that the next scan drops.
  *
+ * A revoke (opensmtp_revoke_at) is an expiry without the age test: E2 to
+ * .osd-revoke.N,<unique>, then unlink (or, for osd revoke --user, a put-back
+ * as E4 when the renamed file turns out to name another user).  A login
+ * whose R3 came before the E2 is revoked, as it should be; one after it
+ * makes a new N, which stays.  The login name (opensmtp_user.h) lives on
+ * the inode, so every rename above carries it, and every unlink of an
+ * entry drops its sidecar first.
+ *
  * The watcher sees all of it: E2 is IN_MOVED_FROM N, E4 IN_MOVED_TO N, a
  * recorder IN_CREATE or IN_ATTRIB (see DIR_EVENTS in osd/watch.c).
  * opensmtp_record_time_at (the vpopmail import) sets an older time, so it
@@ -387,6 +395,8 @@ opensmtp_revoke_at(int dirfd, const char *name, const char *user, struct timespe
 	close(fd);
 	if (!mine && renameat2(dirfd, aside, dirfd, name, RENAME_NOREPLACE) == 0)
 		return 0;
+	if (!mine && errno != EEXIST)
+		return -1;      /* another user's entry: never removed on an error */
 	/* Revoked, or not user's but a newer login made a new entry meanwhile. */
 	(void)opensmtp_user_forget(dirfd, &st);
 	if (unlinkat(dirfd, aside, 0) < 0 && errno != ENOENT)
