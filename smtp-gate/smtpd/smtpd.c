@@ -51,6 +51,7 @@ reload(void *ctx)
 	d->conf.smtp_max_connections = n.smtp_max_connections;
 	d->conf.smtp_max_per_ip = n.smtp_max_per_ip;
 	d->conf.smtp_loopback_plaintext = n.smtp_loopback_plaintext;
+	d->conf.received_auth_user = n.received_auth_user;
 	d->conf.smtp_session_deadline = n.smtp_session_deadline;
 	d->conf.smtp_min_data_rate = n.smtp_min_data_rate;
 	d->conf.relay_expire = n.relay_expire;
