@@ -51,6 +51,7 @@ struct run {
 	char selfdir[PATH_MAX];
 	char status_path[PATH_MAX];     /* "" when it cannot be written */
 	time_t started;
+	bool stopped;                   /* SIGTERM: every child was stopped */
 	sigset_t oldmask;
 	struct osd_conf conf;
 };
@@ -101,7 +102,8 @@ write_status(struct run *r)
 		o = &rs.svc[rs.n++];
 		snprintf(o->name, sizeof(o->name), "%s", s->name);
 		snprintf(o->state, sizeof(o->state), "%s",
-			 s->removing ? "stopping" : s->pid > 0 ? "running" : "backoff");
+			 s->removing ? "stopping" : s->pid > 0 ? "running" :
+			 r->stopped ? "stopped" : "backoff");
 		o->pid = (long)s->pid;
 		o->started = s->pid > 0 ? (long long)s->started_wall : 0;
 		o->restarts = s->restarts;
@@ -443,6 +445,7 @@ main(int argc, char **argv)
 			} else {
 				log_info("stopping");
 				stop_all(&r);
+				r.stopped = true;
 				write_status(&r);
 				log_info("stopped");
 				return 0;

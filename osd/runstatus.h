@@ -16,7 +16,7 @@
 /* One supervised service, as the file's "service" line has it. */
 struct runstatus_service {
 	char name[32];
-	char state[16];         /* running, backoff (waiting to restart), stopping (removed on SIGHUP) */
+	char state[16];         /* running, backoff (waiting to restart), stopping (removed on SIGHUP), stopped (osd run ended) */
 	long pid;               /* 0 when none runs */
 	long long started;      /* Unix time of the current child's start (0 when none runs) */
 	unsigned restarts;      /* children started after the first */
