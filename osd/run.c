@@ -130,11 +130,19 @@ start(struct run *r, struct service *s)
 	}
 	if (pid == 0) {
 		char *argv[4] = { s->prog, NULL, NULL, NULL };
+		sigset_t mask = r->oldmask;
+
 		if (r->conf.path[0] != '\0') {
 			argv[1] = (char *)"-c";
 			argv[2] = r->conf.path;
 		}
-		sigprocmask(SIG_SETMASK, &r->oldmask, NULL);
+		/*
+		 * SIGHUP stays blocked across exec: a SIGHUP passed on before the
+		 * service has its signalfd would kill it (the default action);
+		 * blocked, it waits and reaches the signalfd as one more reload.
+		 */
+		sigaddset(&mask, SIGHUP);
+		sigprocmask(SIG_SETMASK, &mask, NULL);
 		execv(s->prog, argv);
 		fprintf(stderr, "osd: run: cannot start %s: %s\n", s->prog, strerror(errno));
 		_exit(111);
