@@ -20,7 +20,8 @@ usage(FILE *out)
 		     "Print the relay decision smtp-gate makes for a client at IP: the\n"
 		     "rule (static from the rules file, or the client's own login entry\n"
 		     "in relay.cdb), its environment and, for a POP-before-SMTP entry,\n"
-		     "the seconds left.  Exit 0 if IP may relay, 1 if not.\n");
+		     "the seconds left.  Exit 0 if IP may relay, 1 if not.\n"
+		     "  -c FILE  configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n");
 }
 
 static void

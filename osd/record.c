@@ -23,7 +23,8 @@ usage(FILE *out)
 		     "broadcast) are refused.  For hooks of other POP3/IMAP servers.\n"
 		     "Started as root, it records as the config's user (else mail_user).\n"
 		     "Exit 0 once the login is on the live entry (also at the instant the\n"
-		     "entry expires), 111 when it could not be recorded, 100 for bad input.\n");
+		     "entry expires), 111 when it could not be recorded, 100 for bad input.\n"
+		     "  -c FILE  configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n");
 }
 
 int
