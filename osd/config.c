@@ -44,8 +44,11 @@ usage(FILE *out)
 		     "  -c FILE  configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n");
 }
 
+enum finding { FOUND_INVALID, FOUND_UNREADABLE, FOUND_WARNING };
+
+/* One line on stderr, "osd: config: ..." as the programs' own config errors, counted by kind. */
 static void __attribute__((format(printf, 3, 4)))
-report(struct checker *c, bool unreadable, const char *fmt, ...)
+say(struct checker *c, enum finding kind, const char *fmt, ...)
 {
 	char msg[PATH_MAX + 1024];
 	va_list ap;
@@ -53,25 +56,19 @@ report(struct checker *c, bool unreadable, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	cli_error("config", "%s", msg);
-	if (unreadable)
+	cli_error("config", "%s%s", kind == FOUND_WARNING ? "warning: " : "", msg);
+	if (kind == FOUND_WARNING)
+		c->warnings++;
+	else if (kind == FOUND_UNREADABLE)
 		c->unreadable++;
 	else
 		c->invalid++;
 }
 
-static void __attribute__((format(printf, 2, 3)))
-warn(struct checker *c, const char *fmt, ...)
-{
-	char msg[PATH_MAX + 1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	cli_error("config", "warning: %s", msg);
-	c->warnings++;
-}
+/* An error: unreadable (exit 111) or invalid (exit 100). */
+#define report(c, unreadable, ...) \
+	say((c), (unreadable) ? FOUND_UNREADABLE : FOUND_INVALID, __VA_ARGS__)
+#define warn(c, ...) say((c), FOUND_WARNING, __VA_ARGS__)
 
 /* Can path be opened for reading?  1 yes, 0 it does not exist, -1 no (reported). */
 static int
