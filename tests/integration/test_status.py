@@ -216,7 +216,9 @@ def listener_down():
         def reported():
             nonlocal out
             rc, out, _ = status(o)
-            return rc == 1 and "NOT RUNNING" in (service_line(out, "smtpd") or "")
+            # Once osd run has reaped it (before, its pid is merely gone).
+            line = service_line(out, "smtpd") or ""
+            return rc == 1 and "NOT RUNNING" in line and "last exit exit:" in line
         check(wait_for(reported), "smtpd that cannot bind: status exit 1, NOT RUNNING (%r)"
               % out[:400])
         check(out.startswith("CRITICAL: ") and "service smtpd is not running" in out,
