@@ -18,7 +18,9 @@ usage(FILE *out)
 		     "Remove the open-smtp entries older than relay_expire and rebuild\n"
 		     "relay.cdb from the rules file and the live entries, once.  For cron\n"
 		     "or a systemd timer where no osd watch runs.  Started as root, it hands\n"
-		     "the relay state to the config's user (else mail_user) and runs as it.\n");
+		     "the relay state to the config's user (else mail_user) and runs as it.\n"
+		     "  -c FILE  configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n"
+		     "  -v       print what was kept, expired and ignored, and the table's size\n");
 }
 
 int

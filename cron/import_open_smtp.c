@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include "decimal.h"
 #include "opensmtp.h"
 #include "path.h"
+#include "progress.h"
 #include "rules.h"
 #include "xmalloc.h"
 #include "timecalc.h"
@@ -34,7 +36,10 @@ usage(FILE *out)
 		     "skipped.  relay_env must set every variable a line sets (vpopmail\n"
 		     "writes RELAYCLIENT=\"\",RBLSMTPD=\"\"): otherwise nothing is imported\n"
 		     "and the relay_env to set is named.  Exit 0 when every line was good,\n"
-		     "1 when some were skipped or relay_env would drop a line's variables.\n");
+		     "1 when some were skipped or relay_env would drop a line's variables.\n"
+		     "On a terminal, a progress line is shown on stderr.\n"
+		     "  -c FILE         configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n"
+		     "  OPEN-SMTP-FILE  the file to read; - for standard input\n");
 }
 
 /*
@@ -115,6 +120,9 @@ main(int argc, char **argv)
 	size_t cap = 0;
 	ssize_t got;
 	time_t now = time(NULL);
+	struct progress prog;
+	struct stat st;
+	off_t fsize = 0;
 	FILE *fp;
 	int dirfd;
 
@@ -138,6 +146,10 @@ main(int argc, char **argv)
 		cli_error("import-open-smtp", "%s: %s", dir, strerror(errno));
 		return 111;
 	}
+	/* How far along the read is: by bytes, when the file has a size. */
+	if (fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode))
+		fsize = st.st_size;
+	progress_start(&prog, STDERR_FILENO, "osd: import-open-smtp: reading", "lines");
 	while ((got = getline(&line, &cap, fp)) >= 0) {
 		struct ipaddr addr;
 		time_t when;
@@ -145,6 +157,7 @@ main(int argc, char **argv)
 		long envlen = 0;
 
 		lineno++;
+		progress_update(&prog, lineno, fsize > 0 ? (int)(ftello(fp) * 1000 / fsize) : -1);
 		if ((size_t)got > LINE_MAX_BYTES) {
 			why = "line too long";
 		} else if (memchr(line, '\0', (size_t)got) != NULL) {
@@ -189,6 +202,7 @@ main(int argc, char **argv)
 		cli_error("import-open-smtp", "%s: %s", file, strerror(errno));
 		return 111;
 	}
+	progress_end(&prog, lineno, fsize > 0 ? 1000 : -1);
 	free(line);
 	if (fp != stdin)
 		fclose(fp);
@@ -200,8 +214,11 @@ main(int argc, char **argv)
 		close(dirfd);
 		return 1;
 	}
+	progress_start(&prog, STDERR_FILENO, "osd: import-open-smtp: recording", "entries");
 	for (size_t i = 0; i < nlogins; i++) {
 		int r = opensmtp_record_time_at(dirfd, &logins[i].addr, logins[i].when);
+
+		progress_update(&prog, i + 1, (int)((i + 1) * 1000 / nlogins));
 
 		if (r < 0) {
 			cli_error("import-open-smtp", "%s: %s", dir, strerror(errno));
@@ -212,6 +229,7 @@ main(int argc, char **argv)
 		else
 			imported++;
 	}
+	progress_end(&prog, nlogins, 1000);
 	free(logins);
 	printf("imported %lu, kept %lu newer, skipped %lu expired and %lu bad line(s)\n",
 	       imported, kept, old, bad);

@@ -21,7 +21,8 @@ usage(FILE *out)
 		     "rule (static from the rules file, or the client's own login entry\n"
 		     "in relay.cdb), its environment and, for a POP-before-SMTP entry,\n"
 		     "who logged in last (user:, \"-\" when not known), when, and the\n"
-		     "seconds left.  Exit 0 if IP may relay, 1 if not.\n");
+		     "seconds left.  Exit 0 if IP may relay, 1 if not.\n"
+		     "  -c FILE  configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n");
 }
 
 static void

@@ -38,7 +38,11 @@ usage(FILE *out)
 		"read as one line from stdin when that is not a terminal; never taken from\n"
 		"the command line.  New hashes are yescrypt.  del removes the home too\n"
 		"unless --keep-mail.  list prints USER@DOMAIN, flags and quota per line.\n"
-		"Run as root with mail_user set, what add creates belongs to mail_user.\n");
+		"Run as root with mail_user set, what add creates belongs to mail_user.\n"
+		"  -c FILE              configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n"
+		"  --quota 50M|NOQUOTA  add: the mailbox quota (vpopmail's field; default NOQUOTA)\n"
+		"  --gecos TEXT         add: the user's full name\n"
+		"  --keep-mail          del: keep the home folder and its mail\n");
 }
 
 /* The terminal's settings while echo is off, for the signal handler to restore. */

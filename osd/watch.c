@@ -21,6 +21,7 @@
 #include "sigfd.h"
 #include "opensmtp.h"
 #include "path.h"
+#include "progress.h"
 #include "relay_rebuild.h"
 #include "relaydb.h"
 #include "rules.h"
@@ -50,6 +51,9 @@ struct watcher {
 	bool rescan;                    /* the folder must be read again */
 	bool rules_changed;
 	bool reinit;                    /* the folder went away: start inotify afresh */
+	bool scanned_once;              /* the first scan is done (only it shows progress) */
+	struct progress scan_progress;
+	uint64_t scan_count;
 };
 
 static void
@@ -60,7 +64,8 @@ usage(FILE *out)
 		     "expire entries older than relay_expire.\n"
 		     "  -c FILE  configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n"
 		     "  -1       scan, expire, rebuild once and exit\n"
-		     "  -v       also log each rebuild of relay.cdb and its time\n");
+		     "  -v       also log each rebuild of relay.cdb and its time\n"
+		     "On a terminal, the first scan shows a progress line on stderr.\n");
 }
 
 /*
@@ -122,6 +127,7 @@ add_scanned(void *ctx, const struct ipaddr *addr, const struct timespec *mtime)
 	struct watcher *w = ctx;
 
 	table_set(w->table, addr, mtime);
+	progress_update(&w->scan_progress, ++w->scan_count, -1);
 	return 0;
 }
 
@@ -133,8 +139,14 @@ full_scan(struct watcher *w)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	table_clear(w->table);
+	/* Start-up over a million entries takes a while: say how far it is on a terminal. */
+	progress_start(&w->scan_progress, w->scanned_once ? -1 : STDERR_FILENO,
+		       "osd: watch: first scan", "entries");
+	w->scan_count = 0;
 	if (opensmtp_scan(w->dirfd, w->conf.relay_expire, add_scanned, w, &st) < 0)
 		log_warn("open-smtp: reading %s", w->dir);
+	progress_end(&w->scan_progress, w->scan_count, -1);
+	w->scanned_once = true;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	log_info("scan: %lu live, %lu expired, %lu ignored in %.1f ms", st.live, st.expired,
 		 st.ignored, (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);

@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "listen.h"
 #include "path.h"
 #include "rules.h"
 
@@ -31,6 +32,7 @@ enum conf_kind {
 	KIND_RELAY_ENV, /* relay_env: tcprules variables, RELAYCLIENT among them */
 	KIND_V6PREFIX,  /* relay_ipv6_prefix: 128 or 64 */
 	KIND_SIZE,      /* octets, with an optional k or M (1024s): 1 to the row's max (size_t) */
+	KIND_LISTEN,    /* a listener spec (listen_parse), or empty: off */
 };
 
 struct conf_key {
@@ -55,15 +57,15 @@ static const struct conf_key conf_keys[] = {
 	FIELD_MAX(relay_expire, KIND_DURATION, CONF_RELAY_EXPIRE_MAX),
 	FIELD(relay_env, KIND_RELAY_ENV),
 	FIELD(relay_ipv6_prefix, KIND_V6PREFIX),
-	FIELD(pop3_listen, KIND_STRING),
-	FIELD(pop3s_listen, KIND_STRING),
+	FIELD(pop3_listen, KIND_LISTEN),
+	FIELD(pop3s_listen, KIND_LISTEN),
 	FIELD_MAX(pop3_timeout, KIND_DURATION, CONF_TIMEOUT_MAX),
 	FIELD_MAX(pop3_session_deadline, KIND_DURATION, CONF_SESSION_DEADLINE_MAX),
 	FIELD(pop3_max_connections, KIND_COUNT),
 	FIELD(pop3_max_per_ip, KIND_COUNT),
 	FIELD(pop3_plaintext, KIND_BOOL),
 	FIELD(pop3_loopback_plaintext, KIND_BOOL),
-	FIELD(smtp_listen, KIND_STRING),
+	FIELD(smtp_listen, KIND_LISTEN),
 	FIELD(smtp_max_connections, KIND_COUNT),
 	FIELD(smtp_max_per_ip, KIND_COUNT),
 	FIELD_MAX(smtp_session_deadline, KIND_DURATION, CONF_SESSION_DEADLINE_MAX),
@@ -71,10 +73,10 @@ static const struct conf_key conf_keys[] = {
 	FIELD(smtp_loopback_plaintext, KIND_BOOL),
 	FIELD(advertise_cram_md5, KIND_BOOL),
 	FIELD(received_auth_user, KIND_BOOL),
-	FIELD(submission_listen, KIND_STRING),
-	FIELD(smtps_listen, KIND_STRING),
-	FIELD(imap_listen, KIND_STRING),
-	FIELD(imaps_listen, KIND_STRING),
+	FIELD(submission_listen, KIND_LISTEN),
+	FIELD(smtps_listen, KIND_LISTEN),
+	FIELD(imap_listen, KIND_LISTEN),
+	FIELD(imaps_listen, KIND_LISTEN),
 	FIELD_MAX(imap_timeout, KIND_DURATION, CONF_TIMEOUT_MAX),
 	FIELD_MAX(imap_login_timeout, KIND_DURATION, CONF_TIMEOUT_MAX),
 	FIELD_MAX(imap_session_deadline, KIND_DURATION, CONF_SESSION_DEADLINE_MAX),
@@ -498,6 +500,18 @@ conf_set(struct osd_conf *conf, const struct conf_key *k, const char *value,
 		}
 		*(bool *)(void *)field = b;     /* fsync, pop3_plaintext, ... */
 		return 0;
+	case KIND_LISTEN: {
+		char host[256], lwhy[256];
+		unsigned port;
+
+		/* Checked here, not only at bind time: osd config check and the error's line. */
+		if (value[0] != '\0' &&
+		    listen_parse(value, host, sizeof(host), &port, lwhy, sizeof(lwhy)) == -1) {
+			errfmt(why, whysize, "%s", lwhy);
+			return -1;
+		}
+		break;
+	}
 	case KIND_LOG:
 		if (strcmp(value, "stderr") != 0 && strcmp(value, "syslog") != 0) {
 			errfmt(why, whysize, "must be stderr or syslog, not \"%s\"", value);

@@ -14,6 +14,8 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "errfmt.h"
 #include "monotonic.h"
@@ -420,4 +422,31 @@ tls_connect(struct tls_client *cli, int fd, const char *server_name, int timeout
 		return NULL;
 	}
 	return handshake(c, SSL_connect, deadline, err, errsize);
+}
+
+int
+tls_cert_not_after(const char *cert_file, time_t *not_after_r, char *err, size_t errsize)
+{
+	char why[256];
+	struct tm tm;
+	X509 *x = NULL;
+	FILE *fp;
+	int r = -1;
+
+	if ((fp = fopen(cert_file, "re")) == NULL)
+		return errfmt(err, errsize, "%s: %s", cert_file, strerror(errno));
+	ERR_clear_error();
+	if ((x = PEM_read_X509(fp, NULL, NULL, NULL)) == NULL)
+		errfmt(err, errsize, "%s: no PEM certificate: %s", cert_file,
+		       ssl_error_text(why, sizeof(why)));
+	else if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1)
+		errfmt(err, errsize, "%s: unreadable notAfter time", cert_file);
+	else {
+		/* ASN1_TIME_to_tm gives UTC. */
+		*not_after_r = timegm(&tm);
+		r = 0;
+	}
+	X509_free(x);
+	fclose(fp);
+	return r;
 }

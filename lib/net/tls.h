@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 struct tls_server;      /* a certificate and key, ready to accept (an SSL_CTX) */
 struct tls_client;      /* the client settings (an SSL_CTX) */
@@ -25,6 +26,13 @@ void tls_server_free(struct tls_server *srv);
  */
 struct tls_server *tls_server_load(const char *cert_file, const char *key_file, char *err,
 				   size_t errsize);
+
+/*
+ * The end of validity (notAfter) of the first certificate of a PEM file,
+ * as Unix time in *not_after_r (osd status warns before it comes).
+ * Returns 0, or -1 with err saying which file and why.
+ */
+int tls_cert_not_after(const char *cert_file, time_t *not_after_r, char *err, size_t errsize);
 
 /*
  * SIGHUP: when *srv is loaded, replace it with the pair's new contents;

@@ -21,6 +21,7 @@
 /* Reads a control file in chunks and hands out one line at a time. */
 struct line_reader {
 	int fd;
+	unsigned long lineno;           /* lines returned so far */
 	size_t pos, end;
 	uint64_t total;                 /* bytes read so far, against CONTROL_FILE_MAX */
 	bool eof;
@@ -91,6 +92,7 @@ control_next(struct line_reader *lr)
 		c = lr->chunk[lr->pos++];
 		if (c == '\n') {
 			lr->line[len] = '\0';
+			lr->lineno++;
 			return 1;
 		}
 		if (c == '\0') {
@@ -105,6 +107,7 @@ control_next(struct line_reader *lr)
 	}
 	/* A last line without '\n' still counts. */
 	lr->line[len] = '\0';
+	lr->lineno += len > 0;
 	return len > 0 ? 1 : 0;
 }
 
@@ -237,7 +240,9 @@ control_read_lines(const char *dir, const char *name, struct control_lines *out)
 	int r;
 
 	out->lines = NULL;
+	out->linenos = NULL;
 	out->count = 0;
+	out->bad_line = 0;
 	if (control_open(dir, name, &lr) == -1)
 		return errno == ENOENT ? 0 : -1;
 	while ((r = control_next(&lr)) == 1) {
@@ -246,7 +251,9 @@ control_read_lines(const char *dir, const char *name, struct control_lines *out)
 		if (out->count == cap) {
 			cap = cap == 0 ? 16 : cap * 2;
 			out->lines = xreallocarray(out->lines, cap, sizeof(*out->lines));
+			out->linenos = xreallocarray(out->linenos, cap, sizeof(*out->linenos));
 		}
+		out->linenos[out->count] = lr.lineno;
 		out->lines[out->count++] = xstrdup(s);
 	}
 	control_close(&lr);
@@ -254,6 +261,7 @@ control_read_lines(const char *dir, const char *name, struct control_lines *out)
 		/* All or nothing: a half-read rcpthosts must not look complete. */
 		int saved = errno;
 
+		out->bad_line = lr.lineno + 1;
 		control_lines_free(out);
 		errno = saved;
 		return -1;
@@ -269,7 +277,9 @@ control_lines_free(struct control_lines *cl)
 	for (i = 0; i < cl->count; i++)
 		free(cl->lines[i]);
 	free(cl->lines);
+	free(cl->linenos);
 	cl->lines = NULL;
+	cl->linenos = NULL;
 	cl->count = 0;
 }
 

@@ -12,6 +12,8 @@
 struct control_lines {
 	char **lines;   /* trimmed, no comments or blank lines */
 	size_t count;
+	unsigned long *linenos; /* the file's line number of each (for messages: osd config check) */
+	unsigned long bad_line; /* after a failed read: the line that could not be read */
 };
 
 /*

@@ -60,7 +60,8 @@ usage(FILE *out)
 		"root, Maildir delivery runs as mail_user and re-queuing as user (else\n"
 		"mail_user).  Exit 0 delivered, 100 permanent failure, 111 temporary\n"
 		"failure; one line on stdout\n"
-		"says why.  Started by osd queue; see docs/delivery.md.\n");
+		"says why.  Started by osd queue; see docs/delivery.md.\n"
+		"  -c FILE  configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n");
 }
 
 static int __attribute__((format(printf, 3, 4)))

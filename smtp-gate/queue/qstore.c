@@ -511,3 +511,38 @@ qstore_foreach(const char *queue_dir, qstore_each_fn *fn, void *ctx)
 		return -1;
 	return foreach_dir(p, true, fn, ctx);
 }
+
+/* Queue ids in dir into *n; a missing folder counts 0.  0 or -1 with errno. */
+static int
+count_ids(const char *dir, long *n)
+{
+	struct dirent *e;
+	DIR *d = opendir(dir);
+
+	*n = 0;
+	if (d == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while ((e = readdir(d)) != NULL)
+		*n += qstore_id_ok(e->d_name);
+	closedir(d);
+	return 0;
+}
+
+int
+qstore_count(const char *queue_dir, long *queued_r, long *fresh_r)
+{
+	char p[PATH_MAX];
+	long n;
+
+	*queued_r = 0;
+	for (int b = 0; b < QSTORE_BUCKETS; b++) {
+		if (path_fmt(p, sizeof(p), "%s/mess/%02x", queue_dir, b) == -1 ||
+		    count_ids(p, &n) == -1)
+			return -1;
+		*queued_r += n;
+	}
+	if (path_fmt(p, sizeof(p), "%s/new", queue_dir) == -1 || count_ids(p, fresh_r) == -1)
+		return -1;
+	*queued_r += *fresh_r;
+	return 0;
+}

@@ -131,6 +131,14 @@ void qstore_remove(const char *queue_dir, const char *id);
 typedef int qstore_each_fn(const char *id, bool in_new, void *ctx);
 int qstore_foreach(const char *queue_dir, qstore_each_fn *fn, void *ctx);
 
+/*
+ * What osd qstat prints and osd status reports: the messages in the queue
+ * (mess/ and new/) in *queued_r, those osd queue has not taken yet (new/)
+ * in *fresh_r.  A missing folder counts 0.  0, or -1 with errno when a
+ * folder that exists cannot be read.
+ */
+int qstore_count(const char *queue_dir, long *queued_r, long *fresh_r);
+
 /* True when name could be a queue id (digits and dots, bounded). */
 bool qstore_id_ok(const char *name);
 

@@ -27,10 +27,11 @@ usage(FILE *out)
 		     "PIPELINING when offered.  Prints one verdict line per recipient (r, h, s)\n"
 		     "and one for the message (K, Z, D); exit 0 with a verdict, 111 without,\n"
 		     "100 for bad arguments.\n"
-		     "--worker reads requests from standard input instead, one per line:\n"
-		     "PATH, BODY_OFFSET, DOMAIN, SENDER, RECIPIENT... separated by TAB; a verdict\n"
-		     "for each, connections kept for the next message to the same domain.\n"
-		     "  -c FILE  configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n",
+		     "  -c FILE   configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n"
+		     "  --worker  read requests from standard input instead, one per line:\n"
+		     "            PATH, BODY_OFFSET, DOMAIN, SENDER, RECIPIENT... separated by\n"
+		     "            TAB; a verdict for each, connections kept for the next\n"
+		     "            message to the same domain\n",
 		DELIVERY_RCPTS_MAX);
 }
 

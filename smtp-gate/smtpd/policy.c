@@ -91,7 +91,9 @@ strset_take(struct strset *set, struct control_lines *cl)
 		set->items[set->count++] = cl->lines[i];
 	}
 	free(cl->lines);
+	free(cl->linenos);
 	cl->lines = NULL;
+	cl->linenos = NULL;
 	cl->count = 0;
 }
 

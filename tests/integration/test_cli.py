@@ -1,5 +1,6 @@
 """The front command and the error texts an administrator sees."""
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -20,6 +21,28 @@ check(p.returncode == 100 and p.stderr.startswith("osd: frobnicate: unknown comm
 for cmd in ["record", "check", "watch", "run", "expire", "import-open-smtp", "pop3d"]:
     p = osd(cmd, "--help")
     check(p.returncode == 0 and "usage: osd " + cmd in p.stdout, "osd %s --help" % cmd)
+# Every program's --help lists its options (the ones each accepts, checked here).
+HELP_OPTIONS = {
+    "run": ["-c FILE"], "watch": ["-c FILE", "-1", "-v"], "record": ["-c FILE"],
+    "check": ["-c FILE"], "expire": ["-c FILE", "-v"], "import-open-smtp": ["-c FILE"],
+    "pop3d": ["-c FILE"], "imapd": ["-c FILE"], "smtpd": ["-c FILE"],
+    "queue": ["-c FILE", "--flush", "--delete"], "qstat": ["-c FILE"], "qread": ["-c FILE"],
+    "user": ["-c FILE", "--quota", "--gecos", "--keep-mail"], "status": ["-c FILE", "--json"],
+    "config": ["-c FILE"], "local": ["-c FILE"], "remote": ["-c FILE", "--worker"],
+}
+BUILD = os.path.dirname(OSD)
+built = sorted(n[4:] for n in os.listdir(BUILD) if n.startswith("osd-") and
+               os.path.isfile(os.path.join(BUILD, n)) and os.access(os.path.join(BUILD, n), os.X_OK))
+check(set(HELP_OPTIONS) <= set(built), "every program of the list is built (%s)"
+      % sorted(set(HELP_OPTIONS) - set(built)))
+for name in built:
+    p = subprocess.run([os.path.join(BUILD, "osd-" + name), "--help"], capture_output=True,
+                       text=True, timeout=30)
+    # Listed: on a line of its own, after the usage line's synopsis.
+    missing = [o for o in HELP_OPTIONS.get(name, [])
+               if not re.search(r"^ +%s\b" % re.escape(o), p.stdout, re.M)]
+    check(p.returncode == 0 and "usage:" in p.stdout and not missing,
+          "osd-%s --help: exit 0, usage, lists its options (missing %s)" % (name, missing))
 p = osd("record", "-x", "1.2.3.4")
 check(p.returncode == 100 and p.stderr.startswith("osd: record: unknown option -x"), "unknown options are named")
 # A lone copy of osd has no helper beside it: every command is "not built" there.

@@ -306,6 +306,11 @@ test_control_read_lines_skips_comments_and_blanks(void **state)
 	assert_string_equal(cl.lines[1], "example.net");
 	assert_string_equal(cl.lines[2], ".example.com");
 	assert_string_equal(cl.lines[3], "last.example");
+	/* The file's own line numbers, for osd config check's "file:line" messages. */
+	assert_int_equal(cl.linenos[0], 2);
+	assert_int_equal(cl.linenos[1], 5);
+	assert_int_equal(cl.linenos[2], 7);
+	assert_int_equal(cl.linenos[3], 8);
 	control_lines_free(&cl);
 	assert_null(cl.lines);
 	assert_int_equal(cl.count, 0);
@@ -357,6 +362,7 @@ test_control_read_lines_overlong_line_fails_emsgsize(void **state)
 	errno = 0;
 	assert_int_equal(control_read_lines(*state, "rcpthosts", &cl), -1);
 	assert_int_equal(errno, EMSGSIZE);
+	assert_int_equal(cl.bad_line, 2);       /* the line that is too long */
 	/* All or nothing: no partial list is handed back. */
 	assert_null(cl.lines);
 	assert_int_equal(cl.count, 0);
