@@ -121,6 +121,9 @@ struct imap_session {
 	char sasl_tag[128];
 	char cram_text[CRAM_CHALLENGE_SIZE];
 
+	/* handoff mode: the tag of the command that logged in at the backend */
+	char handoff_tag[128];
+
 	/* IDLE */
 	char idle_tag[128];
 	/*

@@ -8,6 +8,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "pop3d.h"
+#include "proxy_backend.h"
 #include "server.h"
 #include "tls.h"
 
@@ -24,6 +25,25 @@ usage(FILE *out)
 		     "  -c FILE  configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n"
 		     "SIGHUP re-reads the limits, the user settings and the certificate;\n"
 		     "SIGTERM stops.\n");
+}
+
+/* Proxy mode's settings from n (the TLS client made anew; kept when that fails). */
+static void
+proxy_reload(struct pop3d *pd, const struct osd_conf *n)
+{
+	char err[512];
+
+	if (proxy_client_load(n->pop3_backend[0] != '\0' ? n->proxy_tls : "none",
+			      n->proxy_ca_file, &pd->proxy_client, err, sizeof(err)) == -1) {
+		log_warnx("SIGHUP: proxy settings kept: %s", err);
+		return;
+	}
+	memcpy(pd->conf.pop3_backend, n->pop3_backend, sizeof(n->pop3_backend));
+	memcpy(pd->conf.proxy_tls, n->proxy_tls, sizeof(n->proxy_tls));
+	memcpy(pd->conf.proxy_ca_file, n->proxy_ca_file, sizeof(n->proxy_ca_file));
+	memcpy(pd->conf.proxy_auth, n->proxy_auth, sizeof(n->proxy_auth));
+	pd->conf.proxy_connect_timeout = n->proxy_connect_timeout;
+	pd->conf.proxy_timeout = n->proxy_timeout;
 }
 
 /* SIGHUP (server_hooks.reload): take what can change without new sockets or privileges. */
@@ -44,6 +64,7 @@ reload(void *vpd)
 	pd->conf.relay_ipv6_prefix = n.relay_ipv6_prefix;
 	memcpy(pd->conf.users_dir, n.users_dir, sizeof(n.users_dir));
 	memcpy(pd->conf.default_domain, n.default_domain, sizeof(n.default_domain));
+	proxy_reload(pd, &n);
 	server_set_limits(pd->server, pd->conf.pop3_max_connections, pd->conf.pop3_max_per_ip);
 	log_info("SIGHUP: configuration re-read");
 }
@@ -63,6 +84,14 @@ main(int argc, char **argv)
 	if (pd.conf.pop3_listen[0] == '\0' && pd.conf.pop3s_listen[0] == '\0')
 		fatalx("neither pop3_listen nor pop3s_listen is set: nothing to listen on");
 	pd.tls = daemon_tls_load(&pd.conf, "pop3s_listen", pd.conf.pop3s_listen);
+	if (pd.conf.pop3_backend[0] != '\0') {
+		char err[512];
+
+		/* A CA file that cannot be read stops the start, not every login. */
+		if (proxy_client_load(pd.conf.proxy_tls, pd.conf.proxy_ca_file, &pd.proxy_client,
+				      err, sizeof(err)) == -1)
+			fatalx("%s", err);
+	}
 
 	pd.server = server_new(&hooks);
 	server_bind(pd.server, "pop3_listen", pd.conf.pop3_listen, POP3D_PLAIN, false);
@@ -71,13 +100,17 @@ main(int argc, char **argv)
 					       sizeof(pd.opensmtp_dir));
 
 	server_set_limits(pd.server, pd.conf.pop3_max_connections, pd.conf.pop3_max_per_ip);
-	log_info("ready: max %u connections, %u per address, idle timeout %lds, TLS %s",
+	log_info("ready: max %u connections, %u per address, idle timeout %lds, TLS %s%s%s%s%s",
 		 pd.conf.pop3_max_connections, pd.conf.pop3_max_per_ip, pd.conf.pop3_timeout,
-		 pd.tls != NULL ? "on" : "off");
+		 pd.tls != NULL ? "on" : "off",
+		 pd.conf.pop3_backend[0] != '\0' ? ", proxy to " : "", pd.conf.pop3_backend,
+		 pd.conf.pop3_backend[0] != '\0' ? " tls " : "",
+		 pd.conf.pop3_backend[0] != '\0' ? pd.conf.proxy_tls : "");
 	server_run(pd.server);
 
 	server_free(pd.server);
 	tls_server_free(pd.tls);
+	tls_client_free(pd.proxy_client);
 	close(pd.opensmtp_fd);
 	log_info("stopped");
 	return 0;

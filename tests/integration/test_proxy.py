@@ -1,0 +1,446 @@
+#!/usr/bin/env python3
+"""osd pop3d and osd imapd as a proxy in front of a private Dovecot (issue 12).
+
+A private Dovecot (own config, base_dir, state, log under the test's
+folder; never /etc/dovecot) serves alice's Maildir over POP3 and IMAP on
+loopback, plain (with STARTTLS) and with implicit TLS, its certificate
+signed by a CA the test makes with openssl.  osd pops up in front of it in
+proxy mode, and real clients (poplib, imaplib, curl) from 127.0.0.x:
+
+- read the backend's mailbox through osd (RETR / FETCH octets equal to the
+  files in the Maildir), and the login opens relaying for exactly that
+  address (osd check);
+- a password the backend refuses gets -ERR [AUTH] / NO [AUTHENTICATIONFAILED]
+  and records nothing;
+- with proxy_tls = implicit / starttls and the right CA the session works;
+  with another CA it is a temporary failure (-ERR [SYS/TEMP] /
+  NO [UNAVAILABLE]) with the certificate's trouble in osd's log, and
+  nothing recorded;
+- proxy_auth = local refuses a password vpasswd does not know without
+  connecting to the backend at all (a listener of the test counts);
+- commands pipelined right after PASS reach the backend;
+- no password appears in osd's logs.
+"""
+import base64
+import imaplib
+import os
+import poplib
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from osdtest import Osd, check, finish, free_port, wait_for, wait_port  # noqa: E402
+
+DOM = "example.test"
+PW = "s3cret \"quoted\" pass"   # a space and quotes: IMAP LOGIN must quote it
+BAD = "wrong-password"
+T = 30  # client socket timeout, a functional bound
+
+
+class POP3From(poplib.POP3):
+    """poplib from a chosen source address."""
+
+    def __init__(self, port, src):
+        self.src = src
+        super().__init__("127.0.0.1", port, timeout=T)
+
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout,
+                                        source_address=(self.src, 0))
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, timeout=120, **kw)
+
+
+def make_ca(root, name):
+    """A test CA and a server certificate it signs for 127.0.0.1 and localhost."""
+    d = os.path.join(root, name)
+    os.makedirs(d)
+    ca_key, ca = os.path.join(d, "ca.key"), os.path.join(d, "ca.pem")
+    key, csr, cert = (os.path.join(d, n) for n in ("srv.key", "srv.csr", "srv.pem"))
+    ext = os.path.join(d, "ext.cnf")
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=osd test CA " + name, "-keyout", ca_key, "-out", ca])
+    run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+         "-keyout", key, "-out", csr])
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
+         "-CAcreateserial", "-days", "1", "-extfile", ext, "-out", cert])
+    for f in os.listdir(d):
+        os.chmod(os.path.join(d, f), 0o644)
+    return ca, cert, key
+
+
+class Dovecot:
+    """A private Dovecot: POP3 and IMAP, plain (STARTTLS offered) and implicit TLS."""
+
+    def __init__(self, root, cert, key):
+        self.root = os.path.join(root, "dovecot")
+        os.makedirs(self.root)
+        self.pop3, self.pop3s, self.imap, self.imaps = (free_port() for _ in range(4))
+        self.home = os.path.join(self.root, "home")
+        os.makedirs(os.path.join(self.home, "alice"))
+        with open(os.path.join(self.root, "passwd"), "w") as f:
+            f.write("alice@%s:{PLAIN}%s::::::\n" % (DOM, PW))
+        conf = os.path.join(self.root, "dovecot.conf")
+        with open(conf, "w") as f:
+            f.write("""instance_name = osd-proxy-test-{pop3}
+base_dir = {r}/run
+state_dir = {r}/state
+log_path = {r}/dovecot.log
+protocols = pop3 imap
+listen = 127.0.0.1
+ssl = yes
+ssl_cert = <{cert}
+ssl_key = <{key}
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+auth_verbose = yes
+first_valid_uid = 1
+mail_location = maildir:~/Maildir:INDEX={r}/index/%n
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {r}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid=mail gid=mail home={h}/%n
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {pop3}
+  }}
+  inet_listener pop3s {{
+    address = 127.0.0.1
+    port = {pop3s}
+  }}
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {imap}
+  }}
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {imaps}
+  }}
+}}
+""".format(r=self.root, h=self.home, cert=cert, key=key, pop3=self.pop3, pop3s=self.pop3s,
+           imap=self.imap, imaps=self.imaps))
+        for sub in ("run", "state", "index"):
+            os.makedirs(os.path.join(self.root, sub))
+        self.conf = conf
+        self.pid = None
+
+    def maildir(self, messages):
+        """alice's Maildir with these messages (bytes, CRLF-free on disk as Maildir keeps them)."""
+        md = os.path.join(self.home, "alice", "Maildir")
+        for sub in ("new", "cur", "tmp"):
+            os.makedirs(os.path.join(md, sub), exist_ok=True)
+        for i, m in enumerate(messages):
+            with open(os.path.join(md, "new", "%d.M%dP1.test" % (1000 + i, i)), "wb") as f:
+                f.write(m)
+        run(["chown", "-R", "mail:mail", os.path.join(self.home), os.path.join(self.root, "index")])
+
+    def start(self):
+        subprocess.run(["/usr/sbin/dovecot", "-c", self.conf], check=True, timeout=60)
+        pidfile = os.path.join(self.root, "run", "master.pid")
+        wait_for(lambda: os.path.exists(pidfile) and open(pidfile).read().strip())
+        self.pid = int(open(pidfile).read())
+        for port in (self.pop3, self.pop3s, self.imap, self.imaps):
+            wait_port(port)
+
+    def log(self):
+        try:
+            return open(os.path.join(self.root, "dovecot.log"), errors="replace").read()
+        except FileNotFoundError:
+            return ""
+
+    def stop(self):
+        if self.pid is None:
+            return
+        try:
+            os.kill(self.pid, 15)
+        except ProcessLookupError:
+            return
+        wait_for(lambda: not os.path.exists("/proc/%d" % self.pid))
+        self.pid = None
+
+
+def message(i, size):
+    """A message of about size octets, lines of 76 characters, CRLF line ends."""
+    head = ("From: a@%s\r\nTo: alice@%s\r\nSubject: proxy test %d\r\nMessage-ID: <%d@t>\r\n\r\n"
+            % (DOM, DOM, i, i)).encode()
+    line = (("%d" % i) * 76)[:76].encode() + b"\r\n"
+    n = max(1, (size - len(head)) // len(line))
+    return head + line * n
+
+
+class Counter:
+    """A listener that counts connections and plays a minimal POP3 server (proxy_auth = local)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.count = 0
+        self.seen = []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.count += 1
+            with c:
+                f = c.makefile("rwb")
+                f.write(b"+OK fake\r\n")
+                f.flush()
+                for line in f:
+                    self.seen.append(line)
+                    if line.upper().startswith(b"QUIT"):
+                        f.write(b"+OK bye\r\n")
+                        f.flush()
+                        break
+                    f.write(b"+OK Logged in.\r\n" if line.startswith(b"PASS") else b"+OK\r\n")
+                    f.flush()
+
+
+def osd_instance(extra, backend_kind):
+    o = Osd()
+    os.chmod(o.root, 0o755)
+    port = free_port()
+    key = "pop3" if backend_kind == "pop3" else "imap"
+    o.write_conf("3h", "%s_listen = 127.0.0.1:%d\ndefault_domain = %s\n%s" % (key, port, DOM, extra))
+    return o, port
+
+
+def start_daemon(o, name, port):
+    o.start_watch()
+    p = o.start(name)
+    up = wait_port(port, p)
+    check(up, "osd %s (%s) is up" % (name, o.root))
+    return p
+
+
+def relayed(o, ip):
+    """Does osd check say ip may relay (once osd watch has had the time to see the login)?"""
+    return bool(wait_for(lambda: o.check_ip(ip)[0] == 0, step=0.1))
+
+
+def not_relayed(o, ip):
+    """No open-smtp entry for ip, and osd check says it may not relay."""
+    return not os.path.exists(os.path.join(o.opensmtp, ip)) and o.check_ip(ip)[0] == 1
+
+
+def pop3_read_all(port, src, user, password):
+    """poplib through osd: [message octets...] as the client sees them."""
+    p = POP3From(port, src)
+    p.user(user)
+    p.pass_(password)
+    n, _ = p.stat()
+    msgs = []
+    for i in range(1, n + 1):
+        _, lines, _ = p.retr(i)
+        msgs.append(b"\r\n".join(lines) + b"\r\n")
+    p.quit()
+    return msgs
+
+
+def test_pop3_plain(dc, msgs):
+    print("# POP3 proxy, plain link to the backend")
+    o, port = osd_instance("pop3_backend = 127.0.0.1:%d\n" % dc.pop3, "pop3")
+    try:
+        start_daemon(o, "pop3d", port)
+        got = pop3_read_all(port, "127.0.0.2", "alice@" + DOM, PW)
+        check(got == msgs, "poplib RETR through osd: %d messages, octets equal to the backend's "
+              "files (%s)" % (len(got), [len(m) for m in got][:4]))
+        check(relayed(o, "127.0.0.2"), "the proxied login opened relaying for 127.0.0.2 (osd check)")
+        check(os.path.exists(os.path.join(o.opensmtp, "127.0.0.2")), "open-smtp/127.0.0.2 exists")
+
+        try:
+            p = POP3From(port, "127.0.0.3")
+            p.user("alice@" + DOM)
+            p.pass_(BAD)
+            check(False, "a wrong password is refused")
+        except poplib.error_proto as e:
+            check(str(e).startswith("b'-ERR [AUTH]"), "a password the backend refuses: %s" % e)
+        check(not_relayed(o, "127.0.0.3"), "the refused login recorded nothing for 127.0.0.3")
+        check(not os.path.exists(os.path.join(o.opensmtp, "127.0.0.3")), "no open-smtp/127.0.0.3")
+        check("login failed: addr=127.0.0.3" in o.log("pop3d"), "the refusal is logged")
+
+        # curl, and AUTH PLAIN on the client side (USER/PASS to the backend)
+        r = subprocess.run(["curl", "-s", "--max-time", "30", "--interface", "127.0.0.5",
+                            "--login-options", "AUTH=PLAIN",
+                            "-u", "alice@%s:%s" % (DOM, PW),
+                            "pop3://127.0.0.1:%d/2" % port], capture_output=True, timeout=60)
+        check(r.returncode == 0 and r.stdout == msgs[1],
+              "curl AUTH PLAIN, RETR 2 through osd equals the backend's message (rc %d, %d octets)"
+              % (r.returncode, len(r.stdout)))
+        check(relayed(o, "127.0.0.5"), "curl's login opened relaying for 127.0.0.5")
+
+        # commands pipelined right after PASS go on to the backend
+        s = socket.create_connection(("127.0.0.1", port), T, source_address=("127.0.0.6", 0))
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(("USER alice@%s\r\n" % DOM).encode())
+        f.readline()
+        s.sendall(("PASS %s\r\nSTAT\r\nCAPA\r\nQUIT\r\n" % PW).encode())
+        ok = f.readline()
+        stat = f.readline()
+        capa = []
+        while True:
+            line = f.readline()
+            capa.append(line)
+            if line in (b".\r\n", b""):
+                break
+        bye = f.readline()
+        eof = f.readline()
+        f.close()
+        s.close()
+        check(ok.startswith(b"+OK"), "PASS: %r" % ok)
+        check(stat.startswith(b"+OK %d " % len(msgs)), "STAT pipelined after PASS answered by "
+              "the backend: %r" % stat)
+        check(any(b"Dovecot" in c or b"IMPLEMENTATION" not in c for c in capa) and
+              b"IMPLEMENTATION osd\r\n" not in capa,
+              "CAPA after login is the backend's, not osd's")
+        check(bye.startswith(b"+OK") and eof == b"", "QUIT: %r, then the connection closes" % bye)
+        check(wait_for(lambda: "proxy: addr=127.0.0.6" in o.log("pop3d")),
+              "the relay logs its end")
+        log = o.log("pop3d")
+        check("splice=yes" in log, "plain on both sides: the relay splices")
+        check(PW not in log and "s3cret" not in log, "the password is never logged")
+    finally:
+        for p in o.procs:
+            o.stop(p)
+        o.cleanup()
+
+
+def test_pop3_tls(dc, msgs, ca, other_ca):
+    print("# POP3 proxy, implicit TLS and STLS to the backend")
+    for mode, bport in (("implicit", dc.pop3s), ("starttls", dc.pop3)):
+        o, port = osd_instance("pop3_backend = 127.0.0.1:%d\nproxy_tls = %s\nproxy_ca_file = %s\n"
+                               % (bport, mode, ca), "pop3")
+        try:
+            start_daemon(o, "pop3d", port)
+            got = pop3_read_all(port, "127.0.0.7", "alice@" + DOM, PW)
+            check(got == msgs, "proxy_tls = %s: poplib reads the backend's messages" % mode)
+            check(relayed(o, "127.0.0.7"), "proxy_tls = %s: relaying opened" % mode)
+            check("splice=no" in o.log("pop3d"), "TLS on the backend link: the relay copies")
+        finally:
+            for p in o.procs:
+                o.stop(p)
+            o.cleanup()
+    # hostname verification: the certificate is for 127.0.0.1/localhost; another CA fails
+    o, port = osd_instance("pop3_backend = localhost:%d\nproxy_tls = implicit\nproxy_ca_file = %s\n"
+                           % (dc.pop3s, other_ca), "pop3")
+    try:
+        start_daemon(o, "pop3d", port)
+        try:
+            p = POP3From(port, "127.0.0.8")
+            p.user("alice@" + DOM)
+            p.pass_(PW)
+            check(False, "a backend certificate from another CA is refused")
+        except poplib.error_proto as e:
+            check(str(e).startswith("b'-ERR [SYS/TEMP]"), "wrong CA: a temporary failure: %s" % e)
+        check(not_relayed(o, "127.0.0.8"), "wrong CA: nothing recorded")
+        log = o.log("pop3d")
+        check("certificate" in log, "wrong CA: osd's log says the certificate failed")
+    finally:
+        for p in o.procs:
+            o.stop(p)
+        o.cleanup()
+
+
+def test_pop3_unreachable():
+    print("# POP3 proxy, backend down")
+    dead = free_port()
+    o, port = osd_instance("pop3_backend = 127.0.0.1:%d\n" % dead, "pop3")
+    try:
+        start_daemon(o, "pop3d", port)
+        try:
+            p = POP3From(port, "127.0.0.9")
+            p.user("alice@" + DOM)
+            p.pass_(PW)
+            check(False, "an unreachable backend fails the login")
+        except poplib.error_proto as e:
+            check(str(e).startswith("b'-ERR [SYS/TEMP]"), "backend down: %s" % e)
+        check(not_relayed(o, "127.0.0.9"), "backend down: nothing recorded")
+        check("backend 127.0.0.1:%d: connect" % dead in o.log("pop3d"), "backend down: logged")
+    finally:
+        for p in o.procs:
+            o.stop(p)
+        o.cleanup()
+
+
+def test_pop3_local_auth():
+    print("# POP3 proxy, proxy_auth = local")
+    fake = Counter()
+    o, port = osd_instance("pop3_backend = 127.0.0.1:%d\nproxy_auth = local\n" % fake.port, "pop3")
+    try:
+        r = o.run("user", "add", "alice@" + DOM, input=PW + "\n")
+        check(r.returncode == 0, "osd user add alice")
+        start_daemon(o, "pop3d", port)
+        try:
+            p = POP3From(port, "127.0.0.10")
+            p.user("alice@" + DOM)
+            p.pass_(BAD)
+            check(False, "proxy_auth = local: a wrong password is refused")
+        except poplib.error_proto as e:
+            check(str(e).startswith("b'-ERR [AUTH]"), "proxy_auth = local: refused: %s" % e)
+        check(fake.count == 0, "proxy_auth = local: the backend was never contacted for it")
+        check(not_relayed(o, "127.0.0.10"), "proxy_auth = local: nothing recorded")
+        p = POP3From(port, "127.0.0.11")
+        p.user("alice@" + DOM)
+        p.pass_(PW)
+        p.quit()
+        check(fake.count == 1, "proxy_auth = local: the right password goes on to the backend")
+        check(any(line.startswith(b"PASS ") for line in fake.seen),
+              "the backend got the client's credentials")
+        check(relayed(o, "127.0.0.11"), "proxy_auth = local: relaying opened")
+    finally:
+        for p in o.procs:
+            o.stop(p)
+        o.cleanup()
+
+
+def main():
+    root = tempfile.mkdtemp(prefix="osd-proxy-")
+    os.chmod(root, 0o755)
+    dc = None
+    try:
+        ca, cert, key = make_ca(root, "good")
+        other_ca, _, _ = make_ca(root, "other")
+        dc = Dovecot(root, cert, key)
+        msgs = [message(i, s) for i, s in enumerate((1200, 100 * 1024, 300 * 1024, 5000))]
+        dc.maildir(msgs)
+        dc.start()
+        test_pop3_plain(dc, msgs)
+        test_pop3_tls(dc, msgs, ca, other_ca)
+        test_pop3_unreachable()
+        test_pop3_local_auth()
+    finally:
+        if dc is not None:
+            dc.stop()
+        if os.environ.get("OSD_TEST_KEEP"):
+            print("kept " + root)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    finish()
+
+
+if __name__ == "__main__":
+    main()
