@@ -1,10 +1,10 @@
 /* pop3_proxy.c - osd pop3d in proxy mode (pop3_backend): the client's USER/PASS or AUTH is tried at the backend POP3 server, and on its +OK the rest of the connection is relayed there unchanged. */
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "daemon.h"
 #include "login.h"
 #include "pop3_session.h"
 #include "pop3d.h"
@@ -21,24 +21,13 @@ struct pop3_proxy {
 	char ok_line[512];              /* the backend's +OK, for the client */
 };
 
-static int
-ms(long secs)
-{
-	return secs > INT_MAX / 1000 ? INT_MAX : (int)(secs * 1000);
-}
-
 struct pop3_proxy *
 pop3_proxy_new(const struct pop3d *pd)
 {
 	struct pop3_proxy *x = xcalloc(1, sizeof(*x));
-	int mode = proxy_tls_parse(pd->conf.proxy_tls);
 
-	x->ps.backend = pd->conf.pop3_backend;
-	x->ps.tls = mode == -1 ? PROXY_TLS_NONE : (enum proxy_tls)mode;
-	x->ps.client = pd->proxy_client;
-	x->ps.connect_ms = ms(pd->conf.proxy_connect_timeout);
-	x->ps.idle_ms = ms(pd->conf.proxy_timeout);
-	x->local_auth = strcmp(pd->conf.proxy_auth, "local") == 0;
+	x->local_auth = daemon_proxy_settings(&pd->conf, pd->conf.pop3_backend, pd->proxy_client,
+					      &x->ps);
 	x->b.c.fd = -1;
 	return x;
 }
@@ -190,14 +179,8 @@ pop3_proxy_ready(const struct pop3_proxy *x)
 	return x != NULL && x->ready;
 }
 
-const char *
-pop3_proxy_backend(const struct pop3_proxy *x)
-{
-	return x->ps.backend;
-}
-
 void
-pop3_proxy_relay(struct pop3_proxy *x, struct netconn *client, struct proxy_relay_stats *st)
+pop3_proxy_relay(struct pop3_proxy *x, struct netconn *client, const char *addr, const char *user)
 {
-	proxy_relay(client, &x->b.c, x->ps.idle_ms, st);
+	proxy_relay_logged(client, &x->b.c, x->ps.idle_ms, addr, user, x->ps.backend);
 }

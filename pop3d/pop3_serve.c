@@ -9,7 +9,6 @@
 #include "log.h"
 #include "pop3d.h"
 #include "pop3_session.h"
-#include "proxy_relay.h"
 #include "session_loop.h"
 #include "userdb.h"
 
@@ -183,14 +182,8 @@ pop3d_serve(void *vpd, int fd, const struct ipaddr *addr, int kind, unsigned pri
 	/* Bounded: the longest reply is a UIDL/LIST of MAILDIR_MAX_MESSAGES lines; RETR streams. */
 	session_loop_run(&l, &pop3_ops, &p);
 	if (pop3_proxy_ready(p.ctx.proxy)) {
-		struct proxy_relay_stats rs;
-
 		l.end = "proxy";
-		pop3_proxy_relay(p.ctx.proxy, l.c, &rs);
-		log_info("proxy: addr=%s user=%s backend=%s end=%s up=%llu down=%llu splice=%s",
-			 text, session_user(p.s), pop3_proxy_backend(p.ctx.proxy), rs.end,
-			 (unsigned long long)rs.up, (unsigned long long)rs.down,
-			 rs.spliced ? "yes" : "no");
+		pop3_proxy_relay(p.ctx.proxy, l.c, text, session_user(p.s));
 	}
 
 	/* The session's counts are final once it is closed (QUIT ran the UPDATE state). */

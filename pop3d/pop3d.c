@@ -8,7 +8,6 @@
 #include "daemon.h"
 #include "log.h"
 #include "pop3d.h"
-#include "proxy_backend.h"
 #include "server.h"
 #include "tls.h"
 
@@ -25,25 +24,6 @@ usage(FILE *out)
 		     "  -c FILE  configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n"
 		     "SIGHUP re-reads the limits, the user settings and the certificate;\n"
 		     "SIGTERM stops.\n");
-}
-
-/* Proxy mode's settings from n (the TLS client made anew; kept when that fails). */
-static void
-proxy_reload(struct pop3d *pd, const struct osd_conf *n)
-{
-	char err[512];
-
-	if (proxy_client_load(n->pop3_backend[0] != '\0' ? n->proxy_tls : "none",
-			      n->proxy_ca_file, &pd->proxy_client, err, sizeof(err)) == -1) {
-		log_warnx("SIGHUP: proxy settings kept: %s", err);
-		return;
-	}
-	memcpy(pd->conf.pop3_backend, n->pop3_backend, sizeof(n->pop3_backend));
-	memcpy(pd->conf.proxy_tls, n->proxy_tls, sizeof(n->proxy_tls));
-	memcpy(pd->conf.proxy_ca_file, n->proxy_ca_file, sizeof(n->proxy_ca_file));
-	memcpy(pd->conf.proxy_auth, n->proxy_auth, sizeof(n->proxy_auth));
-	pd->conf.proxy_connect_timeout = n->proxy_connect_timeout;
-	pd->conf.proxy_timeout = n->proxy_timeout;
 }
 
 /* SIGHUP (server_hooks.reload): take what can change without new sockets or privileges. */
@@ -64,7 +44,8 @@ reload(void *vpd)
 	pd->conf.relay_ipv6_prefix = n.relay_ipv6_prefix;
 	memcpy(pd->conf.users_dir, n.users_dir, sizeof(n.users_dir));
 	memcpy(pd->conf.default_domain, n.default_domain, sizeof(n.default_domain));
-	proxy_reload(pd, &n);
+	daemon_proxy_reload(&pd->conf, &n, pd->conf.pop3_backend, n.pop3_backend,
+			    sizeof(n.pop3_backend), &pd->proxy_client);
 	server_set_limits(pd->server, pd->conf.pop3_max_connections, pd->conf.pop3_max_per_ip);
 	log_info("SIGHUP: configuration re-read");
 }
@@ -84,14 +65,7 @@ main(int argc, char **argv)
 	if (pd.conf.pop3_listen[0] == '\0' && pd.conf.pop3s_listen[0] == '\0')
 		fatalx("neither pop3_listen nor pop3s_listen is set: nothing to listen on");
 	pd.tls = daemon_tls_load(&pd.conf, "pop3s_listen", pd.conf.pop3s_listen);
-	if (pd.conf.pop3_backend[0] != '\0') {
-		char err[512];
-
-		/* A CA file that cannot be read stops the start, not every login. */
-		if (proxy_client_load(pd.conf.proxy_tls, pd.conf.proxy_ca_file, &pd.proxy_client,
-				      err, sizeof(err)) == -1)
-			fatalx("%s", err);
-	}
+	pd.proxy_client = daemon_proxy_load(&pd.conf, pd.conf.pop3_backend);
 
 	pd.server = server_new(&hooks);
 	server_bind(pd.server, "pop3_listen", pd.conf.pop3_listen, POP3D_PLAIN, false);

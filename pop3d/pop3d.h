@@ -13,7 +13,6 @@
 struct buf;
 struct netconn;
 struct pop3_proxy;
-struct proxy_relay_stats;
 struct server;
 struct tls_client;
 struct tls_server;
@@ -77,11 +76,8 @@ void pop3_proxy_answer(const struct pop3_proxy *x, struct buf *out);
 /* Logged in at the backend (x may be NULL)? */
 bool pop3_proxy_ready(const struct pop3_proxy *x);
 
-/* pop3_backend, for logs. */
-const char *pop3_proxy_backend(const struct pop3_proxy *x);
-
-/* Relay the rest of the connection to the backend (proxy_relay). */
-void pop3_proxy_relay(struct pop3_proxy *x, struct netconn *client, struct proxy_relay_stats *st);
+/* Relay the rest of the connection to the backend, and log how it went (proxy_relay_logged). */
+void pop3_proxy_relay(struct pop3_proxy *x, struct netconn *client, const char *addr, const char *user);
 
 /* server_hooks.serve: one POP3 session in the child (ctx: the struct pop3d). */
 noreturn void pop3d_serve(void *ctx, int fd, const struct ipaddr *addr, int kind,

@@ -284,3 +284,15 @@ out:
 	dir_free(&up);
 	dir_free(&down);
 }
+
+void
+proxy_relay_logged(struct netconn *client, struct netconn *backend, int idle_ms,
+		   const char *addr, const char *user, const char *backend_name)
+{
+	struct proxy_relay_stats st;
+
+	proxy_relay(client, backend, idle_ms, &st);
+	log_info("proxy: addr=%s user=%s backend=%s end=%s up=%llu down=%llu splice=%s", addr, user,
+		 backend_name, st.end, (unsigned long long)st.up, (unsigned long long)st.down,
+		 st.spliced ? "yes" : "no");
+}

@@ -39,4 +39,11 @@ struct proxy_relay_stats {
 void proxy_relay(struct netconn *client, struct netconn *backend, int idle_ms,
 		 struct proxy_relay_stats *st);
 
+/*
+ * proxy_relay, then its log line: "proxy: addr=ADDR user=USER
+ * backend=NAME end=... up=N down=N splice=yes|no".
+ */
+void proxy_relay_logged(struct netconn *client, struct netconn *backend, int idle_ms,
+			const char *addr, const char *user, const char *backend_name);
+
 #endif

@@ -21,7 +21,7 @@ proxy mode, and real clients (poplib, imaplib, curl) from 127.0.0.x:
 - commands pipelined right after PASS reach the backend;
 - no password appears in osd's logs.
 """
-import base64
+import contextlib
 import imaplib
 import os
 import poplib
@@ -43,8 +43,8 @@ BAD = "wrong-password"
 T = 30  # client socket timeout, a functional bound
 
 
-class POP3From(poplib.POP3):
-    """poplib from a chosen source address."""
+class FromAddress:
+    """A poplib or imaplib client connecting from a chosen source address."""
 
     def __init__(self, port, src):
         self.src = src
@@ -53,6 +53,14 @@ class POP3From(poplib.POP3):
     def _create_socket(self, timeout):
         return socket.create_connection((self.host, self.port), timeout,
                                         source_address=(self.src, 0))
+
+
+class POP3From(FromAddress, poplib.POP3):
+    pass
+
+
+class IMAP4From(FromAddress, imaplib.IMAP4):
+    pass
 
 
 def run(cmd, **kw):
@@ -219,21 +227,48 @@ class Counter:
                     f.flush()
 
 
-def osd_instance(extra, backend_kind):
+@contextlib.contextmanager
+def proxy(extra, kind, users=()):
+    """A private osd (watch and KIND pop3d or imapd) with these settings: (o, port); stopped after."""
     o = Osd()
     os.chmod(o.root, 0o755)
     port = free_port()
-    key = "pop3" if backend_kind == "pop3" else "imap"
-    o.write_conf("3h", "%s_listen = 127.0.0.1:%d\ndefault_domain = %s\n%s" % (key, port, DOM, extra))
-    return o, port
+    o.write_conf("3h", "%s_listen = 127.0.0.1:%d\ndefault_domain = %s\n%s" % (kind, port, DOM, extra))
+    try:
+        for login, password in users:
+            r = o.run("user", "add", login, input=password + "\n")
+            check(r.returncode == 0, "osd user add %s" % login)
+        o.start_watch()
+        p = o.start(kind + "d")
+        check(wait_port(port, p), "osd %sd is up (%s)" % (kind, extra.strip().replace("\n", ", ")))
+        yield o, port
+    finally:
+        for p in o.procs:
+            o.stop(p)
+        o.cleanup()
 
 
-def start_daemon(o, name, port):
-    o.start_watch()
-    p = o.start(name)
-    up = wait_port(port, p)
-    check(up, "osd %s (%s) is up" % (name, o.root))
-    return p
+def pop3_refused(port, src, password, prefix):
+    """A POP3 login through osd that must fail with a reply starting with prefix."""
+    try:
+        p = POP3From(port, src)
+        p.user("alice@" + DOM)
+        p.pass_(password)
+        return check(False, "%s: the login is refused" % src)
+    except poplib.error_proto as e:
+        return check(str(e).startswith("b'" + prefix), "%s: %s" % (src, e))
+
+
+def imap_refused(port, src, password, code):
+    """An IMAP login through osd that must fail with NO [code]."""
+    m = IMAP4From(port, src)
+    try:
+        m.login("alice@" + DOM, password)
+        check(False, "%s: the login is refused" % src)
+    except imaplib.IMAP4.error as e:
+        check(code in str(e), "%s: %s" % (src, e))
+    m.shutdown()
+    return m
 
 
 def relayed(o, ip):
@@ -260,24 +295,95 @@ def pop3_read_all(port, src, user, password):
     return msgs
 
 
+def imap_read_all(port, src, user, password):
+    """imaplib through osd: ([message octets...], the tagged OK of LOGIN)."""
+    m = IMAP4From(port, src)
+    typ, data = m.login(user, password)
+    login_ok = data
+    typ, data = m.select("INBOX", readonly=True)
+    n = int(data[0])
+    msgs = []
+    for i in range(1, n + 1):
+        typ, data = m.fetch(str(i), "(BODY.PEEK[])")
+        msgs.append(data[0][1])
+    m.logout()
+    return msgs, login_ok
+
+
+def test_imap_plain(dc, msgs):
+    print("# IMAP proxy, plain link to the backend")
+    with proxy("imap_backend = 127.0.0.1:%d\n" % dc.imap, "imap") as (o, port):
+        got, ok = imap_read_all(port, "127.0.0.20", "alice@" + DOM, PW)
+        check(got == msgs, "imaplib FETCH BODY[] through osd: %d messages, octets equal to the "
+              "backend's files" % len(got))
+        check(relayed(o, "127.0.0.20"), "the proxied IMAP login opened relaying for 127.0.0.20")
+        m = imap_refused(port, "127.0.0.21", BAD, "AUTHENTICATIONFAILED")
+        check("AUTH=PLAIN" in m.capabilities and "AUTH=CRAM-MD5" not in m.capabilities,
+              "before login: PLAIN offered, CRAM-MD5 never (the password must reach the backend)")
+        check(not_relayed(o, "127.0.0.21"), "the refused IMAP login recorded nothing")
+
+        # the raw exchange: the client's own tag on the backend's OK, with its CAPABILITY
+        s = socket.create_connection(("127.0.0.1", port), T, source_address=("127.0.0.22", 0))
+        f = s.makefile("rb")
+        greeting = f.readline()
+        pw = PW.replace("\\", "\\\\").replace('"', '\\"')
+        s.sendall(('x7 LOGIN "alice@%s" "%s"\r\nx8 CAPABILITY\r\nx9 LOGOUT\r\n' % (DOM, pw)).encode())
+        lines = []
+        while True:
+            line = f.readline()
+            lines.append(line)
+            if line.startswith(b"x9 ") or line == b"":
+                break
+        f.close()
+        s.close()
+        check(b"osd" in greeting, "the greeting is osd's: %r" % greeting)
+        login = [x for x in lines if x.startswith(b"x7 ")]
+        check(login and login[0].startswith(b"x7 OK [CAPABILITY ") and b"osd2" not in b"".join(lines),
+              "LOGIN answered under the client's tag with the backend's CAPABILITY: %r"
+              % (login[0][:60] if login else lines[:2]))
+        capa = [x for x in lines if x.startswith(b"* CAPABILITY")]
+        check(capa and b"IDLE" in capa[0], "CAPABILITY pipelined after LOGIN: the backend's")
+        check(lines[-1].startswith(b"x9 OK"), "LOGOUT through the relay: %r" % lines[-1])
+
+        # curl: AUTHENTICATE PLAIN on the client side, LOGIN to the backend
+        r = subprocess.run(["curl", "-s", "--max-time", "30", "--interface", "127.0.0.23",
+                            "--login-options", "AUTH=PLAIN", "-u", "alice@%s:%s" % (DOM, PW),
+                            "imap://127.0.0.1:%d/INBOX;MAILINDEX=3" % port],
+                           capture_output=True, timeout=60)
+        check(r.returncode == 0 and r.stdout == msgs[2],
+              "curl AUTHENTICATE PLAIN, message 3 through osd equals the backend's (rc %d, %d "
+              "octets)" % (r.returncode, len(r.stdout)))
+        check(relayed(o, "127.0.0.23"), "curl's IMAP login opened relaying for 127.0.0.23")
+        log = o.log("imapd")
+        check("splice=yes" in log, "plain on both sides: the relay splices")
+        check(PW not in log and "s3cret" not in log, "the password is never logged")
+
+
+def test_imap_tls(dc, msgs, ca, other_ca):
+    print("# IMAP proxy, implicit TLS and STARTTLS to the backend")
+    for mode, bport in (("implicit", dc.imaps), ("starttls", dc.imap)):
+        with proxy("imap_backend = localhost:%d\nproxy_tls = %s\nproxy_ca_file = %s\n"
+                   % (bport, mode, ca), "imap") as (o, port):
+            got, _ = imap_read_all(port, "127.0.0.24", "alice@" + DOM, PW)
+            check(got == msgs, "proxy_tls = %s: imaplib reads the backend's messages" % mode)
+            check(relayed(o, "127.0.0.24"), "proxy_tls = %s: relaying opened" % mode)
+    with proxy("imap_backend = 127.0.0.1:%d\nproxy_tls = starttls\nproxy_ca_file = %s\n"
+                   % (dc.imap, other_ca), "imap") as (o, port):
+        imap_refused(port, "127.0.0.25", PW, "UNAVAILABLE")
+        check(not_relayed(o, "127.0.0.25"), "IMAP, wrong CA: nothing recorded")
+        check("certificate" in o.log("imapd"), "IMAP, wrong CA: osd's log says why")
+
+
 def test_pop3_plain(dc, msgs):
     print("# POP3 proxy, plain link to the backend")
-    o, port = osd_instance("pop3_backend = 127.0.0.1:%d\n" % dc.pop3, "pop3")
-    try:
-        start_daemon(o, "pop3d", port)
+    with proxy("pop3_backend = 127.0.0.1:%d\n" % dc.pop3, "pop3") as (o, port):
         got = pop3_read_all(port, "127.0.0.2", "alice@" + DOM, PW)
         check(got == msgs, "poplib RETR through osd: %d messages, octets equal to the backend's "
               "files (%s)" % (len(got), [len(m) for m in got][:4]))
         check(relayed(o, "127.0.0.2"), "the proxied login opened relaying for 127.0.0.2 (osd check)")
         check(os.path.exists(os.path.join(o.opensmtp, "127.0.0.2")), "open-smtp/127.0.0.2 exists")
 
-        try:
-            p = POP3From(port, "127.0.0.3")
-            p.user("alice@" + DOM)
-            p.pass_(BAD)
-            check(False, "a wrong password is refused")
-        except poplib.error_proto as e:
-            check(str(e).startswith("b'-ERR [AUTH]"), "a password the backend refuses: %s" % e)
+        pop3_refused(port, "127.0.0.3", BAD, "-ERR [AUTH]")
         check(not_relayed(o, "127.0.0.3"), "the refused login recorded nothing for 127.0.0.3")
         check(not os.path.exists(os.path.join(o.opensmtp, "127.0.0.3")), "no open-smtp/127.0.0.3")
         check("login failed: addr=127.0.0.3" in o.log("pop3d"), "the refusal is logged")
@@ -323,84 +429,42 @@ def test_pop3_plain(dc, msgs):
         log = o.log("pop3d")
         check("splice=yes" in log, "plain on both sides: the relay splices")
         check(PW not in log and "s3cret" not in log, "the password is never logged")
-    finally:
-        for p in o.procs:
-            o.stop(p)
-        o.cleanup()
 
 
 def test_pop3_tls(dc, msgs, ca, other_ca):
     print("# POP3 proxy, implicit TLS and STLS to the backend")
     for mode, bport in (("implicit", dc.pop3s), ("starttls", dc.pop3)):
-        o, port = osd_instance("pop3_backend = 127.0.0.1:%d\nproxy_tls = %s\nproxy_ca_file = %s\n"
-                               % (bport, mode, ca), "pop3")
-        try:
-            start_daemon(o, "pop3d", port)
+        with proxy("pop3_backend = 127.0.0.1:%d\nproxy_tls = %s\nproxy_ca_file = %s\n"
+                   % (bport, mode, ca), "pop3") as (o, port):
             got = pop3_read_all(port, "127.0.0.7", "alice@" + DOM, PW)
             check(got == msgs, "proxy_tls = %s: poplib reads the backend's messages" % mode)
             check(relayed(o, "127.0.0.7"), "proxy_tls = %s: relaying opened" % mode)
-            check("splice=no" in o.log("pop3d"), "TLS on the backend link: the relay copies")
-        finally:
-            for p in o.procs:
-                o.stop(p)
-            o.cleanup()
+            check(wait_for(lambda: "splice=no" in o.log("pop3d")),
+                  "TLS on the backend link: the relay copies")
     # hostname verification: the certificate is for 127.0.0.1/localhost; another CA fails
-    o, port = osd_instance("pop3_backend = localhost:%d\nproxy_tls = implicit\nproxy_ca_file = %s\n"
-                           % (dc.pop3s, other_ca), "pop3")
-    try:
-        start_daemon(o, "pop3d", port)
-        try:
-            p = POP3From(port, "127.0.0.8")
-            p.user("alice@" + DOM)
-            p.pass_(PW)
-            check(False, "a backend certificate from another CA is refused")
-        except poplib.error_proto as e:
-            check(str(e).startswith("b'-ERR [SYS/TEMP]"), "wrong CA: a temporary failure: %s" % e)
+    with proxy("pop3_backend = localhost:%d\nproxy_tls = implicit\nproxy_ca_file = %s\n"
+                   % (dc.pop3s, other_ca), "pop3") as (o, port):
+        pop3_refused(port, "127.0.0.8", PW, "-ERR [SYS/TEMP]")
         check(not_relayed(o, "127.0.0.8"), "wrong CA: nothing recorded")
         log = o.log("pop3d")
         check("certificate" in log, "wrong CA: osd's log says the certificate failed")
-    finally:
-        for p in o.procs:
-            o.stop(p)
-        o.cleanup()
 
 
 def test_pop3_unreachable():
     print("# POP3 proxy, backend down")
     dead = free_port()
-    o, port = osd_instance("pop3_backend = 127.0.0.1:%d\n" % dead, "pop3")
-    try:
-        start_daemon(o, "pop3d", port)
-        try:
-            p = POP3From(port, "127.0.0.9")
-            p.user("alice@" + DOM)
-            p.pass_(PW)
-            check(False, "an unreachable backend fails the login")
-        except poplib.error_proto as e:
-            check(str(e).startswith("b'-ERR [SYS/TEMP]"), "backend down: %s" % e)
+    with proxy("pop3_backend = 127.0.0.1:%d\n" % dead, "pop3") as (o, port):
+        pop3_refused(port, "127.0.0.9", PW, "-ERR [SYS/TEMP]")
         check(not_relayed(o, "127.0.0.9"), "backend down: nothing recorded")
         check("backend 127.0.0.1:%d: connect" % dead in o.log("pop3d"), "backend down: logged")
-    finally:
-        for p in o.procs:
-            o.stop(p)
-        o.cleanup()
 
 
 def test_pop3_local_auth():
     print("# POP3 proxy, proxy_auth = local")
     fake = Counter()
-    o, port = osd_instance("pop3_backend = 127.0.0.1:%d\nproxy_auth = local\n" % fake.port, "pop3")
-    try:
-        r = o.run("user", "add", "alice@" + DOM, input=PW + "\n")
-        check(r.returncode == 0, "osd user add alice")
-        start_daemon(o, "pop3d", port)
-        try:
-            p = POP3From(port, "127.0.0.10")
-            p.user("alice@" + DOM)
-            p.pass_(BAD)
-            check(False, "proxy_auth = local: a wrong password is refused")
-        except poplib.error_proto as e:
-            check(str(e).startswith("b'-ERR [AUTH]"), "proxy_auth = local: refused: %s" % e)
+    with proxy("pop3_backend = 127.0.0.1:%d\nproxy_auth = local\n" % fake.port, "pop3",
+               users=[("alice@" + DOM, PW)]) as (o, port):
+        pop3_refused(port, "127.0.0.10", BAD, "-ERR [AUTH]")
         check(fake.count == 0, "proxy_auth = local: the backend was never contacted for it")
         check(not_relayed(o, "127.0.0.10"), "proxy_auth = local: nothing recorded")
         p = POP3From(port, "127.0.0.11")
@@ -411,10 +475,6 @@ def test_pop3_local_auth():
         check(any(line.startswith(b"PASS ") for line in fake.seen),
               "the backend got the client's credentials")
         check(relayed(o, "127.0.0.11"), "proxy_auth = local: relaying opened")
-    finally:
-        for p in o.procs:
-            o.stop(p)
-        o.cleanup()
 
 
 def main():
@@ -432,6 +492,8 @@ def main():
         test_pop3_tls(dc, msgs, ca, other_ca)
         test_pop3_unreachable()
         test_pop3_local_auth()
+        test_imap_plain(dc, msgs)
+        test_imap_tls(dc, msgs, ca, other_ca)
     finally:
         if dc is not None:
             dc.stop()
