@@ -37,6 +37,17 @@ pending(const struct dir *d)
 	return d->buf != NULL ? d->end - d->start : d->inpipe;
 }
 
+/* Leave splice mode (the pipe is empty): a buffer from now on. */
+static void
+dir_unsplice(struct dir *d)
+{
+	close(d->pipe[0]);
+	close(d->pipe[1]);
+	d->pipe[0] = d->pipe[1] = -1;
+	if ((d->buf = malloc(PROXY_RELAY_BUF)) == NULL)
+		fatalx("relay: out of memory");
+}
+
 /* Read what src has, as far as there is room. */
 static enum step
 dir_read(struct dir *d)
@@ -51,6 +62,11 @@ dir_read(struct dir *d)
 			return STEP_NONE;
 		n = splice(d->src->fd, NULL, d->pipe[1], NULL, PROXY_RELAY_BUF - d->inpipe,
 			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n == -1 && errno == EINVAL && d->inpipe == 0) {
+			/* A socket splice(2) cannot read (not TCP): copy this direction instead. */
+			dir_unsplice(d);
+			return dir_read(d);
+		}
 		if (n > 0)
 			d->inpipe += (size_t)n;
 		else if (n == -1 && (errno == EAGAIN || errno == EINTR))
@@ -234,7 +250,6 @@ proxy_relay(struct netconn *client, struct netconn *backend, int idle_ms,
 		dir_init(&up, client, backend, true, false, &st->up);
 		dir_init(&down, backend, client, false, false, &st->down);
 	}
-	st->spliced = spliced;
 	/*
 	 * The backend's end ends the relay once the client has all it sent:
 	 * a POP3 or IMAP server that closed reads nothing more, and a client
@@ -281,6 +296,7 @@ proxy_relay(struct netconn *client, struct netconn *backend, int idle_ms,
 		}
 	}
 out:
+	st->spliced = up.buf == NULL && down.buf == NULL;
 	dir_free(&up);
 	dir_free(&down);
 }
