@@ -22,6 +22,7 @@ struct dir {
 	size_t start, end;
 	int pipe[2];            /* splice mode: the kernel holds the octets */
 	size_t inpipe;
+	size_t cap;             /* what the pipe holds (PROXY_RELAY_PIPE when the kernel allows) */
 	bool eof;               /* src ended its stream */
 	bool shut;              /* ... and dst heard of it (write half closed) */
 	short rwant, wwant;     /* what the last read / write that could not go on waits for */
@@ -58,9 +59,9 @@ dir_read(struct dir *d)
 	if (d->eof)
 		return STEP_NONE;
 	if (d->buf == NULL) {
-		if (d->inpipe >= PROXY_RELAY_BUF)
+		if (d->inpipe >= d->cap)
 			return STEP_NONE;
-		n = splice(d->src->fd, NULL, d->pipe[1], NULL, PROXY_RELAY_BUF - d->inpipe,
+		n = splice(d->src->fd, NULL, d->pipe[1], NULL, d->cap - d->inpipe,
 			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n == -1 && errno == EINVAL && d->inpipe == 0) {
 			/* A socket splice(2) cannot read (not TCP): copy this direction instead. */
@@ -202,6 +203,26 @@ dir_init(struct dir *d, struct netconn *src, struct netconn *dst, bool src_is_cl
 		fatalx("relay: out of memory");
 }
 
+/*
+ * The pipe of a spliced direction, as large as the kernel lets an
+ * unprivileged process make it up to PROXY_RELAY_PIPE: fewer, larger
+ * splices for a big RETR or FETCH (the pages are the kernel's, taken as
+ * the octets come).  0, or -1 (no pipe: copy instead).
+ */
+static int
+pipe_open(struct dir *d)
+{
+	int size;
+
+	if (pipe2(d->pipe, O_CLOEXEC | O_NONBLOCK) == -1)
+		return -1;
+	size = fcntl(d->pipe[1], F_SETPIPE_SZ, PROXY_RELAY_PIPE);
+	if (size == -1)
+		size = fcntl(d->pipe[1], F_GETPIPE_SZ);
+	d->cap = size > 0 ? (size_t)size : PROXY_RELAY_BUF;
+	return 0;
+}
+
 static void
 dir_free(struct dir *d)
 {
@@ -241,8 +262,7 @@ proxy_relay(struct netconn *client, struct netconn *backend, int idle_ms,
 	}
 	dir_init(&up, client, backend, true, spliced, &st->up);
 	dir_init(&down, backend, client, false, spliced, &st->down);
-	if (spliced && (pipe2(up.pipe, O_CLOEXEC | O_NONBLOCK) == -1 ||
-			pipe2(down.pipe, O_CLOEXEC | O_NONBLOCK) == -1)) {
+	if (spliced && (pipe_open(&up) == -1 || pipe_open(&down) == -1)) {
 		/* No pipes (fd limit): copying works as well, only a little slower. */
 		dir_free(&up);
 		dir_free(&down);

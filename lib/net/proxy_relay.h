@@ -7,8 +7,9 @@
 
 struct netconn;
 
-/* Each direction holds at most this much in flight (a pipe's worth when splicing). */
+/* Each direction holds at most this much in flight: a buffer when copying, a pipe when splicing. */
 #define PROXY_RELAY_BUF (64 * 1024)
+#define PROXY_RELAY_PIPE (256 * 1024)
 
 /* What the relay did, for the session's log line. */
 struct proxy_relay_stats {
@@ -29,7 +30,7 @@ struct proxy_relay_stats {
  * the backend has ended its stream and the client has all of it, either
  * side fails, or nothing moves for idle_ms.  What either netconn has buffered unread goes first (commands
  * the client pipelined after its login, a backend's early words).
- * Memory is bounded (PROXY_RELAY_BUF a direction): a side that does not
+ * Memory is bounded (PROXY_RELAY_BUF or PROXY_RELAY_PIPE a direction): a side that does not
  * read holds the other back (TCP's own flow control).  When the client
  * ends its stream (EOF, close_notify), the backend's write half is closed
  * once what was in flight is delivered, and the backend's replies still
