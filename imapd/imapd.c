@@ -22,7 +22,8 @@ usage(FILE *out)
 		     "IDLE) over the users' Maildirs: listen on imap_listen (and imaps_listen,\n"
 		     "implicit TLS), drop root to the config's user, serve each connection in a\n"
 		     "child process, and record the client address in open-smtp/ on every\n"
-		     "successful login.\n"
+		     "successful login.  With imap_backend, a proxy: logins go to that server,\n"
+		     "and on its OK the session is relayed there.\n"
 		     "  -c FILE  configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n"
 		     "SIGHUP re-reads the limits, the user settings and the certificate;\n"
 		     "SIGTERM stops.\n");

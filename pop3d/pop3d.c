@@ -20,7 +20,8 @@ usage(FILE *out)
 		     "The POP3 server (RFC 1939, APOP, STLS, AUTH PLAIN/LOGIN/CRAM-MD5):\n"
 		     "listen on pop3_listen (and pop3s_listen, implicit TLS), drop root to the config's user, serve\n"
 		     "each connection in a child process, and record the client address in\n"
-		     "open-smtp/ on every successful login.\n"
+		     "open-smtp/ on every successful login.  With pop3_backend, a proxy: logins\n"
+		     "go to that server, and on its +OK the session is relayed there.\n"
 		     "  -c FILE  configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n"
 		     "SIGHUP re-reads the limits, the user settings and the certificate;\n"
 		     "SIGTERM stops.\n");
