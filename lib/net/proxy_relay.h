@@ -28,14 +28,17 @@ struct proxy_relay_stats {
 /*
  * Relay octets both ways between client and backend, unchanged, until
  * the backend has ended its stream and the client has all of it, either
- * side fails, or nothing moves for idle_ms.  What either netconn has buffered unread goes first (commands
- * the client pipelined after its login, a backend's early words).
- * Memory is bounded (PROXY_RELAY_BUF or PROXY_RELAY_PIPE a direction): a side that does not
- * read holds the other back (TCP's own flow control).  When the client
- * ends its stream (EOF, close_notify), the backend's write half is closed
- * once what was in flight is delivered, and the backend's replies still
- * go to the client (a half-close, as after QUIT or LOGOUT).  Without TLS on either side the octets go through splice(2).  The
- * netconns stay the caller's to close.
+ * side fails, or nothing moves for idle_ms.  What either netconn has
+ * buffered unread goes first (commands the client pipelined after its
+ * login, a backend's early words).  Memory is bounded (PROXY_RELAY_BUF or
+ * PROXY_RELAY_PIPE a direction): a side that does not read holds the
+ * other back (TCP's own flow control).  When the client ends its stream
+ * (EOF, close_notify), the backend's write half is closed once what was
+ * in flight is delivered, and the backend's replies still go to the
+ * client (a half-close, as after QUIT or LOGOUT).  Without TLS on either
+ * side the octets go through splice(2), which raises SIGPIPE on a
+ * vanished peer: the process must ignore SIGPIPE (the servers do,
+ * lib/net/server.c).  The netconns stay the caller's to close.
  */
 void proxy_relay(struct netconn *client, struct netconn *backend, int idle_ms,
 		 struct proxy_relay_stats *st);

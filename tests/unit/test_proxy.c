@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdbool.h>
@@ -172,6 +173,8 @@ start_relay(int *cli_r, int *be_r, const char *pre, int idle_ms, bool tcp)
 		struct netconn nc, nb;
 		struct proxy_relay_stats st;
 
+		/* As the servers (lib/net/server.c): a vanished peer is EPIPE, not a signal. */
+		signal(SIGPIPE, SIG_IGN);
 		close(c[0]);
 		close(b[0]);
 		if (netconn_init(&nc, c[1], idle_ms, 1024) == -1 ||
