@@ -67,24 +67,63 @@ def run(cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, timeout=120, **kw)
 
 
-def make_ca(root, name):
-    """A test CA and a server certificate it signs for 127.0.0.1 and localhost."""
+def make_ca(root, name, san="IP:127.0.0.1,DNS:localhost", ca=None):
+    """A test CA and a server certificate it signs for san: (ca, cert, key).
+    ca: (ca.pem, ca.key) of an existing CA to sign with instead of a new one."""
     d = os.path.join(root, name)
     os.makedirs(d)
-    ca_key, ca = os.path.join(d, "ca.key"), os.path.join(d, "ca.pem")
+    ca_key = os.path.join(d, "ca.key")
     key, csr, cert = (os.path.join(d, n) for n in ("srv.key", "srv.csr", "srv.pem"))
     ext = os.path.join(d, "ext.cnf")
-    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=osd test CA " + name, "-keyout", ca_key, "-out", ca])
+    if ca is not None:
+        shutil.copy(ca[0], ca_pem_path(d))
+        shutil.copy(ca[1], os.path.join(d, "ca.key"))
+    else:
+        run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+             "-subj", "/CN=osd test CA " + name, "-keyout", ca_key, "-out", ca_pem_path(d)])
     run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
          "-keyout", key, "-out", csr])
     with open(ext, "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
+        f.write("subjectAltName=%s\n" % san)
+    run(["openssl", "x509", "-req", "-in", csr, "-CA", ca_pem_path(d), "-CAkey", ca_key,
          "-CAcreateserial", "-days", "1", "-extfile", ext, "-out", cert])
     for f in os.listdir(d):
         os.chmod(os.path.join(d, f), 0o644)
-    return ca, cert, key
+    return ca_pem_path(d), cert, key
+
+
+def ca_dir(ca_pem):
+    return os.path.dirname(ca_pem)
+
+
+def ca_pem_path(d):
+    return os.path.join(d, "ca.pem")
+
+
+class TlsListener:
+    """A TLS server on loopback that only shakes hands (with cert, key), then says +OK."""
+
+    def __init__(self, cert, key):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                with self.ctx.wrap_socket(c, server_side=True) as t:
+                    t.sendall(b"+OK fake\r\n")
+                    t.recv(100)
+            except (OSError, ssl.SSLError):
+                c.close()
 
 
 class Dovecot:
@@ -448,6 +487,15 @@ def test_pop3_tls(dc, msgs, ca, other_ca):
         check(not_relayed(o, "127.0.0.8"), "wrong CA: nothing recorded")
         log = o.log("pop3d")
         check("certificate" in log, "wrong CA: osd's log says the certificate failed")
+    # the right CA, but a certificate for another name than the backend's
+    other = TlsListener(*make_ca(os.path.dirname(ca_dir(ca)), "named", "DNS:mail.other.test",
+                                 ca=(ca, os.path.join(ca_dir(ca), "ca.key")))[1:])
+    for host, why in (("127.0.0.1", "IP address mismatch"), ("localhost", "hostname mismatch")):
+        with proxy("pop3_backend = %s:%d\nproxy_tls = implicit\nproxy_ca_file = %s\n"
+                   % (host, other.port, ca), "pop3") as (o, port):
+            pop3_refused(port, "127.0.0.12", PW, "-ERR [SYS/TEMP]")
+            check(not_relayed(o, "127.0.0.12"), "%s: nothing recorded" % why)
+            check(why in o.log("pop3d"), "a certificate for another name: the log says %r" % why)
 
 
 def test_pop3_unreachable():
