@@ -100,15 +100,13 @@ def ca_pem_path(d):
     return os.path.join(d, "ca.pem")
 
 
-class TlsListener:
-    """A TLS server on loopback that only shakes hands (with cert, key), then says +OK."""
+class Listener:
+    """A server of the test's own on loopback: handle(conn) for each connection, in a thread."""
 
-    def __init__(self, cert, key):
-        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ctx.load_cert_chain(cert, key)
+    def __init__(self):
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(4)
+        self.sock.listen(8)
         self.port = self.sock.getsockname()[1]
         threading.Thread(target=self.serve, daemon=True).start()
 
@@ -119,11 +117,25 @@ class TlsListener:
             except OSError:
                 return
             try:
-                with self.ctx.wrap_socket(c, server_side=True) as t:
-                    t.sendall(b"+OK fake\r\n")
-                    t.recv(100)
+                self.handle(c)
             except (OSError, ssl.SSLError):
+                pass
+            finally:
                 c.close()
+
+
+class TlsListener(Listener):
+    """Shakes hands with cert and key (a client that checks the name gives up here), then says +OK."""
+
+    def __init__(self, cert, key):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        super().__init__()
+
+    def handle(self, c):
+        with self.ctx.wrap_socket(c, server_side=True) as t:
+            t.sendall(b"+OK fake\r\n")
+            t.recv(100)
 
 
 class Dovecot:
@@ -233,37 +245,28 @@ def message(i, size):
     return head + line * n
 
 
-class Counter:
-    """A listener that counts connections and plays a minimal POP3 server (proxy_auth = local)."""
+class Counter(Listener):
+    """Counts connections and plays a minimal POP3 server (proxy_auth = local)."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
         self.count = 0
         self.seen = []
-        threading.Thread(target=self.serve, daemon=True).start()
+        super().__init__()
 
-    def serve(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.count += 1
-            with c:
-                f = c.makefile("rwb")
-                f.write(b"+OK fake\r\n")
+    def handle(self, c):
+        self.count += 1
+        f = c.makefile("rwb")
+        f.write(b"+OK fake\r\n")
+        f.flush()
+        for line in f:
+            self.seen.append(line)
+            if line.upper().startswith(b"QUIT"):
+                f.write(b"+OK bye\r\n")
                 f.flush()
-                for line in f:
-                    self.seen.append(line)
-                    if line.upper().startswith(b"QUIT"):
-                        f.write(b"+OK bye\r\n")
-                        f.flush()
-                        break
-                    f.write(b"+OK Logged in.\r\n" if line.startswith(b"PASS") else b"+OK\r\n")
-                    f.flush()
+                break
+            f.write(b"+OK Logged in.\r\n" if line.startswith(b"PASS") else b"+OK\r\n")
+            f.flush()
+        f.close()
 
 
 @contextlib.contextmanager
