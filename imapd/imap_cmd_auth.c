@@ -105,6 +105,12 @@ login_end(struct imap_session *s, const char *tag, const char *name, const char 
 		return auth_failed(s, tag, out);
 	}
 	s->error[0] = '\0';
+	if (s->cfg.handoff) {
+		free(root);
+		snprintf(s->handoff_tag, sizeof(s->handoff_tag), "%s", tag);
+		s->state = IMAP_ST_LOGOUT;
+		return IMAP_ACT_AUTH_OK | IMAP_ACT_HANDOFF;
+	}
 	free(s->root);
 	s->root = root;
 	s->state = IMAP_ST_AUTH;
@@ -132,6 +138,9 @@ imap_cmd_login(struct imap_session *s, const char *tag, const struct imap_arg *a
 		imap_set_error(s, "plaintext login refused on an insecure connection");
 		return imap_reply_tagged(s, out, tag, "NO", "PRIVACYREQUIRED", "%s", plaintext_refused);
 	}
+	/* Handoff mode answers with this tag after the session is gone: it must fit. */
+	if (s->cfg.handoff && strlen(tag) >= sizeof(s->handoff_tag))
+		return imap_reply_tagged(s, out, tag, "BAD", NULL, "Tag too long.");
 	if (args[0].len > SASL_FIELD_MAX || args[1].len > SASL_FIELD_MAX) {
 		snprintf(s->user, sizeof(s->user), "%s", "(too long)");
 		imap_set_error(s, "user name or password too long");

@@ -68,9 +68,8 @@ imap_reply_tagged(struct imap_session *s, struct buf *out, const char *tag, cons
 	return act;
 }
 
-/* Can len octets go in a quoted string?  No CR, LF, NUL, no 8-bit, and not too long to read. */
-static bool
-quotable(const char *str, size_t len)
+bool
+imap_quotable(const char *str, size_t len)
 {
 	size_t i;
 
@@ -109,7 +108,7 @@ imap_write_literal(struct buf *out, const char *str, size_t len)
 void
 imap_write_string(struct buf *out, const char *str, size_t len)
 {
-	if (quotable(str, len))
+	if (imap_quotable(str, len))
 		imap_write_quoted(out, str, len);
 	else
 		imap_write_literal(out, str, len);

@@ -27,7 +27,8 @@ struct imap_conn {
 static unsigned
 loop_act(unsigned act)
 {
-	return (act & IMAP_ACT_CLOSE ? LOOP_CLOSE : 0) |
+	/* Handoff (proxy mode): the session's part is over; the relay takes the connection. */
+	return (act & (IMAP_ACT_CLOSE | IMAP_ACT_HANDOFF) ? LOOP_CLOSE : 0) |
 	       (act & IMAP_ACT_LITERAL ? LOOP_RAW : 0) |
 	       (act & IMAP_ACT_STREAM ? LOOP_STREAM : 0) |
 	       (act & IMAP_ACT_STARTTLS ? LOOP_STARTTLS : 0) |
@@ -42,17 +43,30 @@ imap_greeting(void *vp, struct buf *out)
 	imap_session_greeting(((struct imap_conn *)vp)->s, out);
 }
 
+/* Proxy mode: a login the backend took is answered with its words (after the loop records it). */
+static unsigned
+handoff(struct imap_conn *p, unsigned act, struct buf *out)
+{
+	if (act & IMAP_ACT_HANDOFF)
+		imap_proxy_answer(p->ctx.proxy, imap_session_handoff_tag(p->s), out);
+	return loop_act(act);
+}
+
 static unsigned
 imap_line(void *vp, const char *line, size_t len, struct buf *out, size_t *raw_r)
 {
-	return loop_act(imap_session_line(((struct imap_conn *)vp)->s, line, len, out, raw_r));
+	struct imap_conn *p = vp;
+
+	return handoff(p, imap_session_line(p->s, line, len, out, raw_r), out);
 }
 
 /* A literal's octets: all of what the loop gives is taken (it never gives more than is due). */
 static size_t
 imap_input(void *vp, const char *data, size_t len, struct buf *out, unsigned *act_r, size_t *raw_r)
 {
-	*act_r = loop_act(imap_session_literal(((struct imap_conn *)vp)->s, data, len, out, raw_r));
+	struct imap_conn *p = vp;
+
+	*act_r = handoff(p, imap_session_literal(p->s, data, len, out, raw_r), out);
 	return len;
 }
 
@@ -192,6 +206,13 @@ imapd_serve(void *vd, int fd, const struct ipaddr *addr, int kind, unsigned prio
 	cfg.ctx = &p.ctx;
 	cfg.check_password = imap_auth_check_password;
 	cfg.get_secret = imap_auth_get_secret;
+	if (d->conf.imap_backend[0] != '\0') {
+		/* Proxy mode: the password goes on to the backend, so CRAM-MD5 cannot be offered. */
+		p.ctx.proxy = imap_proxy_new(d);
+		cfg.check_password = imap_proxy_check_password;
+		cfg.get_secret = NULL;
+		cfg.handoff = true;
+	}
 	/* As pop3d: accepted either way, advertised only when configured. */
 	cfg.advertise_cram_md5 = d->conf.advertise_cram_md5;
 	cfg.idle_poll_ms = ms(d->conf.imap_idle_poll);
@@ -201,11 +222,16 @@ imapd_serve(void *vd, int fd, const struct ipaddr *addr, int kind, unsigned prio
 		cfg.hostname = hostname;
 	p.s = imap_session_new(&cfg);
 	session_loop_run(&l, &imap_ops, &p);
+	if (imap_proxy_ready(p.ctx.proxy)) {
+		l.end = "proxy";
+		imap_proxy_relay(p.ctx.proxy, l.c, text, imap_session_user(p.s));
+	}
 
 	log_info("session: addr=%s user=%s login=%s tls=%s end=%s", text,
 		 imap_session_user(p.s)[0] != '\0' ? imap_session_user(p.s) : "-",
 		 l.logged_in ? "ok" : l.failures > 0 ? "failed" : "none", l.tls_info, l.end);
 	imap_session_free(p.s);
+	imap_proxy_free(p.ctx.proxy);
 	session_loop_free(&l);
 	_exit(0);
 }

@@ -282,6 +282,12 @@ imap_session_logged_in(const struct imap_session *s)
 }
 
 const char *
+imap_session_handoff_tag(const struct imap_session *s)
+{
+	return s->handoff_tag;
+}
+
+const char *
 imap_session_user(const struct imap_session *s)
 {
 	return s->user;

@@ -63,6 +63,14 @@ struct imap_session_config {
 	int idle_inotify_errno; /* tests: act as if inotify failed with this errno; 0: use it */
 	/* The monotonic clock in ms (tests set their own); NULL: monotonic_ms(). */
 	long long (*clock_ms)(void *ctx);
+	/*
+	 * Proxy mode (imap_backend): check_password logs in at the backend,
+	 * and a login it accepts ends the session's part: no tagged reply is
+	 * written, the session is logged out and returns IMAP_ACT_AUTH_OK |
+	 * IMAP_ACT_HANDOFF; the serve code answers with
+	 * imap_session_handoff_tag() and the backend's words, then relays.
+	 */
+	bool handoff;
 };
 
 /*
@@ -77,7 +85,8 @@ enum imap_action {
 	IMAP_ACT_AUTH_FAILED = 1u << 4, /* wrong credentials: delay, count for throttling, log */
 	IMAP_ACT_ERROR = 1u << 5,       /* a failure on the server's side: log imap_session_error() */
 	IMAP_ACT_STREAM = 1u << 6,      /* send out, then call imap_session_stream until it clears this bit */
-	IMAP_ACT_IDLE = 1u << 7         /* IDLE began or goes on: wake on imap_session_wake_fd as well as input */
+	IMAP_ACT_IDLE = 1u << 7,        /* IDLE began or goes on: wake on imap_session_wake_fd as well as input */
+	IMAP_ACT_HANDOFF = 1u << 8      /* handoff mode: logged in at the backend; relay from now on */
 };
 
 /* A session in the not-authenticated state; cfg is copied. */
@@ -148,6 +157,9 @@ void imap_session_expired(struct imap_session *s, struct buf *out);
 
 /* True in the authenticated and selected states. */
 bool imap_session_logged_in(const struct imap_session *s);
+
+/* Handoff mode: the tag of the LOGIN or AUTHENTICATE that logged in ("" before). */
+const char *imap_session_handoff_tag(const struct imap_session *s);
 
 /* The login name last given, for logs and the login throttle; "" when none. */
 const char *imap_session_user(const struct imap_session *s);

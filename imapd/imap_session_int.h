@@ -121,6 +121,9 @@ struct imap_session {
 	char sasl_tag[128];
 	char cram_text[CRAM_CHALLENGE_SIZE];
 
+	/* handoff mode: the tag of the command that logged in at the backend */
+	char handoff_tag[128];
+
 	/* IDLE */
 	char idle_tag[128];
 	/*
@@ -156,6 +159,8 @@ void imap_set_error(struct imap_session *s, const char *fmt, ...) __attribute__(
  * nstring: NIL for NULL.
  */
 void imap_write_string(struct buf *out, const char *str, size_t len);
+/* Can len octets go in a quoted string?  No CR, LF, NUL, no 8-bit, and not too long to read. */
+bool imap_quotable(const char *str, size_t len);
 void imap_write_astring(struct buf *out, const char *str);
 void imap_write_nstring(struct buf *out, const char *str);
 void imap_write_quoted(struct buf *out, const char *str, size_t len);   /* only when the octets allow it */

@@ -22,7 +22,8 @@ usage(FILE *out)
 		     "IDLE) over the users' Maildirs: listen on imap_listen (and imaps_listen,\n"
 		     "implicit TLS), drop root to the config's user, serve each connection in a\n"
 		     "child process, and record the client address in open-smtp/ on every\n"
-		     "successful login.\n"
+		     "successful login.  With imap_backend, a proxy: logins go to that server,\n"
+		     "and on its OK the session is relayed there.\n"
 		     "  -c FILE  configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n"
 		     "SIGHUP re-reads the limits, the user settings and the certificate;\n"
 		     "SIGTERM stops.\n");
@@ -52,6 +53,8 @@ reload(void *vd)
 	d->conf.relay_ipv6_prefix = n.relay_ipv6_prefix;
 	memcpy(d->conf.users_dir, n.users_dir, sizeof(n.users_dir));
 	memcpy(d->conf.default_domain, n.default_domain, sizeof(n.default_domain));
+	daemon_proxy_reload(&d->conf, &n, d->conf.imap_backend, n.imap_backend,
+			    sizeof(n.imap_backend), &d->proxy_client);
 	server_set_limits(d->server, d->conf.imap_max_connections, d->conf.imap_max_per_ip);
 	log_info("SIGHUP: configuration re-read");
 }
@@ -71,6 +74,7 @@ main(int argc, char **argv)
 	if (d.conf.imap_listen[0] == '\0' && d.conf.imaps_listen[0] == '\0')
 		fatalx("neither imap_listen nor imaps_listen is set: nothing to listen on");
 	d.tls = daemon_tls_load(&d.conf, "imaps_listen", d.conf.imaps_listen);
+	d.proxy_client = daemon_proxy_load(&d.conf, d.conf.imap_backend);
 
 	d.server = server_new(&hooks);
 	server_bind(d.server, "imap_listen", d.conf.imap_listen, IMAPD_PLAIN, false);
@@ -80,13 +84,17 @@ main(int argc, char **argv)
 	server_set_limits(d.server, d.conf.imap_max_connections, d.conf.imap_max_per_ip);
 	/* GMime's defaults (FETCH's MIME parsing), once, inherited by every session's child. */
 	imap_message_init();
-	log_info("ready: max %u connections, %u per address, autologout %lds (%lds before login), TLS %s",
-		 d.conf.imap_max_connections, d.conf.imap_max_per_ip, d.conf.imap_timeout,
-		 d.conf.imap_login_timeout, d.tls != NULL ? "on" : "off");
+	log_info("ready: max %u connections, %u per address, autologout %lds (%lds before login), "
+		 "TLS %s%s%s%s%s", d.conf.imap_max_connections, d.conf.imap_max_per_ip,
+		 d.conf.imap_timeout, d.conf.imap_login_timeout, d.tls != NULL ? "on" : "off",
+		 d.conf.imap_backend[0] != '\0' ? ", proxy to " : "", d.conf.imap_backend,
+		 d.conf.imap_backend[0] != '\0' ? " tls " : "",
+		 d.conf.imap_backend[0] != '\0' ? d.conf.proxy_tls : "");
 	server_run(d.server);
 
 	server_free(d.server);
 	tls_server_free(d.tls);
+	tls_client_free(d.proxy_client);
 	close(d.opensmtp_fd);
 	log_info("stopped");
 	return 0;

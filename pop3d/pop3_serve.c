@@ -27,7 +27,8 @@ struct pop3_conn {
 static unsigned
 loop_act(unsigned act)
 {
-	return (act & SESSION_ACT_CLOSE ? LOOP_CLOSE : 0) |
+	/* Handoff (proxy mode): the session's part is over; the relay takes the connection. */
+	return (act & (SESSION_ACT_CLOSE | SESSION_ACT_HANDOFF) ? LOOP_CLOSE : 0) |
 	       (act & SESSION_ACT_STREAM ? LOOP_STREAM : 0) |
 	       (act & SESSION_ACT_STARTTLS ? LOOP_STARTTLS : 0) |
 	       (act & SESSION_ACT_AUTH_OK ? LOOP_LOGIN_OK : 0) |
@@ -44,8 +45,14 @@ pop3_greeting(void *vp, struct buf *out)
 static unsigned
 pop3_line(void *vp, const char *line, size_t len, struct buf *out, size_t *raw_r)
 {
+	struct pop3_conn *p = vp;
+	unsigned act = session_input_line(p->s, line, len, out);
+
 	(void)raw_r;
-	return loop_act(session_input_line(((struct pop3_conn *)vp)->s, line, len, out));
+	/* The client hears the backend's +OK (after the loop has recorded the login). */
+	if (act & SESSION_ACT_HANDOFF)
+		pop3_proxy_answer(p->ctx.proxy, out);
+	return loop_act(act);
 }
 
 static unsigned
@@ -156,6 +163,13 @@ pop3d_serve(void *vpd, int fd, const struct ipaddr *addr, int kind, unsigned pri
 	cfg.ctx = &p.ctx;
 	cfg.check_password = auth_check_password;
 	cfg.get_secret = auth_get_secret;
+	if (pd->conf.pop3_backend[0] != '\0') {
+		/* Proxy mode: the password goes on to the backend, so APOP and CRAM-MD5 cannot be offered. */
+		p.ctx.proxy = pop3_proxy_new(pd);
+		cfg.check_password = pop3_proxy_check_password;
+		cfg.get_secret = NULL;
+		cfg.handoff = true;
+	}
 	/*
 	 * Accepted either way; advertised only when configured: curl and other
 	 * clients pick an advertised CRAM-MD5 over PLAIN and do not fall back,
@@ -167,6 +181,10 @@ pop3d_serve(void *vpd, int fd, const struct ipaddr *addr, int kind, unsigned pri
 	p.s = session_new(&cfg);
 	/* Bounded: the longest reply is a UIDL/LIST of MAILDIR_MAX_MESSAGES lines; RETR streams. */
 	session_loop_run(&l, &pop3_ops, &p);
+	if (pop3_proxy_ready(p.ctx.proxy)) {
+		l.end = "proxy";
+		pop3_proxy_relay(p.ctx.proxy, l.c, text, session_user(p.s));
+	}
 
 	/* The session's counts are final once it is closed (QUIT ran the UPDATE state). */
 	st = session_stats(p.s);
@@ -177,6 +195,7 @@ pop3d_serve(void *vpd, int fd, const struct ipaddr *addr, int kind, unsigned pri
 		 l.logged_in ? "ok" : l.failures > 0 ? "failed" : "none", l.tls_info, l.end, retr,
 		 dele);
 	session_free(p.s);
+	pop3_proxy_free(p.ctx.proxy);
 	session_loop_free(&l);
 	_exit(0);
 }

@@ -93,6 +93,14 @@ struct session_config {
 	 */
 	int (*open_mailbox)(void *ctx, const char *login, const char *home, struct maildir **md_r,
 			    char *err, size_t errsize);
+	/*
+	 * Proxy mode (pop3_backend): check_password logs in at the backend,
+	 * and a login it accepts ends the session's part: no mailbox is
+	 * opened, no reply is written, the session is closed and returns
+	 * SESSION_ACT_AUTH_OK | SESSION_ACT_HANDOFF (the serve code answers
+	 * with the backend's words and relays the rest of the connection).
+	 */
+	bool handoff;
 };
 
 /*
@@ -105,7 +113,8 @@ enum session_action {
 	SESSION_ACT_STARTTLS = 1 << 2,     /* send out, drop buffered input, TLS handshake, session_tls_started */
 	SESSION_ACT_AUTH_OK = 1 << 3,      /* the password was right: record the client address */
 	SESSION_ACT_AUTH_FAILED = 1 << 4,  /* wrong credentials: delay the reply, count it for throttling, log */
-	SESSION_ACT_ERROR = 1 << 5         /* a failure on the server's side: log session_error() */
+	SESSION_ACT_ERROR = 1 << 5,        /* a failure on the server's side: log session_error() */
+	SESSION_ACT_HANDOFF = 1 << 6       /* handoff mode: logged in at the backend; relay from now on */
 };
 
 /* Counts for the session's log line. */

@@ -130,6 +130,12 @@ login_proof(struct session *s, const char *name, const struct proof *proof, stru
 		pop3_set_error(s, "authentication failed: %s", err[0] != '\0' ? err : "bad credentials");
 		return auth_failed(s, out);
 	}
+	if (s->cfg.handoff) {
+		free(home);
+		s->error[0] = '\0';
+		s->state = ST_CLOSED;
+		return SESSION_ACT_AUTH_OK | SESSION_ACT_HANDOFF;
+	}
 	err[0] = '\0';
 	if (s->cfg.open_mailbox != NULL)
 		r = s->cfg.open_mailbox(s->cfg.ctx, name, home, &s->md, err, sizeof(err));

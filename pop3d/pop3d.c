@@ -20,7 +20,8 @@ usage(FILE *out)
 		     "The POP3 server (RFC 1939, APOP, STLS, AUTH PLAIN/LOGIN/CRAM-MD5):\n"
 		     "listen on pop3_listen (and pop3s_listen, implicit TLS), drop root to the config's user, serve\n"
 		     "each connection in a child process, and record the client address in\n"
-		     "open-smtp/ on every successful login.\n"
+		     "open-smtp/ on every successful login.  With pop3_backend, a proxy: logins\n"
+		     "go to that server, and on its +OK the session is relayed there.\n"
 		     "  -c FILE  configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n"
 		     "SIGHUP re-reads the limits, the user settings and the certificate;\n"
 		     "SIGTERM stops.\n");
@@ -44,6 +45,8 @@ reload(void *vpd)
 	pd->conf.relay_ipv6_prefix = n.relay_ipv6_prefix;
 	memcpy(pd->conf.users_dir, n.users_dir, sizeof(n.users_dir));
 	memcpy(pd->conf.default_domain, n.default_domain, sizeof(n.default_domain));
+	daemon_proxy_reload(&pd->conf, &n, pd->conf.pop3_backend, n.pop3_backend,
+			    sizeof(n.pop3_backend), &pd->proxy_client);
 	server_set_limits(pd->server, pd->conf.pop3_max_connections, pd->conf.pop3_max_per_ip);
 	log_info("SIGHUP: configuration re-read");
 }
@@ -63,6 +66,7 @@ main(int argc, char **argv)
 	if (pd.conf.pop3_listen[0] == '\0' && pd.conf.pop3s_listen[0] == '\0')
 		fatalx("neither pop3_listen nor pop3s_listen is set: nothing to listen on");
 	pd.tls = daemon_tls_load(&pd.conf, "pop3s_listen", pd.conf.pop3s_listen);
+	pd.proxy_client = daemon_proxy_load(&pd.conf, pd.conf.pop3_backend);
 
 	pd.server = server_new(&hooks);
 	server_bind(pd.server, "pop3_listen", pd.conf.pop3_listen, POP3D_PLAIN, false);
@@ -71,13 +75,17 @@ main(int argc, char **argv)
 					       sizeof(pd.opensmtp_dir));
 
 	server_set_limits(pd.server, pd.conf.pop3_max_connections, pd.conf.pop3_max_per_ip);
-	log_info("ready: max %u connections, %u per address, idle timeout %lds, TLS %s",
+	log_info("ready: max %u connections, %u per address, idle timeout %lds, TLS %s%s%s%s%s",
 		 pd.conf.pop3_max_connections, pd.conf.pop3_max_per_ip, pd.conf.pop3_timeout,
-		 pd.tls != NULL ? "on" : "off");
+		 pd.tls != NULL ? "on" : "off",
+		 pd.conf.pop3_backend[0] != '\0' ? ", proxy to " : "", pd.conf.pop3_backend,
+		 pd.conf.pop3_backend[0] != '\0' ? " tls " : "",
+		 pd.conf.pop3_backend[0] != '\0' ? pd.conf.proxy_tls : "");
 	server_run(pd.server);
 
 	server_free(pd.server);
 	tls_server_free(pd.tls);
+	tls_client_free(pd.proxy_client);
 	close(pd.opensmtp_fd);
 	log_info("stopped");
 	return 0;

@@ -33,6 +33,8 @@ enum conf_kind {
 	KIND_V6PREFIX,  /* relay_ipv6_prefix: 128 or 64 */
 	KIND_SIZE,      /* octets, with an optional k or M (1024s): 1 to the row's max (size_t) */
 	KIND_LISTEN,    /* a listener spec (listen_parse), or empty: off */
+	KIND_CHOICE,    /* one word of the key's row in conf_choices */
+	KIND_BACKEND,   /* "" or host:port ([v6]:port), port 1..65535 */
 };
 
 struct conf_key {
@@ -88,6 +90,13 @@ static const struct conf_key conf_keys[] = {
 	FIELD_MAX(imap_idle_poll, KIND_DURATION, CONF_TIMEOUT_MAX),
 	FIELD_MAX(imap_idle_keepalive, KIND_DURATION, CONF_TIMEOUT_MAX),
 	FIELD(imap_idle_inotify, KIND_BOOL),
+	FIELD(pop3_backend, KIND_BACKEND),
+	FIELD(imap_backend, KIND_BACKEND),
+	FIELD(proxy_tls, KIND_CHOICE),
+	FIELD(proxy_ca_file, KIND_PATH),
+	FIELD(proxy_auth, KIND_CHOICE),
+	FIELD_MAX(proxy_connect_timeout, KIND_DURATION, CONF_TIMEOUT_MAX),
+	FIELD_MAX(proxy_timeout, KIND_DURATION, CONF_TIMEOUT_MAX),
 	FIELD(resolver, KIND_STRING),
 	FIELD(user, KIND_STRING),
 	FIELD(group, KIND_STRING),
@@ -98,6 +107,57 @@ static const struct conf_key conf_keys[] = {
 	FIELD(fsync, KIND_BOOL),
 	FIELD(services, KIND_SERVICES),
 };
+
+/* The words a KIND_CHOICE key takes, the default first. */
+static const struct {
+	const char *key;
+	const char *const words[4];
+} conf_choices[] = {
+	{ "proxy_tls", { "none", "starttls", "implicit", NULL } },
+	{ "proxy_auth", { "backend", "local", NULL } },
+};
+
+/* Is value one of key's words?  The list for the error message in list_r. */
+static bool
+known_choice(const char *key, const char *value, char *list_r, size_t listsize)
+{
+	size_t i, w, used = 0;
+
+	list_r[0] = '\0';
+	for (i = 0; i < sizeof(conf_choices) / sizeof(conf_choices[0]); i++) {
+		if (strcmp(conf_choices[i].key, key) != 0)
+			continue;
+		for (w = 0; conf_choices[i].words[w] != NULL; w++) {
+			if (strcmp(conf_choices[i].words[w], value) == 0)
+				return true;
+			used += (size_t)snprintf(list_r + used, used < listsize ? listsize - used : 0,
+						 "%s%s", w > 0 ? ", " : "", conf_choices[i].words[w]);
+			if (used >= listsize)
+				used = listsize - 1;
+		}
+	}
+	return false;
+}
+
+/* "host:port" or "[v6]:port" with a port 1..65535 (the host is looked up when used). */
+static bool
+backend_ok(const char *value)
+{
+	const char *colon = strrchr(value, ':');
+	char *endp;
+	unsigned long port;
+
+	if (colon == NULL || colon == value)
+		return false;
+	if (value[0] == '[' && colon[-1] != ']')
+		return false;
+	if (value[0] != '[' && strchr(value, ':') != colon)
+		return false;   /* a bare IPv6 address needs its brackets */
+	errno = 0;
+	port = strtoul(colon + 1, &endp, 10);
+	return isdigit((unsigned char)colon[1]) && *endp == '\0' && errno == 0 && port >= 1 &&
+	       port <= 65535;
+}
 
 /* The services osd run knows how to start (osd-<name> beside osd). */
 static const char *const conf_services[] = { "watch", "pop3d", "smtpd", "queue", "imapd" };
@@ -187,6 +247,10 @@ conf_defaults(struct osd_conf *conf)
 	conf->imap_idle_poll = 30;                /* Dovecot's mailbox_idle_check_interval */
 	conf->imap_idle_keepalive = 2 * 60;       /* Dovecot's imap_idle_notify_interval */
 	conf->imap_idle_inotify = true;
+	(void)set_field(conf->proxy_tls, sizeof(conf->proxy_tls), "none");
+	(void)set_field(conf->proxy_auth, sizeof(conf->proxy_auth), "backend");
+	conf->proxy_connect_timeout = 10;
+	conf->proxy_timeout = 30 * 60;          /* as imap_timeout: IMAP clients IDLE for 29 minutes */
 	(void)set_field(conf->services, sizeof(conf->services), "watch");
 }
 
@@ -539,6 +603,22 @@ conf_set(struct osd_conf *conf, const struct conf_key *k, const char *value,
 		}
 		*(unsigned *)(void *)field = value[0] == '1' ? 128u : 64u;
 		return 0;
+	case KIND_CHOICE: {
+		char list[128];
+
+		if (!known_choice(k->name, value, list, sizeof(list))) {
+			errfmt(why, whysize, "must be one of %s, not \"%s\"", list, value);
+			return -1;
+		}
+		break;
+	}
+	case KIND_BACKEND:
+		if (value[0] != '\0' && !backend_ok(value)) {
+			errfmt(why, whysize, "bad backend \"%s\" (want host:port or [IPv6]:port)",
+			       value);
+			return -1;
+		}
+		break;
 	case KIND_FACILITY:
 		if (!known_facility(value)) {
 			errfmt(why, whysize, "unknown syslog facility \"%s\" (want mail, "

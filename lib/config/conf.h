@@ -66,6 +66,14 @@ struct osd_conf {
 	long imap_idle_poll;            /* IDLE without inotify: sync the folder this often, seconds (default 30) */
 	long imap_idle_keepalive;       /* IDLE: "* OK Still here" after this long without output, seconds (default 120) */
 	bool imap_idle_inotify;         /* IDLE watches the folder with inotify (default yes; no: poll, e.g. NFS) */
+	/* Proxy mode (docs/integrations.md): logins go to another server, then the bytes are relayed. */
+	char pop3_backend[300];         /* host:port of the POP3 server behind osd pop3d; "" = local mailboxes */
+	char imap_backend[300];         /* host:port of the IMAP server behind osd imapd; "" = local mailboxes */
+	char proxy_tls[16];             /* "none", "starttls" or "implicit": TLS to the backend (default none) */
+	char proxy_ca_file[PATH_MAX];   /* CAs that sign the backend's certificate; "" = the system's */
+	char proxy_auth[16];            /* "backend" (default) or "local": vpasswd first, then the backend */
+	long proxy_connect_timeout;     /* connect, TLS handshake, greeting and login, seconds (default 10) */
+	long proxy_timeout;             /* relay idle timeout after login, seconds (default 30 min) */
 	char resolver[128];
 	char user[64];                  /* drop to this user when started as root */
 	char group[64];

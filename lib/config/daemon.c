@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "daemon.h"
 #include "log.h"
+#include "proxy_backend.h"
 #include "runas.h"
 #include "tls.h"
 
@@ -72,4 +73,56 @@ daemon_reload(const struct osd_conf *cur, struct osd_conf *n, struct tls_server 
 	if (tls_server_reload(tls, n->tls_cert, n->tls_key, err, sizeof(err)) == -1)
 		log_warnx("SIGHUP: TLS: %s (keeping the loaded certificate)", err);
 	return 0;
+}
+
+struct tls_client *
+daemon_proxy_load(const struct osd_conf *conf, const char *backend)
+{
+	struct tls_client *cli = NULL;
+	char err[512];
+
+	if (backend[0] != '\0' &&
+	    proxy_client_load(conf->proxy_tls, conf->proxy_ca_file, &cli, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	return cli;
+}
+
+/* Seconds as the milliseconds of a poll(2) timeout. */
+static int
+ms(long secs)
+{
+	return secs > INT_MAX / 1000 ? INT_MAX : (int)(secs * 1000);
+}
+
+bool
+daemon_proxy_settings(const struct osd_conf *conf, const char *backend, struct tls_client *cli,
+		      struct proxy_settings *ps)
+{
+	int mode = proxy_tls_parse(conf->proxy_tls);
+
+	ps->backend = backend;
+	ps->tls = mode == -1 ? PROXY_TLS_NONE : (enum proxy_tls)mode;
+	ps->client = cli;
+	ps->connect_ms = ms(conf->proxy_connect_timeout);
+	ps->idle_ms = ms(conf->proxy_timeout);
+	return strcmp(conf->proxy_auth, "local") == 0;
+}
+
+void
+daemon_proxy_reload(struct osd_conf *cur, const struct osd_conf *n, char *backend_cur,
+		    const char *backend_n, size_t backend_size, struct tls_client **cli)
+{
+	char err[512];
+
+	if (proxy_client_load(backend_n[0] != '\0' ? n->proxy_tls : "none", n->proxy_ca_file, cli,
+			      err, sizeof(err)) == -1) {
+		log_warnx("SIGHUP: proxy settings kept: %s", err);
+		return;
+	}
+	memcpy(backend_cur, backend_n, backend_size);
+	memcpy(cur->proxy_tls, n->proxy_tls, sizeof(n->proxy_tls));
+	memcpy(cur->proxy_ca_file, n->proxy_ca_file, sizeof(n->proxy_ca_file));
+	memcpy(cur->proxy_auth, n->proxy_auth, sizeof(n->proxy_auth));
+	cur->proxy_connect_timeout = n->proxy_connect_timeout;
+	cur->proxy_timeout = n->proxy_timeout;
 }

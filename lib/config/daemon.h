@@ -7,6 +7,8 @@
 
 #include "conf.h"
 
+struct proxy_settings;
+struct tls_client;
 struct tls_server;
 
 /* Open the log as "osd-<cmd>" (syslog or stderr, as conf says); exit 111 on an unknown facility. */
@@ -20,6 +22,31 @@ void daemon_log_init(const struct osd_conf *conf, const char *cmd);
  */
 struct tls_server *daemon_tls_load(const struct osd_conf *conf, const char *implicit_key,
 				   const char *implicit_value);
+
+/*
+ * Proxy mode (pop3_backend, imap_backend: backend is the one of the
+ * caller): the verifying TLS client for the backend link (proxy_tls,
+ * proxy_ca_file), or NULL when backend is empty or proxy_tls is none.
+ * Fatal when proxy_ca_file cannot be read: a bad CA file stops the start,
+ * not every login.
+ */
+struct tls_client *daemon_proxy_load(const struct osd_conf *conf, const char *backend);
+
+/*
+ * One connection's proxy settings from conf: backend, proxy_tls with cli
+ * (daemon_proxy_load's), the timeouts in ms.  Returns whether proxy_auth
+ * is local.
+ */
+bool daemon_proxy_settings(const struct osd_conf *conf, const char *backend,
+			   struct tls_client *cli, struct proxy_settings *ps);
+
+/*
+ * SIGHUP in proxy mode: take n's proxy settings (backend_n, of n, goes to
+ * backend_cur, backend_size octets) and make the TLS client anew into
+ * *cli; when that fails, keep the running ones and log why.
+ */
+void daemon_proxy_reload(struct osd_conf *cur, const struct osd_conf *n, char *backend_cur,
+			 const char *backend_n, size_t backend_size, struct tls_client **cli);
 
 /*
  * For the servers that record logins: drop root to the configured user

@@ -16,6 +16,7 @@
 #include <openssl/ssl.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "errfmt.h"
 #include "monotonic.h"
@@ -31,6 +32,7 @@ struct tls_conn {
 
 struct tls_client {
 	SSL_CTX *ctx;
+	bool verify;    /* tls_client_new_verify: check the peer's name too */
 };
 
 /* The oldest OpenSSL error in the queue as text (and the queue emptied). */
@@ -227,7 +229,15 @@ handshake(struct tls_conn *c, int (*step)(SSL *), long long deadline, char *err,
 			return c;
 		/* Take the reason before ssl_retry empties the error queue. */
 		if (SSL_get_error(c->ssl, r) == SSL_ERROR_SSL) {
-			errfmt(err, errsize, "handshake: %s", ssl_error_text(why, sizeof(why)));
+			long v = SSL_get_verify_result(c->ssl);
+
+			/* A refused certificate: say why in words ("unable to get local issuer certificate"). */
+			if (v != X509_V_OK)
+				errfmt(err, errsize, "handshake: certificate: %s",
+				       X509_verify_cert_error_string(v));
+			else
+				errfmt(err, errsize, "handshake: %s", ssl_error_text(why, sizeof(why)));
+			ERR_clear_error();
 			errno = EPROTO;
 			break;
 		}
@@ -311,6 +321,83 @@ tls_describe(struct tls_conn *c, char *out, size_t size)
 	return out;
 }
 
+/* What an SSL call that returned r <= 0 means for a non-blocking relay (see tls_read_nb). */
+static ssize_t
+nb_result(struct tls_conn *c, int r, short *want_r)
+{
+	int e = SSL_get_error(c->ssl, r);
+
+	switch (e) {
+	case SSL_ERROR_WANT_READ:
+		*want_r = POLLIN;
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_WANT_WRITE:
+		*want_r = POLLOUT;
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		ERR_clear_error();
+		if (errno == 0)
+			return 0;       /* EOF without close_notify: the end all the same */
+		return -1;
+	default:
+		ERR_clear_error();
+		errno = EPROTO;
+		return -1;
+	}
+}
+
+ssize_t
+tls_read_nb(struct tls_conn *c, void *buf, size_t len, short *want_r)
+{
+	int n = len > 1 << 30 ? 1 << 30 : (int)len, r;
+
+	errno = 0;
+	ERR_clear_error();
+	if ((r = SSL_read(c->ssl, buf, n)) > 0)
+		return r;
+	return nb_result(c, r, want_r);
+}
+
+ssize_t
+tls_write_nb(struct tls_conn *c, const void *buf, size_t len, short *want_r)
+{
+	int n = len > 1 << 30 ? 1 << 30 : (int)len, r;
+
+	/* The relay's buffer moves and grows between retries; a record at a time is enough. */
+	SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	errno = 0;
+	ERR_clear_error();
+	if ((r = SSL_write(c->ssl, buf, n)) > 0)
+		return r;
+	if (nb_result(c, r, want_r) == 0)
+		errno = EPIPE;  /* the peer's close_notify: it takes no more */
+	return -1;
+}
+
+size_t
+tls_pending(struct tls_conn *c)
+{
+	int n = SSL_pending(c->ssl);
+
+	return n > 0 ? (size_t)n : 0;
+}
+
+int
+tls_shutdown_write(struct tls_conn *c)
+{
+	int r;
+
+	ERR_clear_error();
+	/* 0: our close_notify went out, the peer's is still to come (reads go on). */
+	r = SSL_shutdown(c->ssl);
+	ERR_clear_error();
+	return r >= 0 ? 0 : -1;
+}
+
 void
 tls_close(struct tls_conn *c)
 {
@@ -355,10 +442,27 @@ tls_server_reload(struct tls_server **srv, const char *cert_file, const char *ke
 	return 0;
 }
 
+/* Wrap a client context (no session cache: one connection a process); NULL with err, ctx freed. */
+static struct tls_client *
+client_wrap(SSL_CTX *ctx, bool verify, char *err, size_t errsize)
+{
+	struct tls_client *cli;
+
+	SSL_CTX_set_verify(ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	if ((cli = calloc(1, sizeof(*cli))) == NULL) {
+		errfmt(err, errsize, "TLS context: out of memory");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	cli->ctx = ctx;
+	cli->verify = verify;
+	return cli;
+}
+
 struct tls_client *
 tls_client_new(char *err, size_t errsize)
 {
-	struct tls_client *cli;
 	SSL_CTX *ctx;
 
 	if ((ctx = ctx_new(TLS_client_method(), err, errsize)) == NULL)
@@ -368,15 +472,32 @@ tls_client_new(char *err, size_t errsize)
 	 * passive listener; a certificate that does not verify is no reason
 	 * to send the mail in clear text instead.
 	 */
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	if ((cli = calloc(1, sizeof(*cli))) == NULL) {
-		errfmt(err, errsize, "TLS context: out of memory");
+	return client_wrap(ctx, false, err, errsize);
+}
+
+struct tls_client *
+tls_client_new_verify(const char *ca_file, char *err, size_t errsize)
+{
+	char why[256];
+	SSL_CTX *ctx;
+	int r;
+
+	if ((ctx = ctx_new(TLS_client_method(), err, errsize)) == NULL)
+		return NULL;
+	ERR_clear_error();
+	if (ca_file != NULL && ca_file[0] != '\0')
+		r = SSL_CTX_load_verify_locations(ctx, ca_file, NULL);
+	else
+		r = SSL_CTX_set_default_verify_paths(ctx);
+	if (r != 1) {
+		errfmt(err, errsize, "%s%s: %s", ca_file != NULL && ca_file[0] != '\0' ?
+		       "proxy_ca_file " : "the system's CAs", ca_file != NULL ? ca_file : "",
+		       ssl_error_text(why, sizeof(why)));
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
-	cli->ctx = ctx;
-	return cli;
+	/* The backend gets the user's password: an unverified peer could be anyone (RFC 6125). */
+	return client_wrap(ctx, true, err, errsize);
 }
 
 void
@@ -404,6 +525,37 @@ is_ip_literal(const char *name)
 	return inet_pton(AF_INET, plain, a) == 1 || inet_pton(AF_INET6, plain, a) == 1;
 }
 
+/*
+ * The name the peer's certificate must carry: an IP address in its
+ * subjectAltName, or a DNS name (RFC 6125: subjectAltName, no partial
+ * wildcards).  0, or -1 with err.
+ */
+static int
+expect_name(SSL *ssl, const char *name, char *err, size_t errsize)
+{
+	X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+	char plain[64];
+	size_t len;
+
+	if (name == NULL || name[0] == '\0')
+		return errfmt(err, errsize, "no name to verify the certificate against");
+	len = strlen(name);
+	if (is_ip_literal(name)) {
+		/* "[2001:db8::1]" as X509_VERIFY_PARAM_set1_ip_asc wants it: without brackets. */
+		if (name[0] == '[')
+			snprintf(plain, sizeof(plain), "%.*s", (int)(len - 2), name + 1);
+		else
+			snprintf(plain, sizeof(plain), "%s", name);
+		if (X509_VERIFY_PARAM_set1_ip_asc(param, plain) != 1)
+			return errfmt(err, errsize, "cannot verify against address %s", name);
+		return 0;
+	}
+	X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	if (X509_VERIFY_PARAM_set1_host(param, name, len) != 1)
+		return errfmt(err, errsize, "cannot verify against name %s", name);
+	return 0;
+}
+
 struct tls_conn *
 tls_connect(struct tls_client *cli, int fd, const char *server_name, int timeout_ms, char *err,
 	    size_t errsize)
@@ -414,6 +566,11 @@ tls_connect(struct tls_client *cli, int fd, const char *server_name, int timeout
 
 	if ((c = conn_new(cli->ctx, fd, err, errsize)) == NULL)
 		return NULL;
+	if (cli->verify && expect_name(c->ssl, server_name, err, errsize) == -1) {
+		SSL_free(c->ssl);
+		free(c);
+		return NULL;
+	}
 	if (server_name != NULL && server_name[0] != '\0' && !is_ip_literal(server_name) &&
 	    SSL_set_tlsext_host_name(c->ssl, server_name) != 1) {
 		errfmt(err, errsize, "SNI %s: %s", server_name, ssl_error_text(why, sizeof(why)));

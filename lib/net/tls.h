@@ -70,6 +70,14 @@ const char *tls_describe(struct tls_conn *c, char *out, size_t size);
  */
 struct tls_client *tls_client_new(char *err, size_t errsize);
 
+/*
+ * The client side for a proxy's backend link: TLS 1.2 and later, the
+ * peer's certificate verified against ca_file (PEM; "" or NULL: the
+ * system's CAs), and, in tls_connect, its name against the server_name
+ * given there (a DNS name or an IP address).  NULL with err.
+ */
+struct tls_client *tls_client_new_verify(const char *ca_file, char *err, size_t errsize);
+
 void tls_client_free(struct tls_client *cli);
 
 /*
@@ -80,6 +88,23 @@ void tls_client_free(struct tls_client *cli);
  */
 struct tls_conn *tls_connect(struct tls_client *cli, int fd, const char *server_name,
 			     int timeout_ms, char *err, size_t errsize);
+
+/*
+ * Non-blocking I/O for a relay that polls itself: as SSL_read and
+ * SSL_write (partial writes allowed; a write that must be retried may be
+ * retried with the same octets at another address, and more of them).
+ * > 0, 0 at the end of the stream (reads), or -1 with errno: EAGAIN with
+ * *want_r POLLIN or POLLOUT (what to wait for on the fd), ECONNRESET,
+ * EPIPE, EPROTO.
+ */
+ssize_t tls_read_nb(struct tls_conn *c, void *buf, size_t len, short *want_r);
+ssize_t tls_write_nb(struct tls_conn *c, const void *buf, size_t len, short *want_r);
+
+/* Octets decrypted and waiting in c (poll(2) does not see them). */
+size_t tls_pending(struct tls_conn *c);
+
+/* Send close_notify once (the write side's end; reads go on); 0, or -1 (the caller closes). */
+int tls_shutdown_write(struct tls_conn *c);
 
 /* Send close_notify (without waiting for the peer's) and free c; fd is not closed. */
 void tls_close(struct tls_conn *c);

@@ -113,6 +113,39 @@ test_conf_relay_env_default_vpopmail_and_errors(void **state)
 		     "1: relay_ipv6_prefix: must be 128 (the address) or 64 (its /64), not \"48\"");
 }
 
+/* Proxy mode's keys (issue 12): defaults, the words they take, backend addresses. */
+static void
+test_conf_proxy_keys_defaults_and_errors(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_string_equal(f->conf.pop3_backend, "");
+	assert_string_equal(f->conf.proxy_tls, "none");
+	assert_string_equal(f->conf.proxy_auth, "backend");
+	assert_int_equal(f->conf.proxy_connect_timeout, 10);
+	assert_int_equal(f->conf.proxy_timeout, 1800);
+
+	write_conf(f, "pop3_backend = mail.example.net:110\nimap_backend = [2001:db8::1]:993\n"
+		      "proxy_tls = implicit\nproxy_auth = local\nproxy_timeout = 1h\n");
+	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), 0);
+	assert_string_equal(f->conf.pop3_backend, "mail.example.net:110");
+	assert_string_equal(f->conf.imap_backend, "[2001:db8::1]:993");
+	assert_string_equal(f->conf.proxy_tls, "implicit");
+	assert_string_equal(f->conf.proxy_auth, "local");
+	assert_int_equal(f->conf.proxy_timeout, 3600);
+
+	expect_error(f, "proxy_tls = yes\n",
+		     "1: proxy_tls: must be one of none, starttls, implicit, not \"yes\"");
+	expect_error(f, "proxy_auth = pam\n",
+		     "1: proxy_auth: must be one of backend, local, not \"pam\"");
+	expect_error(f, "pop3_backend = mail.example.net\n",
+		     "1: pop3_backend: bad backend \"mail.example.net\" (want host:port or [IPv6]:port)");
+	expect_error(f, "imap_backend = 2001:db8::1:993\n",
+		     "1: imap_backend: bad backend \"2001:db8::1:993\" (want host:port or [IPv6]:port)");
+	expect_error(f, "imap_backend = host:0\n",
+		     "1: imap_backend: bad backend \"host:0\" (want host:port or [IPv6]:port)");
+}
+
 /* conf_reload: the new values, whether a restart is needed, and errors that keep the old ones. */
 static void
 test_conf_reload_says_when_a_restart_is_needed(void **state)
@@ -896,6 +929,7 @@ main(void)
 		T(test_cli_load_conf_bad_file_exits_111_with_message),
 		T(test_cli_load_conf_missing_named_file_exits_111),
 		cmocka_unit_test(test_cli_error_prints_osd_what_why),
+		cmocka_unit_test_setup_teardown(test_conf_proxy_keys_defaults_and_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conf_relay_env_default_vpopmail_and_errors, setup,
 						teardown),
 	};
