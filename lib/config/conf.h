@@ -65,6 +65,12 @@ struct osd_conf {
 	long imap_idle_poll;            /* IDLE without inotify: sync the folder this often, seconds (default 30) */
 	long imap_idle_keepalive;       /* IDLE: "* OK Still here" after this long without output, seconds (default 120) */
 	bool imap_idle_inotify;         /* IDLE watches the folder with inotify (default yes; no: poll, e.g. NFS) */
+	char policyd_listen[512];       /* osd policyd: "unix:/path" and/or "host:port", space-separated */
+	char policyd_socket_group[64];  /* group of its unix sockets (mode 0660); "" = the daemon's group */
+	char policyd_action[256];       /* the answer for a client that may relay (default "OK") */
+	char policyd_default_action[256];       /* ... for any other client (default "DUNNO") */
+	long policyd_timeout;           /* a connection idle this long (or a request this slow) is closed, seconds */
+	unsigned policyd_max_connections;       /* Postfix connections at once (default 1000) */
 	char resolver[128];
 	char user[64];                  /* drop to this user when started as root */
 	char group[64];
