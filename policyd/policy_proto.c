@@ -27,6 +27,12 @@ policy_scan(struct policy_scan *scan, const char *data, size_t len, size_t *end_
 			scan->pos = scan->line_start = 0;
 			return 1;
 		}
+		/* Found here already, so that a client speaking something else (CRLF lines: its
+		 * "\r\n" never makes an empty line) is refused now, not at the timeout. */
+		if (memchr(data + scan->line_start, '=', i - scan->line_start) == NULL) {
+			*error_r = "line without '='";
+			return -1;
+		}
 		scan->line_start = i + 1;
 		if (i + 1 >= POLICY_REQUEST_MAX) {
 			*error_r = "request too long";

@@ -32,7 +32,8 @@ struct policy_scan {
  * grown buffer stopped, so a request that trickles in is looked at once.
  * 1: complete, *end_r is the offset just past its empty line (zero scan
  * before the next request); 0: not yet; -1: it can never be a request
- * (*error_r: a NUL octet, a line or the request too long).
+ * (*error_r: a NUL octet, a line without '=', a line or the request too
+ * long).
  */
 int policy_scan(struct policy_scan *scan, const char *data, size_t len, size_t *end_r,
 		const char **error_r);
