@@ -172,7 +172,10 @@ conn_flush(struct loop *lp, struct pconn *c)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
-		log_info("%s: send: %s; closing", c->peer, strerror(errno));
+		if (errno == EPIPE || errno == ECONNRESET)
+			log_debug("%s: gone before its answer", c->peer);
+		else
+			log_info("%s: send: %s; closing", c->peer, strerror(errno));
 		return -1;
 	}
 	if (off > 0) {
