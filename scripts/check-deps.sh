@@ -48,6 +48,7 @@ ALLOWED = {
     'cron': LIB,
     'pop3d': LIB,
     'imapd': LIB,
+    'policyd': LIB,
     'smtp-gate/queue': LIB,
 }
 for room in ['smtpd', 'qmgr', 'local', 'remote']:

@@ -29,6 +29,8 @@ PACKAGES=(
   # more real IMAP clients (tests/integration/test_imap_clients.py): offlineimap,
   # getmail, mutt run headless in tmux
   offlineimap3 getmail6 mutt tmux
+  # the peer Postfix policy server of bench/bench_policyd.sh (a Perl prefork server)
+  postfwd
 )
 
 missing=()

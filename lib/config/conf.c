@@ -35,6 +35,7 @@ enum conf_kind {
 	KIND_LISTEN,    /* a listener spec (listen_parse), or empty: off */
 	KIND_CHOICE,    /* one word of the key's row in conf_choices */
 	KIND_BACKEND,   /* "" or host:port ([v6]:port), port 1..65535 */
+	KIND_ACTION,    /* a Postfix access(5) action: printable ASCII, one line */
 };
 
 struct conf_key {
@@ -97,6 +98,12 @@ static const struct conf_key conf_keys[] = {
 	FIELD(proxy_auth, KIND_CHOICE),
 	FIELD_MAX(proxy_connect_timeout, KIND_DURATION, CONF_TIMEOUT_MAX),
 	FIELD_MAX(proxy_timeout, KIND_DURATION, CONF_TIMEOUT_MAX),
+	FIELD(policyd_listen, KIND_STRING),
+	FIELD(policyd_socket_group, KIND_STRING),
+	FIELD(policyd_action, KIND_ACTION),
+	FIELD(policyd_default_action, KIND_ACTION),
+	FIELD_MAX(policyd_timeout, KIND_DURATION, CONF_TIMEOUT_MAX),
+	FIELD(policyd_max_connections, KIND_COUNT),
 	FIELD(resolver, KIND_STRING),
 	FIELD(user, KIND_STRING),
 	FIELD(group, KIND_STRING),
@@ -160,7 +167,7 @@ backend_ok(const char *value)
 }
 
 /* The services osd run knows how to start (osd-<name> beside osd). */
-static const char *const conf_services[] = { "watch", "pop3d", "smtpd", "queue", "imapd" };
+static const char *const conf_services[] = { "watch", "pop3d", "smtpd", "queue", "imapd", "policyd" };
 
 /* Check a space- or comma-separated service list; the first bad name in bad_r. */
 static bool
@@ -251,6 +258,11 @@ conf_defaults(struct osd_conf *conf)
 	(void)set_field(conf->proxy_auth, sizeof(conf->proxy_auth), "backend");
 	conf->proxy_connect_timeout = 10;
 	conf->proxy_timeout = 30 * 60;          /* as imap_timeout: IMAP clients IDLE for 29 minutes */
+	(void)set_field(conf->policyd_listen, sizeof(conf->policyd_listen), "127.0.0.1:10040");
+	(void)set_field(conf->policyd_action, sizeof(conf->policyd_action), "OK");
+	(void)set_field(conf->policyd_default_action, sizeof(conf->policyd_default_action), "DUNNO");
+	conf->policyd_timeout = 600;            /* beyond Postfix's smtpd_policy_service_max_idle (300 s) */
+	conf->policyd_max_connections = 1000;
 	(void)set_field(conf->services, sizeof(conf->services), "watch");
 }
 
@@ -477,6 +489,16 @@ set_relay_env(struct osd_conf *conf, const char *value, char *why, size_t whysiz
 	return 0;
 }
 
+/* True when s is printable ASCII only (no control character, no 8-bit octet). */
+static bool
+printable_line(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			return false;
+	return true;
+}
+
 /* Apply one key = value; on error fill why and return -1. */
 static int
 conf_set(struct osd_conf *conf, const struct conf_key *k, const char *value,
@@ -586,7 +608,7 @@ conf_set(struct osd_conf *conf, const struct conf_key *k, const char *value,
 		char bad[40];
 		if (!known_services(value, bad, sizeof bad)) {
 			errfmt(why, whysize, "unknown service \"%s\" (want watch, pop3d, smtpd, "
-				"queue or imapd)", bad);
+				"queue, imapd or policyd)", bad);
 			return -1;
 		}
 		break;
@@ -616,6 +638,14 @@ conf_set(struct osd_conf *conf, const struct conf_key *k, const char *value,
 		if (value[0] != '\0' && !backend_ok(value)) {
 			errfmt(why, whysize, "bad backend \"%s\" (want host:port or [IPv6]:port)",
 			       value);
+			return -1;
+		}
+		break;
+	case KIND_ACTION:
+		/* The answer goes out as "action=VALUE\n\n": a control character would end it early. */
+		if (value[0] == '\0' || value[0] == ' ' || !printable_line(value)) {
+			errfmt(why, whysize, "want one line of printable text (e.g. OK, DUNNO, "
+				"\"PREPEND X-Relay-Auth: pop-before-smtp\")");
 			return -1;
 		}
 		break;
@@ -769,6 +799,8 @@ conf_reload(const struct osd_conf *cur, struct osd_conf *n, bool *restart_r, cha
 		     strcmp(n->smtps_listen, cur->smtps_listen) != 0 ||
 		     strcmp(n->imap_listen, cur->imap_listen) != 0 ||
 		     strcmp(n->imaps_listen, cur->imaps_listen) != 0 ||
+		     strcmp(n->policyd_listen, cur->policyd_listen) != 0 ||
+		     strcmp(n->policyd_socket_group, cur->policyd_socket_group) != 0 ||
 		     strcmp(n->user, cur->user) != 0 || strcmp(n->group, cur->group) != 0 ||
 		     strcmp(n->state_dir, cur->state_dir) != 0;
 	return 0;

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 int
@@ -67,34 +69,39 @@ listen_parse(const char *spec, char *host_r, size_t hostsize, unsigned *port_r,
 	return 0;
 }
 
+/*
+ * listen(2) on fd, unless step names what failed before: then (or when
+ * listen fails) close fd and report "spec: step: why".  fd, or -1 with err.
+ */
+static int
+listen_done(int fd, int backlog, const char *step, const char *spec, char *err, size_t errsize)
+{
+	if (step == NULL && listen(fd, backlog) == 0)
+		return fd;
+	(void)close_keep_errno(fd);
+	return errfmt(err, errsize, "%s: %s: %s", spec, step != NULL ? step : "listen",
+		      strerror(errno));
+}
+
 /* One socket for ai, bound and listening; -1 with err. */
 static int
 bind_one(const char *spec, const struct addrinfo *ai, int backlog, char *err, size_t errsize)
 {
+	const char *step = NULL;
 	int fd, one = 1;
-	const char *step;
 
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
 	if (fd == -1)
 		return errfmt(err, errsize, "%s: socket: %s", spec, strerror(errno));
-	step = "setsockopt SO_REUSEADDR";
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1)
-		goto fail;
+		step = "setsockopt SO_REUSEADDR";
 	/* Without V6ONLY, [::] would also take IPv4 and collide with 0.0.0.0. */
-	step = "setsockopt IPV6_V6ONLY";
-	if (ai->ai_family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == -1)
-		goto fail;
-	step = "bind";
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
-		goto fail;
-	step = "listen";
-	if (listen(fd, backlog) == -1)
-		goto fail;
-	return fd;
-fail:
-	(void)close_keep_errno(fd);
-	return errfmt(err, errsize, "%s: %s: %s", spec, step, strerror(errno));
+	else if (ai->ai_family == AF_INET6 &&
+		 setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == -1)
+		step = "setsockopt IPV6_V6ONLY";
+	else if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
+		step = "bind";
+	return listen_done(fd, backlog, step, spec, err, errsize);
 }
 
 int
@@ -142,4 +149,45 @@ fail:
 	for (i = 0; i < n; i++)
 		close(fds_r[i]);
 	return -1;
+}
+
+int
+listen_bind_unix(const char *path, int backlog, unsigned mode, uid_t uid, gid_t gid, char *err,
+		 size_t errsize)
+{
+	struct sockaddr_un sun;
+	char spec[sizeof(sun.sun_path) + 8];
+	const char *step = NULL;
+	struct stat sb;
+	mode_t old;
+	int fd, r;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (path[0] != '/')
+		return errfmt(err, errsize, "unix:%s: want an absolute path", path);
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return errfmt(err, errsize, "unix:%s: path too long (max %zu bytes)", path,
+			      sizeof(sun.sun_path) - 1);
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	snprintf(spec, sizeof(spec), "unix:%s", path);
+	/* Only a socket is ours to replace: a typo must not remove a file. */
+	if (lstat(path, &sb) == 0) {
+		if (!S_ISSOCK(sb.st_mode))
+			return errfmt(err, errsize, "%s: exists and is not a socket", spec);
+		if (unlink(path) == -1)
+			return errfmt(err, errsize, "%s: unlink: %s", spec, strerror(errno));
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return errfmt(err, errsize, "%s: socket: %s", spec, strerror(errno));
+	/* The mode is set by bind itself, so the socket is never more open than asked. */
+	old = umask(0777 & ~(mode_t)mode);
+	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (r == -1)
+		step = "bind";
+	else if ((uid != (uid_t)-1 || gid != (gid_t)-1) && lchown(path, uid, gid) == -1)
+		step = "chown";
+	return listen_done(fd, backlog, step, spec, err, errsize);
 }

@@ -3,6 +3,7 @@
 #define OSD_LISTEN_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Most sockets one spec can give ("*:110" gives two: 0.0.0.0 and [::]). */
 #define LISTEN_MAX_FDS 8
@@ -28,5 +29,17 @@ int listen_parse(const char *spec, char *host_r, size_t hostsize, unsigned *port
  * ("127.0.0.1:110: bind: Address already in use"); nothing stays open then.
  */
 int listen_bind(const char *spec, int backlog, int *fds_r, size_t max, char *err, size_t errsize);
+
+/*
+ * Bind and listen on the unix-domain socket path (absolute): a stale
+ * socket left there by an earlier run is removed first, anything else
+ * at path is refused.  The socket is made with mode (umask aside) and,
+ * when uid or gid is not -1, given to them (lchown: as root, so that a
+ * peer running as another user, e.g. Postfix's, may connect).
+ * Non-blocking and close-on-exec.  The socket, or -1 with err naming
+ * the path.
+ */
+int listen_bind_unix(const char *path, int backlog, unsigned mode, uid_t uid, gid_t gid,
+		     char *err, size_t errsize);
 
 #endif

@@ -90,15 +90,14 @@ try_login(const struct relay_state *st, struct cdb *c, const struct candidate *c
 }
 
 int
-relay_decide(const struct relay_state *st, const struct ipaddr *addr,
-	     struct relay_decision *d)
+relay_decide_cdb(const struct relay_state *st, struct cdb *c, const struct ipaddr *addr,
+		 struct relay_decision *d)
 {
 	const struct rule_record *stat_rule = NULL;
 	struct candidate cand[2];
 	char key[IPADDR_TEXT_MAX];
 	size_t keylen = ipaddr_format_key(addr, key), n;
-	int fd = -1, r = 0, saved;
-	struct cdb c;
+	int r = 0;
 
 	memset(d, 0, sizeof *d);
 	d->rule.allow = true;   /* tcpserver allows when no rule matches */
@@ -107,27 +106,15 @@ relay_decide(const struct relay_state *st, const struct ipaddr *addr,
 	/* A static deny for the address or a prefix of it beats any login (relaydb_write leaves such logins out). */
 	if (stat_rule != NULL && stat_rule->keylen > 0 && rules_record_is_deny(stat_rule))
 		goto static_rule;
-	if (st->opensmtp_dirfd >= 0) {
-		fd = open(st->cdb_path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 && errno != ENOENT)
-			return -1;
-	}
-	if (fd >= 0) {
-		if (cdb_init(&c, fd) < 0) {
-			return close_keep_errno(fd);
-		}
+	if (c != NULL && st->opensmtp_dirfd >= 0) {
 		n = own_candidates(addr, st->ipv6_prefix, cand);
 		for (size_t i = 0; i < n && r == 0; i++) {
 			/* As in tcpserver, the longer key wins: a static rule at
 			 * least as specific as this entry comes first. */
 			if (stat_rule != NULL && stat_rule->keylen >= cand[i].key.matchlen)
 				break;
-			r = try_login(st, &c, &cand[i], d);
+			r = try_login(st, c, &cand[i], d);
 		}
-		saved = errno;
-		cdb_free(&c);
-		close(fd);
-		errno = saved;
 		if (r < 0) {
 			errno = EINVAL;
 			return -1;
@@ -148,4 +135,28 @@ static_rule:
 	snprintf(d->rule.key, sizeof d->rule.key, "%.*s", (int)stat_rule->keylen, stat_rule->key);
 	decide_from(d);
 	return 0;
+}
+
+int
+relay_decide(const struct relay_state *st, const struct ipaddr *addr,
+	     struct relay_decision *d)
+{
+	struct cdb c;
+	int fd = -1, r, saved;
+
+	if (st->opensmtp_dirfd >= 0) {
+		fd = open(st->cdb_path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 && errno != ENOENT)
+			return -1;
+	}
+	if (fd >= 0 && cdb_init(&c, fd) < 0)
+		return close_keep_errno(fd);
+	r = relay_decide_cdb(st, fd >= 0 ? &c : NULL, addr, d);
+	if (fd >= 0) {
+		saved = errno;
+		cdb_free(&c);
+		close(fd);
+		errno = saved;
+	}
+	return r;
 }

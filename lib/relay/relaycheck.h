@@ -48,4 +48,16 @@ struct relay_decision {
 int relay_decide(const struct relay_state *st, const struct ipaddr *addr,
 		 struct relay_decision *d);
 
+struct cdb;
+
+/*
+ * relay_decide on a relay.cdb the caller keeps open (c; NULL: no table,
+ * as when the file is missing), for a long-running server that re-opens
+ * it only when the watcher has replaced it (osd policyd).  The login
+ * entries' files in open-smtp/ are still checked on every call, so a
+ * table a moment old never lets an expired entry relay.
+ */
+int relay_decide_cdb(const struct relay_state *st, struct cdb *c, const struct ipaddr *addr,
+		     struct relay_decision *d);
+
 #endif

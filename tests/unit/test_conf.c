@@ -339,6 +339,26 @@ test_conf_load_services_known_names_only(void **state)
 }
 
 static void
+test_conf_load_policyd_actions_one_printable_line(void **state)
+{
+	struct fixture *f = *state;
+
+	write_conf(f, "services = watch policyd\n"
+		      "policyd_action = \"PREPEND X-Relay-Auth: pop-before-smtp\"\n");
+	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), 0);
+	assert_string_equal(f->conf.policyd_action, "PREPEND X-Relay-Auth: pop-before-smtp");
+	assert_string_equal(f->conf.policyd_default_action, "DUNNO");
+	assert_string_equal(f->conf.policyd_listen, "127.0.0.1:10040");
+
+	/* A control character would end "action=...\n\n" early or smuggle a second attribute. */
+	write_conf(f, "policyd_default_action = DUNNO\x01\n");
+	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), -1);
+	assert_non_null(strstr(f->err, ":1: policyd_default_action: want one line"));
+	write_conf(f, "policyd_action = \"\"\n");
+	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), -1);
+}
+
+static void
 test_conf_load_relative_paths_follow_config_folder(void **state)
 {
 	struct fixture *f = *state;
@@ -894,6 +914,7 @@ main(void)
 		T(test_conf_load_last_line_without_newline_counts),
 		T(test_conf_load_later_key_wins),
 		T(test_conf_load_services_known_names_only),
+		T(test_conf_load_policyd_actions_one_printable_line),
 		T(test_conf_load_relative_paths_follow_config_folder),
 		T(test_conf_load_relative_config_path_gives_absolute_dirs),
 		T(test_conf_load_missing_file_fails_enoent),

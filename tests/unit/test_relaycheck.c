@@ -18,6 +18,7 @@
 #include "relaycheck.h"
 #include "relaydb.h"
 #include "relaykey.h"
+#include "relaytable.h"
 #include "rules.h"
 #include "testutil.h"
 
@@ -386,6 +387,55 @@ test_relay_decide_missing_table_means_rules_only(void **state)
 	world_free(&w);
 }
 
+static void
+test_relay_decide_cdb_kept_open_until_the_watcher_replaces_it(void **state)
+{
+	static const char *const one[] = { "192.0.2.21", NULL };
+	static const char *const two[] = { "192.0.2.21", "192.0.2.22", NULL };
+	struct relay_table rt;
+	struct relay_decision d;
+	struct world w;
+	struct ipaddr a21, a22;
+	struct relay_state st;
+
+	world_init(&w, *state, 128);
+	st = (struct relay_state){ w.cdb, &w.rules, w.dirfd, EXPIRE, w.prefix };
+	assert_int_equal(ipaddr_parse("192.0.2.21", &a21), 0);
+	assert_int_equal(ipaddr_parse("192.0.2.22", &a22), 0);
+	relay_table_init(&rt);
+	/* No file yet: an empty table, nobody's login counts. */
+	assert_int_equal(relay_table_refresh(&rt, w.cdb), 0);
+	assert_null(relay_table_cdb(&rt));
+	add_file(&w, "192.0.2.21", 1);
+	add_file(&w, "192.0.2.22", 1);
+	write_table(&w, one);
+	assert_int_equal(relay_table_refresh(&rt, w.cdb), 0);
+	assert_non_null(relay_table_cdb(&rt));
+	assert_int_equal(relay_decide_cdb(&st, relay_table_cdb(&rt), &a21, &d), 0);
+	assert_true(d.relay && d.dynamic);
+	/* The watcher writes a new table (rename): the open one is kept until a refresh. */
+	write_table(&w, two);
+	assert_int_equal(relay_decide_cdb(&st, relay_table_cdb(&rt), &a22, &d), 0);
+	assert_false(d.relay);
+	assert_int_equal(relay_table_refresh(&rt, w.cdb), 0);
+	assert_int_equal(relay_decide_cdb(&st, relay_table_cdb(&rt), &a22, &d), 0);
+	assert_true(d.relay);
+	/* A login expired or removed stops relaying at once, whatever the open table says. */
+	assert_int_equal(unlinkat(w.dirfd, "192.0.2.21", 0), 0);
+	assert_int_equal(relay_decide_cdb(&st, relay_table_cdb(&rt), &a21, &d), 0);
+	assert_false(d.relay);
+	add_file(&w, "192.0.2.22", EXPIRE + 1);
+	assert_int_equal(relay_decide_cdb(&st, relay_table_cdb(&rt), &a22, &d), 0);
+	assert_false(d.relay);
+	assert_true(d.stale);
+	/* relay.cdb gone: no table again. */
+	assert_int_equal(unlink(w.cdb), 0);
+	assert_int_equal(relay_table_refresh(&rt, w.cdb), 0);
+	assert_null(relay_table_cdb(&rt));
+	relay_table_close(&rt);
+	world_free(&w);
+}
+
 int
 main(void)
 {
@@ -402,6 +452,7 @@ main(void)
 		T(test_relay_decide_net64_covers_exactly_its_net),
 		T(test_relay_decide_login_gets_relay_env),
 		T(test_relay_decide_missing_table_means_rules_only),
+		T(test_relay_decide_cdb_kept_open_until_the_watcher_replaces_it),
 #undef T
 	};
 
