@@ -57,7 +57,7 @@ mkdir -p "$work/state"
 cat >"$work/osd.conf" <<CONF
 state_dir = $work/state
 rules = $work/tcp.smtp
-policyd_listen = unix:$work/policy.sock 127.0.0.1:$osd_port
+policy_listen = unix:$work/policy.sock 127.0.0.1:$osd_port
 CONF
 "$build/osd" record -c "$work/osd.conf" 127.0.0.5
 "$build/osd" expire -c "$work/osd.conf" 2>/dev/null

@@ -18,17 +18,17 @@ usage(FILE *out)
 {
 	fprintf(out, "usage: osd policyd [-c FILE]\n"
 		     "The Postfix SMTP access policy delegation service (check_policy_service):\n"
-		     "listen on policyd_listen (unix:/path and/or host:port), drop root, and\n"
+		     "listen on policy_listen (unix:/path and/or host:port), drop root, and\n"
 		     "answer each request from the live relay state (relay.cdb and open-smtp/,\n"
-		     "as osd check decides): policyd_action (default OK) for a client that may\n"
-		     "relay, policyd_default_action (default DUNNO) for any other.\n"
+		     "as osd check decides): policy_action (default OK) for a client that may\n"
+		     "relay, policy_default_action (default DUNNO) for any other.\n"
 		     "  -c FILE  configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n"
 		     "SIGHUP re-reads the actions, limits, relay_expire and the rules; SIGTERM stops.\n");
 }
 
 static struct policyd policyd;
 
-/* Who the unix sockets belong to: the user osd becomes, and policyd_socket_group (Postfix's). */
+/* Who the unix sockets belong to: the user osd becomes, and policy_socket_group (Postfix's). */
 static void
 socket_owner(const struct policyd *d, const struct runas *ra, uid_t *uid_r, gid_t *gid_r)
 {
@@ -36,10 +36,10 @@ socket_owner(const struct policyd *d, const struct runas *ra, uid_t *uid_r, gid_
 
 	*uid_r = ra->handover ? ra->uid : (uid_t)-1;
 	*gid_r = ra->handover ? ra->gid : (gid_t)-1;
-	if (d->conf.policyd_socket_group[0] == '\0')
+	if (d->conf.policy_socket_group[0] == '\0')
 		return;
-	if ((gr = getgrnam(d->conf.policyd_socket_group)) == NULL)
-		fatalx("policyd_socket_group: %s: no such group", d->conf.policyd_socket_group);
+	if ((gr = getgrnam(d->conf.policy_socket_group)) == NULL)
+		fatalx("policy_socket_group: %s: no such group", d->conf.policy_socket_group);
 	*gid_r = gr->gr_gid;
 }
 
@@ -82,8 +82,8 @@ main(int argc, char **argv)
 	if (relay_table_refresh(&d->table, d->relay_cdb) == -1)
 		log_warn("%s", d->relay_cdb);
 	log_info("ready: %s, action %s, default %s, max %u connections",
-		 d->conf.policyd_listen, d->conf.policyd_action, d->conf.policyd_default_action,
-		 d->conf.policyd_max_connections);
+		 d->conf.policy_listen, d->conf.policy_action, d->conf.policy_default_action,
+		 d->conf.policy_max_connections);
 
 	policyd_run(d);
 

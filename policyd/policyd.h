@@ -13,7 +13,7 @@
 #include "relaytable.h"
 #include "rules.h"
 
-/* Most listening sockets (policyd_listen may name several, "*:port" gives two). */
+/* Most listening sockets (policy_listen may name several, "*:port" gives two). */
 #define POLICYD_LISTENERS_MAX (4 * LISTEN_MAX_FDS)
 
 /*
@@ -38,7 +38,7 @@ struct policyd {
 };
 
 /*
- * Bind every listener of conf.policyd_listen ("unix:/path" or
+ * Bind every listener of conf.policy_listen ("unix:/path" or
  * "host:port", separated by spaces or commas).  Unix sockets get mode
  * 0660 and uid:gid (-1: unchanged).  Fatal (naming the key) on failure.
  */

@@ -76,7 +76,7 @@ static void
 add_listener(struct policyd *d, int fd, bool is_unix, const char *spec)
 {
 	if (d->nlisteners >= POLICYD_LISTENERS_MAX)
-		fatalx("policyd_listen: more than %d sockets (at %s)", POLICYD_LISTENERS_MAX, spec);
+		fatalx("policy_listen: more than %d sockets (at %s)", POLICYD_LISTENERS_MAX, spec);
 	d->listener_unix[d->nlisteners] = is_unix;
 	d->listeners[d->nlisteners++] = fd;
 }
@@ -84,35 +84,35 @@ add_listener(struct policyd *d, int fd, bool is_unix, const char *spec)
 void
 policyd_bind(struct policyd *d, uid_t uid, gid_t gid)
 {
-	char list[sizeof d->conf.policyd_listen], err[PATH_MAX + 256];
+	char list[sizeof d->conf.policy_listen], err[PATH_MAX + 256];
 	char *tok, *save = NULL;
 	int fds[LISTEN_MAX_FDS], n;
 
-	memcpy(list, d->conf.policyd_listen, sizeof list);
+	memcpy(list, d->conf.policy_listen, sizeof list);
 	for (tok = strtok_r(list, " \t,", &save); tok != NULL; tok = strtok_r(NULL, " \t,", &save)) {
 		if (strncmp(tok, "unix:", 5) == 0) {
-			/* 0660: Postfix connects through the group (policyd_socket_group). */
+			/* 0660: Postfix connects through the group (policy_socket_group). */
 			int fd = listen_bind_unix(tok + 5, LISTEN_BACKLOG, 0660, uid, gid, err,
 						  sizeof err);
 
 			if (fd == -1)
-				fatalx("policyd_listen: %s", err);
+				fatalx("policy_listen: %s", err);
 			add_listener(d, fd, true, tok);
 			continue;
 		}
 		if ((n = listen_bind(tok, LISTEN_BACKLOG, fds, LISTEN_MAX_FDS, err, sizeof err)) == -1)
-			fatalx("policyd_listen: %s", err);
+			fatalx("policy_listen: %s", err);
 		for (int i = 0; i < n; i++)
 			add_listener(d, fds[i], false, tok);
 	}
 	if (d->nlisteners == 0)
-		fatalx("policyd_listen is empty: nothing to listen on");
+		fatalx("policy_listen is empty: nothing to listen on");
 }
 
 const char *
 policyd_answer(struct policyd *d, const struct policy_request *req, const char *peer, bool refresh)
 {
-	const char *dflt = d->conf.policyd_default_action;
+	const char *dflt = d->conf.policy_default_action;
 	struct relay_decision dec;
 
 	if (!req->access_policy) {
@@ -135,7 +135,7 @@ policyd_answer(struct policyd *d, const struct policy_request *req, const char *
 	}
 	log_debug("%s: client=%s state=%s relay=%s", peer, req->client_text, req->protocol_state,
 		  dec.relay ? (dec.dynamic ? "pop-before-smtp" : "rule") : "no");
-	return dec.relay ? d->conf.policyd_action : dflt;
+	return dec.relay ? d->conf.policy_action : dflt;
 }
 
 static void
@@ -215,7 +215,7 @@ conn_requests(struct loop *lp, struct pconn *c)
 		c->requests++;
 		memmove(c->in, c->in + end, c->len - end);
 		c->len -= end;
-		c->deadline = monotonic_after(lp->now, lp->d->conf.policyd_timeout * 1000);
+		c->deadline = monotonic_after(lp->now, lp->d->conf.policy_timeout * 1000);
 	}
 	if (r == 0)
 		return 0;
@@ -297,11 +297,11 @@ accept_all(struct loop *lp, const struct ev *l)
 			}
 			return;
 		}
-		if (lp->nconns >= lp->d->conf.policyd_max_connections) {
+		if (lp->nconns >= lp->d->conf.policy_max_connections) {
 			lp->refused++;
 			if (warn_due(&lp->warned_full, lp->now))
-				log_warnx("policyd_max_connections (%u) reached: %lu connection(s) refused "
-					  "so far", lp->d->conf.policyd_max_connections, lp->refused);
+				log_warnx("policy_max_connections (%u) reached: %lu connection(s) refused "
+					  "so far", lp->d->conf.policy_max_connections, lp->refused);
 			close(fd);
 			continue;
 		}
@@ -311,7 +311,7 @@ accept_all(struct loop *lp, const struct ev *l)
 		c->cap = IN_INITIAL;
 		c->in = xmalloc(c->cap);
 		buf_init(&c->out, OUT_MAX);
-		c->deadline = monotonic_after(lp->now, lp->d->conf.policyd_timeout * 1000);
+		c->deadline = monotonic_after(lp->now, lp->d->conf.policy_timeout * 1000);
 		if (l->unix_socket || ipaddr_from_sockaddr((struct sockaddr *)&ss, &addr) == -1)
 			snprintf(c->peer, sizeof c->peer, "unix");
 		else
@@ -346,9 +346,9 @@ sweep(struct loop *lp)
 			continue;
 		if (c->len > 0)
 			log_info("%s: request not complete within %lds; closing", c->peer,
-				 lp->d->conf.policyd_timeout);
+				 lp->d->conf.policy_timeout);
 		else
-			log_debug("%s: idle for %lds; closing", c->peer, lp->d->conf.policyd_timeout);
+			log_debug("%s: idle for %lds; closing", c->peer, lp->d->conf.policy_timeout);
 		conn_close(lp, c);
 	}
 	if (lp->paused)
@@ -368,17 +368,17 @@ reload(struct policyd *d)
 	memcpy(d->conf.rules, n.rules, sizeof n.rules);
 	if (rules_file_refresh(&d->rules, d->conf.rules, err, sizeof err) == -1)
 		log_warnx("SIGHUP: rules: %s (keeping the rules in force)", err);
-	memcpy(d->conf.policyd_action, n.policyd_action, sizeof n.policyd_action);
-	memcpy(d->conf.policyd_default_action, n.policyd_default_action,
-	       sizeof n.policyd_default_action);
-	d->conf.policyd_timeout = n.policyd_timeout;
-	d->conf.policyd_max_connections = n.policyd_max_connections;
+	memcpy(d->conf.policy_action, n.policy_action, sizeof n.policy_action);
+	memcpy(d->conf.policy_default_action, n.policy_default_action,
+	       sizeof n.policy_default_action);
+	d->conf.policy_timeout = n.policy_timeout;
+	d->conf.policy_max_connections = n.policy_max_connections;
 	d->conf.relay_expire = n.relay_expire;
 	d->conf.relay_ipv6_prefix = n.relay_ipv6_prefix;
 	d->st.relay_expire = n.relay_expire;
 	d->st.ipv6_prefix = n.relay_ipv6_prefix;
-	log_info("SIGHUP: configuration re-read (action %s, default %s)", d->conf.policyd_action,
-		 d->conf.policyd_default_action);
+	log_info("SIGHUP: configuration re-read (action %s, default %s)", d->conf.policy_action,
+		 d->conf.policy_default_action);
 }
 
 static void

@@ -98,12 +98,12 @@ static const struct conf_key conf_keys[] = {
 	FIELD(proxy_auth, KIND_CHOICE),
 	FIELD_MAX(proxy_connect_timeout, KIND_DURATION, CONF_TIMEOUT_MAX),
 	FIELD_MAX(proxy_timeout, KIND_DURATION, CONF_TIMEOUT_MAX),
-	FIELD(policyd_listen, KIND_STRING),
-	FIELD(policyd_socket_group, KIND_STRING),
-	FIELD(policyd_action, KIND_ACTION),
-	FIELD(policyd_default_action, KIND_ACTION),
-	FIELD_MAX(policyd_timeout, KIND_DURATION, CONF_TIMEOUT_MAX),
-	FIELD(policyd_max_connections, KIND_COUNT),
+	FIELD(policy_listen, KIND_STRING),
+	FIELD(policy_socket_group, KIND_STRING),
+	FIELD(policy_action, KIND_ACTION),
+	FIELD(policy_default_action, KIND_ACTION),
+	FIELD_MAX(policy_timeout, KIND_DURATION, CONF_TIMEOUT_MAX),
+	FIELD(policy_max_connections, KIND_COUNT),
 	FIELD(resolver, KIND_STRING),
 	FIELD(user, KIND_STRING),
 	FIELD(group, KIND_STRING),
@@ -258,11 +258,11 @@ conf_defaults(struct osd_conf *conf)
 	(void)set_field(conf->proxy_auth, sizeof(conf->proxy_auth), "backend");
 	conf->proxy_connect_timeout = 10;
 	conf->proxy_timeout = 30 * 60;          /* as imap_timeout: IMAP clients IDLE for 29 minutes */
-	(void)set_field(conf->policyd_listen, sizeof(conf->policyd_listen), "127.0.0.1:10040");
-	(void)set_field(conf->policyd_action, sizeof(conf->policyd_action), "OK");
-	(void)set_field(conf->policyd_default_action, sizeof(conf->policyd_default_action), "DUNNO");
-	conf->policyd_timeout = 600;            /* beyond Postfix's smtpd_policy_service_max_idle (300 s) */
-	conf->policyd_max_connections = 1000;
+	(void)set_field(conf->policy_listen, sizeof(conf->policy_listen), "127.0.0.1:10040");
+	(void)set_field(conf->policy_action, sizeof(conf->policy_action), "OK");
+	(void)set_field(conf->policy_default_action, sizeof(conf->policy_default_action), "DUNNO");
+	conf->policy_timeout = 600;            /* beyond Postfix's smtpd_policy_service_max_idle (300 s) */
+	conf->policy_max_connections = 1000;
 	(void)set_field(conf->services, sizeof(conf->services), "watch");
 }
 
@@ -799,8 +799,8 @@ conf_reload(const struct osd_conf *cur, struct osd_conf *n, bool *restart_r, cha
 		     strcmp(n->smtps_listen, cur->smtps_listen) != 0 ||
 		     strcmp(n->imap_listen, cur->imap_listen) != 0 ||
 		     strcmp(n->imaps_listen, cur->imaps_listen) != 0 ||
-		     strcmp(n->policyd_listen, cur->policyd_listen) != 0 ||
-		     strcmp(n->policyd_socket_group, cur->policyd_socket_group) != 0 ||
+		     strcmp(n->policy_listen, cur->policy_listen) != 0 ||
+		     strcmp(n->policy_socket_group, cur->policy_socket_group) != 0 ||
 		     strcmp(n->user, cur->user) != 0 || strcmp(n->group, cur->group) != 0 ||
 		     strcmp(n->state_dir, cur->state_dir) != 0;
 	return 0;

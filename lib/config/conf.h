@@ -74,12 +74,12 @@ struct osd_conf {
 	char proxy_auth[16];            /* "backend" (default) or "local": vpasswd first, then the backend */
 	long proxy_connect_timeout;     /* connect, TLS handshake, greeting and login, seconds (default 10) */
 	long proxy_timeout;             /* relay idle timeout after login, seconds (default 30 min) */
-	char policyd_listen[512];       /* osd policyd: "unix:/path" and/or "host:port", space-separated */
-	char policyd_socket_group[64];  /* group of its unix sockets (mode 0660); "" = the daemon's group */
-	char policyd_action[256];       /* the answer for a client that may relay (default "OK") */
-	char policyd_default_action[256];       /* ... for any other client (default "DUNNO") */
-	long policyd_timeout;           /* a connection idle this long (or a request this slow) is closed, seconds */
-	unsigned policyd_max_connections;       /* Postfix connections at once (default 1000) */
+	char policy_listen[512];       /* osd policyd: "unix:/path" and/or "host:port", space-separated */
+	char policy_socket_group[64];  /* group of its unix sockets (mode 0660); "" = the daemon's group */
+	char policy_action[256];       /* the answer for a client that may relay (default "OK") */
+	char policy_default_action[256];       /* ... for any other client (default "DUNNO") */
+	long policy_timeout;           /* a connection idle this long (or a request this slow) is closed, seconds */
+	unsigned policy_max_connections;       /* Postfix connections at once (default 1000) */
 	char resolver[128];
 	char user[64];                  /* drop to this user when started as root */
 	char group[64];

@@ -48,7 +48,7 @@ def main():
     o = Osd(relay_expire="4s")
     sock = os.path.join(o.root, "policy.sock")
     port = free_port()
-    base = "policyd_listen = unix:%s, 127.0.0.1:%d\npolicyd_timeout = 3s\npolicyd_max_connections = 8\n" % (sock, port)
+    base = "policy_listen = unix:%s, 127.0.0.1:%d\npolicy_timeout = 3s\npolicy_max_connections = 8\n" % (sock, port)
     o.write_conf("4s", base)
     try:
         o.start_watch()
@@ -100,39 +100,39 @@ def main():
         time.sleep(max(0.0, login + 4 + 0.5 - time.time()))
         u.close()
         t.close()
-        # (a new connection: the old ones were idle past policyd_timeout meanwhile)
+        # (a new connection: the old ones were idle past policy_timeout meanwhile)
         u = socket.socket(socket.AF_UNIX)
         u.settimeout(WAIT)
         u.connect(sock)
         check(ask(u, req("127.0.0.7")) == b"action=DUNNO\n\n", "after relay_expire: DUNNO")
         u.close()
 
-        # Idle timeout: a connection without a whole request is closed after policyd_timeout.
+        # Idle timeout: a connection without a whole request is closed after policy_timeout.
         idle = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         idle.sendall(b"request=smtpd_access_policy\n")
-        check(closed(idle), "an unfinished request is closed after policyd_timeout")
+        check(closed(idle), "an unfinished request is closed after policy_timeout")
         check(wait_for(lambda: "request not complete within 3s; closing" in o.log("policyd")), "logged")
         idle.close()
 
-        # Connection cap: policyd_max_connections = 8; the ninth is closed at once.
+        # Connection cap: policy_max_connections = 8; the ninth is closed at once.
         many = [socket.create_connection(("127.0.0.1", port), timeout=WAIT) for _ in range(8)]
         for c in many:
             ask(c, req("127.0.0.9"))
         extra = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         check(closed(extra), "the ninth connection is closed")
-        check(wait_for(lambda: "policyd_max_connections (8) reached" in o.log("policyd")), "logged")
+        check(wait_for(lambda: "policy_max_connections (8) reached" in o.log("policyd")), "logged")
         for c in many:
             c.close()
         extra.close()
 
         # SIGHUP: a new action takes effect on the next request.
         o.record("127.0.0.7")
-        o.write_conf("4s", base + 'policyd_action = "PREPEND X-Relay-Auth: pop-before-smtp"\n')
+        o.write_conf("4s", base + 'policy_action = "PREPEND X-Relay-Auth: pop-before-smtp"\n')
         pd.send_signal(signal.SIGHUP)
         check(wait_for(lambda: "configuration re-read" in o.log("policyd")), "SIGHUP re-reads osd.conf")
         t = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         check(wait_for(lambda: ask(t, req("127.0.0.7")) == b"action=PREPEND X-Relay-Auth: pop-before-smtp\n\n"),
-              "the new policyd_action is answered")
+              "the new policy_action is answered")
         t.close()
         check(o.stop(pd) == 0, "SIGTERM stops it with status 0")
         check("Sanitizer" not in o.log("policyd") and "runtime error" not in o.log("policyd"),

@@ -114,7 +114,7 @@ def main():
     sock = os.path.join(sockdir, "policy.sock")
     policy_port = free_port()
     o = Osd(relay_expire="%ds" % RELAY_EXPIRE,
-            extra="policyd_listen = unix:%s 127.0.0.1:%d\npolicyd_socket_group = postfix\n"
+            extra="policy_listen = unix:%s 127.0.0.1:%d\npolicy_socket_group = postfix\n"
                   % (sock, policy_port))
     work = tempfile.mkdtemp(prefix="osd-pf-")
     os.chmod(work, 0o755)

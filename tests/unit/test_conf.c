@@ -344,17 +344,17 @@ test_conf_load_policyd_actions_one_printable_line(void **state)
 	struct fixture *f = *state;
 
 	write_conf(f, "services = watch policyd\n"
-		      "policyd_action = \"PREPEND X-Relay-Auth: pop-before-smtp\"\n");
+		      "policy_action = \"PREPEND X-Relay-Auth: pop-before-smtp\"\n");
 	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), 0);
-	assert_string_equal(f->conf.policyd_action, "PREPEND X-Relay-Auth: pop-before-smtp");
-	assert_string_equal(f->conf.policyd_default_action, "DUNNO");
-	assert_string_equal(f->conf.policyd_listen, "127.0.0.1:10040");
+	assert_string_equal(f->conf.policy_action, "PREPEND X-Relay-Auth: pop-before-smtp");
+	assert_string_equal(f->conf.policy_default_action, "DUNNO");
+	assert_string_equal(f->conf.policy_listen, "127.0.0.1:10040");
 
 	/* A control character would end "action=...\n\n" early or smuggle a second attribute. */
-	write_conf(f, "policyd_default_action = DUNNO\x01\n");
+	write_conf(f, "policy_default_action = DUNNO\x01\n");
 	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), -1);
-	assert_non_null(strstr(f->err, ":1: policyd_default_action: want one line"));
-	write_conf(f, "policyd_action = \"\"\n");
+	assert_non_null(strstr(f->err, ":1: policy_default_action: want one line"));
+	write_conf(f, "policy_action = \"\"\n");
 	assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), -1);
 }
 
