@@ -19,6 +19,7 @@
 #include "imap_folder_name.h"
 #include "imap_quota.h"
 #include "imap_uidlist.h"
+#include "imap_viewcache.h"
 #include "path.h"
 #include "regfile.h"
 #include "xmalloc.h"
@@ -73,6 +74,14 @@ struct imap_mailbox {
 	struct mb_msg *msgs;
 	size_t n, cap;
 	char *names;                    /* the names of the first view made from the list, in one block */
+	/*
+	 * A view made from the list's cache (view_from_cache): vc maps it
+	 * (the names of messages not renamed since point into it), and while
+	 * lazy is not NULL, msgs[i] is filled from vc.rec[i] when first used
+	 * (bit i of lazy set then): SELECT touches only what it reports.
+	 */
+	struct imap_viewcache vc;
+	uint64_t *lazy;
 	uint32_t max_uid;               /* highest UID ever in this view: UIDs only grow */
 	uint32_t recent;
 	bool scanned;
@@ -294,6 +303,68 @@ msg_set_name(struct mb_msg *m, char *name, bool in_new)
 	m->pub.name = name;
 	m->base_len = base_len_of(name);
 	m->in_new = in_new;
+}
+
+/* Message i of a view still in the cache: filled from its record (the name stays in the mapping). */
+static void
+msg_from_cache(const struct imap_mailbox *mb, struct mb_msg *m, size_t i)
+{
+	const struct imap_viewcache_rec *r = &mb->vc.rec[i];
+	char *name = (char *)mb->vc.names + r->name_off;
+
+	memset(m, 0, sizeof(*m));
+	m->pub.uid = r->uid;
+	m->pub.vsize = r->vsize;
+	m->pub.modseq = r->modseq;
+	m->name = name;
+	m->pub.name = name;
+	m->in_names = true;
+	m->base_len = base_len_of(name);
+	m->in_new = r->in_new != 0;
+	parse_info(name, &m->pub.flags, &m->pub.keywords);
+	/* A read-write view from the cache had nothing to claim (view_from_cache): EXAMINE counts those not yet taken. */
+	m->pub.recent = mb->readonly && m->pub.uid >= mb->vc.first_recent;
+}
+
+static bool
+msg_filled(const struct imap_mailbox *mb, size_t i)
+{
+	return mb->lazy == NULL || (mb->lazy[i / 64] >> (i % 64) & 1) != 0;
+}
+
+/* Message i (0-based) of the view, filled first when the view is still the cache's. */
+static struct mb_msg *
+view_msg(const struct imap_mailbox *mb, size_t i)
+{
+	/* The messages are the session's own (mb is const to callers only). */
+	struct mb_msg *m = (struct mb_msg *)&mb->msgs[i];
+
+	if (!msg_filled(mb, i)) {
+		msg_from_cache(mb, m, i);
+		mb->lazy[i / 64] |= (uint64_t)1 << (i % 64);
+	}
+	return m;
+}
+
+/* Every message filled (before anything renumbers, renames or scans them): the view is then the session's alone. */
+static void
+view_fill_all(struct imap_mailbox *mb)
+{
+	size_t i;
+
+	if (mb->lazy == NULL)
+		return;
+	for (i = 0; i < mb->n; i++)
+		(void)view_msg(mb, i);
+	free(mb->lazy);
+	mb->lazy = NULL;
+}
+
+/* The UID of message i without filling it. */
+static uint32_t
+view_uid(const struct imap_mailbox *mb, size_t i)
+{
+	return msg_filled(mb, i) ? mb->msgs[i].pub.uid : mb->vc.rec[i].uid;
 }
 
 static void
@@ -610,7 +681,8 @@ list_note_vsizes(struct imap_mailbox *mb)
 		const struct mb_msg *m = &mb->msgs[i];
 		const struct imap_uid_entry *u;
 
-		if (m->pub.vsize == 0 || (u = imap_uidlist_find(&mb->ul, m->pub.uid)) == NULL)
+		/* A message never filled from the cache was never counted by this session. */
+		if (!msg_filled(mb, i) || m->pub.vsize == 0 || (u = imap_uidlist_find(&mb->ul, m->pub.uid)) == NULL)
 			continue;
 		if (strlen(u->base) == m->base_len && memcmp(u->base, m->name, m->base_len) == 0)
 			mb->ul.v[u - mb->ul.v].vsize = m->pub.vsize;
@@ -776,6 +848,19 @@ move_new_to_cur(struct imap_mailbox *mb, struct mb_msg *m)
 		msg_set_name(m, xstrdup(name), false);  /* ENOENT: another session moved it there */
 }
 
+/* A view made from the list stands for a complete, quiet scan at the list's stamps. */
+static void
+view_as_of_list(struct imap_mailbox *mb)
+{
+	mb->scanned = true;
+	mb->scan_whole = mb->scan_quiet = true;
+	mb->new_m = mb->ul.new_m;
+	mb->new_c = mb->ul.new_c;
+	mb->cur_m = mb->ul.cur_m;
+	mb->cur_c = mb->ul.cur_c;
+	mb->highest = mb->ul.highest_modseq;
+}
+
 /*
  * The first view of a folder from its UID list, without reading new/ and
  * cur/, when they still have the stamps of the complete scan that wrote
@@ -870,14 +955,82 @@ view_from_list(struct imap_mailbox *mb)
 	mb->msgs = msgs;
 	mb->n = count;
 	mb->cap = ul->n + 1;
-	mb->scanned = true;
-	mb->scan_whole = mb->scan_quiet = true;
-	mb->new_m = ul->new_m;
-	mb->new_c = ul->new_c;
-	mb->cur_m = ul->cur_m;
-	mb->cur_c = ul->cur_c;
-	mb->highest = ul->highest_modseq;
+	view_as_of_list(mb);
 	return 1;
+}
+
+/*
+ * The first view of a folder from its list's cache (osd-uidlist.cache,
+ * imap_viewcache.h), under the same conditions as view_from_list, and
+ * without reading the text list: the cache is checked against the list
+ * it was made with (its stat) and mapped; the messages are filled from
+ * it as commands ask for them (view_msg).  The list's header is taken
+ * from it and its entries are read when something needs them
+ * (entries_deferred).  1 when made, 0 when not (no cache, or one not to
+ * be trusted, or the folders changed).
+ */
+static int
+view_from_cache(struct imap_mailbox *mb)
+{
+	struct imap_viewcache *vc = &mb->vc;
+	struct imap_uidlist *ul = &mb->ul;
+	char path[PATH_MAX];
+	struct stat lst, n, c;
+	struct imap_file_id id;
+	time_t now;
+	size_t lo, hi;
+
+	if (path_join(path, sizeof(path), mb->dir, IMAP_UIDLIST_NAME) == -1 || stat(path, &lst) == -1)
+		return 0;
+	imap_file_id_set(&id, &lst);
+	if (imap_viewcache_open(vc, mb->dir, &id) == -1)
+		return 0;
+	/* (A cache without a HIGHESTMODSEQ, of a list without modseqs, is not used: none is written.) */
+	if ((!mb->readonly && (vc->first_recent < vc->next_uid || vc->any_in_new)) || vc->n > MAILBOX_MAX_MESSAGES ||
+	    vc->highest_modseq == 0 ||
+	    fstat(mb->new_fd, &n) == -1 || fstat(mb->cur_fd, &c) == -1)
+		goto no;
+	now = time(NULL);
+	if (!ts_eq(&n.st_mtim, &vc->new_m) || !ts_eq(&n.st_ctim, &vc->new_c) || !ts_eq(&c.st_mtim, &vc->cur_m) ||
+	    !ts_eq(&c.st_ctim, &vc->cur_c) || now - n.st_mtim.tv_sec < DIRTY_SECONDS ||
+	    now - c.st_mtim.tv_sec < DIRTY_SECONDS)
+		goto no;
+	/* The array's pages are touched only by the messages filled. */
+	mb->msgs = xreallocarray(NULL, vc->n + 1, sizeof(*mb->msgs));
+	mb->lazy = xcalloc(vc->n / 64 + 1, sizeof(*mb->lazy));
+	mb->n = vc->n;
+	mb->cap = vc->n + 1;
+	mb->max_uid = vc->n > 0 ? vc->rec[vc->n - 1].uid : 0;
+	if (mb->readonly) {
+		/* Those from first_recent on: the first record at or above it. */
+		for (lo = 0, hi = vc->n; lo < hi;) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (vc->rec[mid].uid < vc->first_recent)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		mb->recent = (uint32_t)(vc->n - lo);
+	}
+	ul->uidvalidity = vc->uidvalidity;
+	ul->next_uid = vc->next_uid;
+	ul->first_recent = vc->first_recent;
+	ul->highest_modseq = vc->highest_modseq;
+	ul->have_modseq = true;
+	ul->source = IMAP_UIDLIST_OSD;
+	ul->id = id;
+	ul->have_stamps = true;
+	ul->new_m = vc->new_m;
+	ul->new_c = vc->new_c;
+	ul->cur_m = vc->cur_m;
+	ul->cur_c = vc->cur_c;
+	ul->entries_deferred = true;
+	view_as_of_list(mb);
+	return 1;
+no:
+	imap_viewcache_close(vc);
+	return 0;
 }
 
 static int
@@ -897,7 +1050,14 @@ do_sync(struct imap_mailbox *mb, bool report_expunges, struct imap_sync_report *
 	if (ku == 1 || mb->kw_added)
 		kw_changed = true;
 	mb->kw_added = false;
-	if (imap_uidlist_refresh(&mb->ul, mb->dir) == -1) {
+	if (!mb->scanned && mb->n == 0 && view_from_cache(mb) == 1) {
+		r->count_changed = true;
+		r->keywords_changed = kw_changed;
+		return 0;
+	}
+	/* A list known from its cache is read only when it changed, or (below) when the folder did. */
+	if ((!mb->ul.entries_deferred || imap_uidlist_unchanged(&mb->ul, mb->dir) != 1) &&
+	    imap_uidlist_refresh(&mb->ul, mb->dir) == -1) {
 		*error_r = "cannot read the UID list";
 		return -1;
 	}
@@ -909,6 +1069,8 @@ do_sync(struct imap_mailbox *mb, bool report_expunges, struct imap_sync_report *
 			return -1;
 		}
 		if (c == 1) {
+			/* A list with stamps and no usable cache (an older osd wrote it): make the cache now. */
+			(void)imap_viewcache_write(&mb->ul, mb->dir);
 			r->count_changed = true;
 			r->keywords_changed = kw_changed;
 			return 0;
@@ -922,12 +1084,18 @@ do_sync(struct imap_mailbox *mb, bool report_expunges, struct imap_sync_report *
 	if (unchanged(mb)) {
 		bool ghosts = false;
 
-		for (i = 0; report_expunges && i < mb->n && !ghosts; i++)
+		/* A view still in the cache has no ghosts: only a scan makes them, after view_fill_all. */
+		for (i = 0; report_expunges && mb->lazy == NULL && i < mb->n && !ghosts; i++)
 			ghosts = mb->msgs[i].pub.expunged;
 		if (!ghosts) {
 			r->keywords_changed = kw_changed;
 			return 0;
 		}
+	}
+	view_fill_all(mb);
+	if (mb->ul.entries_deferred && imap_uidlist_refresh(&mb->ul, mb->dir) == -1) {
+		*error_r = "cannot read the UID list";
+		return -1;
 	}
 	listed_before = mb->ul.next_uid;
 	for (attempt = 0; attempt < 2; attempt++) {
@@ -1164,7 +1332,7 @@ fail:
 void
 imap_mailbox_set_vsize(struct imap_mailbox *mb, uint32_t seq, uint64_t vsize)
 {
-	if (seq == 0 || seq > mb->n || mb->msgs[seq - 1].pub.vsize == vsize)
+	if (seq == 0 || seq > mb->n || view_msg(mb, seq - 1)->pub.vsize == vsize)
 		return;
 	mb->msgs[seq - 1].pub.vsize = vsize;
 	mb->vsize_dirty = true;
@@ -1196,8 +1364,11 @@ imap_mailbox_close(struct imap_mailbox *mb)
 		return;
 	flush_vsizes(mb);
 	for (i = 0; i < mb->n; i++)
-		msg_name_free(&mb->msgs[i]);
+		if (msg_filled(mb, i))
+			msg_name_free(&mb->msgs[i]);
 	free(mb->msgs);
+	free(mb->lazy);
+	imap_viewcache_close(&mb->vc);
 	free(mb->names);
 	free(mb->rep_exp);
 	free(mb->rep_chg);
@@ -1252,8 +1423,8 @@ imap_mailbox_msg(const struct imap_mailbox *mb, uint32_t seq)
 {
 	if (seq == 0 || seq > mb->n)
 		return NULL;
-	/* Filled on first use: the messages are the session's own (mb is const to callers only). */
-	return &msg_need(mb, (struct mb_msg *)&mb->msgs[seq - 1])->pub;
+	/* Filled on first use: from the cache, then its INTERNALDATE and size. */
+	return &msg_need(mb, view_msg(mb, seq - 1))->pub;
 }
 
 uint32_t
@@ -1264,9 +1435,11 @@ imap_mailbox_seq_of_uid(const struct imap_mailbox *mb, uint32_t uid)
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (mb->msgs[mid].pub.uid == uid)
+		uint32_t u = view_uid(mb, mid);
+
+		if (u == uid)
 			return (uint32_t)(mid + 1);
-		if (mb->msgs[mid].pub.uid < uid)
+		if (u < uid)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -1383,7 +1556,7 @@ imap_mailbox_read(struct imap_mailbox *mb, uint32_t seq, struct buf *out)
 		errno = EINVAL;
 		return -1;
 	}
-	m = &mb->msgs[seq - 1];
+	m = view_msg(mb, seq - 1);
 	for (tries = 0;; tries++) {
 		fd = regfile_openat(m->in_new ? mb->new_fd : mb->cur_fd, m->name, O_RDONLY, 0, NULL);
 		if (fd != -1 || errno != ENOENT || tries > 0)
@@ -1413,7 +1586,7 @@ imap_mailbox_set_flags(struct imap_mailbox *mb, uint32_t seq, unsigned flags, ui
 		errno = EROFS;
 		return -1;
 	}
-	m = &mb->msgs[seq - 1];
+	m = view_msg(mb, seq - 1);
 	flags &= IMAP_FLAGS_ALL;
 	for (tries = 0;; tries++) {
 		if (make_name(name, sizeof(name), m->name, m->base_len, flags, keywords, m->name) == -1) {
@@ -1512,6 +1685,7 @@ imap_mailbox_expunge(struct imap_mailbox *mb, const uint32_t *uids, size_t n, co
 		memcpy(set, uids, n * sizeof(*set));
 		qsort(set, n, sizeof(*set), u32_cmp);
 	}
+	view_fill_all(mb);
 	for (i = 0; i < mb->n; i++) {
 		struct mb_msg *m = &mb->msgs[i];
 		int tries;
@@ -1736,7 +1910,7 @@ imap_mailbox_copy(struct imap_mailbox *mb, const uint32_t *seqs, size_t n, const
 			*error_r = "Invalid message number";
 			return -1;
 		}
-		bytes += msg_need(mb, &mb->msgs[seqs[i] - 1])->pub.file_size;
+		bytes += msg_need(mb, view_msg(mb, seqs[i] - 1))->pub.file_size;
 	}
 	if (imap_quota_check(mb->root, bytes, n, &over) == 0 && over) {
 		*error_r = IMAP_QUOTA_TEXT;
@@ -1749,7 +1923,7 @@ imap_mailbox_copy(struct imap_mailbox *mb, const uint32_t *seqs, size_t n, const
 		goto out;
 	names = xcalloc(n + 1, sizeof(*names));
 	for (done = 0; done < n; done++) {
-		struct mb_msg *m = &mb->msgs[seqs[done] - 1];
+		struct mb_msg *m = view_msg(mb, seqs[done] - 1);
 		char base[MSG_NAME_MAX + 1], name[MSG_NAME_MAX + 1];
 		uint32_t kw = 0;
 		unsigned k;

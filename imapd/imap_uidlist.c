@@ -14,6 +14,7 @@
 #include "atomicfile.h"
 #include "decimal.h"
 #include "fdclose.h"
+#include "imap_viewcache.h"
 #include "path.h"
 #include "regfile.h"
 #include "xmalloc.h"
@@ -67,6 +68,7 @@ uidlist_clear(struct imap_uidlist *ul)
 	ul->have_stamps = false;
 	ul->have_modseq = false;
 	ul->highest_modseq = 0;
+	ul->entries_deferred = false;
 	ul->uidvalidity = 0;
 	ul->next_uid = 1;
 	ul->first_recent = 1;
@@ -710,15 +712,15 @@ read_small(const char *dir, const char *name, size_t max, struct buf *b, struct 
 	return r;
 }
 
-static bool
-same_id(const struct imap_file_id *id, const struct stat *st)
+bool
+imap_file_id_same(const struct imap_file_id *id, const struct stat *st)
 {
 	return id->have && id->dev == st->st_dev && id->ino == st->st_ino && id->size == st->st_size &&
 	       id->mtime.tv_sec == st->st_mtim.tv_sec && id->mtime.tv_nsec == st->st_mtim.tv_nsec;
 }
 
-static void
-set_id(struct imap_file_id *id, const struct stat *st)
+void
+imap_file_id_set(struct imap_file_id *id, const struct stat *st)
 {
 	id->have = true;
 	id->dev = st->st_dev;
@@ -739,13 +741,13 @@ imap_uidlist_refresh(struct imap_uidlist *ul, const char *dir)
 	if (path_join(path, sizeof(path), dir, IMAP_UIDLIST_NAME) == -1)
 		return -1;
 	if (stat(path, &st) == 0) {
-		if (same_id(&ul->id, &st))
+		if (imap_file_id_same(&ul->id, &st) && !ul->entries_deferred)
 			return 0;
 		if (read_small(dir, IMAP_UIDLIST_NAME, UIDLIST_FILE_MAX, &b, &st) == 0) {
 			/* The buffer becomes the list's block (buf keeps an octet past the text). */
 			if (b.data == NULL ? imap_uidlist_parse(ul, "", 0) == -1 : parse_block(ul, b.data, b.len) == -1)
 				uidlist_clear(ul);      /* corrupt: made again, with a new UIDVALIDITY */
-			set_id(&ul->id, &st);
+			imap_file_id_set(&ul->id, &st);
 			return 1;
 		}
 		if (errno != ENOENT)
@@ -793,10 +795,25 @@ imap_uidlist_write(struct imap_uidlist *ul, const char *dir)
 		return -1;
 	ul->source = IMAP_UIDLIST_OSD;
 	if (stat(path, &st) == 0)
-		set_id(&ul->id, &st);
+		imap_file_id_set(&ul->id, &st);
 	else
 		ul->id.have = false;
+	/* Best effort: a cache not written, or an old one left, is never trusted for this list (its id differs). */
+	(void)imap_viewcache_write(ul, dir);
 	return 0;
+}
+
+int
+imap_uidlist_unchanged(const struct imap_uidlist *ul, const char *dir)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (path_join(path, sizeof(path), dir, IMAP_UIDLIST_NAME) == -1)
+		return -1;
+	if (stat(path, &st) == -1)
+		return errno == ENOENT ? 0 : -1;
+	return imap_file_id_same(&ul->id, &st) ? 1 : 0;
 }
 
 uint32_t
@@ -1048,12 +1065,12 @@ imap_keywords_refresh(struct imap_keywords *kw, const char *dir)
 	if (path_join(path, sizeof(path), dir, IMAP_KEYWORDS_NAME) == -1)
 		return -1;
 	if (stat(path, &st) == 0) {
-		if (same_id(&kw->id, &st))
+		if (imap_file_id_same(&kw->id, &st))
 			return 0;
 		if (read_small(dir, IMAP_KEYWORDS_NAME, KEYWORDS_FILE_MAX, &b, &st) == 0) {
 			imap_keywords_parse(kw, b.data != NULL ? b.data : "", b.len);
 			buf_free(&b);
-			set_id(&kw->id, &st);
+			imap_file_id_set(&kw->id, &st);
 			return 1;
 		}
 		if (errno != ENOENT)
@@ -1101,6 +1118,6 @@ imap_keywords_write(struct imap_keywords *kw, const char *dir)
 	r = atomicfile_write_commit(&af, b.data != NULL ? b.data : "", b.len, true);
 	buf_free(&b);
 	if (r == 0 && stat(path, &st) == 0)
-		set_id(&kw->id, &st);
+		imap_file_id_set(&kw->id, &st);
 	return r;
 }

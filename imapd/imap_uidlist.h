@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -113,6 +114,12 @@ struct imap_uidlist {
 	 */
 	bool have_modseq;
 	uint64_t highest_modseq;
+	/*
+	 * The header fields and id were taken from the list's view cache
+	 * (imap_viewcache.h) and v is empty: the next imap_uidlist_refresh
+	 * reads the text even when the file is the one of id.
+	 */
+	bool entries_deferred;
 };
 
 void imap_uidlist_init(struct imap_uidlist *ul);
@@ -148,7 +155,22 @@ int imap_uidlist_format(const struct imap_uidlist *ul, struct buf *out);
  */
 int imap_uidlist_refresh(struct imap_uidlist *ul, const char *dir);
 
-/* Replace dir's osd-uidlist with ul (temp + fsync + rename), under the lock. 0 or -1 with errno. */
+/*
+ * Whether dir's osd-uidlist is still the file ul was read from or
+ * written to (device, inode, size, mtime): 1 yes, 0 no (or none), -1
+ * with errno.
+ */
+int imap_uidlist_unchanged(const struct imap_uidlist *ul, const char *dir);
+
+/* Whether st (of an osd-uidlist) is the file id names. */
+bool imap_file_id_same(const struct imap_file_id *id, const struct stat *st);
+void imap_file_id_set(struct imap_file_id *id, const struct stat *st);
+
+/*
+ * Replace dir's osd-uidlist with ul (temp + fsync + rename), under the
+ * lock, and its view cache (osd-uidlist.cache, imap_viewcache.h) with
+ * ul's view, or none when ul has no stamps.  0 or -1 with errno.
+ */
 int imap_uidlist_write(struct imap_uidlist *ul, const char *dir);
 
 /* Free entry e's names (before dropping it from v). */
