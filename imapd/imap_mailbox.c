@@ -1617,8 +1617,9 @@ imap_mailbox_commit_flags(struct imap_mailbox *mb)
 	size_t i;
 	int lock, r = 0;
 
+	/* A message never filled from the cache was never changed by this session. */
 	for (i = 0; i < mb->n && !any; i++)
-		any = mb->msgs[i].flags_dirty;
+		any = msg_filled(mb, i) && mb->msgs[i].flags_dirty;
 	if (!any)
 		return 0;
 	lock = imap_uidlist_lock(mb->dir);
@@ -1633,7 +1634,7 @@ imap_mailbox_commit_flags(struct imap_mailbox *mb)
 		struct imap_uid_entry *u;
 		uint32_t mf, bits;
 
-		if (!m->flags_dirty)
+		if (!msg_filled(mb, i) || !m->flags_dirty)
 			continue;
 		m->flags_dirty = false;
 		u = (struct imap_uid_entry *)imap_uidlist_find(&mb->ul, m->pub.uid);
@@ -1774,6 +1775,8 @@ list_new_files(const char *root, const char *dir, char *const *bases, size_t n, 
 		goto out;
 	if (ul.uidvalidity == 0 && (ul.uidvalidity = imap_uidvalidity_next(root)) == 0)
 		goto out;
+	/* Before the new entries: a list with none yet starts at 1. */
+	imap_uidlist_modseq_start(&ul);
 	for (i = 0; i < n; i++) {
 		struct imap_uid_entry *u;
 		size_t blen = base_len_of(bases[i]);
