@@ -1594,6 +1594,8 @@ list_new_files(const char *root, const char *dir, char *const *bases, size_t n, 
 			goto out;
 		}
 	}
+	/* The files just put into cur/ changed it: the stamps can no longer stand for it (nor a cache be made). */
+	ul.have_stamps = false;
 	if (imap_uidlist_write(&ul, dir) == -1)
 		goto out;
 	*uidvalidity_r = ul.uidvalidity;
