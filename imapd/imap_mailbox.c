@@ -42,6 +42,7 @@ struct mb_msg {
 	bool filled;                    /* pub.internal_date and pub.file_size are set (msg_fill) */
 	bool changed;                   /* flags changed by another, this sync */
 	bool remove;                    /* vanished and to be reported, this sync */
+	bool flags_dirty;               /* flags set by this session, modseq not yet given (commit_flags) */
 };
 
 /* One file found by a scan. */
@@ -51,6 +52,8 @@ struct scan_ent {
 	bool in_new;
 	bool used;                      /* matched to a message of the view */
 	uint32_t uid;                   /* from the UID list, 0 none */
+	size_t li;                      /* its entry in the list: index + 1 (match_uids), 0 none */
+	uint64_t modseq;                /* the list entry's mod-sequence */
 	int64_t sec;                    /* the order for new UIDs: the name's <sec>.M<usec> */
 	long usec;
 };
@@ -91,6 +94,7 @@ struct imap_mailbox {
 	 */
 	bool scan_whole, scan_quiet;
 	bool vsize_dirty;               /* a message's vsize noted, not yet in the list */
+	uint64_t highest;               /* HIGHESTMODSEQ as this view knows it (imap_mailbox_highest_modseq) */
 	uint32_t *rep_exp, *rep_chg;
 	size_t rep_exp_cap, rep_chg_cap;
 };
@@ -122,6 +126,16 @@ parse_letters(const char *p, unsigned *flags_r, uint32_t *kw_r)
 				*kw_r |= 1u << (*p - 'a');
 		}
 	}
+}
+
+/* The flags and keywords as a UID list's mflags (IMAP_MBIT_*, keywords in bits 0-25). */
+static uint32_t
+mbits(unsigned flags, uint32_t kw)
+{
+	return (kw & ((1u << 26) - 1)) | ((flags & IMAP_FLAG_DRAFT) ? IMAP_MBIT_DRAFT : 0) |
+	       ((flags & IMAP_FLAG_FLAGGED) ? IMAP_MBIT_FLAGGED : 0) |
+	       ((flags & IMAP_FLAG_ANSWERED) ? IMAP_MBIT_ANSWERED : 0) |
+	       ((flags & IMAP_FLAG_SEEN) ? IMAP_MBIT_SEEN : 0) | ((flags & IMAP_FLAG_DELETED) ? IMAP_MBIT_DELETED : 0);
 }
 
 /* The flags and keywords of a name's ":2," info (Maildir spec: letters in ASCII order). */
@@ -301,6 +315,7 @@ msg_from_cache(const struct imap_mailbox *mb, struct mb_msg *m, size_t i)
 	memset(m, 0, sizeof(*m));
 	m->pub.uid = r->uid;
 	m->pub.vsize = r->vsize;
+	m->pub.modseq = r->modseq;
 	m->name = name;
 	m->pub.name = name;
 	m->in_names = true;
@@ -525,8 +540,11 @@ match_uids(struct imap_mailbox *mb, struct scan *s, bool **matched_r)
 	bool *matched = xcalloc(mb->ul.n + 1, sizeof(*matched));
 	size_t i;
 
-	for (i = 0; i < s->n; i++)
+	for (i = 0; i < s->n; i++) {
 		s->v[i].uid = 0;
+		s->v[i].li = 0;
+		s->v[i].modseq = 0;
+	}
 	for (i = 0; i < mb->ul.n; i++) {
 		const struct imap_uid_entry *u = &mb->ul.v[i];
 		struct scan_ent *e = scan_find(s, u->base, strlen(u->base));
@@ -534,10 +552,61 @@ match_uids(struct imap_mailbox *mb, struct scan *s, bool **matched_r)
 		/* A base listed twice keeps its first (lowest) UID. */
 		if (e != NULL && e->uid == 0) {
 			e->uid = u->uid;
+			e->li = i + 1;
+			e->modseq = u->modseq;
 			matched[i] = true;
 		}
 	}
 	*matched_r = matched;
+}
+
+/*
+ * Whether the list's modseq of the scanned file e (matched) was given for
+ * the flags its name has now: else they changed since (a STORE not yet
+ * committed, another program's rename) and need a new one (RFC 7162).
+ */
+static bool
+scan_modseq_current(const struct imap_uidlist *ul, const struct scan_ent *e)
+{
+	uint32_t mf;
+
+	return e->li != 0 && imap_uidlist_mflags(&ul->v[e->li - 1], &mf) &&
+	       mf == imap_uidlist_letters_bits(e->name + e->base_len, SIZE_MAX);
+}
+
+/*
+ * Under the lock, after match_uids on the list as read again: the
+ * mod-sequences (RFC 7162).  A list without them gets its start (the
+ * files as they are take it); a file whose flags are not those of its
+ * entry's modseq gets the new modseq *ms (made once: one for all the
+ * changes of this write).  Before entries are dropped or added (li).
+ */
+static void
+list_note_modseqs(struct imap_mailbox *mb, struct scan *s, uint64_t *ms)
+{
+	bool had = mb->ul.have_modseq;
+	size_t i;
+
+	imap_uidlist_modseq_start(&mb->ul);
+	for (i = 0; i < s->n; i++) {
+		struct scan_ent *e = &s->v[i];
+		struct imap_uid_entry *u;
+
+		if (e->li == 0)
+			continue;
+		u = &mb->ul.v[e->li - 1];
+		if (!had) {
+			u->modseq = mb->ul.highest_modseq;
+		} else if (!scan_modseq_current(&mb->ul, e)) {
+			if (*ms == 0)
+				*ms = imap_uidlist_modseq_next(&mb->ul);
+			u->modseq = *ms;
+		} else {
+			continue;
+		}
+		u->mflags = imap_uidlist_letters_bits(e->name + e->base_len, SIZE_MAX);
+		u->mstate = IMAP_MFLAGS_SET;
+	}
 }
 
 static int
@@ -633,8 +702,9 @@ assign_uids(struct imap_mailbox *mb, struct scan *s, uint32_t listed_before, uin
 	    uint32_t *recent_to_r)
 {
 	struct scan_ent **fresh = NULL;
-	bool *matched = NULL;
+	bool *matched = NULL, dropped = false;
 	size_t i, o, nf = 0;
+	uint64_t ms = 0;
 	int lock, r = -1;
 
 	lock = imap_uidlist_lock(mb->dir);
@@ -648,6 +718,7 @@ assign_uids(struct imap_mailbox *mb, struct scan *s, uint32_t listed_before, uin
 			goto out;
 	}
 	match_uids(mb, s, &matched);
+	list_note_modseqs(mb, s, &ms);
 	fresh = xreallocarray(NULL, s->n + 1, sizeof(*fresh));
 	for (i = 0; i < s->n; i++) {
 		struct scan_ent *e = &s->v[i];
@@ -670,15 +741,38 @@ assign_uids(struct imap_mailbox *mb, struct scan *s, uint32_t listed_before, uin
 	for (i = 0, o = 0; i < mb->ul.n; i++) {
 		if (!matched[i] && mb->ul.v[i].uid < listed_before) {
 			imap_uidlist_entry_free(&mb->ul, &mb->ul.v[i]);
+			dropped = true;
 			continue;
 		}
 		mb->ul.v[o++] = mb->ul.v[i];
 	}
 	mb->ul.n = o;
+	/* An expunge raises HIGHESTMODSEQ too (RFC 7162 section 3.1.1). */
+	if (dropped && ms == 0)
+		ms = imap_uidlist_modseq_next(&mb->ul);
 	if (nf > 1)
 		qsort(fresh, nf, sizeof(*fresh), new_order_cmp);
-	for (i = 0; i < nf; i++)
+	for (i = 0; i < nf; i++) {
+		struct imap_uid_entry *u;
+
 		fresh[i]->uid = imap_uidlist_add(&mb->ul, fresh[i]->name, fresh[i]->base_len);
+		if (fresh[i]->uid == 0)
+			continue;
+		/* A new message's modseq: that of its arrival. */
+		if (ms == 0)
+			ms = imap_uidlist_modseq_next(&mb->ul);
+		u = &mb->ul.v[mb->ul.n - 1];
+		u->modseq = ms;
+		u->mflags = imap_uidlist_letters_bits(fresh[i]->name + fresh[i]->base_len, SIZE_MAX);
+		u->mstate = IMAP_MFLAGS_SET;
+	}
+	/* The scan's files with their entries' modseqs, for the view. */
+	for (i = 0; i < s->n; i++) {
+		const struct imap_uid_entry *u = s->v[i].uid != 0 ? imap_uidlist_find(&mb->ul, s->v[i].uid) : NULL;
+
+		s->v[i].li = 0;
+		s->v[i].modseq = u != NULL ? u->modseq : 0;
+	}
 	*recent_from_r = *recent_to_r = 0;
 	if (!mb->readonly) {
 		*recent_from_r = mb->ul.first_recent;
@@ -764,6 +858,7 @@ view_as_of_list(struct imap_mailbox *mb)
 	mb->new_c = mb->ul.new_c;
 	mb->cur_m = mb->ul.cur_m;
 	mb->cur_c = mb->ul.cur_c;
+	mb->highest = mb->ul.highest_modseq;
 }
 
 /*
@@ -785,7 +880,7 @@ view_from_list(struct imap_mailbox *mb)
 	struct mb_msg *msgs;
 	char *q;
 
-	if (ul->source != IMAP_UIDLIST_OSD || !ul->have_stamps || ul->uidvalidity == 0 ||
+	if (ul->source != IMAP_UIDLIST_OSD || !ul->have_stamps || ul->uidvalidity == 0 || !ul->have_modseq ||
 	    (!mb->readonly && ul->first_recent < ul->next_uid))
 		return 0;
 	if (fstat(mb->new_fd, &n) == -1 || fstat(mb->cur_fd, &c) == -1)
@@ -814,6 +909,7 @@ view_from_list(struct imap_mailbox *mb)
 		memset(m, 0, sizeof(*m));
 		m->pub.uid = u->uid;
 		m->pub.vsize = u->vsize;
+		m->pub.modseq = u->modseq;
 		m->base_len = strlen(u->base);
 		m->in_new = u->in_new;
 		total += m->base_len + strlen(u->info) + 1;
@@ -827,6 +923,14 @@ view_from_list(struct imap_mailbox *mb)
 		if (m->pub.recent)
 			mb->recent++;
 		mb->max_uid = m->pub.uid;
+		/* A modseq not given for the file's flags (unknown: a hand-made line): read the folders. */
+		if (u->mstate == IMAP_MFLAGS_UNKNOWN ||
+		    (u->mstate == IMAP_MFLAGS_SET && u->mflags != mbits(m->pub.flags, m->pub.keywords))) {
+			free(msgs);
+			mb->recent = 0;
+			mb->max_uid = 0;
+			return 0;
+		}
 	}
 	/* All the names in one block: one allocation, not one per message. */
 	free(mb->names);
@@ -881,7 +985,9 @@ view_from_cache(struct imap_mailbox *mb)
 	imap_file_id_set(&id, &lst);
 	if (imap_viewcache_open(vc, mb->dir, &id) == -1)
 		return 0;
+	/* (A cache without a HIGHESTMODSEQ, of a list without modseqs, is not used: none is written.) */
 	if ((!mb->readonly && (vc->first_recent < vc->next_uid || vc->any_in_new)) || vc->n > MAILBOX_MAX_MESSAGES ||
+	    vc->highest_modseq == 0 ||
 	    fstat(mb->new_fd, &n) == -1 || fstat(mb->cur_fd, &c) == -1)
 		goto no;
 	now = time(NULL);
@@ -910,6 +1016,8 @@ view_from_cache(struct imap_mailbox *mb)
 	ul->uidvalidity = vc->uidvalidity;
 	ul->next_uid = vc->next_uid;
 	ul->first_recent = vc->first_recent;
+	ul->highest_modseq = vc->highest_modseq;
+	ul->have_modseq = true;
 	ul->source = IMAP_UIDLIST_OSD;
 	ul->id = id;
 	ul->have_stamps = true;
@@ -1016,6 +1124,20 @@ do_sync(struct imap_mailbox *mb, bool report_expunges, struct imap_sync_report *
 	for (i = 0; i < s.n && !need; i++)
 		if (s.v[i].uid == 0)
 			need = true;
+	/*
+	 * RFC 7162: a flag change not yet given a modseq (another program's
+	 * rename, a STORE not committed), a list without modseqs, and an
+	 * expunge (the entry of a file gone) each need one: the list is
+	 * written with it.
+	 */
+	if (!mb->ul.have_modseq)
+		need = true;
+	for (i = 0; i < s.n && !need; i++)
+		if (s.v[i].uid != 0 && !scan_modseq_current(&mb->ul, &s.v[i]))
+			need = true;
+	for (i = 0; i < mb->ul.n && !need; i++)
+		if (!matched[i])
+			need = true;
 	free(matched);
 	if (need && assign_uids(mb, &s, listed_before, &rfrom, &rto) == -1) {
 		scan_free(&s);
@@ -1042,6 +1164,8 @@ do_sync(struct imap_mailbox *mb, bool report_expunges, struct imap_sync_report *
 			continue;
 		}
 		e->used = true;
+		if (e->uid == m->pub.uid && e->modseq != 0)
+			m->pub.modseq = e->modseq;
 		if (strcmp(e->name, m->name) != 0 || e->in_new != m->in_new) {
 			unsigned fl;
 			uint32_t kw;
@@ -1098,6 +1222,7 @@ do_sync(struct imap_mailbox *mb, bool report_expunges, struct imap_sync_report *
 		m = &mb->msgs[mb->n++];
 		memset(m, 0, sizeof(*m));
 		m->pub.uid = add[i]->uid;
+		m->pub.modseq = add[i]->modseq;
 		msg_set_name(m, add[i]->name, add[i]->in_new);
 		add[i]->name = NULL;
 		parse_info(m->name, &m->pub.flags, &m->pub.keywords);
@@ -1121,6 +1246,8 @@ do_sync(struct imap_mailbox *mb, bool report_expunges, struct imap_sync_report *
 	scan_free(&s);
 	if (n_exp > 0 || mb->recent != old_recent)
 		count_changed = true;
+	if (mb->ul.highest_modseq > mb->highest)
+		mb->highest = mb->ul.highest_modseq;
 	r->expunged = mb->rep_exp;
 	r->n_expunged = n_exp;
 	r->changed = mb->rep_chg;
@@ -1271,6 +1398,12 @@ imap_mailbox_uidnext(const struct imap_mailbox *mb)
 {
 	/* Never below what this view has shown (the list may have been replaced meanwhile). */
 	return mb->ul.next_uid > mb->max_uid ? mb->ul.next_uid : mb->max_uid + 1;
+}
+
+uint64_t
+imap_mailbox_highest_modseq(const struct imap_mailbox *mb)
+{
+	return mb->highest > 0 ? mb->highest : 1;
 }
 
 uint32_t
@@ -1469,9 +1602,62 @@ imap_mailbox_set_flags(struct imap_mailbox *mb, uint32_t seq, unsigned flags, ui
 		if (errno != ENOENT || tries > 0 || relocate(mb, m) == -1)
 			return -1;
 	}
+	if (flags != m->pub.flags || keywords != m->pub.keywords)
+		m->flags_dirty = true;
 	m->pub.flags = flags;
 	m->pub.keywords = keywords;
 	return 0;
+}
+
+int
+imap_mailbox_commit_flags(struct imap_mailbox *mb)
+{
+	uint64_t ms = 0;
+	bool any = false;
+	size_t i;
+	int lock, r = 0;
+
+	for (i = 0; i < mb->n && !any; i++)
+		any = mb->msgs[i].flags_dirty;
+	if (!any)
+		return 0;
+	lock = imap_uidlist_lock(mb->dir);
+	if (lock == -1)
+		return -1;
+	if (imap_uidlist_refresh(&mb->ul, mb->dir) == -1) {
+		imap_uidlist_unlock(lock);
+		return -1;
+	}
+	for (i = 0; i < mb->n; i++) {
+		struct mb_msg *m = &mb->msgs[i];
+		struct imap_uid_entry *u;
+		uint32_t mf, bits;
+
+		if (!m->flags_dirty)
+			continue;
+		m->flags_dirty = false;
+		u = (struct imap_uid_entry *)imap_uidlist_find(&mb->ul, m->pub.uid);
+		if (u == NULL || strlen(u->base) != m->base_len || memcmp(u->base, m->name, m->base_len) != 0)
+			continue;       /* not listed (gone meanwhile): nothing to tell */
+		bits = mbits(m->pub.flags, m->pub.keywords);
+		/* Not again for flags already recorded (a sync of this or another session did). */
+		if (!mb->ul.have_modseq || !imap_uidlist_mflags(u, &mf) || mf != bits) {
+			if (ms == 0)
+				ms = imap_uidlist_modseq_next(&mb->ul);
+			u->modseq = ms;
+			u->mflags = bits;
+			u->mstate = IMAP_MFLAGS_SET;
+		}
+		m->pub.modseq = u->modseq;
+	}
+	if (ms != 0) {
+		list_note_vsizes(mb);
+		r = imap_uidlist_write(&mb->ul, mb->dir);
+	}
+	imap_uidlist_unlock(lock);
+	if (mb->ul.highest_modseq > mb->highest)
+		mb->highest = mb->ul.highest_modseq;
+	return r;
 }
 
 static int
@@ -1579,6 +1765,7 @@ list_new_files(const char *root, const char *dir, char *const *bases, size_t n, 
 	       uint32_t *uids_r)
 {
 	struct imap_uidlist ul;
+	uint64_t ms = 0;
 	size_t i;
 	int r = -1;
 
@@ -1588,11 +1775,21 @@ list_new_files(const char *root, const char *dir, char *const *bases, size_t n, 
 	if (ul.uidvalidity == 0 && (ul.uidvalidity = imap_uidvalidity_next(root)) == 0)
 		goto out;
 	for (i = 0; i < n; i++) {
-		uids_r[i] = imap_uidlist_add(&ul, bases[i], base_len_of(bases[i]));
+		struct imap_uid_entry *u;
+		size_t blen = base_len_of(bases[i]);
+
+		uids_r[i] = imap_uidlist_add(&ul, bases[i], blen);
 		if (uids_r[i] == 0) {
 			errno = EFBIG;
 			goto out;
 		}
+		/* One modseq for the messages of one APPEND or COPY (RFC 7162). */
+		if (ms == 0)
+			ms = imap_uidlist_modseq_next(&ul);
+		u = &ul.v[ul.n - 1];
+		u->modseq = ms;
+		u->mflags = imap_uidlist_letters_bits(bases[i] + blen, SIZE_MAX);
+		u->mstate = IMAP_MFLAGS_SET;
 	}
 	/* The files just put into cur/ changed it: the stamps can no longer stand for it (nor a cache be made). */
 	ul.have_stamps = false;

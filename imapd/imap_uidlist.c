@@ -66,6 +66,8 @@ uidlist_clear(struct imap_uidlist *ul)
 	ul->block_len = 0;
 	ul->n = 0;
 	ul->have_stamps = false;
+	ul->have_modseq = false;
+	ul->highest_modseq = 0;
 	ul->entries_deferred = false;
 	ul->uidvalidity = 0;
 	ul->next_uid = 1;
@@ -146,7 +148,8 @@ entry_push(struct imap_uidlist *ul, uint32_t uid, const char *base, size_t len, 
 
 /* An entry whose names stay where they are (in ul's block, NUL-terminated there). */
 static inline void
-entry_push_in_place(struct imap_uidlist *ul, uint32_t uid, char *base, char *info, bool in_new, uint64_t vsize)
+entry_push_in_place(struct imap_uidlist *ul, uint32_t uid, char *base, char *info, bool in_new, uint64_t vsize,
+		    uint64_t modseq, uint8_t mstate, uint32_t mflags)
 {
 	struct imap_uid_entry *e;
 
@@ -160,6 +163,9 @@ entry_push_in_place(struct imap_uidlist *ul, uint32_t uid, char *base, char *inf
 	e->base = base;
 	e->info = info;
 	e->vsize = vsize;
+	e->modseq = modseq;
+	e->mstate = mstate;
+	e->mflags = mflags;
 }
 
 void
@@ -172,6 +178,11 @@ imap_uidlist_set_info(struct imap_uidlist *ul, size_t i, const char *info, bool 
 		return;
 	if (info != NULL && e->info != NULL && e->in_new == in_new && strcmp(info, e->info) == 0)
 		return;
+	/* The flags of the modseq stay those of the old info. */
+	if (e->mstate == IMAP_MFLAGS_INFO) {
+		e->mflags = e->info != NULL ? imap_uidlist_letters_bits(e->info, SIZE_MAX) : 0;
+		e->mstate = IMAP_MFLAGS_SET;
+	}
 	entry_set(e, old, strlen(old), info, info != NULL ? strlen(info) : SIZE_MAX);
 	e->in_new = in_new;
 	if (!in_block(ul, old))
@@ -342,7 +353,9 @@ static char *
 parse_osd_line(struct imap_uidlist *ul, int version, char *p, char *end)
 {
 	char *w, *name, *nend, *next, *info = NULL, *iend = NULL;
-	uint64_t uid = 0, vs, vsize = 0;
+	uint64_t uid = 0, vs, vsize = 0, modseq = 0;
+	uint32_t mflags = 0;
+	uint8_t mstate = IMAP_MFLAGS_UNKNOWN;
 	bool in_new = false;
 	unsigned k;
 
@@ -378,7 +391,11 @@ parse_osd_line(struct imap_uidlist *ul, int version, char *p, char *end)
 	/* Ascending UIDs only: a line out of order is a corrupt one. */
 	if ((ul->n > 0 && uid <= ul->v[ul->n - 1].uid) || ul->n >= IMAP_UIDLIST_MAX)
 		goto skip;
-	/* " n|c<info>": the file as the last complete scan saw it; " W<vsize>". */
+	/*
+	 * " n|c<info>": the file as the last complete scan saw it; " W<vsize>";
+	 * " M<modseq>" and " F<letters>": the message's mod-sequence and the
+	 * flags it was given for (when not those of info).
+	 */
 	while (version == OSD_V2) {
 		while (*p == ' ')
 			p++;
@@ -403,6 +420,24 @@ parse_osd_line(struct imap_uidlist *ul, int version, char *p, char *end)
 				vsize = vs;
 				continue;
 			}
+		} else if (*w == 'M' && modseq == 0) {
+			while ((unsigned char)(*p - '0') < 10)
+				p++;
+			if (p > w + 1 && (*p == ' ' || at_eol(p, end)) &&
+			    decimal_parse(w + 1, (size_t)(p - w - 1), IMAP_MODSEQ_MAX, &vs) == 0 && vs > 0) {
+				modseq = vs;
+				if (mstate == IMAP_MFLAGS_UNKNOWN)
+					mstate = IMAP_MFLAGS_INFO;
+				continue;
+			}
+		} else if (*w == 'F') {
+			while ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z'))
+				p++;
+			if (*p == ' ' || at_eol(p, end)) {
+				mflags = imap_uidlist_letters_bits(w + 1, (size_t)(p - w - 1));
+				mstate = IMAP_MFLAGS_SET;
+				continue;
+			}
 		}
 		/* Not this version's: the entry stands without its file, the list without stamps. */
 		info = NULL;
@@ -414,7 +449,12 @@ parse_osd_line(struct imap_uidlist *ul, int version, char *p, char *end)
 	*nend = '\0';
 	if (info != NULL)
 		*iend = '\0';
-	entry_push_in_place(ul, (uint32_t)uid, name, info, in_new, vsize);
+	/* The flags of a modseq: F's when given, else those of info, else none. */
+	if (modseq == 0)
+		mstate = IMAP_MFLAGS_UNKNOWN;
+	else if (mstate == IMAP_MFLAGS_INFO && info == NULL)
+		mstate = IMAP_MFLAGS_SET;
+	entry_push_in_place(ul, (uint32_t)uid, name, info, in_new, vsize, modseq, mstate, mflags);
 	return next;
 skip:
 	next = memchr(p, '\n', (size_t)(end - p));
@@ -447,8 +487,18 @@ parse_header(struct imap_uidlist *ul, const char *p, const char *end, int *versi
 		ul->source = IMAP_UIDLIST_OSD;
 		if (*version_r == OSD_V2) {
 			struct timespec ts[4];
+			const char *q = p;
+			uint64_t hm;
 			int i;
 
+			/* "M<highestmodseq>" (RFC 7162), then the stamps. */
+			if (next_word(&q, end, &w, &wl) && w[0] == 'M') {
+				p = q;
+				if (wl > 1 && decimal_parse(w + 1, wl - 1, IMAP_MODSEQ_MAX, &hm) == 0) {
+					ul->highest_modseq = hm;
+					ul->have_modseq = true;
+				}
+			}
 			/* The stamps are all there and right, or the list is taken without them. */
 			for (i = 0; i < 4; i++)
 				if (!next_word(&p, end, &w, &wl) || !parse_stamp(w, wl, &ts[i]))
@@ -504,6 +554,7 @@ static int
 parse_block(struct imap_uidlist *ul, char *block, size_t len)
 {
 	char *p = block, *end = block + len, *nl;
+	size_t i;
 	int version;
 
 	uidlist_clear(ul);
@@ -553,6 +604,10 @@ parse_block(struct imap_uidlist *ul, char *block, size_t len)
 		ul->next_uid = ul->v[ul->n - 1].uid + 1;
 	if (ul->first_recent > ul->next_uid)
 		ul->first_recent = ul->next_uid;
+	/* No modseq above the highest: a list that says otherwise has none to trust. */
+	for (i = 0; ul->have_modseq && i < ul->n; i++)
+		if (ul->v[i].modseq > ul->highest_modseq)
+			ul->have_modseq = false;
 	if (version != OSD_V1 && version != OSD_V2)
 		ul->source = version == 1 ? IMAP_UIDLIST_COURIER : IMAP_UIDLIST_DOVECOT;
 	return 0;
@@ -567,6 +622,29 @@ imap_uidlist_parse(struct imap_uidlist *ul, const char *data, size_t len)
 	return parse_block(ul, block, len);
 }
 
+/* " F<letters>": the Maildir letters of IMAP_MBIT_* and keyword bits, in ASCII order. */
+static int
+format_letters(struct buf *out, uint32_t bits)
+{
+	static const struct {
+		char c;
+		uint32_t bit;
+	} sys[] = { { 'D', IMAP_MBIT_DRAFT }, { 'F', IMAP_MBIT_FLAGGED }, { 'R', IMAP_MBIT_ANSWERED },
+		    { 'S', IMAP_MBIT_SEEN }, { 'T', IMAP_MBIT_DELETED } };
+	char text[40];
+	size_t n = 0, i;
+
+	text[n++] = ' ';
+	text[n++] = 'F';
+	for (i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
+		if (bits & sys[i].bit)
+			text[n++] = sys[i].c;
+	for (i = 0; i < 26; i++)
+		if (bits & (1u << i))
+			text[n++] = (char)('a' + i);
+	return buf_append(out, text, n);
+}
+
 int
 imap_uidlist_format(const struct imap_uidlist *ul, struct buf *out)
 {
@@ -574,6 +652,8 @@ imap_uidlist_format(const struct imap_uidlist *ul, struct buf *out)
 
 	if (buf_printf(out, "%s 2 %u %u %u", IMAP_UIDLIST_NAME, ul->uidvalidity, ul->next_uid,
 		       ul->first_recent) == -1)
+		return -1;
+	if (ul->have_modseq && buf_printf(out, " M%llu", (unsigned long long)ul->highest_modseq) == -1)
 		return -1;
 	if (ul->have_stamps &&
 	    buf_printf(out, " %lld.%09ld %lld.%09ld %lld.%09ld %lld.%09ld",
@@ -589,7 +669,14 @@ imap_uidlist_format(const struct imap_uidlist *ul, struct buf *out)
 		if (buf_printf(out, "%u %s", e->uid, e->base) == -1 ||
 		    (e->info != NULL && buf_printf(out, " %c%s", e->in_new ? 'n' : 'c', e->info) == -1) ||
 		    (e->vsize != 0 && buf_printf(out, " W%llu", (unsigned long long)e->vsize) == -1) ||
-		    buf_append_char(out, '\n') == -1)
+		    (e->modseq != 0 && buf_printf(out, " M%llu", (unsigned long long)e->modseq) == -1))
+			return -1;
+		/* The flags of the modseq, when they are not those of info (or none, without info). */
+		if (e->modseq != 0 && e->mstate == IMAP_MFLAGS_SET &&
+		    e->mflags != (e->info == NULL ? 0 : imap_uidlist_letters_bits(e->info, SIZE_MAX)) &&
+		    format_letters(out, e->mflags) == -1)
+			return -1;
+		if (buf_append_char(out, '\n') == -1)
 			return -1;
 	}
 	return 0;
@@ -739,6 +826,74 @@ imap_uidlist_add(struct imap_uidlist *ul, const char *base, size_t len)
 	entry_push(ul, uid, base, len, NULL, SIZE_MAX);
 	ul->next_uid++;
 	return uid;
+}
+
+uint32_t
+imap_uidlist_letters_bits(const char *p, size_t len)
+{
+	uint32_t bits = 0;
+	size_t i;
+
+	/* Skip the ":2," of an info (a name in new/ has none: no flags). */
+	if (len >= 3 && p[0] == ':') {
+		if (p[1] != '2' || p[2] != ',')
+			return 0;
+		p += 3;
+		len -= 3;
+	}
+	for (i = 0; i < len && p[i] != '\0' && p[i] != ','; i++) {
+		switch (p[i]) {
+		case 'D': bits |= IMAP_MBIT_DRAFT; break;
+		case 'F': bits |= IMAP_MBIT_FLAGGED; break;
+		case 'R': bits |= IMAP_MBIT_ANSWERED; break;
+		case 'S': bits |= IMAP_MBIT_SEEN; break;
+		case 'T': bits |= IMAP_MBIT_DELETED; break;
+		default:
+			if (p[i] >= 'a' && p[i] <= 'z')
+				bits |= 1u << (p[i] - 'a');
+		}
+	}
+	return bits;
+}
+
+bool
+imap_uidlist_mflags(const struct imap_uid_entry *e, uint32_t *mflags_r)
+{
+	switch (e->mstate) {
+	case IMAP_MFLAGS_SET:
+		*mflags_r = e->mflags;
+		return true;
+	case IMAP_MFLAGS_INFO:
+		if (e->info == NULL)
+			return false;
+		*mflags_r = imap_uidlist_letters_bits(e->info, SIZE_MAX);
+		return true;
+	default:
+		return false;
+	}
+}
+
+void
+imap_uidlist_modseq_start(struct imap_uidlist *ul)
+{
+	time_t now = time(NULL);
+
+	if (ul->have_modseq)
+		return;
+	/* Never 0: HIGHESTMODSEQ is a positive number (RFC 7162 section 7, mod-sequence-value). */
+	ul->highest_modseq = 1;
+	if (ul->n > 0 && now > 0)
+		ul->highest_modseq = (uint64_t)now << 16;
+	ul->have_modseq = true;
+}
+
+uint64_t
+imap_uidlist_modseq_next(struct imap_uidlist *ul)
+{
+	imap_uidlist_modseq_start(ul);
+	if (ul->highest_modseq < IMAP_MODSEQ_MAX)
+		ul->highest_modseq++;
+	return ul->highest_modseq;
 }
 
 const struct imap_uid_entry *

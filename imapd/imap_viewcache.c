@@ -144,6 +144,7 @@ imap_viewcache_check(const void *data, size_t len, const struct imap_file_id *id
 		/* Ascending UIDs below the next one; the names one after the other, each ending in its NUL. */
 		if (r->uid <= prev || r->uid >= h.next_uid || r->name_off != expect || r->name_len == 0 ||
 		    r->name_len > VC_NAME_MAX || r->in_new > 1 || r->pad0 != 0 || r->pad1 != 0 ||
+		    r->modseq > h.highest_modseq ||
 		    (size_t)r->name_len + 1 > h.names_len - expect || names[expect + r->name_len] != '\0' ||
 		    names[expect] == '.' || names[expect] == ':' || names[expect] == '\0')
 			return -1;
@@ -225,14 +226,18 @@ imap_viewcache_format(const struct imap_uidlist *ul, struct buf *out)
 	size_t i, start = out->len, count = 0, names_len = 0, at;
 	uint64_t zero = 0;
 
-	if (!ul->have_stamps || !ul->id.have || ul->uidvalidity == 0)
+	if (!ul->have_stamps || !ul->id.have || ul->uidvalidity == 0 || !ul->have_modseq)
 		return -1;
 	for (i = 0; i < ul->n; i++) {
 		const struct imap_uid_entry *e = &ul->v[i];
+		uint32_t mf;
 		size_t l;
 
 		if (e->info == NULL)
 			continue;
+		/* Each modseq given for the flags of the name (RFC 7162): else a sync must give one first. */
+		if (!imap_uidlist_mflags(e, &mf) || mf != imap_uidlist_letters_bits(e->info, SIZE_MAX))
+			return -1;
 		l = strlen(e->base) + strlen(e->info);
 		if (l == 0 || l > VC_NAME_MAX)
 			return -1;
@@ -249,6 +254,7 @@ imap_viewcache_format(const struct imap_uidlist *ul, struct buf *out)
 	h.uidvalidity = ul->uidvalidity;
 	h.next_uid = ul->next_uid;
 	h.first_recent = ul->first_recent;
+	h.highest_modseq = ul->highest_modseq;
 	h.names_len = (names_len + 7) / 8 * 8;
 	h.stamps[0] = ul->new_m.tv_sec;
 	h.stamps[1] = ul->new_m.tv_nsec;
@@ -278,6 +284,7 @@ imap_viewcache_format(const struct imap_uidlist *ul, struct buf *out)
 		r.name_len = (uint16_t)(strlen(e->base) + strlen(e->info));
 		r.in_new = e->in_new ? 1 : 0;
 		r.vsize = e->vsize;
+		r.modseq = e->modseq;
 		if (buf_append(out, &r, sizeof(r)) == -1)
 			return -1;
 		at += r.name_len + 1u;
