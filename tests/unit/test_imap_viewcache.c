@@ -23,11 +23,11 @@
 
 /* A version 2 list with stamps: three files seen by its scan (one in new/), one entry without a file. */
 static const char list_text[] =
-	"osd-uidlist 2 77 12 11 100.000000001 100.000000002 200.000000003 200.000000004\n"
-	"3 1700000001.M1P9.h,S=4 c:2,S W6\n"
-	"5 1700000002.M2P9.h,S=4\n"
-	"7 1700000003.M3P9.h,S=6 c:2,FRa\n"
-	"11 1700000004.M4P9.h,S=5 n\n";
+	"osd-uidlist 2 77 12 11 M9 100.000000001 100.000000002 200.000000003 200.000000004\n"
+	"3 1700000001.M1P9.h,S=4 c:2,S W6 M2\n"
+	"5 1700000002.M2P9.h,S=4 M3\n"
+	"7 1700000003.M3P9.h,S=6 c:2,FRa M8\n"
+	"11 1700000004.M4P9.h,S=5 n M9\n";
 
 static void
 make_list(struct imap_uidlist *ul)
@@ -97,7 +97,10 @@ test_imap_viewcache_roundtrip(void **state)
 	assert_int_equal(vc.rec[2].uid, 11);
 	assert_int_equal(vc.rec[2].in_new, 1);
 	assert_string_equal(vc.names + vc.rec[2].name_off, "1700000004.M4P9.h,S=5");
-	assert_int_equal(vc.rec[2].modseq, 0);
+	assert_int_equal(vc.highest_modseq, 9);
+	assert_int_equal(vc.rec[0].modseq, 2);
+	assert_int_equal(vc.rec[1].modseq, 8);
+	assert_int_equal(vc.rec[2].modseq, 9);
 	buf_free(&b);
 	imap_uidlist_free(&ul);
 }
@@ -237,6 +240,7 @@ test_imap_viewcache_bad_structure_refused(void **state)
 	TRY(b.data[HDR + 8] = 0);                               /* an empty name */
 	TRY(b.data[HDR + 10] = 2);                              /* in_new neither 0 nor 1 */
 	TRY(b.data[HDR + 11] = 1);                              /* padding not zero */
+	TRY(b.data[HDR + REC + 24] = 10);                       /* a MODSEQ above HIGHESTMODSEQ */
 	TRY(b.data[names + 3] = '/');                           /* a '/' in a name */
 	TRY(b.data[names + 3] = ' ');                           /* a space */
 	TRY(b.data[names + 3] = '\0');                          /* a NUL inside */
