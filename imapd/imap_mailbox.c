@@ -1617,8 +1617,9 @@ imap_mailbox_commit_flags(struct imap_mailbox *mb)
 	size_t i;
 	int lock, r = 0;
 
+	/* Only a filled message can have been STOREd (imap_mailbox_set_flags fills it first). */
 	for (i = 0; i < mb->n && !any; i++)
-		any = mb->msgs[i].flags_dirty;
+		any = msg_filled(mb, i) && mb->msgs[i].flags_dirty;
 	if (!any)
 		return 0;
 	lock = imap_uidlist_lock(mb->dir);
@@ -1633,7 +1634,7 @@ imap_mailbox_commit_flags(struct imap_mailbox *mb)
 		struct imap_uid_entry *u;
 		uint32_t mf, bits;
 
-		if (!m->flags_dirty)
+		if (!msg_filled(mb, i) || !m->flags_dirty)
 			continue;
 		m->flags_dirty = false;
 		u = (struct imap_uid_entry *)imap_uidlist_find(&mb->ul, m->pub.uid);

@@ -1106,6 +1106,9 @@ test_imap_mailbox_cache_stands_for_unchanged_folders(void **state)
 	assert_int_equal(imap_mailbox_set_flags(mb, 4, IMAP_FLAG_FLAGGED, 0), 0);
 	assert_true(exists(root, "cur", "1700000003.M3P9.h,S=6:2,F"));
 	assert_string_equal(imap_mailbox_msg(mb, 4)->name, "1700000003.M3P9.h,S=6:2,F");
+	/* Its mod-sequence given with only the filled messages looked at. */
+	assert_int_equal(imap_mailbox_commit_flags(mb), 0);
+	assert_true(imap_mailbox_msg(mb, 4)->modseq > imap_mailbox_msg(mb, 1)->modseq);
 	/* A delivery: the folders are read, the view's messages stay as they are. */
 	put(root, "new", "1700000009.M9P9.h,S=5", "nine\n");
 	sync_ok(mb, true, &r);
