@@ -1617,7 +1617,7 @@ imap_mailbox_commit_flags(struct imap_mailbox *mb)
 	size_t i;
 	int lock, r = 0;
 
-	/* A message never filled from the cache was never changed by this session. */
+	/* Only a filled message can have been STOREd (imap_mailbox_set_flags fills it first). */
 	for (i = 0; i < mb->n && !any; i++)
 		any = msg_filled(mb, i) && mb->msgs[i].flags_dirty;
 	if (!any)
@@ -1794,6 +1794,8 @@ list_new_files(const char *root, const char *dir, char *const *bases, size_t n, 
 		u->mflags = imap_uidlist_letters_bits(bases[i] + blen, SIZE_MAX);
 		u->mstate = IMAP_MFLAGS_SET;
 	}
+	/* The files just put into cur/ changed it: the stamps can no longer stand for it (nor a cache be made). */
+	ul.have_stamps = false;
 	if (imap_uidlist_write(&ul, dir) == -1)
 		goto out;
 	*uidvalidity_r = ul.uidvalidity;

@@ -23,6 +23,7 @@
 #include "imap_folders.h"
 #include "imap_mailbox.h"
 #include "imap_uidlist.h"
+#include "imap_viewcache.h"
 #include "path.h"
 #include "testutil.h"
 
@@ -744,14 +745,14 @@ set_mtime(const char *dir, const char *sub, const struct timespec *ts)
 	assert_int_equal(utimensat(AT_FDCWD, p, t, 0), 0);
 }
 
-/* The folder's osd-uidlist as text (into b). */
+/* The folder's file name (osd-uidlist, its cache) whole (into b). */
 static void
-read_list(const char *dir, struct buf *b)
+read_named(const char *dir, const char *name, struct buf *b)
 {
 	char p[PATH_MAX];
 	int fd;
 
-	assert_int_equal(path_join(p, sizeof(p), dir, "osd-uidlist"), 0);
+	assert_int_equal(path_join(p, sizeof(p), dir, name), 0);
 	buf_init(b, 0);
 	fd = open(p, O_RDONLY);
 	assert_true(fd >= 0);
@@ -759,20 +760,34 @@ read_list(const char *dir, struct buf *b)
 	close(fd);
 }
 
-/* Replace the folder's osd-uidlist with text (the way a writer does: rename; new/ and cur/ untouched). */
+/* Replace the folder's file name with len octets of data (the way its writer does: rename; new/ and cur/ untouched). */
 static void
-write_list(const char *dir, const char *text)
+replace_named(const char *dir, const char *name, const void *data, size_t len)
 {
 	char p[PATH_MAX], dst[PATH_MAX];
 	int fd;
 
-	assert_int_equal(path_join(p, sizeof(p), dir, "osd-uidlist.test"), 0);
-	assert_int_equal(path_join(dst, sizeof(dst), dir, "osd-uidlist"), 0);
+	assert_int_equal(path_join(p, sizeof(p), dir, "replace.test"), 0);
+	assert_int_equal(path_join(dst, sizeof(dst), dir, name), 0);
 	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	assert_true(fd >= 0);
-	assert_int_equal(write_all(fd, text, strlen(text)), 0);
+	assert_int_equal(write_all(fd, data, len), 0);
 	close(fd);
 	assert_int_equal(rename(p, dst), 0);
+}
+
+/* The folder's osd-uidlist as text (into b). */
+static void
+read_list(const char *dir, struct buf *b)
+{
+	read_named(dir, IMAP_UIDLIST_NAME, b);
+}
+
+/* Replace the folder's osd-uidlist with text. */
+static void
+write_list(const char *dir, const char *text)
+{
+	replace_named(dir, IMAP_UIDLIST_NAME, text, strlen(text));
 }
 
 /* Words of the list's first line. */
@@ -1022,6 +1037,192 @@ test_imap_mailbox_vsize_kept_in_list(void **state)
 	imap_mailbox_close(mb);
 }
 
+/* The cache's octets (into b). */
+static void
+read_cache(const char *dir, struct buf *b)
+{
+	read_named(dir, IMAP_VIEWCACHE_NAME, b);
+}
+
+/* Replace the cache with len octets of data. */
+static void
+write_cache(const char *dir, const void *data, size_t len)
+{
+	replace_named(dir, IMAP_VIEWCACHE_NAME, data, len);
+}
+
+/*
+ * A tell-tale in the cache only: record i's vsize (at 16 in its 32
+ * octets, after the 192-octet header) set to v, the cache sealed again.
+ */
+static void
+tamper_cache_vsize(const char *dir, size_t i, uint64_t v)
+{
+	struct buf b;
+
+	read_cache(dir, &b);
+	assert_true(b.len >= 192 + 32 * (i + 1));
+	memcpy(b.data + 192 + 32 * i + 16, &v, sizeof(v));
+	imap_viewcache_seal(b.data, b.len);
+	write_cache(dir, b.data, b.len);
+	buf_free(&b);
+}
+
+/*
+ * A folder unchanged since the list was written is opened from the
+ * list's cache, osd-uidlist.cache (a vsize put into the cache alone
+ * shows), messages filled in any order as they are asked for; a STORE,
+ * then a file added, work on such a view as on any other.
+ */
+static void
+test_imap_mailbox_cache_stands_for_unchanged_folders(void **state)
+{
+	const char *root = *state;
+	struct imap_sync_report r;
+	struct imap_mailbox *mb;
+
+	put3(root);
+	put(root, "cur", "1700000000.M0P9.h,S=4:2,S", "zero\n");
+	age_folders(root, 100);
+	mb = open_ok(root, "INBOX", false);
+	imap_mailbox_close(mb);
+	assert_true(exists(root, ".", IMAP_VIEWCACHE_NAME));
+	tamper_cache_vsize(root, 2, 4242);
+	mb = open_ok(root, "INBOX", false);
+	assert_int_equal(imap_mailbox_count(mb), 4);
+	assert_int_equal(imap_mailbox_recent(mb), 0);
+	assert_int_equal(imap_mailbox_uidnext(mb), 5);
+	assert_int_equal(imap_mailbox_seq_of_uid(mb, 3), 3);
+	assert_int_equal(imap_mailbox_seq_of_uid(mb, 9), 0);
+	assert_int_equal(imap_mailbox_msg(mb, 3)->vsize, 4242);
+	assert_int_equal(imap_mailbox_msg(mb, 3)->uid, 3);
+	assert_string_equal(imap_mailbox_msg(mb, 3)->name, "1700000002.M2P9.h,S=4:2,");
+	assert_int_equal(imap_mailbox_msg(mb, 3)->internal_date, 1700000002);
+	assert_int_equal(imap_mailbox_msg(mb, 1)->flags, IMAP_FLAG_SEEN);
+	assert_int_equal(imap_mailbox_msg(mb, 1)->file_size, 4);
+	sync_ok(mb, true, &r);
+	assert_false(r.count_changed);
+	/* A STORE renames the file of a message never filled before. */
+	assert_int_equal(imap_mailbox_set_flags(mb, 4, IMAP_FLAG_FLAGGED, 0), 0);
+	assert_true(exists(root, "cur", "1700000003.M3P9.h,S=6:2,F"));
+	assert_string_equal(imap_mailbox_msg(mb, 4)->name, "1700000003.M3P9.h,S=6:2,F");
+	/* Its mod-sequence given with only the filled messages looked at. */
+	assert_int_equal(imap_mailbox_commit_flags(mb), 0);
+	assert_true(imap_mailbox_msg(mb, 4)->modseq > imap_mailbox_msg(mb, 1)->modseq);
+	/* A delivery: the folders are read, the view's messages stay as they are. */
+	put(root, "new", "1700000009.M9P9.h,S=5", "nine\n");
+	sync_ok(mb, true, &r);
+	assert_true(r.count_changed);
+	assert_int_equal(r.n_expunged, 0);
+	assert_int_equal(imap_mailbox_count(mb), 5);
+	assert_int_equal(imap_mailbox_msg(mb, 5)->uid, 5);
+	assert_true(imap_mailbox_msg(mb, 5)->recent);
+	assert_int_equal(imap_mailbox_msg(mb, 4)->flags, IMAP_FLAG_FLAGGED);
+	assert_string_equal(imap_mailbox_msg(mb, 2)->name, "1700000001.M1P9.h,S=4:2,");
+	assert_int_equal(imap_mailbox_msg(mb, 3)->vsize, 4242);
+	imap_mailbox_close(mb);
+}
+
+/*
+ * A cache that does not check (cut short, garbage) or that belongs to
+ * another version of the list (UIDs changed since) is not used: the view
+ * and its UIDs come from the text list, and a good cache is written.
+ */
+static void
+test_imap_mailbox_cache_corrupt_or_stale_ignored(void **state)
+{
+	const char *root = *state;
+	struct imap_mailbox *mb;
+	struct buf b, text;
+	char *junk;
+	const char *rest;
+	size_t len;
+	int i;
+
+	put3(root);
+	age_folders(root, 100);
+	mb = open_ok(root, "INBOX", false);
+	imap_mailbox_close(mb);
+	tamper_cache_vsize(root, 1, 4242);
+	read_cache(root, &b);
+	len = b.len;
+	/* Cut short at any of these lengths: the text list, no tell-tale, and the cache made again. */
+	for (i = 0; i < 4; i++) {
+		static const size_t cut[] = { 0, 100, 192, 232 };
+
+		write_cache(root, b.data, cut[i]);
+		mb = open_ok(root, "INBOX", false);
+		assert_int_equal(imap_mailbox_count(mb), 3);
+		assert_int_equal(imap_mailbox_msg(mb, 2)->uid, 2);
+		assert_int_equal(imap_mailbox_msg(mb, 2)->vsize, 0);
+		imap_mailbox_close(mb);
+		read_cache(root, &text);
+		assert_int_equal(text.len, len);
+		buf_free(&text);
+	}
+	/* Garbage of the right size. */
+	junk = malloc(len);
+	assert_non_null(junk);
+	memset(junk, 0x5a, len);
+	write_cache(root, junk, len);
+	free(junk);
+	mb = open_ok(root, "INBOX", false);
+	assert_int_equal(imap_mailbox_count(mb), 3);
+	assert_int_equal(imap_mailbox_msg(mb, 3)->uid, 3);
+	imap_mailbox_close(mb);
+	/* The good (tampered) cache back, but the list replaced with other UIDs: the list wins. */
+	write_cache(root, b.data, b.len);
+	read_list(root, &text);
+	rest = text.data;
+	for (i = 0; i < 5; i++)
+		rest = strchr(rest, ' ') + 1;   /* past "osd-uidlist 2 <uv> <next> <recent> " */
+	{
+		char list[2048];
+		const char *nl = strchr(rest, '\n');
+
+		snprintf(list, sizeof(list),
+			 "osd-uidlist 2 77 10 10 %.*s\n7 1700000001.M1P9.h,S=4 c:2,\n8 1700000002.M2P9.h,S=4 c:2,\n"
+			 "9 1700000003.M3P9.h,S=6 c:2,\n", (int)(nl - rest), rest);
+		write_list(root, list);
+	}
+	buf_free(&text);
+	mb = open_ok(root, "INBOX", true);
+	assert_int_equal(imap_mailbox_uidvalidity(mb), 77);
+	assert_int_equal(imap_mailbox_msg(mb, 1)->uid, 7);
+	assert_int_equal(imap_mailbox_msg(mb, 2)->uid, 8);
+	assert_int_equal(imap_mailbox_msg(mb, 2)->vsize, 0);
+	assert_int_equal(imap_mailbox_uidnext(mb), 10);
+	imap_mailbox_close(mb);
+	buf_free(&b);
+}
+
+/* EXAMINE from the cache counts the UIDs nobody claimed as \Recent; SELECT then claims them (from the text list). */
+static void
+test_imap_mailbox_cache_examine_recent(void **state)
+{
+	const char *root = *state;
+	struct imap_mailbox *mb;
+
+	put3(root);
+	age_folders(root, 100);
+	mb = open_ok(root, "INBOX", true);
+	assert_int_equal(imap_mailbox_recent(mb), 3);
+	imap_mailbox_close(mb);
+	tamper_cache_vsize(root, 0, 77);
+	mb = open_ok(root, "INBOX", true);
+	assert_int_equal(imap_mailbox_msg(mb, 1)->vsize, 77);
+	assert_int_equal(imap_mailbox_recent(mb), 3);
+	assert_true(imap_mailbox_msg(mb, 2)->recent);
+	imap_mailbox_close(mb);
+	mb = open_ok(root, "INBOX", false);
+	assert_int_equal(imap_mailbox_recent(mb), 3);
+	imap_mailbox_close(mb);
+	mb = open_ok(root, "INBOX", false);
+	assert_int_equal(imap_mailbox_recent(mb), 0);
+	assert_false(imap_mailbox_msg(mb, 2)->recent);
+	imap_mailbox_close(mb);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1062,6 +1263,12 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_imap_mailbox_reads_list_version_1, setup_root,
 						testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_imap_mailbox_vsize_kept_in_list, setup_root,
+						testutil_teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_imap_mailbox_cache_stands_for_unchanged_folders, setup_root,
+						testutil_teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_imap_mailbox_cache_corrupt_or_stale_ignored, setup_root,
+						testutil_teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_imap_mailbox_cache_examine_recent, setup_root,
 						testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_imap_mailbox_two_processes_disjoint_uids, setup_root,
 						testutil_teardown_tmpdir),
