@@ -833,6 +833,27 @@ tamper_flag(const char *dir, unsigned uid)
 	buf_free(&b);
 }
 
+/*
+ * A list "osd-uidlist 2 77 4 4 <extra><the stamps of new/ and cur/ as
+ * they are now>" with the lines entries: one the folders would stand for.
+ */
+static void
+write_list_stamped(const char *root, const char *extra, const char *entries)
+{
+	char p[PATH_MAX], text[2048];
+	struct stat n, c;
+
+	assert_int_equal(path_join(p, sizeof(p), root, "new"), 0);
+	assert_int_equal(stat(p, &n), 0);
+	assert_int_equal(path_join(p, sizeof(p), root, "cur"), 0);
+	assert_int_equal(stat(p, &c), 0);
+	snprintf(text, sizeof(text), "osd-uidlist 2 77 4 4 %s%lld.%09ld %lld.%09ld %lld.%09ld %lld.%09ld\n%s", extra,
+		 (long long)n.st_mtim.tv_sec, n.st_mtim.tv_nsec, (long long)n.st_ctim.tv_sec, n.st_ctim.tv_nsec,
+		 (long long)c.st_mtim.tv_sec, c.st_mtim.tv_nsec, (long long)c.st_ctim.tv_sec, c.st_ctim.tv_nsec,
+		 entries);
+	write_list(root, text);
+}
+
 static void
 put3(const char *root)
 {
@@ -934,24 +955,18 @@ test_imap_mailbox_list_not_trusted_within_two_seconds(void **state)
 {
 	const char *root = *state;
 	struct imap_mailbox *mb;
-	struct stat n, c;
-	char p[PATH_MAX], text[1024];
+	struct stat c;
+	char p[PATH_MAX];
 
 	put3(root);
 	mb = open_ok(root, "INBOX", false);
 	imap_mailbox_close(mb);
-	assert_int_equal(path_join(p, sizeof(p), root, "new"), 0);
-	assert_int_equal(stat(p, &n), 0);
 	assert_int_equal(path_join(p, sizeof(p), root, "cur"), 0);
 	assert_int_equal(stat(p, &c), 0);
 	assert_true(time(NULL) - c.st_mtim.tv_sec < 2);
-	snprintf(text, sizeof(text),
-		 "osd-uidlist 2 77 4 4 M9 %lld.%09ld %lld.%09ld %lld.%09ld %lld.%09ld\n"
-		 "1 1700000001.M1P9.h,S=4 c:2,F M7\n2 1700000002.M2P9.h,S=4 c:2,F M8\n"
-		 "3 1700000003.M3P9.h,S=6 c:2,F M9\n",
-		 (long long)n.st_mtim.tv_sec, n.st_mtim.tv_nsec, (long long)n.st_ctim.tv_sec, n.st_ctim.tv_nsec,
-		 (long long)c.st_mtim.tv_sec, c.st_mtim.tv_nsec, (long long)c.st_ctim.tv_sec, c.st_ctim.tv_nsec);
-	write_list(root, text);
+	write_list_stamped(root, "M9 ",
+			   "1 1700000001.M1P9.h,S=4 c:2,F M7\n2 1700000002.M2P9.h,S=4 c:2,F M8\n"
+			   "3 1700000003.M3P9.h,S=6 c:2,F M9\n");
 	mb = open_ok(root, "INBOX", true);
 	assert_int_equal(imap_mailbox_uidvalidity(mb), 77);
 	assert_int_equal(imap_mailbox_count(mb), 3);
@@ -959,17 +974,9 @@ test_imap_mailbox_list_not_trusted_within_two_seconds(void **state)
 	imap_mailbox_close(mb);
 	/* The same list once the folders are 2 seconds old: trusted (the tell-tale flag shows). */
 	age_folders(root, 100);
-	assert_int_equal(path_join(p, sizeof(p), root, "new"), 0);
-	assert_int_equal(stat(p, &n), 0);
-	assert_int_equal(path_join(p, sizeof(p), root, "cur"), 0);
-	assert_int_equal(stat(p, &c), 0);
-	snprintf(text, sizeof(text),
-		 "osd-uidlist 2 77 4 4 M9 %lld.%09ld %lld.%09ld %lld.%09ld %lld.%09ld\n"
-		 "1 1700000001.M1P9.h,S=4 c:2,F M7\n2 1700000002.M2P9.h,S=4 c:2,F M8\n"
-		 "3 1700000003.M3P9.h,S=6 c:2,F M9\n",
-		 (long long)n.st_mtim.tv_sec, n.st_mtim.tv_nsec, (long long)n.st_ctim.tv_sec, n.st_ctim.tv_nsec,
-		 (long long)c.st_mtim.tv_sec, c.st_mtim.tv_nsec, (long long)c.st_ctim.tv_sec, c.st_ctim.tv_nsec);
-	write_list(root, text);
+	write_list_stamped(root, "M9 ",
+			   "1 1700000001.M1P9.h,S=4 c:2,F M7\n2 1700000002.M2P9.h,S=4 c:2,F M8\n"
+			   "3 1700000003.M3P9.h,S=6 c:2,F M9\n");
 	mb = open_ok(root, "INBOX", true);
 	assert_int_equal(imap_mailbox_msg(mb, 1)->flags, IMAP_FLAG_FLAGGED);
 	imap_mailbox_close(mb);
@@ -1325,23 +1332,13 @@ test_imap_mailbox_list_without_modseqs_gets_them(void **state)
 {
 	const char *root = *state;
 	struct imap_mailbox *mb;
-	struct stat n, c;
-	char p[PATH_MAX], text[1024];
 	uint64_t h;
 
 	put3(root);
 	age_folders(root, 100);
-	assert_int_equal(path_join(p, sizeof(p), root, "new"), 0);
-	assert_int_equal(stat(p, &n), 0);
-	assert_int_equal(path_join(p, sizeof(p), root, "cur"), 0);
-	assert_int_equal(stat(p, &c), 0);
 	/* Stamps that match and a tell-tale flag: used, were it not for the missing modseqs. */
-	snprintf(text, sizeof(text),
-		 "osd-uidlist 2 77 4 4 %lld.%09ld %lld.%09ld %lld.%09ld %lld.%09ld\n"
-		 "1 1700000001.M1P9.h,S=4 c:2,F\n2 1700000002.M2P9.h,S=4 c:2,\n3 1700000003.M3P9.h,S=6 c:2,\n",
-		 (long long)n.st_mtim.tv_sec, n.st_mtim.tv_nsec, (long long)n.st_ctim.tv_sec, n.st_ctim.tv_nsec,
-		 (long long)c.st_mtim.tv_sec, c.st_mtim.tv_nsec, (long long)c.st_ctim.tv_sec, c.st_ctim.tv_nsec);
-	write_list(root, text);
+	write_list_stamped(root, "",
+			   "1 1700000001.M1P9.h,S=4 c:2,F\n2 1700000002.M2P9.h,S=4 c:2,\n3 1700000003.M3P9.h,S=6 c:2,\n");
 	mb = open_ok(root, "INBOX", false);
 	assert_int_equal(imap_mailbox_uidvalidity(mb), 77);
 	assert_int_equal(imap_mailbox_msg(mb, 1)->flags, 0);    /* the folders were read */
