@@ -74,8 +74,21 @@ imap_cmd_select(struct imap_session *s, const char *tag, const struct imap_arg *
 	const char *name, *error = NULL, *code = NULL;
 	uint32_t count, unseen = 0;
 	unsigned act = 0;
+	bool condstore = false;
 
 	(void)uid;
+	/* select = "SELECT" SP mailbox [SP "(" select-param *(SP select-param) ")"] (RFC 4466, RFC 7162 section 3.1.8). */
+	if (n == 2 && args[1].type == IMAP_ARG_LIST) {
+		for (size_t i = 0; i < args[1].count; i++) {
+			const struct imap_arg *p = &args[1].list[i];
+
+			if (p->type != IMAP_ARG_ATOM || p->len != 9 || strncasecmp(p->str, "CONDSTORE", 9) != 0)
+				return imap_reply_tagged(s, out, tag, "BAD", NULL, "Unknown %s parameter.",
+							 examine ? "EXAMINE" : "SELECT");
+			condstore = true;
+		}
+		n = 1;
+	}
 	if ((name = one_name(s, tag, args, n, out, &act)) == NULL)
 		return act;
 	/* RFC 3501 section 6.3.1: the selected mailbox is closed first, even if this SELECT fails; RFC 7162 section 3.2.11 CLOSED. */
@@ -86,6 +99,9 @@ imap_cmd_select(struct imap_session *s, const char *tag, const struct imap_arg *
 	if (imap_mailbox_open(s->root, name, examine, &mb, &error, &code) == -1)
 		return imap_cmd_mailbox_error(s, out, tag, name, error, code);
 	imap_session_select(s, mb, name, examine || imap_mailbox_readonly(mb));
+	/* A CONDSTORE enabling command (RFC 7162 section 3.1); HIGHESTMODSEQ is told below anyway. */
+	if (condstore)
+		s->enabled |= IMAP_EXT_CONDSTORE;
 	/* The order Dovecot answers in: FLAGS, PERMANENTFLAGS, EXISTS, RECENT, UNSEEN, UIDVALIDITY, UIDNEXT. */
 	imap_write_flags_lines(s, out);
 	count = imap_mailbox_count(mb);
@@ -103,6 +119,9 @@ imap_cmd_select(struct imap_session *s, const char *tag, const struct imap_arg *
 		imap_reply_untagged(out, "OK [UNSEEN %u] First unseen.", (unsigned)unseen);
 	imap_reply_untagged(out, "OK [UIDVALIDITY %u] UIDs valid", (unsigned)imap_mailbox_uidvalidity(mb));
 	imap_reply_untagged(out, "OK [UIDNEXT %u] Predicted next UID", (unsigned)imap_mailbox_uidnext(mb));
+	/* RFC 7162 section 3.1.2.1: on every SELECT/EXAMINE of a folder whose modseqs persist (all of osd's). */
+	imap_reply_untagged(out, "OK [HIGHESTMODSEQ %llu] Highest",
+			    (unsigned long long)imap_mailbox_highest_modseq(mb));
 	return imap_reply_tagged(s, out, tag, "OK", s->readonly ? "READ-ONLY" : "READ-WRITE", "%s completed.",
 				 examine ? "Examine" : "Select");
 }
@@ -247,6 +266,9 @@ imap_cmd_status(struct imap_session *s, const char *tag, const struct imap_arg *
 		return imap_reply_tagged(s, out, tag, "BAD", NULL, "Invalid arguments.");
 	if (imap_status_items_parse(&args[1], &items, &error) == -1)
 		return imap_reply_tagged(s, out, tag, "BAD", NULL, "%s", error);
+	/* RFC 7162 section 3.1: STATUS (HIGHESTMODSEQ) is a CONDSTORE enabling command. */
+	if (items & IMAP_STATUS_HIGHESTMODSEQ)
+		imap_condstore_enable(s, out);
 	if (imap_folder_status(s->root, name, &st, &error, &code) == -1)
 		return imap_cmd_mailbox_error(s, out, tag, name, error, code);
 	imap_status_write(out, name, items, &st);

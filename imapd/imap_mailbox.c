@@ -1775,6 +1775,8 @@ list_new_files(const char *root, const char *dir, char *const *bases, size_t n, 
 		goto out;
 	if (ul.uidvalidity == 0 && (ul.uidvalidity = imap_uidvalidity_next(root)) == 0)
 		goto out;
+	/* Before the new entries: a list with none yet starts at 1. */
+	imap_uidlist_modseq_start(&ul);
 	for (i = 0; i < n; i++) {
 		struct imap_uid_entry *u;
 		size_t blen = base_len_of(bases[i]);

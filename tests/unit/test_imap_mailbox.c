@@ -833,6 +833,27 @@ tamper_flag(const char *dir, unsigned uid)
 	buf_free(&b);
 }
 
+/*
+ * A list "osd-uidlist 2 77 4 4 <extra><the stamps of new/ and cur/ as
+ * they are now>" with the lines entries: one the folders would stand for.
+ */
+static void
+write_list_stamped(const char *root, const char *extra, const char *entries)
+{
+	char p[PATH_MAX], text[2048];
+	struct stat n, c;
+
+	assert_int_equal(path_join(p, sizeof(p), root, "new"), 0);
+	assert_int_equal(stat(p, &n), 0);
+	assert_int_equal(path_join(p, sizeof(p), root, "cur"), 0);
+	assert_int_equal(stat(p, &c), 0);
+	snprintf(text, sizeof(text), "osd-uidlist 2 77 4 4 %s%lld.%09ld %lld.%09ld %lld.%09ld %lld.%09ld\n%s", extra,
+		 (long long)n.st_mtim.tv_sec, n.st_mtim.tv_nsec, (long long)n.st_ctim.tv_sec, n.st_ctim.tv_nsec,
+		 (long long)c.st_mtim.tv_sec, c.st_mtim.tv_nsec, (long long)c.st_ctim.tv_sec, c.st_ctim.tv_nsec,
+		 entries);
+	write_list(root, text);
+}
+
 static void
 put3(const char *root)
 {
@@ -934,24 +955,18 @@ test_imap_mailbox_list_not_trusted_within_two_seconds(void **state)
 {
 	const char *root = *state;
 	struct imap_mailbox *mb;
-	struct stat n, c;
-	char p[PATH_MAX], text[1024];
+	struct stat c;
+	char p[PATH_MAX];
 
 	put3(root);
 	mb = open_ok(root, "INBOX", false);
 	imap_mailbox_close(mb);
-	assert_int_equal(path_join(p, sizeof(p), root, "new"), 0);
-	assert_int_equal(stat(p, &n), 0);
 	assert_int_equal(path_join(p, sizeof(p), root, "cur"), 0);
 	assert_int_equal(stat(p, &c), 0);
 	assert_true(time(NULL) - c.st_mtim.tv_sec < 2);
-	snprintf(text, sizeof(text),
-		 "osd-uidlist 2 77 4 4 M9 %lld.%09ld %lld.%09ld %lld.%09ld %lld.%09ld\n"
-		 "1 1700000001.M1P9.h,S=4 c:2,F M7\n2 1700000002.M2P9.h,S=4 c:2,F M8\n"
-		 "3 1700000003.M3P9.h,S=6 c:2,F M9\n",
-		 (long long)n.st_mtim.tv_sec, n.st_mtim.tv_nsec, (long long)n.st_ctim.tv_sec, n.st_ctim.tv_nsec,
-		 (long long)c.st_mtim.tv_sec, c.st_mtim.tv_nsec, (long long)c.st_ctim.tv_sec, c.st_ctim.tv_nsec);
-	write_list(root, text);
+	write_list_stamped(root, "M9 ",
+			   "1 1700000001.M1P9.h,S=4 c:2,F M7\n2 1700000002.M2P9.h,S=4 c:2,F M8\n"
+			   "3 1700000003.M3P9.h,S=6 c:2,F M9\n");
 	mb = open_ok(root, "INBOX", true);
 	assert_int_equal(imap_mailbox_uidvalidity(mb), 77);
 	assert_int_equal(imap_mailbox_count(mb), 3);
@@ -959,17 +974,9 @@ test_imap_mailbox_list_not_trusted_within_two_seconds(void **state)
 	imap_mailbox_close(mb);
 	/* The same list once the folders are 2 seconds old: trusted (the tell-tale flag shows). */
 	age_folders(root, 100);
-	assert_int_equal(path_join(p, sizeof(p), root, "new"), 0);
-	assert_int_equal(stat(p, &n), 0);
-	assert_int_equal(path_join(p, sizeof(p), root, "cur"), 0);
-	assert_int_equal(stat(p, &c), 0);
-	snprintf(text, sizeof(text),
-		 "osd-uidlist 2 77 4 4 M9 %lld.%09ld %lld.%09ld %lld.%09ld %lld.%09ld\n"
-		 "1 1700000001.M1P9.h,S=4 c:2,F M7\n2 1700000002.M2P9.h,S=4 c:2,F M8\n"
-		 "3 1700000003.M3P9.h,S=6 c:2,F M9\n",
-		 (long long)n.st_mtim.tv_sec, n.st_mtim.tv_nsec, (long long)n.st_ctim.tv_sec, n.st_ctim.tv_nsec,
-		 (long long)c.st_mtim.tv_sec, c.st_mtim.tv_nsec, (long long)c.st_ctim.tv_sec, c.st_ctim.tv_nsec);
-	write_list(root, text);
+	write_list_stamped(root, "M9 ",
+			   "1 1700000001.M1P9.h,S=4 c:2,F M7\n2 1700000002.M2P9.h,S=4 c:2,F M8\n"
+			   "3 1700000003.M3P9.h,S=6 c:2,F M9\n");
 	mb = open_ok(root, "INBOX", true);
 	assert_int_equal(imap_mailbox_msg(mb, 1)->flags, IMAP_FLAG_FLAGGED);
 	imap_mailbox_close(mb);
@@ -1223,6 +1230,125 @@ test_imap_mailbox_cache_examine_recent(void **state)
 	imap_mailbox_close(mb);
 }
 
+/* The "M<n>" word of line uid in the list (0: none). */
+static uint64_t
+list_modseq(const char *root, unsigned uid)
+{
+	char line[32];
+	const char *at, *m;
+	uint64_t v = 0;
+	struct buf b;
+
+	read_list(root, &b);
+	snprintf(line, sizeof(line), "\n%u ", uid);
+	at = strstr(b.data, line);
+	if (at != NULL && (m = strstr(at + 1, " M")) != NULL && m < strchr(at + 1, '\n'))
+		v = strtoull(m + 2, NULL, 10);
+	buf_free(&b);
+	return v;
+}
+
+/*
+ * RFC 7162: every flag change gets a modseq above all before it, kept in
+ * the list across sessions: a STORE (committed), a rename behind osd's
+ * back (given by the next sync, of any session), an expunge (raises
+ * HIGHESTMODSEQ), a new message.
+ */
+static void
+test_imap_mailbox_modseqs_persist_and_rise(void **state)
+{
+	const char *root = *state;
+	struct imap_sync_report r;
+	struct imap_mailbox *a, *b;
+	char from[PATH_MAX], to[PATH_MAX];
+	uint64_t h0, h1, h2, h3;
+
+	deliver5(root);
+	a = open_ok(root, "INBOX", false);
+	/* A new folder starts at 1; the messages that came get one above it. */
+	h0 = imap_mailbox_highest_modseq(a);
+	assert_int_equal(h0, 2);
+	assert_int_equal(imap_mailbox_msg(a, 1)->modseq, 2);
+	assert_int_equal(imap_mailbox_msg(a, 5)->modseq, 2);
+	/* A STORE: one new modseq for its changes, in the list at once. */
+	assert_int_equal(imap_mailbox_set_flags(a, 2, IMAP_FLAG_SEEN, 0), 0);
+	assert_int_equal(imap_mailbox_set_flags(a, 3, IMAP_FLAG_SEEN, 0), 0);
+	assert_int_equal(imap_mailbox_commit_flags(a), 0);
+	h1 = imap_mailbox_highest_modseq(a);
+	assert_true(h1 > h0);
+	assert_int_equal(imap_mailbox_msg(a, 2)->modseq, h1);
+	assert_int_equal(imap_mailbox_msg(a, 3)->modseq, h1);
+	assert_int_equal(imap_mailbox_msg(a, 1)->modseq, h0);
+	assert_int_equal(list_modseq(root, 2), h1);
+	/* Another session sees the change with that modseq. */
+	b = open_ok(root, "INBOX", false);
+	assert_int_equal(imap_mailbox_msg(b, 2)->modseq, h1);
+	assert_int_equal(imap_mailbox_highest_modseq(b), h1);
+	/* Renamed behind osd's back: the next sync gives it a new modseq, and the list keeps it. */
+	assert_int_equal(path_fmt(from, sizeof(from), "%s/cur/1700000004.M4P9.h,S=5:2,", root), 0);
+	assert_int_equal(path_fmt(to, sizeof(to), "%s/cur/1700000004.M4P9.h,S=5:2,F", root), 0);
+	assert_int_equal(rename(from, to), 0);
+	sync_ok(b, true, &r);
+	assert_int_equal(r.n_changed, 1);
+	h2 = imap_mailbox_highest_modseq(b);
+	assert_true(h2 > h1);
+	assert_int_equal(imap_mailbox_msg(b, 4)->modseq, h2);
+	assert_int_equal(list_modseq(root, 4), h2);
+	/* The first session learns it with the same modseq (not another one). */
+	sync_ok(a, true, &r);
+	assert_int_equal(r.n_changed, 1);
+	assert_int_equal(r.changed[0], 4);
+	assert_int_equal(imap_mailbox_msg(a, 4)->modseq, h2);
+	assert_int_equal(imap_mailbox_highest_modseq(a), h2);
+	imap_mailbox_close(b);
+	/* Removed behind its back: HIGHESTMODSEQ rises. */
+	assert_int_equal(path_fmt(from, sizeof(from), "%s/cur/1700000005.M5P9.h,S=5:2,", root), 0);
+	assert_int_equal(unlink(from), 0);
+	sync_ok(a, true, &r);
+	assert_int_equal(r.n_expunged, 1);
+	h3 = imap_mailbox_highest_modseq(a);
+	assert_true(h3 > h2);
+	imap_mailbox_close(a);
+	/* After a restart (a new session, from the list): the same modseqs. */
+	a = open_ok(root, "INBOX", true);
+	assert_int_equal(imap_mailbox_highest_modseq(a), h3);
+	assert_int_equal(imap_mailbox_msg(a, 2)->modseq, h1);
+	assert_int_equal(imap_mailbox_msg(a, 4)->modseq, h2);
+	assert_int_equal(imap_mailbox_msg(a, 1)->modseq, h0);
+	imap_mailbox_close(a);
+	/* And from the list alone (folders unchanged for 2 s: no readdir). */
+	age_folders(root, 100);
+	a = open_ok(root, "INBOX", false);
+	imap_mailbox_close(a);
+	a = open_ok(root, "INBOX", false);
+	assert_int_equal(imap_mailbox_highest_modseq(a), h3);
+	assert_int_equal(imap_mailbox_msg(a, 4)->modseq, h2);
+	imap_mailbox_close(a);
+}
+
+/* A list written by an older osd (no modseqs) is read by scanning, and gets modseqs above any of its past. */
+static void
+test_imap_mailbox_list_without_modseqs_gets_them(void **state)
+{
+	const char *root = *state;
+	struct imap_mailbox *mb;
+	uint64_t h;
+
+	put3(root);
+	age_folders(root, 100);
+	/* Stamps that match and a tell-tale flag: used, were it not for the missing modseqs. */
+	write_list_stamped(root, "",
+			   "1 1700000001.M1P9.h,S=4 c:2,F\n2 1700000002.M2P9.h,S=4 c:2,\n3 1700000003.M3P9.h,S=6 c:2,\n");
+	mb = open_ok(root, "INBOX", false);
+	assert_int_equal(imap_mailbox_uidvalidity(mb), 77);
+	assert_int_equal(imap_mailbox_msg(mb, 1)->flags, 0);    /* the folders were read */
+	h = imap_mailbox_highest_modseq(mb);
+	assert_true(h >= (uint64_t)1700000000 << 16);
+	assert_int_equal(imap_mailbox_msg(mb, 3)->modseq, h);
+	imap_mailbox_close(mb);
+	assert_int_equal(list_modseq(root, 3), h);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1261,6 +1387,10 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_imap_mailbox_list_not_trusted_within_two_seconds, setup_root,
 						testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_imap_mailbox_reads_list_version_1, setup_root,
+						testutil_teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_imap_mailbox_modseqs_persist_and_rise, setup_root,
+						testutil_teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_imap_mailbox_list_without_modseqs_gets_them, setup_root,
 						testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_imap_mailbox_vsize_kept_in_list, setup_root,
 						testutil_teardown_tmpdir),
