@@ -167,6 +167,36 @@ imap_cmd_delete(struct imap_session *s, const char *tag, const struct imap_arg *
 	return imap_reply_tagged(s, out, tag, "OK", NULL, "Delete completed.");
 }
 
+/*
+ * After RENAME from to: when the selected folder was from or under it, it
+ * goes on under its new name (its view, UIDs and UIDVALIDITY kept, as the
+ * folder keeps its list).  RENAME INBOX leaves INBOX where it is (empty).
+ */
+static void
+follow_rename(struct imap_session *s, const char *from, const char *to)
+{
+	size_t fl = strlen(from), tl = strlen(to);
+	char *name;
+
+	/* The names as imap_folder_rename took them: a trailing '.' dropped. */
+	if (fl > 0 && from[fl - 1] == IMAP_LIST_SEP)
+		fl--;
+	if (tl > 0 && to[tl - 1] == IMAP_LIST_SEP)
+		tl--;
+	if (s->mb == NULL || s->mb_name == NULL || strcasecmp(s->mb_name, "INBOX") == 0 ||
+	    strncmp(s->mb_name, from, fl) != 0 || (s->mb_name[fl] != '\0' && s->mb_name[fl] != IMAP_LIST_SEP))
+		return;
+	name = xmalloc(tl + strlen(s->mb_name + fl) + 1);
+	memcpy(name, to, tl);
+	memcpy(name + tl, s->mb_name + fl, strlen(s->mb_name + fl) + 1);
+	if (imap_mailbox_moved(s->mb, name) == 0) {
+		free(s->mb_name);
+		s->mb_name = name;
+	} else {
+		free(name);
+	}
+}
+
 unsigned
 imap_cmd_rename(struct imap_session *s, const char *tag, const struct imap_arg *args, size_t n,
 		bool uid, struct buf *out)
@@ -179,6 +209,7 @@ imap_cmd_rename(struct imap_session *s, const char *tag, const struct imap_arg *
 		return imap_reply_tagged(s, out, tag, "BAD", NULL, "Invalid arguments.");
 	if (imap_folder_rename(s->root, from, to, &error, &code) == -1)
 		return imap_cmd_mailbox_error(s, out, tag, from, error, code);
+	follow_rename(s, from, to);
 	return imap_reply_tagged(s, out, tag, "OK", NULL, "Rename completed.");
 }
 

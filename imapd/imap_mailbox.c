@@ -1329,6 +1329,17 @@ fail:
 	return -1;
 }
 
+int
+imap_mailbox_moved(struct imap_mailbox *mb, const char *name)
+{
+	char dir[PATH_MAX];
+
+	if (imap_folder_dir(mb->root, name, dir, sizeof(dir)) == -1)
+		return -1;
+	memcpy(mb->dir, dir, sizeof(dir));
+	return 0;
+}
+
 void
 imap_mailbox_set_vsize(struct imap_mailbox *mb, uint32_t seq, uint64_t vsize)
 {

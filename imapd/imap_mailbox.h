@@ -61,6 +61,14 @@ int imap_mailbox_open(const char *root, const char *name, bool readonly,
 		      struct imap_mailbox **mb_r, const char **error_r, const char **code_r);
 void imap_mailbox_close(struct imap_mailbox *mb);
 
+/*
+ * The open folder was renamed (RENAME of it, or of a parent) and is now
+ * name: its UID list, lock and keywords are looked for there from now on
+ * (the descriptors of new/ and cur/ followed the directory already).  0,
+ * or -1 when name is not a folder name.
+ */
+int imap_mailbox_moved(struct imap_mailbox *mb, const char *name);
+
 bool imap_mailbox_readonly(const struct imap_mailbox *mb);
 uint32_t imap_mailbox_uidvalidity(const struct imap_mailbox *mb);
 uint32_t imap_mailbox_uidnext(const struct imap_mailbox *mb);
