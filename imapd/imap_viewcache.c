@@ -48,56 +48,78 @@ _Static_assert(sizeof(struct imap_viewcache_rec) == 32, "cache record layout");
 static uint64_t
 vc_sum(const unsigned char *p, size_t len, size_t skip)
 {
-	uint64_t a = 0x9e3779b97f4a7c15u, b = 0;
+	/* Four lanes (the words of each 32 octets), independent of each other, so that they run side by side. */
+	uint64_t a[4], b[4] = { 0, 0, 0, 0 }, r = 0;
 	size_t i;
+	int k;
 
-	for (i = 0; i < len; i += 8) {
+	for (k = 0; k < 4; k++)
+		a[k] = 0x9e3779b97f4a7c15u;
+	for (i = 0; i + 32 <= len; i += 32) {
+		uint64_t w[4];
+
+		memcpy(w, p + i, sizeof(w));
+		if (skip - i < 32)
+			w[(skip - i) / 8] = 0;
+		for (k = 0; k < 4; k++) {
+			a[k] += w[k];
+			b[k] += a[k];
+		}
+	}
+	for (k = 0; i < len; i += 8, k++) {
 		uint64_t w;
 
 		memcpy(&w, p + i, sizeof(w));
 		if (i == skip)
 			w = 0;
-		a += w;
-		b += a;
+		a[k] += w;
+		b[k] += a[k];
 	}
-	return a ^ ((b << 32) | (b >> 32));
+	for (k = 0; k < 4; k++)
+		r = (r << 13 | r >> 51) ^ a[k] ^ ((b[k] << 32) | (b[k] >> 32));
+	return r;
 }
 
-/* Whether any octet of x is below 0x21 (NUL included), above 0x7e, or '/': maybe (the exact check follows). */
-static inline bool
-word_suspect(uint64_t x)
+/*
+ * The octets of x (as high bits, 0x80 per octet) that are NUL, and those
+ * that may not be in a name: below 0x21 but not NUL, above 0x7e, or '/'.
+ * Exact per octet (no carry crosses an octet: each sum stays below 0x100).
+ */
+static inline void
+word_classes(uint64_t x, uint64_t *nul_r, uint64_t *bad_r)
 {
-	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
-	uint64_t sl = x ^ (ones * '/');
+	const uint64_t low7 = 0x7f7f7f7f7f7f7f7fu, high = 0x8080808080808080u, ones = 0x0101010101010101u;
+	uint64_t l = x & low7, sl = (x ^ (ones * '/')) & low7;
+	uint64_t nonzero = ((l + low7) | x) & high;
+	uint64_t ge21 = (l + ones * (0x80 - 0x21)) & high;          /* of the low 7 bits */
+	uint64_t is7f = (l + ones) & high;                          /* low 7 bits all set */
+	uint64_t notslash = ((sl + low7) | (x ^ (ones * '/'))) & high;
 
-	return (((x - ones * 0x21) | x | (x + ones * 0x01)) & high) != 0 || (((sl - ones) & ~sl) & high) != 0;
+	*nul_r = ~nonzero & high;
+	*bad_r = ((~ge21 & ~x & high) & nonzero) | (x & high) | is7f | (~notslash & high);
 }
 
 /*
  * The names area: every octet printable, not '/', or a NUL; the number of
- * NULs in [0, end) to *nuls_r.  false on a bad octet.
+ * NULs to *nuls_r.  false on a bad octet.  Eight octets at a time.
  */
 static bool
 names_ok(const unsigned char *p, size_t len, size_t *nuls_r)
 {
+	uint64_t bad = 0;
 	size_t i, nuls = 0;
 
 	for (i = 0; i < len; i += 8) {
-		uint64_t x;
-		size_t k;
+		uint64_t x, nul, b;
 
 		memcpy(&x, p + i, sizeof(x));
-		if (!word_suspect(x))
-			continue;
-		for (k = i; k < i + 8; k++) {
-			if (p[k] == '\0')
-				nuls++;
-			else if (p[k] < 0x21 || p[k] > 0x7e || p[k] == '/')
-				return false;
-		}
+		word_classes(x, &nul, &b);
+		bad |= b;
+		/* One per NUL octet, summed into the top octet (no popcount instruction assumed). */
+		nuls += (size_t)(((nul >> 7) * 0x0101010101010101u) >> 56);
 	}
 	*nuls_r = nuls;
-	return true;
+	return bad == 0;
 }
 
 int
