@@ -729,6 +729,24 @@ imap_file_id_set(struct imap_file_id *id, const struct stat *st)
 	id->mtime = st->st_mtim;
 }
 
+/*
+ * Whether a courierimapuiddb text has Courier's header "1 <uidvalidity>
+ * <nextuid>" (leading blanks allowed, as its sscanf does).  Courier-IMAP
+ * has written version 1 only, from 2000 to today (courier-libs
+ * imap/configure.ac IMAPDBVERSION; its ChangeLog records no other); it
+ * rebuilds a file of any other version with a new UIDVALIDITY, and so does
+ * osd, rather than reading it as one of Dovecot's versions 2 and 3.
+ */
+static bool
+courier_v1(const char *data, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && (data[i] == ' ' || data[i] == '\t'))
+		i++;
+	return len - i >= 2 && data[i] == '1' && (data[i + 1] == ' ' || data[i + 1] == '\t');
+}
+
 int
 imap_uidlist_refresh(struct imap_uidlist *ul, const char *dir)
 {
@@ -763,7 +781,9 @@ imap_uidlist_refresh(struct imap_uidlist *ul, const char *dir)
 				continue;
 			return -1;
 		}
-		if (imap_uidlist_parse(ul, b.data != NULL ? b.data : "", b.len) == 0) {
+		/* Courier-IMAP reads and writes version 1 only (IMAPDBVERSION) and takes any other as no file. */
+		if ((i == 0 || courier_v1(b.data, b.len)) &&
+		    imap_uidlist_parse(ul, b.data != NULL ? b.data : "", b.len) == 0) {
 			buf_free(&b);
 			return 1;
 		}

@@ -149,9 +149,11 @@ int imap_uidlist_format(const struct imap_uidlist *ul, struct buf *out);
 /*
  * Bring ul up to date with the folder at dir: osd-uidlist when it changed
  * since it was last read (stat: device, inode, size, mtime); when there is
- * none, dovecot-uidlist, else courierimapuiddb, else an empty list with
- * uidvalidity 0 (ul->source says which).  A corrupt osd-uidlist is taken
- * as none.  1 when ul changed, 0 when not, -1 with errno.
+ * none, dovecot-uidlist, else courierimapuiddb (version 1, the only one
+ * Courier writes; another is taken as none, as Courier does), else an
+ * empty list with uidvalidity 0 (ul->source says which).  A corrupt
+ * osd-uidlist is taken as none.  1 when ul changed, 0 when not, -1 with
+ * errno.
  */
 int imap_uidlist_refresh(struct imap_uidlist *ul, const char *dir);
 

@@ -375,6 +375,33 @@ test_imap_uidlist_refresh_courier(void **state)
 	imap_uidlist_free(&ul);
 }
 
+/*
+ * A courierimapuiddb of another version than 1 is no list (as Courier
+ * itself takes it): not read as Dovecot's version 2 ("<uid> <flags>
+ * <file>") or 3, so no UID of it is kept under its UIDVALIDITY.
+ */
+static void
+test_imap_uidlist_courier_other_version_is_none(void **state)
+{
+	const char *dir = *state;
+	struct imap_uidlist ul;
+
+	put_file(dir, "courierimapuiddb", "2 1100000000 12\n3 - 1000000001.M1P1.mail.example.com\n");
+	imap_uidlist_init(&ul);
+	assert_int_equal(imap_uidlist_refresh(&ul, dir), 1);
+	assert_int_equal(ul.source, IMAP_UIDLIST_NONE);
+	assert_int_equal(ul.uidvalidity, 0);
+	assert_int_equal(ul.n, 0);
+	/* Leading blanks before the version, as Courier's sscanf allows: version 1 still. */
+	put_file(dir, "courierimapuiddb", "  1 1100000000 12\n3 1000000001.M1P1.mail.example.com\n");
+	assert_int_equal(imap_uidlist_refresh(&ul, dir), 1);
+	assert_int_equal(ul.source, IMAP_UIDLIST_COURIER);
+	assert_int_equal(ul.uidvalidity, 1100000000u);
+	assert_int_equal(ul.n, 1);
+	assert_int_equal(ul.v[0].uid, 3u);
+	imap_uidlist_free(&ul);
+}
+
 static void
 test_imap_uidlist_corrupt_own_list_is_none(void **state)
 {
@@ -473,6 +500,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_imap_uidlist_refresh_migrates_dovecot_then_own,
 						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_imap_uidlist_refresh_courier,
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_imap_uidlist_courier_other_version_is_none,
 						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_imap_uidlist_corrupt_own_list_is_none,
 						testutil_setup_tmpdir, testutil_teardown_tmpdir),
