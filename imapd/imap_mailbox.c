@@ -669,6 +669,20 @@ list_note_scan(struct imap_mailbox *mb, const struct scan *s)
 	mb->ul.cur_c = mb->cur_c;
 }
 
+/*
+ * Write ul as dir's list (under the lock), then its view cache, or remove
+ * the cache when ul has no stamps: best effort, as a cache not written, or
+ * an old one left, is never trusted for this list (its id differs).
+ */
+static int
+list_write(struct imap_uidlist *ul, const char *dir)
+{
+	if (imap_uidlist_write(ul, dir) == -1)
+		return -1;
+	(void)imap_viewcache_write(ul, dir);
+	return 0;
+}
+
 /* Under the lock: the vsizes noted by this session into the list's entries of the same files. */
 static void
 list_note_vsizes(struct imap_mailbox *mb)
@@ -781,7 +795,7 @@ assign_uids(struct imap_mailbox *mb, struct scan *s, uint32_t listed_before, uin
 	}
 	list_note_scan(mb, s);
 	list_note_vsizes(mb);
-	r = imap_uidlist_write(&mb->ul, mb->dir);
+	r = list_write(&mb->ul, mb->dir);
 out:
 	free(fresh);
 	free(matched);
@@ -1361,7 +1375,7 @@ flush_vsizes(struct imap_mailbox *mb)
 		return;
 	if (imap_uidlist_refresh(&mb->ul, mb->dir) != -1 && mb->ul.source == IMAP_UIDLIST_OSD) {
 		list_note_vsizes(mb);
-		(void)imap_uidlist_write(&mb->ul, mb->dir);
+		(void)list_write(&mb->ul, mb->dir);
 	}
 	imap_uidlist_unlock(lock);
 }
@@ -1664,7 +1678,7 @@ imap_mailbox_commit_flags(struct imap_mailbox *mb)
 	}
 	if (ms != 0) {
 		list_note_vsizes(mb);
-		r = imap_uidlist_write(&mb->ul, mb->dir);
+		r = list_write(&mb->ul, mb->dir);
 	}
 	imap_uidlist_unlock(lock);
 	if (mb->ul.highest_modseq > mb->highest)
@@ -1807,7 +1821,7 @@ list_new_files(const char *root, const char *dir, char *const *bases, size_t n, 
 	}
 	/* The files just put into cur/ changed it: the stamps can no longer stand for it (nor a cache be made). */
 	ul.have_stamps = false;
-	if (imap_uidlist_write(&ul, dir) == -1)
+	if (list_write(&ul, dir) == -1)
 		goto out;
 	*uidvalidity_r = ul.uidvalidity;
 	r = 0;

@@ -14,7 +14,6 @@
 #include "atomicfile.h"
 #include "decimal.h"
 #include "fdclose.h"
-#include "imap_viewcache.h"
 #include "path.h"
 #include "regfile.h"
 #include "xmalloc.h"
@@ -818,8 +817,6 @@ imap_uidlist_write(struct imap_uidlist *ul, const char *dir)
 		imap_file_id_set(&ul->id, &st);
 	else
 		ul->id.have = false;
-	/* Best effort: a cache not written, or an old one left, is never trusted for this list (its id differs). */
-	(void)imap_viewcache_write(ul, dir);
 	return 0;
 }
 

@@ -170,8 +170,8 @@ void imap_file_id_set(struct imap_file_id *id, const struct stat *st);
 
 /*
  * Replace dir's osd-uidlist with ul (temp + fsync + rename), under the
- * lock, and its view cache (osd-uidlist.cache, imap_viewcache.h) with
- * ul's view, or none when ul has no stamps.  0 or -1 with errno.
+ * lock.  0 or -1 with errno.  (imap_mailbox.c writes the view cache,
+ * imap_viewcache.h, after it.)
  */
 int imap_uidlist_write(struct imap_uidlist *ul, const char *dir);
 
