@@ -803,6 +803,17 @@ imap_uidlist_write(struct imap_uidlist *ul, const char *dir)
 
 	if (path_join(path, sizeof(path), dir, IMAP_UIDLIST_NAME) == -1)
 		return -1;
+	/*
+	 * An entry whose modseq was given for the flags its info has says so
+	 * (IMAP_MFLAGS_INFO): the view cache is made only of such entries.
+	 */
+	for (size_t i = 0; i < ul->n; i++) {
+		struct imap_uid_entry *e = &ul->v[i];
+
+		if (e->mstate == IMAP_MFLAGS_SET && e->info != NULL &&
+		    e->mflags == imap_uidlist_letters_bits(e->info, SIZE_MAX))
+			e->mstate = IMAP_MFLAGS_INFO;
+	}
 	buf_init(&b, UIDLIST_FILE_MAX);
 	if (imap_uidlist_format(ul, &b) == -1 || atomicfile_open(&af, path, 0600) == -1) {
 		buf_free(&b);

@@ -49,7 +49,7 @@ struct imap_file_id {
 /* Where an entry's mflags come from. */
 enum imap_mflags_state {
 	IMAP_MFLAGS_UNKNOWN,            /* not known: the next sync that sees the file gives it a new modseq */
-	IMAP_MFLAGS_INFO,               /* those of info (the list had no F word; none without info) */
+	IMAP_MFLAGS_INFO,               /* those of info (the list had no F word; none without info); made so by imap_uidlist_write */
 	IMAP_MFLAGS_SET                 /* mflags */
 };
 

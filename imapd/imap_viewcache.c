@@ -252,13 +252,16 @@ imap_viewcache_format(const struct imap_uidlist *ul, struct buf *out)
 		return -1;
 	for (i = 0; i < ul->n; i++) {
 		const struct imap_uid_entry *e = &ul->v[i];
-		uint32_t mf;
 		size_t l;
 
 		if (e->info == NULL)
 			continue;
-		/* Each modseq given for the flags of the name (RFC 7162): else a sync must give one first. */
-		if (!imap_uidlist_mflags(e, &mf) || mf != imap_uidlist_letters_bits(e->info, SIZE_MAX))
+		/*
+		 * Each modseq given for the flags of the name (RFC 7162), as the
+		 * list says of such entries (imap_uidlist_write): else a sync
+		 * must give one first.
+		 */
+		if (e->mstate != IMAP_MFLAGS_INFO)
 			return -1;
 		l = strlen(e->base) + strlen(e->info);
 		if (l == 0 || l > VC_NAME_MAX)
