@@ -19,6 +19,7 @@
 #   select-first   SELECT big with no UID list (osd-uidlist / Dovecot's index+uidlist removed)
 #   select-again   SELECT big again (list and index in place)
 #   fetch-envelope FETCH 1:* (FLAGS ENVELOPE) on big: messages/s
+#   fetch-flags    FETCH 1:* (FLAGS) on big: messages/s (test "flags", not in the default list)
 #   body           FETCH 1:* (BODY.PEEK[]) on large, 3 times in one session: MB/s of message octets
 #   mem-session    PSS per idle session (LOGIN + SELECT INBOX), N sessions (default 16)
 #   mem-idle       PSS of the tree with N sessions in IDLE (default 200), and per session
@@ -242,6 +243,9 @@ for r in $(seq "$runs"); do
 		emit "$p" select-again "$r" "$(timeout 300 "${load[@]}" select "$(hp "$p")" big@bench.test bench-pass)" ;;
 	fetch)
 		emit "$p" fetch-envelope "$r" "$(timeout 300 "${load[@]}" fetch "$(hp "$p")" big@bench.test bench-pass)" ;;
+	flags)
+		emit "$p" fetch-flags "$r" "$(timeout 300 "${load[@]}" fetch "$(hp "$p")" big@bench.test bench-pass \
+			--items '(FLAGS)')" ;;
 	body)
 		emit "$p" body "$r" "$(timeout 300 "${load[@]}" body "$(hp "$p")" large@bench.test bench-pass)" ;;
 	mem)
@@ -263,7 +267,7 @@ for ln in open(sys.argv[1]):
     rows[(kv['peer'], kv['test'])] = kv
 # test -> (metric, unit, higher is better)
 spec = {'select-first': ('ms', 'ms', False), 'select-again': ('ms', 'ms', False),
-        'fetch-envelope': ('rate', 'msgs/s', True), 'body': ('mbps', 'MB/s', True),
+        'fetch-envelope': ('rate', 'msgs/s', True), 'fetch-flags': ('rate', 'msgs/s', True), 'body': ('mbps', 'MB/s', True),
         'mem-session': ('per_session_kb', 'kB/session', False), 'mem-idle': ('pss_kb', 'kB total', False)}
 for test in sorted({t for _, t in rows}, key=lambda t: (t.startswith('mem'), t)):
     metric, unit, up = spec.get(test, ('rate', 'logins/s', True))

@@ -12,7 +12,7 @@ Standard library only. Every measuring command prints one key=value line.
   login  HOST:PORT USER PASS [--clients C --secs S]   LOGIN + LOGOUT, a new connection each,
                                                       C processes; USER may hold {i} = 1..C
   select HOST:PORT USER PASS [--mailbox M]            time of SELECT M (from the command to its OK)
-  fetch  HOST:PORT USER PASS [--mailbox M]            FETCH 1:* (FLAGS ENVELOPE): messages/s
+  fetch  HOST:PORT USER PASS [--mailbox M] [--items I] FETCH 1:* (FLAGS ENVELOPE) (or I): messages/s
   body   HOST:PORT USER PASS [--mailbox M --passes P] FETCH 1:* (BODY.PEEK[]) P times (default 3):
                                                       MB/s of message octets
   mem    HOST:PORT USER PASS --pid PID --sessions S [--idle]
@@ -161,7 +161,7 @@ def _selected(a):
 def fetch(a):
     c = _selected(a)
     t0 = time.perf_counter()
-    n, _, _ = c.cmd('FETCH 1:* (FLAGS ENVELOPE)')
+    n, _, _ = c.cmd(f'FETCH 1:* {a.items}')
     dt = time.perf_counter() - t0
     c.close()
     print(f'msgs={n} ms={dt * 1000:.0f} rate={n / dt:.0f}')
@@ -386,6 +386,7 @@ def main():
             p.add_argument(x, type=int, default=d)
         p.add_argument('--secs', type=float, default=5)
         p.add_argument('--mailbox', default='INBOX')
+        p.add_argument('--items', default='(FLAGS ENVELOPE)')     # fetch: the attributes
         p.add_argument('--idle', action='store_true')
     p = sp.add_parser('gen')
     p.set_defaults(fn=gen)

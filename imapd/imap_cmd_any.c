@@ -86,11 +86,12 @@ imap_cmd_id(struct imap_session *s, const char *tag, const struct imap_arg *args
 	return imap_reply_tagged(s, out, tag, "OK", NULL, "ID completed.");
 }
 
-/* ENABLE (RFC 5161): osd advertises none of the extensions it enables, so none is enabled; unknown ones are ignored. */
+/* ENABLE (RFC 5161): CONDSTORE (RFC 7162 section 3.1) is the one osd has; unknown ones are ignored. */
 unsigned
 imap_cmd_enable(struct imap_session *s, const char *tag, const struct imap_arg *args, size_t n,
 		bool uid, struct buf *out)
 {
+	bool condstore = false;
 	size_t i;
 
 	(void)uid;
@@ -99,6 +100,14 @@ imap_cmd_enable(struct imap_session *s, const char *tag, const struct imap_arg *
 	for (i = 0; i < n; i++) {
 		if (args[i].type != IMAP_ARG_ATOM)
 			return imap_reply_tagged(s, out, tag, "BAD", NULL, "Invalid capability name.");
+		if (args[i].len == 9 && strncasecmp(args[i].str, "CONDSTORE", 9) == 0)
+			condstore = true;
+	}
+	/* "* ENABLED" names only what this command turned on (RFC 5161 section 3.2). */
+	if (condstore && !(s->enabled & IMAP_EXT_CONDSTORE)) {
+		imap_condstore_enable(s, out);
+		imap_reply_untagged(out, "ENABLED CONDSTORE");
+		return imap_reply_tagged(s, out, tag, "OK", NULL, "ENABLE completed.");
 	}
 	imap_reply_untagged(out, "ENABLED");
 	return imap_reply_tagged(s, out, tag, "OK", NULL, "ENABLE completed.");

@@ -74,8 +74,21 @@ imap_cmd_select(struct imap_session *s, const char *tag, const struct imap_arg *
 	const char *name, *error = NULL, *code = NULL;
 	uint32_t count, unseen = 0;
 	unsigned act = 0;
+	bool condstore = false;
 
 	(void)uid;
+	/* select = "SELECT" SP mailbox [SP "(" select-param *(SP select-param) ")"] (RFC 4466, RFC 7162 section 3.1.8). */
+	if (n == 2 && args[1].type == IMAP_ARG_LIST) {
+		for (size_t i = 0; i < args[1].count; i++) {
+			const struct imap_arg *p = &args[1].list[i];
+
+			if (p->type != IMAP_ARG_ATOM || p->len != 9 || strncasecmp(p->str, "CONDSTORE", 9) != 0)
+				return imap_reply_tagged(s, out, tag, "BAD", NULL, "Unknown %s parameter.",
+							 examine ? "EXAMINE" : "SELECT");
+			condstore = true;
+		}
+		n = 1;
+	}
 	if ((name = one_name(s, tag, args, n, out, &act)) == NULL)
 		return act;
 	/* RFC 3501 section 6.3.1: the selected mailbox is closed first, even if this SELECT fails; RFC 7162 section 3.2.11 CLOSED. */
@@ -86,6 +99,9 @@ imap_cmd_select(struct imap_session *s, const char *tag, const struct imap_arg *
 	if (imap_mailbox_open(s->root, name, examine, &mb, &error, &code) == -1)
 		return imap_cmd_mailbox_error(s, out, tag, name, error, code);
 	imap_session_select(s, mb, name, examine || imap_mailbox_readonly(mb));
+	/* A CONDSTORE enabling command (RFC 7162 section 3.1); HIGHESTMODSEQ is told below anyway. */
+	if (condstore)
+		s->enabled |= IMAP_EXT_CONDSTORE;
 	/* The order Dovecot answers in: FLAGS, PERMANENTFLAGS, EXISTS, RECENT, UNSEEN, UIDVALIDITY, UIDNEXT. */
 	imap_write_flags_lines(s, out);
 	count = imap_mailbox_count(mb);
@@ -103,6 +119,9 @@ imap_cmd_select(struct imap_session *s, const char *tag, const struct imap_arg *
 		imap_reply_untagged(out, "OK [UNSEEN %u] First unseen.", (unsigned)unseen);
 	imap_reply_untagged(out, "OK [UIDVALIDITY %u] UIDs valid", (unsigned)imap_mailbox_uidvalidity(mb));
 	imap_reply_untagged(out, "OK [UIDNEXT %u] Predicted next UID", (unsigned)imap_mailbox_uidnext(mb));
+	/* RFC 7162 section 3.1.2.1: on every SELECT/EXAMINE of a folder whose modseqs persist (all of osd's). */
+	imap_reply_untagged(out, "OK [HIGHESTMODSEQ %llu] Highest",
+			    (unsigned long long)imap_mailbox_highest_modseq(mb));
 	return imap_reply_tagged(s, out, tag, "OK", s->readonly ? "READ-ONLY" : "READ-WRITE", "%s completed.",
 				 examine ? "Examine" : "Select");
 }
@@ -148,6 +167,36 @@ imap_cmd_delete(struct imap_session *s, const char *tag, const struct imap_arg *
 	return imap_reply_tagged(s, out, tag, "OK", NULL, "Delete completed.");
 }
 
+/*
+ * After RENAME from to: when the selected folder was from or under it, it
+ * goes on under its new name (its view, UIDs and UIDVALIDITY kept, as the
+ * folder keeps its list).  RENAME INBOX leaves INBOX where it is (empty).
+ */
+static void
+follow_rename(struct imap_session *s, const char *from, const char *to)
+{
+	size_t fl = strlen(from), tl = strlen(to);
+	char *name;
+
+	/* The names as imap_folder_rename took them: a trailing '.' dropped. */
+	if (fl > 0 && from[fl - 1] == IMAP_LIST_SEP)
+		fl--;
+	if (tl > 0 && to[tl - 1] == IMAP_LIST_SEP)
+		tl--;
+	if (s->mb == NULL || s->mb_name == NULL || strcasecmp(s->mb_name, "INBOX") == 0 ||
+	    strncmp(s->mb_name, from, fl) != 0 || (s->mb_name[fl] != '\0' && s->mb_name[fl] != IMAP_LIST_SEP))
+		return;
+	name = xmalloc(tl + strlen(s->mb_name + fl) + 1);
+	memcpy(name, to, tl);
+	memcpy(name + tl, s->mb_name + fl, strlen(s->mb_name + fl) + 1);
+	if (imap_mailbox_moved(s->mb, name) == 0) {
+		free(s->mb_name);
+		s->mb_name = name;
+	} else {
+		free(name);
+	}
+}
+
 unsigned
 imap_cmd_rename(struct imap_session *s, const char *tag, const struct imap_arg *args, size_t n,
 		bool uid, struct buf *out)
@@ -160,6 +209,7 @@ imap_cmd_rename(struct imap_session *s, const char *tag, const struct imap_arg *
 		return imap_reply_tagged(s, out, tag, "BAD", NULL, "Invalid arguments.");
 	if (imap_folder_rename(s->root, from, to, &error, &code) == -1)
 		return imap_cmd_mailbox_error(s, out, tag, from, error, code);
+	follow_rename(s, from, to);
 	return imap_reply_tagged(s, out, tag, "OK", NULL, "Rename completed.");
 }
 
@@ -247,6 +297,9 @@ imap_cmd_status(struct imap_session *s, const char *tag, const struct imap_arg *
 		return imap_reply_tagged(s, out, tag, "BAD", NULL, "Invalid arguments.");
 	if (imap_status_items_parse(&args[1], &items, &error) == -1)
 		return imap_reply_tagged(s, out, tag, "BAD", NULL, "%s", error);
+	/* RFC 7162 section 3.1: STATUS (HIGHESTMODSEQ) is a CONDSTORE enabling command. */
+	if (items & IMAP_STATUS_HIGHESTMODSEQ)
+		imap_condstore_enable(s, out);
 	if (imap_folder_status(s->root, name, &st, &error, &code) == -1)
 		return imap_cmd_mailbox_error(s, out, tag, name, error, code);
 	imap_status_write(out, name, items, &st);

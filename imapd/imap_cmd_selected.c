@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "decimal.h"
 #include "imap_cmd.h"
+#include "imap_uidlist.h"
 #include "imap_fetch.h"
 #include "imap_flags.h"
 #include "imap_search.h"
@@ -84,6 +86,28 @@ write_uid_set(struct buf *out, const uint32_t *v, size_t n)
 			(void)buf_printf(out, "%u:%u", (unsigned)v[i], (unsigned)v[j]);
 		i = j + 1;
 	}
+}
+
+/* A mod-sequence (RFC 7162 section 7: mod-sequence-valzer, 0 to 2^63-1) of an atom. */
+static bool
+modseq_arg(const struct imap_arg *a, uint64_t *v_r)
+{
+	return a->type == IMAP_ARG_ATOM && a->len <= 19 && decimal_parse(a->str, a->len, IMAP_MODSEQ_MAX, v_r) == 0;
+}
+
+/*
+ * The modifier list of FETCH or STORE (RFC 4466): one "name value" pair
+ * named name (CHANGEDSINCE, UNCHANGEDSINCE), its value in *v_r.  false:
+ * anything else (a BAD; VANISHED too: QRESYNC is not offered).
+ */
+static bool
+modifier_arg(const struct imap_arg *list, const char *name, uint64_t *v_r)
+{
+	size_t len = strlen(name);
+
+	return list->type == IMAP_ARG_LIST && list->count == 2 && list->list[0].type == IMAP_ARG_ATOM &&
+	       list->list[0].len == len && strncasecmp(list->list[0].str, name, len) == 0 &&
+	       modseq_arg(&list->list[1], v_r);
 }
 
 static unsigned
@@ -195,6 +219,7 @@ imap_cmd_search(struct imap_session *s, const char *tag, const struct imap_arg *
 	bool is_bad = true;
 	uint32_t count = imap_mailbox_count(s->mb);
 	uint32_t *v;
+	uint64_t *ms;
 	size_t k = 0;
 
 	/* Match the flags as they are now (no expunge told: RFC 3501 section 7.4.1). */
@@ -203,12 +228,22 @@ imap_cmd_search(struct imap_session *s, const char *tag, const struct imap_arg *
 	if (imap_search_parse(args, n, s->mb, &srch, &error, &code, &is_bad) == -1)
 		return imap_reply_tagged(s, out, tag, is_bad ? "BAD" : "NO", code, "%s",
 					 error != NULL ? error : "Invalid search.");
+	/* SEARCH MODSEQ is a CONDSTORE enabling command (RFC 7162 section 3.1). */
+	if (imap_search_uses_modseq(srch))
+		imap_condstore_enable(s, out);
 	v = xcalloc(count > 0 ? count : 1, sizeof(*v));
-	for (uint32_t seq = 1; seq <= count; seq++)
-		if (imap_search_match(srch, s->mb, seq))
-			v[k++] = uid ? imap_mailbox_msg(s->mb, seq)->uid : seq;
-	imap_search_reply(srch, tag, uid, v, k, out);
+	ms = xcalloc(count > 0 ? count : 1, sizeof(*ms));
+	for (uint32_t seq = 1; seq <= count; seq++) {
+		if (imap_search_match(srch, s->mb, seq)) {
+			const struct imap_msg *m = imap_mailbox_msg(s->mb, seq);
+
+			ms[k] = m->modseq;
+			v[k++] = uid ? m->uid : seq;
+		}
+	}
+	imap_search_reply_modseq(srch, tag, uid, v, ms, k, out);
 	free(v);
+	free(ms);
 	imap_search_free(srch);
 	return imap_reply_tagged(s, out, tag, "OK", NULL, "Search completed.");
 }
@@ -272,9 +307,18 @@ imap_cmd_fetch(struct imap_session *s, const char *tag, const struct imap_arg *a
 	struct imap_fetch *f;
 	const char *error = NULL;
 	uint32_t *seqs;
+	uint64_t since = 0;
 	size_t count;
 	unsigned act;
+	bool changedsince = false;
 
+	/* fetch = "FETCH" SP sequence-set SP attrs [SP "(" CHANGEDSINCE n ")"] (RFC 7162 section 3.1.4.1). */
+	if (n == 3 && args[2].type == IMAP_ARG_LIST) {
+		if (!modifier_arg(&args[2], "CHANGEDSINCE", &since))
+			return imap_reply_tagged(s, out, tag, "BAD", NULL, "Invalid FETCH modifiers.");
+		changedsince = true;
+		n = 2;
+	}
 	if (n < 2)
 		return imap_reply_tagged(s, out, tag, "BAD", NULL, "Invalid arguments.");
 	/* Flags as they are now, not as this session last saw them (no expunge told: RFC 3501 section 7.4.1). */
@@ -286,6 +330,27 @@ imap_cmd_fetch(struct imap_session *s, const char *tag, const struct imap_arg *a
 	if (set_seqs(s->mb, &args[0], uid, &seqs, &count) == -1) {
 		imap_fetch_free(f);
 		return bad_set(s, tag, out);
+	}
+	/* MODSEQ and CHANGEDSINCE are CONDSTORE enabling (RFC 7162 section 3.1); CHANGEDSINCE implies MODSEQ. */
+	if (changedsince && !imap_fetch_has_modseq(f) && imap_fetch_add_modseq(f) == -1) {
+		imap_fetch_free(f);
+		free(seqs);
+		return imap_reply_tagged(s, out, tag, "BAD", NULL, "Too many fetch attributes");
+	}
+	if (imap_fetch_has_modseq(f))
+		imap_condstore_enable(s, out);
+	imap_fetch_set_condstore(f, (s->enabled & IMAP_EXT_CONDSTORE) != 0);
+	if (changedsince) {
+		size_t k = 0;
+
+		/* Only the messages whose modseq is above it (section 3.1.4.1). */
+		for (size_t i = 0; i < count; i++) {
+			const struct imap_msg *m = imap_mailbox_msg(s->mb, seqs[i]);
+
+			if (m != NULL && m->modseq > since)
+				seqs[k++] = seqs[i];
+		}
+		count = k;
 	}
 	run = xcalloc(1, sizeof(*run));
 	run->f = f;
@@ -333,19 +398,30 @@ imap_cmd_store(struct imap_session *s, const char *tag, const struct imap_arg *a
 	struct imap_flag_list fl;
 	enum imap_store_op op;
 	const char *error = NULL;
-	uint32_t *seqs, kw;
-	size_t count, synced_at;
-	bool silent, others, expunged = false;
+	uint32_t *seqs, *modified, kw;
+	uint64_t unchangedsince = 0;
+	unsigned char *state;
+	size_t count, synced_at, n_modified = 0, a = 1;
+	bool silent, others, expunged = false, conditional = false, condstore;
 
-	if (n < 3 || imap_flags_parse_store_op(&args[1], &op, &silent, &error) == -1)
+	/* store = "STORE" SP sequence-set [SP "(" UNCHANGEDSINCE n ")"] SP store-att-flags (RFC 7162 section 3.1.3). */
+	if (n >= 2 && args[1].type == IMAP_ARG_LIST) {
+		if (!modifier_arg(&args[1], "UNCHANGEDSINCE", &unchangedsince))
+			return imap_reply_tagged(s, out, tag, "BAD", NULL, "Invalid STORE modifiers.");
+		conditional = true;
+		a = 2;
+	}
+	if (n < a + 2 || imap_flags_parse_store_op(&args[a], &op, &silent, &error) == -1)
 		return imap_reply_tagged(s, out, tag, "BAD", NULL, "Invalid arguments.");
-	if (imap_flags_parse(&args[2], n - 2, &fl, &error) == -1)
+	if (imap_flags_parse(&args[a + 1], n - a - 1, &fl, &error) == -1)
 		return imap_reply_tagged(s, out, tag, "BAD", NULL, "%s", error);
 	if (set_seqs(s->mb, &args[0], uid, &seqs, &count) == -1)
 		return bad_set(s, tag, out);
-	/* EXAMINE: the flags stay as they are, and Dovecot answers OK saying so. */
+	/* EXAMINE: the flags stay as they are, and Dovecot answers OK saying so (NO for a conditional STORE). */
 	if (s->readonly) {
 		free(seqs);
+		if (conditional)
+			return imap_reply_tagged(s, out, tag, "NO", NULL, "CONDSTORE failed: Mailbox is read-only.");
 		return imap_reply_tagged(s, out, tag, "OK", NULL, "Store ignored with read-only mailbox.");
 	}
 	if (keyword_bits(s->mb, &fl, op != IMAP_STORE_REMOVE, &kw) == -1) {
@@ -355,15 +431,19 @@ imap_cmd_store(struct imap_session *s, const char *tag, const struct imap_arg *a
 	/*
 	 * Look at the folder first: +FLAGS and -FLAGS apply to the flags as
 	 * they are now, not as this session last saw them, or a change made
-	 * by another session meanwhile would be undone.  The sync also tells
-	 * new keywords (FLAGS) before a FETCH shows one (RFC 3501 section
-	 * 7.2.6), and no expunge (section 7.4.1).
+	 * by another session meanwhile would be undone; and UNCHANGEDSINCE
+	 * compares the modseqs as they are now.  The sync also tells new
+	 * keywords (FLAGS) before a FETCH shows one (RFC 3501 section 7.2.6),
+	 * and no expunge (section 7.4.1).
 	 */
 	synced_at = out->len;
 	if (imap_sync_untagged(s, out, false) == -1) {
 		free(seqs);
 		return server_error(s, tag, out);
 	}
+	if (conditional)
+		imap_condstore_enable(s, out);
+	condstore = (s->enabled & IMAP_EXT_CONDSTORE) != 0;
 	/*
 	 * What the sync told of others' changes ("* n FETCH") is not the end
 	 * state of a message this STORE then changes: .SILENT still sends its
@@ -373,6 +453,9 @@ imap_cmd_store(struct imap_session *s, const char *tag, const struct imap_arg *a
 	 */
 	others = out->len > synced_at &&
 		 memmem(out->data + synced_at, out->len - synced_at, " FETCH (", 8) != NULL;
+	/* Each message's outcome: 0 skipped (gone, or failed UNCHANGEDSINCE), 1 stored, 2 stored with a change. */
+	state = xcalloc(count + 1, 1);
+	modified = xcalloc(count + 1, sizeof(*modified));
 	for (size_t i = 0; i < count; i++) {
 		const struct imap_msg *m = imap_mailbox_msg(s->mb, seqs[i]);
 		unsigned nf;
@@ -381,6 +464,11 @@ imap_cmd_store(struct imap_session *s, const char *tag, const struct imap_arg *a
 
 		if (m == NULL || m->expunged) {
 			expunged = true;
+			continue;
+		}
+		/* RFC 7162 section 3.1.3: changed since the client's modseq: left as it is, named in MODIFIED. */
+		if (conditional && m->modseq > unchangedsince) {
+			modified[n_modified++] = uid ? m->uid : seqs[i];
 			continue;
 		}
 		imap_flags_apply(op, m->flags, m->keywords, fl.flags, kw, &nf, &nk);
@@ -392,21 +480,58 @@ imap_cmd_store(struct imap_session *s, const char *tag, const struct imap_arg *a
 			}
 			imap_set_error(s, "store on %u of %s: %s", (unsigned)seqs[i], s->mb_name,
 				       strerror(errno));
+			(void)imap_mailbox_commit_flags(s->mb);
 			free(seqs);
+			free(state);
+			free(modified);
 			return server_error(s, tag, out);
 		}
-		if (silent && !(others && changed))
+		state[i] = changed ? 2 : 1;
+	}
+	/* One new modseq for this STORE's changes (RFC 7162 section 3.1.1); failing that the next sync gives it. */
+	(void)imap_mailbox_commit_flags(s->mb);
+	for (size_t i = 0; i < count; i++) {
+		const struct imap_msg *m;
+		bool changed = state[i] == 2;
+
+		if (state[i] == 0)
 			continue;
 		m = imap_mailbox_msg(s->mb, seqs[i]);
+		if (silent && !(others && changed)) {
+			/* .SILENT with CONDSTORE: the new modseq is still told (RFC 7162 section 3.1.3). */
+			if (condstore && changed) {
+				(void)buf_printf(out, "* %u FETCH (", (unsigned)seqs[i]);
+				if (uid)
+					(void)buf_printf(out, "UID %u ", (unsigned)m->uid);
+				(void)buf_printf(out, "MODSEQ (%llu))\r\n", (unsigned long long)m->modseq);
+			}
+			continue;
+		}
 		/* UID first, as Dovecot writes it; a UID STORE must have it (RFC 3501 section 6.4.8). */
+		(void)buf_printf(out, "* %u FETCH (", (unsigned)seqs[i]);
 		if (uid)
-			(void)buf_printf(out, "* %u FETCH (UID %u FLAGS ", (unsigned)seqs[i], (unsigned)m->uid);
-		else
-			(void)buf_printf(out, "* %u FETCH (FLAGS ", (unsigned)seqs[i]);
+			(void)buf_printf(out, "UID %u ", (unsigned)m->uid);
+		if (condstore)
+			(void)buf_printf(out, "MODSEQ (%llu) ", (unsigned long long)m->modseq);
+		(void)buf_append_str(out, "FLAGS ");
 		imap_fetch_flags(s->mb, m, out);
 		(void)buf_append_str(out, ")\r\n");
 	}
 	free(seqs);
+	free(state);
+	if (n_modified > 0) {
+		struct buf code;
+		unsigned act;
+
+		buf_init(&code, 0);
+		(void)buf_append_str(&code, "MODIFIED ");
+		write_uid_set(&code, modified, n_modified);
+		free(modified);
+		act = imap_reply_tagged(s, out, tag, "OK", code.data, "Conditional store failed.");
+		buf_free(&code);
+		return act;
+	}
+	free(modified);
 	if (expunged)
 		return imap_reply_tagged(s, out, tag, "OK", "EXPUNGEISSUED", EXPUNGEISSUED_OK_TEXT);
 	return imap_reply_tagged(s, out, tag, "OK", NULL, "Store completed.");

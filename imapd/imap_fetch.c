@@ -24,6 +24,7 @@ enum fetch_kind {
 	FETCH_ENVELOPE,
 	FETCH_BODY,             /* BODY: the non-extensible BODYSTRUCTURE */
 	FETCH_BODYSTRUCTURE,
+	FETCH_MODSEQ,           /* RFC 7162 section 3.1.4 */
 	FETCH_SECTION           /* BODY[...], BODY.PEEK[...], RFC822, RFC822.HEADER, RFC822.TEXT */
 };
 
@@ -48,6 +49,8 @@ struct imap_fetch {
 	bool sets_seen;         /* a body part without .PEEK */
 	bool has_flags;         /* FLAGS asked for */
 	bool needs_data;        /* a section: the file is read before \Seen is stored */
+	bool has_modseq;        /* MODSEQ asked for (or implied by CHANGEDSINCE) */
+	bool condstore;         /* CONDSTORE is on: \Seen stored by a body fetch gets its MODSEQ told */
 	struct buf raw;         /* each message's file, read into the same memory */
 };
 
@@ -97,6 +100,8 @@ fetch_add_simple(struct imap_fetch *f, enum fetch_kind kind, const char **error_
 
 	if (kind == FETCH_FLAGS)
 		f->has_flags = true;
+	if (kind == FETCH_MODSEQ)
+		f->has_modseq = true;
 	return fetch_add(f, &it, false, error_r);
 }
 
@@ -248,6 +253,7 @@ fetch_add_attr(struct imap_fetch *f, const struct imap_arg *a, const char **erro
 		{ "ENVELOPE", FETCH_ENVELOPE },
 		{ "BODY", FETCH_BODY },
 		{ "BODYSTRUCTURE", FETCH_BODYSTRUCTURE },
+		{ "MODSEQ", FETCH_MODSEQ },
 	};
 	size_t i;
 
@@ -351,6 +357,26 @@ bool
 imap_fetch_sets_seen(const struct imap_fetch *f)
 {
 	return f->sets_seen;
+}
+
+bool
+imap_fetch_has_modseq(const struct imap_fetch *f)
+{
+	return f->has_modseq;
+}
+
+int
+imap_fetch_add_modseq(struct imap_fetch *f)
+{
+	const char *error;
+
+	return fetch_add_simple(f, FETCH_MODSEQ, &error);
+}
+
+void
+imap_fetch_set_condstore(struct imap_fetch *f, bool on)
+{
+	f->condstore = on;
 }
 
 /* The flags list; -1 (errno EMSGSIZE) when out is full. */
@@ -633,6 +659,8 @@ write_item(const struct fetch_item *it, struct fetch_msg *fm, const struct imap_
 	case FETCH_INTERNALDATE:
 		imap_date_format_datetime(msg->internal_date, date);
 		return buf_printf(out, "INTERNALDATE %s", date);
+	case FETCH_MODSEQ:
+		return buf_printf(out, "MODSEQ (%llu)", (unsigned long long)msg->modseq);
 	case FETCH_RFC822_SIZE:
 		if (fm_size(fm, msg, &size) < 0)
 			return -1;
@@ -698,6 +726,13 @@ imap_fetch_message(struct imap_fetch *f, struct imap_mailbox *mb, uint32_t seq, 
 		if (imap_mailbox_set_flags(mb, seq, msg->flags | IMAP_FLAG_SEEN, msg->keywords) < 0)
 			goto done;
 		seen_changed = true;
+		/*
+		 * With CONDSTORE on, the change is told with its MODSEQ (RFC 7162
+		 * section 3.1): given now.  Otherwise the tagged reply's sync
+		 * gives one for all of this FETCH's.
+		 */
+		if (f->condstore)
+			(void)imap_mailbox_commit_flags(mb);
 		if ((msg = imap_mailbox_msg(mb, seq)) == NULL) {
 			errno = ENOENT;
 			goto done;
@@ -722,6 +757,12 @@ imap_fetch_message(struct imap_fetch *f, struct imap_mailbox *mb, uint32_t seq, 
 		if (buf_append_str(out, "FLAGS ") < 0)
 			goto done;
 		if (flags_write(mb, msg, out) < 0)
+			goto done;
+	}
+	if (seen_changed && f->condstore && !f->has_modseq) {
+		if (out->len > items_start && buf_append_char(out, ' ') < 0)
+			goto done;
+		if (buf_printf(out, "MODSEQ (%llu)", (unsigned long long)msg->modseq) < 0)
 			goto done;
 	}
 	for (; i < f->n; i++) {

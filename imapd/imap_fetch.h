@@ -24,6 +24,18 @@ void imap_fetch_free(struct imap_fetch *f);
 /* Whether the fetch reads a body part without .PEEK: \Seen is then set (RFC 3501 section 6.4.5). */
 bool imap_fetch_sets_seen(const struct imap_fetch *f);
 
+/* Whether MODSEQ (RFC 7162 section 3.1.4) is among the attributes. */
+bool imap_fetch_has_modseq(const struct imap_fetch *f);
+
+/* Add MODSEQ (FETCH ... (CHANGEDSINCE n) implies it, RFC 7162 section 3.1.4.1); -1 when there is no room. */
+int imap_fetch_add_modseq(struct imap_fetch *f);
+
+/*
+ * CONDSTORE is on (RFC 7162 section 3.1): \Seen stored by a body fetch
+ * gets its mod-sequence at once, and the reply tells it (MODSEQ).
+ */
+void imap_fetch_set_condstore(struct imap_fetch *f, bool on);
+
 /*
  * Append "* seq FETCH (...)\r\n" for message seq of mb, reading and
  * parsing the message only when an attribute needs it.  When it sets

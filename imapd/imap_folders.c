@@ -732,6 +732,7 @@ imap_folder_status(const char *root, const char *name, struct imap_folder_status
 	st->recent = imap_mailbox_recent(mb);
 	st->uidnext = imap_mailbox_uidnext(mb);
 	st->uidvalidity = imap_mailbox_uidvalidity(mb);
+	st->highest_modseq = imap_mailbox_highest_modseq(mb);
 	for (i = 1; i <= n; i++) {
 		const struct imap_msg *m = imap_mailbox_msg(mb, i);
 

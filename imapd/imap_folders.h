@@ -34,6 +34,7 @@ int imap_folder_subscribe(const char *root, const char *name, bool subscribe, co
 struct imap_folder_status {
 	uint32_t messages, recent, uidnext, uidvalidity, unseen;
 	uint64_t size;                  /* STATUS SIZE (RFC 8438) */
+	uint64_t highest_modseq;        /* STATUS HIGHESTMODSEQ (RFC 7162) */
 };
 int imap_folder_status(const char *root, const char *name, struct imap_folder_status *st,
 		       const char **error_r, const char **code_r);

@@ -243,6 +243,7 @@ imap_status_items_parse(const struct imap_arg *list, unsigned *items_r, const ch
 		{ "UIDVALIDITY", IMAP_STATUS_UIDVALIDITY },
 		{ "UNSEEN", IMAP_STATUS_UNSEEN },
 		{ "SIZE", IMAP_STATUS_SIZE },
+		{ "HIGHESTMODSEQ", IMAP_STATUS_HIGHESTMODSEQ },
 	};
 	unsigned bits = 0;
 
@@ -293,6 +294,10 @@ imap_status_write(struct buf *out, const char *name, unsigned items,
 	}
 	if (items & IMAP_STATUS_UNSEEN) {
 		buf_printf(out, "%sUNSEEN %u", sep, (unsigned)st->unseen);
+		sep = " ";
+	}
+	if (items & IMAP_STATUS_HIGHESTMODSEQ) {
+		buf_printf(out, "%sHIGHESTMODSEQ %llu", sep, (unsigned long long)st->highest_modseq);
 		sep = " ";
 	}
 	if (items & IMAP_STATUS_SIZE)

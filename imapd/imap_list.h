@@ -39,7 +39,8 @@ enum imap_status_item {
 	IMAP_STATUS_UIDNEXT = 1u << 2,
 	IMAP_STATUS_UIDVALIDITY = 1u << 3,
 	IMAP_STATUS_UNSEEN = 1u << 4,
-	IMAP_STATUS_SIZE = 1u << 5
+	IMAP_STATUS_SIZE = 1u << 5,
+	IMAP_STATUS_HIGHESTMODSEQ = 1u << 6     /* RFC 7162 section 3.1.9 */
 };
 
 /* One LIST or LSUB command, parsed. */

@@ -19,6 +19,7 @@
 #include "imap_folder_name.h"
 #include "imap_quota.h"
 #include "imap_uidlist.h"
+#include "imap_viewcache.h"
 #include "path.h"
 #include "regfile.h"
 #include "xmalloc.h"
@@ -41,6 +42,7 @@ struct mb_msg {
 	bool filled;                    /* pub.internal_date and pub.file_size are set (msg_fill) */
 	bool changed;                   /* flags changed by another, this sync */
 	bool remove;                    /* vanished and to be reported, this sync */
+	bool flags_dirty;               /* flags set by this session, modseq not yet given (commit_flags) */
 };
 
 /* One file found by a scan. */
@@ -50,6 +52,8 @@ struct scan_ent {
 	bool in_new;
 	bool used;                      /* matched to a message of the view */
 	uint32_t uid;                   /* from the UID list, 0 none */
+	size_t li;                      /* its entry in the list: index + 1 (match_uids), 0 none */
+	uint64_t modseq;                /* the list entry's mod-sequence */
 	int64_t sec;                    /* the order for new UIDs: the name's <sec>.M<usec> */
 	long usec;
 };
@@ -70,6 +74,14 @@ struct imap_mailbox {
 	struct mb_msg *msgs;
 	size_t n, cap;
 	char *names;                    /* the names of the first view made from the list, in one block */
+	/*
+	 * A view made from the list's cache (view_from_cache): vc maps it
+	 * (the names of messages not renamed since point into it), and while
+	 * lazy is not NULL, msgs[i] is filled from vc.rec[i] when first used
+	 * (bit i of lazy set then): SELECT touches only what it reports.
+	 */
+	struct imap_viewcache vc;
+	uint64_t *lazy;
 	uint32_t max_uid;               /* highest UID ever in this view: UIDs only grow */
 	uint32_t recent;
 	bool scanned;
@@ -82,6 +94,7 @@ struct imap_mailbox {
 	 */
 	bool scan_whole, scan_quiet;
 	bool vsize_dirty;               /* a message's vsize noted, not yet in the list */
+	uint64_t highest;               /* HIGHESTMODSEQ as this view knows it (imap_mailbox_highest_modseq) */
 	uint32_t *rep_exp, *rep_chg;
 	size_t rep_exp_cap, rep_chg_cap;
 };
@@ -113,6 +126,16 @@ parse_letters(const char *p, unsigned *flags_r, uint32_t *kw_r)
 				*kw_r |= 1u << (*p - 'a');
 		}
 	}
+}
+
+/* The flags and keywords as a UID list's mflags (IMAP_MBIT_*, keywords in bits 0-25). */
+static uint32_t
+mbits(unsigned flags, uint32_t kw)
+{
+	return (kw & ((1u << 26) - 1)) | ((flags & IMAP_FLAG_DRAFT) ? IMAP_MBIT_DRAFT : 0) |
+	       ((flags & IMAP_FLAG_FLAGGED) ? IMAP_MBIT_FLAGGED : 0) |
+	       ((flags & IMAP_FLAG_ANSWERED) ? IMAP_MBIT_ANSWERED : 0) |
+	       ((flags & IMAP_FLAG_SEEN) ? IMAP_MBIT_SEEN : 0) | ((flags & IMAP_FLAG_DELETED) ? IMAP_MBIT_DELETED : 0);
 }
 
 /* The flags and keywords of a name's ":2," info (Maildir spec: letters in ASCII order). */
@@ -280,6 +303,68 @@ msg_set_name(struct mb_msg *m, char *name, bool in_new)
 	m->pub.name = name;
 	m->base_len = base_len_of(name);
 	m->in_new = in_new;
+}
+
+/* Message i of a view still in the cache: filled from its record (the name stays in the mapping). */
+static void
+msg_from_cache(const struct imap_mailbox *mb, struct mb_msg *m, size_t i)
+{
+	const struct imap_viewcache_rec *r = &mb->vc.rec[i];
+	char *name = (char *)mb->vc.names + r->name_off;
+
+	memset(m, 0, sizeof(*m));
+	m->pub.uid = r->uid;
+	m->pub.vsize = r->vsize;
+	m->pub.modseq = r->modseq;
+	m->name = name;
+	m->pub.name = name;
+	m->in_names = true;
+	m->base_len = base_len_of(name);
+	m->in_new = r->in_new != 0;
+	parse_info(name, &m->pub.flags, &m->pub.keywords);
+	/* A read-write view from the cache had nothing to claim (view_from_cache): EXAMINE counts those not yet taken. */
+	m->pub.recent = mb->readonly && m->pub.uid >= mb->vc.first_recent;
+}
+
+static bool
+msg_filled(const struct imap_mailbox *mb, size_t i)
+{
+	return mb->lazy == NULL || (mb->lazy[i / 64] >> (i % 64) & 1) != 0;
+}
+
+/* Message i (0-based) of the view, filled first when the view is still the cache's. */
+static struct mb_msg *
+view_msg(const struct imap_mailbox *mb, size_t i)
+{
+	/* The messages are the session's own (mb is const to callers only). */
+	struct mb_msg *m = (struct mb_msg *)&mb->msgs[i];
+
+	if (!msg_filled(mb, i)) {
+		msg_from_cache(mb, m, i);
+		mb->lazy[i / 64] |= (uint64_t)1 << (i % 64);
+	}
+	return m;
+}
+
+/* Every message filled (before anything renumbers, renames or scans them): the view is then the session's alone. */
+static void
+view_fill_all(struct imap_mailbox *mb)
+{
+	size_t i;
+
+	if (mb->lazy == NULL)
+		return;
+	for (i = 0; i < mb->n; i++)
+		(void)view_msg(mb, i);
+	free(mb->lazy);
+	mb->lazy = NULL;
+}
+
+/* The UID of message i without filling it. */
+static uint32_t
+view_uid(const struct imap_mailbox *mb, size_t i)
+{
+	return msg_filled(mb, i) ? mb->msgs[i].pub.uid : mb->vc.rec[i].uid;
 }
 
 static void
@@ -455,8 +540,11 @@ match_uids(struct imap_mailbox *mb, struct scan *s, bool **matched_r)
 	bool *matched = xcalloc(mb->ul.n + 1, sizeof(*matched));
 	size_t i;
 
-	for (i = 0; i < s->n; i++)
+	for (i = 0; i < s->n; i++) {
 		s->v[i].uid = 0;
+		s->v[i].li = 0;
+		s->v[i].modseq = 0;
+	}
 	for (i = 0; i < mb->ul.n; i++) {
 		const struct imap_uid_entry *u = &mb->ul.v[i];
 		struct scan_ent *e = scan_find(s, u->base, strlen(u->base));
@@ -464,10 +552,61 @@ match_uids(struct imap_mailbox *mb, struct scan *s, bool **matched_r)
 		/* A base listed twice keeps its first (lowest) UID. */
 		if (e != NULL && e->uid == 0) {
 			e->uid = u->uid;
+			e->li = i + 1;
+			e->modseq = u->modseq;
 			matched[i] = true;
 		}
 	}
 	*matched_r = matched;
+}
+
+/*
+ * Whether the list's modseq of the scanned file e (matched) was given for
+ * the flags its name has now: else they changed since (a STORE not yet
+ * committed, another program's rename) and need a new one (RFC 7162).
+ */
+static bool
+scan_modseq_current(const struct imap_uidlist *ul, const struct scan_ent *e)
+{
+	uint32_t mf;
+
+	return e->li != 0 && imap_uidlist_mflags(&ul->v[e->li - 1], &mf) &&
+	       mf == imap_uidlist_letters_bits(e->name + e->base_len, SIZE_MAX);
+}
+
+/*
+ * Under the lock, after match_uids on the list as read again: the
+ * mod-sequences (RFC 7162).  A list without them gets its start (the
+ * files as they are take it); a file whose flags are not those of its
+ * entry's modseq gets the new modseq *ms (made once: one for all the
+ * changes of this write).  Before entries are dropped or added (li).
+ */
+static void
+list_note_modseqs(struct imap_mailbox *mb, struct scan *s, uint64_t *ms)
+{
+	bool had = mb->ul.have_modseq;
+	size_t i;
+
+	imap_uidlist_modseq_start(&mb->ul);
+	for (i = 0; i < s->n; i++) {
+		struct scan_ent *e = &s->v[i];
+		struct imap_uid_entry *u;
+
+		if (e->li == 0)
+			continue;
+		u = &mb->ul.v[e->li - 1];
+		if (!had) {
+			u->modseq = mb->ul.highest_modseq;
+		} else if (!scan_modseq_current(&mb->ul, e)) {
+			if (*ms == 0)
+				*ms = imap_uidlist_modseq_next(&mb->ul);
+			u->modseq = *ms;
+		} else {
+			continue;
+		}
+		u->mflags = imap_uidlist_letters_bits(e->name + e->base_len, SIZE_MAX);
+		u->mstate = IMAP_MFLAGS_SET;
+	}
 }
 
 static int
@@ -530,6 +669,20 @@ list_note_scan(struct imap_mailbox *mb, const struct scan *s)
 	mb->ul.cur_c = mb->cur_c;
 }
 
+/*
+ * Write ul as dir's list (under the lock), then its view cache, or remove
+ * the cache when ul has no stamps: best effort, as a cache not written, or
+ * an old one left, is never trusted for this list (its id differs).
+ */
+static int
+list_write(struct imap_uidlist *ul, const char *dir)
+{
+	if (imap_uidlist_write(ul, dir) == -1)
+		return -1;
+	(void)imap_viewcache_write(ul, dir);
+	return 0;
+}
+
 /* Under the lock: the vsizes noted by this session into the list's entries of the same files. */
 static void
 list_note_vsizes(struct imap_mailbox *mb)
@@ -542,7 +695,8 @@ list_note_vsizes(struct imap_mailbox *mb)
 		const struct mb_msg *m = &mb->msgs[i];
 		const struct imap_uid_entry *u;
 
-		if (m->pub.vsize == 0 || (u = imap_uidlist_find(&mb->ul, m->pub.uid)) == NULL)
+		/* A message never filled from the cache was never counted by this session. */
+		if (!msg_filled(mb, i) || m->pub.vsize == 0 || (u = imap_uidlist_find(&mb->ul, m->pub.uid)) == NULL)
 			continue;
 		if (strlen(u->base) == m->base_len && memcmp(u->base, m->name, m->base_len) == 0)
 			mb->ul.v[u - mb->ul.v].vsize = m->pub.vsize;
@@ -562,8 +716,9 @@ assign_uids(struct imap_mailbox *mb, struct scan *s, uint32_t listed_before, uin
 	    uint32_t *recent_to_r)
 {
 	struct scan_ent **fresh = NULL;
-	bool *matched = NULL;
+	bool *matched = NULL, dropped = false;
 	size_t i, o, nf = 0;
+	uint64_t ms = 0;
 	int lock, r = -1;
 
 	lock = imap_uidlist_lock(mb->dir);
@@ -577,6 +732,7 @@ assign_uids(struct imap_mailbox *mb, struct scan *s, uint32_t listed_before, uin
 			goto out;
 	}
 	match_uids(mb, s, &matched);
+	list_note_modseqs(mb, s, &ms);
 	fresh = xreallocarray(NULL, s->n + 1, sizeof(*fresh));
 	for (i = 0; i < s->n; i++) {
 		struct scan_ent *e = &s->v[i];
@@ -599,15 +755,38 @@ assign_uids(struct imap_mailbox *mb, struct scan *s, uint32_t listed_before, uin
 	for (i = 0, o = 0; i < mb->ul.n; i++) {
 		if (!matched[i] && mb->ul.v[i].uid < listed_before) {
 			imap_uidlist_entry_free(&mb->ul, &mb->ul.v[i]);
+			dropped = true;
 			continue;
 		}
 		mb->ul.v[o++] = mb->ul.v[i];
 	}
 	mb->ul.n = o;
+	/* An expunge raises HIGHESTMODSEQ too (RFC 7162 section 3.1.1). */
+	if (dropped && ms == 0)
+		ms = imap_uidlist_modseq_next(&mb->ul);
 	if (nf > 1)
 		qsort(fresh, nf, sizeof(*fresh), new_order_cmp);
-	for (i = 0; i < nf; i++)
+	for (i = 0; i < nf; i++) {
+		struct imap_uid_entry *u;
+
 		fresh[i]->uid = imap_uidlist_add(&mb->ul, fresh[i]->name, fresh[i]->base_len);
+		if (fresh[i]->uid == 0)
+			continue;
+		/* A new message's modseq: that of its arrival. */
+		if (ms == 0)
+			ms = imap_uidlist_modseq_next(&mb->ul);
+		u = &mb->ul.v[mb->ul.n - 1];
+		u->modseq = ms;
+		u->mflags = imap_uidlist_letters_bits(fresh[i]->name + fresh[i]->base_len, SIZE_MAX);
+		u->mstate = IMAP_MFLAGS_SET;
+	}
+	/* The scan's files with their entries' modseqs, for the view. */
+	for (i = 0; i < s->n; i++) {
+		const struct imap_uid_entry *u = s->v[i].uid != 0 ? imap_uidlist_find(&mb->ul, s->v[i].uid) : NULL;
+
+		s->v[i].li = 0;
+		s->v[i].modseq = u != NULL ? u->modseq : 0;
+	}
 	*recent_from_r = *recent_to_r = 0;
 	if (!mb->readonly) {
 		*recent_from_r = mb->ul.first_recent;
@@ -616,7 +795,7 @@ assign_uids(struct imap_mailbox *mb, struct scan *s, uint32_t listed_before, uin
 	}
 	list_note_scan(mb, s);
 	list_note_vsizes(mb);
-	r = imap_uidlist_write(&mb->ul, mb->dir);
+	r = list_write(&mb->ul, mb->dir);
 out:
 	free(fresh);
 	free(matched);
@@ -683,6 +862,19 @@ move_new_to_cur(struct imap_mailbox *mb, struct mb_msg *m)
 		msg_set_name(m, xstrdup(name), false);  /* ENOENT: another session moved it there */
 }
 
+/* A view made from the list stands for a complete, quiet scan at the list's stamps. */
+static void
+view_as_of_list(struct imap_mailbox *mb)
+{
+	mb->scanned = true;
+	mb->scan_whole = mb->scan_quiet = true;
+	mb->new_m = mb->ul.new_m;
+	mb->new_c = mb->ul.new_c;
+	mb->cur_m = mb->ul.cur_m;
+	mb->cur_c = mb->ul.cur_c;
+	mb->highest = mb->ul.highest_modseq;
+}
+
 /*
  * The first view of a folder from its UID list, without reading new/ and
  * cur/, when they still have the stamps of the complete scan that wrote
@@ -702,7 +894,7 @@ view_from_list(struct imap_mailbox *mb)
 	struct mb_msg *msgs;
 	char *q;
 
-	if (ul->source != IMAP_UIDLIST_OSD || !ul->have_stamps || ul->uidvalidity == 0 ||
+	if (ul->source != IMAP_UIDLIST_OSD || !ul->have_stamps || ul->uidvalidity == 0 || !ul->have_modseq ||
 	    (!mb->readonly && ul->first_recent < ul->next_uid))
 		return 0;
 	if (fstat(mb->new_fd, &n) == -1 || fstat(mb->cur_fd, &c) == -1)
@@ -731,6 +923,7 @@ view_from_list(struct imap_mailbox *mb)
 		memset(m, 0, sizeof(*m));
 		m->pub.uid = u->uid;
 		m->pub.vsize = u->vsize;
+		m->pub.modseq = u->modseq;
 		m->base_len = strlen(u->base);
 		m->in_new = u->in_new;
 		total += m->base_len + strlen(u->info) + 1;
@@ -744,6 +937,14 @@ view_from_list(struct imap_mailbox *mb)
 		if (m->pub.recent)
 			mb->recent++;
 		mb->max_uid = m->pub.uid;
+		/* A modseq not given for the file's flags (unknown: a hand-made line): read the folders. */
+		if (u->mstate == IMAP_MFLAGS_UNKNOWN ||
+		    (u->mstate == IMAP_MFLAGS_SET && u->mflags != mbits(m->pub.flags, m->pub.keywords))) {
+			free(msgs);
+			mb->recent = 0;
+			mb->max_uid = 0;
+			return 0;
+		}
 	}
 	/* All the names in one block: one allocation, not one per message. */
 	free(mb->names);
@@ -768,13 +969,82 @@ view_from_list(struct imap_mailbox *mb)
 	mb->msgs = msgs;
 	mb->n = count;
 	mb->cap = ul->n + 1;
-	mb->scanned = true;
-	mb->scan_whole = mb->scan_quiet = true;
-	mb->new_m = ul->new_m;
-	mb->new_c = ul->new_c;
-	mb->cur_m = ul->cur_m;
-	mb->cur_c = ul->cur_c;
+	view_as_of_list(mb);
 	return 1;
+}
+
+/*
+ * The first view of a folder from its list's cache (osd-uidlist.cache,
+ * imap_viewcache.h), under the same conditions as view_from_list, and
+ * without reading the text list: the cache is checked against the list
+ * it was made with (its stat) and mapped; the messages are filled from
+ * it as commands ask for them (view_msg).  The list's header is taken
+ * from it and its entries are read when something needs them
+ * (entries_deferred).  1 when made, 0 when not (no cache, or one not to
+ * be trusted, or the folders changed).
+ */
+static int
+view_from_cache(struct imap_mailbox *mb)
+{
+	struct imap_viewcache *vc = &mb->vc;
+	struct imap_uidlist *ul = &mb->ul;
+	char path[PATH_MAX];
+	struct stat lst, n, c;
+	struct imap_file_id id;
+	time_t now;
+	size_t lo, hi;
+
+	if (path_join(path, sizeof(path), mb->dir, IMAP_UIDLIST_NAME) == -1 || stat(path, &lst) == -1)
+		return 0;
+	imap_file_id_set(&id, &lst);
+	if (imap_viewcache_open(vc, mb->dir, &id) == -1)
+		return 0;
+	/* (A cache without a HIGHESTMODSEQ, of a list without modseqs, is not used: none is written.) */
+	if ((!mb->readonly && (vc->first_recent < vc->next_uid || vc->any_in_new)) || vc->n > MAILBOX_MAX_MESSAGES ||
+	    vc->highest_modseq == 0 ||
+	    fstat(mb->new_fd, &n) == -1 || fstat(mb->cur_fd, &c) == -1)
+		goto no;
+	now = time(NULL);
+	if (!ts_eq(&n.st_mtim, &vc->new_m) || !ts_eq(&n.st_ctim, &vc->new_c) || !ts_eq(&c.st_mtim, &vc->cur_m) ||
+	    !ts_eq(&c.st_ctim, &vc->cur_c) || now - n.st_mtim.tv_sec < DIRTY_SECONDS ||
+	    now - c.st_mtim.tv_sec < DIRTY_SECONDS)
+		goto no;
+	/* The array's pages are touched only by the messages filled. */
+	mb->msgs = xreallocarray(NULL, vc->n + 1, sizeof(*mb->msgs));
+	mb->lazy = xcalloc(vc->n / 64 + 1, sizeof(*mb->lazy));
+	mb->n = vc->n;
+	mb->cap = vc->n + 1;
+	mb->max_uid = vc->n > 0 ? vc->rec[vc->n - 1].uid : 0;
+	if (mb->readonly) {
+		/* Those from first_recent on: the first record at or above it. */
+		for (lo = 0, hi = vc->n; lo < hi;) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (vc->rec[mid].uid < vc->first_recent)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		mb->recent = (uint32_t)(vc->n - lo);
+	}
+	ul->uidvalidity = vc->uidvalidity;
+	ul->next_uid = vc->next_uid;
+	ul->first_recent = vc->first_recent;
+	ul->highest_modseq = vc->highest_modseq;
+	ul->have_modseq = true;
+	ul->source = IMAP_UIDLIST_OSD;
+	ul->id = id;
+	ul->have_stamps = true;
+	ul->new_m = vc->new_m;
+	ul->new_c = vc->new_c;
+	ul->cur_m = vc->cur_m;
+	ul->cur_c = vc->cur_c;
+	ul->entries_deferred = true;
+	view_as_of_list(mb);
+	return 1;
+no:
+	imap_viewcache_close(vc);
+	return 0;
 }
 
 static int
@@ -794,7 +1064,14 @@ do_sync(struct imap_mailbox *mb, bool report_expunges, struct imap_sync_report *
 	if (ku == 1 || mb->kw_added)
 		kw_changed = true;
 	mb->kw_added = false;
-	if (imap_uidlist_refresh(&mb->ul, mb->dir) == -1) {
+	if (!mb->scanned && mb->n == 0 && view_from_cache(mb) == 1) {
+		r->count_changed = true;
+		r->keywords_changed = kw_changed;
+		return 0;
+	}
+	/* A list known from its cache is read only when it changed, or (below) when the folder did. */
+	if ((!mb->ul.entries_deferred || imap_uidlist_unchanged(&mb->ul, mb->dir) != 1) &&
+	    imap_uidlist_refresh(&mb->ul, mb->dir) == -1) {
 		*error_r = "cannot read the UID list";
 		return -1;
 	}
@@ -806,6 +1083,8 @@ do_sync(struct imap_mailbox *mb, bool report_expunges, struct imap_sync_report *
 			return -1;
 		}
 		if (c == 1) {
+			/* A list with stamps and no usable cache (an older osd wrote it): make the cache now. */
+			(void)imap_viewcache_write(&mb->ul, mb->dir);
 			r->count_changed = true;
 			r->keywords_changed = kw_changed;
 			return 0;
@@ -819,12 +1098,18 @@ do_sync(struct imap_mailbox *mb, bool report_expunges, struct imap_sync_report *
 	if (unchanged(mb)) {
 		bool ghosts = false;
 
-		for (i = 0; report_expunges && i < mb->n && !ghosts; i++)
+		/* A view still in the cache has no ghosts: only a scan makes them, after view_fill_all. */
+		for (i = 0; report_expunges && mb->lazy == NULL && i < mb->n && !ghosts; i++)
 			ghosts = mb->msgs[i].pub.expunged;
 		if (!ghosts) {
 			r->keywords_changed = kw_changed;
 			return 0;
 		}
+	}
+	view_fill_all(mb);
+	if (mb->ul.entries_deferred && imap_uidlist_refresh(&mb->ul, mb->dir) == -1) {
+		*error_r = "cannot read the UID list";
+		return -1;
 	}
 	listed_before = mb->ul.next_uid;
 	for (attempt = 0; attempt < 2; attempt++) {
@@ -853,6 +1138,20 @@ do_sync(struct imap_mailbox *mb, bool report_expunges, struct imap_sync_report *
 	for (i = 0; i < s.n && !need; i++)
 		if (s.v[i].uid == 0)
 			need = true;
+	/*
+	 * RFC 7162: a flag change not yet given a modseq (another program's
+	 * rename, a STORE not committed), a list without modseqs, and an
+	 * expunge (the entry of a file gone) each need one: the list is
+	 * written with it.
+	 */
+	if (!mb->ul.have_modseq)
+		need = true;
+	for (i = 0; i < s.n && !need; i++)
+		if (s.v[i].uid != 0 && !scan_modseq_current(&mb->ul, &s.v[i]))
+			need = true;
+	for (i = 0; i < mb->ul.n && !need; i++)
+		if (!matched[i])
+			need = true;
 	free(matched);
 	if (need && assign_uids(mb, &s, listed_before, &rfrom, &rto) == -1) {
 		scan_free(&s);
@@ -879,6 +1178,8 @@ do_sync(struct imap_mailbox *mb, bool report_expunges, struct imap_sync_report *
 			continue;
 		}
 		e->used = true;
+		if (e->uid == m->pub.uid && e->modseq != 0)
+			m->pub.modseq = e->modseq;
 		if (strcmp(e->name, m->name) != 0 || e->in_new != m->in_new) {
 			unsigned fl;
 			uint32_t kw;
@@ -935,6 +1236,7 @@ do_sync(struct imap_mailbox *mb, bool report_expunges, struct imap_sync_report *
 		m = &mb->msgs[mb->n++];
 		memset(m, 0, sizeof(*m));
 		m->pub.uid = add[i]->uid;
+		m->pub.modseq = add[i]->modseq;
 		msg_set_name(m, add[i]->name, add[i]->in_new);
 		add[i]->name = NULL;
 		parse_info(m->name, &m->pub.flags, &m->pub.keywords);
@@ -958,6 +1260,8 @@ do_sync(struct imap_mailbox *mb, bool report_expunges, struct imap_sync_report *
 	scan_free(&s);
 	if (n_exp > 0 || mb->recent != old_recent)
 		count_changed = true;
+	if (mb->ul.highest_modseq > mb->highest)
+		mb->highest = mb->ul.highest_modseq;
 	r->expunged = mb->rep_exp;
 	r->n_expunged = n_exp;
 	r->changed = mb->rep_chg;
@@ -1039,10 +1343,21 @@ fail:
 	return -1;
 }
 
+int
+imap_mailbox_moved(struct imap_mailbox *mb, const char *name)
+{
+	char dir[PATH_MAX];
+
+	if (imap_folder_dir(mb->root, name, dir, sizeof(dir)) == -1)
+		return -1;
+	memcpy(mb->dir, dir, sizeof(dir));
+	return 0;
+}
+
 void
 imap_mailbox_set_vsize(struct imap_mailbox *mb, uint32_t seq, uint64_t vsize)
 {
-	if (seq == 0 || seq > mb->n || mb->msgs[seq - 1].pub.vsize == vsize)
+	if (seq == 0 || seq > mb->n || view_msg(mb, seq - 1)->pub.vsize == vsize)
 		return;
 	mb->msgs[seq - 1].pub.vsize = vsize;
 	mb->vsize_dirty = true;
@@ -1060,7 +1375,7 @@ flush_vsizes(struct imap_mailbox *mb)
 		return;
 	if (imap_uidlist_refresh(&mb->ul, mb->dir) != -1 && mb->ul.source == IMAP_UIDLIST_OSD) {
 		list_note_vsizes(mb);
-		(void)imap_uidlist_write(&mb->ul, mb->dir);
+		(void)list_write(&mb->ul, mb->dir);
 	}
 	imap_uidlist_unlock(lock);
 }
@@ -1074,8 +1389,11 @@ imap_mailbox_close(struct imap_mailbox *mb)
 		return;
 	flush_vsizes(mb);
 	for (i = 0; i < mb->n; i++)
-		msg_name_free(&mb->msgs[i]);
+		if (msg_filled(mb, i))
+			msg_name_free(&mb->msgs[i]);
 	free(mb->msgs);
+	free(mb->lazy);
+	imap_viewcache_close(&mb->vc);
 	free(mb->names);
 	free(mb->rep_exp);
 	free(mb->rep_chg);
@@ -1107,6 +1425,12 @@ imap_mailbox_uidnext(const struct imap_mailbox *mb)
 	return mb->ul.next_uid > mb->max_uid ? mb->ul.next_uid : mb->max_uid + 1;
 }
 
+uint64_t
+imap_mailbox_highest_modseq(const struct imap_mailbox *mb)
+{
+	return mb->highest > 0 ? mb->highest : 1;
+}
+
 uint32_t
 imap_mailbox_count(const struct imap_mailbox *mb)
 {
@@ -1124,8 +1448,8 @@ imap_mailbox_msg(const struct imap_mailbox *mb, uint32_t seq)
 {
 	if (seq == 0 || seq > mb->n)
 		return NULL;
-	/* Filled on first use: the messages are the session's own (mb is const to callers only). */
-	return &msg_need(mb, (struct mb_msg *)&mb->msgs[seq - 1])->pub;
+	/* Filled on first use: from the cache, then its INTERNALDATE and size. */
+	return &msg_need(mb, view_msg(mb, seq - 1))->pub;
 }
 
 uint32_t
@@ -1136,9 +1460,11 @@ imap_mailbox_seq_of_uid(const struct imap_mailbox *mb, uint32_t uid)
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (mb->msgs[mid].pub.uid == uid)
+		uint32_t u = view_uid(mb, mid);
+
+		if (u == uid)
 			return (uint32_t)(mid + 1);
-		if (mb->msgs[mid].pub.uid < uid)
+		if (u < uid)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -1255,7 +1581,7 @@ imap_mailbox_read(struct imap_mailbox *mb, uint32_t seq, struct buf *out)
 		errno = EINVAL;
 		return -1;
 	}
-	m = &mb->msgs[seq - 1];
+	m = view_msg(mb, seq - 1);
 	for (tries = 0;; tries++) {
 		fd = regfile_openat(m->in_new ? mb->new_fd : mb->cur_fd, m->name, O_RDONLY, 0, NULL);
 		if (fd != -1 || errno != ENOENT || tries > 0)
@@ -1285,7 +1611,7 @@ imap_mailbox_set_flags(struct imap_mailbox *mb, uint32_t seq, unsigned flags, ui
 		errno = EROFS;
 		return -1;
 	}
-	m = &mb->msgs[seq - 1];
+	m = view_msg(mb, seq - 1);
 	flags &= IMAP_FLAGS_ALL;
 	for (tries = 0;; tries++) {
 		if (make_name(name, sizeof(name), m->name, m->base_len, flags, keywords, m->name) == -1) {
@@ -1301,9 +1627,63 @@ imap_mailbox_set_flags(struct imap_mailbox *mb, uint32_t seq, unsigned flags, ui
 		if (errno != ENOENT || tries > 0 || relocate(mb, m) == -1)
 			return -1;
 	}
+	if (flags != m->pub.flags || keywords != m->pub.keywords)
+		m->flags_dirty = true;
 	m->pub.flags = flags;
 	m->pub.keywords = keywords;
 	return 0;
+}
+
+int
+imap_mailbox_commit_flags(struct imap_mailbox *mb)
+{
+	uint64_t ms = 0;
+	bool any = false;
+	size_t i;
+	int lock, r = 0;
+
+	/* Only a filled message can have been STOREd (imap_mailbox_set_flags fills it first). */
+	for (i = 0; i < mb->n && !any; i++)
+		any = msg_filled(mb, i) && mb->msgs[i].flags_dirty;
+	if (!any)
+		return 0;
+	lock = imap_uidlist_lock(mb->dir);
+	if (lock == -1)
+		return -1;
+	if (imap_uidlist_refresh(&mb->ul, mb->dir) == -1) {
+		imap_uidlist_unlock(lock);
+		return -1;
+	}
+	for (i = 0; i < mb->n; i++) {
+		struct mb_msg *m = &mb->msgs[i];
+		struct imap_uid_entry *u;
+		uint32_t mf, bits;
+
+		if (!msg_filled(mb, i) || !m->flags_dirty)
+			continue;
+		m->flags_dirty = false;
+		u = (struct imap_uid_entry *)imap_uidlist_find(&mb->ul, m->pub.uid);
+		if (u == NULL || strlen(u->base) != m->base_len || memcmp(u->base, m->name, m->base_len) != 0)
+			continue;       /* not listed (gone meanwhile): nothing to tell */
+		bits = mbits(m->pub.flags, m->pub.keywords);
+		/* Not again for flags already recorded (a sync of this or another session did). */
+		if (!mb->ul.have_modseq || !imap_uidlist_mflags(u, &mf) || mf != bits) {
+			if (ms == 0)
+				ms = imap_uidlist_modseq_next(&mb->ul);
+			u->modseq = ms;
+			u->mflags = bits;
+			u->mstate = IMAP_MFLAGS_SET;
+		}
+		m->pub.modseq = u->modseq;
+	}
+	if (ms != 0) {
+		list_note_vsizes(mb);
+		r = list_write(&mb->ul, mb->dir);
+	}
+	imap_uidlist_unlock(lock);
+	if (mb->ul.highest_modseq > mb->highest)
+		mb->highest = mb->ul.highest_modseq;
+	return r;
 }
 
 static int
@@ -1331,6 +1711,7 @@ imap_mailbox_expunge(struct imap_mailbox *mb, const uint32_t *uids, size_t n, co
 		memcpy(set, uids, n * sizeof(*set));
 		qsort(set, n, sizeof(*set), u32_cmp);
 	}
+	view_fill_all(mb);
 	for (i = 0; i < mb->n; i++) {
 		struct mb_msg *m = &mb->msgs[i];
 		int tries;
@@ -1410,6 +1791,7 @@ list_new_files(const char *root, const char *dir, char *const *bases, size_t n, 
 	       uint32_t *uids_r)
 {
 	struct imap_uidlist ul;
+	uint64_t ms = 0;
 	size_t i;
 	int r = -1;
 
@@ -1418,14 +1800,28 @@ list_new_files(const char *root, const char *dir, char *const *bases, size_t n, 
 		goto out;
 	if (ul.uidvalidity == 0 && (ul.uidvalidity = imap_uidvalidity_next(root)) == 0)
 		goto out;
+	/* Before the new entries: a list with none yet starts at 1. */
+	imap_uidlist_modseq_start(&ul);
 	for (i = 0; i < n; i++) {
-		uids_r[i] = imap_uidlist_add(&ul, bases[i], base_len_of(bases[i]));
+		struct imap_uid_entry *u;
+		size_t blen = base_len_of(bases[i]);
+
+		uids_r[i] = imap_uidlist_add(&ul, bases[i], blen);
 		if (uids_r[i] == 0) {
 			errno = EFBIG;
 			goto out;
 		}
+		/* One modseq for the messages of one APPEND or COPY (RFC 7162). */
+		if (ms == 0)
+			ms = imap_uidlist_modseq_next(&ul);
+		u = &ul.v[ul.n - 1];
+		u->modseq = ms;
+		u->mflags = imap_uidlist_letters_bits(bases[i] + blen, SIZE_MAX);
+		u->mstate = IMAP_MFLAGS_SET;
 	}
-	if (imap_uidlist_write(&ul, dir) == -1)
+	/* The files just put into cur/ changed it: the stamps can no longer stand for it (nor a cache be made). */
+	ul.have_stamps = false;
+	if (list_write(&ul, dir) == -1)
 		goto out;
 	*uidvalidity_r = ul.uidvalidity;
 	r = 0;
@@ -1544,7 +1940,7 @@ imap_mailbox_copy(struct imap_mailbox *mb, const uint32_t *seqs, size_t n, const
 			*error_r = "Invalid message number";
 			return -1;
 		}
-		bytes += msg_need(mb, &mb->msgs[seqs[i] - 1])->pub.file_size;
+		bytes += msg_need(mb, view_msg(mb, seqs[i] - 1))->pub.file_size;
 	}
 	if (imap_quota_check(mb->root, bytes, n, &over) == 0 && over) {
 		*error_r = IMAP_QUOTA_TEXT;
@@ -1557,7 +1953,7 @@ imap_mailbox_copy(struct imap_mailbox *mb, const uint32_t *seqs, size_t n, const
 		goto out;
 	names = xcalloc(n + 1, sizeof(*names));
 	for (done = 0; done < n; done++) {
-		struct mb_msg *m = &mb->msgs[seqs[done] - 1];
+		struct mb_msg *m = view_msg(mb, seqs[done] - 1);
 		char base[MSG_NAME_MAX + 1], name[MSG_NAME_MAX + 1];
 		uint32_t kw = 0;
 		unsigned k;

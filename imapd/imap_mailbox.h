@@ -33,6 +33,7 @@ struct imap_msg {
 	uint64_t file_size;             /* octets on disk (,S= in the name, else stat) */
 	const char *name;               /* the file's name in cur/ (or new/ until moved) */
 	uint64_t vsize;                 /* the CRLF size (RFC822.SIZE) from the UID list, 0 unknown */
+	uint64_t modseq;                /* RFC 7162: its flags' mod-sequence, from the UID list */
 };
 
 /* What changed since the last sync, for the untagged replies. */
@@ -60,9 +61,23 @@ int imap_mailbox_open(const char *root, const char *name, bool readonly,
 		      struct imap_mailbox **mb_r, const char **error_r, const char **code_r);
 void imap_mailbox_close(struct imap_mailbox *mb);
 
+/*
+ * The open folder was renamed (RENAME of it, or of a parent) and is now
+ * name: its UID list, lock and keywords are looked for there from now on
+ * (the descriptors of new/ and cur/ followed the directory already).  0,
+ * or -1 when name is not a folder name.
+ */
+int imap_mailbox_moved(struct imap_mailbox *mb, const char *name);
+
 bool imap_mailbox_readonly(const struct imap_mailbox *mb);
 uint32_t imap_mailbox_uidvalidity(const struct imap_mailbox *mb);
 uint32_t imap_mailbox_uidnext(const struct imap_mailbox *mb);
+/*
+ * The folder's HIGHESTMODSEQ (RFC 7162) as this view knows it: at least
+ * the modseq of every message it has, never going down.
+ */
+uint64_t imap_mailbox_highest_modseq(const struct imap_mailbox *mb);
+
 /* Messages (expunged-not-yet-reported ones included: they keep their number). */
 uint32_t imap_mailbox_count(const struct imap_mailbox *mb);
 uint32_t imap_mailbox_recent(const struct imap_mailbox *mb);
@@ -100,8 +115,20 @@ int imap_mailbox_read(struct imap_mailbox *mb, uint32_t seq, struct buf *out);
  */
 void imap_mailbox_set_vsize(struct imap_mailbox *mb, uint32_t seq, uint64_t vsize);
 
-/* Set the flags and keywords of seq (renames its file).  ENOENT: gone meanwhile. */
+/*
+ * Set the flags and keywords of seq (renames its file).  ENOENT: gone
+ * meanwhile.  The change gets its mod-sequence at the next
+ * imap_mailbox_commit_flags, or else at the next sync (of any session).
+ */
 int imap_mailbox_set_flags(struct imap_mailbox *mb, uint32_t seq, unsigned flags, uint32_t keywords);
+
+/*
+ * Give the flag changes made by imap_mailbox_set_flags since the last
+ * call one new mod-sequence (RFC 7162: one per STORE), in the UID list
+ * under its lock; the messages' modseq then is it.  0, or -1 with errno
+ * (the changes then get theirs at the next sync).
+ */
+int imap_mailbox_commit_flags(struct imap_mailbox *mb);
 
 /*
  * Remove the messages with \Deleted (only those whose UIDs are in

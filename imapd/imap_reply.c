@@ -153,7 +153,7 @@ void
 imap_write_capability(const struct imap_session *s, struct buf *out)
 {
 	(void)buf_append_str(out, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE "
-				  "UNSELECT CHILDREN LIST-EXTENDED SPECIAL-USE ESEARCH LIST-STATUS");
+				  "UNSELECT CHILDREN LIST-EXTENDED SPECIAL-USE ESEARCH LIST-STATUS CONDSTORE");
 	if (s->state != IMAP_ST_NOTAUTH)
 		return;
 	if (s->cfg.tls_available && !s->cfg.tls_active)
@@ -223,11 +223,31 @@ imap_sync_untagged(struct imap_session *s, struct buf *out, bool report_expunges
 		if (m == NULL)
 			continue;
 		/* With the UID, always: a UID command needs it (RFC 3501 section 6.4.8), others may use it. */
-		(void)buf_printf(out, "* %u FETCH (UID %u FLAGS ", (unsigned)r.changed[i], (unsigned)m->uid);
+		(void)buf_printf(out, "* %u FETCH (UID %u ", (unsigned)r.changed[i], (unsigned)m->uid);
+		/* RFC 7162 section 3.1: with CONDSTORE on, every untagged FETCH has MODSEQ (Dovecot's place: before FLAGS). */
+		if (s->enabled & IMAP_EXT_CONDSTORE)
+			(void)buf_printf(out, "MODSEQ (%llu) ", (unsigned long long)m->modseq);
+		(void)buf_append_str(out, "FLAGS ");
 		imap_fetch_flags(s->mb, m, out);
 		(void)buf_append_str(out, ")\r\n");
 	}
 	return 0;
+}
+
+void
+imap_condstore_enable(struct imap_session *s, struct buf *out)
+{
+	if (s->enabled & IMAP_EXT_CONDSTORE)
+		return;
+	s->enabled |= IMAP_EXT_CONDSTORE;
+	/*
+	 * Turned on in a selected folder (not by SELECT/EXAMINE (CONDSTORE),
+	 * which tells it anyway): the client learns where the folder stands,
+	 * as Dovecot tells it.
+	 */
+	if (s->mb != NULL)
+		(void)buf_printf(out, "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
+				 (unsigned long long)imap_mailbox_highest_modseq(s->mb));
 }
 
 /* Drop a long reply in progress. */

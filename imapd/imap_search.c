@@ -43,6 +43,7 @@ enum search_key {
 	SK_ADDRESS,             /* field and str: FROM, TO, CC, BCC, against the parsed addresses */
 	SK_BODY,
 	SK_TEXT,
+	SK_MODSEQ,              /* RFC 7162 section 3.1.5: the message's modseq at least size */
 	SK_NOT,
 	SK_OR,
 	SK_AND
@@ -71,6 +72,7 @@ struct search_node {
 struct imap_search {
 	struct search_node *root;
 	unsigned ret;           /* IMAP_SEARCH_RETURN_* */
+	bool modseq;            /* a MODSEQ key: the answer ends with the highest modseq */
 };
 
 /* The parse of one argument list (the top, or a parenthesised one). */
@@ -80,6 +82,7 @@ struct sparse {
 	struct imap_mailbox *mb;
 	unsigned depth;
 	const char *error;
+	bool modseq;            /* a MODSEQ key was seen */
 };
 
 /* One message while it is matched: read once, parsed once. */
@@ -347,6 +350,42 @@ parse_list(struct sparse *p, const struct imap_arg *list)
 	return nd;
 }
 
+/*
+ * MODSEQ [<entry-name> <entry-type-req>] <mod-sequence-valzer> (RFC 7162
+ * section 3.1.5): the entry ("/flags/\\seen" and priv, shared or all)
+ * is checked and then ignored, as the RFC allows a server that keeps one
+ * modseq per message.
+ */
+static struct search_node *
+parse_modseq(struct sparse *p)
+{
+	struct search_node *nd;
+	uint64_t v;
+
+	if (p->i < p->n && p->args[p->i].type != IMAP_ARG_ATOM) {
+		const char *entry = imap_arg_astring(&p->args[p->i]);
+		const struct imap_arg *t;
+
+		if (entry == NULL || strncasecmp(entry, "/flags/", 7) != 0 || entry[7] == '\0' ||
+		    p->i + 1 >= p->n) {
+			p->error = "Invalid search key: invalid MODSEQ entry";
+			return NULL;
+		}
+		t = &p->args[p->i + 1];
+		if (!arg_is(t, "priv") && !arg_is(t, "shared") && !arg_is(t, "all")) {
+			p->error = "Invalid search key: invalid MODSEQ entry type";
+			return NULL;
+		}
+		p->i += 2;
+	}
+	if (!next_number(p, &v))
+		return NULL;
+	nd = node_new(SK_MODSEQ, COST_NONE);
+	nd->size = v;
+	p->modseq = true;
+	return nd;
+}
+
 static struct search_node *
 parse_key(struct sparse *p)
 {
@@ -453,6 +492,8 @@ parse_key(struct sparse *p)
 		}
 		return parse_set(p, p->args[p->i++].str, true);
 	}
+	if (arg_is(a, "MODSEQ"))
+		return parse_modseq(p);
 	if (arg_is(a, "NOT"))
 		return parse_nested(p, SK_NOT);
 	if (arg_is(a, "OR"))
@@ -529,6 +570,7 @@ imap_search_parse(const struct imap_arg *args, size_t n, struct imap_mailbox *mb
 		*error_r = p.error;
 		goto fail;
 	}
+	s->modseq = p.modseq;
 	*s_r = s;
 	return 0;
 fail:
@@ -676,6 +718,8 @@ eval(const struct search_node *nd, struct smatch *c)
 	case SK_TEXT:
 		return (m = sm_message(c)) != NULL &&
 		       imap_message_text_has(m, nd->str, nd->key == SK_TEXT);
+	case SK_MODSEQ:
+		return msg->modseq >= nd->size;
 	case SK_NOT:
 		return !eval(nd->kids[0], c);
 	case SK_OR:
@@ -726,17 +770,50 @@ write_set(const uint32_t *v, size_t n, struct buf *out)
 	}
 }
 
+bool
+imap_search_uses_modseq(const struct imap_search *s)
+{
+	return s->modseq;
+}
+
 void
 imap_search_reply(const struct imap_search *s, const char *tag, bool uid, const uint32_t *v,
 		  size_t n, struct buf *out)
 {
+	imap_search_reply_modseq(s, tag, uid, v, NULL, n, out);
+}
+
+void
+imap_search_reply_modseq(const struct imap_search *s, const char *tag, bool uid, const uint32_t *v,
+			 const uint64_t *ms, size_t n, struct buf *out)
+{
+	uint64_t high = 0;
 	const char *t;
 	size_t i;
 
+	/*
+	 * RFC 7162 section 3.1.5: after a MODSEQ key, the highest modseq of
+	 * the messages returned (of MIN and MAX alone: those two; of ALL or
+	 * COUNT: all), and nothing when none matched.
+	 */
+	if (s->modseq && ms != NULL && n > 0) {
+		if (s->ret == 0 || (s->ret & (IMAP_SEARCH_RETURN_ALL | IMAP_SEARCH_RETURN_COUNT)) != 0) {
+			for (i = 0; i < n; i++)
+				if (ms[i] > high)
+					high = ms[i];
+		} else {
+			if ((s->ret & IMAP_SEARCH_RETURN_MIN) != 0)
+				high = ms[0];
+			if ((s->ret & IMAP_SEARCH_RETURN_MAX) != 0 && ms[n - 1] > high)
+				high = ms[n - 1];
+		}
+	}
 	if (s->ret == 0) {
 		buf_append_str(out, "* SEARCH");
 		for (i = 0; i < n; i++)
 			buf_printf(out, " %lu", (unsigned long)v[i]);
+		if (high != 0)
+			buf_printf(out, " (MODSEQ %llu)", (unsigned long long)high);
 		buf_append_str(out, "\r\n");
 		return;
 	}
@@ -761,5 +838,7 @@ imap_search_reply(const struct imap_search *s, const char *tag, bool uid, const 
 	/* Dovecot's order: MIN MAX ALL COUNT. */
 	if ((s->ret & IMAP_SEARCH_RETURN_COUNT) != 0)
 		buf_printf(out, " COUNT %zu", n);
+	if (high != 0)
+		buf_printf(out, " MODSEQ %llu", (unsigned long long)high);
 	buf_append_str(out, "\r\n");
 }

@@ -49,4 +49,16 @@ unsigned imap_search_return(const struct imap_search *s);
 void imap_search_reply(const struct imap_search *s, const char *tag, bool uid, const uint32_t *v,
 		       size_t n, struct buf *out);
 
+/* Whether the keys have MODSEQ (RFC 7162 section 3.1.5): a CONDSTORE enabling command. */
+bool imap_search_uses_modseq(const struct imap_search *s);
+
+/*
+ * imap_search_reply with the matches' modseqs ms[0..n) (NULL: none):
+ * after a MODSEQ key the answer ends with the highest of those returned,
+ * "* SEARCH 2 5 (MODSEQ 917)" or "* ESEARCH ... MODSEQ 917" (RFC 7162
+ * section 3.1.5).
+ */
+void imap_search_reply_modseq(const struct imap_search *s, const char *tag, bool uid, const uint32_t *v,
+			      const uint64_t *ms, size_t n, struct buf *out);
+
 #endif

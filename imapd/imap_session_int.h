@@ -178,6 +178,15 @@ void imap_write_capability(const struct imap_session *s, struct buf *out);
  */
 int imap_sync_untagged(struct imap_session *s, struct buf *out, bool report_expunges);
 
+/*
+ * A CONDSTORE enabling command (RFC 7162 section 3.1: ENABLE CONDSTORE,
+ * SELECT/EXAMINE (CONDSTORE), STATUS (HIGHESTMODSEQ), FETCH MODSEQ or
+ * CHANGEDSINCE, SEARCH MODSEQ, STORE UNCHANGEDSINCE): from now on every
+ * untagged FETCH has MODSEQ.  The first one while a folder is selected
+ * writes "* OK [HIGHESTMODSEQ n] Highest" into out.
+ */
+void imap_condstore_enable(struct imap_session *s, struct buf *out);
+
 /* The FLAGS and OK [PERMANENTFLAGS ...] untagged lines of the selected mailbox (SELECT, new keywords). */
 void imap_write_flags_lines(struct imap_session *s, struct buf *out);
 

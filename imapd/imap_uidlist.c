@@ -65,6 +65,9 @@ uidlist_clear(struct imap_uidlist *ul)
 	ul->block_len = 0;
 	ul->n = 0;
 	ul->have_stamps = false;
+	ul->have_modseq = false;
+	ul->highest_modseq = 0;
+	ul->entries_deferred = false;
 	ul->uidvalidity = 0;
 	ul->next_uid = 1;
 	ul->first_recent = 1;
@@ -144,7 +147,8 @@ entry_push(struct imap_uidlist *ul, uint32_t uid, const char *base, size_t len, 
 
 /* An entry whose names stay where they are (in ul's block, NUL-terminated there). */
 static inline void
-entry_push_in_place(struct imap_uidlist *ul, uint32_t uid, char *base, char *info, bool in_new, uint64_t vsize)
+entry_push_in_place(struct imap_uidlist *ul, uint32_t uid, char *base, char *info, bool in_new, uint64_t vsize,
+		    uint64_t modseq, uint8_t mstate, uint32_t mflags)
 {
 	struct imap_uid_entry *e;
 
@@ -158,6 +162,9 @@ entry_push_in_place(struct imap_uidlist *ul, uint32_t uid, char *base, char *inf
 	e->base = base;
 	e->info = info;
 	e->vsize = vsize;
+	e->modseq = modseq;
+	e->mstate = mstate;
+	e->mflags = mflags;
 }
 
 void
@@ -170,6 +177,11 @@ imap_uidlist_set_info(struct imap_uidlist *ul, size_t i, const char *info, bool 
 		return;
 	if (info != NULL && e->info != NULL && e->in_new == in_new && strcmp(info, e->info) == 0)
 		return;
+	/* The flags of the modseq stay those of the old info. */
+	if (e->mstate == IMAP_MFLAGS_INFO) {
+		e->mflags = e->info != NULL ? imap_uidlist_letters_bits(e->info, SIZE_MAX) : 0;
+		e->mstate = IMAP_MFLAGS_SET;
+	}
 	entry_set(e, old, strlen(old), info, info != NULL ? strlen(info) : SIZE_MAX);
 	e->in_new = in_new;
 	if (!in_block(ul, old))
@@ -340,7 +352,9 @@ static char *
 parse_osd_line(struct imap_uidlist *ul, int version, char *p, char *end)
 {
 	char *w, *name, *nend, *next, *info = NULL, *iend = NULL;
-	uint64_t uid = 0, vs, vsize = 0;
+	uint64_t uid = 0, vs, vsize = 0, modseq = 0;
+	uint32_t mflags = 0;
+	uint8_t mstate = IMAP_MFLAGS_UNKNOWN;
 	bool in_new = false;
 	unsigned k;
 
@@ -376,7 +390,11 @@ parse_osd_line(struct imap_uidlist *ul, int version, char *p, char *end)
 	/* Ascending UIDs only: a line out of order is a corrupt one. */
 	if ((ul->n > 0 && uid <= ul->v[ul->n - 1].uid) || ul->n >= IMAP_UIDLIST_MAX)
 		goto skip;
-	/* " n|c<info>": the file as the last complete scan saw it; " W<vsize>". */
+	/*
+	 * " n|c<info>": the file as the last complete scan saw it; " W<vsize>";
+	 * " M<modseq>" and " F<letters>": the message's mod-sequence and the
+	 * flags it was given for (when not those of info).
+	 */
 	while (version == OSD_V2) {
 		while (*p == ' ')
 			p++;
@@ -401,6 +419,24 @@ parse_osd_line(struct imap_uidlist *ul, int version, char *p, char *end)
 				vsize = vs;
 				continue;
 			}
+		} else if (*w == 'M' && modseq == 0) {
+			while ((unsigned char)(*p - '0') < 10)
+				p++;
+			if (p > w + 1 && (*p == ' ' || at_eol(p, end)) &&
+			    decimal_parse(w + 1, (size_t)(p - w - 1), IMAP_MODSEQ_MAX, &vs) == 0 && vs > 0) {
+				modseq = vs;
+				if (mstate == IMAP_MFLAGS_UNKNOWN)
+					mstate = IMAP_MFLAGS_INFO;
+				continue;
+			}
+		} else if (*w == 'F') {
+			while ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z'))
+				p++;
+			if (*p == ' ' || at_eol(p, end)) {
+				mflags = imap_uidlist_letters_bits(w + 1, (size_t)(p - w - 1));
+				mstate = IMAP_MFLAGS_SET;
+				continue;
+			}
 		}
 		/* Not this version's: the entry stands without its file, the list without stamps. */
 		info = NULL;
@@ -412,7 +448,12 @@ parse_osd_line(struct imap_uidlist *ul, int version, char *p, char *end)
 	*nend = '\0';
 	if (info != NULL)
 		*iend = '\0';
-	entry_push_in_place(ul, (uint32_t)uid, name, info, in_new, vsize);
+	/* The flags of a modseq: F's when given, else those of info, else none. */
+	if (modseq == 0)
+		mstate = IMAP_MFLAGS_UNKNOWN;
+	else if (mstate == IMAP_MFLAGS_INFO && info == NULL)
+		mstate = IMAP_MFLAGS_SET;
+	entry_push_in_place(ul, (uint32_t)uid, name, info, in_new, vsize, modseq, mstate, mflags);
 	return next;
 skip:
 	next = memchr(p, '\n', (size_t)(end - p));
@@ -445,8 +486,18 @@ parse_header(struct imap_uidlist *ul, const char *p, const char *end, int *versi
 		ul->source = IMAP_UIDLIST_OSD;
 		if (*version_r == OSD_V2) {
 			struct timespec ts[4];
+			const char *q = p;
+			uint64_t hm;
 			int i;
 
+			/* "M<highestmodseq>" (RFC 7162), then the stamps. */
+			if (next_word(&q, end, &w, &wl) && w[0] == 'M') {
+				p = q;
+				if (wl > 1 && decimal_parse(w + 1, wl - 1, IMAP_MODSEQ_MAX, &hm) == 0) {
+					ul->highest_modseq = hm;
+					ul->have_modseq = true;
+				}
+			}
 			/* The stamps are all there and right, or the list is taken without them. */
 			for (i = 0; i < 4; i++)
 				if (!next_word(&p, end, &w, &wl) || !parse_stamp(w, wl, &ts[i]))
@@ -502,6 +553,7 @@ static int
 parse_block(struct imap_uidlist *ul, char *block, size_t len)
 {
 	char *p = block, *end = block + len, *nl;
+	size_t i;
 	int version;
 
 	uidlist_clear(ul);
@@ -551,6 +603,10 @@ parse_block(struct imap_uidlist *ul, char *block, size_t len)
 		ul->next_uid = ul->v[ul->n - 1].uid + 1;
 	if (ul->first_recent > ul->next_uid)
 		ul->first_recent = ul->next_uid;
+	/* No modseq above the highest: a list that says otherwise has none to trust. */
+	for (i = 0; ul->have_modseq && i < ul->n; i++)
+		if (ul->v[i].modseq > ul->highest_modseq)
+			ul->have_modseq = false;
 	if (version != OSD_V1 && version != OSD_V2)
 		ul->source = version == 1 ? IMAP_UIDLIST_COURIER : IMAP_UIDLIST_DOVECOT;
 	return 0;
@@ -565,6 +621,29 @@ imap_uidlist_parse(struct imap_uidlist *ul, const char *data, size_t len)
 	return parse_block(ul, block, len);
 }
 
+/* " F<letters>": the Maildir letters of IMAP_MBIT_* and keyword bits, in ASCII order. */
+static int
+format_letters(struct buf *out, uint32_t bits)
+{
+	static const struct {
+		char c;
+		uint32_t bit;
+	} sys[] = { { 'D', IMAP_MBIT_DRAFT }, { 'F', IMAP_MBIT_FLAGGED }, { 'R', IMAP_MBIT_ANSWERED },
+		    { 'S', IMAP_MBIT_SEEN }, { 'T', IMAP_MBIT_DELETED } };
+	char text[40];
+	size_t n = 0, i;
+
+	text[n++] = ' ';
+	text[n++] = 'F';
+	for (i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
+		if (bits & sys[i].bit)
+			text[n++] = sys[i].c;
+	for (i = 0; i < 26; i++)
+		if (bits & (1u << i))
+			text[n++] = (char)('a' + i);
+	return buf_append(out, text, n);
+}
+
 int
 imap_uidlist_format(const struct imap_uidlist *ul, struct buf *out)
 {
@@ -572,6 +651,8 @@ imap_uidlist_format(const struct imap_uidlist *ul, struct buf *out)
 
 	if (buf_printf(out, "%s 2 %u %u %u", IMAP_UIDLIST_NAME, ul->uidvalidity, ul->next_uid,
 		       ul->first_recent) == -1)
+		return -1;
+	if (ul->have_modseq && buf_printf(out, " M%llu", (unsigned long long)ul->highest_modseq) == -1)
 		return -1;
 	if (ul->have_stamps &&
 	    buf_printf(out, " %lld.%09ld %lld.%09ld %lld.%09ld %lld.%09ld",
@@ -587,7 +668,14 @@ imap_uidlist_format(const struct imap_uidlist *ul, struct buf *out)
 		if (buf_printf(out, "%u %s", e->uid, e->base) == -1 ||
 		    (e->info != NULL && buf_printf(out, " %c%s", e->in_new ? 'n' : 'c', e->info) == -1) ||
 		    (e->vsize != 0 && buf_printf(out, " W%llu", (unsigned long long)e->vsize) == -1) ||
-		    buf_append_char(out, '\n') == -1)
+		    (e->modseq != 0 && buf_printf(out, " M%llu", (unsigned long long)e->modseq) == -1))
+			return -1;
+		/* The flags of the modseq, when they are not those of info (or none, without info). */
+		if (e->modseq != 0 && e->mstate == IMAP_MFLAGS_SET &&
+		    e->mflags != (e->info == NULL ? 0 : imap_uidlist_letters_bits(e->info, SIZE_MAX)) &&
+		    format_letters(out, e->mflags) == -1)
+			return -1;
+		if (buf_append_char(out, '\n') == -1)
 			return -1;
 	}
 	return 0;
@@ -623,21 +711,39 @@ read_small(const char *dir, const char *name, size_t max, struct buf *b, struct 
 	return r;
 }
 
-static bool
-same_id(const struct imap_file_id *id, const struct stat *st)
+bool
+imap_file_id_same(const struct imap_file_id *id, const struct stat *st)
 {
 	return id->have && id->dev == st->st_dev && id->ino == st->st_ino && id->size == st->st_size &&
 	       id->mtime.tv_sec == st->st_mtim.tv_sec && id->mtime.tv_nsec == st->st_mtim.tv_nsec;
 }
 
-static void
-set_id(struct imap_file_id *id, const struct stat *st)
+void
+imap_file_id_set(struct imap_file_id *id, const struct stat *st)
 {
 	id->have = true;
 	id->dev = st->st_dev;
 	id->ino = st->st_ino;
 	id->size = st->st_size;
 	id->mtime = st->st_mtim;
+}
+
+/*
+ * Whether a courierimapuiddb text has Courier's header "1 <uidvalidity>
+ * <nextuid>" (leading blanks allowed, as its sscanf does).  Courier-IMAP
+ * has written version 1 only, from 2000 to today (courier-libs
+ * imap/configure.ac IMAPDBVERSION; its ChangeLog records no other); it
+ * rebuilds a file of any other version with a new UIDVALIDITY, and so does
+ * osd, rather than reading it as one of Dovecot's versions 2 and 3.
+ */
+static bool
+courier_v1(const char *data, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && (data[i] == ' ' || data[i] == '\t'))
+		i++;
+	return len - i >= 2 && data[i] == '1' && (data[i + 1] == ' ' || data[i + 1] == '\t');
 }
 
 int
@@ -652,13 +758,13 @@ imap_uidlist_refresh(struct imap_uidlist *ul, const char *dir)
 	if (path_join(path, sizeof(path), dir, IMAP_UIDLIST_NAME) == -1)
 		return -1;
 	if (stat(path, &st) == 0) {
-		if (same_id(&ul->id, &st))
+		if (imap_file_id_same(&ul->id, &st) && !ul->entries_deferred)
 			return 0;
 		if (read_small(dir, IMAP_UIDLIST_NAME, UIDLIST_FILE_MAX, &b, &st) == 0) {
 			/* The buffer becomes the list's block (buf keeps an octet past the text). */
 			if (b.data == NULL ? imap_uidlist_parse(ul, "", 0) == -1 : parse_block(ul, b.data, b.len) == -1)
 				uidlist_clear(ul);      /* corrupt: made again, with a new UIDVALIDITY */
-			set_id(&ul->id, &st);
+			imap_file_id_set(&ul->id, &st);
 			return 1;
 		}
 		if (errno != ENOENT)
@@ -674,7 +780,9 @@ imap_uidlist_refresh(struct imap_uidlist *ul, const char *dir)
 				continue;
 			return -1;
 		}
-		if (imap_uidlist_parse(ul, b.data != NULL ? b.data : "", b.len) == 0) {
+		/* Courier-IMAP reads and writes version 1 only (IMAPDBVERSION) and takes any other as no file. */
+		if ((i == 0 || courier_v1(b.data, b.len)) &&
+		    imap_uidlist_parse(ul, b.data != NULL ? b.data : "", b.len) == 0) {
 			buf_free(&b);
 			return 1;
 		}
@@ -695,6 +803,17 @@ imap_uidlist_write(struct imap_uidlist *ul, const char *dir)
 
 	if (path_join(path, sizeof(path), dir, IMAP_UIDLIST_NAME) == -1)
 		return -1;
+	/*
+	 * An entry whose modseq was given for the flags its info has says so
+	 * (IMAP_MFLAGS_INFO): the view cache is made only of such entries.
+	 */
+	for (size_t i = 0; i < ul->n; i++) {
+		struct imap_uid_entry *e = &ul->v[i];
+
+		if (e->mstate == IMAP_MFLAGS_SET && e->info != NULL &&
+		    e->mflags == imap_uidlist_letters_bits(e->info, SIZE_MAX))
+			e->mstate = IMAP_MFLAGS_INFO;
+	}
 	buf_init(&b, UIDLIST_FILE_MAX);
 	if (imap_uidlist_format(ul, &b) == -1 || atomicfile_open(&af, path, 0600) == -1) {
 		buf_free(&b);
@@ -706,10 +825,23 @@ imap_uidlist_write(struct imap_uidlist *ul, const char *dir)
 		return -1;
 	ul->source = IMAP_UIDLIST_OSD;
 	if (stat(path, &st) == 0)
-		set_id(&ul->id, &st);
+		imap_file_id_set(&ul->id, &st);
 	else
 		ul->id.have = false;
 	return 0;
+}
+
+int
+imap_uidlist_unchanged(const struct imap_uidlist *ul, const char *dir)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (path_join(path, sizeof(path), dir, IMAP_UIDLIST_NAME) == -1)
+		return -1;
+	if (stat(path, &st) == -1)
+		return errno == ENOENT ? 0 : -1;
+	return imap_file_id_same(&ul->id, &st) ? 1 : 0;
 }
 
 uint32_t
@@ -722,6 +854,74 @@ imap_uidlist_add(struct imap_uidlist *ul, const char *base, size_t len)
 	entry_push(ul, uid, base, len, NULL, SIZE_MAX);
 	ul->next_uid++;
 	return uid;
+}
+
+uint32_t
+imap_uidlist_letters_bits(const char *p, size_t len)
+{
+	uint32_t bits = 0;
+	size_t i;
+
+	/* Skip the ":2," of an info (a name in new/ has none: no flags). */
+	if (len >= 3 && p[0] == ':') {
+		if (p[1] != '2' || p[2] != ',')
+			return 0;
+		p += 3;
+		len -= 3;
+	}
+	for (i = 0; i < len && p[i] != '\0' && p[i] != ','; i++) {
+		switch (p[i]) {
+		case 'D': bits |= IMAP_MBIT_DRAFT; break;
+		case 'F': bits |= IMAP_MBIT_FLAGGED; break;
+		case 'R': bits |= IMAP_MBIT_ANSWERED; break;
+		case 'S': bits |= IMAP_MBIT_SEEN; break;
+		case 'T': bits |= IMAP_MBIT_DELETED; break;
+		default:
+			if (p[i] >= 'a' && p[i] <= 'z')
+				bits |= 1u << (p[i] - 'a');
+		}
+	}
+	return bits;
+}
+
+bool
+imap_uidlist_mflags(const struct imap_uid_entry *e, uint32_t *mflags_r)
+{
+	switch (e->mstate) {
+	case IMAP_MFLAGS_SET:
+		*mflags_r = e->mflags;
+		return true;
+	case IMAP_MFLAGS_INFO:
+		if (e->info == NULL)
+			return false;
+		*mflags_r = imap_uidlist_letters_bits(e->info, SIZE_MAX);
+		return true;
+	default:
+		return false;
+	}
+}
+
+void
+imap_uidlist_modseq_start(struct imap_uidlist *ul)
+{
+	time_t now = time(NULL);
+
+	if (ul->have_modseq)
+		return;
+	/* Never 0: HIGHESTMODSEQ is a positive number (RFC 7162 section 7, mod-sequence-value). */
+	ul->highest_modseq = 1;
+	if (ul->n > 0 && now > 0)
+		ul->highest_modseq = (uint64_t)now << 16;
+	ul->have_modseq = true;
+}
+
+uint64_t
+imap_uidlist_modseq_next(struct imap_uidlist *ul)
+{
+	imap_uidlist_modseq_start(ul);
+	if (ul->highest_modseq < IMAP_MODSEQ_MAX)
+		ul->highest_modseq++;
+	return ul->highest_modseq;
 }
 
 const struct imap_uid_entry *
@@ -893,12 +1093,12 @@ imap_keywords_refresh(struct imap_keywords *kw, const char *dir)
 	if (path_join(path, sizeof(path), dir, IMAP_KEYWORDS_NAME) == -1)
 		return -1;
 	if (stat(path, &st) == 0) {
-		if (same_id(&kw->id, &st))
+		if (imap_file_id_same(&kw->id, &st))
 			return 0;
 		if (read_small(dir, IMAP_KEYWORDS_NAME, KEYWORDS_FILE_MAX, &b, &st) == 0) {
 			imap_keywords_parse(kw, b.data != NULL ? b.data : "", b.len);
 			buf_free(&b);
-			set_id(&kw->id, &st);
+			imap_file_id_set(&kw->id, &st);
 			return 1;
 		}
 		if (errno != ENOENT)
@@ -946,6 +1146,6 @@ imap_keywords_write(struct imap_keywords *kw, const char *dir)
 	r = atomicfile_write_commit(&af, b.data != NULL ? b.data : "", b.len, true);
 	buf_free(&b);
 	if (r == 0 && stat(path, &st) == 0)
-		set_id(&kw->id, &st);
+		imap_file_id_set(&kw->id, &st);
 	return r;
 }

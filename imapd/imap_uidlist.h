@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -21,6 +22,8 @@
 #define IMAP_UIDLIST_BASE_MAX 1024u
 /* Longest keyword name. */
 #define IMAP_KEYWORD_NAME_MAX 100u
+/* The largest mod-sequence (RFC 7162 mod-sequence-value: 63 bits). */
+#define IMAP_MODSEQ_MAX ((uint64_t)INT64_MAX)
 /* Keywords per folder: the Maildir info letters a-z (IMAP_KEYWORDS_MAX of imap_mailbox.h). */
 #define IMAP_KEYWORDS_MAX_NAMES 26u
 
@@ -33,10 +36,29 @@ struct imap_file_id {
 	struct timespec mtime;
 };
 
+/*
+ * The flags a modseq was given for (struct imap_uid_entry mflags): the
+ * keywords a-z in bits 0-25, the system flags in the bits below.
+ */
+#define IMAP_MBIT_DRAFT         (1u << 26)      /* D */
+#define IMAP_MBIT_FLAGGED       (1u << 27)      /* F */
+#define IMAP_MBIT_ANSWERED      (1u << 28)      /* R */
+#define IMAP_MBIT_SEEN          (1u << 29)      /* S */
+#define IMAP_MBIT_DELETED       (1u << 30)      /* T */
+
+/* Where an entry's mflags come from. */
+enum imap_mflags_state {
+	IMAP_MFLAGS_UNKNOWN,            /* not known: the next sync that sees the file gives it a new modseq */
+	IMAP_MFLAGS_INFO,               /* those of info (the list had no F word; none without info); made so by imap_uidlist_write */
+	IMAP_MFLAGS_SET                 /* mflags */
+};
+
 /* One message: its UID and its Maildir base name (the file name up to ':'). */
 struct imap_uid_entry {
 	uint32_t uid;
+	uint32_t mflags;                /* IMAP_MBIT_* and keywords: the flags modseq was given for */
 	bool in_new;
+	uint8_t mstate;                 /* enum imap_mflags_state */
 	/* Both in the list's text as read (struct imap_uidlist block) or in one allocation of their own. */
 	char *base;
 	/*
@@ -47,6 +69,11 @@ struct imap_uid_entry {
 	 */
 	char *info;
 	uint64_t vsize;                 /* the CRLF size (RFC822.SIZE) when known, else 0 */
+	/*
+	 * The mod-sequence (RFC 7162) of the message's last flag change (or
+	 * of its arrival), for the flags mflags; 0: none yet.
+	 */
+	uint64_t modseq;
 };
 
 /* Where a list came from. */
@@ -79,6 +106,20 @@ struct imap_uidlist {
 	 */
 	bool have_stamps;
 	struct timespec new_m, new_c, cur_m, cur_c;
+	/*
+	 * have_modseq: the list carried its HIGHESTMODSEQ (RFC 7162), above
+	 * every modseq given in the folder, expunges included; a list without
+	 * it (an older osd's, a migrated one) gets one at its next write
+	 * (imap_uidlist_modseq_start).
+	 */
+	bool have_modseq;
+	uint64_t highest_modseq;
+	/*
+	 * The header fields and id were taken from the list's view cache
+	 * (imap_viewcache.h) and v is empty: the next imap_uidlist_refresh
+	 * reads the text even when the file is the one of id.
+	 */
+	bool entries_deferred;
 };
 
 void imap_uidlist_init(struct imap_uidlist *ul);
@@ -88,8 +129,9 @@ void imap_uidlist_free(struct imap_uidlist *ul);
  * Parse a UID list file into ul (emptied first): osd-uidlist ("osd-uidlist
  * 1 <uidvalidity> <nextuid> <firstrecent>" then "<uid> <base>" lines, or
  * version 2: "osd-uidlist 2 <uidvalidity> <nextuid> <firstrecent>
- * [<new mtime> <new ctime> <cur mtime> <cur ctime>]" (each
- * <sec>.<nsec>) then "<uid> <base>[ n|c<info>][ W<vsize>]" lines),
+ * [M<highestmodseq>] [<new mtime> <new ctime> <cur mtime> <cur ctime>]"
+ * (each <sec>.<nsec>) then "<uid> <base>[ n|c<info>][ W<vsize>][
+ * M<modseq>[ F<letters>]]" lines),
  * dovecot-uidlist version 1 ("1 <uidvalidity> <nextuid>", "<uid>
  * <filename>"), 2 ("2 <uidvalidity> <nextuid>", "<uid> <flags>
  * <filename>") or 3 ("3 V<uidvalidity> N<nextuid> ...", "<uid> [<key><value>
@@ -107,13 +149,30 @@ int imap_uidlist_format(const struct imap_uidlist *ul, struct buf *out);
 /*
  * Bring ul up to date with the folder at dir: osd-uidlist when it changed
  * since it was last read (stat: device, inode, size, mtime); when there is
- * none, dovecot-uidlist, else courierimapuiddb, else an empty list with
- * uidvalidity 0 (ul->source says which).  A corrupt osd-uidlist is taken
- * as none.  1 when ul changed, 0 when not, -1 with errno.
+ * none, dovecot-uidlist, else courierimapuiddb (version 1, the only one
+ * Courier writes; another is taken as none, as Courier does), else an
+ * empty list with uidvalidity 0 (ul->source says which).  A corrupt
+ * osd-uidlist is taken as none.  1 when ul changed, 0 when not, -1 with
+ * errno.
  */
 int imap_uidlist_refresh(struct imap_uidlist *ul, const char *dir);
 
-/* Replace dir's osd-uidlist with ul (temp + fsync + rename), under the lock. 0 or -1 with errno. */
+/*
+ * Whether dir's osd-uidlist is still the file ul was read from or
+ * written to (device, inode, size, mtime): 1 yes, 0 no (or none), -1
+ * with errno.
+ */
+int imap_uidlist_unchanged(const struct imap_uidlist *ul, const char *dir);
+
+/* Whether st (of an osd-uidlist) is the file id names. */
+bool imap_file_id_same(const struct imap_file_id *id, const struct stat *st);
+void imap_file_id_set(struct imap_file_id *id, const struct stat *st);
+
+/*
+ * Replace dir's osd-uidlist with ul (temp + fsync + rename), under the
+ * lock.  0 or -1 with errno.  (imap_mailbox.c writes the view cache,
+ * imap_viewcache.h, after it.)
+ */
 int imap_uidlist_write(struct imap_uidlist *ul, const char *dir);
 
 /* Free entry e's names (before dropping it from v). */
@@ -124,6 +183,27 @@ void imap_uidlist_set_info(struct imap_uidlist *ul, size_t i, const char *info, 
 
 /* Add base (len octets) with the next UID; returns the UID, 0 when the list is full. */
 uint32_t imap_uidlist_add(struct imap_uidlist *ul, const char *base, size_t len);
+
+/*
+ * The flags entry e's modseq was given for (IMAP_MBIT_* and keywords):
+ * false when not known (a list of an older osd, a hand-made line).
+ */
+bool imap_uidlist_mflags(const struct imap_uid_entry *e, uint32_t *mflags_r);
+
+/* The IMAP_MBIT_* and keyword bits of Maildir info letters ("FS", "Sab"), up to len, NUL or ','. */
+uint32_t imap_uidlist_letters_bits(const char *letters, size_t len);
+
+/*
+ * A list without a HIGHESTMODSEQ (have_modseq false) gets one: 1 for a
+ * list with no entry (a new folder), else one derived from the clock
+ * (seconds * 65536), above any modseq a client may have from before (an
+ * older osd, then this one again; Dovecot's, of a migrated folder).
+ * Then have_modseq.
+ */
+void imap_uidlist_modseq_start(struct imap_uidlist *ul);
+
+/* A new mod-sequence: one above the list's highest (which it becomes). */
+uint64_t imap_uidlist_modseq_next(struct imap_uidlist *ul);
 
 /* The entry of uid, NULL if none (binary search). */
 const struct imap_uid_entry *imap_uidlist_find(const struct imap_uidlist *ul, uint32_t uid);

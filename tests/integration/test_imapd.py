@@ -315,6 +315,11 @@ def run(o):
     except (imaplib.IMAP4.error, OSError) as e:
         check(False, "the mailbox commands: %s" % e)
 
+    try:
+        rename_selected(port, alice)
+    except (imaplib.IMAP4.error, OSError) as e:
+        check(False, "RENAME of the selected folder: %s" % e)
+
     # --- plaintext refused from loopback with imap_loopback_plaintext = no ---
     plaintext_refusal(o, port, cert)
 
@@ -347,6 +352,54 @@ def mailbox_commands(port, alice):
     while not rest.startswith(tag):
         rest = m.readline()
     check(b"OK" in rest, "DONE ends IDLE with the tagged OK")
+    m.logout()
+
+
+def exists_after_noop(m):
+    m.noop()
+    typ, data = m.response("EXISTS")
+    return data[-1] if data and data[-1] is not None else None
+
+
+def rename_selected(port, alice):
+    """RENAME of the selected folder, and of a parent of it: the session goes on under the new name."""
+    m = SrcIMAP(port, "127.0.0.17")
+    m.login("alice", "alice-pw")
+    check(m.create("Work")[0] == "OK", "CREATE Work")
+    for i in (1, 2):
+        m.append("Work", None, None, b"Subject: work %d\r\n\r\nbody %d\r\n" % (i, i))
+    typ, data = m.select("Work")
+    check(typ == "OK" and data == [b"2"], "SELECT Work: 2 EXISTS (%r)" % data)
+    uidvalidity = m.response("UIDVALIDITY")[1][-1]
+    typ, data = m.rename("Work", "Projects")
+    check(typ == "OK", "RENAME of the selected Work to Projects: OK (%r)" % data)
+    typ, data = m.fetch("2", "(UID BODY.PEEK[])")
+    check(typ == "OK" and b"UID 2 " in data[0][0] and b"body 2" in data[0][1],
+          "after RENAME, FETCH 2 still reads its message (%r)" % (data,))
+    # A delivery into the renamed folder: its UID list is found there (same UIDVALIDITY, the next UID).
+    put_msg(os.path.join(alice, ".Projects"), "1700000009.M9P1.host", b"Subject: nine\r\n\r\nninth\r\n")
+    n = exists_after_noop(m)
+    check(n == b"3", "after RENAME, a delivery into .Projects/new is told: * 3 EXISTS (%r)" % n)
+    typ, data = m.fetch("3", "(UID)")
+    check(typ == "OK" and b"UID 3" in data[0], "the new message gets UID 3 (%r)" % data)
+    typ, data = m.store("1", "+FLAGS", "(\\Flagged)")
+    check(typ == "OK" and b"\\Flagged" in data[0], "STORE in the renamed folder (%r)" % data)
+    typ, data = m.status("Projects", "(MESSAGES UIDNEXT UIDVALIDITY)")
+    check(typ == "OK" and b"MESSAGES 3" in data[0] and b"UIDNEXT 4" in data[0] and
+          b"UIDVALIDITY " + uidvalidity in data[0],
+          "STATUS Projects: 3 messages, UIDNEXT 4, the UIDVALIDITY of SELECT Work (%r)" % data)
+    check(not os.path.exists(os.path.join(alice, ".Work")), "nothing is made again under the old name")
+    # A parent renamed: the selected child follows.
+    check(m.create("Lists.osd")[0] == "OK", "CREATE Lists.osd")
+    m.append("Lists.osd", None, None, b"Subject: list\r\n\r\nlist\r\n")
+    typ, data = m.select("Lists.osd")
+    check(typ == "OK" and data == [b"1"], "SELECT Lists.osd: 1 EXISTS (%r)" % data)
+    check(m.rename("Lists", "Groups")[0] == "OK", "RENAME Lists Groups (the selected Lists.osd under it)")
+    put_msg(os.path.join(alice, ".Groups.osd"), "1700000010.M10P1.host", b"Subject: ten\r\n\r\ntenth\r\n")
+    n = exists_after_noop(m)
+    check(n == b"2", "the selected child, now Groups.osd, sees a delivery: * 2 EXISTS (%r)" % n)
+    typ, data = m.fetch("2", "(UID)")
+    check(typ == "OK" and b"UID 2" in data[0], "... as UID 2 (%r)" % data)
     m.logout()
 
 

@@ -22,7 +22,7 @@ SRC = os.environ.get("IMAPTEST_SRC", os.path.join(TOP, "..", "shared", "tools", 
                                                  "imaptest-0de0dbf.tar.gz"))
 
 # Groups that run commands and pass (scripts/imaptest.sh; docs/imap.md): all that run.
-PASSING = """append atoms broken close copy esearch expunge expunge2 fetch fetch-body
+PASSING = """append atoms broken close copy esearch esearch-condstore expunge expunge2 fetch fetch-body
 fetch-body-message-rfc822 fetch-body-message-rfc822-mime fetch-body-message-rfc822-x2
 fetch-body-mime fetch-bodystructure fetch-envelope id list listext logout move mutf7 nil
 pipeline search-addresses search-body search-date search-flags search-header search-sets

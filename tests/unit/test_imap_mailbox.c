@@ -23,6 +23,7 @@
 #include "imap_folders.h"
 #include "imap_mailbox.h"
 #include "imap_uidlist.h"
+#include "imap_viewcache.h"
 #include "path.h"
 #include "testutil.h"
 
@@ -744,14 +745,14 @@ set_mtime(const char *dir, const char *sub, const struct timespec *ts)
 	assert_int_equal(utimensat(AT_FDCWD, p, t, 0), 0);
 }
 
-/* The folder's osd-uidlist as text (into b). */
+/* The folder's file name (osd-uidlist, its cache) whole (into b). */
 static void
-read_list(const char *dir, struct buf *b)
+read_named(const char *dir, const char *name, struct buf *b)
 {
 	char p[PATH_MAX];
 	int fd;
 
-	assert_int_equal(path_join(p, sizeof(p), dir, "osd-uidlist"), 0);
+	assert_int_equal(path_join(p, sizeof(p), dir, name), 0);
 	buf_init(b, 0);
 	fd = open(p, O_RDONLY);
 	assert_true(fd >= 0);
@@ -759,20 +760,34 @@ read_list(const char *dir, struct buf *b)
 	close(fd);
 }
 
-/* Replace the folder's osd-uidlist with text (the way a writer does: rename; new/ and cur/ untouched). */
+/* Replace the folder's file name with len octets of data (the way its writer does: rename; new/ and cur/ untouched). */
 static void
-write_list(const char *dir, const char *text)
+replace_named(const char *dir, const char *name, const void *data, size_t len)
 {
 	char p[PATH_MAX], dst[PATH_MAX];
 	int fd;
 
-	assert_int_equal(path_join(p, sizeof(p), dir, "osd-uidlist.test"), 0);
-	assert_int_equal(path_join(dst, sizeof(dst), dir, "osd-uidlist"), 0);
+	assert_int_equal(path_join(p, sizeof(p), dir, "replace.test"), 0);
+	assert_int_equal(path_join(dst, sizeof(dst), dir, name), 0);
 	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	assert_true(fd >= 0);
-	assert_int_equal(write_all(fd, text, strlen(text)), 0);
+	assert_int_equal(write_all(fd, data, len), 0);
 	close(fd);
 	assert_int_equal(rename(p, dst), 0);
+}
+
+/* The folder's osd-uidlist as text (into b). */
+static void
+read_list(const char *dir, struct buf *b)
+{
+	read_named(dir, IMAP_UIDLIST_NAME, b);
+}
+
+/* Replace the folder's osd-uidlist with text. */
+static void
+write_list(const char *dir, const char *text)
+{
+	replace_named(dir, IMAP_UIDLIST_NAME, text, strlen(text));
 }
 
 /* Words of the list's first line. */
@@ -794,7 +809,11 @@ header_words(const struct buf *b)
 	return n;
 }
 
-/* The list as it is with "c:2,\n" of line uid replaced by "c:2,F\n" (a flag the file does not have). */
+/*
+ * The list as it is with "c:2," of line uid replaced by "c:2,F" (a flag
+ * the file does not have; the modseq after it stays, given for the
+ * flags of the info).
+ */
 static void
 tamper_flag(const char *dir, unsigned uid)
 {
@@ -805,11 +824,34 @@ tamper_flag(const char *dir, unsigned uid)
 	snprintf(line, sizeof(line), "\n%u ", uid);
 	at = strstr(b.data, line);
 	assert_non_null(at);
-	at = strstr(at, " c:2,\n");
+	/* The first " c:2," with no flag from there on (the list's line uid, or a later one). */
+	while ((at = strstr(at, " c:2,")) != NULL && at[5] != ' ' && at[5] != '\n')
+		at++;
 	assert_non_null(at);
-	snprintf(text, sizeof(text), "%.*s c:2,F\n%s", (int)(at - b.data), b.data, at + strlen(" c:2,\n"));
+	snprintf(text, sizeof(text), "%.*s c:2,F%s", (int)(at - b.data), b.data, at + strlen(" c:2,"));
 	write_list(dir, text);
 	buf_free(&b);
+}
+
+/*
+ * A list "osd-uidlist 2 77 4 4 <extra><the stamps of new/ and cur/ as
+ * they are now>" with the lines entries: one the folders would stand for.
+ */
+static void
+write_list_stamped(const char *root, const char *extra, const char *entries)
+{
+	char p[PATH_MAX], text[2048];
+	struct stat n, c;
+
+	assert_int_equal(path_join(p, sizeof(p), root, "new"), 0);
+	assert_int_equal(stat(p, &n), 0);
+	assert_int_equal(path_join(p, sizeof(p), root, "cur"), 0);
+	assert_int_equal(stat(p, &c), 0);
+	snprintf(text, sizeof(text), "osd-uidlist 2 77 4 4 %s%lld.%09ld %lld.%09ld %lld.%09ld %lld.%09ld\n%s", extra,
+		 (long long)n.st_mtim.tv_sec, n.st_mtim.tv_nsec, (long long)n.st_ctim.tv_sec, n.st_ctim.tv_nsec,
+		 (long long)c.st_mtim.tv_sec, c.st_mtim.tv_nsec, (long long)c.st_ctim.tv_sec, c.st_ctim.tv_nsec,
+		 entries);
+	write_list(root, text);
 }
 
 static void
@@ -843,8 +885,8 @@ test_imap_mailbox_list_stands_for_unchanged_folders(void **state)
 	imap_mailbox_close(mb);
 	read_list(root, &b);
 	assert_true(strncmp(b.data, "osd-uidlist 2 ", 14) == 0);
-	assert_int_equal(header_words(&b), 9);  /* name, version, 3 numbers, 4 stamps */
-	assert_non_null(strstr(b.data, "\n2 1700000002.M2P9.h,S=4 c:2,\n"));
+	assert_int_equal(header_words(&b), 10);  /* name, version, 3 numbers, HIGHESTMODSEQ, 4 stamps */
+	assert_non_null(strstr(b.data, "\n2 1700000002.M2P9.h,S=4 c:2, M2\n"));
 	buf_free(&b);
 
 	/* Unchanged: the view comes from the list. */
@@ -866,7 +908,7 @@ test_imap_mailbox_list_stands_for_unchanged_folders(void **state)
 	assert_int_equal(imap_mailbox_msg(mb, 4)->uid, 4);
 	imap_mailbox_close(mb);
 	read_list(root, &b);
-	assert_int_equal(header_words(&b), 5);
+	assert_int_equal(header_words(&b), 6);
 	buf_free(&b);
 
 	/* Renamed behind its back with cur/'s mtime set back to the list's: the ctime tells. */
@@ -874,7 +916,7 @@ test_imap_mailbox_list_stands_for_unchanged_folders(void **state)
 	mb = open_ok(root, "INBOX", false);
 	imap_mailbox_close(mb);
 	read_list(root, &b);
-	assert_int_equal(header_words(&b), 9);
+	assert_int_equal(header_words(&b), 10);
 	buf_free(&b);
 	assert_int_equal(path_join(p, sizeof(p), root, "cur"), 0);
 	assert_int_equal(stat(p, &st), 0);
@@ -913,23 +955,18 @@ test_imap_mailbox_list_not_trusted_within_two_seconds(void **state)
 {
 	const char *root = *state;
 	struct imap_mailbox *mb;
-	struct stat n, c;
-	char p[PATH_MAX], text[1024];
+	struct stat c;
+	char p[PATH_MAX];
 
 	put3(root);
 	mb = open_ok(root, "INBOX", false);
 	imap_mailbox_close(mb);
-	assert_int_equal(path_join(p, sizeof(p), root, "new"), 0);
-	assert_int_equal(stat(p, &n), 0);
 	assert_int_equal(path_join(p, sizeof(p), root, "cur"), 0);
 	assert_int_equal(stat(p, &c), 0);
 	assert_true(time(NULL) - c.st_mtim.tv_sec < 2);
-	snprintf(text, sizeof(text),
-		 "osd-uidlist 2 77 4 4 %lld.%09ld %lld.%09ld %lld.%09ld %lld.%09ld\n"
-		 "1 1700000001.M1P9.h,S=4 c:2,F\n2 1700000002.M2P9.h,S=4 c:2,F\n3 1700000003.M3P9.h,S=6 c:2,F\n",
-		 (long long)n.st_mtim.tv_sec, n.st_mtim.tv_nsec, (long long)n.st_ctim.tv_sec, n.st_ctim.tv_nsec,
-		 (long long)c.st_mtim.tv_sec, c.st_mtim.tv_nsec, (long long)c.st_ctim.tv_sec, c.st_ctim.tv_nsec);
-	write_list(root, text);
+	write_list_stamped(root, "M9 ",
+			   "1 1700000001.M1P9.h,S=4 c:2,F M7\n2 1700000002.M2P9.h,S=4 c:2,F M8\n"
+			   "3 1700000003.M3P9.h,S=6 c:2,F M9\n");
 	mb = open_ok(root, "INBOX", true);
 	assert_int_equal(imap_mailbox_uidvalidity(mb), 77);
 	assert_int_equal(imap_mailbox_count(mb), 3);
@@ -937,16 +974,9 @@ test_imap_mailbox_list_not_trusted_within_two_seconds(void **state)
 	imap_mailbox_close(mb);
 	/* The same list once the folders are 2 seconds old: trusted (the tell-tale flag shows). */
 	age_folders(root, 100);
-	assert_int_equal(path_join(p, sizeof(p), root, "new"), 0);
-	assert_int_equal(stat(p, &n), 0);
-	assert_int_equal(path_join(p, sizeof(p), root, "cur"), 0);
-	assert_int_equal(stat(p, &c), 0);
-	snprintf(text, sizeof(text),
-		 "osd-uidlist 2 77 4 4 %lld.%09ld %lld.%09ld %lld.%09ld %lld.%09ld\n"
-		 "1 1700000001.M1P9.h,S=4 c:2,F\n2 1700000002.M2P9.h,S=4 c:2,F\n3 1700000003.M3P9.h,S=6 c:2,F\n",
-		 (long long)n.st_mtim.tv_sec, n.st_mtim.tv_nsec, (long long)n.st_ctim.tv_sec, n.st_ctim.tv_nsec,
-		 (long long)c.st_mtim.tv_sec, c.st_mtim.tv_nsec, (long long)c.st_ctim.tv_sec, c.st_ctim.tv_nsec);
-	write_list(root, text);
+	write_list_stamped(root, "M9 ",
+			   "1 1700000001.M1P9.h,S=4 c:2,F M7\n2 1700000002.M2P9.h,S=4 c:2,F M8\n"
+			   "3 1700000003.M3P9.h,S=6 c:2,F M9\n");
 	mb = open_ok(root, "INBOX", true);
 	assert_int_equal(imap_mailbox_msg(mb, 1)->flags, IMAP_FLAG_FLAGGED);
 	imap_mailbox_close(mb);
@@ -972,9 +1002,9 @@ test_imap_mailbox_reads_list_version_1(void **state)
 	assert_int_equal(imap_mailbox_uidnext(mb), 10);
 	imap_mailbox_close(mb);
 	read_list(root, &b);
-	assert_true(strncmp(b.data, "osd-uidlist 2 4242 10 10 ", 25) == 0);
-	assert_int_equal(header_words(&b), 9);
-	assert_non_null(strstr(b.data, "\n9 1700000003.M3P9.h,S=6 c:2,\n"));
+	assert_true(strncmp(b.data, "osd-uidlist 2 4242 10 10 M", 26) == 0);
+	assert_int_equal(header_words(&b), 10);
+	assert_non_null(strstr(b.data, "\n9 1700000003.M3P9.h,S=6 c:2, M"));
 	buf_free(&b);
 	/* And opened from it, with the same UIDs. */
 	mb = open_ok(root, "INBOX", false);
@@ -996,7 +1026,7 @@ test_imap_mailbox_vsize_kept_in_list(void **state)
 	imap_mailbox_set_vsize(mb, 2, 5);
 	imap_mailbox_close(mb);
 	read_list(root, &b);
-	assert_non_null(strstr(b.data, "\n2 1700000002.M2P9.h,S=4 W5\n"));
+	assert_non_null(strstr(b.data, "\n2 1700000002.M2P9.h,S=4 W5 M2\n"));
 	buf_free(&b);
 	/* From a scan (the folders changed recently) and from the list alone (aged). */
 	mb = open_ok(root, "INBOX", false);
@@ -1007,11 +1037,316 @@ test_imap_mailbox_vsize_kept_in_list(void **state)
 	mb = open_ok(root, "INBOX", false);
 	imap_mailbox_close(mb);
 	read_list(root, &b);
-	assert_non_null(strstr(b.data, "\n2 1700000002.M2P9.h,S=4 c:2, W5\n"));
+	assert_non_null(strstr(b.data, "\n2 1700000002.M2P9.h,S=4 c:2, W5 M2\n"));
 	buf_free(&b);
 	mb = open_ok(root, "INBOX", true);
 	assert_int_equal(imap_mailbox_msg(mb, 2)->vsize, 5);
 	imap_mailbox_close(mb);
+}
+
+/* The cache's octets (into b). */
+static void
+read_cache(const char *dir, struct buf *b)
+{
+	read_named(dir, IMAP_VIEWCACHE_NAME, b);
+}
+
+/* Replace the cache with len octets of data. */
+static void
+write_cache(const char *dir, const void *data, size_t len)
+{
+	replace_named(dir, IMAP_VIEWCACHE_NAME, data, len);
+}
+
+/*
+ * A tell-tale in the cache only: record i's vsize (at 16 in its 32
+ * octets, after the 192-octet header) set to v, the cache sealed again.
+ */
+static void
+tamper_cache_vsize(const char *dir, size_t i, uint64_t v)
+{
+	struct buf b;
+
+	read_cache(dir, &b);
+	assert_true(b.len >= 192 + 32 * (i + 1));
+	memcpy(b.data + 192 + 32 * i + 16, &v, sizeof(v));
+	imap_viewcache_seal(b.data, b.len);
+	write_cache(dir, b.data, b.len);
+	buf_free(&b);
+}
+
+/*
+ * A folder unchanged since the list was written is opened from the
+ * list's cache, osd-uidlist.cache (a vsize put into the cache alone
+ * shows), messages filled in any order as they are asked for; a STORE,
+ * then a file added, work on such a view as on any other.
+ */
+static void
+test_imap_mailbox_cache_stands_for_unchanged_folders(void **state)
+{
+	const char *root = *state;
+	struct imap_sync_report r;
+	struct imap_mailbox *mb;
+
+	put3(root);
+	put(root, "cur", "1700000000.M0P9.h,S=4:2,S", "zero\n");
+	age_folders(root, 100);
+	mb = open_ok(root, "INBOX", false);
+	imap_mailbox_close(mb);
+	assert_true(exists(root, ".", IMAP_VIEWCACHE_NAME));
+	tamper_cache_vsize(root, 2, 4242);
+	mb = open_ok(root, "INBOX", false);
+	assert_int_equal(imap_mailbox_count(mb), 4);
+	assert_int_equal(imap_mailbox_recent(mb), 0);
+	assert_int_equal(imap_mailbox_uidnext(mb), 5);
+	assert_int_equal(imap_mailbox_seq_of_uid(mb, 3), 3);
+	assert_int_equal(imap_mailbox_seq_of_uid(mb, 9), 0);
+	assert_int_equal(imap_mailbox_msg(mb, 3)->vsize, 4242);
+	assert_int_equal(imap_mailbox_msg(mb, 3)->uid, 3);
+	assert_string_equal(imap_mailbox_msg(mb, 3)->name, "1700000002.M2P9.h,S=4:2,");
+	assert_int_equal(imap_mailbox_msg(mb, 3)->internal_date, 1700000002);
+	assert_int_equal(imap_mailbox_msg(mb, 1)->flags, IMAP_FLAG_SEEN);
+	assert_int_equal(imap_mailbox_msg(mb, 1)->file_size, 4);
+	sync_ok(mb, true, &r);
+	assert_false(r.count_changed);
+	/* A STORE renames the file of a message never filled before. */
+	assert_int_equal(imap_mailbox_set_flags(mb, 4, IMAP_FLAG_FLAGGED, 0), 0);
+	assert_true(exists(root, "cur", "1700000003.M3P9.h,S=6:2,F"));
+	assert_string_equal(imap_mailbox_msg(mb, 4)->name, "1700000003.M3P9.h,S=6:2,F");
+	/* Its mod-sequence given with only the filled messages looked at. */
+	assert_int_equal(imap_mailbox_commit_flags(mb), 0);
+	assert_true(imap_mailbox_msg(mb, 4)->modseq > imap_mailbox_msg(mb, 1)->modseq);
+	/* A delivery: the folders are read, the view's messages stay as they are. */
+	put(root, "new", "1700000009.M9P9.h,S=5", "nine\n");
+	sync_ok(mb, true, &r);
+	assert_true(r.count_changed);
+	assert_int_equal(r.n_expunged, 0);
+	assert_int_equal(imap_mailbox_count(mb), 5);
+	assert_int_equal(imap_mailbox_msg(mb, 5)->uid, 5);
+	assert_true(imap_mailbox_msg(mb, 5)->recent);
+	assert_int_equal(imap_mailbox_msg(mb, 4)->flags, IMAP_FLAG_FLAGGED);
+	assert_string_equal(imap_mailbox_msg(mb, 2)->name, "1700000001.M1P9.h,S=4:2,");
+	assert_int_equal(imap_mailbox_msg(mb, 3)->vsize, 4242);
+	imap_mailbox_close(mb);
+}
+
+/*
+ * A cache that does not check (cut short, garbage) or that belongs to
+ * another version of the list (UIDs changed since) is not used: the view
+ * and its UIDs come from the text list, and a good cache is written.
+ */
+static void
+test_imap_mailbox_cache_corrupt_or_stale_ignored(void **state)
+{
+	const char *root = *state;
+	struct imap_mailbox *mb;
+	struct buf b, text;
+	char *junk;
+	const char *rest;
+	size_t len;
+	int i;
+
+	put3(root);
+	age_folders(root, 100);
+	mb = open_ok(root, "INBOX", false);
+	imap_mailbox_close(mb);
+	tamper_cache_vsize(root, 1, 4242);
+	read_cache(root, &b);
+	len = b.len;
+	/* Cut short at any of these lengths: the text list, no tell-tale, and the cache made again. */
+	for (i = 0; i < 4; i++) {
+		static const size_t cut[] = { 0, 100, 192, 232 };
+
+		write_cache(root, b.data, cut[i]);
+		mb = open_ok(root, "INBOX", false);
+		assert_int_equal(imap_mailbox_count(mb), 3);
+		assert_int_equal(imap_mailbox_msg(mb, 2)->uid, 2);
+		assert_int_equal(imap_mailbox_msg(mb, 2)->vsize, 0);
+		imap_mailbox_close(mb);
+		read_cache(root, &text);
+		assert_int_equal(text.len, len);
+		buf_free(&text);
+	}
+	/* Garbage of the right size. */
+	junk = malloc(len);
+	assert_non_null(junk);
+	memset(junk, 0x5a, len);
+	write_cache(root, junk, len);
+	free(junk);
+	mb = open_ok(root, "INBOX", false);
+	assert_int_equal(imap_mailbox_count(mb), 3);
+	assert_int_equal(imap_mailbox_msg(mb, 3)->uid, 3);
+	imap_mailbox_close(mb);
+	/* The good (tampered) cache back, but the list replaced with other UIDs: the list wins. */
+	write_cache(root, b.data, b.len);
+	read_list(root, &text);
+	rest = text.data;
+	for (i = 0; i < 5; i++)
+		rest = strchr(rest, ' ') + 1;   /* past "osd-uidlist 2 <uv> <next> <recent> " */
+	{
+		char list[2048];
+		const char *nl = strchr(rest, '\n');
+
+		snprintf(list, sizeof(list),
+			 "osd-uidlist 2 77 10 10 %.*s\n7 1700000001.M1P9.h,S=4 c:2,\n8 1700000002.M2P9.h,S=4 c:2,\n"
+			 "9 1700000003.M3P9.h,S=6 c:2,\n", (int)(nl - rest), rest);
+		write_list(root, list);
+	}
+	buf_free(&text);
+	mb = open_ok(root, "INBOX", true);
+	assert_int_equal(imap_mailbox_uidvalidity(mb), 77);
+	assert_int_equal(imap_mailbox_msg(mb, 1)->uid, 7);
+	assert_int_equal(imap_mailbox_msg(mb, 2)->uid, 8);
+	assert_int_equal(imap_mailbox_msg(mb, 2)->vsize, 0);
+	assert_int_equal(imap_mailbox_uidnext(mb), 10);
+	imap_mailbox_close(mb);
+	buf_free(&b);
+}
+
+/* EXAMINE from the cache counts the UIDs nobody claimed as \Recent; SELECT then claims them (from the text list). */
+static void
+test_imap_mailbox_cache_examine_recent(void **state)
+{
+	const char *root = *state;
+	struct imap_mailbox *mb;
+
+	put3(root);
+	age_folders(root, 100);
+	mb = open_ok(root, "INBOX", true);
+	assert_int_equal(imap_mailbox_recent(mb), 3);
+	imap_mailbox_close(mb);
+	tamper_cache_vsize(root, 0, 77);
+	mb = open_ok(root, "INBOX", true);
+	assert_int_equal(imap_mailbox_msg(mb, 1)->vsize, 77);
+	assert_int_equal(imap_mailbox_recent(mb), 3);
+	assert_true(imap_mailbox_msg(mb, 2)->recent);
+	imap_mailbox_close(mb);
+	mb = open_ok(root, "INBOX", false);
+	assert_int_equal(imap_mailbox_recent(mb), 3);
+	imap_mailbox_close(mb);
+	mb = open_ok(root, "INBOX", false);
+	assert_int_equal(imap_mailbox_recent(mb), 0);
+	assert_false(imap_mailbox_msg(mb, 2)->recent);
+	imap_mailbox_close(mb);
+}
+
+/* The "M<n>" word of line uid in the list (0: none). */
+static uint64_t
+list_modseq(const char *root, unsigned uid)
+{
+	char line[32];
+	const char *at, *m;
+	uint64_t v = 0;
+	struct buf b;
+
+	read_list(root, &b);
+	snprintf(line, sizeof(line), "\n%u ", uid);
+	at = strstr(b.data, line);
+	if (at != NULL && (m = strstr(at + 1, " M")) != NULL && m < strchr(at + 1, '\n'))
+		v = strtoull(m + 2, NULL, 10);
+	buf_free(&b);
+	return v;
+}
+
+/*
+ * RFC 7162: every flag change gets a modseq above all before it, kept in
+ * the list across sessions: a STORE (committed), a rename behind osd's
+ * back (given by the next sync, of any session), an expunge (raises
+ * HIGHESTMODSEQ), a new message.
+ */
+static void
+test_imap_mailbox_modseqs_persist_and_rise(void **state)
+{
+	const char *root = *state;
+	struct imap_sync_report r;
+	struct imap_mailbox *a, *b;
+	char from[PATH_MAX], to[PATH_MAX];
+	uint64_t h0, h1, h2, h3;
+
+	deliver5(root);
+	a = open_ok(root, "INBOX", false);
+	/* A new folder starts at 1; the messages that came get one above it. */
+	h0 = imap_mailbox_highest_modseq(a);
+	assert_int_equal(h0, 2);
+	assert_int_equal(imap_mailbox_msg(a, 1)->modseq, 2);
+	assert_int_equal(imap_mailbox_msg(a, 5)->modseq, 2);
+	/* A STORE: one new modseq for its changes, in the list at once. */
+	assert_int_equal(imap_mailbox_set_flags(a, 2, IMAP_FLAG_SEEN, 0), 0);
+	assert_int_equal(imap_mailbox_set_flags(a, 3, IMAP_FLAG_SEEN, 0), 0);
+	assert_int_equal(imap_mailbox_commit_flags(a), 0);
+	h1 = imap_mailbox_highest_modseq(a);
+	assert_true(h1 > h0);
+	assert_int_equal(imap_mailbox_msg(a, 2)->modseq, h1);
+	assert_int_equal(imap_mailbox_msg(a, 3)->modseq, h1);
+	assert_int_equal(imap_mailbox_msg(a, 1)->modseq, h0);
+	assert_int_equal(list_modseq(root, 2), h1);
+	/* Another session sees the change with that modseq. */
+	b = open_ok(root, "INBOX", false);
+	assert_int_equal(imap_mailbox_msg(b, 2)->modseq, h1);
+	assert_int_equal(imap_mailbox_highest_modseq(b), h1);
+	/* Renamed behind osd's back: the next sync gives it a new modseq, and the list keeps it. */
+	assert_int_equal(path_fmt(from, sizeof(from), "%s/cur/1700000004.M4P9.h,S=5:2,", root), 0);
+	assert_int_equal(path_fmt(to, sizeof(to), "%s/cur/1700000004.M4P9.h,S=5:2,F", root), 0);
+	assert_int_equal(rename(from, to), 0);
+	sync_ok(b, true, &r);
+	assert_int_equal(r.n_changed, 1);
+	h2 = imap_mailbox_highest_modseq(b);
+	assert_true(h2 > h1);
+	assert_int_equal(imap_mailbox_msg(b, 4)->modseq, h2);
+	assert_int_equal(list_modseq(root, 4), h2);
+	/* The first session learns it with the same modseq (not another one). */
+	sync_ok(a, true, &r);
+	assert_int_equal(r.n_changed, 1);
+	assert_int_equal(r.changed[0], 4);
+	assert_int_equal(imap_mailbox_msg(a, 4)->modseq, h2);
+	assert_int_equal(imap_mailbox_highest_modseq(a), h2);
+	imap_mailbox_close(b);
+	/* Removed behind its back: HIGHESTMODSEQ rises. */
+	assert_int_equal(path_fmt(from, sizeof(from), "%s/cur/1700000005.M5P9.h,S=5:2,", root), 0);
+	assert_int_equal(unlink(from), 0);
+	sync_ok(a, true, &r);
+	assert_int_equal(r.n_expunged, 1);
+	h3 = imap_mailbox_highest_modseq(a);
+	assert_true(h3 > h2);
+	imap_mailbox_close(a);
+	/* After a restart (a new session, from the list): the same modseqs. */
+	a = open_ok(root, "INBOX", true);
+	assert_int_equal(imap_mailbox_highest_modseq(a), h3);
+	assert_int_equal(imap_mailbox_msg(a, 2)->modseq, h1);
+	assert_int_equal(imap_mailbox_msg(a, 4)->modseq, h2);
+	assert_int_equal(imap_mailbox_msg(a, 1)->modseq, h0);
+	imap_mailbox_close(a);
+	/* And from the list alone (folders unchanged for 2 s: no readdir). */
+	age_folders(root, 100);
+	a = open_ok(root, "INBOX", false);
+	imap_mailbox_close(a);
+	a = open_ok(root, "INBOX", false);
+	assert_int_equal(imap_mailbox_highest_modseq(a), h3);
+	assert_int_equal(imap_mailbox_msg(a, 4)->modseq, h2);
+	imap_mailbox_close(a);
+}
+
+/* A list written by an older osd (no modseqs) is read by scanning, and gets modseqs above any of its past. */
+static void
+test_imap_mailbox_list_without_modseqs_gets_them(void **state)
+{
+	const char *root = *state;
+	struct imap_mailbox *mb;
+	uint64_t h;
+
+	put3(root);
+	age_folders(root, 100);
+	/* Stamps that match and a tell-tale flag: used, were it not for the missing modseqs. */
+	write_list_stamped(root, "",
+			   "1 1700000001.M1P9.h,S=4 c:2,F\n2 1700000002.M2P9.h,S=4 c:2,\n3 1700000003.M3P9.h,S=6 c:2,\n");
+	mb = open_ok(root, "INBOX", false);
+	assert_int_equal(imap_mailbox_uidvalidity(mb), 77);
+	assert_int_equal(imap_mailbox_msg(mb, 1)->flags, 0);    /* the folders were read */
+	h = imap_mailbox_highest_modseq(mb);
+	assert_true(h >= (uint64_t)1700000000 << 16);
+	assert_int_equal(imap_mailbox_msg(mb, 3)->modseq, h);
+	imap_mailbox_close(mb);
+	assert_int_equal(list_modseq(root, 3), h);
 }
 
 int
@@ -1053,7 +1388,17 @@ main(int argc, char **argv)
 						testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_imap_mailbox_reads_list_version_1, setup_root,
 						testutil_teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_imap_mailbox_modseqs_persist_and_rise, setup_root,
+						testutil_teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_imap_mailbox_list_without_modseqs_gets_them, setup_root,
+						testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_imap_mailbox_vsize_kept_in_list, setup_root,
+						testutil_teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_imap_mailbox_cache_stands_for_unchanged_folders, setup_root,
+						testutil_teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_imap_mailbox_cache_corrupt_or_stale_ignored, setup_root,
+						testutil_teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_imap_mailbox_cache_examine_recent, setup_root,
 						testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_imap_mailbox_two_processes_disjoint_uids, setup_root,
 						testutil_teardown_tmpdir),

@@ -230,6 +230,71 @@ test_imap_uidlist_version_2_roundtrip(void **state)
 	imap_uidlist_free(&ul);
 }
 
+/*
+ * RFC 7162 mod-sequences: "M<highest>" in the header, "M<modseq>" per
+ * entry with "F<letters>" only where the flags it was given for are not
+ * the info's (none, without info); a modseq above the highest, or a list
+ * without the highest, is not trusted (have_modseq false).
+ */
+static void
+test_imap_uidlist_modseq_roundtrip(void **state)
+{
+	const char *text = "osd-uidlist 2 9 5 5 M40 100.000000001 100.000000002 200.000000003 200.000000004\n"
+			   "1 a.M1 c:2,S W120 M7\n2 b.M1 M9 FRa\n3 c.M1 M12\n4 d.M1 c:2,T M40 FST\n";
+	struct imap_uidlist ul;
+	uint32_t mf;
+	struct buf b;
+
+	(void)state;
+	imap_uidlist_init(&ul);
+	assert_int_equal(imap_uidlist_parse(&ul, text, strlen(text)), 0);
+	assert_true(ul.have_stamps);
+	assert_true(ul.have_modseq);
+	assert_int_equal(ul.highest_modseq, 40);
+	assert_int_equal(ul.n, 4);
+	assert_int_equal(ul.v[0].modseq, 7);
+	assert_int_equal(ul.v[0].vsize, 120);
+	assert_true(imap_uidlist_mflags(&ul.v[0], &mf));
+	assert_int_equal(mf, IMAP_MBIT_SEEN);
+	assert_true(imap_uidlist_mflags(&ul.v[1], &mf));
+	assert_int_equal(mf, IMAP_MBIT_ANSWERED | 1u);
+	assert_true(imap_uidlist_mflags(&ul.v[2], &mf));
+	assert_int_equal(mf, 0);
+	assert_true(imap_uidlist_mflags(&ul.v[3], &mf));
+	assert_int_equal(mf, IMAP_MBIT_SEEN | IMAP_MBIT_DELETED);
+	buf_init(&b, 0);
+	assert_int_equal(imap_uidlist_format(&ul, &b), 0);
+	assert_string_equal(b.data, text);
+	buf_free(&b);
+	/* A new modseq is above the highest, and becomes it. */
+	assert_int_equal(imap_uidlist_modseq_next(&ul), 41);
+	assert_int_equal(ul.highest_modseq, 41);
+	/* Changing the info keeps the flags the modseq was given for. */
+	imap_uidlist_set_info(&ul, 0, ":2,FS", false);
+	assert_true(imap_uidlist_mflags(&ul.v[0], &mf));
+	assert_int_equal(mf, IMAP_MBIT_SEEN);
+	/* A modseq above the highest: the list's modseqs are not trusted. */
+	text = "osd-uidlist 2 9 5 5 M8\n1 a.M1 c:2,S M9\n";
+	assert_int_equal(imap_uidlist_parse(&ul, text, strlen(text)), 0);
+	assert_false(ul.have_modseq);
+	assert_int_equal(ul.n, 1);
+	/* An older osd's list: none; an entry without M: its flags not known. */
+	text = "osd-uidlist 2 9 5 5\n1 a.M1 c:2,S\n";
+	assert_int_equal(imap_uidlist_parse(&ul, text, strlen(text)), 0);
+	assert_false(ul.have_modseq);
+	assert_false(imap_uidlist_mflags(&ul.v[0], &mf));
+	/* Its first modseqs start from the clock: above what any client can have seen of it before. */
+	imap_uidlist_modseq_start(&ul);
+	assert_true(ul.have_modseq);
+	assert_true(ul.highest_modseq >= (uint64_t)1700000000 << 16);
+	imap_uidlist_free(&ul);
+	/* A list with no entry starts at 1 (HIGHESTMODSEQ is never 0). */
+	imap_uidlist_init(&ul);
+	imap_uidlist_modseq_start(&ul);
+	assert_int_equal(ul.highest_modseq, 1);
+	imap_uidlist_free(&ul);
+}
+
 static void
 test_imap_uidlist_write_refresh_roundtrip(void **state)
 {
@@ -307,6 +372,33 @@ test_imap_uidlist_refresh_courier(void **state)
 	assert_int_equal(ul.source, IMAP_UIDLIST_COURIER);
 	assert_int_equal(ul.uidvalidity, 1100000000u);
 	assert_int_equal(ul.v[2].uid, 11u);
+	imap_uidlist_free(&ul);
+}
+
+/*
+ * A courierimapuiddb of another version than 1 is no list (as Courier
+ * itself takes it): not read as Dovecot's version 2 ("<uid> <flags>
+ * <file>") or 3, so no UID of it is kept under its UIDVALIDITY.
+ */
+static void
+test_imap_uidlist_courier_other_version_is_none(void **state)
+{
+	const char *dir = *state;
+	struct imap_uidlist ul;
+
+	put_file(dir, "courierimapuiddb", "2 1100000000 12\n3 - 1000000001.M1P1.mail.example.com\n");
+	imap_uidlist_init(&ul);
+	assert_int_equal(imap_uidlist_refresh(&ul, dir), 1);
+	assert_int_equal(ul.source, IMAP_UIDLIST_NONE);
+	assert_int_equal(ul.uidvalidity, 0);
+	assert_int_equal(ul.n, 0);
+	/* Leading blanks before the version, as Courier's sscanf allows: version 1 still. */
+	put_file(dir, "courierimapuiddb", "  1 1100000000 12\n3 1000000001.M1P1.mail.example.com\n");
+	assert_int_equal(imap_uidlist_refresh(&ul, dir), 1);
+	assert_int_equal(ul.source, IMAP_UIDLIST_COURIER);
+	assert_int_equal(ul.uidvalidity, 1100000000u);
+	assert_int_equal(ul.n, 1);
+	assert_int_equal(ul.v[0].uid, 3u);
 	imap_uidlist_free(&ul);
 }
 
@@ -402,11 +494,14 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_imap_uidlist_bad_lines_skipped_next_uid_raised),
 		cmocka_unit_test(test_imap_uidlist_parse_lines_in_place),
 		cmocka_unit_test(test_imap_uidlist_version_2_roundtrip),
+		cmocka_unit_test(test_imap_uidlist_modseq_roundtrip),
 		cmocka_unit_test_setup_teardown(test_imap_uidlist_write_refresh_roundtrip,
 						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_imap_uidlist_refresh_migrates_dovecot_then_own,
 						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_imap_uidlist_refresh_courier,
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_imap_uidlist_courier_other_version_is_none,
 						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_imap_uidlist_corrupt_own_list_is_none,
 						testutil_setup_tmpdir, testutil_teardown_tmpdir),
