@@ -8,9 +8,11 @@ POP3 login (poplib from 127.0.0.5) and an IMAP login (imaplib from 127.0.0.6)
 each open relaying for their address: osd check says so, relay.cdb (kept by
 osd watch) gets the key, and a running osd smtpd accepts a remote recipient
 from that address while 127.0.0.9 still gets qmail's 553.  A failed login
-(wrong password, POP3 and IMAP) and the login of a user whose userdb says
+(wrong password, POP3 and IMAP) and the logins of a user whose userdb says
 osd_no_relay=yes record nothing; neither does a login when osd record fails,
-and that login still works (the failure lands in Dovecot's log).
+and that login still works (the failure lands in Dovecot's log).  The script
+records beside the login, so recorded entries are waited for, and the
+absence of the others is checked again at the end.
 """
 import imaplib
 import os
@@ -308,20 +310,23 @@ def run(o, dcs):
               "before any login, %s gets 553 for a remote recipient (%d %s)" % (src, c, t))
 
     # --- failed logins record nothing ---
-    ok, res = pop_login(pop_port, "127.0.0.5", "alice@" + DOM, "wrong-pw")
+    # (each from an address of its own: the recording runs beside the login, so the
+    # end of the test looks again, long after any recording would have landed)
+    ok, res = pop_login(pop_port, "127.0.0.3", "alice@" + DOM, "wrong-pw")
     check(not ok and "Authentication failed" in str(res),
           "POP3 login with a wrong password fails (%s)" % (res,))
-    ok, res = imap_login(imap_port, "127.0.0.6", "alice@" + DOM, "wrong-pw")
+    ok, res = imap_login(imap_port, "127.0.0.4", "alice@" + DOM, "wrong-pw")
     check(not ok and "AUTHENTICATIONFAILED" in str(res),
           "IMAP LOGIN with a wrong password fails (%s)" % (res,))
-    check(entries(o) == [], "after the failed logins, open-smtp/ is empty (%r)" % entries(o))
 
     # --- a POP3 login from .5 ---
     ok, res = pop_login(pop_port, "127.0.0.5", "alice@" + DOM, "alice-pw")
     check(ok and res[0] == 1, "POP3 login as alice from 127.0.0.5 through Dovecot, STAT %r" % (res,))
-    check(entries(o) == ["127.0.0.5"], "open-smtp/127.0.0.5 is recorded (%r)" % entries(o))
-    rc, fields = o.check_ip("127.0.0.5")
-    check(rc == 0, "osd check 127.0.0.5 exits 0 after the POP3 login (%r)" % fields)
+    check(wait_for(lambda: entries(o) == ["127.0.0.5"]),
+          "open-smtp/127.0.0.5 is recorded, and only it (%r)" % entries(o))
+    # (osd check answers from relay.cdb: it waits for the watcher too)
+    check(wait_for(lambda: o.check_ip("127.0.0.5")[0] == 0),
+          "osd check 127.0.0.5 exits 0 after the POP3 login (%r)" % (o.check_ip("127.0.0.5"),))
     check(wait_for(lambda: "127.0.0.5" in o.cdb_keys()),
           "osd watch puts 127.0.0.5 in relay.cdb (%r)" % o.cdb_keys())
     c, t = rcpt_reply(smtp_port, "127.0.0.5")
@@ -333,8 +338,10 @@ def run(o, dcs):
     check(o.check_ip("127.0.0.6")[0] == 1, "127.0.0.6 may not relay yet")
     ok, res = imap_login(imap_port, "127.0.0.6", "alice@" + DOM, "alice-pw")
     check(ok and res == [b"1"], "IMAP LOGIN as alice from 127.0.0.6, SELECT INBOX: %r" % (res,))
-    check("127.0.0.6" in entries(o), "open-smtp/127.0.0.6 is recorded (%r)" % entries(o))
-    check(o.check_ip("127.0.0.6")[0] == 0, "osd check 127.0.0.6 exits 0 after the IMAP login")
+    check(wait_for(lambda: "127.0.0.6" in entries(o)),
+          "open-smtp/127.0.0.6 is recorded (%r)" % entries(o))
+    check(wait_for(lambda: o.check_ip("127.0.0.6")[0] == 0),
+          "osd check 127.0.0.6 exits 0 after the IMAP login")
     check(wait_for(lambda: "127.0.0.6" in o.cdb_keys()),
           "osd watch puts 127.0.0.6 in relay.cdb (%r)" % o.cdb_keys())
     c, t = rcpt_reply(smtp_port, "127.0.0.6")
@@ -348,10 +355,12 @@ def run(o, dcs):
     check(ok, "POP3 login as carol (osd_no_relay=yes) from 127.0.0.7 works (%r)" % (res,))
     ok, res = imap_login(imap_port, "127.0.0.7", "carol@" + DOM, "carol-pw")
     check(ok, "IMAP LOGIN as carol from 127.0.0.7 works (%r)" % (res,))
-    check(entries(o) == before, "carol's logins record nothing (%r)" % entries(o))
-    check(o.check_ip("127.0.0.7")[0] == 1, "osd check 127.0.0.7 still exits 1")
-    c, t = rcpt_reply(smtp_port, "127.0.0.7")
-    check(c == 553, "osd smtpd refuses a remote recipient from 127.0.0.7 (%d %s)" % (c, t))
+    # A login of alice from .2 after carol's: once it is recorded, carol's would be too.
+    ok, res = pop_login(pop_port, "127.0.0.2", "alice@" + DOM, "alice-pw")
+    check(ok and wait_for(lambda: "127.0.0.2" in entries(o)),
+          "a later POP3 login of alice from 127.0.0.2 is recorded (%r)" % entries(o))
+    check(entries(o) == sorted(before + ["127.0.0.2"]),
+          "carol's logins record nothing (%r)" % entries(o))
 
     # --- osd record failing never breaks the login ---
     open(fail_flag, "w").close()
@@ -359,10 +368,21 @@ def run(o, dcs):
     check(ok and res[0] == 1, "with osd record failing, the POP3 login still works (%r)" % (res,))
     ok, res = imap_login(imap_port, "127.0.0.8", "alice@" + DOM, "alice-pw")
     check(ok, "with osd record failing, the IMAP login still works (%r)" % (res,))
-    check("127.0.0.8" not in entries(o), "and nothing is recorded for 127.0.0.8")
-    check(wait_for(lambda: "osd-dovecot-postlogin: osd record 127.0.0.8 failed" in dc.log()),
-          "the failure is in Dovecot's log (%r)" % dc.log()[-300:])
+    check(wait_for(lambda: dc.log().count("osd-dovecot-postlogin: osd record 127.0.0.8 failed") == 2),
+          "both failures are in Dovecot's log (%r)" % dc.log()[-300:])
     os.unlink(fail_flag)
+    check("127.0.0.8" not in entries(o), "and nothing is recorded for 127.0.0.8")
+
+    # --- at the end, long after any recording would have landed ---
+    check(entries(o) == ["127.0.0.2", "127.0.0.5", "127.0.0.6"],
+          "open-smtp/ holds only the good logins' addresses: not the failed logins' "
+          "(127.0.0.3, .4), not carol's (.7), not .8 (%r)" % entries(o))
+    for src in ("127.0.0.3", "127.0.0.4", "127.0.0.7"):
+        check(o.check_ip(src)[0] == 1, "osd check %s exits 1" % src)
+        c, t = rcpt_reply(smtp_port, src)
+        check(c == 553, "osd smtpd refuses a remote recipient from %s (%d %s)" % (src, c, t))
+    check(wait_for(lambda: sorted(o.cdb_keys()) == ["127.0.0.2", "127.0.0.5", "127.0.0.6"]),
+          "relay.cdb has the same three keys (%r)" % o.cdb_keys())
 
 
 if __name__ == "__main__":
