@@ -24,8 +24,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from osdtest import (BUILD, OSD, Osd, SmtpRaw, check, finish, free_port,  # noqa: E402
-                     wait_for, wait_port)
+from osdtest import (BUILD, OSD, Osd, check, finish, free_port,  # noqa: E402
+                     rcpt_reply, wait_for, wait_port)
 
 DOM = "example.test"
 REMOTE = "<someone@remote.example>"
@@ -207,17 +207,6 @@ def imap_login(port, src, user, pw):
         return False, str(e)
 
 
-def rcpt_reply(port, src):
-    """The reply to RCPT TO a remote recipient, from src, on a fresh connection."""
-    r = SmtpRaw(port, src)
-    r.cmd("EHLO roamer.test")
-    r.cmd("MAIL FROM:<alice@%s>" % DOM)
-    c, t = r.cmd("RCPT TO:%s" % REMOTE)
-    r.cmd("QUIT")
-    r.close()
-    return c, t
-
-
 def entries(o):
     try:
         return sorted(os.listdir(o.opensmtp))
@@ -305,7 +294,7 @@ def run(o, dcs):
     # --- before any login ---
     for src in ("127.0.0.5", "127.0.0.6"):
         check(o.check_ip(src)[0] == 1, "before any login, osd check %s exits 1" % src)
-        c, t = rcpt_reply(smtp_port, src)
+        c, t = rcpt_reply(smtp_port, src, REMOTE)
         check(c == 553 and QMAIL_RCPTHOSTS in t,
               "before any login, %s gets 553 for a remote recipient (%d %s)" % (src, c, t))
 
@@ -329,9 +318,9 @@ def run(o, dcs):
           "osd check 127.0.0.5 exits 0 after the POP3 login (%r)" % (o.check_ip("127.0.0.5"),))
     check(wait_for(lambda: "127.0.0.5" in o.cdb_keys()),
           "osd watch puts 127.0.0.5 in relay.cdb (%r)" % o.cdb_keys())
-    c, t = rcpt_reply(smtp_port, "127.0.0.5")
+    c, t = rcpt_reply(smtp_port, "127.0.0.5", REMOTE)
     check(c == 250, "osd smtpd accepts a remote recipient from 127.0.0.5 (%d %s)" % (c, t))
-    c, t = rcpt_reply(smtp_port, "127.0.0.9")
+    c, t = rcpt_reply(smtp_port, "127.0.0.9", REMOTE)
     check(c == 553, "and still refuses it from 127.0.0.9 (%d %s)" % (c, t))
 
     # --- an IMAP login from .6 ---
@@ -344,9 +333,9 @@ def run(o, dcs):
           "osd check 127.0.0.6 exits 0 after the IMAP login")
     check(wait_for(lambda: "127.0.0.6" in o.cdb_keys()),
           "osd watch puts 127.0.0.6 in relay.cdb (%r)" % o.cdb_keys())
-    c, t = rcpt_reply(smtp_port, "127.0.0.6")
+    c, t = rcpt_reply(smtp_port, "127.0.0.6", REMOTE)
     check(c == 250, "osd smtpd accepts a remote recipient from 127.0.0.6 (%d %s)" % (c, t))
-    c, t = rcpt_reply(smtp_port, "127.0.0.9")
+    c, t = rcpt_reply(smtp_port, "127.0.0.9", REMOTE)
     check(c == 553, "and still refuses it from 127.0.0.9 (%d %s)" % (c, t))
 
     # --- a NO_RELAY user: logs in, records nothing ---
@@ -379,7 +368,7 @@ def run(o, dcs):
           "(127.0.0.3, .4), not carol's (.7), not .8 (%r)" % entries(o))
     for src in ("127.0.0.3", "127.0.0.4", "127.0.0.7"):
         check(o.check_ip(src)[0] == 1, "osd check %s exits 1" % src)
-        c, t = rcpt_reply(smtp_port, src)
+        c, t = rcpt_reply(smtp_port, src, REMOTE)
         check(c == 553, "osd smtpd refuses a remote recipient from %s (%d %s)" % (src, c, t))
     check(wait_for(lambda: sorted(o.cdb_keys()) == ["127.0.0.2", "127.0.0.5", "127.0.0.6"]),
           "relay.cdb has the same three keys (%r)" % o.cdb_keys())
