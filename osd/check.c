@@ -20,7 +20,8 @@ usage(FILE *out)
 		     "Print the relay decision smtp-gate makes for a client at IP: the\n"
 		     "rule (static from the rules file, or the client's own login entry\n"
 		     "in relay.cdb), its environment and, for a POP-before-SMTP entry,\n"
-		     "the seconds left.  Exit 0 if IP may relay, 1 if not.\n");
+		     "who logged in last (user:, \"-\" when not known), when, and the\n"
+		     "seconds left.  Exit 0 if IP may relay, 1 if not.\n");
 }
 
 static void
@@ -85,6 +86,7 @@ main(int argc, char **argv)
 		printf("env: %s=\"%s\"\n", d.rule.env[i].name, d.rule.env[i].value);
 	if (d.dynamic || d.stale) {
 		time_t now = time(NULL);
+		printf("user: %s\n", d.user[0] != '\0' ? d.user : "-");
 		print_time("login", d.login.tv_sec);
 		print_time("expires", d.expires);
 		if (d.stale)

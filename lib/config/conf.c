@@ -70,6 +70,7 @@ static const struct conf_key conf_keys[] = {
 	FIELD(smtp_min_data_rate, KIND_COUNT),
 	FIELD(smtp_loopback_plaintext, KIND_BOOL),
 	FIELD(advertise_cram_md5, KIND_BOOL),
+	FIELD(received_auth_user, KIND_BOOL),
 	FIELD(submission_listen, KIND_STRING),
 	FIELD(smtps_listen, KIND_STRING),
 	FIELD(imap_listen, KIND_STRING),

@@ -50,6 +50,7 @@ struct osd_conf {
 	unsigned smtp_min_data_rate;    /* DATA: bytes/s a client must keep up beyond timeoutsmtpd (default 500) */
 	bool smtp_loopback_plaintext;   /* AUTH PLAIN/LOGIN without TLS from loopback clients (default yes) */
 	bool advertise_cram_md5;        /* list CRAM-MD5 in CAPA/EHLO (default no: accepted, not offered) */
+	bool received_auth_user;        /* smtpd's Received: names the AUTH or POP-before-SMTP user (default no) */
 	char submission_listen[128];
 	char smtps_listen[128];
 	char imap_listen[128];

@@ -14,20 +14,20 @@ login_record(const struct login_record_dir *dir, const struct ipaddr *client, co
 	struct ipaddr entry;
 	const struct ipaddr *addr = &entry;
 
-	(void)user;     /* who is behind the entry: not stored yet (issue 13) */
-
 	/* With relay_ipv6_prefix = 64 the entry is the client's /64. */
 	relaykey_entry_addr(client, dir->ipv6_prefix, &entry);
 	if (!ipaddr_is_unicast(addr)) {
 		log_warnx("%s: not recording the login: not a client's own address", text);
 		return;
 	}
-	if (dir->fd != -1 && opensmtp_record_at(dir->fd, addr) == 0)
+	/* The entry names user (opensmtp_user.h); storing the name never fails the record. */
+	if (dir->fd != -1 && opensmtp_record_user_at(dir->fd, addr, user) == 0)
 		return;
 	/* The folder may have been removed and made anew since the start. */
-	if (opensmtp_record(dir->path, addr) == 0)
+	if (opensmtp_record_user(dir->path, addr, user) == 0)
 		return;
-	if (errno == ENOENT && path_mkdirs(dir->path, 0755) == 0 && opensmtp_record(dir->path, addr) == 0)
+	if (errno == ENOENT && path_mkdirs(dir->path, 0755) == 0 &&
+	    opensmtp_record_user(dir->path, addr, user) == 0)
 		return;
 	log_warn("%s: cannot record the login in %s", text, dir->path);
 }

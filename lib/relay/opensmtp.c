@@ -13,6 +13,7 @@
 #include "ascii.h"
 #include "fdclose.h"
 #include "log.h"
+#include "opensmtp_user.h"
 #include "xmalloc.h"
 
 /*
@@ -73,6 +74,10 @@
 /* Renamed-aside entries: OPENSMTP_TMP_PREFIX "expire." <address> "," <unique>
  * (older versions wrote no ",<unique>"; a leftover of theirs is finished too). */
 #define EXPIRE_PREFIX OPENSMTP_TMP_PREFIX "expire."
+/* Entries renamed aside by opensmtp_revoke_at, removed a moment later. */
+#define REVOKE_PREFIX OPENSMTP_TMP_PREFIX "revoke."
+/* A revoke's renamed entry older than this was left by a crash: finish it. */
+#define REVOKE_STALE 60
 
 /* Rounds of R1..R3 before giving up: each needs an expiry renaming the entry
  * in the middle, and an expirer renames only an entry it found expired. */
@@ -114,6 +119,12 @@ opensmtp_touch_landed(int dirfd, const char *name, const struct stat *st)
 int
 opensmtp_record_at(int dirfd, const struct ipaddr *addr)
 {
+	return opensmtp_record_user_at(dirfd, addr, NULL);
+}
+
+int
+opensmtp_record_user_at(int dirfd, const struct ipaddr *addr, const char *user)
+{
 	char name[IPADDR_TEXT_MAX];
 	struct stat st;
 	int fd, r;
@@ -127,6 +138,11 @@ opensmtp_record_at(int dirfd, const struct ipaddr *addr)
 		fd = opensmtp_touch_at(dirfd, name, &st);
 		if (fd < 0)
 			return -1;
+		/* The name goes on the inode before R3, so a login that counts
+		 * has its name on the live entry too (a failure to store it
+		 * never fails the login). */
+		if (opensmtp_user_set(dirfd, name, fd, &st, user) < 0)
+			log_warn("open-smtp: %s: cannot store the login name", name);
 		r = opensmtp_touch_landed(dirfd, name, &st);
 		(void)close_keep_errno(fd);
 		if (r != 0)
@@ -141,12 +157,18 @@ opensmtp_record_at(int dirfd, const struct ipaddr *addr)
 int
 opensmtp_record(const char *dir, const struct ipaddr *addr)
 {
+	return opensmtp_record_user(dir, addr, NULL);
+}
+
+int
+opensmtp_record_user(const char *dir, const struct ipaddr *addr, const char *user)
+{
 	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int r;
 
 	if (dirfd < 0)
 		return -1;
-	r = opensmtp_record_at(dirfd, addr);
+	r = opensmtp_record_user_at(dirfd, addr, user);
 	(void)close_keep_errno(dirfd);
 	return r;
 }
@@ -170,9 +192,12 @@ opensmtp_record_time_at(int dirfd, const struct ipaddr *addr, time_t when)
 	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
-	if (futimens(fd, times) < 0) {
+	if (futimens(fd, times) < 0 || fstat(fd, &st) < 0) {
 		return close_keep_errno(fd);
 	}
+	/* The entry's last login is now the imported one, which names nobody. */
+	if (opensmtp_user_set(dirfd, name, fd, &st, NULL) < 0)
+		log_warn("open-smtp: %s: cannot forget the login name", name);
 	close(fd);
 	return 1;
 }
@@ -209,9 +234,11 @@ current(int dirfd, const char *name, struct timespec *mtime_r)
  */
 static enum opensmtp_expire_result
 put_back(int dirfd, const char *aside, const char *name,
-	 const struct timespec *mtime, struct timespec *mtime_r,
+	 const struct stat *st, struct timespec *mtime_r,
 	 bool *restored_r)
 {
+	const struct timespec *mtime = &st->st_mtim;
+
 	*restored_r = false;
 	if (renameat2(dirfd, aside, dirfd, name, RENAME_NOREPLACE) == 0) {
 		*restored_r = true;
@@ -219,6 +246,9 @@ put_back(int dirfd, const char *aside, const char *name,
 		return OPENSMTP_REFRESHED;
 	}
 	if (errno == EEXIST) {
+		/* The sidecar first: while the file lives, its inode number
+		 * cannot be another entry's. */
+		(void)opensmtp_user_forget(dirfd, st);
 		if (unlinkat(dirfd, aside, 0) < 0 && errno != ENOENT)
 			log_warn("open-smtp: cannot remove %s", aside);
 	} else if (errno != ENOENT) {   /* ENOENT: a scan finished it for us */
@@ -285,12 +315,13 @@ opensmtp_expire_finish(int dirfd, const struct opensmtp_aside *aside,
 		return current(dirfd, aside->name, mtime_r);
 	}
 	if (opensmtp_is_expired(&st.st_mtim, expire, now)) {
+		(void)opensmtp_user_forget(dirfd, &st);    /* before the inode can be reused */
 		if (unlinkat(dirfd, aside->path, 0) < 0 && errno != ENOENT)
 			return OPENSMTP_ERROR;
 		return OPENSMTP_REMOVED;
 	}
 	/* E4: a login touched it after E1. */
-	return put_back(dirfd, aside->path, aside->name, &st.st_mtim, mtime_r, &restored);
+	return put_back(dirfd, aside->path, aside->name, &st, mtime_r, &restored);
 }
 
 enum opensmtp_expire_result
@@ -314,6 +345,55 @@ opensmtp_expire_at(int dirfd, const char *name, long expire,
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	return opensmtp_expire_at_time(dirfd, name, expire, &now, mtime_r);
+}
+
+int
+opensmtp_revoke_at(int dirfd, const char *name, const char *user, struct timespec *login_r)
+{
+	static _Atomic unsigned long counter;
+	char aside[IPADDR_TEXT_MAX + 80], who[OPENSMTP_USER_MAX + 1];
+	struct timespec now;
+	struct stat st;
+	bool mine = true;
+	int fd, n;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	n = snprintf(aside, sizeof aside, "%s%s,%ld.%lu.%ld", REVOKE_PREFIX, name, (long)getpid(),
+		     ++counter, now.tv_nsec);
+	if (n < 0 || (size_t)n >= sizeof aside) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	/* As an expiry's E2: a login after this starts a new entry, which stays. */
+	if (renameat(dirfd, name, dirfd, aside) < 0)
+		return errno == ENOENT ? 0 : -1;
+	fd = openat(dirfd, aside, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int saved = errno;
+
+		if (fd >= 0)
+			close(fd);
+		/* Cannot look at it: put it back untouched rather than guess. */
+		if (renameat2(dirfd, aside, dirfd, name, RENAME_NOREPLACE) < 0 && errno == EEXIST)
+			(void)unlinkat(dirfd, aside, 0);
+		errno = saved;
+		return -1;
+	}
+	/* Looked at after the rename: a login of another user behind the same
+	 * address (NAT) that came before it made the entry that user's. */
+	if (user != NULL)
+		mine = opensmtp_user_get_fd(dirfd, name, fd, &st, who, sizeof who) == 1 &&
+		       strcmp(who, user) == 0;
+	close(fd);
+	if (!mine && renameat2(dirfd, aside, dirfd, name, RENAME_NOREPLACE) == 0)
+		return 0;
+	/* Revoked, or not user's but a newer login made a new entry meanwhile. */
+	(void)opensmtp_user_forget(dirfd, &st);
+	if (unlinkat(dirfd, aside, 0) < 0 && errno != ENOENT)
+		return -1;
+	if (login_r != NULL)
+		*login_r = st.st_mtim;
+	return mine ? 1 : 0;
 }
 
 void
@@ -348,11 +428,28 @@ finish_interrupted_expiry(int dirfd, const char *aside, long expire, char *name)
 		return false;
 	clock_gettime(CLOCK_REALTIME, &now);
 	if (opensmtp_is_expired(&st.st_mtim, expire, &now)) {
+		(void)opensmtp_user_forget(dirfd, &st);
 		unlinkat(dirfd, aside, 0);
 		return false;
 	}
-	(void)put_back(dirfd, aside, name, &st.st_mtim, &mtime, &restored);
+	(void)put_back(dirfd, aside, name, &st, &mtime, &restored);
 	return restored;
+}
+
+/* A revoke killed between its rename and its unlink: the entry was being revoked, so remove it. */
+static void
+finish_interrupted_revoke(int dirfd, const char *aside)
+{
+	struct timespec now;
+	struct stat st;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	/* A young one may be a revoke still at work (it may yet put it back). */
+	if (fstatat(dirfd, aside, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+	    now.tv_sec - st.st_ctim.tv_sec < REVOKE_STALE)
+		return;
+	(void)opensmtp_user_forget(dirfd, &st);
+	(void)unlinkat(dirfd, aside, 0);
 }
 
 static void
@@ -431,6 +528,8 @@ opensmtp_scan(int dirfd, long expire, opensmtp_entry_fn *fn, void *ctx,
 			if (strncmp(de->d_name, EXPIRE_PREFIX, strlen(EXPIRE_PREFIX)) == 0) {
 				asides = xreallocarray(asides, n_asides + 1, sizeof *asides);
 				asides[n_asides++] = xstrdup(de->d_name);
+			} else if (strncmp(de->d_name, REVOKE_PREFIX, strlen(REVOKE_PREFIX)) == 0) {
+				finish_interrupted_revoke(dirfd, de->d_name);
 			}
 			/* ".", "..", and our own temporary names */
 			errno = 0;
@@ -451,6 +550,9 @@ opensmtp_scan(int dirfd, long expire, opensmtp_entry_fn *fn, void *ctx,
 		free(asides[i]);
 	}
 	free(asides);
+	/* Sidecars of entries gone by a crash or a lost race (opensmtp_user.h). */
+	if (!stop && opensmtp_user_gc(dirfd, expire) < 0)
+		log_warn("open-smtp: %s", OPENSMTP_USER_DIR);
 	if (stats_r != NULL)
 		*stats_r = stats;
 	if (stop) {

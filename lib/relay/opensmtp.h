@@ -28,6 +28,16 @@ int opensmtp_record(const char *dir, const struct ipaddr *addr);
 int opensmtp_record_at(int dirfd, const struct ipaddr *addr);
 
 /*
+ * The same for a login of user, whose name is stored on the entry
+ * (opensmtp_user.h; NULL or an unstorable name: the entry then names no
+ * one, its last login being nobody's known).  A failure to store the name
+ * is logged and does not fail the record.  opensmtp_record and
+ * opensmtp_record_at are these with user NULL.
+ */
+int opensmtp_record_user(const char *dir, const struct ipaddr *addr, const char *user);
+int opensmtp_record_user_at(int dirfd, const struct ipaddr *addr, const char *user);
+
+/*
  * The two steps of opensmtp_record_at, for tests that interleave an
  * expiry between them.  opensmtp_touch_at opens (creating it if needed,
  * never through a symlink) the regular file dirfd/name, sets its mtime to
@@ -42,6 +52,7 @@ int opensmtp_touch_landed(int dirfd, const char *name, const struct stat *st);
 /*
  * Set an entry's mtime to when (importing old records), creating it if
  * needed; an entry that is already newer than when is left as it is.
+ * An entry set forgets its login name (an imported line names no one).
  * Returns 1 when the entry was set, 0 when a newer one was kept, -1 on error.
  */
 int opensmtp_record_time_at(int dirfd, const struct ipaddr *addr, time_t when);
@@ -127,6 +138,17 @@ typedef int opensmtp_entry_fn(void *ctx, const struct ipaddr *addr,
  */
 int opensmtp_scan(int dirfd, long expire, opensmtp_entry_fn *fn, void *ctx,
 		  struct opensmtp_scan_stats *stats_r);
+
+/*
+ * Revoke the entry name now, whatever its age: it is renamed aside (the
+ * expiry's E2, so a login after the rename makes a new entry, which stays)
+ * and removed with its login name.  With user non-NULL, only if the entry,
+ * looked at again after the rename, still names user (another user's
+ * login behind the same address is put back).  Returns 1 when removed
+ * (*login_r, if not NULL: its login time), 0 when there was no such entry
+ * or it is another user's, -1 with errno.
+ */
+int opensmtp_revoke_at(int dirfd, const char *name, const char *user, struct timespec *login_r);
 
 /* Copy name into out with anything unprintable shown as '?' (for logs). */
 void opensmtp_printable(const char *name, char *out, size_t size);

@@ -73,6 +73,10 @@ try_login(const struct relay_state *st, struct cdb *c, const struct candidate *c
 	}
 	d->login = sb.st_mtim;
 	d->expires = time_add(sb.st_mtim.tv_sec, st->relay_expire);
+	/* Who is behind it, for the logs and the Received: header only: the
+	 * decision never depends on it. */
+	if (opensmtp_user_get(st->opensmtp_dirfd, cand->file, &sb, -1, d->user, sizeof d->user) != 1)
+		d->user[0] = '\0';
 	clock_gettime(CLOCK_REALTIME, &now);
 	if (opensmtp_is_expired(&sb.st_mtim, st->relay_expire, &now)) {
 		d->stale = true;

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "ipaddr.h"
+#include "opensmtp_user.h"
 #include "relaydb.h"
 #include "rules.h"
 
@@ -27,6 +28,7 @@ struct relay_decision {
 	bool orphan;                    /* relay.cdb has its login record but open-smtp/ no file */
 	struct timespec login;          /* dynamic or stale: the last login (the file's mtime) */
 	time_t expires;                 /* dynamic or stale: when the entry expires */
+	char user[OPENSMTP_USER_MAX + 1]; /* dynamic or stale: who logged in last ("": not known) */
 };
 
 /*

@@ -21,7 +21,7 @@ sanitize(const char *in, bool spaces, char *out, size_t size)
 int
 smtp_received_header(struct buf *out, const struct smtp_received *r)
 {
-	char helo[256], tls_info[128], date[64];
+	char helo[256], tls_info[128], date[64], user[256];
 	const char *proto;
 	struct tm tm;
 
@@ -36,9 +36,18 @@ smtp_received_header(struct buf *out, const struct smtp_received *r)
 	if (localtime_r(&r->when, &tm) == NULL ||
 	    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
 		strcpy(date, "Thu, 01 Jan 1970 00:00:00 +0000");
-	if (buf_printf(out, "Received: from %s (%s%s])\n\tby %s (osd) with %s", helo,
-		       strchr(r->client_addr, ':') != NULL ? "[IPv6:" : "[", r->client_addr,
-		       r->hostname, proto) == -1)
+	if (buf_printf(out, "Received: from %s (%s%s])", helo,
+		       strchr(r->client_addr, ':') != NULL ? "[IPv6:" : "[", r->client_addr) == -1)
+		return -1;
+	/* Where Postfix's smtpd_sasl_authenticated_header puts it; off by
+	 * default, since it tells every recipient a login name. */
+	if (r->auth_user != NULL && r->auth_user[0] != '\0') {
+		sanitize(r->auth_user, false, user, sizeof(user));
+		if (buf_printf(out, "\n\t(Authenticated sender: %s%s)", user,
+			       r->auth_user_pop ? ", POP-before-SMTP" : "") == -1)
+			return -1;
+	}
+	if (buf_printf(out, "\n\tby %s (osd) with %s", r->hostname, proto) == -1)
 		return -1;
 	if (r->tls && r->tls_info != NULL && r->tls_info[0] != '\0') {
 		sanitize(r->tls_info, true, tls_info, sizeof(tls_info));

@@ -14,6 +14,9 @@ struct smtp_received {
 	bool esmtp, tls, auth;          /* the "with" protocol: SMTP, ESMTP, ESMTPS, ESMTPA, ESMTPSA */
 	const char *tls_info;           /* protocol and cipher, when tls */
 	const char *for_rcpt;           /* the one recipient, or NULL when there are several */
+	/* received_auth_user: the user to name, or NULL; by AUTH, else by a POP-before-SMTP login */
+	const char *auth_user;
+	bool auth_user_pop;             /* auth_user is the POP-before-SMTP login behind the relay right */
 	time_t when;
 };
 

@@ -103,9 +103,10 @@ const struct smtp_sink smtp_queue_sink = {
 	.abort = queue_sink_abort,
 };
 
-/* The session's events of its last call as log lines (the text the session once logged itself). */
+/* The session's events of its last call as log lines (the text the session once logged itself);
+ * relay: " relay=pop-before-smtp user=NAME" for a message relayed on a login, else "". */
 static void
-log_events(const struct smtp_session *s, const char *addr)
+log_events(const struct smtp_session *s, const char *addr, const char *relay)
 {
 	size_t i, n;
 	const struct smtp_event *ev = smtp_session_events(s, &n);
@@ -133,8 +134,8 @@ log_events(const struct smtp_session *s, const char *addr)
 			log_warnx("addr=%s: queue commit: %s", addr, ev->why);
 			break;
 		case SMTP_EVENT_MESSAGE:
-			log_info("message: addr=%s helo=%s auth=%s tls=%s from=<%s> to=%s size=%llu "
-				 "id=%s result=%s", addr, ev->helo, ev->auth_user, ev->tls ? "yes" : "no",
+			log_info("message: addr=%s%s helo=%s auth=%s tls=%s from=<%s> to=%s size=%llu "
+				 "id=%s result=%s", addr, relay, ev->helo, ev->auth_user, ev->tls ? "yes" : "no",
 				 ev->from, ev->to, (unsigned long long)ev->size, ev->id, ev->result);
 			break;
 		case SMTP_EVENT_HTTP:
@@ -160,6 +161,7 @@ goodbye(struct session_loop *l, const char *text, const char *line, const char *
 struct smtp_conn {
 	const struct smtpd *d;
 	const char *text;               /* the client address */
+	const char *relay;              /* log_events' relay text */
 	struct smtp_session *s;
 };
 
@@ -187,7 +189,7 @@ smtp_line(void *vp, const char *line, size_t len, struct buf *out, size_t *raw_r
 	unsigned act = smtp_session_line(p->s, line, len, out);
 
 	(void)raw_r;
-	log_events(p->s, p->text);
+	log_events(p->s, p->text, p->relay);
 	return loop_act(act);
 }
 
@@ -201,7 +203,7 @@ smtp_input(void *vp, const char *data, size_t len, struct buf *out, unsigned *ac
 	size_t used = smtp_session_data(p->s, data, len, out, &act);
 
 	(void)raw_r;
-	log_events(p->s, p->text);
+	log_events(p->s, p->text, p->relay);
 	*act_r = loop_act(act);
 	return used;
 }
@@ -268,7 +270,7 @@ smtpd_serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned pr
 	struct relay_state rstate;
 	struct session_loop l;
 	struct policy *policy;
-	char text[IPADDR_TEXT_MAX], me[256], err[512];
+	char text[IPADDR_TEXT_MAX], me[256], err[512], relay[32 + OPENSMTP_USER_MAX];
 	const char *relayclient;
 	unsigned long timeout, databytes;
 
@@ -323,6 +325,16 @@ smtpd_serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned pr
 	/* Relay rights come from rules on port 25 only; submission wants AUTH from everyone. */
 	cfg.may_relay = relayclient != NULL && kind == SMTPD_KIND_SMTP;
 	cfg.relayclient = relayclient;
+	/* Who is behind a POP-before-SMTP relay right (the entry names the last
+	 * login from the address; every login has its own line in the POP3/IMAP log). */
+	if (cfg.may_relay && rd.dynamic && rd.user[0] != '\0')
+		cfg.relay_user = rd.user;
+	cfg.received_auth_user = d->conf.received_auth_user;
+	relay[0] = '\0';
+	if (cfg.may_relay && rd.dynamic)
+		snprintf(relay, sizeof(relay), " relay=pop-before-smtp user=%s",
+			 rd.user[0] != '\0' ? rd.user : "-");
+	p.relay = relay;
 	cfg.databytes = databytes;
 	cfg.policy = policy;
 	cfg.sink = &smtp_queue_sink;
@@ -340,10 +352,12 @@ smtpd_serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned pr
 	{
 		const struct smtp_session_stats *st = smtp_session_stats(p.s);
 
-		log_info("session: addr=%s helo=%s relay=%s auth=%s tls=%s end=%s messages=%lu "
+		log_info("session: addr=%s helo=%s relay=%s%s%s auth=%s tls=%s end=%s messages=%lu "
 			 "rejected=%lu octets=%llu",
 			 text, smtp_session_helo(p.s)[0] != '\0' ? smtp_session_helo(p.s) : "-",
 			 cfg.may_relay ? (rd.dynamic ? "pop-before-smtp" : "rule") : "no",
+			 cfg.may_relay && rd.dynamic ? " user=" : "",
+			 cfg.may_relay && rd.dynamic ? (rd.user[0] != '\0' ? rd.user : "-") : "",
 			 smtp_session_auth_user(p.s)[0] != '\0' ? smtp_session_auth_user(p.s) : "-",
 			 l.tls_info, l.end, st->messages, st->rejected, (unsigned long long)st->octets);
 	}

@@ -431,6 +431,10 @@ cmd_data(struct smtp_session *s, struct buf *out)
 		.esmtp = s->esmtp, .tls = s->tls, .auth = s->authenticated, .tls_info = s->tls_info,
 		.for_rcpt = s->nrcpts == 1 ? s->rcpts[0].address : NULL, .when = env.received,
 	};
+	if (s->cfg.received_auth_user) {
+		rec.auth_user = s->authenticated ? s->auth_user : s->cfg.relay_user;
+		rec.auth_user_pop = !s->authenticated && s->cfg.relay_user != NULL;
+	}
 	buf_reset(&s->body);
 	if (smtp_received_header(&s->body, &rec) == -1) {
 		smtp_reply(out, "451 4.3.0 Error: out of memory");

@@ -23,6 +23,7 @@
 #include "path.h"
 #include "policy.h"
 #include "queue.h"
+#include "received.h"
 #include "smtp_session.h"
 #include "smtpd.h"
 #include "testutil.h"
@@ -428,6 +429,34 @@ test_queued_message_content(void **state)
 	queue_envelope_read_free(&env);
 	buf_free(&out);
 	buf_free(&file);
+}
+
+/* received_auth_user: the user goes between "from" and "by", as Postfix's smtpd_sasl_authenticated_header puts it. */
+static void
+test_received_names_auth_user(void **state)
+{
+	struct smtp_received r = { .helo = "c.example", .client_addr = "192.0.2.7",
+				   .hostname = "mx.example.test", .esmtp = true, .when = 0 };
+	struct buf out;
+
+	(void)state;
+	buf_init(&out, 0);
+	assert_int_equal(smtp_received_header(&out, &r), 0);
+	assert_null(strstr(out.data, "Authenticated"));
+	buf_reset(&out);
+	r.auth_user = "alice@example.test";
+	r.auth_user_pop = true;
+	assert_int_equal(smtp_received_header(&out, &r), 0);
+	assert_true(strncmp(out.data, "Received: from c.example ([192.0.2.7])\n"
+			    "\t(Authenticated sender: alice@example.test, POP-before-SMTP)\n"
+			    "\tby mx.example.test (osd) with ESMTP;", 123) == 0);
+	buf_reset(&out);
+	r.auth_user = "bob(x)";
+	r.auth_user_pop = false;
+	r.auth = true;
+	assert_int_equal(smtp_received_header(&out, &r), 0);
+	assert_non_null(strstr(out.data, "\n\t(Authenticated sender: bob?x?)\n\tby mx.example.test (osd) with ESMTPA;"));
+	buf_free(&out);
 }
 
 /* Files left in queue/tmp. */
@@ -996,6 +1025,7 @@ main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_golden_transcripts, setup, teardown),
+		cmocka_unit_test(test_received_names_auth_user),
 		cmocka_unit_test_setup_teardown(test_auth_8bit_login_name_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queued_message_content, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_message_leaves_nothing, setup, teardown),
