@@ -5,7 +5,8 @@ Dovecot (own config, base_dir, state and log under the test folder; loopback
 ports) authenticates against the vpasswd tree osd manages and runs the build
 folder's osd-dovecot-postlogin as its pop3 and imap post-login script.  A
 POP3 login (poplib from 127.0.0.5) and an IMAP login (imaplib from 127.0.0.6)
-each open relaying for their address: osd check says so, relay.cdb (kept by
+each open relaying for their address: osd check says so (and names the
+user, passed as osd record --user), relay.cdb (kept by
 osd watch) gets the key, and a running osd smtpd accepts a remote recipient
 from that address while 127.0.0.9 still gets qmail's 553.  A failed login
 (wrong password, POP3 and IMAP) and the logins of a user whose userdb says
@@ -316,6 +317,8 @@ def run(o, dcs):
     # (osd check answers from relay.cdb: it waits for the watcher too)
     check(wait_for(lambda: o.check_ip("127.0.0.5")[0] == 0),
           "osd check 127.0.0.5 exits 0 after the POP3 login (%r)" % (o.check_ip("127.0.0.5"),))
+    check(o.check_ip("127.0.0.5")[1].get("user") == "alice@%s" % DOM,
+          "osd check names the user of the entry: alice@%s (%r)" % (DOM, o.check_ip("127.0.0.5")))
     check(wait_for(lambda: "127.0.0.5" in o.cdb_keys()),
           "osd watch puts 127.0.0.5 in relay.cdb (%r)" % o.cdb_keys())
     c, t = rcpt_reply(smtp_port, "127.0.0.5", REMOTE)
@@ -331,6 +334,8 @@ def run(o, dcs):
           "open-smtp/127.0.0.6 is recorded (%r)" % entries(o))
     check(wait_for(lambda: o.check_ip("127.0.0.6")[0] == 0),
           "osd check 127.0.0.6 exits 0 after the IMAP login")
+    check(o.check_ip("127.0.0.6")[1].get("user") == "alice@%s" % DOM,
+          "osd check names the user of the entry: alice@%s" % DOM)
     check(wait_for(lambda: "127.0.0.6" in o.cdb_keys()),
           "osd watch puts 127.0.0.6 in relay.cdb (%r)" % o.cdb_keys())
     c, t = rcpt_reply(smtp_port, "127.0.0.6", REMOTE)
