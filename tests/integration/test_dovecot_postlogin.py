@@ -90,15 +90,19 @@ service pop3 {
 service imap {
   executable = imap imap-postlogin
 }
+# (vsz_limit: an ASan build of osd reserves more address space than Dovecot's
+# default 256 MB limit of a service's processes allows)
 service pop3-postlogin {
   executable = script-login %(wrapper)s
   unix_listener pop3-postlogin {
   }
+  vsz_limit = 0
 }
 service imap-postlogin {
   executable = script-login %(wrapper)s
   unix_listener imap-postlogin {
   }
+  vsz_limit = 0
 }
 """ % {"dc": dc, "pop": pop_port, "imap": imap_port, "users": users, "mu": MAIL_USER,
        "wrapper": wrapper}
