@@ -31,7 +31,31 @@ PACKAGES=(
   offlineimap3 getmail6 mutt tmux
   # the peer Postfix policy server of bench/bench_policyd.sh (a Perl prefork server)
   postfwd
+  # the libraries of Exim 4 (unpacked, not installed: see fetch_exim below), and
+  # unshare (tests/integration/test_exim_acl.py)
+  libdb5.3 libgnutls30 libgnutls-dane0 libidn12 libidn2-0 libnsl2 libpcre2-8-0 util-linux
 )
+
+# Exim conflicts with postfix as the system MTA: its Debian packages are downloaded
+# and unpacked into a folder of their own (never installed), for tests that run a
+# private Exim daemon from there.
+EXIM_CACHE=${OSD_EXIM_CACHE:-/var/cache/osd/exim4}
+fetch_exim() {
+  [ -x "$EXIM_CACHE/root/usr/sbin/exim4" ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: need root to fetch Exim into $EXIM_CACHE" >&2
+    return 1
+  fi
+  echo "install-deps: fetching exim4-daemon-light and exim4-base into $EXIM_CACHE"
+  rm -rf "$EXIM_CACHE/debs" "$EXIM_CACHE/root.new"
+  mkdir -p "$EXIM_CACHE/debs" "$EXIM_CACHE/root.new"
+  # _apt (apt's download sandbox user) must be able to write there
+  chown _apt "$EXIM_CACHE/debs" 2>/dev/null || true
+  (cd "$EXIM_CACHE/debs" && { apt-get download -q exim4-daemon-light exim4-base >/dev/null 2>&1 ||
+    { apt-get update -q >/dev/null && apt-get download -q exim4-daemon-light exim4-base >/dev/null; }; })
+  for deb in "$EXIM_CACHE"/debs/*.deb; do dpkg -x "$deb" "$EXIM_CACHE/root.new"; done
+  rm -rf "$EXIM_CACHE/root" && mv "$EXIM_CACHE/root.new" "$EXIM_CACHE/root"
+}
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -39,6 +63,7 @@ for p in "${PACKAGES[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
+  fetch_exim
   exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
@@ -61,4 +86,5 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fetch_exim
 echo "install-deps: done"

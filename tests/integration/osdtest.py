@@ -174,6 +174,22 @@ class SmtpRaw:
             pass
 
 
+def rcpt_reply(port, src, rcpt, sender="<alice@example.test>"):
+    """(code, text) of the reply to RCPT TO:rcpt (sent as is) on a fresh SMTP
+    connection from src (to ::1 when src is IPv6, else 127.0.0.1); (-1, why)
+    when it cannot connect."""
+    try:
+        r = SmtpRaw(port, src, host="::1" if ":" in src else "127.0.0.1")
+    except OSError as e:
+        return -1, str(e)
+    r.cmd("EHLO roamer.test")
+    r.cmd("MAIL FROM:%s" % sender)
+    c, t = r.cmd("RCPT TO:%s" % rcpt)
+    r.cmd("QUIT")
+    r.close()
+    return c, t
+
+
 class Osd:
     """A private osd installation: config, rules, state folder, daemons."""
 
