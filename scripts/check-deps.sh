@@ -46,6 +46,7 @@ ALLOWED = {
     'cron': LIB,
     'pop3d': LIB,
     'imapd': LIB,
+    'checkpassword': LIB,
     'smtp-gate/queue': LIB,
 }
 for room in ['smtpd', 'qmgr', 'local', 'remote']:
