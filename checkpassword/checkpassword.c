@@ -27,36 +27,47 @@ usage(FILE *out)
 		"\n"
 		"A checkpassword-compatible login (cr.yp.to/checkpwd/interface.html) for\n"
 		"qmail-popup, against osd's vpasswd users, that opens POP-before-SMTP\n"
-		"relaying for the client, as vpopmail's vchkpw does:\n"
+		"relaying for the client as vpopmail's vchkpw does:\n"
 		"\n"
-		"  tcpserver 0 110 qmail-popup HOST osd checkpassword qmail-pop3d Maildir\n"
+		"  tcpserver 0 110 qmail-popup pop.example.org \\\n"
+		"      osd checkpassword qmail-pop3d Maildir\n"
 		"\n"
-		"It reads descriptor 3 through end of file (at most 512 bytes: the login\n"
-		"name, the password and qmail-popup's timestamp, each ended by \\0) and\n"
-		"closes it.  The login is a POP3 login (vpasswd flag NO_POP refuses it);\n"
-		"a password of 32 hex digits that is not the password is also taken as\n"
-		"an APOP digest of the timestamp and the cleartext vpasswd field, as\n"
-		"vchkpw takes it.  On success it records $TCPREMOTEIP (set by tcpserver)\n"
-		"in <state_dir>/open-smtp/ unless the user has the vpasswd flag NO_RELAY\n"
-		"or the address is no single client's (0.0.0.0, multicast, ...); drops\n"
-		"root to the config's user (else mail_user), as the osd daemons do,\n"
-		"and refuses to go on as root when neither is set; changes to the user's\n"
-		"home (the vpasswd home field); sets USER (the name without its domain),\n"
-		"HOME (that home), SHELL=NOLOGIN and VPOPUSER (the login name as given);\n"
-		"and runs PROG with ARGS (PATH is searched).  Failed logins wait for\n"
-		"nothing: the delay osd pop3d adds is counted in its own memory, which a\n"
-		"program started per login cannot reach (as with vchkpw, tcpserver -c\n"
-		"bounds the guessing).\n"
+		"INPUT  Descriptor 3 is read through end of file and closed: at most 512\n"
+		"  bytes, the login name, the password and qmail-popup's timestamp, each\n"
+		"  ended by \\0 (the timestamp's may be missing; more data is ignored).\n"
 		"\n"
-		"One log line per login on stderr (or syslog, as `log' says), e.g.\n"
-		"  osd-checkpassword[PID]: info: login: addr=192.0.2.7 user=alice@example.org recorded\n"
-		"The password is never logged.\n"
+		"LOGIN  Root is dropped first, to the config's user (else mail_user), as\n"
+		"  the osd daemons do; with neither set, as root, it refuses (111).  The\n"
+		"  login is a POP3 login against <users_dir>/DOMAIN/vpasswd (a bare name\n"
+		"  is in default_domain; the vpasswd flag NO_POP refuses it).  A password\n"
+		"  of 32 hex digits that is not the password is also taken, as vchkpw\n"
+		"  takes it, as an APOP digest of the timestamp and the cleartext vpasswd\n"
+		"  field (qmail-popup's APOP command hands the digest over that way).\n"
 		"\n"
-		"Exit status (the checkpassword interface): 1 the login is refused;\n"
-		"2 misuse (no PROG, descriptor 3 not open, more than 512 bytes, no \\0\n"
-		"after the login name or the password); 111 a temporary error (the\n"
-		"config, vpasswd or the home unreadable, PROG cannot be run).\n"
-		"-c FILE, else $OSD_CONF, else " CONF_DEFAULT_PATH ".\n");
+		"SUCCESS  It changes to the user's home (the vpasswd home field); sets\n"
+		"  USER (the name without its domain), HOME (that home), SHELL=NOLOGIN\n"
+		"  and VPOPUSER (the login name as given); records $TCPREMOTEIP (set by\n"
+		"  tcpserver) in <state_dir>/open-smtp/, unless the user has the vpasswd\n"
+		"  flag NO_RELAY or the address is no single client's (0.0.0.0,\n"
+		"  multicast, ...); and runs PROG with ARGS in its place (PATH searched).\n"
+		"\n"
+		"FAILURES  wait for nothing, as with vchkpw: the delay osd pop3d adds is\n"
+		"  counted in that server's memory, which a program started per login\n"
+		"  cannot reach; qmail-popup ends the connection after one failure and\n"
+		"  tcpserver -c bounds the connections at once.\n"
+		"\n"
+		"LOG  One line per login on stderr (or syslog, as `log' says), e.g.\n"
+		"  osd-checkpassword[PID]: info: login: addr=192.0.2.7 user=bob@example.org recorded\n"
+		"  The password is never logged.\n"
+		"\n"
+		"EXIT STATUS (the checkpassword interface)  PROG's own on success;\n"
+		"  1 the login is refused; 2 misuse (no PROG, descriptor 3 not open, more\n"
+		"  than 512 bytes, no \\0 after the login name or the password); 111 a\n"
+		"  temporary error (the config, vpasswd or the home unreadable, root\n"
+		"  without a user, PROG cannot be run).\n"
+		"\n"
+		"-c FILE, else $OSD_CONF, else " CONF_DEFAULT_PATH ".\n"
+		"See docs/integrations.md, \"qmail\".\n");
 }
 
 /* The command line: -c FILE and --help before PROG (getopt stops at PROG: "+"). */
@@ -202,6 +213,18 @@ main(int argc, char **argv)
 		return CHECKPW_EXIT_BAD;
 	}
 
+	/*
+	 * As vchkpw: into the home, where qmail-pop3d finds "Maildir", with
+	 * its environment; before the record, so that a home that is not
+	 * there opens no relaying.
+	 */
+	if (chdir(home) == -1) {
+		log_warn("login: addr=%s user=%s: home %s", client.text, user, home);
+		return CHECKPW_EXIT_TEMP;
+	}
+	if (set_env(&conf, in.login, home) == -1)
+		return CHECKPW_EXIT_TEMP;
+	free(home);
 	if (no_relay) {
 		log_info("login: addr=%s user=%s (no-relay: not recorded)", client.text, user);
 	} else if (client.unrecordable != NULL) {
@@ -215,15 +238,6 @@ main(int argc, char **argv)
 		log_info("login: addr=%s user=%s recorded", client.text, user);
 	}
 	close(dirfd);
-
-	/* As vchkpw: into the home, where qmail-pop3d finds "Maildir". */
-	if (chdir(home) == -1) {
-		log_warn("login: addr=%s user=%s: home %s", client.text, user, home);
-		return CHECKPW_EXIT_TEMP;
-	}
-	if (set_env(&conf, in.login, home) == -1)
-		return CHECKPW_EXIT_TEMP;
-	free(home);
 	explicit_bzero(buf, sizeof(buf));
 	execvp(argv[optind], argv + optind);
 	log_warn("cannot run %s", argv[optind]);
