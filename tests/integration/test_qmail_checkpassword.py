@@ -44,43 +44,12 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from osdtest import (OSD, Osd, check, finish, free_port, have, wait_for,  # noqa: E402
-                     wait_port)
+from osdtest import (OSD, Osd, SrcPOP3, add_user, check, finish, free_port, have,  # noqa: E402
+                     wait_for, wait_port)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DOM = "example.test"
 T = 20                          # client timeouts (functional bound)
-
-
-class SrcPOP3(poplib.POP3):
-    """poplib.POP3 from a chosen source address."""
-
-    def __init__(self, host, port, src):
-        self._src = src
-        super().__init__(host, port, timeout=T)
-
-    def _create_socket(self, timeout):
-        return socket.create_connection((self.host, self.port), timeout,
-                                        source_address=(self._src, 0))
-
-
-def add_user(o, login, password, flags=None, cleartext=None):
-    """osd user add, then the vpasswd flag mask and the cleartext field set by hand."""
-    p = o.run("user", "add", login, input=password + "\n")
-    check(p.returncode == 0, "osd user add %s (%s)" % (login, p.stderr.strip()))
-    user, dom = login.split("@")
-    path = os.path.join(o.state, "domains", dom, "vpasswd")
-    lines = open(path).read().splitlines()
-    for i, line in enumerate(lines):
-        f = line.split(":")
-        if f[0] == user:
-            if flags is not None:
-                f[3] = str(flags)
-            if cleartext is not None:
-                f = f[:7] + [cleartext]
-            lines[i] = ":".join(f)
-    open(path, "w").write("\n".join(lines) + "\n")
-    return os.path.join(o.state, "domains", dom, user)
 
 
 class Front:
@@ -88,7 +57,7 @@ class Front:
 
     def __init__(self, o, host, nextprog, v6=None):
         self.host = host
-        self.port = free_port(host) if ":" not in host else free_v6_port()
+        self.port = free_port(host)
         v6 = ":" in host if v6 is None else v6
         self.logpath = os.path.join(o.root, "tcpserver-%s%s.log" % (host.replace(":", "_"),
                                                                     "-6" if v6 else ""))
@@ -113,18 +82,10 @@ class Front:
         self.log.close()
 
 
-def free_v6_port():
-    s = socket.socket(socket.AF_INET6)
-    s.bind(("::1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def login(front, src, user, password=None, apop=None):
     """USER/PASS (or APOP with the cleartext secret): (the next program's JSON or
     None, the error text or None, the greeting's timestamp)."""
-    m = SrcPOP3(front.host, front.port, src)
+    m = SrcPOP3(front.host, front.port, src, timeout=T)
     welcome = m.getwelcome().decode()
     try:
         if apop is not None:
