@@ -178,21 +178,24 @@ main(int argc, char **argv)
 	char *home = NULL;
 	bool no_relay = false;
 	size_t len = 0;
-	int r, dirfd;
+	int r, dirfd, read_errno;
 
 	conf_arg = options(argc, argv);
 	/* Descriptor 3 first, and closed at once: the next program must not inherit it. */
 	ir = checkpw_input_read(3, buf, &len);
+	read_errno = errno;
 	cli_load_conf(&conf, conf_arg);
 	daemon_log_init(&conf, "checkpassword");
 	if (ir == CHECKPW_INPUT_OK)
 		ir = checkpw_input_parse(buf, len, &in);
 	if (ir != CHECKPW_INPUT_OK) {
 		explicit_bzero(buf, sizeof(buf));
-		if (ir == CHECKPW_INPUT_READ_ERROR)
+		if (ir == CHECKPW_INPUT_READ_ERROR) {
+			errno = read_errno;
 			log_warn("%s", checkpw_input_why(ir));
-		else
+		} else {
 			log_warnx("misuse: %s", checkpw_input_why(ir));
+		}
 		return checkpw_input_exit(ir);
 	}
 	shown_user(in.login, user, sizeof(user));
@@ -203,8 +206,9 @@ main(int argc, char **argv)
 
 	db = (struct login_db){ .users_dir = conf.users_dir, .default_domain = conf.default_domain };
 	r = checkpw_login(&db, &in, &home, &no_relay, err, sizeof(err));
+	/* The password is needed no more (the login name is, for the record and VPOPUSER). */
+	explicit_bzero(buf + (in.password - buf), strlen(in.password));
 	if (r != LOGIN_OK) {
-		explicit_bzero(buf, sizeof(buf));
 		if (r == LOGIN_TEMPFAIL) {
 			log_warnx("login: addr=%s user=%s: %s", client.text, user, err);
 			return CHECKPW_EXIT_TEMP;
