@@ -224,11 +224,13 @@ main(int argc, char **argv)
 	 */
 	if (chdir(home) == -1) {
 		log_warn("login: addr=%s user=%s: home %s", client.text, user, home);
-		return CHECKPW_EXIT_TEMP;
+		r = LOGIN_TEMPFAIL;
+	} else if (set_env(&conf, in.login, home) == -1) {
+		r = LOGIN_TEMPFAIL;
 	}
-	if (set_env(&conf, in.login, home) == -1)
-		return CHECKPW_EXIT_TEMP;
 	free(home);
+	if (r != LOGIN_OK)
+		return CHECKPW_EXIT_TEMP;
 	if (no_relay) {
 		log_info("login: addr=%s user=%s (no-relay: not recorded)", client.text, user);
 	} else if (client.unrecordable != NULL) {

@@ -295,7 +295,8 @@ def main():
         shutil.rmtree(gone)
         p = direct(o, b"gone\0gone-pw\0ts\0", "/bin/true", env_extra={"TCPREMOTEIP": "127.0.0.43"})
         check(p.returncode == 111 and b"home " + gone.encode() in p.stderr,
-              "direct, the home is missing: exit 111 (%d)" % p.returncode)
+              "direct, the home is missing: exit 111 (%d, %s)"
+              % (p.returncode, p.stderr.decode(errors="replace").strip()))
         check(not os.path.exists(os.path.join(o.opensmtp, "127.0.0.43")),
               "direct, the home is missing: nothing recorded")
         os.makedirs(os.path.join(o.state, "domains", "broken.test", "vpasswd"))
