@@ -49,6 +49,7 @@ ALLOWED = {
     'pop3d': LIB,
     'imapd': LIB,
     'policyd': LIB,
+    'checkpassword': LIB,
     'smtp-gate/queue': LIB,
 }
 for room in ['smtpd', 'qmgr', 'local', 'remote']:

@@ -5,6 +5,7 @@ set by meson) in a private temporary state folder, talks to them with real
 clients, and stops every process it started, by PID.
 """
 import os
+import poplib
 import shutil
 import signal
 import socket
@@ -54,8 +55,8 @@ def wait_for(pred, timeout=WAIT, step=0.01):
 
 
 def free_port(host="127.0.0.1"):
-    """A TCP port nobody listens on right now (for a daemon's *_listen)."""
-    s = socket.socket()
+    """A TCP port nobody listens on right now (for a daemon's *_listen); IPv6 when host has a ':'."""
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     s.bind((host, 0))
     port = s.getsockname()[1]
     s.close()
@@ -425,3 +426,37 @@ def qstat(o):
         elif line.startswith("messages in queue but not yet preprocessed: "):
             fresh = int(line.split(": ", 1)[1])
     return total, fresh
+
+
+class SrcPOP3(poplib.POP3):
+    """poplib.POP3 from a chosen source address (older Pythons lack the argument)."""
+
+    def __init__(self, host, port, src, timeout=10):
+        self._src = src
+        super().__init__(host, port, timeout=timeout)
+
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout,
+                                        source_address=(self._src, 0))
+
+
+def add_user(o, login, password, flags=None, cleartext=None):
+    """osd user add LOGIN (user@domain), then in vpasswd by hand: vpopmail's flag
+    mask (the gid field) and the cleartext 8th field when given.  The home."""
+    p = o.run("user", "add", login, input=password + "\n")
+    check(p.returncode == 0, "osd user add %s (%s)" % (login, p.stderr.strip()))
+    user, dom = login.split("@")
+    path = os.path.join(o.state, "domains", dom, "vpasswd")
+    with open(path) as f:
+        lines = f.read().splitlines()
+    for i, line in enumerate(lines):
+        f = line.split(":")
+        if f[0] == user:
+            if flags is not None:
+                f[3] = str(flags)
+            if cleartext is not None:
+                f = f[:7] + [cleartext]
+            lines[i] = ":".join(f)
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return os.path.join(o.state, "domains", dom, user)

@@ -38,34 +38,21 @@ static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	char hash[USERDB_HASH_MAX + 1], err[256], path[PATH_MAX];
-	static const struct {
-		const char *name;
-		unsigned long flags;
-		const char *cleartext;
-	} users[] = {
-		{ "alice", 0, ":clear" },
-		{ "nopop", USERDB_NO_POP, ":clear" },
-		{ "noimap", USERDB_NO_IMAP, ":clear" },
-		{ "norelay", USERDB_NO_RELAY, ":clear" },
-		{ "nosmtp", USERDB_NO_SMTP, ":clear" },
+	static const struct testutil_vuser users[] = {
+		{ "alice", 0, "clear" },
+		{ "nopop", USERDB_NO_POP, "clear" },
+		{ "noimap", USERDB_NO_IMAP, "clear" },
+		{ "norelay", USERDB_NO_RELAY, "clear" },
+		{ "nosmtp", USERDB_NO_SMTP, "clear" },
 		{ "plainonly", 0, "" },
 	};
-	FILE *fp;
-	size_t i;
 
 	assert_non_null(f);
 	assert_non_null(f->root = testutil_mkdtemp("login"));
 	assert_int_equal(path_join(f->users, sizeof(f->users), f->root, "domains"), 0);
 	assert_int_equal(path_join(f->dom, sizeof(f->dom), f->users, "example.org"), 0);
-	assert_int_equal(path_mkdirs(f->dom, 0700), 0);
-	assert_int_equal(userdb_hash_password("pw", hash, sizeof(hash), err, sizeof(err)), 0);
-	assert_int_equal(path_join(path, sizeof(path), f->dom, "vpasswd"), 0);
-	assert_non_null(fp = fopen(path, "w"));
-	for (i = 0; i < sizeof(users) / sizeof(users[0]); i++)
-		fprintf(fp, "%s:%s:1:%lu:%s:%s/%s:NOQUOTA%s\n", users[i].name, hash, users[i].flags,
-			users[i].name, f->dom, users[i].name, users[i].cleartext);
-	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(testutil_write_vpasswd(f->users, "example.org", "pw", users,
+						sizeof(users) / sizeof(users[0])), 0);
 	f->db = (struct login_db){ .users_dir = f->users, .default_domain = "example.org" };
 	*state = f;
 	return 0;

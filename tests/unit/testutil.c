@@ -3,10 +3,14 @@
 #include "testutil.h"
 
 #include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "path.h"
+#include "userdb.h"
 
 static int
 remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -56,6 +60,26 @@ testutil_teardown_tmpdir(void **state)
 	testutil_rmtree(dir);
 	free(dir);
 	return 0;
+}
+
+int
+testutil_write_vpasswd(const char *users_dir, const char *domain, const char *password,
+		       const struct testutil_vuser *users, size_t n)
+{
+	char dom[PATH_MAX], path[PATH_MAX], hash[USERDB_HASH_MAX + 1], err[256];
+	FILE *fp;
+	size_t i;
+
+	if (path_join(dom, sizeof(dom), users_dir, domain) == -1 || path_mkdirs(dom, 0700) == -1 ||
+	    path_join(path, sizeof(path), dom, "vpasswd") == -1 ||
+	    userdb_hash_password(password, hash, sizeof(hash), err, sizeof(err)) == -1 ||
+	    (fp = fopen(path, "w")) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		fprintf(fp, "%s:%s:1:%lu:%s:%s/%s:NOQUOTA%s%s\n", users[i].name, hash,
+			users[i].flags, users[i].name, dom, users[i].name,
+			users[i].cleartext[0] != '\0' ? ":" : "", users[i].cleartext);
+	return fclose(fp) == 0 ? 0 : -1;
 }
 
 size_t

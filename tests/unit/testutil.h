@@ -1,4 +1,4 @@
-/* testutil.h - temporary folders and files for the cmocka unit tests, and the escapes of their golden transcripts. */
+/* testutil.h - temporary folders and files (a vpasswd among them) for the cmocka unit tests, and the escapes of their golden transcripts. */
 #ifndef OSD_TESTUTIL_H
 #define OSD_TESTUTIL_H
 
@@ -15,6 +15,21 @@ int testutil_rmtree(const char *path);
 /* cmocka setup and teardown whose state is such a folder's name. */
 int testutil_setup_tmpdir(void **state);
 int testutil_teardown_tmpdir(void **state);
+
+/* One user of a test vpasswd: vpopmail's flag mask (the gid field) and the cleartext 8th field ("" for none). */
+struct testutil_vuser {
+	const char *name;
+	unsigned long flags;
+	const char *cleartext;
+};
+
+/*
+ * Write users_dir/domain/vpasswd (making the folders, 0700) with the n
+ * users, each with password hashed and home users_dir/domain/NAME (not
+ * made).  0, or -1.
+ */
+int testutil_write_vpasswd(const char *users_dir, const char *domain, const char *password,
+			   const struct testutil_vuser *users, size_t n);
 
 /*
  * Decode the escapes of a golden script line (\r \n \0 \\ \xNN) into out
