@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench_imap.sh - osd imapd against Debian's Dovecot IMAP (issue 11), side by side in one run.
 #
-#   bench/bench_imap.sh [--runs N] [--secs S] [--msgs M] [--large L] [--sessions N] [--idle N]
+#   bench/bench_imap.sh [--runs N] [--secs S] [--msgs M] [--large L] [--sessions N] [--idle N] [--stores N]
 #                       [--tests "login select fetch body mem"] [--build DIR] [--no-build]
 #                       [--tmpdir DIR] [--port N] [--dovecot-port N] [--dovecot-profile default|fast] [--keep]
 #
@@ -21,6 +21,9 @@
 #   fetch-envelope FETCH 1:* (FLAGS ENVELOPE) on big: messages/s
 #   fetch-flags    FETCH 1:* (FLAGS) on big: messages/s (test "flags", not in the default list)
 #   body           FETCH 1:* (BODY.PEEK[]) on large, 3 times in one session: MB/s of message octets
+#   store          N (--stores, default 200) single-message STOREs in a row on big (message 1,
+#                  +FLAGS.SILENT then -FLAGS.SILENT (\Seen), each a change): ms per STORE
+#                  (test "store", not in the default list)
 #   mem-session    PSS per idle session (LOGIN + SELECT INBOX), N sessions (default 16)
 #   mem-idle       PSS of the tree with N sessions in IDLE (default 200), and per session
 # --dovecot-profile fast: Dovecot reuses its processes (imap-login service_count 0,
@@ -44,12 +47,13 @@ large=120
 dc_profile=default
 sessions=16
 idle=200
+stores=200
 tests="login select fetch body mem"
 compile=1
 keep=0
 mail_user=mail
 
-usage() { sed -n '2,31s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,34s/^# \{0,1\}//p' "$0"; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--runs) runs=$2; shift ;;
@@ -58,6 +62,7 @@ while [ $# -gt 0 ]; do
 	--large) large=$2; shift ;;
 	--sessions) sessions=$2; shift ;;
 	--idle) idle=$2; shift ;;
+	--stores) stores=$2; shift ;;
 	--tests) tests=$2; shift ;;
 	--build) build=$2; shift ;;
 	--no-build) compile=0 ;;
@@ -248,6 +253,8 @@ for r in $(seq "$runs"); do
 			--items '(FLAGS)')" ;;
 	body)
 		emit "$p" body "$r" "$(timeout 300 "${load[@]}" body "$(hp "$p")" large@bench.test bench-pass)" ;;
+	store)
+		emit "$p" store "$r" "$(timeout 600 "${load[@]}" store "$(hp "$p")" big@bench.test bench-pass --stores "$stores")" ;;
 	mem)
 		emit "$p" mem-session "$r" "$(timeout 300 "${load[@]}" mem "$(hp "$p")" 's{i:02d}@bench.test' bench-pass \
 			--pid "$(rootpid "$p")" --sessions "$sessions")"
@@ -268,6 +275,7 @@ for ln in open(sys.argv[1]):
 # test -> (metric, unit, higher is better)
 spec = {'select-first': ('ms', 'ms', False), 'select-again': ('ms', 'ms', False),
         'fetch-envelope': ('rate', 'msgs/s', True), 'fetch-flags': ('rate', 'msgs/s', True), 'body': ('mbps', 'MB/s', True),
+        'store': ('per_store_ms', 'ms/STORE', False),
         'mem-session': ('per_session_kb', 'kB/session', False), 'mem-idle': ('pss_kb', 'kB total', False)}
 for test in sorted({t for _, t in rows}, key=lambda t: (t.startswith('mem'), t)):
     metric, unit, up = spec.get(test, ('rate', 'logins/s', True))

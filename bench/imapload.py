@@ -15,6 +15,9 @@ Standard library only. Every measuring command prints one key=value line.
   fetch  HOST:PORT USER PASS [--mailbox M] [--items I] FETCH 1:* (FLAGS ENVELOPE) (or I): messages/s
   body   HOST:PORT USER PASS [--mailbox M --passes P] FETCH 1:* (BODY.PEEK[]) P times (default 3):
                                                       MB/s of message octets
+  store  HOST:PORT USER PASS [--mailbox M --stores N] N single-message STOREs in a row on
+                                                      message 1 (+FLAGS then -FLAGS (\Seen), each
+                                                      a change): ms per STORE
   mem    HOST:PORT USER PASS --pid PID --sessions S [--idle]
       PSS of PID's process tree (sum of /proc/P/smaps_rollup over PID and its
       descendants) before and with S sessions logged in and SELECTed on INBOX
@@ -177,6 +180,17 @@ def body(a):
     dt = time.perf_counter() - t0
     c.close()
     print(f'msgs={n} bytes={lit} ms={dt * 1000:.0f} mbps={lit / dt / 1e6:.1f}')
+
+
+def store(a):
+    c = _selected(a)
+    c.cmd('STORE 1 -FLAGS.SILENT (\\Seen)')           # a known start: each STORE then changes the flag
+    t0 = time.perf_counter()
+    for i in range(a.stores):
+        c.cmd(f'STORE 1 {"+" if i % 2 == 0 else "-"}FLAGS.SILENT (\\Seen)')
+    dt = time.perf_counter() - t0
+    c.close()
+    print(f'stores={a.stores} ms={dt * 1000:.0f} per_store_ms={dt * 1000 / a.stores:.3f}')
 
 
 def tree_pss(root):
@@ -377,12 +391,14 @@ def gen(a):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sp = ap.add_subparsers(dest='cmd', required=True)
-    for name, fn in (('login', login), ('select', select), ('fetch', fetch), ('body', body), ('mem', mem)):
+    for name, fn in (('login', login), ('select', select), ('fetch', fetch), ('body', body), ('store', store),
+                     ('mem', mem)):
         p = sp.add_parser(name)
         p.set_defaults(fn=fn)
         for x in ('hostport', 'user', 'password'):
             p.add_argument(x)
-        for x, d in (('--clients', 1), ('--sessions', 16), ('--pid', 0), ('--passes', 3)):
+        for x, d in (('--clients', 1), ('--sessions', 16), ('--pid', 0), ('--passes', 3),
+                     ('--stores', 200)):
             p.add_argument(x, type=int, default=d)
         p.add_argument('--secs', type=float, default=5)
         p.add_argument('--mailbox', default='INBOX')

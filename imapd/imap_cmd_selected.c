@@ -352,6 +352,19 @@ imap_cmd_fetch(struct imap_session *s, const char *tag, const struct imap_arg *a
 		}
 		count = k;
 	}
+	/*
+	 * RFC 7162: the \Seen this FETCH sets is told with its MODSEQ.  All
+	 * of them get one modseq in one write of the UID list before the
+	 * first reply (not a write per message), so every MODSEQ told is
+	 * on disk already (the crash argument is at imap_fetch_store_seen).
+	 * Without CONDSTORE the tagged reply's sync gives it, in one write too.
+	 */
+	if ((s->enabled & IMAP_EXT_CONDSTORE) != 0 && imap_fetch_store_seen(f, s->mb, seqs, count) == -1) {
+		imap_set_error(s, "fetch: storing \\Seen in %s: %s", s->mb_name, strerror(errno));
+		imap_fetch_free(f);
+		free(seqs);
+		return server_error(s, tag, out);
+	}
 	run = xcalloc(1, sizeof(*run));
 	run->f = f;
 	run->seqs = seqs;

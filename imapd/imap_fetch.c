@@ -51,6 +51,12 @@ struct imap_fetch {
 	bool needs_data;        /* a section: the file is read before \Seen is stored */
 	bool has_modseq;        /* MODSEQ asked for (or implied by CHANGEDSINCE) */
 	bool condstore;         /* CONDSTORE is on: \Seen stored by a body fetch gets its MODSEQ told */
+	/*
+	 * imap_fetch_store_seen: bit seq - 1 set for each message whose \Seen
+	 * it stored (reported as changed by imap_fetch_message); NULL: not run.
+	 */
+	unsigned char *seen_stored;
+	uint32_t seen_stored_n;        /* the bits' count (the folder's messages then) */
 	struct buf raw;         /* each message's file, read into the same memory */
 };
 
@@ -350,6 +356,7 @@ imap_fetch_free(struct imap_fetch *f)
 		free(f->items[i].section);
 	}
 	buf_free(&f->raw);
+	free(f->seen_stored);
 	free(f);
 }
 
@@ -377,6 +384,60 @@ void
 imap_fetch_set_condstore(struct imap_fetch *f, bool on)
 {
 	f->condstore = on;
+}
+
+/* Whether imap_fetch_store_seen stored \Seen on seq. */
+static bool
+seen_stored(const struct imap_fetch *f, uint32_t seq)
+{
+	return f->seen_stored != NULL && seq >= 1 && seq <= f->seen_stored_n &&
+	       (f->seen_stored[(seq - 1) / 8] & (1u << ((seq - 1) % 8))) != 0;
+}
+
+/*
+ * One write of the UID list for all of a FETCH's \Seen (RFC 7162 with
+ * CONDSTORE on): every file renamed first, then one commit that gives
+ * them one new modseq and writes the list (fsync) once, and only then
+ * does the first "* n FETCH (... MODSEQ (m))" go out.  So no client is
+ * ever told a modseq the list on disk does not hold yet: after a crash
+ * before the write, the files have \Seen but their entries still carry
+ * the old flags and the old HIGHESTMODSEQ h, which no client has seen
+ * exceeded; the next sync of any session finds the flags are not those
+ * of the entries' modseqs and gives them a new one above h.  A modseq
+ * therefore never goes back, and is never told for two different states.
+ */
+int
+imap_fetch_store_seen(struct imap_fetch *f, struct imap_mailbox *mb, const uint32_t *seqs, size_t n)
+{
+	uint32_t count = imap_mailbox_count(mb);
+	size_t i;
+	int r = 0, saved = 0;
+
+	if (!f->sets_seen || imap_mailbox_readonly(mb))
+		return 0;
+	free(f->seen_stored);
+	f->seen_stored = xcalloc((size_t)count / 8 + 1, 1);
+	f->seen_stored_n = count;
+	for (i = 0; i < n; i++) {
+		const struct imap_msg *msg = imap_mailbox_msg(mb, seqs[i]);
+
+		if (msg == NULL || msg->expunged || (msg->flags & IMAP_FLAG_SEEN) != 0)
+			continue;
+		if (imap_mailbox_set_flags(mb, seqs[i], msg->flags | IMAP_FLAG_SEEN, msg->keywords) < 0) {
+			/* Gone meanwhile: its read fails too, and the FETCH says EXPUNGEISSUED. */
+			if (errno == ENOENT)
+				continue;
+			saved = errno;
+			r = -1;
+			break;
+		}
+		f->seen_stored[(seqs[i] - 1) / 8] |= (unsigned char)(1u << ((seqs[i] - 1) % 8));
+	}
+	/* Failing, the changes get their modseq at the next sync (of any session). */
+	(void)imap_mailbox_commit_flags(mb);
+	if (r == -1)
+		errno = saved;
+	return r;
 }
 
 /* The flags list; -1 (errno EMSGSIZE) when out is full. */
@@ -722,14 +783,18 @@ imap_fetch_message(struct imap_fetch *f, struct imap_mailbox *mb, uint32_t seq, 
 	 */
 	if (f->needs_data && fm_raw(&fm) < 0)
 		goto done;
-	if (f->sets_seen && !imap_mailbox_readonly(mb) && (msg->flags & IMAP_FLAG_SEEN) == 0) {
+	if (seen_stored(f, seq)) {
+		/* Stored, with its modseq, by imap_fetch_store_seen before the first reply. */
+		seen_changed = true;
+	} else if (f->sets_seen && !imap_mailbox_readonly(mb) && (msg->flags & IMAP_FLAG_SEEN) == 0) {
 		if (imap_mailbox_set_flags(mb, seq, msg->flags | IMAP_FLAG_SEEN, msg->keywords) < 0)
 			goto done;
 		seen_changed = true;
 		/*
 		 * With CONDSTORE on, the change is told with its MODSEQ (RFC 7162
-		 * section 3.1): given now.  Otherwise the tagged reply's sync
-		 * gives one for all of this FETCH's.
+		 * section 3.1): given now, unless imap_fetch_store_seen gave one
+		 * to all of the FETCH's at once (the session does).  Otherwise
+		 * the tagged reply's sync gives one for all of this FETCH's.
 		 */
 		if (f->condstore)
 			(void)imap_mailbox_commit_flags(mb);

@@ -37,6 +37,17 @@ int imap_fetch_add_modseq(struct imap_fetch *f);
 void imap_fetch_set_condstore(struct imap_fetch *f, bool on);
 
 /*
+ * With CONDSTORE on, before the first reply of a FETCH that sets \Seen:
+ * store \Seen on every message of seqs[0..n) that lacks it and give all
+ * of them one mod-sequence in one write of the UID list (not one write
+ * per message), so that every MODSEQ the replies then tell is on disk
+ * already.  imap_fetch_message reports those messages' FLAGS (and
+ * MODSEQ) as changed.  0, or -1 with errno when a store failed (for
+ * another reason than the message being gone).
+ */
+int imap_fetch_store_seen(struct imap_fetch *f, struct imap_mailbox *mb, const uint32_t *seqs, size_t n);
+
+/*
  * Append "* seq FETCH (...)\r\n" for message seq of mb, reading and
  * parsing the message only when an attribute needs it.  When it sets
  * \Seen, the flag is stored first and FLAGS included in the reply.  A

@@ -1,5 +1,6 @@
 /* test_imap_cmds.c - the mailbox commands (imapd/imap_cmd_*.c) through the real session over a temporary Maildir: golden transcripts in imap/cmds/ (NAME.in, NAME.ref). */
 #include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -335,12 +337,147 @@ test_imap_cmds_fetch_streams_large_replies(void **state)
 	free(root);
 }
 
+/* Feed line (CRLF added) to s and stream the reply to its end: all of it in out. */
+static void
+run_line(struct imap_session *s, const char *line, struct buf *out)
+{
+	char raw[256];
+	size_t lit, n = (size_t)snprintf(raw, sizeof(raw), "%s\r\n", line);
+	unsigned act;
+
+	assert_true(n < sizeof(raw));
+	act = imap_session_line(s, raw, n, out, &lit);
+	while (act & IMAP_ACT_STREAM)
+		act = imap_session_stream(s, out);
+}
+
+/*
+ * How many times osd-uidlist was written since the last call: the
+ * temporary files created for it (each write makes one of its own name,
+ * ".osd-uidlist.tmp.<pid>.<n>", so inotify never merges two of them as
+ * it merges identical events in a row).
+ */
+static unsigned
+list_writes(int fd)
+{
+	char ev[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	unsigned n = 0;
+	ssize_t len;
+
+	while ((len = read(fd, ev, sizeof(ev))) > 0) {
+		for (char *p = ev; p < ev + len;) {
+			const struct inotify_event *e = (const struct inotify_event *)(void *)p;
+
+			if (e->len > 0 && strncmp(e->name, ".osd-uidlist.tmp.", 17) == 0)
+				n++;
+			p += sizeof(*e) + e->len;
+		}
+	}
+	assert_true(len == -1 && errno == EAGAIN);
+	return n;
+}
+
+/*
+ * CONDSTORE on: a body FETCH of several unread messages sets \Seen on
+ * all of them with ONE write of the UID list (not one per message), each
+ * told with the same new MODSEQ; and those are the modseqs a new session
+ * (as after a restart: all read again from disk) finds.
+ */
+static void
+test_imap_cmds_condstore_body_fetch_writes_list_once(void **state)
+{
+	enum { MSGS = 5 };
+	unsigned long long told[MSGS + 1], highest_before = 0, highest_after = 0;
+	char path[PATH_MAX], head[96];
+	struct imap_session *s;
+	struct buf out;
+	const char *p;
+	size_t lit, n;
+	char *root;
+	int fd;
+
+	(void)state;
+	root = testutil_mkdtemp("imapcmds");
+	assert_non_null(root);
+	for (int i = 0; i < 3; i++) {
+		static const char *const subs[] = { "cur", "new", "tmp" };
+
+		assert_int_equal(path_join(path, sizeof(path), root, subs[i]), 0);
+		assert_int_equal(mkdir(path, 0700), 0);
+	}
+	s = logged_in(root);
+	buf_init(&out, 0);
+	for (int i = 0; i < MSGS; i++) {
+		static const char msg[] = "Subject: unread\r\n\r\nbody\r\n";
+
+		n = (size_t)snprintf(head, sizeof(head), "A%d APPEND INBOX {%zu+}\r\n", i, sizeof(msg) - 1);
+		assert_true(imap_session_line(s, head, n, &out, &lit) & IMAP_ACT_LITERAL);
+		assert_int_equal(imap_session_literal(s, msg, sizeof(msg) - 1, &out, &lit), 0);
+		assert_int_equal(imap_session_line(s, "\r\n", 2, &out, &lit), 0);
+	}
+	buf_reset(&out);
+	run_line(s, "S SELECT INBOX (CONDSTORE)", &out);
+	p = strstr(out.data, "[HIGHESTMODSEQ ");
+	assert_non_null(p);
+	highest_before = strtoull(p + 15, NULL, 10);
+	assert_true(highest_before > 0);
+
+	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_true(inotify_add_watch(fd, root, IN_CREATE) >= 0);
+	buf_reset(&out);
+	run_line(s, "F FETCH 1:* (UID BODY[])", &out);
+	assert_int_equal(list_writes(fd), 1);
+	p = out.data;
+	for (unsigned i = 1; i <= MSGS; i++) {
+		unsigned uid;
+
+		n = (size_t)snprintf(head, sizeof(head), "* %u FETCH (UID ", i);
+		p = strstr(p, head);
+		assert_non_null(p);
+		assert_int_equal(sscanf(p + n, "%u FLAGS (\\Seen \\Recent) MODSEQ (%llu)", &uid, &told[i]), 2);
+		/* One new modseq for the whole command, above all before it. */
+		assert_true(told[i] > highest_before);
+		assert_true(told[i] == told[1]);
+		p += n;
+	}
+	assert_non_null(strstr(p, "F OK Fetch completed."));
+	/* Nothing more to write at the next command's sync. */
+	buf_reset(&out);
+	run_line(s, "N NOOP", &out);
+	assert_int_equal(list_writes(fd), 0);
+	imap_session_free(s);
+	close(fd);
+
+	/* A new session reads it all from disk: the same modseqs, and HIGHESTMODSEQ is theirs. */
+	s = logged_in(root);
+	buf_reset(&out);
+	run_line(s, "S SELECT INBOX", &out);
+	p = strstr(out.data, "[HIGHESTMODSEQ ");
+	assert_non_null(p);
+	highest_after = strtoull(p + 15, NULL, 10);
+	assert_true(highest_after == told[1]);
+	buf_reset(&out);
+	run_line(s, "F FETCH 1:* (FLAGS MODSEQ)", &out);
+	for (unsigned i = 1; i <= MSGS; i++) {
+		char want[96];
+
+		snprintf(want, sizeof(want), "* %u FETCH (FLAGS (\\Seen) MODSEQ (%llu))\r\n", i, told[i]);
+		assert_non_null(strstr(out.data, want));
+	}
+	buf_free(&out);
+	imap_session_free(s);
+	testutil_rmtree(root);
+	free(root);
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_imap_cmds_golden_transcripts),
 		cmocka_unit_test(test_imap_cmds_fetch_streams_large_replies),
+		cmocka_unit_test(test_imap_cmds_condstore_body_fetch_writes_list_once),
 	};
 
 	if (argc < 2)
