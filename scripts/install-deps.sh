@@ -31,6 +31,9 @@ PACKAGES=(
   offlineimap3 getmail6 mutt tmux
   # the peer Postfix policy server of bench/bench_policyd.sh (a Perl prefork server)
   postfwd
+  # fleet mode (docs/fleet.md): the Redis client library, and private redis-server and
+  # redis-sentinel instances started by tests/integration/test_fleet.py
+  libhiredis-dev redis-server redis-sentinel
 )
 
 missing=()
