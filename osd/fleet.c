@@ -10,8 +10,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "atomicfile.h"
 #include "ipaddr.h"
 #include "log.h"
+#include "path.h"
 #include "xmalloc.h"
 
 /* Reconnect back-off: first retry, and the longest wait between tries. */
@@ -75,6 +77,7 @@ struct fleet {
 	int64_t ping_sent_ms;           /* an unanswered PING since then, or 0 */
 	int64_t next_ping_ms;
 	unsigned long resync_mirrored, resync_refused;
+	char status_path[PATH_MAX];     /* state_dir/FLEET_STATUS_FILE */
 };
 
 static int64_t
@@ -187,6 +190,8 @@ fleet_new(const struct osd_conf *conf, const struct fleet_hooks *hooks)
 	f->sub = (struct conn){ .f = f, .what = "subscription" };
 	f->backoff_ms = BACKOFF_MIN_MS;
 	f->next_try_ms = mono_ms();     /* connect at the first fleet_handle */
+	if (path_join(f->status_path, sizeof f->status_path, conf->state_dir, FLEET_STATUS_FILE) < 0)
+		fatalx("fleet: state_dir path too long");
 	return f;
 }
 
@@ -204,10 +209,30 @@ fleet_up(const struct fleet *f)
 }
 
 /* The poll "event library" hiredis drives (its adapters' job). */
-static void ev_add_read(void *p) { ((struct conn *)p)->want_read = true; }
-static void ev_del_read(void *p) { ((struct conn *)p)->want_read = false; }
-static void ev_add_write(void *p) { ((struct conn *)p)->want_write = true; }
-static void ev_del_write(void *p) { ((struct conn *)p)->want_write = false; }
+static void
+ev_add_read(void *p)
+{
+	((struct conn *)p)->want_read = true;
+}
+
+static void
+ev_del_read(void *p)
+{
+	((struct conn *)p)->want_read = false;
+}
+
+static void
+ev_add_write(void *p)
+{
+	((struct conn *)p)->want_write = true;
+}
+
+static void
+ev_del_write(void *p)
+{
+	((struct conn *)p)->want_write = false;
+}
+
 static void
 ev_cleanup(void *p)
 {
@@ -216,15 +241,35 @@ ev_cleanup(void *p)
 	c->want_read = c->want_write = false;
 }
 
+/* Say how the link is in FLEET_STATUS_FILE (for osd status); why: NULL when up. */
+static void
+write_status(struct fleet *f, const char *why, const char *detail)
+{
+	struct atomicfile af;
+	char text[1024];
+	int n;
+
+	n = snprintf(text, sizeof text, "state %s\nsince %lld\npeer %s\n%s%s%s%s%s", why ? "cut-off" : "up",
+		     (long long)time(NULL), f->peer[0] ? f->peer : "-", why ? "why " : "", why ? why : "",
+		     detail ? ": " : "", detail && why ? detail : "", why ? "\n" : "");
+	if (n < 0 || (size_t)n >= sizeof text)
+		n = (int)strlen(text);
+	/* No fsync: after a crash the watcher writes it afresh. */
+	if (atomicfile_open(&af, f->status_path, 0644) < 0 ||
+	    atomicfile_write_commit(&af, text, (size_t)n, false) < 0)
+		log_warn("fleet: cannot write %s", f->status_path);
+}
+
 /* Something failed: both connections go at the end of this round (never inside a hiredis callback). */
 static void
 set_broken(struct fleet *f, const char *why, const char *detail)
 {
-	if (!f->broken && !f->said_cut_off)
+	if (!f->broken && !f->said_cut_off) {
 		log_warnx("fleet: cut off from redis%s%s: %s%s%s; local logins still authorize locally",
 			  f->peer[0] ? " at " : "", f->peer, why, detail ? ": " : "", detail ? detail : "");
-	if (!f->broken && !f->said_cut_off)
+		write_status(f, why, detail);
 		f->said_cut_off = true;
+	}
 	f->broken = true;
 }
 
@@ -477,6 +522,7 @@ connected_check(struct fleet *f)
 	f->said_cut_off = false;
 	f->backoff_ms = BACKOFF_MIN_MS;
 	log_info("fleet: connected to redis at %s (prefix %s)", f->peer, f->prefix);
+	write_status(f, NULL, NULL);
 	f->resync_mirrored = f->resync_refused = 0;
 	scan_step(f, "0");
 	f->hooks.connected(f->hooks.ctx);
@@ -613,6 +659,7 @@ fleet_free(struct fleet *f)
 		return;
 	f->said_cut_off = true;         /* stopping is no outage */
 	tear_down(f);
+	write_status(f, "osd watch stopped", NULL);
 	explicit_bzero(f->password, sizeof f->password);
 	free(f);
 }

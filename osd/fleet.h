@@ -22,7 +22,8 @@ struct fleet_hooks {
 /*
  * Fleet mode as conf says, or NULL with fleet = none.  Reads
  * redis_password_file now (call it before dropping privileges); connects
- * later, from fleet_handle.  Exits on a bad configuration.
+ * later, from fleet_handle, and keeps state_dir/FLEET_STATUS_FILE saying
+ * how that goes.  Exits on a bad configuration.
  */
 struct fleet *fleet_new(const struct osd_conf *conf, const struct fleet_hooks *hooks);
 

@@ -216,6 +216,22 @@ publish_entry(struct watcher *w, const struct ipaddr *addr, const char *name, co
 	fleet_publish(w->fleet, &l);
 }
 
+/* Store user on the mirrored entry name, if it still has the time we set (when). */
+static void
+mirror_user(struct watcher *w, const char *name, const struct timespec *when, const char *user)
+{
+	struct stat st;
+	int fd = openat(w->dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	/* A local login since has its own name. */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_mtim.tv_sec == when->tv_sec &&
+	    st.st_mtim.tv_nsec == 0 && opensmtp_user_set(w->dirfd, name, fd, &st, user) < 0)
+		log_warn("fleet: %s: cannot store the login name", name);
+	close(fd);
+}
+
 /*
  * Fleet hook: another host's login (checked by fleetmsg.c) becomes the
  * local entry, with the original login time, so relay.cdb, osd check and
@@ -228,8 +244,7 @@ mirror_login(void *ctx, const struct fleet_login *l)
 	struct timespec now, when = { 0 }, cur, prev;
 	char name[IPADDR_TEXT_MAX];
 	bool had;
-	struct stat st;
-	int r, fd;
+	int r;
 
 	if (w->dirfd < 0)
 		return;
@@ -238,11 +253,17 @@ mirror_login(void *ctx, const struct fleet_login *l)
 	 * second before the original, never after; a time ahead of our clock
 	 * (within the skew fleetmsg allows) is taken as now. */
 	when.tv_sec = l->login_ms / 1000 < now.tv_sec ? l->login_ms / 1000 : now.tv_sec;
-	if (table_get(w->table, &l->addr, &cur) && cur.tv_sec >= when.tv_sec)
-		return;
 	ipaddr_format(&l->addr, name);
-	/* Marked before the write: its inotify event must not publish it back. */
 	had = table_get(w->mirrored, &l->addr, &prev);
+	if (table_get(w->table, &l->addr, &cur) && cur.tv_sec >= when.tv_sec) {
+		/* The same login again, now with its name: the origin saw the
+		 * touch before its recorder stored the name. */
+		if (had && prev.tv_sec == when.tv_sec && prev.tv_nsec == 0 && cur.tv_sec == when.tv_sec &&
+		    cur.tv_nsec == 0 && l->user[0] != '\0')
+			mirror_user(w, name, &when, l->user);
+		return;
+	}
+	/* Marked before the write: its inotify event must not publish it back. */
 	table_set(w->mirrored, &l->addr, &when);
 	r = opensmtp_record_time_at(w->dirfd, &l->addr, when.tv_sec);
 	if (r != 1) {
@@ -255,15 +276,8 @@ mirror_login(void *ctx, const struct fleet_login *l)
 		return;
 	}
 	/* record_time_at stores no name; the fleet's login has one. */
-	if (l->user[0] != '\0') {
-		fd = openat(w->dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		if (fd >= 0) {
-			if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_mtim.tv_sec == when.tv_sec &&
-			    st.st_mtim.tv_nsec == 0 && opensmtp_user_set(w->dirfd, name, fd, &st, l->user) < 0)
-				log_warn("fleet: %s: cannot store the login name", name);
-			close(fd);
-		}
-	}
+	if (l->user[0] != '\0')
+		mirror_user(w, name, &when, l->user);
 	log_debug("fleet: mirrored %s (login %lld ms%s%s)", name, (long long)l->login_ms,
 		  l->user[0] ? " by " : "", l->user);
 }

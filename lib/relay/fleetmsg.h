@@ -25,6 +25,13 @@ struct fleet_login {
 /* Room for any key, value or message this module writes (with its NUL). */
 #define FLEET_MSG_MAX (128 + IPADDR_TEXT_MAX + 1 + 20 + 1 + OPENSMTP_USER_MAX + 1)
 
+/*
+ * The watcher's word on its link to Redis, in state_dir, for osd status:
+ * "state up|cut-off\nsince EPOCH\npeer HOST:PORT\nwhy TEXT\n" (replaced
+ * whole at every change; "why" only when cut off).
+ */
+#define FLEET_STATUS_FILE "fleet.status"
+
 /* A remote login time may be ahead of our clock by this much (clock skew between hosts). */
 #define FLEET_CLOCK_SKEW_MS 1000
 

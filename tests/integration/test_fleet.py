@@ -122,6 +122,11 @@ try:
           "B mirrors no forged login (future time, bad address, expired, bad user)")
     check("login time in the future" in b.log() and "not a client address" in b.log(),
           "B logs what it refused")
+    # The watcher on A may see a login's touch before its recorder stores the name: the
+    # name, stored later on the same login, reaches B too.
+    os.setxattr(os.path.join(a.opensmtp, "192.0.2.11"), "user.osd.login", b"ann@example.org")
+    check(wait_for(lambda: b.check_ip("192.0.2.11")[1].get("user") == "ann@example.org"),
+          "a login's name stored after its touch reaches B")
     rc, _ = b.check_ip("192.0.2.99")
     check(rc == 1, "osd check on B: the forged future login does not relay")
 
@@ -139,6 +144,9 @@ try:
     redis.kill()
     check(wait_for(lambda: "cut off from redis" in a.log() and "cut off from redis" in b.log()),
           "both watchers log that they are cut off from redis")
+    st = a.run("status").stdout
+    check("fleet: CUT OFF from redis at 127.0.0.1:%d" % redis.port in st,
+          "osd status on A says it is cut off from redis")
     p = a.record("192.0.2.20")
     check(p.returncode == 0, "osd record on A works with redis down")
     check(wait_for(lambda: "192.0.2.20" in a.cdb_keys()), "A's own login opens relaying on A")
@@ -158,6 +166,8 @@ try:
     redis.start()
     check(wait_for(lambda: connected_count(a) == 2 and connected_count(b) == 2),
           "both watchers reconnect with back-off")
+    st = b.run("status").stdout
+    check("fleet: connected to redis at 127.0.0.1:%d" % redis.port in st, "osd status on B says it is connected")
     check(wait_for(lambda: "192.0.2.20" in b.cdb_keys()), "A's login made while cut off reaches B")
     rc, f = b.check_ip("192.0.2.20")
     check(rc == 0 and f.get("source") == "dynamic", "osd check on B: 192.0.2.20 may relay")
