@@ -97,15 +97,15 @@ try:
     check(rc == 0 and f.get("decision") == "relay" and f.get("source") == "dynamic",
           "osd check on B: 192.0.2.7 may relay")
     ta = entry_mtime(a, "192.0.2.7")
-    check(int(entry_mtime(b, "192.0.2.7")) == int(ta), "B's entry has A's login time (to the second)")
+    check(int(entry_mtime(b, "192.0.2.7") or 0) == int(ta), "B's entry has A's login time (to the second)")
     check(f.get("user") == "joe@example.org", "B's entry names the user who logged in on A")
     rc, f = b.check_ip("192.0.2.8")
     check(rc == 1 and f.get("decision") == "no-relay", "osd check on B: another address may not relay")
     val = redis.cli("GET", "osd:relay:192.0.2.7")
-    check(val == "%d joe@example.org" % int(round(ta * 1000 - 0.5)) or
-          val.split(" ")[0] == str(int(ta * 1000)), "the key holds A's login time in ms and the user: %r" % val)
+    ta_ms = os.stat(os.path.join(a.opensmtp, "192.0.2.7")).st_mtime_ns // 1000000
+    check(val == "%d joe@example.org" % ta_ms, "the key holds A's login time in ms and the user: %r" % val)
     pexp = int(redis.cli("PEXPIRETIME", "osd:relay:192.0.2.7") or "0")
-    check(pexp == int(val.split(" ")[0]) + EXPIRE * 1000, "the key's TTL ends exactly at login + relay_expire")
+    check(pexp == ta_ms + EXPIRE * 1000, "the key's TTL ends exactly at login + relay_expire")
 
     # What comes from Redis is never trusted: a future time, a bad address, an expired login.
     now_ms = int(time.time() * 1000)
@@ -185,7 +185,7 @@ try:
     check(wait_for(lambda: "resync from redis" in c.log()), "C resyncs from redis at connect")
     check(wait_for(lambda: {"192.0.2.7", "192.0.2.11", "192.0.2.20"} <= set(c.cdb_keys())),
           "C's relay.cdb has every live login of the fleet")
-    check(int(entry_mtime(c, "192.0.2.7")) == int(ta), "with the original login time")
+    check(int(entry_mtime(c, "192.0.2.7") or 0) == int(ta), "with the original login time")
     rc, f = c.check_ip("192.0.2.7")
     check(rc == 0 and f.get("user") == "joe@example.org", "osd check on C: 192.0.2.7 relays, joe's login")
     check(not any(os.path.exists(os.path.join(c.opensmtp, n)) for n in
