@@ -265,9 +265,10 @@ static void
 set_broken(struct fleet *f, const char *why, const char *detail)
 {
 	if (!f->broken && !f->said_cut_off) {
+		/* The file before the log line: who reads the log then asks osd status sees it. */
+		write_status(f, why, detail);
 		log_warnx("fleet: cut off from redis%s%s: %s%s%s; local logins still authorize locally",
 			  f->peer[0] ? " at " : "", f->peer, why, detail ? ": " : "", detail ? detail : "");
-		write_status(f, why, detail);
 		f->said_cut_off = true;
 	}
 	f->broken = true;
@@ -521,8 +522,8 @@ connected_check(struct fleet *f)
 	f->up = true;
 	f->said_cut_off = false;
 	f->backoff_ms = BACKOFF_MIN_MS;
-	log_info("fleet: connected to redis at %s (prefix %s)", f->peer, f->prefix);
 	write_status(f, NULL, NULL);
+	log_info("fleet: connected to redis at %s (prefix %s)", f->peer, f->prefix);
 	f->resync_mirrored = f->resync_refused = 0;
 	scan_step(f, "0");
 	f->hooks.connected(f->hooks.ctx);
