@@ -75,6 +75,16 @@ for tool in ("redis-server", "redis-cli"):
 if not have("redis-server") or not have("redis-cli"):
     finish()
 
+# fleet = redis with nowhere to find Redis is a config error, named.
+bad = Osd(extra="fleet = redis\n")
+p = bad.run("check", "192.0.2.1")
+check(p.returncode != 0 and "fleet = redis needs redis_sentinels or redis_server" in p.stderr,
+      "fleet = redis without redis_sentinels or redis_server is refused (%r)" % p.stderr.strip())
+bad.write_conf("3h", "fleet = redis\nredis_server = 127.0.0.1:6379\nredis_prefix = a*b\n")
+w = bad.start("watch")
+check(w.wait(20) != 0 and "redis_prefix" in bad.log("watch"), "osd watch refuses a glob in redis_prefix")
+bad.cleanup()
+
 root = tempfile.mkdtemp(prefix="osd-fleet-")
 with open(os.path.join(root, "redis.pw"), "w") as f:
     f.write(PASSWORD + "\n")
