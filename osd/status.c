@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "conf.h"
+#include "fleetmsg.h"
 #include "listen.h"
 #include "path.h"
 #include "qstore.h"
@@ -316,6 +317,57 @@ report_relay(struct status *st)
 	buf_printf(&st->js, ",\"open_smtp_entries\":%lu}", entries);
 }
 
+/* Fleet mode: the watcher's link to Redis, from its FLEET_STATUS_FILE (docs/fleet.md). */
+static void
+report_fleet(struct status *st)
+{
+	char path[PATH_MAX], line[512], state[512] = "", peer[512] = "-", why[512] = "", age[32];
+	long long since = 0;
+	FILE *fp;
+
+	if (strcmp(st->conf.fleet, "redis") != 0) {
+		buf_append_str(&st->js, ",\"fleet\":null");
+		return;
+	}
+	if (path_join(path, sizeof(path), st->conf.state_dir, FLEET_STATUS_FILE) == -1 ||
+	    (fp = fopen(path, "re")) == NULL) {
+		problem(st, SEV_WARNING, "fleet: no word from osd watch on its link to redis (%s)",
+			strerror(errno));
+		buf_printf(&st->text, "fleet: unknown (is osd watch running?)\n");
+		buf_append_str(&st->js, ",\"fleet\":{\"state\":null}");
+		return;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "state ", 6) == 0)
+			snprintf(state, sizeof(state), "%s", line + 6);
+		else if (strncmp(line, "since ", 6) == 0)
+			since = strtoll(line + 6, NULL, 10);
+		else if (strncmp(line, "peer ", 5) == 0)
+			snprintf(peer, sizeof(peer), "%s", line + 5);
+		else if (strncmp(line, "why ", 4) == 0)
+			snprintf(why, sizeof(why), "%s", line + 4);
+	}
+	fclose(fp);
+	human_duration(st->now - since, age, sizeof(age));
+	if (strcmp(state, "up") == 0) {
+		buf_printf(&st->text, "fleet: connected to redis at %s for %s\n", peer, age);
+	} else {
+		/* Local logins still authorize: a warning, not a critical. */
+		problem(st, SEV_WARNING, "fleet: cut off from redis%s%s for %s: %s", strcmp(peer, "-") ? " at " : "",
+			strcmp(peer, "-") ? peer : "", age, why[0] ? why : "unknown");
+		buf_printf(&st->text, "fleet: CUT OFF from redis at %s for %s (%s); local logins still authorize\n",
+			   peer, age, why[0] ? why : "unknown");
+	}
+	buf_append_str(&st->js, ",\"fleet\":{\"state\":");
+	json_str(&st->js, state);
+	buf_append_str(&st->js, ",\"peer\":");
+	json_str(&st->js, peer);
+	buf_printf(&st->js, ",\"since\":%lld,\"why\":", since);
+	json_str(&st->js, why);
+	buf_append_char(&st->js, '}');
+}
+
 /* The queue, counted as osd qstat counts it. */
 static void
 report_queue(struct status *st)
@@ -506,6 +558,7 @@ main(int argc, char **argv)
 	buf_init(&st.js_problems, 1 << 16);
 	report_services(&st);
 	report_relay(&st);
+	report_fleet(&st);
 	report_queue(&st);
 	report_listeners(&st);
 	report_certificates(&st);

@@ -17,9 +17,11 @@
 
 #include "cli.h"
 #include "conf.h"
+#include "fleet.h"
 #include "log.h"
 #include "sigfd.h"
 #include "opensmtp.h"
+#include "opensmtp_user.h"
 #include "path.h"
 #include "progress.h"
 #include "relay_rebuild.h"
@@ -54,6 +56,8 @@ struct watcher {
 	bool scanned_once;              /* the first scan is done (only it shows progress) */
 	struct progress scan_progress;
 	uint64_t scan_count;
+	struct fleet *fleet;            /* fleet = redis (docs/fleet.md), else NULL */
+	struct table *mirrored;         /* entries set from the fleet, at the time set: never published back */
 };
 
 static void
@@ -189,6 +193,114 @@ rebuild(struct watcher *w)
 		  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
 }
 
+/*
+ * Fleet mode: publish the local login behind entry name (status st) unless
+ * it is one mirrored from the fleet (its mtime is the time we set).
+ */
+static void
+publish_entry(struct watcher *w, const struct ipaddr *addr, const char *name, const struct stat *st)
+{
+	struct fleet_login l = { .addr = *addr };
+	struct timespec mirrored;
+
+	if (w->fleet == NULL)
+		return;
+	if (table_get(w->mirrored, addr, &mirrored)) {
+		if (mirrored.tv_sec == st->st_mtim.tv_sec && mirrored.tv_nsec == st->st_mtim.tv_nsec)
+			return;
+		table_remove(w->mirrored, addr);        /* a local login since */
+	}
+	l.login_ms = (int64_t)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
+	if (opensmtp_user_get(w->dirfd, name, st, -1, l.user, sizeof l.user) != 1)
+		l.user[0] = '\0';
+	fleet_publish(w->fleet, &l);
+}
+
+/* Store user on the mirrored entry name, if it still has the time we set (when). */
+static void
+mirror_user(struct watcher *w, const char *name, const struct timespec *when, const char *user)
+{
+	struct stat st;
+	int fd = openat(w->dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	/* A local login since has its own name. */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_mtim.tv_sec == when->tv_sec &&
+	    st.st_mtim.tv_nsec == 0 && opensmtp_user_set(w->dirfd, name, fd, &st, user) < 0)
+		log_warn("fleet: %s: cannot store the login name", name);
+	close(fd);
+}
+
+/*
+ * Fleet hook: another host's login (checked by fleetmsg.c) becomes the
+ * local entry, with the original login time, so relay.cdb, osd check and
+ * smtpd see it as any login.  A local entry as new or newer is kept.
+ */
+static void
+mirror_login(void *ctx, const struct fleet_login *l)
+{
+	struct watcher *w = ctx;
+	struct timespec now, when = { 0 }, cur, prev;
+	char name[IPADDR_TEXT_MAX];
+	bool had;
+	int r;
+
+	if (w->dirfd < 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	/* Whole seconds (opensmtp_record_time_at): the copy expires up to a
+	 * second before the original, never after; a time ahead of our clock
+	 * (within the skew fleetmsg allows) is taken as now. */
+	when.tv_sec = l->login_ms / 1000 < now.tv_sec ? l->login_ms / 1000 : now.tv_sec;
+	ipaddr_format(&l->addr, name);
+	had = table_get(w->mirrored, &l->addr, &prev);
+	if (table_get(w->table, &l->addr, &cur) && cur.tv_sec >= when.tv_sec) {
+		/* The same login again, now with its name: the origin saw the
+		 * touch before its recorder stored the name. */
+		if (had && prev.tv_sec == when.tv_sec && prev.tv_nsec == 0 && cur.tv_sec == when.tv_sec &&
+		    cur.tv_nsec == 0 && l->user[0] != '\0')
+			mirror_user(w, name, &when, l->user);
+		return;
+	}
+	/* Marked before the write: its inotify event must not publish it back. */
+	table_set(w->mirrored, &l->addr, &when);
+	r = opensmtp_record_time_at(w->dirfd, &l->addr, when.tv_sec);
+	if (r != 1) {
+		if (r < 0)
+			log_warn("fleet: cannot mirror the login of %s", name);
+		if (had)
+			table_set(w->mirrored, &l->addr, &prev);
+		else
+			table_remove(w->mirrored, &l->addr);
+		return;
+	}
+	/* record_time_at stores no name; the fleet's login has one. */
+	if (l->user[0] != '\0')
+		mirror_user(w, name, &when, l->user);
+	log_debug("fleet: mirrored %s (login %lld ms%s%s)", name, (long long)l->login_ms,
+		  l->user[0] ? " by " : "", l->user);
+}
+
+/* Fleet hook: (re)connected: publish every live local login (a no-op for those Redis has). */
+static void
+publish_all(void *ctx)
+{
+	struct watcher *w = ctx;
+	struct ipaddr addr;
+	char name[IPADDR_TEXT_MAX];
+	struct stat st;
+	size_t pos = 0;
+
+	if (w->dirfd < 0)
+		return;
+	while (table_next(w->table, &pos, &addr, NULL)) {
+		ipaddr_format(&addr, name);
+		if (fstatat(w->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+			publish_entry(w, &addr, name, &st);
+	}
+}
+
 /* An entry's file was created, touched or moved in. */
 static void
 entry_seen(struct watcher *w, const char *name)
@@ -214,6 +326,7 @@ entry_seen(struct watcher *w, const char *name)
 	}
 	if (table_set(w->table, &addr, &st.st_mtim) == 1)
 		w->dirty = true;
+	publish_entry(w, &addr, name, &st);
 }
 
 static void
@@ -221,7 +334,11 @@ entry_gone(struct watcher *w, const char *name)
 {
 	struct ipaddr addr;
 
-	if (opensmtp_name_to_addr(name, &addr) && table_remove(w->table, &addr))
+	if (!opensmtp_name_to_addr(name, &addr))
+		return;
+	if (w->mirrored != NULL)
+		table_remove(w->mirrored, &addr);
+	if (table_remove(w->table, &addr))
 		w->dirty = true;
 }
 
@@ -361,6 +478,7 @@ reload(struct watcher *w)
 		log_warnx("config: state_dir changed: restart osd watch to move it");
 	else
 		w->conf.relay_expire = fresh.relay_expire;
+	fleet_set_expire(w->fleet, w->conf.relay_expire);
 	w->conf.fsync = fresh.fsync;
 	if (strcmp(fresh.rules, w->conf.rules) != 0) {
 		memcpy(w->conf.rules, fresh.rules, sizeof w->conf.rules);
@@ -542,6 +660,12 @@ main(int argc, char **argv)
 	setup_paths(&w);
 	/* state_dir (relay.cdb is replaced there), open-smtp/ and its entries
 	 * belong to the user we become; else we do not start. */
+	if (!once) {
+		/* Before dropping privileges: the Redis password file may be root's. */
+		struct fleet_hooks hooks = { .ctx = &w, .mirror = mirror_login, .connected = publish_all };
+
+		w.fleet = fleet_new(&w.conf, &hooks);
+	}
 	if (runas_init(&ra, &w.conf, err, sizeof err) == -1 ||
 	    runas_relay_state(&ra, &w.conf, err, sizeof err) == -1 ||
 	    runas_drop(&ra, err, sizeof err) == -1)
@@ -552,6 +676,7 @@ main(int argc, char **argv)
 	rules_init(&w.rules);
 	load_rules(&w, true);
 	w.table = table_new();
+	w.mirrored = table_new();
 
 	sigfd = setup_signals();
 	w.inotify_fd = -1;
@@ -562,16 +687,20 @@ main(int argc, char **argv)
 		 w.conf.relay_expire, w.conf.rules, table_count(w.table));
 
 	for (;;) {
-		struct pollfd pfd[2] = { { .fd = w.inotify_fd, .events = POLLIN },
-					 { .fd = sigfd, .events = POLLIN } };
+		struct pollfd pfd[2 + FLEET_POLLFDS] = { { .fd = w.inotify_fd, .events = POLLIN },
+							 { .fd = sigfd, .events = POLLIN } };
+		int nfleet = fleet_pollfds(w.fleet, pfd + 2);
 		struct timespec now;
-		long timeout;
+		long timeout, fleet_timeout = fleet_timeout_ms(w.fleet);
 
 		clock_gettime(CLOCK_REALTIME, &now);
 		timeout = table_ms_until_expiry(w.table, w.conf.relay_expire, &now);
 		if (w.dirty && (timeout < 0 || timeout > 1000))
 			timeout = 1000;         /* a failed write is retried */
-		if (poll(pfd, 2, timeout > INT_MAX ? INT_MAX : (int)timeout) < 0 && errno != EINTR)
+		if (fleet_timeout >= 0 && (timeout < 0 || fleet_timeout < timeout))
+			timeout = fleet_timeout;
+		if (poll(pfd, (nfds_t)(2 + nfleet), timeout > INT_MAX ? INT_MAX : (int)timeout) < 0 &&
+		    errno != EINTR)
 			fatal("poll");
 		if ((pfd[1].revents & POLLIN) && !handle_signals(&w, sigfd))
 			break;
@@ -581,13 +710,18 @@ main(int argc, char **argv)
 		w.dirfd = open(w.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		/* Everything already queued is one batch: a burst of logins
 		 * becomes one rebuild. */
+		/* The fleet first: what it mirrors comes back as inotify events
+		 * in this same batch (and is not published back). */
+		fleet_handle(w.fleet, pfd + 2, nfleet);
 		drain_events(&w);
 		settle(&w);
 		close(w.dirfd);
 		w.dirfd = -1;
 	}
 	log_info("stopping");
+	fleet_free(w.fleet);
 	inotifytools_cleanup();
+	table_free(w.mirrored);
 	table_free(w.table);
 	rules_free(&w.rules);
 	return 0;

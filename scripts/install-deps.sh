@@ -34,6 +34,9 @@ PACKAGES=(
   # the libraries of Exim 4 (unpacked, not installed: see fetch_exim below), and
   # unshare (tests/integration/test_exim_acl.py)
   libdb5.3 libgnutls30 libgnutls-dane0 libidn12 libidn2-0 libnsl2 libpcre2-8-0 util-linux
+  # fleet mode (docs/fleet.md): the Redis client library, and private redis-server and
+  # redis-sentinel instances started by tests/integration/test_fleet.py
+  libhiredis-dev redis-server redis-sentinel
 )
 
 # Exim conflicts with postfix as the system MTA: its Debian packages are downloaded

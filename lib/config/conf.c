@@ -60,6 +60,13 @@ static const struct conf_key conf_keys[] = {
 	FIELD_MAX(relay_expire, KIND_DURATION, CONF_RELAY_EXPIRE_MAX),
 	FIELD(relay_env, KIND_RELAY_ENV),
 	FIELD(relay_ipv6_prefix, KIND_V6PREFIX),
+	FIELD(fleet, KIND_CHOICE),
+	FIELD(redis_sentinels, KIND_STRING),
+	FIELD(redis_master_name, KIND_STRING),
+	FIELD(redis_server, KIND_STRING),
+	FIELD(redis_user, KIND_STRING),
+	FIELD(redis_password_file, KIND_PATH),
+	FIELD(redis_prefix, KIND_STRING),
 	FIELD(pop3_listen, KIND_LISTEN),
 	FIELD(pop3s_listen, KIND_LISTEN),
 	FIELD_MAX(pop3_timeout, KIND_DURATION, CONF_TIMEOUT_MAX),
@@ -122,6 +129,7 @@ static const struct {
 } conf_choices[] = {
 	{ "proxy_tls", { "none", "starttls", "implicit", NULL } },
 	{ "proxy_auth", { "backend", "local", NULL } },
+	{ "fleet", { "none", "redis", NULL } },
 };
 
 /* Is value one of key's words?  The list for the error message in list_r. */
@@ -228,6 +236,9 @@ conf_defaults(struct osd_conf *conf)
 	memcpy(conf->relay_env_value, "+RELAYCLIENT=", sizeof("+RELAYCLIENT="));
 	conf->relay_env_len = sizeof("+RELAYCLIENT=");
 	conf->relay_ipv6_prefix = 128;
+	(void)set_field(conf->fleet, sizeof(conf->fleet), "none");
+	(void)set_field(conf->redis_master_name, sizeof(conf->redis_master_name), "osd");
+	(void)set_field(conf->redis_prefix, sizeof(conf->redis_prefix), "osd");
 	(void)set_field(conf->pop3_listen, sizeof(conf->pop3_listen), "*:110");
 	(void)set_field(conf->smtp_listen, sizeof(conf->smtp_listen), "*:25");
 	(void)set_field(conf->submission_listen, sizeof(conf->submission_listen), "*:587");
@@ -780,6 +791,13 @@ conf_load(struct osd_conf *conf, const char *path, char *err, size_t errsize)
 	    path_join(conf->users_dir, sizeof(conf->users_dir), conf->state_dir, "domains") == -1) {
 		errfmt(err, errsize, "%s: users_dir: <state_dir>/domains is too long", path);
 		errno = ENAMETOOLONG;
+		return -1;
+	}
+	/* Fleet mode needs somewhere to find Redis (docs/fleet.md). */
+	if (strcmp(conf->fleet, "redis") == 0 && conf->redis_sentinels[0] == '\0' &&
+	    conf->redis_server[0] == '\0') {
+		errfmt(err, errsize, "%s: fleet = redis needs redis_sentinels or redis_server", path);
+		errno = EINVAL;
 		return -1;
 	}
 	return 0;

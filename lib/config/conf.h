@@ -35,6 +35,13 @@ struct osd_conf {
 	char relay_env_value[512];      /* relay_env in tcprules value format ("+RELAYCLIENT=\0") */
 	size_t relay_env_len;
 	unsigned relay_ipv6_prefix;     /* 128: a login authorizes its address; 64: its /64 */
+	char fleet[16];                 /* "none" (default) or "redis": share logins (docs/fleet.md) */
+	char redis_sentinels[512];      /* "host:port,host:port": the Sentinels that name the master */
+	char redis_master_name[128];    /* the master's name at the Sentinels (default "osd") */
+	char redis_server[256];         /* "host:port" of one Redis without Sentinel (tests, small sites) */
+	char redis_user[128];           /* the ACL user ("" = default user) */
+	char redis_password_file[PATH_MAX];     /* its password, first line of this file ("" = none) */
+	char redis_prefix[64];          /* key and channel prefix (default "osd") */
 	char pop3_listen[128];
 	char pop3s_listen[128];
 	long pop3_timeout;              /* pop3d idle timeout, seconds (default 600, at most CONF_TIMEOUT_MAX) */

@@ -1,0 +1,57 @@
+/* fleet.h - fleet mode in the watcher: publish local logins to Redis, mirror the fleet's logins (docs/fleet.md). */
+#ifndef OSD_FLEET_H
+#define OSD_FLEET_H
+
+#include <poll.h>
+#include <stdbool.h>
+
+#include "conf.h"
+#include "fleetmsg.h"
+
+struct fleet;
+
+/* What the watcher does for the fleet. */
+struct fleet_hooks {
+	void *ctx;
+	/* A login of another host, already checked (fleetmsg.h): record it locally. */
+	void (*mirror)(void *ctx, const struct fleet_login *l);
+	/* Connected (again): publish every live local login (fleet_publish). */
+	void (*connected)(void *ctx);
+};
+
+/*
+ * Fleet mode as conf says, or NULL with fleet = none.  Reads
+ * redis_password_file now (call it before dropping privileges); connects
+ * later, from fleet_handle, and keeps state_dir/FLEET_STATUS_FILE saying
+ * how that goes.  Exits on a bad configuration.
+ */
+struct fleet *fleet_new(const struct osd_conf *conf, const struct fleet_hooks *hooks);
+
+void fleet_free(struct fleet *f);
+
+/* relay_expire changed (SIGHUP). */
+void fleet_set_expire(struct fleet *f, long relay_expire);
+
+/* The descriptors to wait on into pfd (room for FLEET_POLLFDS); returns how many. */
+#define FLEET_POLLFDS 2
+int fleet_pollfds(struct fleet *f, struct pollfd *pfd);
+
+/* Milliseconds until fleet_handle has timed work (reconnect, ping), or -1. */
+long fleet_timeout_ms(struct fleet *f);
+
+/*
+ * Do the fleet's work after poll: pfd as filled by fleet_pollfds with the
+ * revents poll set.  Calls the hooks (mirror needs open-smtp/ open).
+ */
+void fleet_handle(struct fleet *f, const struct pollfd *pfd, int n);
+
+/*
+ * Publish a local login (never blocks: queued on the connection, or
+ * dropped while cut off: the connected hook publishes it again then).
+ */
+void fleet_publish(struct fleet *f, const struct fleet_login *l);
+
+/* Connected to Redis and subscribed? */
+bool fleet_up(const struct fleet *f);
+
+#endif

@@ -1,0 +1,169 @@
+/* test_fleetmsg.c - unit tests for the fleet's login records (lib/relay/fleetmsg.c): the text written, and refusing what Redis should never have held. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fleetmsg.h"
+#include "ipaddr.h"
+
+#define NOW_MS INT64_C(1800000000123)
+#define EXPIRE 10800L   /* relay_expire 3 h */
+
+static struct fleet_login
+login(const char *addr, int64_t ms, const char *user)
+{
+	struct fleet_login l = { .login_ms = ms };
+
+	assert_int_equal(ipaddr_parse(addr, &l.addr), 0);
+	snprintf(l.user, sizeof l.user, "%s", user);
+	return l;
+}
+
+static enum fleet_verdict
+parse_msg(const char *msg, struct fleet_login *l)
+{
+	return fleet_parse_message(msg, strlen(msg), NOW_MS, EXPIRE, l);
+}
+
+static enum fleet_verdict
+parse_kv(const char *key, const char *value, struct fleet_login *l)
+{
+	return fleet_parse_key_value("osd", key, strlen(key), value, strlen(value), NOW_MS, EXPIRE, l);
+}
+
+static void
+test_fleetmsg_names(void **state)
+{
+	struct fleet_login l = login("2001:db8::7", NOW_MS, "");
+	char out[FLEET_MSG_MAX];
+
+	(void)state;
+	assert_int_equal(fleet_key("osd", &l.addr, out, sizeof out), 21);
+	assert_string_equal(out, "osd:relay:2001:db8::7");
+	assert_true(fleet_key_pattern("fleet1", out, sizeof out) > 0);
+	assert_string_equal(out, "fleet1:relay:*");
+	assert_true(fleet_channel("osd", out, sizeof out) > 0);
+	assert_string_equal(out, "osd:logins");
+	/* Too small: refused, never cut. */
+	assert_int_equal(fleet_key("osd", &l.addr, out, 10), -1);
+	assert_true(fleet_prefix_valid("osd"));
+	assert_true(fleet_prefix_valid("site-1.fleet/a_b"));
+	assert_false(fleet_prefix_valid(""));
+	assert_false(fleet_prefix_valid("a*"));
+	assert_false(fleet_prefix_valid("a:b"));
+	assert_false(fleet_prefix_valid("a[b]"));
+}
+
+static void
+test_fleetmsg_round_trip(void **state)
+{
+	struct fleet_login l = login("192.0.2.7", NOW_MS - 5000, "joe@example.org"), back;
+	char msg[FLEET_MSG_MAX], value[FLEET_MSG_MAX];
+
+	(void)state;
+	assert_true(fleet_message(&l, msg, sizeof msg) > 0);
+	assert_string_equal(msg, "192.0.2.7 1799999995123 joe@example.org");
+	assert_int_equal(parse_msg(msg, &back), FLEET_OK);
+	assert_int_equal(back.login_ms, l.login_ms);
+	assert_string_equal(back.user, "joe@example.org");
+	assert_true(ipaddr_equal(&back.addr, &l.addr));
+
+	assert_true(fleet_value(&l, value, sizeof value) > 0);
+	assert_string_equal(value, "1799999995123 joe@example.org");
+	assert_int_equal(parse_kv("osd:relay:192.0.2.7", value, &back), FLEET_OK);
+	assert_int_equal(back.login_ms, l.login_ms);
+	assert_string_equal(back.user, "joe@example.org");
+
+	/* A login that names no one: no user field at all. */
+	l = login("2001:db8::1", NOW_MS, "");
+	assert_true(fleet_message(&l, msg, sizeof msg) > 0);
+	assert_string_equal(msg, "2001:db8::1 1800000000123");
+	assert_int_equal(parse_msg(msg, &back), FLEET_OK);
+	assert_string_equal(back.user, "");
+	assert_true(fleet_value(&l, value, sizeof value) > 0);
+	assert_string_equal(value, "1800000000123");
+}
+
+static void
+test_fleetmsg_refuses_bad_addresses(void **state)
+{
+	struct fleet_login l;
+
+	(void)state;
+	assert_int_equal(parse_msg("192.0.2.300 1800000000000", &l), FLEET_BAD_ADDRESS);
+	assert_int_equal(parse_msg("0.0.0.0 1800000000000", &l), FLEET_BAD_ADDRESS);
+	assert_int_equal(parse_msg("224.0.0.1 1800000000000", &l), FLEET_BAD_ADDRESS);
+	/* Not canonical: would name a second entry for one address. */
+	assert_int_equal(parse_msg("2001:DB8::1 1800000000000", &l), FLEET_BAD_ADDRESS);
+	assert_int_equal(parse_msg("192.0.2.07 1800000000000", &l), FLEET_BAD_ADDRESS);
+	assert_int_equal(parse_msg("../etc 1800000000000", &l), FLEET_BAD_ADDRESS);
+	assert_int_equal(parse_kv("osd:relay:.osd-users", "1800000000000", &l), FLEET_BAD_ADDRESS);
+	assert_int_equal(parse_kv("osd:relay:192.0.2.1/24", "1800000000000", &l), FLEET_BAD_ADDRESS);
+	/* Another fleet's key, or none of ours. */
+	assert_int_equal(parse_kv("other:relay:192.0.2.1", "1800000000000", &l), FLEET_BAD_SYNTAX);
+	assert_int_equal(parse_kv("osd:relax:192.0.2.1", "1800000000000", &l), FLEET_BAD_SYNTAX);
+	/* A NUL inside a Redis string. */
+	assert_int_equal(fleet_parse_message("192.0.2.1\0 1800000000000", 24, NOW_MS, EXPIRE, &l),
+			 FLEET_BAD_ADDRESS);
+	assert_int_equal(fleet_parse_key_value("osd", "osd:relay:192.0.2.1\0x", 21, "1800000000000", 13,
+					       NOW_MS, EXPIRE, &l), FLEET_BAD_ADDRESS);
+}
+
+static void
+test_fleetmsg_refuses_bad_syntax_and_users(void **state)
+{
+	struct fleet_login l;
+
+	(void)state;
+	assert_int_equal(parse_msg("192.0.2.1", &l), FLEET_BAD_SYNTAX);
+	assert_int_equal(parse_msg("192.0.2.1 ", &l), FLEET_BAD_SYNTAX);
+	assert_int_equal(parse_msg("192.0.2.1 -1800000000000", &l), FLEET_BAD_SYNTAX);
+	assert_int_equal(parse_msg("192.0.2.1 18e11", &l), FLEET_BAD_SYNTAX);
+	assert_int_equal(parse_msg("192.0.2.1 99999999999999999999999", &l), FLEET_BAD_SYNTAX);
+	assert_int_equal(parse_msg("192.0.2.1 1800000000000 ", &l), FLEET_BAD_USER);
+	assert_int_equal(parse_msg("192.0.2.1 1800000000000 two words", &l), FLEET_BAD_USER);
+	assert_int_equal(parse_msg("192.0.2.1 1800000000000 bell\a", &l), FLEET_BAD_USER);
+	assert_int_equal(parse_kv("osd:relay:192.0.2.1", "", &l), FLEET_BAD_SYNTAX);
+	assert_int_equal(parse_kv("osd:relay:192.0.2.1", "x1800000000000", &l), FLEET_BAD_SYNTAX);
+}
+
+static void
+test_fleetmsg_refuses_future_and_expired_times(void **state)
+{
+	struct fleet_login l;
+	char msg[FLEET_MSG_MAX];
+
+	(void)state;
+	/* A minute ahead of our clock: nobody logged in then. */
+	snprintf(msg, sizeof msg, "192.0.2.1 %lld", (long long)(NOW_MS + 60000));
+	assert_int_equal(parse_msg(msg, &l), FLEET_FUTURE);
+	/* Within the clock skew allowed between hosts. */
+	snprintf(msg, sizeof msg, "192.0.2.1 %lld", (long long)(NOW_MS + FLEET_CLOCK_SKEW_MS));
+	assert_int_equal(parse_msg(msg, &l), FLEET_OK);
+	/* Expired exactly at login + relay_expire, as opensmtp_is_expired. */
+	snprintf(msg, sizeof msg, "192.0.2.1 %lld", (long long)(NOW_MS - EXPIRE * 1000));
+	assert_int_equal(parse_msg(msg, &l), FLEET_EXPIRED);
+	snprintf(msg, sizeof msg, "192.0.2.1 %lld", (long long)(NOW_MS - EXPIRE * 1000 + 1));
+	assert_int_equal(parse_msg(msg, &l), FLEET_OK);
+	assert_int_equal(parse_kv("osd:relay:192.0.2.1", "0", &l), FLEET_EXPIRED);
+	assert_string_equal(fleet_verdict_text(FLEET_EXPIRED), "login older than relay_expire");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fleetmsg_names),
+		cmocka_unit_test(test_fleetmsg_round_trip),
+		cmocka_unit_test(test_fleetmsg_refuses_bad_addresses),
+		cmocka_unit_test(test_fleetmsg_refuses_bad_syntax_and_users),
+		cmocka_unit_test(test_fleetmsg_refuses_future_and_expired_times),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
