@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -26,6 +27,8 @@
 /* Scrapes at once, and from one address: Prometheus makes one at a time. */
 #define MAX_CONNECTIONS 16
 #define MAX_PER_IP 4
+/* Octets of a refused request read and dropped after the answer, at most. */
+#define LINGER_MAX (256u * 1024)
 
 static const char refuse_reply[] = "HTTP/1.0 503 Service Unavailable\r\n"
 				   "Content-Length: 0\r\nConnection: close\r\n\r\n";
@@ -170,6 +173,24 @@ serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned prior_fa
 		off += (size_t)n;
 	}
 	buf_free(&out);
+	/*
+	 * A lingering close (as Apache's): a request we answered early (431,
+	 * 400) may have more octets on the way, and closing with unread input
+	 * sends a reset that can destroy the answer before the client reads it.
+	 */
+	if (shutdown(fd, SHUT_WR) == 0) {
+		size_t drained = 0;
+
+		while (drained < LINGER_MAX && wait_fd(fd, POLLIN, deadline)) {
+			ssize_t n = read(fd, head, sizeof(head));
+
+			if (n == -1 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (n <= 0)
+				break;
+			drained += (size_t)n;
+		}
+	}
 	close(fd);
 	_exit(0);
 }

@@ -31,6 +31,8 @@ PACKAGES=(
   offlineimap3 getmail6 mutt tmux
   # the peer Postfix policy server of bench/bench_policyd.sh (a Perl prefork server)
   postfwd
+  # a real Prometheus text-format parser for osd metrics' output (tests/integration/test_metrics.py)
+  python3-prometheus-client
 )
 
 missing=()
