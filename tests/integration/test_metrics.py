@@ -6,7 +6,7 @@ osd metrics serves GET /metrics.  Each scrape is parsed with a real
 Prometheus text parser (Debian's python3-prometheus-client,
 text_string_to_metric_families), and each step of the test checks the exact
 deltas it causes: a POP3 login via curl (and a failed one), osd record, a
-relay via swaks after the login, a refused relay from another address, a
+relay via swaks after the login, an IMAP login via curl (and a failed one), a refused relay from another address, a
 relay by a static rule and by SMTP AUTH, a remote delivery to smtp-sink, a
 recipient the remote refuses (a bounce, delivered locally).  The HTTP side
 is strict: 404 elsewhere, 405 for POST, HEAD without a body, 400 for
@@ -71,6 +71,9 @@ def k(name, **labels):
 LOGIN_POP3_OK = k("osd_logins_total", service="pop3", result="ok")
 LOGIN_POP3_FAILED = k("osd_logins_total", service="pop3", result="failed")
 REC_POP3 = k("osd_logins_recorded_total", service="pop3")
+LOGIN_IMAP_OK = k("osd_logins_total", service="imap", result="ok")
+LOGIN_IMAP_FAILED = k("osd_logins_total", service="imap", result="failed")
+REC_IMAP = k("osd_logins_recorded_total", service="imap")
 REC_RECORD = k("osd_logins_recorded_total", service="record")
 RELAY = {r: k("osd_relay_decisions_total", result=r)
          for r in ("pop-before-smtp", "auth", "rule", "refused")}
@@ -86,7 +89,8 @@ QUEUE = {s: k("osd_queue_messages", state=s) for s in ("new", "pending", "deferr
 REBUILDS = k("osd_relay_table_rebuilds_total")
 
 # The counters the steps below move; every one not named in a step must stay put.
-WATCHED = [LOGIN_POP3_OK, LOGIN_POP3_FAILED, REC_POP3, REC_RECORD, SESSIONS, ACCEPTED,
+WATCHED = [LOGIN_POP3_OK, LOGIN_POP3_FAILED, REC_POP3, REC_RECORD, LOGIN_IMAP_OK,
+           LOGIN_IMAP_FAILED, REC_IMAP, SESSIONS, ACCEPTED,
            REJ_RCPTHOSTS, DELIVERED, DEFERRED, BOUNCED, BOUNCES] + list(RELAY.values())
 
 
@@ -100,6 +104,13 @@ def swaks(port, src, to, *args):
 def pop_login(pport, src, password):
     return subprocess.run(["curl", "-s", "-S", "--max-time", str(T), "--interface", src,
                            "pop3://127.0.0.1:%d/" % pport, "-u", "alice@%s:%s" % (DOM, password)],
+                          capture_output=True, timeout=120).returncode
+
+
+def imap_login(iport, src, password):
+    """curl imap:// lists the folders after LOGIN; its exit code."""
+    return subprocess.run(["curl", "-s", "-S", "--max-time", str(T), "--interface", src,
+                           "imap://127.0.0.1:%d/" % iport, "-u", "alice@%s:%s" % (DOM, password)],
                           capture_output=True, timeout=120).returncode
 
 
@@ -173,12 +184,13 @@ def run(o, sinks):
     sinks += [good, bad]
     if not check(good.ok and bad.ok, "two smtp-sinks listen (one refusing every RCPT)"):
         return
-    port, sub, pport, mport = free_port(), free_port(), free_port(), free_port()
+    port, sub, pport, mport, iport = (free_port() for _ in range(5))
     with open(o.rules, "w") as f:
         f.write('127.0.0.7:allow,RELAYCLIENT=""\n')
     o.write_conf("3h", "smtp_listen = 127.0.0.1:%d\nsubmission_listen = 127.0.0.1:%d\n"
                  "pop3_listen = 127.0.0.1:%d\nmetrics_listen = 127.0.0.1:%d\n"
-                 "control_dir = control\ndefault_domain = %s\n" % (port, sub, pport, mport, DOM))
+                 "imap_listen = 127.0.0.1:%d\ncontrol_dir = control\ndefault_domain = %s\n"
+                 % (port, sub, pport, mport, iport, DOM))
     o.write_control("me", "mx.%s\n" % DOM)
     o.write_control("rcpthosts", "%s\n" % DOM)
     o.write_control("smtproutes", "route.test:127.0.0.1:%d\nbounce.test:127.0.0.1:%d\n"
@@ -212,13 +224,15 @@ def run(o, sinks):
 
     w = o.start_watch()
     pop = o.start("pop3d")
+    imap = o.start("imapd")
     d = o.start_smtpd(port, sub)
     seen = len(o.log("queue"))
     q = o.start("queue")
-    ok = (w.poll() is None and wait_port(pport, pop) and d.poll() is None and
+    ok = (w.poll() is None and wait_port(pport, pop) and wait_port(iport, imap) and
+          d.poll() is None and
           wait_for(lambda: "ready" in o.log("queue")[seen:] or q.poll() is not None) and
           q.poll() is None)
-    if not check(ok, "osd watch, pop3d, smtpd and queue run"):
+    if not check(ok, "osd watch, pop3d, imapd, smtpd and queue run"):
         return
     st = Steps(mport)
     s = st.last
@@ -244,6 +258,14 @@ def run(o, sinks):
                 lambda: check(o.record("127.0.0.20").returncode == 0, "osd record"),
                 {REC_RECORD: 1}, settle=lambda x: x.samples.get(ENTRIES) == 2)
     check(s.samples.get(ENTRIES) == 2, "osd_relay_entries is 2 after osd record")
+    st.step("a failed IMAP login (curl, 127.0.0.12)",
+            lambda: check(imap_login(iport, "127.0.0.12", "wrong") != 0,
+                          "curl imap://: wrong password refused"),
+            {LOGIN_IMAP_FAILED: 1})
+    s = st.step("an IMAP login (curl, 127.0.0.11)",
+                lambda: check(imap_login(iport, "127.0.0.11", "alice-pw") == 0, "curl imap:// login"),
+                {LOGIN_IMAP_OK: 1, REC_IMAP: 1}, settle=lambda x: x.samples.get(ENTRIES) == 3)
+    check(s.samples.get(ENTRIES) == 3, "osd_relay_entries is 3 after the IMAP login")
 
     def relay_ok(src, to, *args):
         rc, out = swaks(port, src, to, *args)
@@ -296,7 +318,7 @@ def run(o, sinks):
     s = Scrape(mport)
     check(m.poll() is None and s.status == 200 and s.error is None,
           "osd metrics still serves after the bad requests")
-    for name in ("metrics", "smtpd", "pop3d", "queue", "watch"):
+    for name in ("metrics", "smtpd", "pop3d", "imapd", "queue", "watch"):
         check_no_crash(name, o.log(name))
 
 
