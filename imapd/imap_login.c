@@ -7,6 +7,7 @@
 #include "imapd.h"
 #include "login.h"
 #include "loginrecord.h"
+#include "metrics.h"
 
 _Static_assert((int)LOGIN_OK == (int)IMAP_CHECK_OK && (int)LOGIN_BAD == (int)IMAP_CHECK_BAD &&
 	       (int)LOGIN_TEMPFAIL == (int)IMAP_CHECK_TEMPFAIL, "the login results are the session's");
@@ -75,5 +76,6 @@ imap_auth_record_login(const struct imapd *d, const struct ipaddr *client, const
 	struct login_record_dir dir = { .path = d->opensmtp_dir, .fd = d->opensmtp_fd,
 					.ipv6_prefix = d->conf.relay_ipv6_prefix };
 
-	login_record(&dir, client, text, user);
+	if (login_record(&dir, client, text, user) == 0)
+		metrics_inc(M_LOGIN_RECORDED_IMAP);
 }

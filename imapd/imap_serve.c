@@ -8,6 +8,7 @@
 #include "imap_session.h"
 #include "imapd.h"
 #include "log.h"
+#include "metrics.h"
 #include "session_loop.h"
 #include "userdb.h"
 
@@ -108,6 +109,7 @@ imap_login(void *vp, bool ok)
 {
 	const struct imap_conn *p = vp;
 
+	metrics_inc(ok ? M_LOGIN_IMAP_OK : M_LOGIN_IMAP_FAILED);
 	if (!ok) {
 		log_info("login failed: addr=%s user=%s: %s", p->text, imap_session_user(p->s),
 			 imap_session_error(p->s));

@@ -24,6 +24,7 @@ static const struct {
 	{ "pop3d", "the POP3 server" },
 	{ "imapd", "the IMAP server" },
 	{ "policyd", "Postfix policy service answering from the relay state" },
+	{ "metrics", "Prometheus metrics over HTTP on metrics_listen" },
 	{ "checkpassword", "checkpassword for qmail-popup: vpasswd login, records the address" },
 	{ "user", "manage virtual users" },
 	{ "smtpd", "the SMTP server" },

@@ -7,6 +7,8 @@
 
 #include "cli.h"
 #include "conf.h"
+#include "metrics_attach.h"
+#include "metrics.h"
 #include "opensmtp.h"
 #include "opensmtp_user.h"
 #include "path.h"
@@ -86,17 +88,18 @@ main(int argc, char **argv)
 	 * touched by osd pop3d at the user's next login (that takes owning
 	 * the entry).
 	 */
+	metrics_attach(&conf, true);      /* a hook of other servers: no noise on their stderr */
 	if (runas_init(&ra, &conf, err, sizeof err) == -1 ||
 	    runas_opensmtp(&ra, &conf, RUNAS_WRITE, err, sizeof err) == -1 ||
 	    runas_drop(&ra, err, sizeof err) == -1)
 		runas_refuse("record", err);
 	relaykey_entry_addr(&addr, conf.relay_ipv6_prefix, &entry);
-	if (opensmtp_record_user(dir, &entry, user) < 0) {
-		if (errno == ENOENT && path_mkdirs(dir, 0755) == 0 &&
-		    opensmtp_record_user(dir, &entry, user) == 0)
-			return 0;
+	if (opensmtp_record_user(dir, &entry, user) < 0 &&
+	    !(errno == ENOENT && path_mkdirs(dir, 0755) == 0 &&
+	      opensmtp_record_user(dir, &entry, user) == 0)) {
 		cli_error("record", "%s: %s", dir, strerror(errno));
 		return 111;
 	}
+	metrics_inc(M_LOGIN_RECORDED_RECORD);
 	return 0;
 }

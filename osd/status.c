@@ -63,6 +63,7 @@ static const struct {
 	{ "smtpd", "smtps_listen", offsetof(struct osd_conf, smtps_listen) },
 	{ "imapd", "imap_listen", offsetof(struct osd_conf, imap_listen) },
 	{ "imapd", "imaps_listen", offsetof(struct osd_conf, imaps_listen) },
+	{ "metrics", "metrics_listen", offsetof(struct osd_conf, metrics_listen) },
 };
 
 static void

@@ -18,6 +18,8 @@
 #include "cli.h"
 #include "conf.h"
 #include "fleet.h"
+#include "metrics.h"
+#include "metrics_attach.h"
 #include "log.h"
 #include "sigfd.h"
 #include "opensmtp.h"
@@ -186,9 +188,12 @@ rebuild(struct watcher *w)
 	if (n < 0) {
 		/* Keep the change pending; the next wake-up retries. */
 		log_warn("relay table: cannot write %s", w->cdb);
+		metrics_inc(M_REBUILD_FAILURES);
 		return;
 	}
 	w->dirty = false;
+	metrics_observe_rebuild((double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	metrics_set(M_RELAY_ENTRIES, table_count(w->table));
 	log_debug("relay table: %ld records (%zu dynamic) in %.2f ms", n, table_count(w->table),
 		  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
 }
@@ -666,6 +671,7 @@ main(int argc, char **argv)
 
 		w.fleet = fleet_new(&w.conf, &hooks);
 	}
+	metrics_attach(&w.conf, false);
 	if (runas_init(&ra, &w.conf, err, sizeof err) == -1 ||
 	    runas_relay_state(&ra, &w.conf, err, sizeof err) == -1 ||
 	    runas_drop(&ra, err, sizeof err) == -1)

@@ -1,6 +1,7 @@
 /* pop3_login.c - osd pop3d logins: passwords and APOP/CRAM-MD5 secrets from vpasswd, and the open-smtp record. */
 #include "login.h"
 #include "loginrecord.h"
+#include "metrics.h"
 #include "pop3d.h"
 #include "pop3_session.h"
 
@@ -51,5 +52,6 @@ auth_record_login(const struct pop3d *pd, const struct ipaddr *client, const cha
 	struct login_record_dir dir = { .path = pd->opensmtp_dir, .fd = pd->opensmtp_fd,
 					.ipv6_prefix = pd->conf.relay_ipv6_prefix };
 
-	login_record(&dir, client, text, user);
+	if (login_record(&dir, client, text, user) == 0)
+		metrics_inc(M_LOGIN_RECORDED_POP3);
 }

@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "metrics.h"
 #include "pop3d.h"
 #include "pop3_session.h"
 #include "session_loop.h"
@@ -93,6 +94,7 @@ pop3_login(void *vp, bool ok)
 {
 	const struct pop3_conn *p = vp;
 
+	metrics_inc(ok ? M_LOGIN_POP3_OK : M_LOGIN_POP3_FAILED);
 	if (!ok) {
 		log_info("login failed: addr=%s user=%s: %s", p->text, session_user(p->s),
 			 session_error(p->s));

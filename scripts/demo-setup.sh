@@ -20,8 +20,9 @@ pop3_listen = 127.0.0.1:11110
 smtp_listen = 127.0.0.1:2525
 submission_listen = 127.0.0.1:2587
 imap_listen = 127.0.0.1:11143
+metrics_listen = 127.0.0.1:9469
 default_domain = example.test
-services = watch pop3d smtpd queue imapd
+services = watch pop3d smtpd queue imapd metrics
 CONF
   cat > "$demo/tcp.smtp" <<'RULES'
 # Static rules in tcprules syntax; logins add ADDRESS:allow,RELAYCLIENT="".
@@ -37,6 +38,10 @@ fi
 sed -i 's/^services = watch pop3d\( smtpd\)\?$/services = watch pop3d smtpd queue/' "$demo/osd.conf"
 # ... and the IMAP server, now that there is one (imap_listen was always set).
 sed -i 's/^services = watch pop3d smtpd queue$/services = watch pop3d smtpd queue imapd/' "$demo/osd.conf"
+# ... and the Prometheus metrics on loopback (docs/operations.md, Metrics).
+if ! grep -q '^metrics_listen' "$demo/osd.conf"; then
+  sed -i 's/^services = watch pop3d smtpd queue imapd$/metrics_listen = 127.0.0.1:9469\nservices = watch pop3d smtpd queue imapd metrics/' "$demo/osd.conf"
+fi
 
 dom=$demo/state/domains/example.test
 if [ ! -f "$dom/vpasswd" ]; then

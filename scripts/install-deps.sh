@@ -37,6 +37,8 @@ PACKAGES=(
   # fleet mode (docs/fleet.md): the Redis client library, and private redis-server and
   # redis-sentinel instances started by tests/integration/test_fleet.py
   libhiredis-dev redis-server redis-sentinel
+  # a real Prometheus text-format parser for osd metrics' output (tests/integration/test_metrics.py)
+  python3-prometheus-client
 )
 
 # Exim conflicts with postfix as the system MTA: its Debian packages are downloaded

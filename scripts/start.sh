@@ -29,6 +29,7 @@ In another terminal, try:
       # sender's domain fails too, the double bounce to postmaster@example.test) lands in the demo Maildir
   build/osd qstat -c demo/osd.conf; build/osd qread -c demo/osd.conf   # the queue
   build/osd check  -c demo/osd.conf 127.0.0.10    # decision: no-relay
+  curl -s http://127.0.0.1:9469/metrics | grep -v '^#'   # the counters, as Prometheus scrapes them
   cdb -d demo/state/relay.cdb                     # the table, as tcpserver reads it
   ls -l --time-style=+%T demo/state/open-smtp     # one empty file per address
 Stop with Ctrl-C.

@@ -111,6 +111,7 @@ static const struct conf_key conf_keys[] = {
 	FIELD(policy_default_action, KIND_ACTION),
 	FIELD_MAX(policy_timeout, KIND_DURATION, CONF_TIMEOUT_MAX),
 	FIELD(policy_max_connections, KIND_COUNT),
+	FIELD(metrics_listen, KIND_LISTEN),
 	FIELD(resolver, KIND_STRING),
 	FIELD(user, KIND_STRING),
 	FIELD(group, KIND_STRING),
@@ -175,7 +176,8 @@ backend_ok(const char *value)
 }
 
 /* The services osd run knows how to start (osd-<name> beside osd). */
-static const char *const conf_services[] = { "watch", "pop3d", "smtpd", "queue", "imapd", "policyd" };
+static const char *const conf_services[] = { "watch", "pop3d", "smtpd", "queue", "imapd", "policyd",
+					       "metrics" };
 
 /* Check a space- or comma-separated service list; the first bad name in bad_r. */
 static bool
@@ -819,6 +821,7 @@ conf_reload(const struct osd_conf *cur, struct osd_conf *n, bool *restart_r, cha
 		     strcmp(n->imaps_listen, cur->imaps_listen) != 0 ||
 		     strcmp(n->policy_listen, cur->policy_listen) != 0 ||
 		     strcmp(n->policy_socket_group, cur->policy_socket_group) != 0 ||
+		     strcmp(n->metrics_listen, cur->metrics_listen) != 0 ||
 		     strcmp(n->user, cur->user) != 0 || strcmp(n->group, cur->group) != 0 ||
 		     strcmp(n->state_dir, cur->state_dir) != 0;
 	return 0;

@@ -87,6 +87,7 @@ struct osd_conf {
 	char policy_default_action[256];       /* ... for any other client (default "DUNNO") */
 	long policy_timeout;           /* a connection idle this long (or a request this slow) is closed, seconds */
 	unsigned policy_max_connections;       /* Postfix connections at once (default 1000) */
+	char metrics_listen[128];       /* osd metrics: "host:port" of GET /metrics; "" = off (default) */
 	char resolver[128];
 	char user[64];                  /* drop to this user when started as root */
 	char group[64];

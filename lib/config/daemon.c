@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics_attach.h"
 #include "proxy_backend.h"
 #include "runas.h"
 #include "tls.h"
@@ -49,6 +50,7 @@ daemon_drop_recording(const struct osd_conf *conf, const char *cmd, char *opensm
 		fatalx("state_dir: path too long");
 	/* Every mailbox and vpasswd belongs to mail_user: run as it when no user is given
 	 * (runas_user).  open-smtp/, where logins are recorded, is handed to that user. */
+	metrics_attach(conf, false);
 	if (runas_init(&ra, conf, err, sizeof(err)) == -1 ||
 	    runas_opensmtp(&ra, conf, RUNAS_WRITE, err, sizeof(err)) == -1 ||
 	    runas_drop(&ra, err, sizeof(err)) == -1)

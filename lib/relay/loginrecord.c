@@ -7,7 +7,7 @@
 #include "path.h"
 #include "relaykey.h"
 
-void
+int
 login_record(const struct login_record_dir *dir, const struct ipaddr *client, const char *text,
 	     const char *user)
 {
@@ -18,16 +18,17 @@ login_record(const struct login_record_dir *dir, const struct ipaddr *client, co
 	relaykey_entry_addr(client, dir->ipv6_prefix, &entry);
 	if (!ipaddr_is_unicast(addr)) {
 		log_warnx("%s: not recording the login: not a client's own address", text);
-		return;
+		return -1;
 	}
 	/* The entry names user (opensmtp_user.h); storing the name never fails the record. */
 	if (dir->fd != -1 && opensmtp_record_user_at(dir->fd, addr, user) == 0)
-		return;
+		return 0;
 	/* The folder may have been removed and made anew since the start. */
 	if (opensmtp_record_user(dir->path, addr, user) == 0)
-		return;
+		return 0;
 	if (errno == ENOENT && path_mkdirs(dir->path, 0755) == 0 &&
 	    opensmtp_record_user(dir->path, addr, user) == 0)
-		return;
+		return 0;
 	log_warn("%s: cannot record the login in %s", text, dir->path);
+	return -1;
 }

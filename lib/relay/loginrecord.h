@@ -16,8 +16,9 @@ struct login_record_dir {
  * 64; user may be NULL when not known, e.g. osd record without --user).  Not a client's own address (unspecified, multicast...): a
  * warning, nothing recorded.  When open-smtp/ was removed meanwhile it is
  * made anew.  Failures are logged (text: the client, for the log line).
+ * 0 when recorded, -1 when not (already logged).
  */
-void login_record(const struct login_record_dir *dir, const struct ipaddr *client, const char *text,
+int login_record(const struct login_record_dir *dir, const struct ipaddr *client, const char *text,
 		  const char *user);
 
 #endif

@@ -17,6 +17,8 @@
 
 #include "cli.h"
 #include "control.h"
+#include "metrics.h"
+#include "metrics_attach.h"
 #include "log.h"
 #include "sigfd.h"
 #include "monotonic.h"
@@ -363,6 +365,9 @@ run(struct qmgr *q, int sigfd, int ifd)
 			timeout = due(q);
 			qmgr_start_rounds(q);
 			qmgr_dispatch(q);
+			/* Gauges: two stores in the shared page, no system call. */
+			metrics_set(M_QUEUE_DEFERRED, q->heap.len);
+			metrics_set(M_QUEUE_PENDING, q->nmessages - q->heap.len);
 		} else {
 			timeout = 100;
 		}
@@ -561,6 +566,7 @@ main(int argc, char **argv)
 		fatal("readlink /proc/self/exe");
 	/* The queue belongs to the user the daemons run as (runas_user): handed over
 	 * while root, with whatever a run as root left in it; else we do not start. */
+	metrics_attach(&q.conf, false);
 	if (runas_init(&ra, &q.conf, err, sizeof(err)) == -1 ||
 	    queue_prepare(&ra, q.conf.state_dir, true, err, sizeof(err)) == -1 ||
 	    runas_drop(&ra, err, sizeof(err)) == -1)

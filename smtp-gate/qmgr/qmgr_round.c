@@ -9,6 +9,7 @@
 
 #include "dsn.h"
 #include "log.h"
+#include "metrics.h"
 #include "path.h"
 #include "qmgr.h"
 #include "timecalc.h"
@@ -236,7 +237,9 @@ static void
 record(struct qround *r, size_t i, enum delivery_outcome v, const char *reason)
 {
 	static const enum qstore_status st[] = { QSTORE_DONE, QSTORE_PENDING, QSTORE_FAILED };
+	static const enum metric m[] = { M_DELIVERY_DELIVERED, M_DELIVERY_DEFERRED, M_DELIVERY_BOUNCED };
 
+	metrics_inc(m[v]);
 	r->verdicts[i] = v;
 	if (qstore_info_set(&r->info, i, st[v], reason) == -1)
 		r->info.rcpts[i].status = st[v];        /* the reason is lost, not the state */
@@ -353,6 +356,7 @@ bounce(struct qmgr *q, struct qround *r)
 		log_warnx("msg %s: queueing the bounce: %s", r->m->id, err);
 	} else {
 		log_info("bounce msg %s qp %s to <%s>", r->m->id, id, to);
+		metrics_inc(M_BOUNCES);
 		rc = 0;
 	}
 	buf_free(&text);

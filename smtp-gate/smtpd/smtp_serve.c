@@ -10,6 +10,7 @@
 #include "control.h"
 #include "log.h"
 #include "login.h"
+#include "metrics.h"
 #include "netconn.h"
 #include "policy.h"
 #include "queue.h"
@@ -114,6 +115,7 @@ log_events(const struct smtp_session *s, const char *addr, const char *relay)
 	for (i = 0; i < n; i++, ev++) {
 		switch (ev->type) {
 		case SMTP_EVENT_REFUSED_SENDER:
+			metrics_inc(M_SMTP_REJ_BADMAILFROM);
 			log_info("refused sender: addr=%s helo=%s from=<%s>: badmailfrom", addr,
 				 ev->helo, ev->from);
 			break;
@@ -134,6 +136,9 @@ log_events(const struct smtp_session *s, const char *addr, const char *relay)
 			log_warnx("addr=%s: queue commit: %s", addr, ev->why);
 			break;
 		case SMTP_EVENT_MESSAGE:
+			metrics_inc(strcmp(ev->result, "queued") == 0 ? M_SMTP_MSG_ACCEPTED :
+				    strcmp(ev->result, "refused") == 0 ? M_SMTP_MSG_REFUSED :
+				    M_SMTP_MSG_QUEUE_ERROR);
 			log_info("message: addr=%s%s helo=%s auth=%s tls=%s from=<%s> to=%s size=%llu "
 				 "id=%s result=%s", addr, relay, ev->helo, ev->auth_user, ev->tls ? "yes" : "no",
 				 ev->from, ev->to, (unsigned long long)ev->size, ev->id, ev->result);
@@ -276,6 +281,7 @@ smtpd_serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned pr
 
 	ipaddr_format(addr, text);
 	p.text = text;
+	metrics_inc(M_SMTP_SESSIONS);
 	/* A bad or out-of-range value: the default, as qmail-smtpd would not start with it. */
 	if (control_read_seconds(d->conf.control_dir, "timeoutsmtpd", SMTPD_DEFAULT_TIMEOUT, 1,
 				 CONTROL_TIMEOUT_MAX, &timeout, err, sizeof(err)) == -1)
@@ -299,9 +305,11 @@ smtpd_serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned pr
 		goodbye(&l, text, "421 4.3.0 Service temporarily unavailable (relay table unreadable)",
 			"relay.cdb unreadable");
 	}
-	if (!rd.connect)
+	if (!rd.connect) {
+		metrics_inc(M_SMTP_REJ_DENY_RULE);
 		goodbye(&l, text, "421 4.7.1 Sorry, your address is refused by this server's rules",
 			"deny rule");
+	}
 	relayclient = rd.relay ? relaydb_getenv(&rd.rule, "RELAYCLIENT") : NULL;
 
 	control_me(d->conf.control_dir, me, sizeof(me));
@@ -329,6 +337,7 @@ smtpd_serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned pr
 	 * login from the address; every login has its own line in the POP3/IMAP log). */
 	if (cfg.may_relay && rd.dynamic && rd.user[0] != '\0')
 		cfg.relay_user = rd.user;
+	cfg.relay_dynamic = cfg.may_relay && rd.dynamic;
 	cfg.received_auth_user = d->conf.received_auth_user;
 	relay[0] = '\0';
 	if (cfg.may_relay && rd.dynamic)

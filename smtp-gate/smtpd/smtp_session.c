@@ -11,6 +11,7 @@
 
 #include "address.h"
 #include "command.h"
+#include "metrics.h"
 #include "policy.h"
 #include "received.h"
 #include "smtp_session_int.h"
@@ -348,14 +349,21 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_command *c, struct buf *out)
 		break;
 	case POLICY_RCPT_RELAY:
 		reason = s->cfg.may_relay ? "relayclient" : "auth";
+		metrics_inc(!s->cfg.may_relay ? M_RELAY_AUTH : s->cfg.relay_dynamic ? M_RELAY_POP :
+			    M_RELAY_RULE);
 		break;
 	case POLICY_RCPT_NOT_LOCAL:
+		metrics_inc(M_RELAY_REFUSED);
+		metrics_inc(M_SMTP_REJ_RCPTHOSTS);
 		return refuse_rcpt(s, &path, "not in rcpthosts", out,
 				   "553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)");
 	case POLICY_RCPT_RELAY_TRICK:
+		metrics_inc(M_RELAY_REFUSED);
+		metrics_inc(M_SMTP_REJ_RELAY_TRICK);
 		return refuse_rcpt(s, &path, "relay trick (%, !, route, quoted @ or literal)", out,
 				   "553 5.7.1 sorry, that address names another destination; relaying denied");
 	case POLICY_RCPT_UNKNOWN_USER:
+		metrics_inc(M_SMTP_REJ_UNKNOWN_USER);
 		return refuse_rcpt(s, &path, "unknown user", out,
 				   "550 5.1.1 <%s>: Recipient address rejected: User unknown in virtual mailbox table",
 				   path.address);

@@ -66,6 +66,7 @@ struct smtp_session_config {
 	bool may_relay;                 /* relay.cdb's rule set RELAYCLIENT */
 	const char *relayclient;        /* its value, appended to every recipient (qmail) */
 	const char *relay_user;         /* the POP-before-SMTP login behind may_relay, or NULL */
+	bool relay_dynamic;             /* may_relay comes from a login entry, not a static rule */
 	bool received_auth_user;        /* name the AUTH user (else relay_user) in Received: */
 	uint64_t databytes;             /* largest message; 0: no limit */
 	unsigned max_rcpts;             /* 0: SMTP_DEFAULT_MAX_RCPTS */

@@ -10,6 +10,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics_attach.h"
 #include "path.h"
 #include "queue.h"
 #include "rules.h"
@@ -109,6 +110,7 @@ main(int argc, char **argv)
 	/* Every mailbox and vpasswd belongs to mail_user: run as it when no user is given
 	 * (runas_user).  The queue folders we write are handed to that user; open-smtp/
 	 * is only read, and made (with the same owner) when missing. */
+	metrics_attach(&d->conf, false);
 	if (runas_init(&ra, &d->conf, err, sizeof(err)) == -1 ||
 	    queue_prepare(&ra, d->conf.state_dir, false, err, sizeof(err)) == -1 ||
 	    runas_opensmtp(&ra, &d->conf, RUNAS_READ, err, sizeof(err)) == -1 ||

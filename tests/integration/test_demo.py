@@ -79,7 +79,7 @@ def main():
         check(dbt == "postmaster@example.test", "doublebounceto is the local postmaster (%r)" % dbt)
 
         ports = {k: free_port() for k in ("pop3_listen", "smtp_listen", "submission_listen",
-                                          "imap_listen")}
+                                          "imap_listen", "metrics_listen")}
         dns_port = free_udp_tcp_port()
         move_listeners(o, ports, dns_port)
         dns = subprocess.Popen(
@@ -109,6 +109,13 @@ def main():
         # scripts/start.sh's IMAP try: curl imap:// lists the folders (LIST, no SELECT:
         # the welcome message stays in new/ for what follows).
         check(wait_port(ports["imap_listen"], run), "osd run serves the demo's IMAP")
+        check(wait_port(ports["metrics_listen"], run), "osd run serves the demo's metrics")
+        p = subprocess.run(["curl", "-s", "-S", "--max-time", str(int(WAIT)),
+                            "http://127.0.0.1:%d/metrics" % ports["metrics_listen"]],
+                           capture_output=True, text=True, timeout=WAIT + 10)
+        check(p.returncode == 0 and
+              'osd_logins_total{service="pop3",result="ok"} 1' in p.stdout,
+              "GET /metrics counts the POP3 login (%s)" % p.stderr.strip())
         p = subprocess.run(["curl", "-s", "-S", "--max-time", str(int(WAIT)), "-u", "demo:demo",
                             "imap://127.0.0.1:%d/" % ports["imap_listen"]],
                            capture_output=True, text=True, timeout=WAIT + 10)
