@@ -230,7 +230,9 @@ def main():
             if p.poll() is None:
                 o.stop(p)
         for m in reversed(mounts):
-            subprocess.run(["umount", m], capture_output=True)
+            # A process still ending may hold a file there: then detach it (lazy).
+            if subprocess.run(["umount", m], capture_output=True).returncode != 0:
+                subprocess.run(["umount", "-l", m], capture_output=True)
         o.cleanup()
     finish()
 
