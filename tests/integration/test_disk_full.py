@@ -17,6 +17,11 @@ unmounts at the end.  With osd smtpd and osd queue running:
   big message again and gets 250; osd queue --flush retries the deferred
   ones; every acknowledged message is in the Maildir exactly once, and
   the queue drains.
+
+Then state_dir itself on a 1 MB tmpfs under osd watch: with it full, 199
+logins make the watcher fail to rewrite relay.cdb; the old table stays in
+force, whole and unchanged, no temporary file is left, the watcher keeps
+running, and once there is room every login reaches relay.cdb.
 """
 import os
 import smtplib
@@ -100,6 +105,46 @@ def listing(path):
         return sorted(os.listdir(path))
     except FileNotFoundError:
         return []
+
+
+def watcher_full():
+    """The state folder full while osd watch rewrites relay.cdb: the old table stays."""
+    o = Osd(relay_expire="1h")
+    mounted = False
+    try:
+        ok, why = mount_tmpfs(o.state, "1m")
+        if not check(ok, "a 1 MB tmpfs mounted on state_dir (%s)" % why):
+            return
+        mounted = True
+        w = o.start_watch()
+        check(o.record("127.0.0.20").returncode == 0, "osd record 127.0.0.20")
+        check(wait_for(lambda: "127.0.0.20" in o.cdb_keys()), "127.0.0.20 is in relay.cdb")
+        before = os.stat(o.cdb)
+        keys = o.cdb_keys()
+        # Many entries, so the new table needs more room than is left.
+        sfill = fill(o.state, leave=0)
+        recorded = [ip for ip in ("127.0.1.%d" % i for i in range(1, 200))
+                    if o.record(ip).returncode == 0]
+        seen = len(o.log("watch"))
+        check(wait_for(lambda: "cannot write" in o.log("watch")[seen:], timeout=30),
+              "osd watch says it cannot write relay.cdb (%s)" % o.log("watch")[seen:][-300:])
+        after = os.stat(o.cdb)
+        check((after.st_ino, after.st_size, after.st_mtime_ns) ==
+              (before.st_ino, before.st_size, before.st_mtime_ns) and o.cdb_keys() == keys,
+              "the old relay.cdb stays in force, whole and unchanged")
+        check(listing(o.state) == sorted(["filler", "open-smtp", "relay.cdb"]),
+              "no temporary file is left beside it (%r)" % listing(o.state))
+        check(w.poll() is None, "osd watch keeps running")
+        os.unlink(sfill)
+        check(wait_for(lambda: all(ip in o.cdb_keys() for ip in recorded), timeout=30),
+              "once there is room the new logins (%d) reach relay.cdb" % len(recorded))
+    finally:
+        for p in o.procs:
+            if p.poll() is None:
+                o.stop(p)
+        if mounted and subprocess.run(["umount", o.state], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", o.state], capture_output=True)
+        o.cleanup()
 
 
 def main():
@@ -234,6 +279,7 @@ def main():
             if subprocess.run(["umount", m], capture_output=True).returncode != 0:
                 subprocess.run(["umount", "-l", m], capture_output=True)
         o.cleanup()
+    watcher_full()
     finish()
 
 
