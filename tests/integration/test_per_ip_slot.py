@@ -85,9 +85,13 @@ def main():
     o = Osd()
     try:
         sport, pport = free_port(), free_port()
-        o.write_conf("3h", "smtp_listen = 127.0.0.1:%d\npop3_listen = 127.0.0.1:%d\n"
+        # submission_listen off: its default *:587 is not ours to take on a shared machine.
+        o.write_conf("3h", "smtp_listen = 127.0.0.1:%d\nsubmission_listen =\n"
+                     "pop3_listen = 127.0.0.1:%d\n"
                      "smtp_max_per_ip = %d\npop3_max_per_ip = %d\n" % (sport, pport, CAP, CAP))
-        o.start_smtpd(sport)
+        smtpd = o.start_smtpd(sport)
+        if not check(smtpd.poll() is None, "osd smtpd runs (%s)" % o.log("smtpd")[-300:]):
+            return
         refused = churn(sport, b"220", b"QUIT\r\n", "smtpd")
         print("smtpd: %d of %d new sessions at the cap refused" % (len(refused), ROUNDS))
         check(not refused, "smtpd: a session at exactly smtp_max_per_ip = %d, replaced %d times, "
@@ -96,6 +100,8 @@ def main():
 
         p = o.start("pop3d")
         wait_port(pport, p)
+        if not check(p.poll() is None, "osd pop3d runs (%s)" % o.log("pop3d")[-300:]):
+            return
         refused = churn(pport, b"+OK", b"QUIT\r\n", "pop3d")
         print("pop3d: %d of %d new sessions at the cap refused" % (len(refused), ROUNDS))
         check(not refused, "pop3d: a session at exactly pop3_max_per_ip = %d, replaced %d times, "
