@@ -66,14 +66,19 @@ def main():
     try:
         with open(clock, "w") as f:
             f.write("+0\n")
+        # An ASan build wants its runtime first among the preloads; libfaketime
+        # before it does no harm to what ASan checks.
+        asan = ":".join(x for x in (os.environ.get("ASAN_OPTIONS", ""),
+                                    "verify_asan_link_order=0") if x)
         env = dict(os.environ, LD_PRELOAD=lib, FAKETIME_TIMESTAMP_FILE=clock,
-                   FAKETIME_NO_CACHE="1", FAKETIME_DONT_FAKE_MONOTONIC="1")
+                   FAKETIME_NO_CACHE="1", FAKETIME_DONT_FAKE_MONOTONIC="1", ASAN_OPTIONS=asan)
         log = open(os.path.join(o.root, "watch.log"), "ab")
         w = subprocess.Popen([OSD, "watch", "-c", o.conf], stdout=log, stderr=subprocess.STDOUT,
                              env=env)
         o.procs.append(w)
         if not check(wait_for(lambda: "watching" in o.log("watch") or w.poll() is not None)
-                     and w.poll() is None, "osd watch runs under libfaketime"):
+                     and w.poll() is None,
+                     "osd watch runs under libfaketime (%s)" % o.log("watch")[-300:]):
             return
 
         def step(offset):
@@ -114,8 +119,8 @@ def main():
         check(o.stop(w) == 0, "osd watch stops cleanly")
     finally:
         o.cleanup()
-    finish()
 
 
 if __name__ == "__main__":
     main()
+    finish()

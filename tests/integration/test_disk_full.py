@@ -280,8 +280,8 @@ def main():
                 subprocess.run(["umount", "-l", m], capture_output=True)
         o.cleanup()
     watcher_full()
-    finish()
 
 
 if __name__ == "__main__":
     main()
+    finish()

@@ -109,8 +109,8 @@ def main():
               % (CAP, ROUNDS, len(refused), refused[:1]))
     finally:
         o.cleanup()
-    finish()
 
 
 if __name__ == "__main__":
     main()
+    finish()
