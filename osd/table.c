@@ -1,4 +1,4 @@
-/* table.c - live open-smtp entries: open-addressing hash by address, indexed min-heap by mtime. */
+/* table.c - live open-smtp entries: open-addressing hash by address, indexed min-heap by the watcher's clock mtime. */
 #include "table.h"
 
 #include <stdint.h>
@@ -11,7 +11,8 @@
 
 struct entry {
 	struct ipaddr addr;
-	struct timespec mtime;
+	struct timespec mtime;          /* the file's */
+	struct timespec clock_mtime;    /* the same moment on the watcher's clock: orders the heap */
 	uint32_t heap_pos;
 };
 
@@ -113,7 +114,7 @@ grow_slots(struct table *t)
 static bool
 heap_less(const struct table *t, size_t a, size_t b)
 {
-	return ts_cmp(&t->entries[t->heap[a]].mtime, &t->entries[t->heap[b]].mtime) < 0;
+	return ts_cmp(&t->entries[t->heap[a]].clock_mtime, &t->entries[t->heap[b]].clock_mtime) < 0;
 }
 
 static void
@@ -158,13 +159,21 @@ heap_down(struct table *t, size_t i)
 int
 table_set(struct table *t, const struct ipaddr *addr, const struct timespec *mtime)
 {
+	return table_set_clock(t, addr, mtime, mtime);
+}
+
+int
+table_set_clock(struct table *t, const struct ipaddr *addr, const struct timespec *mtime,
+		const struct timespec *clock_mtime)
+{
 	size_t slot = find_slot(t, addr);
 	struct entry *e;
 
 	if (t->slots[slot] != 0) {
 		e = &t->entries[t->slots[slot] - 1];
-		int cmp = ts_cmp(mtime, &e->mtime);
+		int cmp = ts_cmp(clock_mtime, &e->clock_mtime);
 		e->mtime = *mtime;
+		e->clock_mtime = *clock_mtime;
 		if (cmp > 0)
 			heap_down(t, e->heap_pos);
 		else if (cmp < 0)
@@ -180,6 +189,7 @@ table_set(struct table *t, const struct ipaddr *addr, const struct timespec *mti
 	memset(e, 0, sizeof *e);
 	e->addr = *addr;
 	e->mtime = *mtime;
+	e->clock_mtime = *clock_mtime;
 	e->heap_pos = (uint32_t)t->count;
 	t->heap[t->count] = (uint32_t)t->count;
 	t->slots[slot] = (uint32_t)t->count + 1;
@@ -254,12 +264,35 @@ table_get(const struct table *t, const struct ipaddr *addr, struct timespec *mti
 }
 
 bool
+table_get_clock(const struct table *t, const struct ipaddr *addr, struct timespec *mtime_r,
+		struct timespec *clock_mtime_r)
+{
+	size_t slot = find_slot(t, addr);
+
+	if (t->slots[slot] == 0)
+		return false;
+	*mtime_r = t->entries[t->slots[slot] - 1].mtime;
+	*clock_mtime_r = t->entries[t->slots[slot] - 1].clock_mtime;
+	return true;
+}
+
+bool
 table_oldest(const struct table *t, struct ipaddr *addr_r, struct timespec *mtime_r)
+{
+	struct timespec clock_mtime;
+
+	return table_oldest_clock(t, addr_r, mtime_r, &clock_mtime);
+}
+
+bool
+table_oldest_clock(const struct table *t, struct ipaddr *addr_r, struct timespec *mtime_r,
+		   struct timespec *clock_mtime_r)
 {
 	if (t->count == 0)
 		return false;
 	*addr_r = t->entries[t->heap[0]].addr;
 	*mtime_r = t->entries[t->heap[0]].mtime;
+	*clock_mtime_r = t->entries[t->heap[0]].clock_mtime;
 	return true;
 }
 
@@ -271,7 +304,7 @@ table_ms_until_expiry(const struct table *t, long expire, const struct timespec 
 
 	if (t->count == 0)
 		return -1;
-	m = &t->entries[t->heap[0]].mtime;
+	m = &t->entries[t->heap[0]].clock_mtime;
 	/* Seconds first, saturating: an mtime set near the end of time must not overflow. */
 	secs = time_diff(time_add(m->tv_sec, expire), now->tv_sec);
 	if (secs > 86400)

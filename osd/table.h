@@ -1,4 +1,4 @@
-/* table.h - the watcher's live entries: a hash by address and a heap by mtime. */
+/* table.h - the watcher's live entries: a hash by address and a heap by mtime (read on the watcher's clock). */
 #ifndef OSD_TABLE_H
 #define OSD_TABLE_H
 
@@ -19,20 +19,40 @@ void table_free(struct table *t);
  */
 int table_set(struct table *t, const struct ipaddr *addr, const struct timespec *mtime);
 
+/*
+ * As table_set, saying also when the entry's life began on the watcher's
+ * clock (clock_mtime: mtime moved by the steps the wall clock made since
+ * the watcher began).  The heap, table_oldest and table_ms_until_expiry
+ * go by clock_mtime, so that a step of the wall clock does not stretch or
+ * cut the life of an entry seen before it.  table_set is this with
+ * clock_mtime = mtime.
+ */
+int table_set_clock(struct table *t, const struct ipaddr *addr, const struct timespec *mtime,
+		    const struct timespec *clock_mtime);
+
 /* Remove addr; true when it was there. */
 bool table_remove(struct table *t, const struct ipaddr *addr);
 
 /* The mtime of addr, if present. */
 bool table_get(const struct table *t, const struct ipaddr *addr, struct timespec *mtime_r);
 
+/* The mtime and clock mtime of addr, if present. */
+bool table_get_clock(const struct table *t, const struct ipaddr *addr, struct timespec *mtime_r,
+		     struct timespec *clock_mtime_r);
+
 size_t table_count(const struct table *t);
 
-/* The entry with the oldest mtime (the next to expire); false when empty. */
+/* The entry with the oldest (clock) mtime (the next to expire); false when empty. */
 bool table_oldest(const struct table *t, struct ipaddr *addr_r, struct timespec *mtime_r);
 
+/* table_oldest, with its clock mtime too. */
+bool table_oldest_clock(const struct table *t, struct ipaddr *addr_r, struct timespec *mtime_r,
+			struct timespec *clock_mtime_r);
+
 /*
- * Milliseconds from now until the oldest entry expires (rounded up, 0 when
- * it already has), or -1 when the table is empty.
+ * Milliseconds from now (on the watcher's clock) until the oldest entry
+ * expires (rounded up, 0 when it already has), or -1 when the table is
+ * empty.
  */
 long table_ms_until_expiry(const struct table *t, long expire, const struct timespec *now);
 

@@ -31,6 +31,7 @@
 #include "rules.h"
 #include "runas.h"
 #include "table.h"
+#include "timecalc.h"
 
 /* A login creates a file (its mtime is then the login time) or touches one
  * (IN_ATTRIB); IN_CLOSE_WRITE would only repeat IN_CREATE. */
@@ -60,6 +61,15 @@ struct watcher {
 	uint64_t scan_count;
 	struct fleet *fleet;            /* fleet = redis (docs/fleet.md), else NULL */
 	struct table *mirrored;         /* entries set from the fleet, at the time set: never published back */
+	struct table *old_table;        /* during a rescan: the entries as they were */
+	/*
+	 * The watcher's clock: the wall clock at start-up moved on by the
+	 * boot clock (which counts suspended time too, and never steps).
+	 * Expiry goes by it, so a step of the wall clock neither stretches
+	 * nor cuts the life of an entry seen before the step.
+	 */
+	struct timespec clock_base_real;
+	long long clock_base_boot_ns;
 };
 
 static void
@@ -127,12 +137,89 @@ load_rules(struct watcher *w, bool at_start)
 	return 0;
 }
 
+static long long
+boot_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* t moved by ns nanoseconds (|ns| well below a century: no overflow). */
+static struct timespec
+ts_add_ns(struct timespec t, long long ns)
+{
+	long long sec = ns / 1000000000LL, nsec = t.tv_nsec + ns % 1000000000LL;
+
+	if (nsec < 0) {
+		nsec += 1000000000LL;
+		sec--;
+	} else if (nsec >= 1000000000LL) {
+		nsec -= 1000000000LL;
+		sec++;
+	}
+	t.tv_sec = time_add(t.tv_sec, sec);
+	t.tv_nsec = (long)nsec;
+	return t;
+}
+
+static void
+clock_start(struct watcher *w)
+{
+	clock_gettime(CLOCK_REALTIME, &w->clock_base_real);
+	w->clock_base_boot_ns = boot_ns();
+}
+
+/* Now on the watcher's clock. */
+static struct timespec
+clock_now(const struct watcher *w)
+{
+	return ts_add_ns(w->clock_base_real, boot_ns() - w->clock_base_boot_ns);
+}
+
+/*
+ * An mtime the wall clock stamped now (or lately) on the watcher's clock:
+ * moved by how far the wall clock has stepped since the watcher began
+ * (0 while it has not).
+ */
+static struct timespec
+clock_mtime_of(const struct watcher *w, const struct timespec *mtime)
+{
+	struct timespec real, now = clock_now(w);
+
+	clock_gettime(CLOCK_REALTIME, &real);
+	return ts_add_ns(*mtime, time_diff(now.tv_sec, real.tv_sec) * 1000000000LL +
+				 (now.tv_nsec - real.tv_nsec));
+}
+
+/* Put addr in the table as the wall clock stamped it (see clock_mtime_of). */
+static int
+table_set_now(struct watcher *w, struct table *t, const struct ipaddr *addr,
+	      const struct timespec *mtime)
+{
+	struct timespec cm = clock_mtime_of(w, mtime);
+
+	return table_set_clock(t, addr, mtime, &cm);
+}
+
 static int
 add_scanned(void *ctx, const struct ipaddr *addr, const struct timespec *mtime)
 {
 	struct watcher *w = ctx;
+	struct timespec old_m, old_cm, cm = clock_mtime_of(w, mtime);
 
-	table_set(w->table, addr, mtime);
+	/*
+	 * An entry seen before, unchanged, keeps its clock mtime if that is
+	 * earlier: a rescan after the wall clock stepped back must not give
+	 * it the step as extra life.
+	 */
+	if (w->old_table != NULL && table_get_clock(w->old_table, addr, &old_m, &old_cm) &&
+	    old_m.tv_sec == mtime->tv_sec && old_m.tv_nsec == mtime->tv_nsec &&
+	    (old_cm.tv_sec < cm.tv_sec ||
+	     (old_cm.tv_sec == cm.tv_sec && old_cm.tv_nsec < cm.tv_nsec)))
+		cm = old_cm;
+	table_set_clock(w->table, addr, mtime, &cm);
 	progress_update(&w->scan_progress, ++w->scan_count, -1);
 	return 0;
 }
@@ -144,7 +231,9 @@ full_scan(struct watcher *w)
 	struct timespec t0, t1;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	table_clear(w->table);
+	/* The table is read afresh beside the old one, which add_scanned consults. */
+	w->old_table = w->table;
+	w->table = table_new();
 	/* Start-up over a million entries takes a while: say how far it is on a terminal. */
 	progress_start(&w->scan_progress, w->scanned_once ? -1 : STDERR_FILENO,
 		       "osd: watch: first scan", "entries");
@@ -152,6 +241,8 @@ full_scan(struct watcher *w)
 	if (opensmtp_scan(w->dirfd, w->conf.relay_expire, add_scanned, w, &st) < 0)
 		log_warn("open-smtp: reading %s", w->dir);
 	progress_end(&w->scan_progress, w->scan_count, -1);
+	table_free(w->old_table);
+	w->old_table = NULL;
 	w->scanned_once = true;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	log_info("scan: %lu live, %lu expired, %lu ignored in %.1f ms", st.live, st.expired,
@@ -329,7 +420,7 @@ entry_seen(struct watcher *w, const char *name)
 		log_warnx("open-smtp: ignoring '%s': not a regular file", name);
 		return;
 	}
-	if (table_set(w->table, &addr, &st.st_mtim) == 1)
+	if (table_set_now(w, w->table, &addr, &st.st_mtim) == 1)
 		w->dirty = true;
 	publish_entry(w, &addr, name, &st);
 }
@@ -498,14 +589,19 @@ static void
 expire_due(struct watcher *w)
 {
 	struct ipaddr addr;
-	struct timespec mtime, now;
+	struct timespec mtime, cmtime, now = clock_now(w), at;
 	char name[IPADDR_TEXT_MAX];
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	while (table_oldest(w->table, &addr, &mtime) &&
-	       opensmtp_is_expired(&mtime, w->conf.relay_expire, &now)) {
+	while (table_oldest_clock(w->table, &addr, &mtime, &cmtime) &&
+	       opensmtp_is_expired(&cmtime, w->conf.relay_expire, &now)) {
 		ipaddr_format(&addr, name);
-		switch (opensmtp_expire_at(w->dirfd, name, w->conf.relay_expire, &mtime)) {
+		/*
+		 * Due on the watcher's clock.  The file is judged at its own
+		 * expiry moment (mtime + relay_expire, on the clock that
+		 * stamped it), so it goes unless a login moved its mtime on.
+		 */
+		at = ts_add_ns(mtime, (long long)w->conf.relay_expire * 1000000000LL);
+		switch (opensmtp_expire_at_time(w->dirfd, name, w->conf.relay_expire, &at, &mtime)) {
 		case OPENSMTP_REMOVED:
 			log_info("expired %s", name);
 			/* fall through */
@@ -514,7 +610,7 @@ expire_due(struct watcher *w)
 			w->dirty = true;
 			break;
 		case OPENSMTP_REFRESHED:
-			table_set(w->table, &addr, &mtime);
+			table_set_now(w, w->table, &addr, &mtime);
 			break;
 		case OPENSMTP_ERROR:
 			/* Drop it from the table anyway: an entry must never
@@ -683,6 +779,7 @@ main(int argc, char **argv)
 	load_rules(&w, true);
 	w.table = table_new();
 	w.mirrored = table_new();
+	clock_start(&w);
 
 	sigfd = setup_signals();
 	w.inotify_fd = -1;
@@ -696,10 +793,9 @@ main(int argc, char **argv)
 		struct pollfd pfd[2 + FLEET_POLLFDS] = { { .fd = w.inotify_fd, .events = POLLIN },
 							 { .fd = sigfd, .events = POLLIN } };
 		int nfleet = fleet_pollfds(w.fleet, pfd + 2);
-		struct timespec now;
+		struct timespec now = clock_now(&w);
 		long timeout, fleet_timeout = fleet_timeout_ms(w.fleet);
 
-		clock_gettime(CLOCK_REALTIME, &now);
 		timeout = table_ms_until_expiry(w.table, w.conf.relay_expire, &now);
 		if (w.dirty && (timeout < 0 || timeout > 1000))
 			timeout = 1000;         /* a failed write is retried */

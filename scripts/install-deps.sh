@@ -16,6 +16,8 @@ PACKAGES=(
   # tools used by tests and benchmarks
   python3 tinycdb ucspi-tcp-ipv6 postfix swaks curl dnsmasq dovecot-pop3d dovecot-imapd
   valgrind procps iproute2 openssl whois fetchmail
+  # libfaketime: wall-clock steps under osd watch (tests/integration/test_clock_jump.py)
+  faketime
   # a real IMAP synchronizer (tests/integration/test_mbsync.py)
   isync
   # Dovecot's imaptest is built from ../shared/tools/imaptest (scripts/imaptest.sh,

@@ -2,6 +2,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -42,6 +45,9 @@ struct listener {
 struct child {
 	pid_t pid;
 	struct ipaddr addr;
+	/* The connection's two ends, to ask the kernel whether it is still established. */
+	struct sockaddr_storage local, peer;
+	bool ended;                     /* its connection is over: no longer counted per address */
 };
 
 /*
@@ -62,6 +68,8 @@ struct server {
 	unsigned max_connections, max_per_ip;
 	int sigfd;
 	int report_rd, report_wr;
+	int diagfd;                     /* NETLINK_SOCK_DIAG, opened on first use; -2 once it failed */
+	uint32_t diagseq;
 	struct child *children;
 	size_t nchildren, child_cap;
 	struct failtable fails;
@@ -106,6 +114,7 @@ server_new(const struct server_hooks *hooks)
 		fatalx("out of memory");
 	srv->hooks = *hooks;
 	srv->sigfd = -1;
+	srv->diagfd = -1;
 	failtable_init(&srv->fails, SERVER_FAIL_WINDOW_S);
 	if (getrandom(login_hash_key, sizeof(login_hash_key), 0) != (ssize_t)sizeof(login_hash_key))
 		fatal("getrandom");
@@ -192,13 +201,133 @@ server_sleep_ms(long ms)
 		;
 }
 
+/* tcp_states.h: the one state in which a connection still carries a session. */
+#define SERVER_TCP_ESTABLISHED 1
+
+/*
+ * Fill the socket id of sock_diag for the connection between local and
+ * peer (src is the local end, as ss(8) shows it).  -1 for a family that
+ * is not TCP over IP.
+ */
+static int
+diag_sockid(const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
+	    struct inet_diag_sockid *id, uint8_t *family_r)
+{
+	memset(id, 0, sizeof(*id));
+	id->idiag_cookie[0] = id->idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+	if (local->ss_family == AF_INET && peer->ss_family == AF_INET) {
+		const struct sockaddr_in *l = (const struct sockaddr_in *)local;
+		const struct sockaddr_in *p = (const struct sockaddr_in *)peer;
+		id->idiag_sport = l->sin_port;
+		id->idiag_dport = p->sin_port;
+		memcpy(id->idiag_src, &l->sin_addr, sizeof(l->sin_addr));
+		memcpy(id->idiag_dst, &p->sin_addr, sizeof(p->sin_addr));
+		*family_r = AF_INET;
+		return 0;
+	}
+	if (local->ss_family == AF_INET6 && peer->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *l = (const struct sockaddr_in6 *)local;
+		const struct sockaddr_in6 *p = (const struct sockaddr_in6 *)peer;
+		id->idiag_sport = l->sin6_port;
+		id->idiag_dport = p->sin6_port;
+		memcpy(id->idiag_src, &l->sin6_addr, sizeof(l->sin6_addr));
+		memcpy(id->idiag_dst, &p->sin6_addr, sizeof(p->sin6_addr));
+		*family_r = AF_INET6;
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * Is the connection of child c over (closed by either side, or gone)?
+ * Asks the kernel for the one socket's TCP state (sock_diag, as ss(8)
+ * does, with no descriptor kept in the parent: a copy would hold the
+ * connection open after the child closed it).  False when it cannot
+ * tell: then the slot stays counted until the child is reaped, as
+ * before.
+ */
+static bool
+child_conn_ended(struct server *srv, const struct child *c)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 req;
+	} msg;
+	union {
+		struct nlmsghdr nlh;
+		char buf[1024];
+	} ans;
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	uint8_t family;
+	ssize_t n;
+
+	if (srv->diagfd == -2)
+		return false;
+	memset(&msg, 0, sizeof(msg));
+	if (diag_sockid(&c->local, &c->peer, &msg.req.id, &family) == -1)
+		return false;
+	if (srv->diagfd == -1) {
+		srv->diagfd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+				     NETLINK_SOCK_DIAG);
+		if (srv->diagfd == -1) {
+			log_warn("sock_diag: a finished session keeps its slot until it is reaped");
+			srv->diagfd = -2;
+			return false;
+		}
+	}
+	msg.nlh.nlmsg_len = sizeof(msg);
+	msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	msg.nlh.nlmsg_flags = NLM_F_REQUEST;   /* one exact socket, no dump */
+	msg.nlh.nlmsg_seq = ++srv->diagseq;
+	msg.req.sdiag_family = family;
+	msg.req.sdiag_protocol = IPPROTO_TCP;
+	msg.req.idiag_states = ~0U;
+	if (sendto(srv->diagfd, &msg, sizeof(msg), 0, (struct sockaddr *)&kernel,
+		   sizeof(kernel)) != (ssize_t)sizeof(msg))
+		return false;
+	/* The kernel answers within sendto; older answers (none expected) are skipped by seq. */
+	while ((n = recv(srv->diagfd, &ans, sizeof(ans), MSG_DONTWAIT)) > 0) {
+		if (!NLMSG_OK(&ans.nlh, (size_t)n) || ans.nlh.nlmsg_seq != srv->diagseq)
+			continue;
+		if (ans.nlh.nlmsg_type == NLMSG_ERROR) {
+			const struct nlmsgerr *e = NLMSG_DATA(&ans.nlh);
+			/* No such socket: closed and gone (not even in TIME_WAIT). */
+			return ans.nlh.nlmsg_len >= NLMSG_LENGTH(sizeof(*e)) && e->error == -ENOENT;
+		}
+		if (ans.nlh.nlmsg_type == SOCK_DIAG_BY_FAMILY &&
+		    ans.nlh.nlmsg_len >= NLMSG_LENGTH(sizeof(struct inet_diag_msg))) {
+			const struct inet_diag_msg *m = NLMSG_DATA(&ans.nlh);
+			return m->idiag_state != SERVER_TCP_ESTABLISHED;
+		}
+	}
+	return false;
+}
+
+/*
+ * Sessions from addr that still hold a slot.  A session holds its slot
+ * while its connection is established: once the child closed it (after
+ * the goodbye) or the client did, the slot is free even though the
+ * process may still be on its way out; a child that dies frees its slot
+ * at the latest when it is reaped.  The kernel is asked only at the cap,
+ * so a busy server pays for it only when it would refuse.
+ */
 static size_t
-children_from(const struct server *srv, const struct ipaddr *addr)
+children_from(struct server *srv, const struct ipaddr *addr, unsigned cap)
 {
 	size_t i, n = 0;
 
 	for (i = 0; i < srv->nchildren; i++)
-		n += ipaddr_equal(&srv->children[i].addr, addr);
+		n += !srv->children[i].ended && ipaddr_equal(&srv->children[i].addr, addr);
+	if (n < cap)
+		return n;
+	for (i = 0; i < srv->nchildren; i++) {
+		struct child *c = &srv->children[i];
+
+		if (!c->ended && ipaddr_equal(&c->addr, addr) && child_conn_ended(srv, c)) {
+			c->ended = true;
+			n--;
+		}
+	}
 	return n;
 }
 
@@ -281,6 +410,8 @@ child_setup(struct server *srv)
 		close(srv->lis[i].fd);
 	close(srv->sigfd);
 	close(srv->report_rd);
+	if (srv->diagfd >= 0)
+		close(srv->diagfd);
 	report_fd = srv->report_wr;
 	free(srv->children);
 	srv->children = NULL;
@@ -290,8 +421,8 @@ child_setup(struct server *srv)
 static void
 accept_one(struct server *srv, const struct listener *l)
 {
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
+	struct sockaddr_storage ss, local;
+	socklen_t sslen = sizeof(ss), locallen = sizeof(local);
 	struct ipaddr addr;
 	char text[IPADDR_TEXT_MAX], why[64];
 	unsigned prior;
@@ -311,13 +442,15 @@ accept_one(struct server *srv, const struct listener *l)
 		close(fd);
 		return;
 	}
+	if (getsockname(fd, (struct sockaddr *)&local, &locallen) == -1)
+		local.ss_family = AF_UNSPEC;    /* then the slot is counted until reaped */
 	ipaddr_format(&addr, text);
 	if (srv->nchildren >= srv->max_connections) {
 		snprintf(why, sizeof(why), "at the limit of %u connections", srv->max_connections);
 		refuse(srv, fd, l->tls, why, text);
 		return;
 	}
-	if (children_from(srv, &addr) >= srv->max_per_ip) {
+	if (children_from(srv, &addr, srv->max_per_ip) >= srv->max_per_ip) {
 		snprintf(why, sizeof(why), "at the limit of %u connections from one address",
 			 srv->max_per_ip);
 		refuse(srv, fd, l->tls, why, text);
@@ -342,7 +475,8 @@ accept_one(struct server *srv, const struct listener *l)
 		_exit(0);
 	}
 	close(fd);
-	srv->children[srv->nchildren++] = (struct child){ .pid = pid, .addr = addr };
+	srv->children[srv->nchildren++] = (struct child){ .pid = pid, .addr = addr,
+							  .local = local, .peer = ss };
 }
 
 static void
@@ -453,6 +587,8 @@ server_free(struct server *srv)
 		close(srv->sigfd);
 	close(srv->report_rd);
 	close(srv->report_wr);
+	if (srv->diagfd >= 0)
+		close(srv->diagfd);
 	free(srv->children);
 	free(srv);
 }

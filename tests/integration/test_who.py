@@ -84,7 +84,7 @@ def run(o, mode):
     tag = "[%s] " % mode
     port, pport = free_port(), free_port()
     o.write_conf("%ds" % EXPIRE,
-                 "smtp_listen = 127.0.0.1:%d\npop3_listen = 127.0.0.1:%d\ncontrol_dir = control\n"
+                 "smtp_listen = 127.0.0.1:%d\nsubmission_listen =\npop3_listen = 127.0.0.1:%d\ncontrol_dir = control\n"
                  "default_domain = %s\nreceived_auth_user = yes\n" % (port, pport, DOM))
     with open(o.rules, "w") as f:
         f.write('10.9.:allow,RELAYCLIENT=""\n')

@@ -453,6 +453,37 @@ test_table_ms_until_expiry_at_the_limits(void **state)
 	table_free(t);
 }
 
+/*
+ * After a step of the wall clock the file mtimes and the watcher's clock
+ * disagree: the heap and the expiry wait go by the clock mtime, while the
+ * file's own mtime is kept for the expiry's check of the file.
+ */
+static void
+test_table_clock_mtime_orders_the_heap(void **state)
+{
+	struct table *t = table_new();
+	struct ipaddr a = addr("192.0.2.1"), b = addr("192.0.2.2"), o;
+	struct timespec m, cm;
+
+	(void)state;
+	/* a: stamped before a 100 s step back; b: after it, so its mtime is smaller but its life later. */
+	assert_int_equal(table_set_clock(t, &a, &(struct timespec){ 1000, 0 }, &(struct timespec){ 1000, 0 }), 1);
+	assert_int_equal(table_set_clock(t, &b, &(struct timespec){ 950, 0 }, &(struct timespec){ 1050, 0 }), 1);
+	assert_true(table_oldest_clock(t, &o, &m, &cm));
+	assert_true(ipaddr_equal(&o, &a));
+	assert_ts_equal(m, ts(1000, 0));
+	assert_ts_equal(cm, ts(1000, 0));
+	assert_int_equal(table_ms_until_expiry(t, 60, &(struct timespec){ 1030, 0 }), 30000);
+	assert_true(table_get_clock(t, &b, &m, &cm));
+	assert_ts_equal(m, ts(950, 0));
+	assert_ts_equal(cm, ts(1050, 0));
+	/* a refreshed after the step: now b is first. */
+	assert_int_equal(table_set_clock(t, &a, &(struct timespec){ 960, 0 }, &(struct timespec){ 1060, 0 }), 0);
+	assert_true(table_oldest_clock(t, &o, &m, &cm));
+	assert_true(ipaddr_equal(&o, &b));
+	table_free(t);
+}
+
 int
 main(void)
 {
@@ -465,6 +496,7 @@ main(void)
 		cmocka_unit_test(test_table_clear_empties_and_allows_reuse),
 		cmocka_unit_test(test_table_ms_until_expiry),
 		cmocka_unit_test(test_table_ms_until_expiry_at_the_limits),
+		cmocka_unit_test(test_table_clock_mtime_orders_the_heap),
 	};
 
 	return cmocka_run_group_tests_name("table", tests, NULL, NULL);
