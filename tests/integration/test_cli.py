@@ -29,6 +29,8 @@ HELP_OPTIONS = {
     "queue": ["-c FILE", "--flush", "--delete"], "qstat": ["-c FILE"], "qread": ["-c FILE"],
     "user": ["-c FILE", "--quota", "--gecos", "--keep-mail"], "status": ["-c FILE", "--json"],
     "config": ["-c FILE"], "local": ["-c FILE"], "remote": ["-c FILE", "--worker"],
+    "list": ["-c FILE", "--json", "--user NAME", "--prefix P"], "revoke": ["-c FILE", "--user NAME"],
+    "policyd": ["-c FILE"], "metrics": ["-c FILE"], "dovecot-postlogin": ["--help"],
 }
 BUILD = os.path.dirname(OSD)
 built = sorted(n[4:] for n in os.listdir(BUILD) if n.startswith("osd-") and
