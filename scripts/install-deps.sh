@@ -31,6 +31,10 @@ PACKAGES=(
   offlineimap3 getmail6 mutt tmux
   # the peer Postfix policy server of bench/bench_policyd.sh (a Perl prefork server)
   postfwd
+  # the installed layout and the man pages (tests/integration/test_install.py, test_man.py):
+  # systemd-analyze verify, systemd-sysusers and systemd-tmpfiles on a private root; the
+  # man pages are built with scdoc and rendered with man-db's man -l
+  systemd scdoc man-db
 )
 
 missing=()

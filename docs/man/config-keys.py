@@ -51,7 +51,10 @@ def main():
             break
         key, default, meaning = cells(row)[:3]
         meaning = scd(meaning)
-        entries.append("%s\n\t%s%s.\n\n\tDefault: %s.\n" % (scd(key), meaning[:1].upper(), meaning[1:],
+        # One key a line ("++" breaks the line): a list of keys wrapped at 80
+        # columns would hyphenate a key.
+        key = ",++\n".join(scd(k.strip()) for k in key.split(","))
+        entries.append("%s\n\t%s%s.\n\n\tDefault: %s.\n" % (key, meaning[:1].upper(), meaning[1:],
                                                           scd(default)))
     out = open(template, encoding="utf-8").read().replace("@KEYS@\n", "\n".join(entries))
     sys.stdout.write(out)
