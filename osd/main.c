@@ -1,10 +1,11 @@
-/* main.c - the osd front command: runs osd-<command> from the folder osd itself is in. */
+/* main.c - the osd front command: runs osd-<command> from beside itself, else from the libexec folder. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "osd_paths.h"   /* OSD_SBINDIR, OSD_LIBEXECDIR: meson's install layout */
 #include "path.h"
 
 static const struct {
@@ -52,11 +53,37 @@ known(const char *name)
 	return 0;
 }
 
+/*
+ * The folders osd-<command> is looked for in, in order: beside osd (the
+ * build tree, and any install that keeps the programs together), then
+ * the installed helper folder.  When this osd runs from a staged tree
+ * (DESTDIR/usr/sbin/osd after "meson install --destdir DESTDIR"), the
+ * helper folder is looked for under the same DESTDIR first, so a staged
+ * or unpacked tree runs its own helpers, never those of another install.
+ * Returns how many folders were put in dirs.
+ */
+static int
+helper_dirs(const char *self, char dirs[3][PATH_MAX])
+{
+	size_t slen = strlen(self), blen = strlen(OSD_SBINDIR);
+	int n = 0;
+
+	if (path_fmt(dirs[n], PATH_MAX, "%s", self) == 0)
+		n++;
+	if (slen > blen && strcmp(self + slen - blen, OSD_SBINDIR) == 0 &&
+	    path_fmt(dirs[n], PATH_MAX, "%.*s%s", (int)(slen - blen), self, OSD_LIBEXECDIR) == 0)
+		n++;
+	if (path_fmt(dirs[n], PATH_MAX, "%s", OSD_LIBEXECDIR) == 0)
+		n++;
+	return n;
+}
+
 int
 main(int argc, char **argv)
 {
-	char self[PATH_MAX], prog[PATH_MAX];
+	char self[PATH_MAX], prog[PATH_MAX], dirs[3][PATH_MAX];
 	const char *cmd;
+	int ndirs, i;
 
 	if (argc < 2) {
 		usage(stderr);
@@ -71,21 +98,23 @@ main(int argc, char **argv)
 		fprintf(stderr, "osd: %.64s: unknown command (see osd --help)\n", argv[1]);
 		return 100;
 	}
-	/* The helpers sit beside this executable, wherever it is installed. */
 	if (path_self_dir(self, sizeof(self)) == -1) {
 		fprintf(stderr, "osd: %s: cannot find myself: %s\n", argv[1], strerror(errno));
 		return 111;
 	}
-	if ((size_t)snprintf(prog, sizeof prog, "%s/osd-%s", self, argv[1]) >= sizeof prog) {
-		fprintf(stderr, "osd: %s: path too long\n", argv[1]);
-		return 111;
-	}
 	cmd = argv[1];
-	argv[1] = prog;
-	execv(prog, argv + 1);
-	if (errno == ENOENT)
-		fprintf(stderr, "osd: %s: not built in this version (%s is missing)\n", cmd, prog);
-	else
-		fprintf(stderr, "osd: %s: cannot run %s: %s\n", cmd, prog, strerror(errno));
+	ndirs = helper_dirs(self, dirs);
+	for (i = 0; i < ndirs; i++) {
+		if (path_fmt(prog, sizeof prog, "%s/osd-%s", dirs[i], cmd) == -1)
+			continue;
+		argv[1] = prog;
+		execv(prog, argv + 1);
+		if (errno != ENOENT) {
+			fprintf(stderr, "osd: %s: cannot run %s: %s\n", cmd, prog, strerror(errno));
+			return 111;
+		}
+	}
+	fprintf(stderr, "osd: %s: not built in this version (no osd-%s in %s or %s)\n", cmd, cmd,
+		self, OSD_LIBEXECDIR);
 	return 111;
 }

@@ -41,6 +41,10 @@ PACKAGES=(
   libhiredis-dev redis-server redis-sentinel
   # a real Prometheus text-format parser for osd metrics' output (tests/integration/test_metrics.py)
   python3-prometheus-client
+  # the installed layout and the man pages (tests/integration/test_install.py, test_man.py):
+  # systemd-analyze verify, systemd-sysusers and systemd-tmpfiles on a private root; the
+  # man pages are built with scdoc and rendered with man-db's man -l
+  systemd scdoc man-db
 )
 
 # Exim conflicts with postfix as the system MTA: its Debian packages are downloaded

@@ -145,7 +145,7 @@ def main():
             with open(os.path.join(TOP, unit)) as f:
                 reloads = [l.strip() for l in f if l.startswith("ExecReload=")]
             check(len(reloads) == 2 and " config check -c " in reloads[0]
-                  and reloads[1] == "ExecReload=/bin/kill -HUP $MAINPID",
+                  and reloads[1] == "ExecReload=+/bin/kill -HUP $MAINPID",
                   "%s: ExecReload runs osd config check before the SIGHUP" % unit)
     finally:
         shutil.rmtree(root, ignore_errors=True)
