@@ -120,7 +120,15 @@ def main():
         cmd = [OSD, "config", "check", "-c", conf]
         if os.geteuid() == 0:
             os.chmod(root, 0o755)
-            cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] + cmd
+            # The build may sit where nobody cannot enter (/root/... on a fresh
+            # machine): nobody runs copies of osd and osd-config, side by side.
+            bindir = os.path.join(root, "bin")
+            os.makedirs(bindir, exist_ok=True)
+            os.chmod(bindir, 0o755)
+            for prog in (OSD, os.path.join(os.path.dirname(OSD), "osd-config")):
+                shutil.copy(prog, bindir)
+            cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                   os.path.join(bindir, "osd")] + cmd[1:]
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
         check(p.returncode == 111, "an unreadable rules file: exit 111 (%s)" % p.returncode)
         check(re.search(r"^osd: config: %s: Permission denied$" % re.escape(rules), p.stderr,

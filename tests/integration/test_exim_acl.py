@@ -25,6 +25,7 @@ ${run}.  The test proves, from 127.0.0.x and ::1 with raw SMTP:
 import grp
 import os
 import pwd
+import shutil
 import subprocess
 import sys
 
@@ -47,6 +48,17 @@ PREFIX = r"""  accept  condition = ${if match {${lookup{$sender_host_address}cdb
                          ${lookup{${sg{$sender_host_address}{\N[^.]+\.[^.]+\.[^.]+$\N}{}}}cdb{OSD_RELAY_CDB}{$value}{\
                          ${lookup{}cdb{OSD_RELAY_CDB}}}}}}}}}}}{\N^\+RELAYCLIENT=\N}}"""
 RUN = r"""  accept  condition = ${run{OSD_COMMAND check -c OSD_CONFIG $sender_host_address}{yes}{no}}"""
+
+
+def reachable_osd(root):
+    """Copies of osd and osd-check that Exim's user can run: the build may sit
+    where it cannot enter (/root/... on a fresh machine)."""
+    bindir = os.path.join(root, "bin")
+    os.makedirs(bindir, exist_ok=True)
+    os.chmod(bindir, 0o755)
+    for prog in (OSD, os.path.join(os.path.dirname(OSD), "osd-check")):
+        shutil.copy(prog, bindir)
+    return os.path.join(bindir, "osd")
 
 
 def exim_conf(root, o, ports):
@@ -87,7 +99,7 @@ osd_prefix:
 osd_check:
 %(run)s
   deny
-""" % {"cdb": o.cdb, "osd": OSD, "conf": o.conf, "root": root, "dom": DOM,
+""" % {"cdb": o.cdb, "osd": reachable_osd(root), "conf": o.conf, "root": root, "dom": DOM,
        "p1": ports[0], "p2": ports[1], "p3": ports[2],
        "exact": EXACT, "prefix": PREFIX, "run": RUN}
 
