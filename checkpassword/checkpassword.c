@@ -16,6 +16,8 @@
 #include "ipaddr.h"
 #include "log.h"
 #include "loginrecord.h"
+#include "metrics.h"
+#include "metrics_attach.h"
 #include "runas.h"
 #include "userdb.h"
 
@@ -186,6 +188,7 @@ main(int argc, char **argv)
 	read_errno = errno;
 	cli_load_conf(&conf, conf_arg);
 	daemon_log_init(&conf, "checkpassword");
+	metrics_attach(&conf, false);           /* before root is dropped: it may create the file */
 	if (ir == CHECKPW_INPUT_OK)
 		ir = checkpw_input_parse(buf, len, &in);
 	if (ir != CHECKPW_INPUT_OK) {
@@ -208,6 +211,7 @@ main(int argc, char **argv)
 	r = checkpw_login(&db, &in, &home, &no_relay, err, sizeof(err));
 	/* The password is needed no more (the login name is, for the record and VPOPUSER). */
 	explicit_bzero(buf + (in.password - buf), strlen(in.password));
+	metrics_inc(r == LOGIN_OK ? M_LOGIN_CHECKPW_OK : M_LOGIN_CHECKPW_FAILED);
 	if (r != LOGIN_OK) {
 		if (r == LOGIN_TEMPFAIL) {
 			log_warnx("login: addr=%s user=%s: %s", client.text, user, err);
@@ -240,8 +244,11 @@ main(int argc, char **argv)
 		struct login_record_dir rd = { .path = dir, .fd = dirfd,
 					       .ipv6_prefix = conf.relay_ipv6_prefix };
 
-		login_record(&rd, &client.addr, client.text, in.login);
-		log_info("login: addr=%s user=%s recorded", client.text, user);
+		/* A failure is logged by login_record itself; the login goes on (as pop3d). */
+		if (login_record(&rd, &client.addr, client.text, in.login) == 0) {
+			metrics_inc(M_LOGIN_RECORDED_CHECKPW);
+			log_info("login: addr=%s user=%s recorded", client.text, user);
+		}
 	}
 	close(dirfd);
 	explicit_bzero(buf, sizeof(buf));

@@ -39,6 +39,7 @@ enum metric {
 	M_DELIVERY_DELIVERED, M_DELIVERY_DEFERRED, M_DELIVERY_BOUNCED,
 	M_BOUNCES,
 	M_QUEUE_NEW,                    /* filled in by osd metrics at scrape time, never stored */
+	M_LOGIN_RECORDED_CHECKPW, M_LOGIN_CHECKPW_OK, M_LOGIN_CHECKPW_FAILED,
 	METRIC_COUNT_
 };
 

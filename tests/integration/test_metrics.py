@@ -28,7 +28,7 @@ except ImportError:
     sys.exit(1)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from osdtest import (Osd, SmtpSink, check, check_no_crash, finish, free_port,  # noqa: E402
+from osdtest import (OSD, Osd, SmtpSink, check, check_no_crash, finish, free_port,  # noqa: E402
                      have, wait_for, wait_port)
 
 DOM = "example.test"
@@ -75,6 +75,9 @@ LOGIN_IMAP_OK = k("osd_logins_total", service="imap", result="ok")
 LOGIN_IMAP_FAILED = k("osd_logins_total", service="imap", result="failed")
 REC_IMAP = k("osd_logins_recorded_total", service="imap")
 REC_RECORD = k("osd_logins_recorded_total", service="record")
+LOGIN_CHECKPW_OK = k("osd_logins_total", service="checkpassword", result="ok")
+LOGIN_CHECKPW_FAILED = k("osd_logins_total", service="checkpassword", result="failed")
+REC_CHECKPW = k("osd_logins_recorded_total", service="checkpassword")
 RELAY = {r: k("osd_relay_decisions_total", result=r)
          for r in ("pop-before-smtp", "auth", "rule", "refused")}
 SESSIONS = k("osd_smtp_sessions_total")
@@ -90,7 +93,8 @@ REBUILDS = k("osd_relay_table_rebuilds_total")
 
 # The counters the steps below move; every one not named in a step must stay put.
 WATCHED = [LOGIN_POP3_OK, LOGIN_POP3_FAILED, REC_POP3, REC_RECORD, LOGIN_IMAP_OK,
-           LOGIN_IMAP_FAILED, REC_IMAP, SESSIONS, ACCEPTED,
+           LOGIN_IMAP_FAILED, REC_IMAP, LOGIN_CHECKPW_OK, LOGIN_CHECKPW_FAILED, REC_CHECKPW,
+           SESSIONS, ACCEPTED,
            REJ_RCPTHOSTS, DELIVERED, DEFERRED, BOUNCED, BOUNCES] + list(RELAY.values())
 
 
@@ -112,6 +116,24 @@ def imap_login(iport, src, password):
     return subprocess.run(["curl", "-s", "-S", "--max-time", str(T), "--interface", src,
                            "imap://127.0.0.1:%d/" % iport, "-u", "alice@%s:%s" % (DOM, password)],
                           capture_output=True, timeout=120).returncode
+
+
+def checkpassword(o, src, password):
+    """osd checkpassword as qmail-popup runs it under tcpserver: the login on descriptor 3."""
+    env = {"PATH": "/usr/bin:/bin", "PROTO": "TCP", "TCPLOCALIP": "127.0.0.1",
+           "TCPLOCALPORT": "110", "TCPREMOTEIP": src, "TCPREMOTEPORT": "40000"}
+    data = ("alice@%s\0%s\0ts\0" % (DOM, password)).encode()
+    # As under tcpserver on port 110: started as root, it runs the next program as mail_user.
+    conf = o.conf + ".checkpassword"
+    # nobody reaches open-smtp/, and reads vpasswd and the home (as a site with mail_user has them).
+    os.chmod(o.root, 0o755)
+    subprocess.run(["chown", "-R", "nobody:", os.path.join(o.state, "domains")], check=True)
+    with open(o.conf) as f, open(conf, "w") as g:
+        g.write(f.read() + "mail_user = nobody\n")
+    cmd = ["sh", "-c", 'exec "$@" 3<&0 </dev/null', "sh", OSD, "checkpassword", "-c", conf,
+           "/bin/true"]
+    p = subprocess.run(cmd, input=data, capture_output=True, timeout=60, env=env)
+    return p.returncode, p.stderr.decode(errors="replace").strip()[-300:]
 
 
 def raw_http(port, data):
@@ -266,6 +288,30 @@ def run(o, sinks):
                 lambda: check(imap_login(iport, "127.0.0.11", "alice-pw") == 0, "curl imap:// login"),
                 {LOGIN_IMAP_OK: 1, REC_IMAP: 1}, settle=lambda x: x.samples.get(ENTRIES) == 3)
     check(s.samples.get(ENTRIES) == 3, "osd_relay_entries is 3 after the IMAP login")
+    # qmail-popup's checkpassword: its logins are counted under their own service label.
+    def checkpw_step(src, password, want_rc, what):
+        rc, err = checkpassword(o, src, password)
+        check(rc == want_rc, "osd checkpassword: %s: exit %d (want %d) %s" % (what, rc, want_rc, err))
+    st.step("a failed osd checkpassword login (TCPREMOTEIP 127.0.0.14)",
+            lambda: checkpw_step("127.0.0.14", "wrong", 1, "wrong password"),
+            {LOGIN_CHECKPW_FAILED: 1})
+    s = st.step("an osd checkpassword login (TCPREMOTEIP 127.0.0.13)",
+                lambda: checkpw_step("127.0.0.13", "alice-pw", 0, "the next program runs"),
+                {LOGIN_CHECKPW_OK: 1, REC_CHECKPW: 1}, settle=lambda x: x.samples.get(ENTRIES) == 4)
+    check(s.samples.get(ENTRIES) == 4, "osd_relay_entries is 4 after the checkpassword login")
+    # The cron job's rebuild counts as the watcher's do (a site may run cron alone).
+    rebuilds0 = s.samples.get(REBUILDS, 0)
+    hist0 = s.get("osd_relay_table_rebuild_duration_seconds_count")
+    p = o.run("expire")
+    check(p.returncode == 0, "osd expire (%s)" % p.stderr.strip())
+    s = st.step("osd expire", lambda: None, {},
+                settle=lambda x: x.samples.get(REBUILDS, 0) > rebuilds0)
+    check(s.samples.get(REBUILDS, 0) - rebuilds0 == 1 and
+          s.get("osd_relay_table_rebuild_duration_seconds_count") - hist0 == 1,
+          "osd expire's rebuild is counted once, in the counter and the histogram (%r, %r)"
+          % (s.samples.get(REBUILDS, 0) - rebuilds0,
+             s.get("osd_relay_table_rebuild_duration_seconds_count") - hist0))
+    check(s.samples.get(ENTRIES) == 4, "osd expire sets osd_relay_entries to the 4 live entries")
 
     def relay_ok(src, to, *args):
         rc, out = swaks(port, src, to, *args)
