@@ -487,6 +487,7 @@ def main():
     if why:
         skip("cannot make a private mount namespace for ip netns: " + why)
     net = Net()
+    had_run_netns = os.path.exists("/run/netns")
     root = tempfile.mkdtemp(prefix="osd-fleetns-")
     global PWFILE
     PWFILE = os.path.join(root, "redis.pw")
@@ -518,6 +519,13 @@ def main():
         net.delete()
         left = [n for n in ip("netns", "list", check_rc=False).stdout.split() if n.startswith(NS)]
         check(not left, "every namespace the test made is gone (%s)" % " ".join(left))
+        if not had_run_netns:
+            # ip netns made /run/netns (and, in our mount namespace only, a mount on it).
+            ctypes.CDLL(None, use_errno=True).umount2(b"/run/netns", 2)     # MNT_DETACH
+            try:
+                os.rmdir("/run/netns")
+            except OSError:
+                pass            # something else uses it now
         for h in hosts:
             h.cleanup()
         shutil.rmtree(root, ignore_errors=True)
