@@ -4,13 +4,14 @@ three Sentinels, two POP3 hosts and two SMTP gates, each osd with its own state 
 
 Every host is a network namespace (ip netns, named osdt<pid>-NAME) with one veth on a bridge
 that lives in a namespace of its own (osdt<pid>-sw): nothing is added to the machine's own
-network namespace, every address is from 192.0.2.0/24, and no packet leaves the namespaces.
+network namespace, every address is from 192.0.2.0/24 or 2001:db8::/64, and no packet leaves
+the namespaces.
 The test runs in a private mount namespace, so even the /run/netns mounts are its own; it
 deletes every namespace at the end, also on failure.
 
 - a POP3 login on pop-A (poplib, from the client namespace) lets that address relay via mx-B
   (smtplib, swaks); the propagation time is measured and printed (no threshold); another
-  address is refused;
+  address is refused; the same over IPv6 (pop-B, mx-A);
 - the Redis master is killed: Sentinel promotes the replica, logins made during and after the
   failover reach every host, and the new master holds them with their exact expiry;
 - one gate is partitioned (its veth set down): it keeps its state, still allows what it
@@ -57,6 +58,13 @@ ADDR = {"r1": "192.0.2.11", "r2": "192.0.2.12",
         "cli": "192.0.2.99"}
 CLIENTS = ["192.0.2.%d" % i for i in range(100, 200)]      # each logs in once, in order
 STRANGERS = ["192.0.2.%d" % i for i in range(200, 206)]    # never log in anywhere
+CLIENTS6 = ["2001:db8::%x" % i for i in range(0x100, 0x104)]
+STRANGER6 = "2001:db8::200"
+
+
+def addr6(name):
+    """A host's IPv6 address: 2001:db8:: and the last octet of its IPv4 one (in hex digits)."""
+    return "2001:db8::" + ADDR[name].split(".")[-1]
 SENTINELS = ", ".join("%s:26379" % ADDR[s] for s in ("s1", "s2", "s3"))
 
 
@@ -177,9 +185,11 @@ class Net:
             ip("-n", NS + "sw", "link", "add", "v" + name, "type", "veth", "peer", "name", "eth0",
                "netns", NS + name)
             ip("-n", NS + "sw", "link", "set", "v" + name, "master", "br0", "up")
-            batch = "link set lo up\naddr add %s/24 dev eth0\nlink set eth0 up\n" % addr
+            batch = ("link set lo up\naddr add %s/24 dev eth0\naddr add %s/64 dev eth0 nodad\n"
+                     "link set eth0 up\n" % (addr, addr6(name)))
             if name == "cli":
                 batch += "".join("addr add %s/24 dev eth0\n" % a for a in CLIENTS + STRANGERS)
+                batch += "".join("addr add %s/64 dev eth0 nodad\n" % a for a in CLIENTS6 + [STRANGER6])
             p = subprocess.run(["ip", "-n", NS + name, "-batch", "-"], input=batch, text=True,
                                capture_output=True, timeout=30)
             if p.returncode != 0:
@@ -311,15 +321,15 @@ class Host(Osd):
 
 def pop_host(name):
     # A private test network without TLS: plaintext logins allowed (as pop3_plaintext says).
-    h = Host(name, name, "pop3_listen = %s:110\npop3_plaintext = yes\nsmtp_listen =\nsubmission_listen =\n"
-             % ADDR[name])
+    # "*": IPv4 and IPv6 (the namespace has only the host's own addresses and loopback).
+    h = Host(name, name, "pop3_listen = *:110\npop3_plaintext = yes\nsmtp_listen =\nsubmission_listen =\n")
     p = h.run("user", "add", "alice@" + DOM, input="alice-pw\n")
     check(p.returncode == 0, "osd user add alice@%s on %s (%s)" % (DOM, name, p.stderr.strip()))
     return h
 
 
 def gate_host(name, label=None):
-    return Host(label or name, name, "smtp_listen = %s:25\nsubmission_listen =\npop3_listen =\n" % ADDR[name])
+    return Host(label or name, name, "smtp_listen = *:25\nsubmission_listen =\npop3_listen =\n")
 
 
 def cdb_keys(path):
@@ -352,10 +362,11 @@ class Logins:
         self.ok = {}            # address -> time.time() of the +OK after PASS
         self.where = {}         # address -> host name
         self.next = iter(CLIENTS)
+        self.next6 = iter(CLIENTS6)
 
-    def claim(self, host):
+    def claim(self, host, v6=False):
         with self.lock:
-            a = next(self.next)
+            a = next(self.next6 if v6 else self.next)
             self.started[a] = time.time()
             self.where[a] = host
             return a
@@ -386,7 +397,7 @@ class Monitor(threading.Thread):
 
     def look(self, h):
         now = time.time()
-        names = h.names() | {k for k in cdb_keys(h.cdb) if k.startswith("192.0.2.")}
+        names = h.names() | {k for k in cdb_keys(h.cdb) if k.startswith(("192.0.2.", "2001:db8:"))}
         for a in names:
             if not self.logins.known(a):
                 self.stranger.add("%s on %s" % (a, h.name))
@@ -431,10 +442,11 @@ class Agent:
                 self.proc.wait()
 
 
-def login(agent, logins, host):
-    """A POP3 login on host from a fresh client address; the address (None if it failed)."""
-    a = logins.claim(host.name)
-    r = agent.ask(op="pop", host=ADDR[host.ns], src=a)
+def login(agent, logins, host, v6=False):
+    """A POP3 login on host from a fresh client address (IPv6 with v6); the address (None if
+    it failed)."""
+    a = logins.claim(host.name, v6)
+    r = agent.ask(op="pop", host=addr6(host.ns) if v6 else ADDR[host.ns], src=a)
     if not r.get("ok"):
         print("# login of %s on %s failed: %s" % (a, host.name, r.get("err")))
         return None
@@ -444,7 +456,7 @@ def login(agent, logins, host):
 
 
 def relays(agent, gate, src):
-    return agent.ask(op="rcpt", host=ADDR[gate.ns], src=src).get("code")
+    return agent.ask(op="rcpt", host=addr6(gate.ns) if ":" in src else ADDR[gate.ns], src=src).get("code")
 
 
 def swaks(src, gate):
@@ -559,9 +571,10 @@ def run(net, root, hosts, logins, monitor, agent, agent2):
         h.start("smtpd")
     check(wait_for(lambda: all(h.connects(r1.addr) == 1 for h in live)),
           "the four watchers find the master through the sentinels and connect (as osdfleet)")
-    check(wait_for(lambda: all(agent.ask(op="port", host=ADDR[h.ns], port=port)["ok"]
-                               for h, port in ((popA, 110), (popB, 110), (mxA, 25), (mxB, 25)))),
-          "pop3d listens on pop-A and pop-B, smtpd on mx-A and mx-B")
+    check(wait_for(lambda: all(agent.ask(op="port", host=ip_, port=port)["ok"]
+                               for h, port in ((popA, 110), (popB, 110), (mxA, 25), (mxB, 25))
+                               for ip_ in (ADDR[h.ns], addr6(h.ns)))),
+          "pop3d listens on pop-A and pop-B, smtpd on mx-A and mx-B (IPv4 and IPv6)")
     print("# set-up took %.1f s" % (time.monotonic() - t_setup))
 
     # ---- a login on pop-A lets the client relay via mx-B, and only that client
@@ -594,6 +607,15 @@ def run(net, root, hosts, logins, monitor, agent, agent2):
               "%s (never logged in) may relay via neither gate (553)" % s)
     rc, out = swaks(stranger, mxB)
     check(rc != 0 and QMAIL_RCPTHOSTS in out, "swaks from %s via mx-B is refused" % stranger)
+    # IPv6: a login on pop-B from 2001:db8::100 relays via mx-A over IPv6; another v6 address not.
+    a6 = login(agent, logins, popB, v6=True)
+    r = agent.ask(op="relay_wait", host=addr6("mxA"), src=a6, timeout=30) if a6 else {"t": None}
+    check(r["t"] is not None, "%s (POP3 login on pop-B over IPv6) relays via mx-A over IPv6" % a6)
+    check(relays(agent, mxA, STRANGER6) == 553 and relays(agent, mxB, STRANGER6) == 553,
+          "%s (never logged in) may relay via neither gate" % STRANGER6)
+    check(a6 is not None and r1.cli("EXISTS", "osd:relay:" + a6) == "1" and
+          wait_for(lambda: all(a6 in h.names() for h in live)),
+          "its key osd:relay:%s is in redis, and the entry on every host" % a6)
     rc, f = mxB.check_ip(first)
     check(rc == 0 and f.get("user") == "alice@" + DOM, "osd check on mx-B names alice as who logged in")
     key = r1.cli("GET", "osd:relay:" + first)
