@@ -24,7 +24,7 @@
 #define DEAD_MS 3000
 /* Commands queued but unsent beyond this: Redis is not keeping up; drop and resync. */
 #define OBUF_MAX (8u << 20)
-/* A Sentinel that does not answer within this is skipped (the watcher waits on it). */
+/* A Sentinel that does not answer within this is skipped (asked on the poll loop: nothing waits). */
 #define SENTINEL_TIMEOUT_MS 300
 /* Keys per SCAN step (and per MGET). */
 #define SCAN_COUNT "1000"
@@ -76,6 +76,12 @@ struct fleet {
 	int64_t next_try_ms;            /* monotonic; when down */
 	int64_t ping_sent_ms;           /* an unanswered PING since then, or 0 */
 	int64_t next_ping_ms;
+	bool asking;                    /* pub is a connection to Sentinel number sentinel_i */
+	bool ask_done;                  /* ... which answered (master_port set if it named one) or failed */
+	int sentinel_i;
+	int64_t ask_deadline_ms;
+	char master_host[256];
+	int master_port;                /* what the Sentinel named; 0: nothing */
 	unsigned long resync_mirrored, resync_refused;
 	char status_path[PATH_MAX];     /* state_dir/FLEET_STATUS_FILE */
 };
@@ -282,7 +288,10 @@ on_connect(const redisAsyncContext *ac, int status)
 	if (status != REDIS_OK) {
 		/* hiredis frees the context after this, without on_disconnect. */
 		c->ac = NULL;
-		set_broken(c->f, "cannot connect", ac->errstr);
+		if (c->f->asking)
+			c->f->ask_done = true;  /* that Sentinel is down: ask the next */
+		else
+			set_broken(c->f, "cannot connect", ac->errstr);
 	}
 }
 
@@ -293,7 +302,10 @@ on_disconnect(const redisAsyncContext *ac, int status)
 
 	(void)status;
 	c->ac = NULL;
-	set_broken(c->f, "connection lost", ac->errstr[0] ? ac->errstr : c->what);
+	if (c->f->asking)
+		c->f->ask_done = true;
+	else
+		set_broken(c->f, "connection lost", ac->errstr[0] ? ac->errstr : c->what);
 }
 
 /* A reply that must not be an error (or NULL: the context is going away). */
@@ -529,56 +541,36 @@ connected_check(struct fleet *f)
 	f->hooks.connected(f->hooks.ctx);
 }
 
-/*
- * Ask the Sentinels for the master (host, port).  Blocking, each bounded
- * by SENTINEL_TIMEOUT_MS: it runs only while cut off.  0 or -1.
- */
-static int
-ask_sentinels(struct fleet *f, char *host, size_t hostsize, int *port_r)
+/* A Sentinel's answer to SENTINEL get-master-addr-by-name: the master, or nothing. */
+static void
+on_sentinel(redisAsyncContext *ac, void *reply, void *privdata)
 {
-	struct timeval tv = { 0, SENTINEL_TIMEOUT_MS * 1000 };
-	const char *p = f->sentinels;
+	struct fleet *f = ((struct conn *)ac->data)->f;
+	const redisReply *r = reply;
 
-	while (*p != '\0') {
-		size_t len = strcspn(p, ", \t");
-		char shost[256];
-		int sport;
+	(void)privdata;
+	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+	    r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING &&
+	    (size_t)snprintf(f->master_host, sizeof f->master_host, "%s", r->element[0]->str) <
+		    sizeof f->master_host) {
+		int port = atoi(r->element[1]->str);
 
-		if (len > 0 && split_host_port(p, len, shost, sizeof shost, &sport) == 0) {
-			redisContext *c = redisConnectWithTimeout(shost, sport, tv);
-			redisReply *r = NULL;
-
-			if (c != NULL && c->err == 0 && redisSetTimeout(c, tv) == REDIS_OK)
-				r = redisCommand(c, "SENTINEL get-master-addr-by-name %s", f->master_name);
-			if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-			    r->element[0]->type == REDIS_REPLY_STRING &&
-			    r->element[1]->type == REDIS_REPLY_STRING &&
-			    (size_t)snprintf(host, hostsize, "%s", r->element[0]->str) < hostsize) {
-				*port_r = atoi(r->element[1]->str);
-				freeReplyObject(r);
-				redisFree(c);
-				if (*port_r >= 1 && *port_r <= 65535)
-					return 0;
-			} else {
-				log_debug("fleet: sentinel %.*s: no master %s", (int)len, p, f->master_name);
-				if (r != NULL)
-					freeReplyObject(r);
-				if (c != NULL)
-					redisFree(c);
-			}
-		}
-		p += len;
-		p += strspn(p, ", \t");
+		if (port >= 1 && port <= 65535)
+			f->master_port = port;
 	}
-	return -1;
+	f->ask_done = true;
 }
 
+/* Connect c to host:port (a Sentinel: without AUTH, and a failure only moves on to the next). */
 static bool
 conn_open(struct fleet *f, struct conn *c, const char *host, int port)
 {
 	c->ac = redisAsyncConnect(host, port);
 	if (c->ac == NULL || c->ac->err) {
-		set_broken(f, "cannot connect", c->ac ? c->ac->errstr : "out of memory");
+		if (f->asking)
+			f->ask_done = true;
+		else
+			set_broken(f, "cannot connect", c->ac ? c->ac->errstr : "out of memory");
 		if (c->ac != NULL)
 			redisAsyncFree(c->ac);
 		c->ac = NULL;
@@ -595,13 +587,84 @@ conn_open(struct fleet *f, struct conn *c, const char *host, int port)
 	c->want_write = true;   /* the connect completes when the socket is writable */
 	redisAsyncSetConnectCallback(c->ac, on_connect);
 	redisAsyncSetDisconnectCallback(c->ac, on_disconnect);
-	if (f->password[0] != '\0') {
+	if (f->password[0] != '\0' && !f->asking) {
 		if (f->user[0] != '\0')
 			redisAsyncCommand(c->ac, on_auth, NULL, "AUTH %s %s", f->user, f->password);
 		else
 			redisAsyncCommand(c->ac, on_auth, NULL, "AUTH %s", f->password);
 	}
 	return true;
+}
+
+/* Both connections to the master (or the one redis_server) at host:port. */
+static void
+connect_master(struct fleet *f, const char *host, int port)
+{
+	snprintf(f->peer, sizeof f->peer, "%s%s%s:%d", strchr(host, ':') ? "[" : "", host,
+		 strchr(host, ':') ? "]" : "", port);
+	if (!conn_open(f, &f->pub, host, port) || !conn_open(f, &f->sub, host, port))
+		return;
+	redisAsyncCommand(f->pub.ac, on_ping, NULL, "PING");
+	f->ping_sent_ms = mono_ms();
+	f->next_ping_ms = f->ping_sent_ms + PING_MS;
+	redisAsyncCommand(f->sub.ac, on_message, NULL, "SUBSCRIBE %s", f->channel);
+}
+
+/*
+ * Ask Sentinel number sentinel_i of redis_sentinels (or the next one that is
+ * well formed) for the master, on the pub connection: the answer comes
+ * through the poll loop (fleet_handle), which never waits on a Sentinel, so
+ * local logins and expiries go on while a partitioned host asks.  None
+ * left: cut off.
+ */
+static void
+ask_sentinel(struct fleet *f)
+{
+	const char *p = f->sentinels;
+
+	for (int i = 0; *p != '\0'; i++) {
+		size_t len = strcspn(p, ", \t");
+		char host[256];
+		int port;
+
+		if (i >= f->sentinel_i && len > 0 && split_host_port(p, len, host, sizeof host, &port) == 0) {
+			f->sentinel_i = i;
+			f->asking = true;
+			f->ask_done = false;
+			f->master_port = 0;
+			f->ask_deadline_ms = mono_ms() + SENTINEL_TIMEOUT_MS;
+			if (conn_open(f, &f->pub, host, port))
+				redisAsyncCommand(f->pub.ac, on_sentinel, NULL,
+						  "SENTINEL get-master-addr-by-name %s", f->master_name);
+			return;
+		}
+		p += len;
+		p += strspn(p, ", \t");
+	}
+	f->asking = false;
+	snprintf(f->peer, sizeof f->peer, "%s", "");
+	set_broken(f, "no sentinel names a master", f->master_name);
+}
+
+/* The Sentinel asked has answered, failed or timed out (outside callbacks): on to the master or the next one. */
+static void
+sentinel_step(struct fleet *f)
+{
+	if (f->pub.ac != NULL) {
+		redisAsyncContext *ac = f->pub.ac;
+		f->pub.ac = NULL;
+		redisAsyncFree(ac);
+	}
+	f->pub.want_read = f->pub.want_write = false;
+	f->asking = false;
+	if (f->master_port != 0) {
+		connect_master(f, f->master_host, f->master_port);
+		return;
+	}
+	log_debug("fleet: sentinel %d of '%s': no master %s", f->sentinel_i + 1, f->sentinels,
+		  f->master_name);
+	f->sentinel_i++;
+	ask_sentinel(f);
 }
 
 static void
@@ -613,22 +676,13 @@ try_connect(struct fleet *f)
 	f->broken = false;
 	f->pub_ok = f->sub_ok = false;
 	if (f->sentinels[0] != '\0') {
-		if (ask_sentinels(f, host, sizeof host, &port) < 0) {
-			snprintf(f->peer, sizeof f->peer, "%s", "");
-			set_broken(f, "no sentinel names a master", f->master_name);
-			return;
-		}
-	} else if (split_host_port(f->server, strlen(f->server), host, sizeof host, &port) < 0) {
-		return;         /* checked in fleet_new */
-	}
-	snprintf(f->peer, sizeof f->peer, "%s%s%s:%d", strchr(host, ':') ? "[" : "", host,
-		 strchr(host, ':') ? "]" : "", port);
-	if (!conn_open(f, &f->pub, host, port) || !conn_open(f, &f->sub, host, port))
+		f->sentinel_i = 0;
+		ask_sentinel(f);
 		return;
-	redisAsyncCommand(f->pub.ac, on_ping, NULL, "PING");
-	f->ping_sent_ms = mono_ms();
-	f->next_ping_ms = f->ping_sent_ms + PING_MS;
-	redisAsyncCommand(f->sub.ac, on_message, NULL, "SUBSCRIBE %s", f->channel);
+	}
+	if (split_host_port(f->server, strlen(f->server), host, sizeof host, &port) < 0)
+		return;         /* checked in fleet_new */
+	connect_master(f, host, port);
 }
 
 /* Close both connections (outside callbacks) and plan the next try. */
@@ -647,6 +701,7 @@ tear_down(struct fleet *f)
 	}
 	f->pub.want_read = f->pub.want_write = f->sub.want_read = f->sub.want_write = false;
 	f->up = f->pub_ok = f->sub_ok = false;
+	f->asking = false;
 	f->broken = false;
 	f->ping_sent_ms = 0;
 	f->next_try_ms = mono_ms() + f->backoff_ms;
@@ -691,7 +746,9 @@ fleet_timeout_ms(struct fleet *f)
 	if (f == NULL)
 		return -1;
 	now = mono_ms();
-	if (f->pub.ac == NULL || f->sub.ac == NULL)
+	if (f->asking)
+		due = f->ask_done ? now : f->ask_deadline_ms;
+	else if (f->pub.ac == NULL || f->sub.ac == NULL)
 		due = f->next_try_ms;
 	else if (f->ping_sent_ms != 0)
 		due = f->ping_sent_ms + DEAD_MS;
@@ -724,6 +781,10 @@ fleet_handle(struct fleet *f, const struct pollfd *pfd, int n)
 	conn_io(&f->pub, pfd, n);
 	conn_io(&f->sub, pfd, n);
 	now = mono_ms();
+	if (f->asking && (f->ask_done || now >= f->ask_deadline_ms))
+		sentinel_step(f);
+	if (f->asking && !f->broken)
+		return;         /* still waiting for that Sentinel */
 	if (!f->broken && f->pub.ac != NULL && f->sub.ac != NULL) {
 		if (f->ping_sent_ms != 0 && now - f->ping_sent_ms >= DEAD_MS)
 			set_broken(f, "no answer", "PING");

@@ -84,6 +84,8 @@
 #define EXPIRE_PREFIX OPENSMTP_TMP_PREFIX "expire."
 /* Entries renamed aside by opensmtp_revoke_at, removed a moment later. */
 #define REVOKE_PREFIX OPENSMTP_TMP_PREFIX "revoke."
+/* New entries of opensmtp_record_time_at, made here with their time, then linked in. */
+#define NEW_PREFIX OPENSMTP_TMP_PREFIX "new."
 /* A revoke's renamed entry older than this was left by a crash: finish it. */
 #define REVOKE_STALE 60
 
@@ -181,22 +183,74 @@ opensmtp_record_user(const char *dir, const struct ipaddr *addr, const char *use
 	return r;
 }
 
+/*
+ * A new entry name with mtime times: made aside (NEW_PREFIX) with its time
+ * and no login name, then linked in, so that the name never carries another
+ * time, not for an instant (a reader, a mirrored login on another host) nor
+ * after a crash (a login made hours ago would live relay_expire anew).
+ * 1, 0 when name appeared meanwhile (errno EEXIST), -1 on error.
+ */
+static int
+create_at_time(int dirfd, const char *name, const struct timespec times[2])
+{
+	static _Atomic unsigned long counter;
+	char aside[IPADDR_TEXT_MAX + 80];
+	struct timespec now;
+	struct stat st;
+	int fd, n, r = -1;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	n = snprintf(aside, sizeof aside, "%s%s,%ld.%lu.%ld", NEW_PREFIX, name, (long)getpid(),
+		     ++counter, now.tv_nsec);
+	if (n < 0 || (size_t)n >= sizeof aside) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = openat(dirfd, aside, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	if (futimens(fd, times) == 0 && fstat(fd, &st) == 0) {
+		/* A sidecar left by an earlier inode of this number names no one now. */
+		if (opensmtp_user_set(dirfd, aside, fd, &st, NULL) < 0)
+			log_warn("open-smtp: %s: cannot forget the login name", name);
+		/* link, not rename: it never replaces an entry made meanwhile. */
+		if (linkat(dirfd, aside, dirfd, name, 0) == 0)
+			r = 1;
+		else if (errno == EEXIST)
+			r = 0;
+	}
+	n = errno;
+	close(fd);
+	(void)unlinkat(dirfd, aside, 0);
+	errno = n;
+	return r;
+}
+
 int
 opensmtp_record_time_at(int dirfd, const struct ipaddr *addr, time_t when)
 {
 	char name[IPADDR_TEXT_MAX];
 	struct timespec times[2] = { { .tv_sec = when }, { .tv_sec = when } };
 	struct stat st;
-	int fd;
+	int fd, r;
 
 	if (!ipaddr_is_unicast(addr)) {
 		errno = EINVAL;
 		return -1;
 	}
 	ipaddr_format(addr, name);
-	/* An entry with a later mtime is a newer login: importing must not age it. */
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_mtime > when)
-		return 0;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		/* An entry with a later mtime is a newer login: importing must not age it. */
+		if (st.st_mtime > when)
+			return 0;
+	} else if (errno == ENOENT) {
+		r = create_at_time(dirfd, name, times);
+		if (r != 0)
+			return r;
+		/* Made meanwhile (a login): set below only if it is older. */
+		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_mtime > when)
+			return 0;
+	}
 	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
@@ -447,6 +501,16 @@ finish_interrupted_expiry(int dirfd, const char *aside, long expire, char *name)
 }
 
 /* A revoke killed between its rename and its unlink: the entry was being revoked, so remove it. */
+/* A new entry's file left aside by a crash (create_at_time): its ctime is when it was made. */
+static void
+drop_stale_new(int dirfd, const char *aside)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, aside, &st, AT_SYMLINK_NOFOLLOW) == 0 && time(NULL) - st.st_ctime > REVOKE_STALE)
+		(void)unlinkat(dirfd, aside, 0);
+}
+
 static void
 finish_interrupted_revoke(int dirfd, const char *aside)
 {
@@ -540,6 +604,8 @@ opensmtp_scan(int dirfd, long expire, opensmtp_entry_fn *fn, void *ctx,
 				asides[n_asides++] = xstrdup(de->d_name);
 			} else if (strncmp(de->d_name, REVOKE_PREFIX, strlen(REVOKE_PREFIX)) == 0) {
 				finish_interrupted_revoke(dirfd, de->d_name);
+			} else if (strncmp(de->d_name, NEW_PREFIX, strlen(NEW_PREFIX)) == 0) {
+				drop_stale_new(dirfd, de->d_name);
 			}
 			/* ".", "..", and our own temporary names */
 			errno = 0;

@@ -50,8 +50,10 @@ int opensmtp_touch_at(int dirfd, const char *name, struct stat *st_r);
 int opensmtp_touch_landed(int dirfd, const char *name, const struct stat *st);
 
 /*
- * Set an entry's mtime to when (importing old records), creating it if
- * needed; an entry that is already newer than when is left as it is.
+ * Set an entry's mtime to when (importing old records, mirroring a fleet
+ * login), creating it if needed (made aside and linked in: the name never
+ * carries another time); an entry that is already newer than when is left
+ * as it is.
  * An entry set forgets its login name (an imported line names no one).
  * Returns 1 when the entry was set, 0 when a newer one was kept, -1 on error.
  */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -553,6 +554,52 @@ test_opensmtp_record_time_at_keeps_newer_entry(void **state)
 	assert_int_equal(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
 }
 
+static void
+test_opensmtp_record_time_at_never_shows_another_time(void **state)
+{
+	struct fixture *f = *state;
+	struct ipaddr a = addr("192.0.2.9");
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC), created = 0, changed_after = 0;
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+	ssize_t n;
+
+	/* A new entry appears under its name with its time already set: the
+	 * name never carries the present time, not even for an instant (fleet
+	 * mode mirrors a login of another host this way; a copy seen, or left
+	 * by a crash, with the present time would outlive the login). */
+	assert_true(in >= 0);
+	assert_true(inotify_add_watch(in, f->dir, IN_CREATE | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_TO) >= 0);
+	assert_int_equal(opensmtp_record_time_at(f->dirfd, &a, 1500000000), 1);
+	while ((n = read(in, buf, sizeof buf)) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)(void *)p;
+
+			if (ev->len > 0 && strcmp(ev->name, "192.0.2.9") == 0) {
+				if (ev->mask & (IN_CREATE | IN_MOVED_TO))
+					created++;
+				else if (created)
+					changed_after++;
+			}
+			p += sizeof *ev + ev->len;
+		}
+	}
+	close(in);
+	assert_int_equal(created, 1);
+	assert_int_equal(changed_after, 0);
+	assert_true(get_stat(f->dirfd, "192.0.2.9", &st));
+	assert_int_equal(st.st_mtim.tv_sec, 1500000000);
+	/* Nothing left aside. */
+	d = opendir(f->dir);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		assert_true(strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+			    strcmp(de->d_name, "192.0.2.9") == 0);
+	closedir(d);
+}
+
 struct seen {
 	int calls;
 	struct ipaddr addrs[8];
@@ -747,6 +794,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_opensmtp_record_time_at_sets_old_mtime,
 						setup_tmpdir, teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_opensmtp_record_time_at_keeps_newer_entry,
+						setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_opensmtp_record_time_at_never_shows_another_time,
 						setup_tmpdir, teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_opensmtp_scan_counts_live_expired_and_ignored,
 						setup_tmpdir, teardown_tmpdir),
