@@ -4,11 +4,13 @@
 #   bench/bench_queue.sh [--quick] [--msgs N] [--big-msgs N] [--repeat N] [--sessions N]
 #                        [--queue-msgs N] [--deferred N] [--lat-msgs N] [--lat-rate R]
 #                        [--accept-msgs N] [--runs N] [--starts N] [--build DIR] [--no-build]
-#                        [--no-opensmtpd] [--tmpdir DIR] [--harness PATH] [--keep]
+#                        [--no-opensmtpd] [--fs loop|tmpdir] [--tmpdir DIR] [--harness PATH] [--keep]
 #
 # OpenSMTPD (bench/peer-opensmtpd.sh, relaying to the same sink) is a second
 # target of part 1's "accept big" call (--no-opensmtpd leaves it out); the
-# summary compares osd with the faster peer.
+# summary compares osd with the faster peer and prints every run's rate.
+# --fs loop (the default): the temp folder is a private journaled ext4
+# (bench/benchfs.sh, an 8 GB sparse loop image beside it); --fs tmpdir: as is.
 # Part 1, in the same run as Postfix: ../shared/bench/peer-postfix.sh with
 # TARGET_E2E=1 and --target osd=127.0.0.1:PORT.  osd (smtpd + queue, fsync =
 # yes, rcpthosts example.test, no local domain) relays everything through
@@ -55,9 +57,10 @@ runs=5
 starts=3
 compile=1
 keep=0
+fs=loop
 opensmtpd=1
 
-usage() { sed -n '2,40s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,43s/^# \{0,1\}//p' "$0"; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) msgs=500; big_msgs=100; repeat=1; queue_msgs=2000; deferred=20000; lat_msgs=200
@@ -76,6 +79,7 @@ while [ $# -gt 0 ]; do
 	--build) build=$2; shift ;;
 	--no-build) compile=0 ;;
 	--tmpdir) tmpdir=$2; shift ;;
+	--fs) fs=$2; shift ;;
 	--harness) harness=$2; shift ;;
 	--keep) keep=1 ;;
 	--no-opensmtpd) opensmtpd=0 ;;
@@ -114,6 +118,13 @@ os_port=$(free_port)
 # file system, so both fsync to the same disk.
 work=$(mktemp -d "$tmpdir/osd-queuebench.XXXXXX")
 chmod 755 "$work"
+# shellcheck source=benchfs.sh
+. "$here/benchfs.sh"
+case $fs in
+loop) benchfs_mount "$work" "$work.img" 8G 1000000 || die "cannot make the private file system (--fs tmpdir runs without it)" ;;
+tmpdir) ;;
+*) die "--fs loop or --fs tmpdir" ;;
+esac
 smtpd_pid="" qmgr_pid="" qpeak_pid=""
 stop_pid() {  # pid: SIGTERM, then up to 15 s (osd queue gives deliveries 10 s), then SIGKILL
 	local p=$1
@@ -127,7 +138,12 @@ cleanup() {
 	[ -n "$qpeak_pid" ] && kill "$qpeak_pid" 2>/dev/null
 	stop_pid "$qmgr_pid"; stop_pid "$smtpd_pid"
 	osmtpd_stop
-	if [ "$keep" = 1 ]; then echo "# kept $work"; else rm -rf "$work"; fi
+	if [ "$keep" = 1 ]; then
+		echo "# kept $work${BENCHFS_DIR:+ (still mounted from $BENCHFS_IMAGE: umount it, then remove both)}"
+	else
+		benchfs_umount
+		rm -rf "$work"
+	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -174,7 +190,7 @@ timed() {  # command... -> wall seconds on stdout (the command's output goes to 
 	awk -v d=$((t1 - t0)) 'BEGIN{printf "%.3f\n", d / 1e9}'
 }
 
-echo "# osd queue vs postfix and opensmtpd, load average $(cut -d" " -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $tmpdir on $(stat -f -c %T "$tmpdir")," \
+echo "# osd queue vs postfix and opensmtpd, load average $(cut -d" " -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(benchfs_describe "$tmpdir")," \
 	"build $build ($(sed -n "s/^buildtype *= *//p" "$build/meson-private/cmd_line.txt" 2>/dev/null || true)), osd at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "# msgs=$msgs big_msgs=$big_msgs repeat=$repeat sessions=$sessions queue_msgs=$queue_msgs deferred=$deferred" \
 	"lat_msgs=$lat_msgs lat_rate=$lat_rate accept_msgs=$accept_msgs runs=$runs; osd on 127.0.0.1:$port," \

@@ -3,7 +3,7 @@
 #
 #   bench/bench_smtpd.sh [--quick] [--msgs N] [--big-msgs N] [--repeat N] [--sessions "20 100"]
 #                        [--tests "accept reuse big setup"] [--idle N] [--build DIR] [--no-build]
-#                        [--no-opensmtpd] [--no-sink] [--tmpdir DIR] [--harness PATH] [--keep]
+#                        [--no-opensmtpd] [--no-sink] [--fs loop|tmpdir] [--tmpdir DIR] [--harness PATH] [--keep]
 #
 # Peers: Postfix (the harness's own) and OpenSMTPD (bench/peer-opensmtpd.sh:
 # Debian's package unpacked, never installed, run in a private mount
@@ -11,7 +11,10 @@
 # to the harness's smtp-sink.  After each harness call the same smtp-source
 # load goes straight to a bare smtp-sink (no disk, no queue): the limit of
 # the client on this machine; osd is printed as a fraction of it.
-# --no-opensmtpd and --no-sink leave those out.
+# --no-opensmtpd and --no-sink leave those out.  --fs loop (the default):
+# the temp folder is a private journaled ext4 (bench/benchfs.sh, a 4 GB
+# sparse loop image beside it) so that no server's file creates pay for
+# other processes' deletions; --fs tmpdir: the folder as it is.
 # Uses the shared harness ../shared/bench/peer-postfix.sh (relative to the
 # project root): it starts a private Postfix on loopback (relaying to an
 # smtp-sink) and drives it and osd with smtp-source in the same run.  This
@@ -27,7 +30,8 @@
 # queue manager yet) is renamed aside; everything is deleted at the end.
 # Then: PSS per idle session (after greeting + EHLO) of --idle (50)
 # connections, for osd and a fresh private Postfix.  Prints a summary with
-# osd/postfix ratios (target >= 1.5x, <= 1 MB PSS per idle session).
+# osd against the faster peer (target >= 1.5x, 2x persistent; <= 1 MB PSS per
+# idle session) and every run's rate (the trend).
 # --quick: --msgs 500 --big-msgs 100 --repeat 1 (about 1.5 minutes).  Default run: about 5
 # minutes on 2 cores.  Needs root (the private Postfix).
 set -euo pipefail
@@ -45,10 +49,11 @@ tests="accept reuse big setup"
 idle=50
 compile=1
 keep=0
+fs=loop
 opensmtpd=1
 sinkref=1
 
-usage() { sed -n '2,34s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,38s/^# \{0,1\}//p' "$0"; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) msgs=500; big_msgs=100; repeat=1 ;;
@@ -61,6 +66,7 @@ while [ $# -gt 0 ]; do
 	--build) build=$2; shift ;;
 	--no-build) compile=0 ;;
 	--tmpdir) tmpdir=$2; shift ;;
+	--fs) fs=$2; shift ;;
 	--harness) harness=$2; shift ;;
 	--keep) keep=1 ;;
 	--no-opensmtpd) opensmtpd=0 ;;
@@ -100,6 +106,13 @@ os_port=$(free_port); ref_port=$(free_port); ref_sink_port=$(free_port)
 # the same file system, so both fsync to the same disk.
 work=$(mktemp -d "$tmpdir/osd-smtpbench.XXXXXX")
 chmod 755 "$work"
+# shellcheck source=benchfs.sh
+. "$here/benchfs.sh"
+case $fs in
+loop) benchfs_mount "$work" "$work.img" 4G 400000 || die "cannot make the private file system (--fs tmpdir runs without it)" ;;
+tmpdir) ;;
+*) die "--fs loop or --fs tmpdir" ;;
+esac
 osd_pid=""
 stop_osd() {
 	if [ -n "$osd_pid" ] && kill -0 "$osd_pid" 2>/dev/null; then
@@ -114,7 +127,12 @@ cleanup() {
 	stop_osd
 	osmtpd_stop
 	[ -n "$ref_pid" ] && kill "$ref_pid" 2>/dev/null && wait "$ref_pid" 2>/dev/null
-	if [ "$keep" = 1 ]; then echo "# kept $work"; else rm -rf "$work"; fi
+	if [ "$keep" = 1 ]; then
+		echo "# kept $work${BENCHFS_DIR:+ (still mounted from $BENCHFS_IMAGE: umount it, then remove both)}"
+	else
+		benchfs_umount
+		rm -rf "$work"
+	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -137,7 +155,7 @@ user = mail
 log = stderr
 EOF
 
-echo "# osd smtpd vs postfix and opensmtpd, load average $(cut -d" " -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $tmpdir on $(stat -f -c %T "$tmpdir")," \
+echo "# osd smtpd vs postfix and opensmtpd, load average $(cut -d" " -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(benchfs_describe "$tmpdir")," \
 	"build $build ($(sed -n "s/^buildtype *= *//p" "$build/meson-private/cmd_line.txt" 2>/dev/null || true)), osd at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "# msgs=$msgs big_msgs=$big_msgs repeat=$repeat sessions=\"$sessions_list\" tests=\"$tests\" idle=$idle;" \
 	"osd on 127.0.0.1:$port, postfix on 127.0.0.1:$pf_port, opensmtpd on 127.0.0.1:$os_port, sink on $sink_port"
