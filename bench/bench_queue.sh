@@ -4,13 +4,14 @@
 #   bench/bench_queue.sh [--quick] [--msgs N] [--big-msgs N] [--repeat N] [--sessions N]
 #                        [--queue-msgs N] [--deferred N] [--lat-msgs N] [--lat-rate R]
 #                        [--accept-msgs N] [--runs N] [--starts N] [--build DIR] [--no-build]
-#                        [--no-opensmtpd] [--fs loop|tmpdir] [--tmpdir DIR] [--harness PATH] [--keep]
+#                        [--no-opensmtpd] [--fs loop|loop-nojournal|tmpdir] [--tmpdir DIR] [--harness PATH] [--keep]
 #
 # OpenSMTPD (bench/peer-opensmtpd.sh, relaying to the same sink) is a second
 # target of part 1's "accept big" call (--no-opensmtpd leaves it out); the
 # summary compares osd with the faster peer and prints every run's rate.
 # --fs loop (the default): the temp folder is a private journaled ext4
-# (bench/benchfs.sh, an 8 GB sparse loop image beside it); --fs tmpdir: as is.
+# (bench/benchfs.sh, an 8 GB sparse loop image beside it); loop-nojournal:
+# the same without a journal (as this machine's root); tmpdir: as it is.
 # Part 1, in the same run as Postfix: ../shared/bench/peer-postfix.sh with
 # TARGET_E2E=1 and --target osd=127.0.0.1:PORT.  osd (smtpd + queue, fsync =
 # yes, rcpthosts example.test, no local domain) relays everything through
@@ -60,7 +61,7 @@ keep=0
 fs=loop
 opensmtpd=1
 
-usage() { sed -n '2,43s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,44s/^# \{0,1\}//p' "$0"; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) msgs=500; big_msgs=100; repeat=1; queue_msgs=2000; deferred=20000; lat_msgs=200
@@ -122,8 +123,9 @@ chmod 755 "$work"
 . "$here/benchfs.sh"
 case $fs in
 loop) benchfs_mount "$work" "$work.img" 8G 1000000 || die "cannot make the private file system (--fs tmpdir runs without it)" ;;
+loop-nojournal) benchfs_mount "$work" "$work.img" 8G 1000000 -O ^has_journal || die "cannot make the private file system" ;;
 tmpdir) ;;
-*) die "--fs loop or --fs tmpdir" ;;
+*) die "--fs loop, loop-nojournal or tmpdir" ;;
 esac
 smtpd_pid="" qmgr_pid="" qpeak_pid=""
 stop_pid() {  # pid: SIGTERM, then up to 15 s (osd queue gives deliveries 10 s), then SIGKILL

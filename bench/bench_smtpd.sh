@@ -3,7 +3,8 @@
 #
 #   bench/bench_smtpd.sh [--quick] [--msgs N] [--big-msgs N] [--repeat N] [--sessions "20 100"]
 #                        [--tests "accept reuse big setup"] [--idle N] [--build DIR] [--no-build]
-#                        [--no-opensmtpd] [--no-sink] [--fs loop|tmpdir] [--tmpdir DIR] [--harness PATH] [--keep]
+#                        [--no-opensmtpd] [--no-sink] [--no-nofsync] [--fs loop|loop-nojournal|tmpdir]
+#                        [--tmpdir DIR] [--harness PATH] [--keep]
 #
 # Peers: Postfix (the harness's own) and OpenSMTPD (bench/peer-opensmtpd.sh:
 # Debian's package unpacked, never installed, run in a private mount
@@ -11,10 +12,13 @@
 # to the harness's smtp-sink.  After each harness call the same smtp-source
 # load goes straight to a bare smtp-sink (no disk, no queue): the limit of
 # the client on this machine; osd is printed as a fraction of it.
-# --no-opensmtpd and --no-sink leave those out.  --fs loop (the default):
-# the temp folder is a private journaled ext4 (bench/benchfs.sh, a 4 GB
-# sparse loop image beside it) so that no server's file creates pay for
-# other processes' deletions; --fs tmpdir: the folder as it is.
+# A second osd with fsync = no (target osd-nofsync) shows osd at the
+# durability OpenSMTPD gives (it does not fsync what it accepts).
+# --no-opensmtpd, --no-sink and --no-nofsync leave those out.  --fs loop
+# (the default): the temp folder is a private journaled ext4
+# (bench/benchfs.sh, a 4 GB sparse loop image beside it) so that no
+# server's file creates pay for other processes' deletions; loop-nojournal:
+# the same without a journal (as this machine's root); tmpdir: as it is.
 # Uses the shared harness ../shared/bench/peer-postfix.sh (relative to the
 # project root): it starts a private Postfix on loopback (relaying to an
 # smtp-sink) and drives it and osd with smtp-source in the same run.  This
@@ -52,8 +56,9 @@ keep=0
 fs=loop
 opensmtpd=1
 sinkref=1
+nofsync=1
 
-usage() { sed -n '2,38s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,42s/^# \{0,1\}//p' "$0"; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) msgs=500; big_msgs=100; repeat=1 ;;
@@ -71,6 +76,7 @@ while [ $# -gt 0 ]; do
 	--keep) keep=1 ;;
 	--no-opensmtpd) opensmtpd=0 ;;
 	--no-sink) sinkref=0 ;;
+	--no-nofsync) nofsync=0 ;;
 	-h|--help) usage; exit 0 ;;
 	*) usage >&2; exit 100 ;;
 	esac
@@ -97,7 +103,7 @@ done
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port=$(free_port); pf_port=$(free_port); sink_port=$(free_port); idle_pf_port=$(free_port)
-os_port=$(free_port); ref_port=$(free_port); ref_sink_port=$(free_port)
+os_port=$(free_port); ref_port=$(free_port); ref_sink_port=$(free_port); nf_port=$(free_port)
 # shellcheck source=peer-opensmtpd.sh
 . "$here/peer-opensmtpd.sh"
 [ $opensmtpd = 0 ] || osmtpd_fetch
@@ -110,10 +116,11 @@ chmod 755 "$work"
 . "$here/benchfs.sh"
 case $fs in
 loop) benchfs_mount "$work" "$work.img" 4G 400000 || die "cannot make the private file system (--fs tmpdir runs without it)" ;;
+loop-nojournal) benchfs_mount "$work" "$work.img" 4G 400000 -O ^has_journal || die "cannot make the private file system" ;;
 tmpdir) ;;
-*) die "--fs loop or --fs tmpdir" ;;
+*) die "--fs loop, loop-nojournal or tmpdir" ;;
 esac
-osd_pid=""
+osd_pid="" nf_pid=""
 stop_osd() {
 	if [ -n "$osd_pid" ] && kill -0 "$osd_pid" 2>/dev/null; then
 		kill "$osd_pid"
@@ -125,6 +132,7 @@ stop_osd() {
 ref_pid=""
 cleanup() {
 	stop_osd
+	[ -n "$nf_pid" ] && kill "$nf_pid" 2>/dev/null && wait "$nf_pid" 2>/dev/null
 	osmtpd_stop
 	[ -n "$ref_pid" ] && kill "$ref_pid" 2>/dev/null && wait "$ref_pid" 2>/dev/null
 	if [ "$keep" = 1 ]; then
@@ -137,7 +145,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-mkdir -p "$work/control" "$work/state" "$work/aside"
+mkdir -p "$work/control" "$work/state" "$work/state-nofsync" "$work/aside"
 echo example.test >"$work/control/rcpthosts"
 echo 10485760 >"$work/control/databytes"
 echo osd.example.test >"$work/control/me"
@@ -154,6 +162,9 @@ fsync = yes
 user = mail
 log = stderr
 EOF
+# The same osd with fsync = no: what OpenSMTPD 6.8 does when it accepts (see README).
+sed -e "s|^state_dir = .*|state_dir = $work/state-nofsync|" -e "s|^smtp_listen = .*|smtp_listen = 127.0.0.1:$nf_port|" \
+	-e 's|^fsync = yes|fsync = no|' "$work/osd.conf" >"$work/osd-nofsync.conf"
 
 echo "# osd smtpd vs postfix and opensmtpd, load average $(cut -d" " -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(benchfs_describe "$tmpdir")," \
 	"build $build ($(sed -n "s/^buildtype *= *//p" "$build/meson-private/cmd_line.txt" 2>/dev/null || true)), osd at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
@@ -164,6 +175,12 @@ t0=$(date +%s)
 osd_pid=$!
 for _ in $(seq 50); do ss -Hltn "sport = :$port" | grep -q . && break; sleep 0.1; done
 ss -Hltn "sport = :$port" | grep -q . || { cat "$work/osd.log" >&2; die "osd smtpd did not start"; }
+if [ $nofsync = 1 ]; then
+	"$build/osd" smtpd -c "$work/osd-nofsync.conf" 2>"$work/osd-nofsync.log" &
+	nf_pid=$!
+	for _ in $(seq 50); do ss -Hltn "sport = :$nf_port" | grep -q . && break; sleep 0.1; done
+	ss -Hltn "sport = :$nf_port" | grep -q . || { cat "$work/osd-nofsync.log" >&2; die "osd smtpd (fsync = no) did not start"; }
+fi
 
 queued=0
 aside_queue() {  # move queue/new out of osd's way (a rename: no mass deletion while measuring)
@@ -172,6 +189,10 @@ aside_queue() {  # move queue/new out of osd's way (a rename: no mass deletion w
 	n=$(find "$q" -type f | wc -l)
 	queued=$((queued + n))
 	mv "$q" "$work/aside/new.$(date +%s%N)"
+	mkdir -m 700 "$q" && chown mail: "$q"
+	q=$work/state-nofsync/queue/new
+	[ -d "$q" ] || return 0
+	mv "$q" "$work/aside/nofsync.$(date +%s%N)"
 	mkdir -m 700 "$q" && chown mail: "$q"
 }
 
@@ -182,6 +203,7 @@ for sess in $sessions_list; do
 		pf_work=$work/pf.$sess.$t
 		# Our own peak-PSS sampler (see README: the harness's misses osd's children)
 		targets=(--target "osd=127.0.0.1:$port")
+		[ $nofsync = 1 ] && targets+=(--target "osd-nofsync=127.0.0.1:$nf_port")
 		if [ $opensmtpd = 1 ]; then  # a fresh OpenSMTPD per call, as the harness's Postfix
 			osmtpd_start "$os_port" "$sink_port" "$work/os.$sess.$t"
 			targets+=(--target "opensmtpd=127.0.0.1:$os_port")
@@ -286,17 +308,25 @@ for sess in sys.argv[2].split():
               ''.join(f' {p}_peak_pss_kb={peaks.get((p, t, sess), {}).get("peak_pss_kb", "")}'
                       for p in ('osd',) + peers))
         cell = lambda p: f'{have[p]:>8.0f}' if p in have else f'{"-":>8}'
+        nf = rate('osd-nofsync', t, sess)
+        nfc = f'{nf:>8.0f}' if nf else f'{"-":>8}'
+        nfr = f'{nf / have["opensmtpd"]:.2f}x' if nf and 'opensmtpd' in have else '-'
         lines.append(f'{t:<7} {what.get(t, ""):<26} {sess:>4} {o:>8.0f} {cell("postfix")} {cell("opensmtpd")}'
                      f' {r:>5.2f}x {("≥" + str(tg) + "×"):<6} {verdict:<7} {(f"{sink:.0f}" if sink else "-"):>8}'
-                     f' {frac:>5}  {pk("osd", t, sess):>6} {pk("postfix", t, sess):>6} {pk("opensmtpd", t, sess):>6}')
-        for p in ('osd',) + peers + ('smtp-sink',):
+                     f' {frac:>5}  {nfc} {nfr:>6}  {pk("osd", t, sess):>6} {pk("postfix", t, sess):>6} {pk("opensmtpd", t, sess):>6}')
+        if nf:
+            print(f'nofsync test={t} sessions={sess} osd_nofsync={nf:.0f}' +
+                  (f' opensmtpd={have["opensmtpd"]:.0f} ratio={nf / have["opensmtpd"]:.2f}' if 'opensmtpd' in have else '') +
+                  (f' osd_nofsync_per_sink={nf / sink:.2f}' if sink else ''))
+        for p in ('osd', 'osd-nofsync') + peers + ('smtp-sink',):
             rr = runs.get((p, t, sess))
             if rr:
                 trends.append(f'trend test={t} sessions={sess} peer={p} runs={",".join(rr)}'
                               f' last_per_first={float(rr[-1]) / float(rr[0]):.2f}' if float(rr[0]) else '')
 print()
 print(f'{"test":<7} {"what (median rate)":<26} {"sess":>4} {"osd":>8} {"postfix":>8} {"opensmtpd":>8}'
-      f' {"osd ÷ faster":>6} {"target":<14} {"sink":>8} {"÷sink":>5}  {"MB osd":>6} {"pf":>6} {"osmtpd":>6}'
+      f' {"osd ÷ faster":>6} {"target":<14} {"sink":>8} {"÷sink":>5}  {"osd nofs":>8} {"÷osmtpd":>6}'
+      f'  {"MB osd":>6} {"pf":>6} {"osmtpd":>6}'
       f'   (MB: peak PSS of the tree)')
 print('\n'.join(lines))
 print('per-run rates (run 1, 2, ...: a falling trend means something accumulates):')

@@ -1,6 +1,6 @@
 # benchfs.sh - a private journaled ext4 (a loop image) for the SMTP benchmarks' queues; sourced.
 #
-#   . bench/benchfs.sh; benchfs_mount DIR IMAGE SIZE INODES; ...; benchfs_umount
+#   . bench/benchfs.sh; benchfs_mount DIR IMAGE SIZE INODES [MKFS_OPTION...]; ...; benchfs_umount
 #
 # Why: on ext4 without a journal (this machine's root file system) the inode
 # allocator passes over every inode freed in the last 1-6 minutes
@@ -15,11 +15,12 @@
 # the disk through the loop device.  Needs root, mkfs.ext4 and losetup.
 BENCHFS_DIR="" BENCHFS_IMAGE=""
 
-# benchfs_mount DIR IMAGE SIZE INODES: make IMAGE (sparse, SIZE as truncate -s takes it), mount it on DIR.
+# benchfs_mount DIR IMAGE SIZE INODES [MKFS_OPTION...]: make IMAGE (sparse, SIZE as truncate -s
+# takes it; mkfs.ext4's defaults, a journal included, unless the options say otherwise), mount it on DIR.
 benchfs_mount() {
 	command -v mkfs.ext4 >/dev/null || { echo "benchfs: mkfs.ext4 is missing (e2fsprogs)" >&2; return 1; }
 	truncate -s "$3" "$2" || return 1
-	mkfs.ext4 -q -F -N "$4" -E lazy_itable_init=0,lazy_journal_init=0 "$2" || { rm -f "$2"; return 1; }
+	mkfs.ext4 -q -F -N "$4" -E lazy_itable_init=0,lazy_journal_init=0 "${@:5}" "$2" || { rm -f "$2"; return 1; }
 	mount -o loop "$2" "$1" || { rm -f "$2"; return 1; }
 	BENCHFS_DIR=$1 BENCHFS_IMAGE=$2
 	chmod 755 "$1"
@@ -35,7 +36,8 @@ benchfs_umount() {
 # One line for the benchmark's header: what holds the queues.
 benchfs_describe() {
 	if [ -n "$BENCHFS_DIR" ]; then
-		echo "queues on a private journaled ext4 ($(du -h --apparent-size "$BENCHFS_IMAGE" | cut -f1) loop image in $(dirname "$BENCHFS_IMAGE"))"
+		echo "queues on a private ext4 ($(dumpe2fs -h "$BENCHFS_IMAGE" 2>/dev/null | grep -q has_journal &&
+			echo journaled || echo "no journal"); $(du -h --apparent-size "$BENCHFS_IMAGE" | cut -f1) loop image in $(dirname "$BENCHFS_IMAGE"))"
 	else
 		echo "queues on $(stat -f -c %T "$1") ($1)"
 	fi
