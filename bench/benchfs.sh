@@ -1,4 +1,5 @@
-# benchfs.sh - a private journaled ext4 (a loop image) for the SMTP benchmarks' queues; sourced.
+# benchfs.sh - a private ext4 (a loop image, journaled unless asked otherwise) for the SMTP benchmarks' queues; sourced.
+# shellcheck shell=bash
 #
 #   . bench/benchfs.sh; benchfs_mount DIR IMAGE SIZE INODES [MKFS_OPTION...]; ...; benchfs_umount
 #
