@@ -9,11 +9,14 @@
 # /var/cache/osd/opensmtpd/root (OSD_OPENSMTPD_CACHE; its libraries libevent,
 # libssl, libdb5.3, libpam, zlib are installed here already).  osmtpd_start
 # PORT SINK_PORT WORKDIR runs the unpacked `smtpd -d -f WORKDIR/smtpd.conf` in
-# a private mount namespace (unshare -m) where WORKDIR's files are bound over
-# /etc/passwd and /etc/group (with its users opensmtpd and opensmtpq),
-# /etc/resolv.conf, /var/spool (its queue /var/spool/smtpd), /var/lib (its
-# chroot /var/lib/opensmtpd/empty) and /run (its control socket): it touches
-# nothing of the host.  It listens on 127.0.0.1:PORT and relays everything for
+# a private mount namespace (unshare -m) where an overlay over /etc holds its
+# own passwd and group (with its users opensmtpd and opensmtpq) and
+# resolv.conf, and WORKDIR's folders are bound over /var/spool (its queue
+# /var/spool/smtpd), /var/lib (its chroot /var/lib/opensmtpd/empty) and /run
+# (its control socket): it touches nothing of the host.  (Files bound over
+# /etc/passwd itself were lost whenever a useradd on the host renamed a new
+# /etc/passwd into place: a mount on a file renamed over in another
+# namespace is detached.)  It listens on 127.0.0.1:PORT and relays everything for
 # example.test to 127.0.0.1:SINK_PORT.  How it is configured, and why, is in
 # bench/README.md ("OpenSMTPD, the second peer").  Sets OSMTPD_PID (smtpd's
 # parent) and DNSMASQ_PID.  Needs root, unshare, dnsmasq and cc.
@@ -56,14 +59,15 @@ osmtpd_start() {
 	command -v cc >/dev/null || osmtpd_die "cc is missing"
 	osmtpd_fetch
 	OSMTPD_WORK=$w
-	mkdir -p "$w/spool" "$w/varlib/opensmtpd/empty" "$w/run"
+	mkdir -p "$w/spool" "$w/varlib/opensmtpd/empty" "$w/run" "$w/etc" "$w/etc.work"
 	chmod 755 "$w" "$w/varlib" "$w/varlib/opensmtpd"
 	chmod 711 "$w/spool"
 	uid=$(osmtpd_free_id 64010); quid=$(osmtpd_free_id $((uid + 1)))
 	{ cat /etc/passwd
 	  echo "opensmtpd:x:$uid:$uid:OpenSMTPD (bench):/nonexistent:/usr/sbin/nologin"
-	  echo "opensmtpq:x:$quid:$quid:OpenSMTPD queue (bench):/nonexistent:/usr/sbin/nologin"; } >"$w/passwd"
-	{ cat /etc/group; echo "opensmtpd:x:$uid:"; echo "opensmtpq:x:$quid:"; } >"$w/group"
+	  echo "opensmtpq:x:$quid:$quid:OpenSMTPD queue (bench):/nonexistent:/usr/sbin/nologin"; } >"$w/etc/passwd"
+	{ cat /etc/group; echo "opensmtpd:x:$uid:"; echo "opensmtpq:x:$quid:"; } >"$w/etc/group"
+	chmod 644 "$w/etc/passwd" "$w/etc/group"
 	cc -O2 -shared -fPIC -o "$w/listen_backlog.so" "$osmtpd_here/listen_backlog.c" -ldl ||
 		osmtpd_die "cannot build the listen backlog shim"
 	# The resolver: dnsmasq on a loopback address of its own, answering from a hosts file
@@ -81,7 +85,8 @@ osmtpd_start() {
 		wait "$DNSMASQ_PID" 2>/dev/null; DNSMASQ_PID=""
 	done
 	[ -n "$DNSMASQ_PID" ] || { cat "$w/dnsmasq.log" >&2; osmtpd_die "dnsmasq did not start"; }
-	printf 'nameserver %s\noptions timeout:1 attempts:1\n' "$addr" >"$w/resolv.conf"
+	printf 'nameserver %s\noptions timeout:1 attempts:1\n' "$addr" >"$w/etc/resolv.conf"
+	chmod 644 "$w/etc/resolv.conf"
 	# The configuration: see bench/README.md, "OpenSMTPD, the second peer".
 	cat >"$w/smtpd.conf" <<EOF
 # private OpenSMTPD for osd's benchmarks (bench/peer-opensmtpd.sh)
@@ -97,7 +102,7 @@ EOF
 	# unshare execs sh, sh execs smtpd: the PID is smtpd's parent ("-d": stays in the foreground).
 	LISTEN_BACKLOG_MIN=${LISTEN_BACKLOG_MIN:-128} unshare -m sh -c '
 		w=$1; shift
-		for f in passwd group resolv.conf; do mount --bind "$w/$f" "/etc/$f" || exit 1; done
+		mount -t overlay overlay -o "lowerdir=/etc,upperdir=$w/etc,workdir=$w/etc.work" /etc || exit 1
 		mount --bind "$w/spool" /var/spool && mount --bind "$w/varlib" /var/lib &&
 			mount --bind "$w/run" /run || exit 1
 		LD_PRELOAD=$w/listen_backlog.so exec "$@"' sh "$w" "$OSMTPD_BIN" -d -f "$w/smtpd.conf" \
@@ -138,6 +143,6 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	trap osmtpd_stop EXIT
 	trap 'exit 130' INT TERM
 	osmtpd_start "$1" "$2" "$3"
-	echo "# OpenSMTPD (pid $OSMTPD_PID) on 127.0.0.1:$1, relaying to 127.0.0.1:$2, resolver $(cat "$3/resolv.conf" | head -1)"
+	echo "# OpenSMTPD (pid $OSMTPD_PID) on 127.0.0.1:$1, relaying to 127.0.0.1:$2, resolver $(head -1 "$3/etc/resolv.conf")"
 	wait "$OSMTPD_PID"
 fi
