@@ -36,7 +36,7 @@
 # connections, for osd and a fresh private Postfix.  Prints a summary with
 # osd against the faster peer (target >= 1.5x, 2x persistent; <= 1 MB PSS per
 # idle session) and every run's rate (the trend).
-# --quick: --msgs 500 --big-msgs 100 --repeat 1 (about 1.5 minutes).  Default run: about 5
+# --quick: --msgs 500 --big-msgs 100 --repeat 1 (about 2 minutes).  Default run: about 8
 # minutes on 2 cores.  Needs root (the private Postfix).
 set -euo pipefail
 
