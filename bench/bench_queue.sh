@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# bench_queue.sh - osd queue (the queue manager) and delivery against a private Postfix, end to end.
+# bench_queue.sh - osd queue (the queue manager) and delivery against Postfix and OpenSMTPD, end to end.
 #
 #   bench/bench_queue.sh [--quick] [--msgs N] [--big-msgs N] [--repeat N] [--sessions N]
 #                        [--queue-msgs N] [--deferred N] [--lat-msgs N] [--lat-rate R]
 #                        [--accept-msgs N] [--runs N] [--starts N] [--build DIR] [--no-build]
-#                        [--tmpdir DIR] [--harness PATH] [--keep]
+#                        [--no-opensmtpd] [--fs loop|loop-nojournal|tmpdir] [--tmpdir DIR] [--harness PATH] [--keep]
 #
+# OpenSMTPD (bench/peer-opensmtpd.sh, relaying to the same sink) is a second
+# target of part 1's "accept big" call (--no-opensmtpd leaves it out); the
+# summary compares osd with the faster peer and prints every run's rate.
+# --fs loop (the default): the temp folder is a private journaled ext4
+# (bench/benchfs.sh, an 8 GB sparse loop image beside it); loop-nojournal:
+# the same without a journal (as this machine's root); tmpdir: as it is.
 # Part 1, in the same run as Postfix: ../shared/bench/peer-postfix.sh with
 # TARGET_E2E=1 and --target osd=127.0.0.1:PORT.  osd (smtpd + queue, fsync =
 # yes, rcpthosts example.test, no local domain) relays everything through
@@ -52,8 +58,10 @@ runs=5
 starts=3
 compile=1
 keep=0
+fs=loop
+opensmtpd=1
 
-usage() { sed -n '2,36s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,44s/^# \{0,1\}//p' "$0"; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) msgs=500; big_msgs=100; repeat=1; queue_msgs=2000; deferred=20000; lat_msgs=200
@@ -72,8 +80,10 @@ while [ $# -gt 0 ]; do
 	--build) build=$2; shift ;;
 	--no-build) compile=0 ;;
 	--tmpdir) tmpdir=$2; shift ;;
+	--fs) fs=$2; shift ;;
 	--harness) harness=$2; shift ;;
 	--keep) keep=1 ;;
+	--no-opensmtpd) opensmtpd=0 ;;
 	-h|--help) usage; exit 0 ;;
 	*) usage >&2; exit 100 ;;
 	esac
@@ -100,11 +110,23 @@ done
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port=$(free_port); pf_port=$(free_port); sink_port=$(free_port); lat_port=$(free_port); dead_port=$(free_port)
+os_port=$(free_port)
+# shellcheck source=peer-opensmtpd.sh
+. "$here/peer-opensmtpd.sh"
+[ $opensmtpd = 0 ] || osmtpd_fetch
 
 # One folder for everything: osd's queue and Postfix's spool are on the same
 # file system, so both fsync to the same disk.
 work=$(mktemp -d "$tmpdir/osd-queuebench.XXXXXX")
 chmod 755 "$work"
+# shellcheck source=benchfs.sh
+. "$here/benchfs.sh"
+case $fs in
+loop) benchfs_mount "$work" "$work.img" 8G 1000000 || die "cannot make the private file system (--fs tmpdir runs without it)" ;;
+loop-nojournal) benchfs_mount "$work" "$work.img" 8G 1000000 -O ^has_journal || die "cannot make the private file system" ;;
+tmpdir) ;;
+*) die "--fs loop, loop-nojournal or tmpdir" ;;
+esac
 smtpd_pid="" qmgr_pid="" qpeak_pid=""
 stop_pid() {  # pid: SIGTERM, then up to 15 s (osd queue gives deliveries 10 s), then SIGKILL
 	local p=$1
@@ -117,7 +139,13 @@ stop_pid() {  # pid: SIGTERM, then up to 15 s (osd queue gives deliveries 10 s),
 cleanup() {
 	[ -n "$qpeak_pid" ] && kill "$qpeak_pid" 2>/dev/null
 	stop_pid "$qmgr_pid"; stop_pid "$smtpd_pid"
-	if [ "$keep" = 1 ]; then echo "# kept $work"; else rm -rf "$work"; fi
+	osmtpd_stop
+	if [ "$keep" = 1 ]; then
+		echo "# kept $work${BENCHFS_DIR:+ (still mounted from $BENCHFS_IMAGE: umount it, then remove both)}"
+	else
+		benchfs_umount
+		rm -rf "$work"
+	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -164,7 +192,7 @@ timed() {  # command... -> wall seconds on stdout (the command's output goes to 
 	awk -v d=$((t1 - t0)) 'BEGIN{printf "%.3f\n", d / 1e9}'
 }
 
-echo "# osd queue vs postfix, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $tmpdir on $(stat -f -c %T "$tmpdir")," \
+echo "# osd queue vs postfix and opensmtpd, load average $(cut -d" " -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(benchfs_describe "$tmpdir")," \
 	"build $build ($(sed -n "s/^buildtype *= *//p" "$build/meson-private/cmd_line.txt" 2>/dev/null || true)), osd at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "# msgs=$msgs big_msgs=$big_msgs repeat=$repeat sessions=$sessions queue_msgs=$queue_msgs deferred=$deferred" \
 	"lat_msgs=$lat_msgs lat_rate=$lat_rate accept_msgs=$accept_msgs runs=$runs; osd on 127.0.0.1:$port," \
@@ -179,11 +207,17 @@ out=$work/results
 : >"$out"
 
 # ---- part 1: the harness, osd and Postfix end to end in the same run
-harness_call() {  # tag tests...
-	local tag=$1; shift
-	echo "# --- harness: tests \"$*\" ($(( $(date +%s) - t0 )) s so far)"
+harness_call() {  # tag opensmtpd(0/1) tests...
+	local tag=$1 withos=$2; shift 2
+	local targets=(--target "osd=127.0.0.1:$port")
+	echo "# --- harness: tests \"$*\" ($(( $(date +%s) - t0 )) s so far; load average $(cut -d' ' -f1-3 /proc/loadavg))"
+	if [ "$withos" = 1 ]; then  # a fresh OpenSMTPD relaying to the harness's sink
+		osmtpd_start "$os_port" "$sink_port" "$work/os.$tag"
+		targets+=(--target "opensmtpd=127.0.0.1:$os_port")
+	fi
 	python3 "$here/idle_sessions.py" --peak "$work/peak.$tag" --watch "osd-smtpd=$smtpd_pid" \
-		--watch "osd-queue=$qmgr_pid" --watch "postfix=@$work/pf.$tag/spool/pid/master.pid" &
+		--watch "osd-queue=$qmgr_pid" --watch "postfix=@$work/pf.$tag/spool/pid/master.pid" \
+		${OSMTPD_PID:+--watch "opensmtpd=$OSMTPD_PID"} &
 	local tree=$!
 	python3 "$here/queue_tool.py" peak --pid "$qmgr_pid" --out "$work/qpeak.$tag" &
 	qpeak_pid=$!
@@ -191,14 +225,20 @@ harness_call() {  # tag tests...
 		bash "$harness" --port "$pf_port" --sink-port "$sink_port" --msgs "$msgs" \
 		--big-msgs "$big_msgs" --sessions "$sessions" --queue-msgs "$queue_msgs" \
 		--repeat "$repeat" --tests "$*" --workdir "$work/pf.$tag" \
-		--target "osd=127.0.0.1:$port" | sed -u "s/^peer=/tag=$tag peer=/" | tee -a "$out"
+		"${targets[@]}" | sed -u "s/^peer=/tag=$tag peer=/" | tee -a "$out"
 	kill "$tree" "$qpeak_pid"; wait "$tree" "$qpeak_pid" 2>/dev/null || true
 	qpeak_pid=""
+	if [ "$withos" = 1 ]; then
+		echo "# OpenSMTPD: $(grep -c 'smtp message' "$OSMTPD_WORK/smtpd.log" || true) accepted," \
+			"$(grep -c 'mta delivery.*result="Ok"' "$OSMTPD_WORK/smtpd.log" || true) relayed," \
+			"$(osmtpd_queued) left in its queue; $(grep -c '^warn\|fatal' "$OSMTPD_WORK/smtpd.log" || true) warn: lines (the sink stops with the harness: refused relays are logged)"
+		osmtpd_stop
+	fi
 	sed "s/^/tag=$tag run=treepeak /" "$work/peak.$tag" | tee -a "$out"
 	sed "s/^/tag=$tag run=qmgrpeak /" "$work/qpeak.$tag" | tee -a "$out"
 }
-harness_call e2e accept big
-[ "$queue_msgs" -gt 0 ] && harness_call queue queue
+harness_call e2e "$opensmtpd" accept big
+[ "$queue_msgs" -gt 0 ] && harness_call queue 0 queue
 
 # ---- part 2: osd with $deferred deferred messages
 echo "# --- $deferred deferred messages ($(( $(date +%s) - t0 )) s so far)"
@@ -237,7 +277,7 @@ echo "# queue manager log: $(grep -c 'end msg' "$work/queue.log.d$starts" || tru
 # ---- summary
 python3 - "$out" "$deferred" "$queue_msgs" <<'EOF'
 import statistics, sys
-med, peaks, lines = {}, {}, []
+med, peaks, lines, runs = {}, {}, [], {}
 deferred, qmsgs = sys.argv[2], sys.argv[3]
 for ln in open(sys.argv[1]):
     kv = dict(x.split('=', 1) for x in ln.split() if '=' in x)
@@ -247,29 +287,44 @@ for ln in open(sys.argv[1]):
         peaks[(kv['tag'], kv['run'], kv.get('peer', ''))] = kv
     elif kv.get('bench') == 'queue':
         lines.append(kv)
+    elif kv.get('run', '').isdigit() and 'peer' in kv and 'rate' in kv:
+        runs.setdefault((kv['peer'], kv['test']), []).append(kv['rate'])
 def mb(kb): return f'{int(kb) / 1024:.1f}' if kb not in (None, '') else '-'
 what = {'accept': 'accepted/s, 4 KB', 'accept-e2e': 'end to end/s, 4 KB',
         'big': 'accepted/s, 100 KB', 'big-e2e': 'end to end/s, 100 KB',
         'queue-accept': f'accepted/s, 4 KB, {qmsgs} deferred', 'queue-list': f'listing s, {qmsgs} queued'}
 print()
-ratios = []
-print(f'{"test":<13} {"what (median)":<32} {"osd":>8} {"postfix":>8} {"ratio":>6}  target')
+ratios, trends = [], []
+print(f'{"test":<13} {"what (median)":<32} {"osd":>8} {"postfix":>8} {"opensmtpd":>9} {"osd ÷ faster":>12}  target')
 for t in ('accept', 'accept-e2e', 'big', 'big-e2e', 'queue-accept', 'queue-list'):
-    o, p = med.get(('osd', t)), med.get(('postfix', t))
-    if not o or not p:
+    o = med.get(('osd', t))
+    have = {p: med[(p, t)] for p in ('postfix', 'opensmtpd') if (p, t) in med}
+    if not o or not have:
         continue
     key = 'secs' if t == 'queue-list' else 'rate'
-    ov, pv = float(o[key]), float(p[key])
-    if t == 'queue-list':
-        r = pv / ov if ov else float('inf')         # above 1: osd lists faster
+    ov = float(o[key])
+    vals = {p: float(v[key]) for p, v in have.items()}
+    if t == 'queue-list':                              # above 1: osd lists faster
+        fast = min(vals, key=vals.get)
+        r = vals[fast] / ov if ov else float('inf')
     else:
-        r = ov / pv if pv else float('inf')
+        fast = max(vals, key=vals.get)
+        r = ov / vals[fast] if vals[fast] else float('inf')
     tgt = ''
     if t in ('accept-e2e', 'big-e2e'):
         tgt = '>=1.5x ' + ('met' if r >= 1.5 else 'missed')
-    print(f'{t:<13} {what[t]:<32} {o[key]:>8} {p[key]:>8} {r:>5.2f}x  {tgt}')
-    ratios.append(f'ratio test={t} osd={o[key]} postfix={p[key]} ratio={r:.2f}')
+    cell = lambda p, w: f'{have[p][key]:>{w}}' if p in have else f'{"-":>{w}}'
+    print(f'{t:<13} {what[t]:<32} {o[key]:>8} {cell("postfix", 8)} {cell("opensmtpd", 9)} {r:>11.2f}x  {tgt}')
+    ratios.append(f'ratio test={t} osd={o[key]} ' + ' '.join(f'{p}={have[p][key]}' for p in have) +
+                  f' faster_peer={fast} ratio={r:.2f}')
+    for p in ('osd',) + tuple(have):
+        rr = runs.get((p, t), [])
+        if rr and t != 'queue-list':
+            trends.append(f'trend test={t} peer={p} runs={",".join(rr)}'
+                          f' last_per_first={float(rr[-1]) / float(rr[0]):.2f}' if float(rr[0]) else '')
 print('\n'.join(ratios))
+print('per-run rates (run 1, 2, ...: a falling trend means something accumulates):')
+print('\n'.join(trends))
 for tag in ('e2e', 'queue'):
     q = peaks.get((tag, 'qmgrpeak', ''))
     ts = {k[2]: v for k, v in peaks.items() if k[0] == tag and k[1] == 'treepeak'}
@@ -297,4 +352,4 @@ if q:
     print(f'peak PSS of osd queue           {mb(q.get("peak_pss_kb")):>8} MB   (RSS {mb(q.get("peak_rss_kb"))} MB; '
           f'with its delivery children {mb(q.get("peak_tree_pss_kb"))} MB, {q.get("peak_tree_procs")} procs)')
 EOF
-echo "# total $(( $(date +%s) - t0 )) s"
+echo "# total $(( $(date +%s) - t0 )) s; load average at the end $(cut -d" " -f1-3 /proc/loadavg)"
