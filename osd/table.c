@@ -14,6 +14,7 @@ struct entry {
 	struct timespec mtime;          /* the file's */
 	struct timespec clock_mtime;    /* the same moment on the watcher's clock: orders the heap */
 	uint32_t heap_pos;
+	bool written;                   /* its record is in the relay.cdb last written (table_mark) */
 };
 
 struct table {
@@ -317,6 +318,33 @@ table_ms_until_expiry(const struct table *t, long expire, const struct timespec 
 	/* Round up so that we never wake a hair before the deadline. */
 	ns = (ns + 999999) / 1000000;
 	return ns > 86400000ll ? 86400000l : (long)ns;
+}
+
+bool
+table_next_clock(const struct table *t, size_t *pos, struct ipaddr *addr_r,
+		 struct timespec *clock_mtime_r)
+{
+	if (*pos >= t->count)
+		return false;
+	*addr_r = t->entries[*pos].addr;
+	*clock_mtime_r = t->entries[*pos].clock_mtime;
+	(*pos)++;
+	return true;
+}
+
+void
+table_mark(struct table *t, size_t pos, bool written)
+{
+	if (pos > 0 && pos <= t->count)
+		t->entries[pos - 1].written = written;
+}
+
+bool
+table_written(const struct table *t, const struct ipaddr *addr)
+{
+	size_t slot = find_slot(t, addr);
+
+	return t->slots[slot] != 0 && t->entries[t->slots[slot] - 1].written;
 }
 
 bool

@@ -60,6 +60,21 @@ long table_ms_until_expiry(const struct table *t, long expire, const struct time
 bool table_next(const struct table *t, size_t *pos, struct ipaddr *addr_r,
 		struct timespec *mtime_r);
 
+/* table_next, giving the clock mtime instead of the mtime. */
+bool table_next_clock(const struct table *t, size_t *pos, struct ipaddr *addr_r,
+		      struct timespec *clock_mtime_r);
+
+/*
+ * Note whether the entry table_next or table_next_clock just returned (pos
+ * as they left it) went into the relay.cdb being written.  A new entry
+ * starts unwritten, and table_set does not change the mark: the watcher
+ * asks table_written to know whether a change must reach relay.cdb.
+ */
+void table_mark(struct table *t, size_t pos, bool written);
+
+/* addr is in the table and marked written. */
+bool table_written(const struct table *t, const struct ipaddr *addr);
+
 /* Remove everything. */
 void table_clear(struct table *t);
 

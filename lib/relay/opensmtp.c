@@ -83,7 +83,7 @@
  * (older versions wrote no ",<unique>"; a leftover of theirs is finished too). */
 #define EXPIRE_PREFIX OPENSMTP_TMP_PREFIX "expire."
 /* Entries renamed aside by opensmtp_revoke_at, removed a moment later. */
-#define REVOKE_PREFIX OPENSMTP_TMP_PREFIX "revoke."
+#define REVOKE_PREFIX OPENSMTP_REVOKE_PREFIX
 /* A revoke's renamed entry older than this was left by a crash: finish it. */
 #define REVOKE_STALE 60
 

@@ -12,6 +12,9 @@
 
 /* Prefix of the names osd uses for its own short-lived files in the folder. */
 #define OPENSMTP_TMP_PREFIX ".osd-"
+/* What opensmtp_revoke_at renames an entry to (then removes): the watcher
+ * writes a revoke into relay.cdb without waiting for its batch. */
+#define OPENSMTP_REVOKE_PREFIX OPENSMTP_TMP_PREFIX "revoke."
 
 /*
  * Record a successful login from addr: create or touch dir/<address> with
