@@ -380,6 +380,12 @@ conf_relay_cdb(const struct osd_conf *conf, char *out, size_t size)
 	return path_join(out, size, conf->state_dir, "relay.cdb");
 }
 
+int
+conf_relay_snap(const struct osd_conf *conf, char *out, size_t size)
+{
+	return path_join(out, size, conf->state_dir, "relay.snap");
+}
+
 static bool
 is_space(char c)
 {

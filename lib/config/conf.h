@@ -135,5 +135,7 @@ int conf_reload(const struct osd_conf *cur, struct osd_conf *n, bool *restart_r,
 /* The open-smtp folder and relay.cdb under state_dir. */
 int conf_opensmtp_dir(const struct osd_conf *conf, char *out, size_t size);
 int conf_relay_cdb(const struct osd_conf *conf, char *out, size_t size);
+/* The watcher's snapshot of open-smtp/ (lib/relay/opensmtp_snap.h), under state_dir. */
+int conf_relay_snap(const struct osd_conf *conf, char *out, size_t size);
 
 #endif
