@@ -416,6 +416,19 @@ batch_wait_ms(const struct watcher *w)
 	return now >= w->next_write_ns ? 0 : (long)((w->next_write_ns - now + 999999) / 1000000);
 }
 
+/*
+ * relay_batch, but at most a tenth of relay_expire: each rewrite leaves out
+ * the entries that expire within the window, so a window as long as
+ * relay_expire would leave out every new login.
+ */
+static long
+batch_ms(const struct watcher *w)
+{
+	long cap = w->conf.relay_expire * 100;
+
+	return w->conf.relay_batch < cap ? w->conf.relay_batch : cap;
+}
+
 /* Take addr out of the table: relay.cdb must change only if it holds it. */
 static void
 drop_entry(struct watcher *w, const struct ipaddr *addr)
@@ -436,8 +449,8 @@ rebuild(struct watcher *w)
 	long long start = boot_ns();
 	long n;
 
-	it.cutoff = ts_add_ns(clock_now(w), w->conf.relay_batch * 1000000LL);
-	w->next_write_ns = start + w->conf.relay_batch * 1000000LL;
+	it.cutoff = ts_add_ns(clock_now(w), batch_ms(w) * 1000000LL);
+	w->next_write_ns = start + batch_ms(w) * 1000000LL;
 	w->revoked = false;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	n = relaydb_write(w->cdb, &w->rules, &dyn, next_entry, &it, w->conf.fsync);
