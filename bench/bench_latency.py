@@ -173,6 +173,11 @@ def fmt(x):
     return "%.2f" % x
 
 
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return "/".join(f.read().split()[:3])
+
+
 # ---------------------------------------------------------------- the watcher side
 
 class Detector(threading.Thread):
@@ -262,6 +267,8 @@ class Bench:
         with open(self.conf, "w") as f:
             f.write("state_dir = %s\nrules = %s\nrelay_expire = 3h\nfsync = %s\nlog = stderr\n"
                     % (self.state, self.rules, args.fsync))
+            for line in args.conf_line:
+                f.write(line + "\n")
         self.cdb_path = os.path.join(self.state, "relay.cdb")
         self.log_path = os.path.join(base, "watch.log")
         self.dirfd = os.open(self.osmtp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -330,13 +337,16 @@ class Bench:
                     "p50": percentile(lat, 50), "p99": percentile(lat, 99),
                     "max": lat[-1] if lat else float("nan"),
                     "rebuilds": det.rebuilds - rebuilds0,
+                    "cpu_us": 1e6 * cpu / max(per_run, 1),
                 }
                 results.append(r)
                 print("bench=latency entries=%d run=%d logins=%d secs=%s seen=%d missing=%d "
-                      "late=%d p50_ms=%s p99_ms=%s max_ms=%s rebuilds=%d watcher_cpu=%.0f%%"
+                      "late=%d p50_ms=%s p99_ms=%s max_ms=%s rebuilds=%d watcher_cpu=%.1f%% "
+                      "cpu_us_per_login=%.1f loadavg=%s"
                       % (n, run, per_run, fmt(t_end - t_start), len(lat), missing, late,
                          fmt(r["p50"]), fmt(r["p99"]), fmt(r["max"]), r["rebuilds"],
-                         100.0 * cpu / max(t_end - t_start, 1e-9)), flush=True)
+                         100.0 * cpu / max(t_end - t_start, 1e-9), r["cpu_us"], loadavg()),
+                      flush=True)
                 if missing:
                     det.pending.clear()
                     while not det.incoming.empty():
@@ -401,6 +411,9 @@ def main():
                     help="the watcher's fsync setting (default yes, osd's default)")
     ap.add_argument("--grow", action="store_true",
                     help="do not remove the oldest entry per login (the table grows)")
+    ap.add_argument("--conf-line", action="append", default=[], metavar="'KEY = VALUE'",
+                    help="add this line to the watcher's osd.conf (e.g. 'relay_batch = 0'); "
+                    "may be repeated")
     ap.add_argument("--drain-timeout", type=float, default=30.0)
     ap.add_argument("--startup-timeout", type=float, default=300.0)
     ap.add_argument("--tmpdir", default=os.environ.get("TMPDIR", "/tmp"))
@@ -413,8 +426,9 @@ def main():
         raise SystemExit("bench_latency: no %s (build first, or --build DIR)" % args.osd)
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s]
 
-    print("bench=latency rate=%g secs=%g runs=%d steady=%s fsync=%s"
-          % (args.rate, args.secs, args.runs, "no" if args.grow else "yes", args.fsync), flush=True)
+    print("bench=latency rate=%g secs=%g runs=%d steady=%s fsync=%s conf=%s loadavg=%s"
+          % (args.rate, args.secs, args.runs, "no" if args.grow else "yes", args.fsync,
+             ",".join(l.replace(" ", "") for l in args.conf_line) or "-", loadavg()), flush=True)
     summary = []
     if args.base:
         base = os.path.abspath(args.base)
@@ -429,9 +443,12 @@ def main():
             peer = bench.measure_tcprules()
             p50 = statistics.median(r["p50"] for r in runs)
             p99 = statistics.median(r["p99"] for r in runs)
+            cpu_us = statistics.median(r["cpu_us"] for r in runs)
+            rebuilds = statistics.median(r["rebuilds"] for r in runs)
             peer_ms = statistics.median(peer)
-            print("bench=latency entries=%d method=osd runs=%d p50_ms=%s p99_ms=%s"
-                  % (n, len(runs), fmt(p50), fmt(p99)))
+            print("bench=latency entries=%d method=osd runs=%d p50_ms=%s p99_ms=%s "
+                  "cpu_us_per_login=%.1f rebuilds_per_run=%d"
+                  % (n, len(runs), fmt(p50), fmt(p99), cpu_us, rebuilds))
             print("bench=latency entries=%d method=vpopmail+tcprules runs=%d latency_ms=%s "
                   "max_new_logins_per_s=%.0f" % (n, len(peer), fmt(peer_ms), 1000.0 / peer_ms))
             print("bench=latency entries=%d ratio_p50=%.2f ratio_p99=%.2f target_p99_50ms=%s"

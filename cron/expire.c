@@ -38,7 +38,7 @@ main(int argc, char **argv)
 	struct relay_rebuild_stats st;
 	struct runas ra;
 	struct timespec t0, t1;
-	char dir[PATH_MAX], cdb[PATH_MAX], err[2 * PATH_MAX + 512];
+	char dir[PATH_MAX], cdb[PATH_MAX], snap[PATH_MAX], err[2 * PATH_MAX + 512];
 	bool verbose = false;
 	int opt;
 
@@ -57,7 +57,8 @@ main(int argc, char **argv)
 	}
 	cli_load_conf(&conf, conf_arg);
 	log_init("osd-expire", strcmp(conf.log, "syslog") == 0, conf.log_facility);
-	if (conf_opensmtp_dir(&conf, dir, sizeof dir) < 0 || conf_relay_cdb(&conf, cdb, sizeof cdb) < 0) {
+	if (conf_opensmtp_dir(&conf, dir, sizeof dir) < 0 || conf_relay_cdb(&conf, cdb, sizeof cdb) < 0 ||
+	    conf_relay_snap(&conf, snap, sizeof snap) < 0) {
 		cli_error("expire", "state_dir path too long");
 		return 111;
 	}
@@ -72,7 +73,7 @@ main(int argc, char **argv)
 	job = (struct relay_rebuild_args){
 		.rules = conf.rules, .dir = dir, .cdb = cdb, .expire = conf.relay_expire,
 		.dyn = { conf.relay_env_value, conf.relay_env_len, conf.relay_ipv6_prefix },
-		.fsync = conf.fsync,
+		.fsync = conf.fsync, .snap = snap,
 	};
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (relay_rebuild_once(&job, &st, err, sizeof err) == -1) {

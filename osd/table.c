@@ -14,6 +14,8 @@ struct entry {
 	struct timespec mtime;          /* the file's */
 	struct timespec clock_mtime;    /* the same moment on the watcher's clock: orders the heap */
 	uint32_t heap_pos;
+	bool written;                   /* its record is in the relay.cdb last written (table_mark) */
+	uint64_t ino;                   /* its file's inode number, for the snapshot (0: not known) */
 };
 
 struct table {
@@ -61,6 +63,26 @@ table_new(void)
 	t->nslots = 64;
 	t->slots = xcalloc(t->nslots, sizeof *t->slots);
 	return t;
+}
+
+static void grow_slots(struct table *t);
+
+void
+table_reserve(struct table *t, size_t n)
+{
+	if (n > t->cap) {
+		t->cap = n;
+		t->entries = xreallocarray(t->entries, t->cap, sizeof *t->entries);
+		t->heap = xreallocarray(t->heap, t->cap, sizeof *t->heap);
+	}
+	if (n * 2 > t->nslots) {
+		size_t want = t->nslots;
+
+		while (n * 2 > want)
+			want *= 2;
+		t->nslots = want / 2;   /* grow_slots doubles it and files every entry again */
+		grow_slots(t);
+	}
 }
 
 void
@@ -317,6 +339,48 @@ table_ms_until_expiry(const struct table *t, long expire, const struct timespec 
 	/* Round up so that we never wake a hair before the deadline. */
 	ns = (ns + 999999) / 1000000;
 	return ns > 86400000ll ? 86400000l : (long)ns;
+}
+
+bool
+table_next_clock(const struct table *t, size_t *pos, struct ipaddr *addr_r,
+		 struct timespec *clock_mtime_r)
+{
+	if (*pos >= t->count)
+		return false;
+	*addr_r = t->entries[*pos].addr;
+	*clock_mtime_r = t->entries[*pos].clock_mtime;
+	(*pos)++;
+	return true;
+}
+
+void
+table_mark(struct table *t, size_t pos, bool written)
+{
+	if (pos > 0 && pos <= t->count)
+		t->entries[pos - 1].written = written;
+}
+
+void
+table_set_ino(struct table *t, const struct ipaddr *addr, uint64_t ino)
+{
+	size_t slot = find_slot(t, addr);
+
+	if (t->slots[slot] != 0)
+		t->entries[t->slots[slot] - 1].ino = ino;
+}
+
+uint64_t
+table_ino(const struct table *t, size_t pos)
+{
+	return pos > 0 && pos <= t->count ? t->entries[pos - 1].ino : 0;
+}
+
+bool
+table_written(const struct table *t, const struct ipaddr *addr)
+{
+	size_t slot = find_slot(t, addr);
+
+	return t->slots[slot] != 0 && t->entries[t->slots[slot] - 1].written;
 }
 
 bool

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "ipaddr.h"
@@ -12,6 +13,12 @@ struct table;
 
 struct table *table_new(void);
 void table_free(struct table *t);
+
+/*
+ * Make room for n entries at once (a start-up scan of a million: without
+ * it the hash is filed again at every doubling).  Only ever grows.
+ */
+void table_reserve(struct table *t, size_t n);
 
 /*
  * Insert addr with mtime, or update its mtime.  Returns 1 when the
@@ -59,6 +66,27 @@ long table_ms_until_expiry(const struct table *t, long expire, const struct time
 /* Walk every entry: start with *pos = 0; false at the end. */
 bool table_next(const struct table *t, size_t *pos, struct ipaddr *addr_r,
 		struct timespec *mtime_r);
+
+/* table_next, giving the clock mtime instead of the mtime. */
+bool table_next_clock(const struct table *t, size_t *pos, struct ipaddr *addr_r,
+		      struct timespec *clock_mtime_r);
+
+/*
+ * Note whether the entry table_next or table_next_clock just returned (pos
+ * as they left it) went into the relay.cdb being written.  A new entry
+ * starts unwritten, and table_set does not change the mark: the watcher
+ * asks table_written to know whether a change must reach relay.cdb.
+ */
+void table_mark(struct table *t, size_t pos, bool written);
+
+/* Note the inode number of addr's file (0: not known), kept until changed. */
+void table_set_ino(struct table *t, const struct ipaddr *addr, uint64_t ino);
+
+/* The inode number of the entry table_next just returned (pos as it left it). */
+uint64_t table_ino(const struct table *t, size_t pos);
+
+/* addr is in the table and marked written. */
+bool table_written(const struct table *t, const struct ipaddr *addr);
 
 /* Remove everything. */
 void table_clear(struct table *t);

@@ -6,6 +6,7 @@
 #include <inotifytools/inotify.h>
 #include <inotifytools/inotifytools.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include "log.h"
 #include "sigfd.h"
 #include "opensmtp.h"
+#include "opensmtp_snap.h"
 #include "opensmtp_user.h"
 #include "path.h"
 #include "progress.h"
@@ -32,6 +34,7 @@
 #include "runas.h"
 #include "table.h"
 #include "timecalc.h"
+#include "xmalloc.h"
 
 /* A login creates a file (its mtime is then the login time) or touches one
  * (IN_ATTRIB); IN_CLOSE_WRITE would only repeat IN_CREATE. */
@@ -45,6 +48,7 @@ struct watcher {
 	const char *conf_arg;
 	char dir[PATH_MAX];             /* open-smtp/ */
 	char cdb[PATH_MAX];             /* relay.cdb */
+	char snap[PATH_MAX];            /* relay.snap: the table as of the last save (cold start) */
 	char rules_dir[PATH_MAX];
 	const char *rules_base;
 	int dirfd;
@@ -53,6 +57,8 @@ struct watcher {
 	struct rules rules;
 	struct table *table;
 	bool dirty;                     /* relay.cdb must be rewritten */
+	bool revoked;                   /* an entry was revoked: rewrite without waiting (relay_batch) */
+	long long next_write_ns;        /* boot clock: no rewrite before (relay_batch; 0: at once) */
 	bool rescan;                    /* the folder must be read again */
 	bool rules_changed;
 	bool reinit;                    /* the folder went away: start inotify afresh */
@@ -62,6 +68,10 @@ struct watcher {
 	struct fleet *fleet;            /* fleet = redis (docs/fleet.md), else NULL */
 	struct table *mirrored;         /* entries set from the fleet, at the time set: never published back */
 	struct table *old_table;        /* during a rescan: the entries as they were */
+	struct ipaddr *verify;          /* entries whose mtime the snapshot gave: read after start */
+	size_t verify_n, verify_pos;
+	unsigned long verify_moved;     /* of those, the ones whose file had moved on */
+	long long snap_due_ns;          /* boot clock: save the snapshot at the next wake-up after */
 	/*
 	 * The watcher's clock: the wall clock at start-up moved on by the
 	 * boot clock (which counts suspended time too, and never steps).
@@ -224,62 +234,232 @@ add_scanned(void *ctx, const struct ipaddr *addr, const struct timespec *mtime)
 	return 0;
 }
 
+/*
+ * Start-up reads the mtimes of unchanged entries from the snapshot
+ * (opensmtp_scan_known): 1,000,000 entries in well under a second instead
+ * of 2-4 s of fstatat.  Only an entry still live SNAP_MARGIN seconds from
+ * now by the snapshot's mtime is taken from it, and each one is read again
+ * soon after start (verify_some), long before that margin runs out: the
+ * table then holds each file's own mtime again, as after a full scan.
+ */
+#define SNAP_MARGIN RELAY_REBUILD_SNAP_MARGIN
+#define SNAP_SAVE_SECS 600      /* a snapshot no older than this survives a crash */
+#define VERIFY_CHUNK 4096       /* entries read again a wake-up */
+
+static int
+add_found(void *ctx, const struct opensmtp_found *f)
+{
+	struct watcher *w = ctx;
+
+	add_scanned(w, &f->addr, &f->mtime);
+	table_set_ino(w->table, &f->addr, f->ino);
+	if (f->known) {
+		if (w->verify_n % 65536 == 0)
+			w->verify = xreallocarray(w->verify, w->verify_n + 65536, sizeof *w->verify);
+		w->verify[w->verify_n++] = f->addr;
+	}
+	return 0;
+}
+
 static void
 full_scan(struct watcher *w)
 {
 	struct opensmtp_scan_stats st;
+	struct opensmtp_snap *snap = NULL;
 	struct timespec t0, t1;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* Only the first scan: a rescan follows lost events or a new
+	 * relay_expire, and reads every file. */
+	free(w->verify);
+	w->verify = NULL;
+	w->verify_n = w->verify_pos = 0;
+	w->verify_moved = 0;
+	if (!w->scanned_once)
+		snap = opensmtp_snap_load(w->snap);
 	/* The table is read afresh beside the old one, which add_scanned consults. */
 	w->old_table = w->table;
 	w->table = table_new();
+	table_reserve(w->table, snap != NULL ? opensmtp_snap_count(snap) : table_count(w->old_table));
 	/* Start-up over a million entries takes a while: say how far it is on a terminal. */
 	progress_start(&w->scan_progress, w->scanned_once ? -1 : STDERR_FILENO,
 		       "osd: watch: first scan", "entries");
 	w->scan_count = 0;
-	if (opensmtp_scan(w->dirfd, w->conf.relay_expire, add_scanned, w, &st) < 0)
+	if (opensmtp_scan_known(w->dirfd, w->conf.relay_expire, SNAP_MARGIN,
+				snap != NULL ? opensmtp_snap_known : NULL, snap, add_found, w, &st) < 0)
 		log_warn("open-smtp: reading %s", w->dir);
+	opensmtp_snap_free(snap);
 	progress_end(&w->scan_progress, w->scan_count, -1);
 	table_free(w->old_table);
 	w->old_table = NULL;
 	w->scanned_once = true;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	log_info("scan: %lu live, %lu expired, %lu ignored in %.1f ms", st.live, st.expired,
-		 st.ignored, (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+	log_info("scan: %lu live, %lu expired, %lu ignored in %.1f ms%s", st.live, st.expired,
+		 st.ignored, (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6,
+		 w->verify_n > 0 ? " (mtimes from the snapshot, read again now)" : "");
 	w->rescan = false;
 	w->dirty = true;
 }
 
-struct entry_iter {
+/* The table's entries for the snapshot. */
+struct snap_iter {
 	const struct table *table;
 	size_t pos;
 };
 
 static int
+next_snap(void *ctx, struct ipaddr *addr_r, struct timespec *mtime_r, uint64_t *ino_r)
+{
+	struct snap_iter *it = ctx;
+
+	if (!table_next(it->table, &it->pos, addr_r, mtime_r))
+		return 0;
+	*ino_r = table_ino(it->table, it->pos);
+	return 1;
+}
+
+/* Save the snapshot (a cache: not fsynced, a torn one is ignored at start). */
+static void
+save_snap(struct watcher *w)
+{
+	struct snap_iter it = { .table = w->table };
+
+	w->snap_due_ns = boot_ns() + SNAP_SAVE_SECS * 1000000000LL;
+	if (opensmtp_snap_save(w->snap, next_snap, &it, false) < 0)
+		log_warn("cannot save %s", w->snap);
+}
+
+/*
+ * Read again up to VERIFY_CHUNK of the entries whose mtime came from the
+ * snapshot, and take the file's own (a login while the watcher was down
+ * moved it on).  An entry gone meanwhile has its inotify event queued.
+ */
+static void
+verify_some(struct watcher *w)
+{
+	char name[IPADDR_TEXT_MAX];
+	struct timespec m, cm;
+	struct stat st;
+
+	for (size_t n = 0; n < VERIFY_CHUNK && w->verify_pos < w->verify_n; n++) {
+		const struct ipaddr *addr = &w->verify[w->verify_pos++];
+
+		if (!table_get_clock(w->table, addr, &m, &cm))
+			continue;
+		ipaddr_format(addr, name);
+		if (fstatat(w->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (st.st_mtim.tv_sec == m.tv_sec && st.st_mtim.tv_nsec == m.tv_nsec)
+			continue;
+		w->verify_moved++;
+		table_set_now(w, w->table, addr, &st.st_mtim);
+		table_set_ino(w->table, addr, (uint64_t)st.st_ino);
+		if (!table_written(w->table, addr))
+			w->dirty = true;
+	}
+	if (w->verify_pos < w->verify_n)
+		return;
+	log_info("snapshot: %zu entries read again, %lu had a later login", w->verify_n,
+		 w->verify_moved);
+	free(w->verify);
+	w->verify = NULL;
+	w->verify_n = w->verify_pos = 0;
+	save_snap(w);
+}
+
+struct entry_iter {
+	struct table *table;
+	size_t pos;
+	long expire;
+	struct timespec cutoff;         /* an entry that expires by then is left out */
+};
+
+/*
+ * The entries for relay.cdb, each marked written or not.  One that expires
+ * before the next rewrite may be due (cutoff: now + relay_batch) is left
+ * out now: relay.cdb never holds an entry past its expiry, and the expiry
+ * of an entry it does not hold needs no rewrite (expire_due).
+ */
+static int
 next_entry(void *ctx, struct ipaddr *entry_r)
 {
 	struct entry_iter *it = ctx;
+	struct timespec cm;
 
-	return table_next(it->table, &it->pos, entry_r, NULL) ? 1 : 0;
+	while (table_next_clock(it->table, &it->pos, entry_r, &cm)) {
+		bool keep = !opensmtp_is_expired(&cm, it->expire, &it->cutoff);
+
+		table_mark(it->table, it->pos, keep);
+		if (keep)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Batched rewrites (relay_batch).  At 1,000 new logins a second a rewrite
+ * for each change is ~900 rewrites a second, nearly all the watcher's CPU.
+ * The first change after a quiet moment is written at once; the changes
+ * that come within relay_batch of the start of the last rewrite wait for
+ * the end of that window and go into one rewrite.  A revoke read while
+ * nothing waits is written at once, without waiting for the window.
+ * Milliseconds until relay.cdb may be rewritten (0: now).
+ */
+static long
+batch_wait_ms(const struct watcher *w)
+{
+	long long now;
+
+	if (w->revoked || w->next_write_ns == 0)
+		return 0;
+	now = boot_ns();
+	return now >= w->next_write_ns ? 0 : (long)((w->next_write_ns - now + 999999) / 1000000);
+}
+
+/*
+ * relay_batch, but at most a tenth of relay_expire: each rewrite leaves out
+ * the entries that expire within the window, so a window as long as
+ * relay_expire would leave out every new login.
+ */
+static long
+batch_ms(const struct watcher *w)
+{
+	long cap = w->conf.relay_expire * 100;
+
+	return w->conf.relay_batch < cap ? w->conf.relay_batch : cap;
+}
+
+/* Take addr out of the table: relay.cdb must change only if it holds it. */
+static void
+drop_entry(struct watcher *w, const struct ipaddr *addr)
+{
+	bool written = table_written(w->table, addr);
+
+	if (table_remove(w->table, addr) && written)
+		w->dirty = true;
 }
 
 static void
 rebuild(struct watcher *w)
 {
-	struct entry_iter it = { .table = w->table };
+	struct entry_iter it = { .table = w->table, .expire = w->conf.relay_expire };
 	struct relaydb_dynamic dyn = { w->conf.relay_env_value, w->conf.relay_env_len,
 				       w->conf.relay_ipv6_prefix };
 	struct timespec t0, t1;
+	long long start = boot_ns();
 	long n;
 
+	it.cutoff = ts_add_ns(clock_now(w), batch_ms(w) * 1000000LL);
+	w->next_write_ns = start + batch_ms(w) * 1000000LL;
+	w->revoked = false;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	n = relaydb_write(w->cdb, &w->rules, &dyn, next_entry, &it, w->conf.fsync);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (n < 0) {
-		/* Keep the change pending; the next wake-up retries. */
+		/* Keep the change pending; retried in a second. */
 		log_warn("relay table: cannot write %s", w->cdb);
 		metrics_inc(M_REBUILD_FAILURES);
+		w->next_write_ns = boot_ns() + 1000000000LL;
 		return;
 	}
 	w->dirty = false;
@@ -420,7 +600,10 @@ entry_seen(struct watcher *w, const char *name)
 		log_warnx("open-smtp: ignoring '%s': not a regular file", name);
 		return;
 	}
-	if (table_set_now(w, w->table, &addr, &st.st_mtim) == 1)
+	/* A new entry, or one left out of relay.cdb as about to expire. */
+	table_set_now(w, w->table, &addr, &st.st_mtim);
+	table_set_ino(w->table, &addr, (uint64_t)st.st_ino);
+	if (!table_written(w->table, &addr))
 		w->dirty = true;
 	publish_entry(w, &addr, name, &st);
 }
@@ -434,8 +617,7 @@ entry_gone(struct watcher *w, const char *name)
 		return;
 	if (w->mirrored != NULL)
 		table_remove(w->mirrored, &addr);
-	if (table_remove(w->table, &addr))
-		w->dirty = true;
+	drop_entry(w, &addr);
 }
 
 static void
@@ -453,6 +635,11 @@ handle_event(struct watcher *w, const struct inotify_event *ev)
 			w->reinit = true;
 			return;
 		}
+		/* osd revoke renames the entry to its revoke name, then removes it. */
+		if (ev->len > 0 && (ev->mask & IN_MOVED_TO) &&
+		    strncmp(ev->name, OPENSMTP_REVOKE_PREFIX, strlen(OPENSMTP_REVOKE_PREFIX)) == 0 &&
+		    w->dirty)
+			w->revoked = true;
 		if (ev->len == 0 || ev->name[0] == '.' || (ev->mask & IN_ISDIR))
 			return;
 		if (ev->mask & (IN_DELETE | IN_MOVED_FROM))
@@ -553,7 +740,8 @@ static void
 setup_paths(struct watcher *w)
 {
 	if (conf_opensmtp_dir(&w->conf, w->dir, sizeof w->dir) < 0 ||
-	    conf_relay_cdb(&w->conf, w->cdb, sizeof w->cdb) < 0)
+	    conf_relay_cdb(&w->conf, w->cdb, sizeof w->cdb) < 0 ||
+	    conf_relay_snap(&w->conf, w->snap, sizeof w->snap) < 0)
 		fatalx("state_dir path too long: %s", w->conf.state_dir);
 }
 
@@ -576,6 +764,7 @@ reload(struct watcher *w)
 		w->conf.relay_expire = fresh.relay_expire;
 	fleet_set_expire(w->fleet, w->conf.relay_expire);
 	w->conf.fsync = fresh.fsync;
+	w->conf.relay_batch = fresh.relay_batch;
 	if (strcmp(fresh.rules, w->conf.rules) != 0) {
 		memcpy(w->conf.rules, fresh.rules, sizeof w->conf.rules);
 		watch_rules(w);
@@ -606,18 +795,18 @@ expire_due(struct watcher *w)
 			log_info("expired %s", name);
 			/* fall through */
 		case OPENSMTP_GONE:
-			table_remove(w->table, &addr);
-			w->dirty = true;
+			drop_entry(w, &addr);
 			break;
 		case OPENSMTP_REFRESHED:
 			table_set_now(w, w->table, &addr, &mtime);
+			if (!table_written(w->table, &addr))
+				w->dirty = true;
 			break;
 		case OPENSMTP_ERROR:
 			/* Drop it from the table anyway: an entry must never
 			 * outlive its expiry; the file is retried at a rescan. */
 			log_warn("cannot expire %s", name);
-			table_remove(w->table, &addr);
-			w->dirty = true;
+			drop_entry(w, &addr);
 			break;
 		}
 	}
@@ -696,8 +885,23 @@ settle(struct watcher *w)
 			w->dirty = true;
 	}
 	expire_due(w);
-	if (w->dirty)
+	if (w->dirty && batch_wait_ms(w) == 0)
 		rebuild(w);
+}
+
+/*
+ * Every rewrite of relay.cdb allocates and frees the same memory (tinycdb's
+ * record lists and hash tables): glibc would give it back to the kernel
+ * after each rewrite and fault it in again at the next, a sixth of the
+ * watcher's CPU at 1,000 new logins a second.  Keep it.
+ */
+static void
+keep_heap(void)
+{
+#ifdef M_TRIM_THRESHOLD
+	(void)mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+	(void)mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+#endif
 }
 
 /*
@@ -710,7 +914,7 @@ watch_once(struct watcher *w)
 	struct relay_rebuild_args job = {
 		.rules = w->conf.rules, .dir = w->dir, .cdb = w->cdb, .expire = w->conf.relay_expire,
 		.dyn = { w->conf.relay_env_value, w->conf.relay_env_len, w->conf.relay_ipv6_prefix },
-		.fsync = w->conf.fsync,
+		.fsync = w->conf.fsync, .snap = w->snap,
 	};
 	struct relay_rebuild_stats st;
 	char err[2 * PATH_MAX + 512];
@@ -723,6 +927,8 @@ watch_once(struct watcher *w)
 		log_info("rules: %s does not exist: no static rules", w->conf.rules);
 	log_info("scan: %lu live, %lu expired, %lu ignored in %.1f ms", st.scan.live, st.scan.expired,
 		 st.scan.ignored, st.scan_ms);
+	log_debug("snapshot: %ld entries read, %lu live entries' mtimes from it, %ld saved",
+		  st.snap_loaded, st.snap_known, st.snap_saved);
 	log_debug("relay table: %ld records (%lu dynamic)", st.records, st.scan.live);
 	return 0;
 }
@@ -775,6 +981,7 @@ main(int argc, char **argv)
 
 	if (once)
 		return watch_once(&w);
+	keep_heap();
 	rules_init(&w.rules);
 	load_rules(&w, true);
 	w.table = table_new();
@@ -794,13 +1001,22 @@ main(int argc, char **argv)
 							 { .fd = sigfd, .events = POLLIN } };
 		int nfleet = fleet_pollfds(w.fleet, pfd + 2);
 		struct timespec now = clock_now(&w);
-		long timeout, fleet_timeout = fleet_timeout_ms(w.fleet);
+		long timeout, wait, fleet_timeout = fleet_timeout_ms(w.fleet);
 
 		timeout = table_ms_until_expiry(w.table, w.conf.relay_expire, &now);
 		if (w.dirty && (timeout < 0 || timeout > 1000))
 			timeout = 1000;         /* a failed write is retried */
+		if (w.dirty && (wait = batch_wait_ms(&w)) > 0) {
+			/* Until the batch ends, its events wait in the kernel's
+			 * queue, to be read in one go. */
+			pfd[0].fd = -1;
+			if (wait < timeout)
+				timeout = wait;
+		}
 		if (fleet_timeout >= 0 && (timeout < 0 || fleet_timeout < timeout))
 			timeout = fleet_timeout;
+		if (w.verify_pos < w.verify_n)
+			timeout = 0;            /* reading the snapshot's entries again */
 		if (poll(pfd, (nfds_t)(2 + nfleet), timeout > INT_MAX ? INT_MAX : (int)timeout) < 0 &&
 		    errno != EINTR)
 			fatal("poll");
@@ -817,10 +1033,18 @@ main(int argc, char **argv)
 		fleet_handle(w.fleet, pfd + 2, nfleet);
 		drain_events(&w);
 		settle(&w);
+		if (w.dirfd >= 0 && w.verify_pos < w.verify_n)
+			verify_some(&w);
+		else if (boot_ns() >= w.snap_due_ns)
+			save_snap(&w);
 		close(w.dirfd);
 		w.dirfd = -1;
 	}
 	log_info("stopping");
+	/* Entries not read again yet are saved with the snapshot's mtime,
+	 * which is still no later than their file's. */
+	save_snap(&w);
+	free(w.verify);
 	fleet_free(w.fleet);
 	inotifytools_cleanup();
 	table_free(w.mirrored);

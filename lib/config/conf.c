@@ -24,6 +24,7 @@ enum conf_kind {
 	KIND_STRING,    /* any text that fits */
 	KIND_PATH,      /* relative paths are taken from the config file's folder */
 	KIND_DURATION,  /* relay_expire: a duration > 0, at most the row's max */
+	KIND_MILLIS,    /* relay_batch: milliseconds (N, Nms or Ns), 0 up to the row's max */
 	KIND_COUNT,     /* a whole number 1..1000000 (unsigned) */
 	KIND_BOOL,
 	KIND_LOG,       /* "stderr" or "syslog" */
@@ -58,6 +59,7 @@ static const struct conf_key conf_keys[] = {
 	FIELD(tls_cert, KIND_PATH),
 	FIELD(tls_key, KIND_PATH),
 	FIELD_MAX(relay_expire, KIND_DURATION, CONF_RELAY_EXPIRE_MAX),
+	FIELD_MAX(relay_batch, KIND_MILLIS, CONF_RELAY_BATCH_MAX),
 	FIELD(relay_env, KIND_RELAY_ENV),
 	FIELD(relay_ipv6_prefix, KIND_V6PREFIX),
 	FIELD(fleet, KIND_CHOICE),
@@ -234,6 +236,7 @@ conf_defaults(struct osd_conf *conf)
 	(void)set_field(conf->rules, sizeof(conf->rules), "/etc/osd/tcp.smtp");
 	/* users_dir stays empty: conf_load makes it <state_dir>/domains. */
 	conf->relay_expire = CONF_DEFAULT_RELAY_EXPIRE;
+	conf->relay_batch = CONF_DEFAULT_RELAY_BATCH;
 	(void)set_field(conf->relay_env, sizeof(conf->relay_env), "RELAYCLIENT=\"\"");
 	memcpy(conf->relay_env_value, "+RELAYCLIENT=", sizeof("+RELAYCLIENT="));
 	conf->relay_env_len = sizeof("+RELAYCLIENT=");
@@ -375,6 +378,12 @@ int
 conf_relay_cdb(const struct osd_conf *conf, char *out, size_t size)
 {
 	return path_join(out, size, conf->state_dir, "relay.cdb");
+}
+
+int
+conf_relay_snap(const struct osd_conf *conf, char *out, size_t size)
+{
+	return path_join(out, size, conf->state_dir, "relay.snap");
 }
 
 static bool
@@ -557,6 +566,25 @@ conf_set(struct osd_conf *conf, const struct conf_key *k, const char *value,
 		}
 		*(long *)(void *)field = secs;  /* relay_expire, pop3_timeout */
 		return 0;
+	case KIND_MILLIS: {
+		char *endp;
+		unsigned long n, unit = 1;
+
+		errno = 0;
+		n = strtoul(value, &endp, 10);
+		if (strcmp(endp, "s") == 0)
+			unit = 1000;
+		else if (*endp != '\0' && strcmp(endp, "ms") != 0)
+			errno = EINVAL;
+		if (!isdigit((unsigned char)value[0]) || errno != 0 ||
+		    n > (unsigned long)k->max / unit) {
+			errfmt(why, whysize, "bad duration \"%s\" (want 0 to %ld milliseconds: N, Nms "
+				"or Ns)", value, k->max);
+			return -1;
+		}
+		*(long *)(void *)field = (long)(n * unit);      /* relay_batch */
+		return 0;
+	}
 	case KIND_COUNT: {
 		char *endp;
 		unsigned long n;

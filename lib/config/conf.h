@@ -18,6 +18,8 @@
  * duration far from overflowing, and catch a unit typed wrong.
  */
 #define CONF_RELAY_EXPIRE_MAX (30L * 86400)     /* relay_expire: 30 days */
+#define CONF_RELAY_BATCH_MAX 1000L              /* relay_batch: 1 s (milliseconds) */
+#define CONF_DEFAULT_RELAY_BATCH 20L            /* relay_batch: 20 ms */
 #define CONF_IMAP_LITERAL_MAX (1024L * 1024 * 1024)   /* imap_max_literal: 1 GiB */
 #define CONF_TIMEOUT_MAX 86400L                 /* pop3_timeout: 1 day */
 #define CONF_DURATION_MAX 86400L                /* any other duration key without its own bound */
@@ -31,6 +33,7 @@ struct osd_conf {
 	char tls_cert[PATH_MAX];
 	char tls_key[PATH_MAX];
 	long relay_expire;              /* seconds, 1..CONF_RELAY_EXPIRE_MAX */
+	long relay_batch;               /* ms between two rewrites of relay.cdb, 0..CONF_RELAY_BATCH_MAX */
 	char relay_env[512];            /* what a login's entry sets, as after "allow," in tcp.smtp */
 	char relay_env_value[512];      /* relay_env in tcprules value format ("+RELAYCLIENT=\0") */
 	size_t relay_env_len;
@@ -132,5 +135,7 @@ int conf_reload(const struct osd_conf *cur, struct osd_conf *n, bool *restart_r,
 /* The open-smtp folder and relay.cdb under state_dir. */
 int conf_opensmtp_dir(const struct osd_conf *conf, char *out, size_t size);
 int conf_relay_cdb(const struct osd_conf *conf, char *out, size_t size);
+/* The watcher's snapshot of open-smtp/ (lib/relay/opensmtp_snap.h), under state_dir. */
+int conf_relay_snap(const struct osd_conf *conf, char *out, size_t size);
 
 #endif

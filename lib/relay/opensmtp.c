@@ -83,7 +83,7 @@
  * (older versions wrote no ",<unique>"; a leftover of theirs is finished too). */
 #define EXPIRE_PREFIX OPENSMTP_TMP_PREFIX "expire."
 /* Entries renamed aside by opensmtp_revoke_at, removed a moment later. */
-#define REVOKE_PREFIX OPENSMTP_TMP_PREFIX "revoke."
+#define REVOKE_PREFIX OPENSMTP_REVOKE_PREFIX
 /* New entries of opensmtp_record_time_at, made here with their time, then linked in. */
 #define NEW_PREFIX OPENSMTP_TMP_PREFIX "new."
 /* A revoke's renamed entry older than this was left by a crash: finish it. */
@@ -272,8 +272,12 @@ opensmtp_name_to_addr(const char *name, struct ipaddr *addr_r)
 	if (ipaddr_parse(name, addr_r) < 0 || !ipaddr_is_unicast(addr_r))
 		return false;
 	/* Only the canonical spelling names an entry, so one address can
-	 * never have two files. */
-	ipaddr_format(addr_r, canon);
+	 * never have two files.  (IPv4's is the relay key's, written without
+	 * snprintf: a cold start checks a million names.) */
+	if (addr_r->family == AF_INET)
+		ipaddr_format_key(addr_r, canon);
+	else
+		ipaddr_format(addr_r, canon);
 	return strcmp(canon, name) == 0;
 }
 
@@ -526,21 +530,57 @@ finish_interrupted_revoke(int dirfd, const char *aside)
 	(void)unlinkat(dirfd, aside, 0);
 }
 
-static void
-scan_one(int dirfd, const char *name, unsigned char d_type, long expire,
-	 struct opensmtp_scan_stats *stats, opensmtp_entry_fn *fn, void *ctx, int *stop)
+/* How a scan reports and looks up entries. */
+struct scan_ctx {
+	long expire, margin;
+	opensmtp_known_fn *known;
+	void *kctx;
+	opensmtp_found_fn *fn;
+	void *ctx;
+	struct opensmtp_scan_stats stats;
+	int stop;
+	struct timespec now;            /* for vouched, read every VOUCH_CLOCK entries */
+	unsigned now_uses;
+};
+
+#define VOUCH_CLOCK 1024
+
+/* Is the entry's known mtime good enough to skip reading the file? */
+static bool
+vouched(struct scan_ctx *sc, const struct ipaddr *addr, uint64_t ino, struct timespec *mtime_r)
 {
-	struct ipaddr addr;
-	struct timespec mtime;
+	struct timespec now;
+
+	if (sc->known == NULL || ino == 0 || !sc->known(sc->kctx, addr, ino, mtime_r))
+		return false;
+	/* Close to its expiry by that mtime: read the file, which may have a
+	 * later one, and expire it exactly if not.  (The clock is read every
+	 * VOUCH_CLOCK entries, a few milliseconds: far less than the margin
+	 * or than the scan that reads every file.) */
+	if (sc->now_uses++ % VOUCH_CLOCK == 0)
+		clock_gettime(CLOCK_REALTIME, &sc->now);
+	now = sc->now;
+	now.tv_sec = time_add(now.tv_sec, sc->margin);
+	return !opensmtp_is_expired(mtime_r, sc->expire, &now);
+}
+
+static void
+scan_one(int dirfd, const char *name, unsigned char d_type, uint64_t ino, struct scan_ctx *sc)
+{
+	struct opensmtp_found f = { .ino = ino };
 	struct stat st;
 	char shown[64];
 
-	if (!opensmtp_name_to_addr(name, &addr) ||
+	if (!opensmtp_name_to_addr(name, &f.addr) ||
 	    (d_type != DT_REG && d_type != DT_UNKNOWN)) {
 		opensmtp_printable(name, shown, sizeof shown);
 		log_warnx("open-smtp: ignoring '%s': not an address file in canonical form", shown);
-		stats->ignored++;
+		sc->stats.ignored++;
 		return;
+	}
+	if (d_type == DT_REG && vouched(sc, &f.addr, ino, &f.mtime)) {
+		f.known = true;
+		goto live;
 	}
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT)
@@ -549,17 +589,18 @@ scan_one(int dirfd, const char *name, unsigned char d_type, long expire,
 	}
 	if (!S_ISREG(st.st_mode)) {
 		log_warnx("open-smtp: ignoring '%s': not a regular file", name);
-		stats->ignored++;
+		sc->stats.ignored++;
 		return;
 	}
-	mtime = st.st_mtim;
+	f.mtime = st.st_mtim;
+	f.ino = (uint64_t)st.st_ino;
 	{
 		struct timespec now;
 		clock_gettime(CLOCK_REALTIME, &now);
-		if (opensmtp_is_expired(&mtime, expire, &now)) {
-			switch (opensmtp_expire_at(dirfd, name, expire, &mtime)) {
+		if (opensmtp_is_expired(&f.mtime, sc->expire, &now)) {
+			switch (opensmtp_expire_at(dirfd, name, sc->expire, &f.mtime)) {
 			case OPENSMTP_REMOVED:
-				stats->expired++;
+				sc->stats.expired++;
 				return;
 			case OPENSMTP_GONE:
 				return;
@@ -567,24 +608,28 @@ scan_one(int dirfd, const char *name, unsigned char d_type, long expire,
 				log_warn("open-smtp: cannot expire %s", name);
 				return;
 			case OPENSMTP_REFRESHED:
+				f.ino = 0;      /* put back, or another file since */
 				break;
 			}
 		}
 	}
-	stats->live++;
-	if (fn != NULL && fn(ctx, &addr, &mtime) < 0)
-		*stop = 1;
+live:
+	sc->stats.live++;
+	if (sc->fn != NULL && sc->fn(sc->ctx, &f) < 0)
+		sc->stop = 1;
 }
 
 int
-opensmtp_scan(int dirfd, long expire, opensmtp_entry_fn *fn, void *ctx,
-	      struct opensmtp_scan_stats *stats_r)
+opensmtp_scan_known(int dirfd, long expire, long margin, opensmtp_known_fn *known,
+		    void *kctx, opensmtp_found_fn *fn, void *ctx,
+		    struct opensmtp_scan_stats *stats_r)
 {
-	struct opensmtp_scan_stats stats = { 0 };
+	struct scan_ctx sc = { .expire = expire, .margin = margin, .known = known, .kctx = kctx,
+			       .fn = fn, .ctx = ctx };
 	struct dirent *de;
 	char **asides = NULL;
 	size_t n_asides = 0;
-	int fd, stop = 0, saved;
+	int fd, saved;
 	DIR *dir;
 
 	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -595,7 +640,7 @@ opensmtp_scan(int dirfd, long expire, opensmtp_entry_fn *fn, void *ctx,
 		return close_keep_errno(fd);
 	}
 	errno = 0;
-	while (!stop && (de = readdir(dir)) != NULL) {
+	while (!sc.stop && (de = readdir(dir)) != NULL) {
 		if (de->d_name[0] == '.') {
 			/* Finished after the loop: an entry put back now
 			 * might come after or before readdir's position. */
@@ -611,7 +656,7 @@ opensmtp_scan(int dirfd, long expire, opensmtp_entry_fn *fn, void *ctx,
 			errno = 0;
 			continue;
 		}
-		scan_one(dirfd, de->d_name, de->d_type, expire, &stats, fn, ctx, &stop);
+		scan_one(dirfd, de->d_name, de->d_type, (uint64_t)de->d_ino, &sc);
 		errno = 0;
 	}
 	saved = errno;
@@ -621,20 +666,43 @@ opensmtp_scan(int dirfd, long expire, opensmtp_entry_fn *fn, void *ctx,
 	for (size_t i = 0; i < n_asides; i++) {
 		char name[IPADDR_TEXT_MAX];
 
-		if (!stop && finish_interrupted_expiry(dirfd, asides[i], expire, name))
-			scan_one(dirfd, name, DT_UNKNOWN, expire, &stats, fn, ctx, &stop);
+		if (!sc.stop && finish_interrupted_expiry(dirfd, asides[i], expire, name))
+			scan_one(dirfd, name, DT_UNKNOWN, 0, &sc);
 		free(asides[i]);
 	}
 	free(asides);
 	/* Sidecars of entries gone by a crash or a lost race (opensmtp_user.h). */
-	if (!stop && opensmtp_user_gc(dirfd, expire) < 0)
+	if (!sc.stop && opensmtp_user_gc(dirfd, expire) < 0)
 		log_warn("open-smtp: %s", OPENSMTP_USER_DIR);
 	if (stats_r != NULL)
-		*stats_r = stats;
-	if (stop) {
+		*stats_r = sc.stats;
+	if (sc.stop) {
 		errno = ECANCELED;
 		return -1;
 	}
 	errno = saved;
 	return saved == 0 ? 0 : -1;
+}
+
+/* opensmtp_scan's callback, behind opensmtp_scan_known's. */
+struct plain_fn {
+	opensmtp_entry_fn *fn;
+	void *ctx;
+};
+
+static int
+plain_found(void *ctx, const struct opensmtp_found *f)
+{
+	struct plain_fn *p = ctx;
+
+	return p->fn != NULL ? p->fn(p->ctx, &f->addr, &f->mtime) : 0;
+}
+
+int
+opensmtp_scan(int dirfd, long expire, opensmtp_entry_fn *fn, void *ctx,
+	      struct opensmtp_scan_stats *stats_r)
+{
+	struct plain_fn p = { fn, ctx };
+
+	return opensmtp_scan_known(dirfd, expire, 0, NULL, NULL, plain_found, &p, stats_r);
 }

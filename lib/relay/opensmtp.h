@@ -7,11 +7,16 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <stdint.h>
+
 #include "ipaddr.h"
 #include "timecalc.h"
 
 /* Prefix of the names osd uses for its own short-lived files in the folder. */
 #define OPENSMTP_TMP_PREFIX ".osd-"
+/* What opensmtp_revoke_at renames an entry to (then removes): the watcher
+ * writes a revoke into relay.cdb without waiting for its batch. */
+#define OPENSMTP_REVOKE_PREFIX OPENSMTP_TMP_PREFIX "revoke."
 
 /*
  * Record a successful login from addr: create or touch dir/<address> with
@@ -140,6 +145,41 @@ typedef int opensmtp_entry_fn(void *ctx, const struct ipaddr *addr,
  */
 int opensmtp_scan(int dirfd, long expire, opensmtp_entry_fn *fn, void *ctx,
 		  struct opensmtp_scan_stats *stats_r);
+
+/*
+ * An entry's mtime vouched for without reading its file, from what an
+ * earlier scan saw (opensmtp_snap.h): true with *mtime_r when the file
+ * whose inode number is ino, under addr's name, had that mtime then.  A
+ * file's mtime only moves forward (a login sets it to now, and
+ * opensmtp_record_time_at never sets an earlier one), so its mtime now is
+ * *mtime_r or later.
+ */
+typedef bool opensmtp_known_fn(void *ctx, const struct ipaddr *addr, uint64_t ino,
+			       struct timespec *mtime_r);
+
+/* One live entry as opensmtp_scan_known reports it. */
+struct opensmtp_found {
+	struct ipaddr addr;
+	struct timespec mtime;          /* the file's; when known: at most the file's */
+	uint64_t ino;                   /* its inode number (0: not known) */
+	bool known;                     /* mtime came from the known callback, not the file */
+};
+
+/* Called for each live entry; a negative return stops the scan. */
+typedef int opensmtp_found_fn(void *ctx, const struct opensmtp_found *f);
+
+/*
+ * opensmtp_scan, but an entry that known vouches for (the inode number the
+ * folder listing gives matches) and that by that mtime is still live
+ * margin seconds from now is reported without an fstatat, the cost of a
+ * cold start (one per entry: 1,000,000 entries, 2-4 s).  Anything else
+ * (unknown, another inode, expired or close to it by the known mtime) is
+ * read and expired as opensmtp_scan does.  An entry the listing does not
+ * show is never reported, whatever known says.  known may be NULL.
+ */
+int opensmtp_scan_known(int dirfd, long expire, long margin, opensmtp_known_fn *known,
+			void *kctx, opensmtp_found_fn *fn, void *ctx,
+			struct opensmtp_scan_stats *stats_r);
 
 /*
  * Revoke the entry name now, whatever its age: it is renamed aside (the

@@ -10,27 +10,29 @@
 #include <unistd.h>
 
 #include "errfmt.h"
+#include "opensmtp_snap.h"
 #include "rules.h"
 #include "xmalloc.h"
 
 /* The live entries, in the order the scan found them. */
 struct live {
-	struct ipaddr *addrs;
+	struct opensmtp_found *found;
 	size_t count, cap;
 	size_t pos;
+	unsigned long known;
 };
 
 static int
-collect(void *ctx, const struct ipaddr *addr, const struct timespec *mtime)
+collect(void *ctx, const struct opensmtp_found *f)
 {
 	struct live *l = ctx;
 
-	(void)mtime;
 	if (l->count == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 1024;
-		l->addrs = xreallocarray(l->addrs, l->cap, sizeof *l->addrs);
+		l->found = xreallocarray(l->found, l->cap, sizeof *l->found);
 	}
-	l->addrs[l->count++] = *addr;
+	l->found[l->count++] = *f;
+	l->known += f->known;
 	return 0;
 }
 
@@ -41,7 +43,22 @@ next_entry(void *ctx, struct ipaddr *entry_r)
 
 	if (l->pos >= l->count)
 		return 0;
-	*entry_r = l->addrs[l->pos++];
+	*entry_r = l->found[l->pos++].addr;
+	return 1;
+}
+
+static int
+next_snap(void *ctx, struct ipaddr *addr_r, struct timespec *mtime_r, uint64_t *ino_r)
+{
+	struct live *l = ctx;
+	const struct opensmtp_found *f;
+
+	if (l->pos >= l->count)
+		return 0;
+	f = &l->found[l->pos++];
+	*addr_r = f->addr;
+	*mtime_r = f->mtime;
+	*ino_r = f->ino;
 	return 1;
 }
 
@@ -50,6 +67,7 @@ relay_rebuild_once(const struct relay_rebuild_args *a, struct relay_rebuild_stat
 		   char *err, size_t errsize)
 {
 	struct live live = { 0 };
+	struct opensmtp_snap *snap = NULL;
 	struct rules rules;
 	struct timespec t0, t1;
 	char why[PATH_MAX + 256];
@@ -65,7 +83,13 @@ relay_rebuild_once(const struct relay_rebuild_args *a, struct relay_rebuild_stat
 		goto out_rules;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = opensmtp_scan(dirfd, a->expire, collect, &live, &st->scan);
+	st->snap_loaded = st->snap_saved = -1;
+	if (a->snap != NULL && (snap = opensmtp_snap_load(a->snap)) != NULL)
+		st->snap_loaded = (long)opensmtp_snap_count(snap);
+	r = opensmtp_scan_known(dirfd, a->expire, RELAY_REBUILD_SNAP_MARGIN, snap != NULL ? opensmtp_snap_known : NULL, snap,
+				collect, &live, &st->scan);
+	opensmtp_snap_free(snap);
+	st->snap_known = live.known;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	st->scan_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
 	if (r < 0) {
@@ -77,11 +101,15 @@ relay_rebuild_once(const struct relay_rebuild_args *a, struct relay_rebuild_stat
 		errfmt(err, errsize, "writing %s: %s", a->cdb, strerror(errno));
 		goto out;
 	}
+	/* A cache: not fsynced (a torn one fails its checksum and is ignored). */
+	live.pos = 0;
+	if (a->snap != NULL)
+		st->snap_saved = opensmtp_snap_save(a->snap, next_snap, &live, false);
 	ret = 0;
 out:
 	close(dirfd);
 out_rules:
-	free(live.addrs);
+	free(live.found);
 	rules_free(&rules);
 	return ret;
 }

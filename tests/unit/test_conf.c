@@ -474,6 +474,35 @@ test_conf_load_zero_relay_expire_rejected(void **state)
 	expect_error(*state, "relay_expire = 0\n", "1: relay_expire: must be greater than 0");
 }
 
+/* relay_batch: milliseconds, 0 allowed, "ms" or "s" as the unit, at most 1000 ms. */
+static void
+test_conf_load_relay_batch(void **state)
+{
+	static const struct {
+		const char *text;
+		long ms;
+	} good[] = { { "0", 0 }, { "5", 5 }, { "20ms", 20 }, { "1s", 1000 }, { "1000", 1000 } };
+	static const char *const bad[] = { "", "-1", "1001", "2s", "5m", "1.5", "ms", "5 ms", "99999999999999999999" };
+	struct fixture *f = *state;
+	char text[128], want[PATH_MAX + 64];
+	size_t i;
+
+	assert_int_equal(f->conf.relay_batch, CONF_DEFAULT_RELAY_BATCH);
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(text, sizeof(text), "relay_batch = %s\n", good[i].text);
+		write_conf(f, text);
+		assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), 0);
+		assert_int_equal(f->conf.relay_batch, good[i].ms);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "relay_batch = %s\n", bad[i]);
+		write_conf(f, text);
+		assert_int_equal(conf_load(&f->conf, f->file, f->err, sizeof(f->err)), -1);
+		snprintf(want, sizeof(want), "%s:1: relay_batch: bad duration", f->file);
+		assert_memory_equal(f->err, want, strlen(want));
+	}
+}
+
 /* relay_expire: 30 days is the largest accepted, in any unit; one second more is an error. */
 static void
 test_conf_load_relay_expire_bound(void **state)
@@ -925,6 +954,7 @@ main(void)
 		T(test_conf_load_bad_durations_are_errors),
 		T(test_conf_load_zero_relay_expire_rejected),
 		T(test_conf_load_relay_expire_bound),
+		T(test_conf_load_relay_batch),
 		T(test_conf_load_pop3_timeout_bound),
 		cmocka_unit_test(test_conf_format_duration_largest_unit),
 		T(test_conf_load_bad_bool_is_error),

@@ -454,6 +454,40 @@ test_table_ms_until_expiry_at_the_limits(void **state)
 }
 
 /*
+ * The written mark (relay_batch): a new entry starts unwritten, table_mark
+ * sets the mark of the entry the walk just returned, a later table_set
+ * keeps it, and it moves with the entry when a removal fills its hole.
+ */
+static void
+test_table_written_marks(void **state)
+{
+	struct table *t = table_new();
+	struct ipaddr a = addr("192.0.2.1"), b = addr("192.0.2.2"), c = addr("192.0.2.3"), o;
+	struct timespec cm;
+	size_t pos = 0;
+
+	(void)state;
+	table_set(t, &a, &(struct timespec){ 10, 0 });
+	table_set(t, &b, &(struct timespec){ 20, 0 });
+	table_set(t, &c, &(struct timespec){ 30, 0 });
+	assert_false(table_written(t, &a) || table_written(t, &b) || table_written(t, &c));
+	while (table_next_clock(t, &pos, &o, &cm))
+		table_mark(t, pos, !ipaddr_equal(&o, &b));      /* b left out */
+	assert_true(table_written(t, &a));
+	assert_false(table_written(t, &b));
+	assert_true(table_written(t, &c));
+	/* A refresh keeps the mark. */
+	assert_int_equal(table_set(t, &a, &(struct timespec){ 40, 0 }), 0);
+	assert_true(table_written(t, &a));
+	/* a's removal moves c into its place, with c's mark. */
+	assert_true(table_remove(t, &a));
+	assert_false(table_written(t, &a));
+	assert_true(table_written(t, &c));
+	assert_false(table_written(t, &b));
+	table_free(t);
+}
+
+/*
  * After a step of the wall clock the file mtimes and the watcher's clock
  * disagree: the heap and the expiry wait go by the clock mtime, while the
  * file's own mtime is kept for the expiry's check of the file.
@@ -497,6 +531,7 @@ main(void)
 		cmocka_unit_test(test_table_ms_until_expiry),
 		cmocka_unit_test(test_table_ms_until_expiry_at_the_limits),
 		cmocka_unit_test(test_table_clock_mtime_orders_the_heap),
+		cmocka_unit_test(test_table_written_marks),
 	};
 
 	return cmocka_run_group_tests_name("table", tests, NULL, NULL);
