@@ -1,5 +1,6 @@
 /* local.c - osd-local: deliver one queued message to one local address (aliases, loop check, vpasswd, quota, Maildir). Contract: docs/delivery.md. */
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -105,7 +107,7 @@ run_as(const char *user, const char *group, int (*fn)(struct job *, struct local
 	int fds[2], status;
 	ssize_t n;
 	size_t got = 0;
-	pid_t pid;
+	pid_t pid, parent = getpid();
 
 	if (geteuid() != 0 || user[0] == '\0')
 		return fn(job, v);
@@ -121,6 +123,9 @@ run_as(const char *user, const char *group, int (*fn)(struct job *, struct local
 		close(fds[0]);
 		if (privdrop(user, group, err, sizeof(err)) == -1)
 			set_verdict(v, DELIVERY_EXIT_DEFER, "privilege drop: %s", err);
+		/* Dies with us as we die with osd queue (the drop cleared what osd queue set). */
+		else if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
+			set_verdict(v, DELIVERY_EXIT_DEFER, "prctl: the delivery process lost its parent");
 		else
 			fn(job, v);
 		(void)!write(fds[1], v->text, strlen(v->text));

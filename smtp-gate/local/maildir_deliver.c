@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -279,6 +280,22 @@ create_tmp(int tmp_fd, int new_fd, uint64_t msg_size, char name[MAILDIR_NAME_MAX
 	return -1;
 }
 
+/*
+ * Test hook: with OSD_LOCAL_TEST_STOP=point in the environment the
+ * delivery stops itself (SIGSTOP) at that point ("tmp": written, not yet
+ * in new/; "new": in new/, verdict not yet told), so that an integration
+ * test can kill the queue manager at a known moment (tests/integration/
+ * test_queue_kill_delivery.py).  Nothing else reads it.
+ */
+static void
+test_stop(const char *point)
+{
+	const char *e = getenv("OSD_LOCAL_TEST_STOP");
+
+	if (e != NULL && strcmp(e, point) == 0)
+		(void)raise(SIGSTOP);
+}
+
 int
 maildir_deliver(const char *maildir, const char *head, size_t head_len, int fd, off_t offset,
 		uint64_t body_len, bool do_fsync, char name_r[MAILDIR_NAME_MAX + 1], char *err,
@@ -311,6 +328,7 @@ maildir_deliver(const char *maildir, const char *head, size_t head_len, int fd, 
 		goto fail;
 	}
 	out = -1;
+	test_stop("tmp");
 	step = "move into new/";
 	if (move_to_new(tmp_fd, new_fd, name_r, &linked) == -1)
 		goto fail;
@@ -322,6 +340,7 @@ maildir_deliver(const char *maildir, const char *head, size_t head_len, int fd, 
 	/* Delivered: the tmp name is only a leftover now; a failure here loses nothing. */
 	if (linked)
 		(void)unlinkat(tmp_fd, name_r, 0);
+	test_stop("new");
 	close(new_fd);
 	close(tmp_fd);
 	close(dir_fd);

@@ -105,6 +105,7 @@ struct qmgr {
 	struct qworker *workers;        /* up to max_remote of them */
 	size_t nworkers;
 	unsigned long deliveries;       /* delivery numbers handed out */
+	int lock_fd;                    /* queue/lock, held; every delivery program holds it too */
 	/* A job is over (its verdict read, or it could not start): record it (qmgr_job_finished). */
 	void (*job_done)(struct qmgr *q, struct qjob *j);
 };

@@ -249,6 +249,8 @@ void
 qmgr_job_finished(struct qmgr *q, struct qjob *j)
 {
 	struct qround *r = j->r;
+	char err[512];
+	bool settled;
 	size_t i;
 
 	if (!j->remote) {
@@ -278,9 +280,23 @@ qmgr_job_finished(struct qmgr *q, struct qjob *j)
 		free(v);
 		free(why);
 	}
+	settled = false;
+	for (i = 0; i < j->n; i++)
+		settled |= r->info.rcpts[j->idx[i]].status != QSTORE_PENDING;
 	job_free(j);
-	if (--r->jobs_left == 0)
+	if (--r->jobs_left == 0) {
 		finish_round(q, r);
+		return;
+	}
+	/*
+	 * Other jobs of the round still run: record this one's deliveries now,
+	 * as qmail marks each recipient done at once, so that a crash repeats
+	 * only the deliveries in flight, not those finished earlier in the
+	 * round (docs/delivery.md, "Crashes and duplicates").
+	 */
+	if (settled && qstore_info_write(q->queue_dir, r->m->id, &r->info, q->conf.fsync, err,
+					 sizeof(err)) == -1)
+		log_warnx("msg %s: %s (a crash now would repeat these deliveries)", r->m->id, err);
 }
 
 /* Where a bounce of r goes, and from whom; false when it is to be dropped. */
