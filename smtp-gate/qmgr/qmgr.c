@@ -188,6 +188,8 @@ resume(struct qmgr *q, const char *id)
 
 	if ((m = qmsg_new(q, id)) == NULL)
 		return;
+	/* The last manager may have died with a local delivery of it in flight. */
+	m->recheck = true;
 	/* Only the next try is needed now; the rest is read when the round starts. */
 	if (qstore_info_next(q->queue_dir, id, &m->sched.next) != 1)
 		m->sched.next = 0;

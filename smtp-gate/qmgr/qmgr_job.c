@@ -82,7 +82,7 @@ static int
 spawn(struct qmgr *q, struct qjob *j)
 {
 	const struct queue_envelope_read *env = &j->r->env;
-	char prog[PATH_MAX];
+	char prog[PATH_MAX], key[QUEUE_ID_MAX + 24];
 	const char **argv;
 	int pipefd[2], in;
 	size_t i, argc = 0;
@@ -90,11 +90,18 @@ spawn(struct qmgr *q, struct qjob *j)
 
 	if (path_fmt(prog, sizeof(prog), "%s/osd-local", q->self_dir) == -1)
 		return -1;
-	if ((argv = calloc(j->n + 8, sizeof(*argv))) == NULL)
+	if ((argv = calloc(j->n + 12, sizeof(*argv))) == NULL)
 		return -1;
+	/* The key finds this delivery again in the Maildir after a lost verdict (docs/delivery.md). */
+	snprintf(key, sizeof(key), "%s.%zu", j->r->m->id, j->idx[0]);
 	argv[argc++] = prog;
 	argv[argc++] = "-c";
 	argv[argc++] = q->conf.path;
+	argv[argc++] = "-k";
+	argv[argc++] = key;
+	if (j->r->m->recheck)
+		argv[argc++] = "-r";
+	argv[argc++] = "--";
 	argv[argc++] = env->sender;
 	for (i = 0; i < j->n; i++)
 		argv[argc++] = env->rcpts[j->idx[i]];

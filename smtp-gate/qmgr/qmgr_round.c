@@ -259,6 +259,9 @@ qmgr_job_finished(struct qmgr *q, struct qjob *j)
 
 		log_info("delivery %lu: %s: %s", j->number, verdict_words[v], why);
 		record(r, j->idx[0], v, why);
+		/* Killed (exit status -1): it may have got as far as new/; the next try looks first. */
+		if (j->exit_status == -1 && j->pid == -1)
+			r->local_killed = true;
 	} else {
 		enum delivery_outcome *v = calloc(j->n, sizeof(*v));
 		const char **why = calloc(j->n, sizeof(*why));
@@ -390,6 +393,8 @@ finish_round(struct qmgr *q, struct qround *r)
 	size_t i;
 
 	r->info.tries++;
+	/* Looked for this round; the next one looks only if a try of this one was killed. */
+	m->recheck = r->local_killed;
 	for (i = 0; i < r->env.nrcpts; i++) {
 		struct qstore_rcpt *rc = &r->info.rcpts[i];
 
