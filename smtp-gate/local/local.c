@@ -1,9 +1,9 @@
 /* local.c - osd-local: deliver one queued message to one local address (aliases, loop check, vpasswd, quota, Maildir). Contract: docs/delivery.md. */
 #include <errno.h>
-#include <signal.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>

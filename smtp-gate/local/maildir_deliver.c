@@ -3,10 +3,10 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <signal.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,7 +247,7 @@ move_to_new(int tmp_fd, int new_fd, const char *name, bool *linked_r)
 	return renameat(tmp_fd, name, new_fd, name);
 }
 
-/* Create tmp/UNIQUE exclusively (",Q=key" added when key is not NULL); the name also must not be taken in new/. */
+/* Create tmp/UNIQUE[,Q=key] exclusively; the name also must not be taken in new/. */
 static int
 create_tmp(int tmp_fd, int new_fd, uint64_t msg_size, const char *key,
 	   char name[MAILDIR_NAME_MAX + 1])
