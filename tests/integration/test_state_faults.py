@@ -31,7 +31,8 @@ With the fault in force:
 
 Then the daemons are stopped, the file system is checked (e2fsck -fy) and
 mounted again, and osd watch and osd queue start on it: every acknowledged
-message reaches the Maildir exactly once.  Without a loop device (a
+message reaches the Maildir exactly once.  The test runs in a mount
+namespace of its own (unshare -m), so nothing else sees the mount.  Without a loop device (a
 container without /dev/loop-control) the test exits 77 and says so.
 """
 import fcntl
@@ -56,7 +57,10 @@ EXT4_GOING_FLAGS_NOLOGFLUSH = 2
 
 
 def sh(*cmd):
-    p = subprocess.run(list(cmd), capture_output=True, text=True, timeout=120)
+    try:
+        p = subprocess.run(list(cmd), capture_output=True, text=True, timeout=120)
+    except FileNotFoundError as e:
+        return 127, str(e)
     return p.returncode, (p.stdout + p.stderr).strip()
 
 
@@ -97,9 +101,14 @@ class LoopFs:
                 os.close(fd)
 
     def umount(self):
-        if os.path.ismount(self.mnt):
-            if sh("umount", self.mnt)[0] != 0:
-                sh("umount", "-l", self.mnt)
+        """True once unmounted; a process that has just ended may still hold it a moment."""
+        if not os.path.ismount(self.mnt):
+            return True
+        if wait_for(lambda: sh("umount", self.mnt)[0] == 0, timeout=30, step=0.2):
+            return True
+        self.why = "busy: " + sh("fuser", "-vm", self.mnt)[1]
+        sh("umount", "-l", self.mnt)
+        return False
 
     def remove(self):
         self.umount()
@@ -323,9 +332,9 @@ def run(kind):
             check(rc is not None and rc >= 0, t + "osd %s stops on SIGTERM (exit %s)" % (name, rc))
 
         # Repaired: every acknowledged message arrives once.
-        fs.umount()
+        check(fs.umount(), t + "the file system is unmounted (%s)" % fs.why)
         rc, out = sh("e2fsck", "-fy", fs.dev)
-        check(rc in (0, 1), t + "e2fsck repairs the file system (rc %d)" % rc)
+        check(rc in (0, 1), t + "e2fsck repairs the file system (rc %d: %s)" % (rc, out[-300:]))
         if not check(fs.mount(), t + "mounted again (%s)" % fs.why):
             return
         o.start_watch()
@@ -349,6 +358,14 @@ def main():
     if os.geteuid() != 0:
         check(False, "runs as root (it mounts a loop device)")
         finish()
+    if not os.environ.get("OSD_STATE_FAULTS_NS"):
+        # A mount namespace of its own: the loop mount is seen by this test and the daemons
+        # it starts only, and no namespace another program clones meanwhile keeps the device
+        # busy after the unmount (e2fsck would find it in use).
+        os.environ["OSD_STATE_FAULTS_NS"] = "1"
+        sys.stdout.flush()
+        os.execvp("unshare", ["unshare", "-m", "--propagation", "private", sys.executable,
+                              os.path.abspath(__file__)] + sys.argv[1:])
     for kind in ("ro", "eio"):
         run(kind)
     finish()
