@@ -69,13 +69,15 @@ imap_auth_get_secret(void *vctx, const char *login, char **secret_r, char **root
 	return maildir_of(r, root_r, secret_r, err, errsize);
 }
 
-void
+int
 imap_auth_record_login(const struct imapd *d, const struct ipaddr *client, const char *text,
 		       const char *user)
 {
 	struct login_record_dir dir = { .path = d->opensmtp_dir, .fd = d->opensmtp_fd,
 					.ipv6_prefix = d->conf.relay_ipv6_prefix };
 
-	if (login_record(&dir, client, text, user) == 0)
-		metrics_inc(M_LOGIN_RECORDED_IMAP);
+	if (login_record(&dir, client, text, user) == -1)
+		return -1;
+	metrics_inc(M_LOGIN_RECORDED_IMAP);
+	return 0;
 }

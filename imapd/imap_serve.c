@@ -117,8 +117,12 @@ imap_login(void *vp, bool ok)
 		log_info("login: addr=%s user=%s (no-relay: not recorded)", p->text,
 			 imap_session_user(p->s));
 	} else {
-		imap_auth_record_login(p->d, p->addr, p->text, imap_session_user(p->s));
-		log_info("login: addr=%s user=%s recorded", p->text, imap_session_user(p->s));
+		/* The record's failure is logged already; this line must not say otherwise. */
+		bool recorded = imap_auth_record_login(p->d, p->addr, p->text,
+						       imap_session_user(p->s)) == 0;
+
+		log_info("login: addr=%s user=%s %s", p->text, imap_session_user(p->s),
+			 recorded ? "recorded" : "NOT recorded (relaying stays closed)");
 	}
 }
 

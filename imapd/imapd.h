@@ -48,8 +48,8 @@ int imap_auth_check_password(void *vctx, const char *login, const char *password
 int imap_auth_get_secret(void *vctx, const char *login, char **secret_r, char **root_r, char *err,
 			 size_t errsize);
 
-/* Record addr in open-smtp/ after a login (a warning in the log when that fails). */
-void imap_auth_record_login(const struct imapd *d, const struct ipaddr *addr, const char *text,
+/* Record addr in open-smtp/ after a login: 0, or -1 when it could not be (a warning is logged). */
+int imap_auth_record_login(const struct imapd *d, const struct ipaddr *addr, const char *text,
 			    const char *user);
 
 /* Proxy mode (imap_proxy.c): one connection's link to imap_backend, made in the child. */

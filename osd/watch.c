@@ -28,6 +28,7 @@
 #include "opensmtp_user.h"
 #include "path.h"
 #include "progress.h"
+#include "atomicfile.h"
 #include "relay_rebuild.h"
 #include "relaydb.h"
 #include "rules.h"
@@ -978,6 +979,13 @@ main(int argc, char **argv)
 	    runas_relay_state(&ra, &w.conf, err, sizeof err) == -1 ||
 	    runas_drop(&ra, err, sizeof err) == -1)
 		runas_refuse("watch", err);
+	/* A watcher killed in the middle of a rewrite left its temporary beside relay.cdb. */
+	{
+		int stale = atomicfile_clean_stale(w.cdb);
+
+		if (stale > 0)
+			log_info("removed %d temporary file(s) a killed rewrite of relay.cdb left", stale);
+	}
 
 	if (once)
 		return watch_once(&w);

@@ -45,13 +45,15 @@ auth_get_secret(void *vctx, const char *login, char **secret_r, char **home_r, c
 			   errsize);
 }
 
-void
+int
 auth_record_login(const struct pop3d *pd, const struct ipaddr *client, const char *text,
 		  const char *user)
 {
 	struct login_record_dir dir = { .path = pd->opensmtp_dir, .fd = pd->opensmtp_fd,
 					.ipv6_prefix = pd->conf.relay_ipv6_prefix };
 
-	if (login_record(&dir, client, text, user) == 0)
-		metrics_inc(M_LOGIN_RECORDED_POP3);
+	if (login_record(&dir, client, text, user) == -1)
+		return -1;
+	metrics_inc(M_LOGIN_RECORDED_POP3);
+	return 0;
 }

@@ -102,8 +102,11 @@ pop3_login(void *vp, bool ok)
 		log_info("login: addr=%s user=%s (no-relay: not recorded)", p->text,
 			 session_user(p->s));
 	} else {
-		auth_record_login(p->pd, p->addr, p->text, session_user(p->s));
-		log_info("login: addr=%s user=%s recorded", p->text, session_user(p->s));
+		/* The record's failure is logged already; this line must not say otherwise. */
+		bool recorded = auth_record_login(p->pd, p->addr, p->text, session_user(p->s)) == 0;
+
+		log_info("login: addr=%s user=%s %s", p->text, session_user(p->s),
+			 recorded ? "recorded" : "NOT recorded (relaying stays closed)");
 	}
 }
 

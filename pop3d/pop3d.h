@@ -48,8 +48,8 @@ int auth_check_password(void *vctx, const char *login, const char *password, cha
 int auth_get_secret(void *vctx, const char *login, char **secret_r, char **home_r, char *err,
 		    size_t errsize);
 
-/* Record addr in open-smtp/ after a login (a warning in the log when that fails). */
-void auth_record_login(const struct pop3d *pd, const struct ipaddr *addr, const char *text,
+/* Record addr in open-smtp/ after a login: 0, or -1 when it could not be (a warning is logged). */
+int auth_record_login(const struct pop3d *pd, const struct ipaddr *addr, const char *text,
 		       const char *user);
 
 /* Proxy mode (pop3_proxy.c): one connection's link to pop3_backend, made in the child. */

@@ -18,6 +18,9 @@ PACKAGES=(
   valgrind procps iproute2 openssl whois fetchmail
   # libfaketime: wall-clock steps under osd watch (tests/integration/test_clock_jump.py)
   faketime
+  # a loop-mounted ext4 state folder made read-only or failing with EIO
+  # (tests/integration/test_state_faults.py): mkfs.ext4, losetup and mount
+  e2fsprogs mount
   # a real IMAP synchronizer (tests/integration/test_mbsync.py)
   isync
   # Dovecot's imaptest is built from ../shared/tools/imaptest (scripts/imaptest.sh,

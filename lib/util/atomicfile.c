@@ -1,9 +1,12 @@
 /* atomicfile.c - write temp, fsync, rename: readers see the old file or the new one, never a mix. */
 #include "atomicfile.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -177,4 +180,40 @@ fsync_parent_dir(const char *path)
 	}
 	close(fd);
 	return 0;
+}
+
+int
+atomicfile_clean_stale(const char *path)
+{
+	char dir[PATH_MAX], prefix[NAME_MAX + 8];
+	const char *slash = strrchr(path, '/'), *base = slash != NULL ? slash + 1 : path;
+	size_t plen;
+	struct dirent *e;
+	int removed = 0;
+	DIR *d;
+
+	/* The folder: "." without a slash, "/" for a file right under it. */
+	if (path_fmt(dir, sizeof(dir), "%.*s", slash == NULL || slash == path ? 1 : (int)(slash - path),
+		     slash != NULL ? path : ".") == -1 ||
+	    path_fmt(prefix, sizeof(prefix), ".%s.tmp.", base) == -1 || (d = opendir(dir)) == NULL)
+		return 0;
+	plen = strlen(prefix);
+	while ((e = readdir(d)) != NULL) {
+		char *end;
+		long pid;
+
+		if (strncmp(e->d_name, prefix, plen) != 0)
+			continue;
+		errno = 0;
+		pid = strtol(e->d_name + plen, &end, 10);
+		if (errno != 0 || end == e->d_name + plen || *end != '.' || pid <= 0)
+			continue;
+		/* EPERM: it runs, as another user. */
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
 }

@@ -35,6 +35,14 @@ int atomicfile_write_commit(struct atomicfile *af, const void *data, size_t len,
 /* Close and remove the temporary without touching path. */
 void atomicfile_abort(struct atomicfile *af);
 
+/*
+ * Remove the temporaries of path that processes killed before their
+ * commit left behind (".BASE.tmp.PID.N" whose PID no longer runs): a
+ * kill -9 in the middle of a rewrite leaves one each time.  Those of a
+ * live process are its own, mid-write.  Returns how many were removed.
+ */
+int atomicfile_clean_stale(const char *path);
+
 /* Write all of len bytes to fd, retrying on EINTR and short writes. */
 int write_all(int fd, const void *data, size_t len);
 

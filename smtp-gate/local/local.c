@@ -3,12 +3,14 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -45,6 +47,8 @@ struct job {
 	char domain[USERDB_DOMAIN_MAX + 1];
 	off_t offset;           /* where the message starts on stdin */
 	uint64_t size;          /* its octets from there */
+	const char *key;        /* -k: the delivery key put in the Maildir name; NULL: none */
+	bool recheck;           /* -r: a delivery with key may be there already (a lost verdict) */
 	struct userdb_user user;
 	const struct aliases_targets *forward;
 };
@@ -53,7 +57,7 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-		"usage: osd local [-c FILE] SENDER RECIPIENT < MESSAGE\n"
+		"usage: osd local [-c FILE] [-k KEY [-r]] SENDER RECIPIENT < MESSAGE\n"
 		"Deliver the message on stdin (a regular file, positioned at the message) to\n"
 		"the local address RECIPIENT: through users_dir/DOMAIN/aliases (re-queued to\n"
 		"the targets), else into the user's Maildir (vpasswd quota checked).  Run as\n"
@@ -61,7 +65,10 @@ usage(FILE *out)
 		"mail_user).  Exit 0 delivered, 100 permanent failure, 111 temporary\n"
 		"failure; one line on stdout\n"
 		"says why.  Started by osd queue; see docs/delivery.md.\n"
-		"  -c FILE  configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n");
+		"  -c FILE  configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n"
+		"  -k KEY   the delivery key (osd queue: QUEUEID.N), kept in the Maildir name\n"
+		"  -r       a delivery with KEY may be there already (its verdict was lost):\n"
+		"           look in new/ and cur/ first, and do not deliver it twice\n");
 }
 
 static int __attribute__((format(printf, 3, 4)))
@@ -105,7 +112,7 @@ run_as(const char *user, const char *group, int (*fn)(struct job *, struct local
 	int fds[2], status;
 	ssize_t n;
 	size_t got = 0;
-	pid_t pid;
+	pid_t pid, parent = getpid();
 
 	if (geteuid() != 0 || user[0] == '\0')
 		return fn(job, v);
@@ -121,6 +128,9 @@ run_as(const char *user, const char *group, int (*fn)(struct job *, struct local
 		close(fds[0]);
 		if (privdrop(user, group, err, sizeof(err)) == -1)
 			set_verdict(v, DELIVERY_EXIT_DEFER, "privilege drop: %s", err);
+		/* Dies with us as we die with osd queue (the drop cleared what osd queue set). */
+		else if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
+			set_verdict(v, DELIVERY_EXIT_DEFER, "prctl: the delivery process lost its parent");
 		else
 			fn(job, v);
 		(void)!write(fds[1], v->text, strlen(v->text));
@@ -158,6 +168,13 @@ deliver_maildir(struct job *job, struct local_verdict *v)
 
 	if (userdb_maildir(&job->user, maildir, sizeof(maildir)) == -1)
 		return set_verdict(v, DELIVERY_EXIT_DEFER, "%s: Maildir path too long", job->rcpt);
+	/* The last try was killed, or its manager: it may have got as far as new/. */
+	if (job->recheck && (r = maildir_find_key(maildir, job->key, name, err, sizeof(err))) != 0) {
+		if (r == -1)
+			return set_verdict(v, DELIVERY_EXIT_DEFER, "%s", err);
+		return set_verdict(v, DELIVERY_EXIT_DONE, "delivered to %s already (%s, by an "
+				   "interrupted try)", maildir, name);
+	}
 	buf_init(&head, 2 * 1024);
 	if (buf_printf(&head, "Return-Path: <%s>\nDelivered-To: %s\n", job->sender,
 		       job->rcpt) == -1) {
@@ -175,8 +192,8 @@ deliver_maildir(struct job *job, struct local_verdict *v)
 					   job->user.quota_text);
 		}
 	}
-	r = maildir_deliver(maildir, head.data, head.len, STDIN_FILENO, job->offset, job->size,
-			    job->conf->fsync, name, err, sizeof(err));
+	r = maildir_deliver_keyed(maildir, job->key, head.data, head.len, STDIN_FILENO, job->offset,
+				  job->size, job->conf->fsync, name, err, sizeof(err));
 	buf_free(&head);
 	if (r == -1)
 		return set_verdict(v, DELIVERY_EXIT_DEFER, "%s", err);
@@ -425,19 +442,48 @@ deliver(struct job *job, struct local_verdict *v)
 	return v->code;
 }
 
+/* A delivery key: letters, digits and dots (a queue id and a number), as a Maildir name may hold. */
+static bool
+key_ok(const char *key)
+{
+	size_t n = strspn(key, "0123456789.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
+
+	return n > 0 && key[n] == '\0' && n <= 64;
+}
+
 int
 main(int argc, char **argv)
 {
-	const char *conf_arg = NULL;
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
+	};
+	const char *conf_arg = NULL, *key = NULL;
 	struct osd_conf conf;
 	struct local_verdict v = { DELIVERY_EXIT_DEFER, "" };
 	struct job *job;
+	bool recheck = false;
+	int opt;
 
-	conf_arg = cli_conf_operands(argc, argv, "local", usage, 2, DELIVERY_EXIT_FAIL);
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "c:hk:r", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': conf_arg = optarg; break;
+		case 'h': usage(stdout); exit(0);
+		case 'k': key = optarg; break;
+		case 'r': recheck = true; break;
+		default: cli_bad_option("local", optopt); exit(DELIVERY_EXIT_FAIL);
+		}
+	}
+	if (argc - optind != 2 || (recheck && key == NULL) || (key != NULL && !key_ok(key))) {
+		usage(stderr);
+		exit(DELIVERY_EXIT_FAIL);
+	}
 	cli_load_conf(&conf, conf_arg);
 
 	job = xcalloc(1, sizeof(*job));
 	job->conf = &conf;
+	job->key = key;
+	job->recheck = recheck;
 	job->sender = argv[optind];
 	if (cli_has_control(job->sender) || strlen(job->sender) > 1000)
 		set_verdict(&v, DELIVERY_EXIT_FAIL, "bad sender address");

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,9 +247,10 @@ move_to_new(int tmp_fd, int new_fd, const char *name, bool *linked_r)
 	return renameat(tmp_fd, name, new_fd, name);
 }
 
-/* Create tmp/UNIQUE exclusively; the name also must not be taken in new/. */
+/* Create tmp/UNIQUE[,Q=key] exclusively; the name also must not be taken in new/. */
 static int
-create_tmp(int tmp_fd, int new_fd, uint64_t msg_size, char name[MAILDIR_NAME_MAX + 1])
+create_tmp(int tmp_fd, int new_fd, uint64_t msg_size, const char *key,
+	   char name[MAILDIR_NAME_MAX + 1])
 {
 	char host[256];
 	struct timeval tv;
@@ -264,6 +267,15 @@ create_tmp(int tmp_fd, int new_fd, uint64_t msg_size, char name[MAILDIR_NAME_MAX
 			errno = ENAMETOOLONG;
 			return -1;
 		}
+		if (key != NULL) {
+			size_t n = strlen(name);
+			int r = snprintf(name + n, MAILDIR_NAME_MAX + 1 - n, ",Q=%s", key);
+
+			if (r < 0 || (size_t)r >= MAILDIR_NAME_MAX + 1 - n) {
+				errno = ENAMETOOLONG;
+				return -1;
+			}
+		}
 		if (faccessat(new_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == -1) {
 			fd = openat(tmp_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 				    0600);
@@ -279,10 +291,89 @@ create_tmp(int tmp_fd, int new_fd, uint64_t msg_size, char name[MAILDIR_NAME_MAX
 	return -1;
 }
 
+/*
+ * Test hook: with OSD_LOCAL_TEST_STOP=point in the environment the
+ * delivery stops itself (SIGSTOP) at that point ("tmp": written, not yet
+ * in new/; "new": in new/, verdict not yet told), so that an integration
+ * test can kill the queue manager at a known moment (tests/integration/
+ * test_queue_kill_delivery.py).  Nothing else reads it.
+ */
+static void
+test_stop(const char *point)
+{
+	const char *e = getenv("OSD_LOCAL_TEST_STOP");
+
+	if (e != NULL && strcmp(e, point) == 0)
+		(void)raise(SIGSTOP);
+}
+
 int
 maildir_deliver(const char *maildir, const char *head, size_t head_len, int fd, off_t offset,
 		uint64_t body_len, bool do_fsync, char name_r[MAILDIR_NAME_MAX + 1], char *err,
 		size_t errsize)
+{
+	return maildir_deliver_keyed(maildir, NULL, head, head_len, fd, offset, body_len, do_fsync,
+				     name_r, err, errsize);
+}
+
+/* Does the base name carry ",Q=key" as a whole field (ended by ',' or ':' or its end)? */
+static bool
+name_has_key(const char *name, const char *key, size_t klen)
+{
+	const char *p = name;
+
+	while ((p = strstr(p, ",Q=")) != NULL) {
+		p += 3;
+		if (strncmp(p, key, klen) == 0 && (p[klen] == '\0' || p[klen] == ',' || p[klen] == ':'))
+			return true;
+	}
+	return false;
+}
+
+int
+maildir_find_key(const char *maildir, const char *key, char name_r[MAILDIR_NAME_MAX + 1],
+		 char *err, size_t errsize)
+{
+	static const char *const subs[] = { "new", "cur" };
+	size_t klen = strlen(key);
+
+	name_r[0] = '\0';
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		char dir[PATH_MAX];
+		struct dirent *de;
+		DIR *d;
+
+		if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", maildir, subs[i]) >= sizeof(dir)) {
+			errno = ENAMETOOLONG;
+			return errfmt(err, errsize, "%s: %s", maildir, strerror(errno));
+		}
+		if ((d = opendir(dir)) == NULL) {
+			if (errno == ENOENT)
+				continue;
+			return errfmt(err, errsize, "%s: %s", dir, strerror(errno));
+		}
+		while ((errno = 0, de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.' || !name_has_key(de->d_name, key, klen))
+				continue;
+			snprintf(name_r, MAILDIR_NAME_MAX + 1, "%s", de->d_name);
+			closedir(d);
+			return 1;
+		}
+		if (errno != 0) {
+			int saved = errno;
+
+			closedir(d);
+			return errfmt(err, errsize, "%s: %s", dir, strerror(saved));
+		}
+		closedir(d);
+	}
+	return 0;
+}
+
+int
+maildir_deliver_keyed(const char *maildir, const char *key, const char *head, size_t head_len,
+		      int fd, off_t offset, uint64_t body_len, bool do_fsync,
+		      char name_r[MAILDIR_NAME_MAX + 1], char *err, size_t errsize)
 {
 	int dir_fd, tmp_fd = -1, new_fd = -1, out = -1, saved;
 	const char *step = "open";
@@ -294,7 +385,7 @@ maildir_deliver(const char *maildir, const char *head, size_t head_len, int fd, 
 	    (new_fd = openat(dir_fd, "new", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		goto fail;
 	step = "create tmp file";
-	if ((out = create_tmp(tmp_fd, new_fd, head_len + body_len, name_r)) == -1)
+	if ((out = create_tmp(tmp_fd, new_fd, head_len + body_len, key, name_r)) == -1)
 		goto fail;
 	in_tmp = true;
 	step = "write";
@@ -311,6 +402,7 @@ maildir_deliver(const char *maildir, const char *head, size_t head_len, int fd, 
 		goto fail;
 	}
 	out = -1;
+	test_stop("tmp");
 	step = "move into new/";
 	if (move_to_new(tmp_fd, new_fd, name_r, &linked) == -1)
 		goto fail;
@@ -322,6 +414,7 @@ maildir_deliver(const char *maildir, const char *head, size_t head_len, int fd, 
 	/* Delivered: the tmp name is only a leftover now; a failure here loses nothing. */
 	if (linked)
 		(void)unlinkat(tmp_fd, name_r, 0);
+	test_stop("new");
 	close(new_fd);
 	close(tmp_fd);
 	close(dir_fd);

@@ -71,4 +71,22 @@ int maildir_deliver(const char *maildir, const char *head, size_t head_len, int 
 		    uint64_t body_len, bool do_fsync, char name_r[MAILDIR_NAME_MAX + 1],
 		    char *err, size_t errsize);
 
+/*
+ * maildir_deliver with a delivery key (the queue manager's "QUEUEID.N",
+ * letters, digits and dots; NULL: none) in the name as ",Q=KEY", so that
+ * a delivery whose verdict was lost can be found again (maildir_find_key).
+ */
+int maildir_deliver_keyed(const char *maildir, const char *key, const char *head, size_t head_len,
+			  int fd, off_t offset, uint64_t body_len, bool do_fsync,
+			  char name_r[MAILDIR_NAME_MAX + 1], char *err, size_t errsize);
+
+/*
+ * Is a message delivered with key in maildir's new/ or cur/ (where a
+ * reader may have moved it)?  1 with its name in name_r, 0 not there,
+ * -1 with err when a folder cannot be read.  A copy the owner has
+ * deleted meanwhile is not found: that delivery is repeated.
+ */
+int maildir_find_key(const char *maildir, const char *key, char name_r[MAILDIR_NAME_MAX + 1],
+		     char *err, size_t errsize);
+
 #endif

@@ -188,6 +188,8 @@ resume(struct qmgr *q, const char *id)
 
 	if ((m = qmsg_new(q, id)) == NULL)
 		return;
+	/* The last manager may have died with a local delivery of it in flight. */
+	m->recheck = true;
 	/* Only the next try is needed now; the rest is read when the round starts. */
 	if (qstore_info_next(q->queue_dir, id, &m->sched.next) != 1)
 		m->sched.next = 0;
@@ -372,7 +374,8 @@ run(struct qmgr *q, int sigfd, int ifd)
 			timeout = 100;
 		}
 		total = q->nrunning_local + q->nrunning_remote;
-		if (stop_at >= 0 && (total == 0 || monotonic_ms() > stop_at))
+		/* Idle workers are saying QUIT: let them end, or exiting would kill them (child_bind). */
+		if (stop_at >= 0 && ((total == 0 && q->nworkers == 0) || monotonic_ms() > stop_at))
 			break;
 		if (q->ready_head != NULL && q->nwaiting < 1000)
 			timeout = 0;
@@ -502,9 +505,10 @@ take_lock(const char *queue_dir)
 	    (fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
 		fatal("%s/lock", queue_dir);
 	/*
-	 * A manager killed with -9 between a fork and its child's exec leaves
-	 * the child holding the lock for a moment (it is closed on exec): wait
-	 * a little before concluding that another manager runs.
+	 * The delivery programs of a manager hold the lock too, and die with
+	 * it (qmgr_job.c, child_bind): after a kill -9 the lock is free once
+	 * the kernel has ended them, a moment later.  Wait a little before
+	 * concluding that another manager runs: never deliver beside an orphan.
 	 */
 	for (tries = 0; flock(fd, LOCK_EX | LOCK_NB) == -1; tries++) {
 		if (errno != EWOULDBLOCK || tries >= 50)
@@ -574,6 +578,7 @@ main(int argc, char **argv)
 	if (qstore_init(q.queue_dir, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	lockfd = take_lock(q.queue_dir);
+	q.lock_fd = lockfd;
 	read_controls(&q);
 	sched_heap_init(&q.heap);
 	q.job_done = qmgr_job_finished;

@@ -35,6 +35,7 @@ struct qmsg {
 	struct sched_entry sched;       /* in the heap while waiting for a retry */
 	bool in_heap;
 	bool busy;                      /* in the ready FIFO or in a round */
+	bool recheck;                   /* a local delivery's verdict may be lost: osd-local -r */
 	struct qmsg *next_ready;
 };
 
@@ -50,6 +51,7 @@ struct qround {
 	enum delivery_outcome *verdicts;         /* per recipient, this round */
 	bool *remote;                   /* per recipient: delivered by osd-remote */
 	size_t jobs_left;
+	bool local_killed;              /* a local job died without its verdict this round */
 };
 
 /* One run of osd-local or osd-remote. */
@@ -105,6 +107,7 @@ struct qmgr {
 	struct qworker *workers;        /* up to max_remote of them */
 	size_t nworkers;
 	unsigned long deliveries;       /* delivery numbers handed out */
+	int lock_fd;                    /* queue/lock, held; every delivery program holds it too */
 	/* A job is over (its verdict read, or it could not start): record it (qmgr_job_finished). */
 	void (*job_done)(struct qmgr *q, struct qjob *j);
 };

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,24 +55,53 @@ open_message(const struct qjob *j)
 	return fd;
 }
 
+/*
+ * In a freshly forked delivery program, before its exec: it dies with
+ * the manager, and it holds the queue lock while it lives.  A program
+ * that outlived a killed manager would finish a delivery whose verdict
+ * nobody reads, while the next manager, finding the message still
+ * queued, delivers it again: every kill would add one copy of each
+ * message in flight, and a message caught by two kills arrived three
+ * times.  Killed with its manager, a delivery is repeated only when it
+ * was complete and not yet recorded (docs/delivery.md, "Crashes and
+ * duplicates"); holding the lock, no orphan can run beside the next
+ * manager, which waits for the lock.  False when the manager is gone
+ * already (the child must exit).
+ */
+static bool
+child_bind(const struct qmgr *q, pid_t manager)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != manager)
+		return false;
+	/* Inherited across exec: the next manager's flock waits for this process too. */
+	return q->lock_fd < 0 || fcntl(q->lock_fd, F_SETFD, 0) == 0;
+}
+
 /* Fork and exec osd-local for a local job.  0, or -1 (the job is then finished as deferred). */
 static int
 spawn(struct qmgr *q, struct qjob *j)
 {
 	const struct queue_envelope_read *env = &j->r->env;
-	char prog[PATH_MAX];
+	char prog[PATH_MAX], key[QUEUE_ID_MAX + 24];
 	const char **argv;
 	int pipefd[2], in;
 	size_t i, argc = 0;
-	pid_t pid;
+	pid_t pid, self = getpid();
 
 	if (path_fmt(prog, sizeof(prog), "%s/osd-local", q->self_dir) == -1)
 		return -1;
-	if ((argv = calloc(j->n + 8, sizeof(*argv))) == NULL)
+	if ((argv = calloc(j->n + 12, sizeof(*argv))) == NULL)
 		return -1;
+	/* The key finds this delivery again in the Maildir after a lost verdict (docs/delivery.md). */
+	snprintf(key, sizeof(key), "%s.%zu", j->r->m->id, j->idx[0]);
 	argv[argc++] = prog;
 	argv[argc++] = "-c";
 	argv[argc++] = q->conf.path;
+	argv[argc++] = "-k";
+	argv[argc++] = key;
+	if (j->r->m->recheck)
+		argv[argc++] = "-r";
+	argv[argc++] = "--";
 	argv[argc++] = env->sender;
 	for (i = 0; i < j->n; i++)
 		argv[argc++] = env->rcpts[j->idx[i]];
@@ -94,7 +124,7 @@ spawn(struct qmgr *q, struct qjob *j)
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (dup2(in, 0) == -1 || dup2(pipefd[1], 1) == -1)
+		if (!child_bind(q, self) || dup2(in, 0) == -1 || dup2(pipefd[1], 1) == -1)
 			_exit(DELIVERY_EXIT_DEFER);
 		execv(prog, (char *const *)argv);
 		/* osd-local's verdict for a program that could not start: its one line, exit 111. */
@@ -124,7 +154,7 @@ worker_spawn(struct qmgr *q)
 	char prog[PATH_MAX];
 	int in[2], out[2];
 	struct qworker *w;
-	pid_t pid;
+	pid_t pid, self = getpid();
 
 	if (path_fmt(prog, sizeof(prog), "%s/osd-remote", q->self_dir) == -1)
 		return NULL;
@@ -141,7 +171,7 @@ worker_spawn(struct qmgr *q)
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (dup2(in[0], 0) == -1 || dup2(out[1], 1) == -1)
+		if (!child_bind(q, self) || dup2(in[0], 0) == -1 || dup2(out[1], 1) == -1)
 			_exit(111);
 		execl(prog, prog, "-c", q->conf.path, "--worker", (char *)NULL);
 		_exit(111);

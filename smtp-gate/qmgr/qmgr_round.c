@@ -249,6 +249,8 @@ void
 qmgr_job_finished(struct qmgr *q, struct qjob *j)
 {
 	struct qround *r = j->r;
+	char err[512];
+	bool settled;
 	size_t i;
 
 	if (!j->remote) {
@@ -257,6 +259,9 @@ qmgr_job_finished(struct qmgr *q, struct qjob *j)
 
 		log_info("delivery %lu: %s: %s", j->number, verdict_words[v], why);
 		record(r, j->idx[0], v, why);
+		/* Killed (exit status -1): it may have got as far as new/; the next try looks first. */
+		if (j->exit_status == -1 && j->pid == -1)
+			r->local_killed = true;
 	} else {
 		enum delivery_outcome *v = calloc(j->n, sizeof(*v));
 		const char **why = calloc(j->n, sizeof(*why));
@@ -278,9 +283,23 @@ qmgr_job_finished(struct qmgr *q, struct qjob *j)
 		free(v);
 		free(why);
 	}
+	settled = false;
+	for (i = 0; i < j->n; i++)
+		settled |= r->info.rcpts[j->idx[i]].status != QSTORE_PENDING;
 	job_free(j);
-	if (--r->jobs_left == 0)
+	if (--r->jobs_left == 0) {
 		finish_round(q, r);
+		return;
+	}
+	/*
+	 * Other jobs of the round still run: record this one's deliveries now,
+	 * as qmail marks each recipient done at once, so that a crash repeats
+	 * only the deliveries in flight, not those finished earlier in the
+	 * round (docs/delivery.md, "Crashes and duplicates").
+	 */
+	if (settled && qstore_info_write(q->queue_dir, r->m->id, &r->info, q->conf.fsync, err,
+					 sizeof(err)) == -1)
+		log_warnx("msg %s: %s (a crash now would repeat these deliveries)", r->m->id, err);
 }
 
 /* Where a bounce of r goes, and from whom; false when it is to be dropped. */
@@ -374,6 +393,8 @@ finish_round(struct qmgr *q, struct qround *r)
 	size_t i;
 
 	r->info.tries++;
+	/* Looked for this round; the next one looks only if a try of this one was killed. */
+	m->recheck = r->local_killed;
 	for (i = 0; i < r->env.nrcpts; i++) {
 		struct qstore_rcpt *rc = &r->info.rcpts[i];
 

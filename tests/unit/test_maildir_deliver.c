@@ -345,6 +345,44 @@ test_maildir_deliver_failures_leave_nothing(void **state)
 	close(in);
 }
 
+/* A keyed delivery is found again by its key, in new/ and after a reader moved it to cur/. */
+static void
+test_maildir_deliver_find_key(void **state)
+{
+	const char *dir = *state;
+	char maildir[PATH_MAX], err[256], name[MAILDIR_NAME_MAX + 1], found[MAILDIR_NAME_MAX + 1];
+	char from[PATH_MAX], to[PATH_MAX];
+	off_t offset;
+	int in;
+
+	make_maildir(dir, maildir, sizeof(maildir));
+	in = message_fd(dir, "x\n", &offset);
+	assert_int_equal(maildir_find_key(maildir, "1718000000.000001.42.0", found, err,
+					  sizeof(err)), 0);
+	assert_int_equal(maildir_deliver_keyed(maildir, "1718000000.000001.42.1", "", 0, in, offset,
+					       2, false, name, err, sizeof(err)), 0);
+	close(in);
+	assert_non_null(strstr(name, ",S=2,Q=1718000000.000001.42.1"));
+	assert_int_equal(maildir_find_key(maildir, "1718000000.000001.42.1", found, err,
+					  sizeof(err)), 1);
+	assert_string_equal(found, name);
+	/* Another recipient of the same message, and a key that is a prefix of it: not found. */
+	assert_int_equal(maildir_find_key(maildir, "1718000000.000001.42.0", found, err,
+					  sizeof(err)), 0);
+	assert_int_equal(maildir_find_key(maildir, "1718000000.000001.42", found, err,
+					  sizeof(err)), 0);
+	/* Read by a client: cur/NAME:2,S is still found. */
+	assert_int_equal(path_fmt(from, sizeof(from), "%s/new/%s", maildir, name), 0);
+	assert_int_equal(path_fmt(to, sizeof(to), "%s/cur/%s:2,S", maildir, name), 0);
+	assert_int_equal(rename(from, to), 0);
+	assert_int_equal(maildir_find_key(maildir, "1718000000.000001.42.1", found, err,
+					  sizeof(err)), 1);
+	/* Deleted by its owner: gone (that delivery would be made again). */
+	assert_int_equal(unlink(to), 0);
+	assert_int_equal(maildir_find_key(maildir, "1718000000.000001.42.1", found, err,
+					  sizeof(err)), 0);
+}
+
 int
 main(void)
 {
@@ -360,6 +398,7 @@ main(void)
 		T(test_maildir_deliver_two_deliveries_get_two_names),
 		T(test_maildir_deliver_large_message_in_chunks),
 		T(test_maildir_deliver_failures_leave_nothing),
+		T(test_maildir_deliver_find_key),
 	};
 #undef T
 
