@@ -979,12 +979,14 @@ main(int argc, char **argv)
 	    runas_relay_state(&ra, &w.conf, err, sizeof err) == -1 ||
 	    runas_drop(&ra, err, sizeof err) == -1)
 		runas_refuse("watch", err);
-	/* A watcher killed in the middle of a rewrite left its temporary beside relay.cdb. */
+	/* A watcher killed in the middle of a rewrite left its temporary beside relay.cdb (or relay.snap). */
 	{
-		int stale = atomicfile_clean_stale(w.cdb);
+		int stale = atomicfile_clean_stale(w.cdb), snaps = atomicfile_clean_stale(w.snap);
 
 		if (stale > 0)
 			log_info("removed %d temporary file(s) a killed rewrite of relay.cdb left", stale);
+		if (snaps > 0)
+			log_info("removed %d temporary file(s) a killed save of relay.snap left", snaps);
 	}
 
 	if (once)
