@@ -217,9 +217,15 @@ def watcher_part():
         kill9(w)
         o.procs.remove(w)
         # Their logins are made older than relay_expire, as if the watcher had been down that long.
+        # The snapshot of the table (relay.snap) goes too: it holds the true login times, and an
+        # mtime set back by hand is the one change it does not see at once (docs/operations.md);
+        # after a real downtime of relay_expire its times are as old as the files'.
         past = time.time() - expire - 5
         for ip in recorded:
             os.utime(os.path.join(o.opensmtp, ip), (past, past))
+        snap = os.path.join(o.state, "relay.snap")
+        if os.path.exists(snap):
+            os.unlink(snap)
         w = o.start_watch()
         keys = o.cdb_keys()
         live = [k for k in keys if k.startswith("127.2.")]
