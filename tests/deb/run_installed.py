@@ -167,11 +167,13 @@ def phase(title, units, ports, sink):
     step(wait_for(lambda: os.path.exists(cdb), "relay.cdb"), "osd watch wrote " + cdb)
     osd_uid = _uid("osd")
     for pid, cmd in _procs_of(OSD, LIBEXEC):
-        uid = _proc_uid(pid)
         if "osd-run" in cmd or cmd.startswith(OSD + " run"):
-            step(uid == 0, "osd run (pid %d) stays root to restart its children" % pid)
+            step(_proc_uid(pid) == 0, "osd run (pid %d) stays root to restart its children" % pid)
         else:
-            step(uid == osd_uid, "%s (pid %d) runs as osd (uid %s)" % (cmd, pid, uid))
+            # It drops root once it has bound its ports and handed its folders over
+            # (osd queue hands over all of queue/ first): wait for that, bounded.
+            step(wait_for(lambda: _proc_uid(pid) == osd_uid, "%s to drop root" % cmd),
+                 "%s (pid %d) runs as osd (uid %s)" % (cmd, pid, _proc_uid(pid)))
 
     # --- before the login: no relay from the client address ---
     rc, _ = run(OSD, "check", "-c", CONF, client)
@@ -270,9 +272,14 @@ def _uid(name):
 
 
 def _proc_uid(pid):
-    for ln in open("/proc/%d/status" % pid):
-        if ln.startswith("Uid:"):
-            return int(ln.split()[1])   # the real uid
+    """The real uid of pid, None when it is gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for ln in f:
+                if ln.startswith("Uid:"):
+                    return int(ln.split()[1])
+    except OSError:
+        pass
     return None
 
 
