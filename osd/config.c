@@ -1,4 +1,4 @@
-/* config.c - osd config check: validate osd.conf, the rules file, the TLS pair, the control files and the aliases files with the parsers the programs use, changing nothing. */
+/* config.c - osd config check: validate osd.conf, the rules file, the TLS pair, the control files, the vpasswd and the aliases files with the parsers the programs use, changing nothing. */
 #include <cdb.h>
 #include <dirent.h>
 #include <errno.h>
@@ -21,6 +21,7 @@
 #include "path.h"
 #include "rules.h"
 #include "tls.h"
+#include "userdb.h"
 
 /* Exit statuses: as the other commands, 100 for bad input, 111 for a file that cannot be read. */
 #define EXIT_INVALID 100
@@ -37,8 +38,8 @@ usage(FILE *out)
 {
 	fprintf(out, "usage: osd config check [-c FILE]\n"
 		     "Check osd.conf, the rules file (rules), tls_cert/tls_key, the control\n"
-		     "files of control_dir and the aliases files of users_dir with the\n"
-		     "programs' own parsers, changing nothing.  Each error is printed as\n"
+		     "files of control_dir, and the vpasswd and aliases files of users_dir\n"
+		     "with the programs' own parsers, changing nothing.  Each error is printed as\n"
 		     "'osd: config: FILE:LINE: KEY: why'.  Exit 0 and 'config OK' when all\n"
 		     "are valid, 100 when something is invalid, 111 when a file cannot be read.\n"
 		     "  -c FILE  configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n");
@@ -275,6 +276,54 @@ check_control(struct checker *c, const struct osd_conf *conf, struct buf *summar
 		buf_printf(summary, "control: %s\n", dir);
 }
 
+/* What check_vpasswd counts and whom it tells about a bad line. */
+struct vpasswd_check {
+	struct checker *c;
+	unsigned long users;
+};
+
+/* A malformed line, "FILE:LINE: why" from the reader every login goes through. */
+static void
+vpasswd_bad_line(const char *msg, void *ctx)
+{
+	struct vpasswd_check *vc = ctx;
+
+	report(vc->c, false, "%s", msg);
+}
+
+/* A well-formed line: one more user for the summary. */
+static int
+vpasswd_count(const struct userdb_user *user, void *ctx)
+{
+	struct vpasswd_check *vc = ctx;
+
+	(void)user;
+	vc->users++;
+	return 0;
+}
+
+/*
+ * users_dir/DOMAIN/vpasswd, read by userdb_foreach as the logins read it: a
+ * line it would skip (too few fields, a flags field that is not a number, a
+ * home that is not absolute, a bad quota...) means a user who cannot log in,
+ * so here it is an error.  Counts the file in *files when there is one.
+ */
+static void
+check_vpasswd_file(struct vpasswd_check *vc, const char *users_dir, const char *domain,
+		   unsigned *files)
+{
+	char err[PATH_MAX + 512];
+
+	if (userdb_foreach(users_dir, domain, vpasswd_count, vpasswd_bad_line, vc, err,
+			   sizeof(err)) == -1) {
+		/* A domain of aliases only, or a file beside the domains: nothing to read. */
+		if (errno != ENOENT && errno != ENOTDIR)
+			report(vc->c, errno == EACCES || errno == EPERM, "%s", err);
+		return;
+	}
+	(*files)++;
+}
+
 /* One aliases file: each line looked up by its own name through the reader of osd-local and smtpd. */
 static void
 check_aliases_file(struct checker *c, const char *users_dir, const char *domain, unsigned *files)
@@ -333,11 +382,12 @@ done:
 	buf_free(&b);
 }
 
-/* Every users_dir/DOMAIN/aliases. */
+/* Every users_dir/DOMAIN: its vpasswd and its aliases. */
 static void
-check_aliases(struct checker *c, const struct osd_conf *conf, struct buf *summary)
+check_domains(struct checker *c, const struct osd_conf *conf, struct buf *summary)
 {
-	unsigned files = 0;
+	struct vpasswd_check vc = { .c = c };
+	unsigned vpasswd_files = 0, alias_files = 0;
 	struct dirent *e;
 	DIR *d = opendir(conf->users_dir);
 
@@ -346,12 +396,18 @@ check_aliases(struct checker *c, const struct osd_conf *conf, struct buf *summar
 			report(c, true, "%s: %s", conf->users_dir, strerror(errno));
 		return;
 	}
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			check_aliases_file(c, conf->users_dir, e->d_name, &files);
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		check_vpasswd_file(&vc, conf->users_dir, e->d_name, &vpasswd_files);
+		check_aliases_file(c, conf->users_dir, e->d_name, &alias_files);
+	}
 	closedir(d);
-	if (files > 0)
-		buf_printf(summary, "aliases: %u file(s) in %s\n", files, conf->users_dir);
+	if (vpasswd_files > 0)
+		buf_printf(summary, "users: %lu in %u vpasswd file(s) in %s\n", vc.users,
+			   vpasswd_files, conf->users_dir);
+	if (alias_files > 0)
+		buf_printf(summary, "aliases: %u file(s) in %s\n", alias_files, conf->users_dir);
 }
 
 int
@@ -395,7 +451,7 @@ main(int argc, char **argv)
 	check_rules(&c, &conf, &summary);
 	check_tls(&c, &conf, &summary);
 	check_control(&c, &conf, &summary);
-	check_aliases(&c, &conf, &summary);
+	check_domains(&c, &conf, &summary);
 	if (c.invalid + c.unreadable > 0) {
 		cli_error("config", "check failed: %u error(s), %u file(s) unreadable", c.invalid,
 			  c.unreadable);

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""osd config check: osd.conf, the rules file, the TLS pair, control files, aliases.
+"""osd config check: osd.conf, the rules file, the TLS pair, control files, vpasswd, aliases.
 
 The demo configuration of scripts/demo-setup.sh passes ('config OK', exit 0).
 Each kind of mistake is caught with 'osd: config: FILE:LINE: KEY: why' and
 exit 100: an unknown key and a bad listener in osd.conf, a bad rules line, a
 bad smtproutes line, timeoutsmtpd out of range, a concurrency of 0, an alias
-without targets, a certificate that does not match its key. An unreadable
-rules file is exit 111, and so is a named config that does not exist. The
+without targets, a certificate that does not match its key, vpasswd lines the
+logins' own reader skips (too few fields, a flags field that is not a number, a
+home that is not absolute, a bad quota; 'FILE:LINE: why'). An unreadable
+rules file is exit 111, and so are an unreadable vpasswd and a named config that
+does not exist. The
 check changes nothing (the folder's files and times are the same after it).
 """
 import os
@@ -58,6 +61,8 @@ def main():
         check(out.startswith("config OK\n"), "and says 'config OK' (%r)" % out[:60])
         check("rules: %s/tcp.smtp: 2 record(s)" % demo in out, "the summary names the rules file")
         check(snapshot(demo) == before, "the check changed no file of the folder")
+        check("users: 1 in 1 vpasswd file(s) in %s/state/domains" % demo in out,
+              "the summary counts the users of the vpasswd files (%r)" % out)
 
         def fresh():
             shutil.rmtree(demo)
@@ -102,6 +107,26 @@ def main():
                lambda: append(aliases, "sales:\n"),
                r"^osd: config: %s:%d: sales: " % (re.escape(aliases), alines + 1))
 
+        vpasswd = os.path.join(demo, "state", "domains", "example.test", "vpasswd")
+        vlines = sum(1 for _ in open(os.path.join(pristine, "state", "domains", "example.test",
+                                                  "vpasswd")))
+        for what, line, why in [
+                ("a vpasswd line with too few fields", "bob:x:1:0:Bob\n",
+                 r"5 fields, expected user:hash:uid:gid:gecos:home:quota"),
+                ("a vpasswd flags field that is not a number",
+                 "bob:x:1:no-pop:Bob:/var/mail/bob:NOQUOTA\n", r"gid \(flags\) field is not a number"),
+                ("a vpasswd home that is not absolute", "bob:x:1:0:Bob:bob:NOQUOTA\n",
+                 r"home field is not an absolute path"),
+                ("a bad vpasswd quota", "bob:x:1:0:Bob:/var/mail/bob:50 megabytes\n",
+                 r"quota field is not NOQUOTA or <bytes>S\[,<count>C\]")]:
+            expect(what, lambda line=line: append(vpasswd, "# a comment\n\n" + line),
+                   r"^osd: config: %s:%d: %s$" % (re.escape(vpasswd), vlines + 3, why))
+        fresh()
+        append(vpasswd, "bob:x:1:0:Bob:/var/mail/bob:NOQUOTA\n")
+        rc, out, err = config_check(conf)
+        check(rc == 0 and "users: 2 in 1 vpasswd file(s)" in out,
+              "a well-formed second user passes and is counted (%s, %r, %r)" % (rc, out, err))
+
         def mismatched_tls():
             c1 = os.path.join(demo, "c1")
             c2 = os.path.join(demo, "c2")
@@ -134,6 +159,18 @@ def main():
         check(re.search(r"^osd: config: %s: Permission denied$" % re.escape(rules), p.stderr,
                         re.M) is not None,
               "it names the file and why (%r)" % p.stderr.strip()[:300])
+        # An unreadable vpasswd (every login of the domain would fail): 111, named.
+        fresh()
+        domain_dir = os.path.dirname(vpasswd)
+        os.chmod(domain_dir, 0o755)
+        os.chmod(vpasswd, 0)
+        if os.path.exists(os.path.join(domain_dir, "aliases")):
+            os.chmod(os.path.join(domain_dir, "aliases"), 0o644)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        check(p.returncode == 111, "an unreadable vpasswd: exit 111 (%s)" % p.returncode)
+        check(re.search(r"^osd: config: %s: Permission denied$" % re.escape(vpasswd), p.stderr,
+                        re.M) is not None,
+              "it names the vpasswd and why (%r)" % p.stderr.strip()[:300])
         rc, _, err = config_check(os.path.join(root, "nonexistent.conf"))
         check(rc == 111 and "nonexistent.conf: No such file" in err,
               "a named config that does not exist: exit 111 (%s, %r)" % (rc, err.strip()))
