@@ -489,6 +489,13 @@ take_revocation(struct fleet *f, enum fleet_verdict v, const struct fleet_revoca
 		f->revoked[f->n_revoked++] = *rv;
 	} else if (f->revoked[i].revoke_ms < rv->revoke_ms) {
 		f->revoked[i] = *rv;
+	} else {
+		/*
+		 * Applied when first heard (a resync reads its tombstone again):
+		 * applying it again could take a copy of a later login made in
+		 * the same second (copies have whole-second times).
+		 */
+		return;
 	}
 	if (f->hooks.revoke != NULL)
 		f->hooks.revoke(f->hooks.ctx, rv);
