@@ -24,6 +24,15 @@
 #define DEAD_MS 3000
 /* Commands queued but unsent beyond this: Redis is not keeping up; drop and resync. */
 #define OBUF_MAX (8u << 20)
+/*
+ * Above this much unsent, logins wait in the backlog instead: at a
+ * reconnect the watcher publishes every live entry at once (25,000 of
+ * them are ~20 MB of EVALs), which must flow out as Redis takes them, not
+ * trip OBUF_MAX.  The backlog holds at most BACKLOG_MAX logins (Redis does
+ * not keep up beyond that: drop and resync).
+ */
+#define OBUF_PACE (1u << 20)
+#define BACKLOG_MAX (4u << 20)
 /* A Sentinel that does not answer within this is skipped (the watcher waits on it). */
 #define SENTINEL_TIMEOUT_MS 300
 /* Keys per SCAN step (and per MGET). */
@@ -110,6 +119,13 @@ struct fleet {
 	 * connections, no order between them) is refused by them. */
 	struct fleet_revocation *revoked;
 	size_t n_revoked, cap_revoked;
+	/* Logins waiting for room under OBUF_PACE, oldest at backlog_head. */
+	struct backlogged {
+		struct ipaddr addr;
+		int64_t login_ms;
+		char *user;     /* NULL: none */
+	} *backlog;
+	size_t backlog_head, backlog_n, backlog_cap;
 };
 
 static int64_t
@@ -781,6 +797,16 @@ try_connect(struct fleet *f)
 	redisAsyncCommand(f->sub.ac, on_message, NULL, "SUBSCRIBE %s", f->channel);
 }
 
+static void backlog_drain(struct fleet *f);
+
+static void
+backlog_clear(struct fleet *f)
+{
+	for (size_t i = f->backlog_head; i < f->backlog_n; i++)
+		free(f->backlog[i].user);
+	f->backlog_head = f->backlog_n = 0;
+}
+
 /* Close both connections (outside callbacks) and plan the next try. */
 static void
 tear_down(struct fleet *f)
@@ -799,6 +825,8 @@ tear_down(struct fleet *f)
 	f->up = f->pub_ok = f->sub_ok = false;
 	f->broken = false;
 	f->ping_sent_ms = 0;
+	/* The connected hook publishes every live login again at the reconnect. */
+	backlog_clear(f);
 	f->next_try_ms = mono_ms() + f->backoff_ms;
 	f->backoff_ms = f->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : f->backoff_ms * 2;
 }
@@ -813,6 +841,7 @@ fleet_free(struct fleet *f)
 	write_status(f, "osd watch stopped", NULL);
 	explicit_bzero(f->password, sizeof f->password);
 	free(f->revoked);
+	free(f->backlog);
 	free(f);
 }
 
@@ -885,6 +914,8 @@ fleet_handle(struct fleet *f, const struct pollfd *pfd, int n)
 		}
 		if (f->pub.ac != NULL && sdslen(f->pub.ac->c.obuf) > OBUF_MAX)
 			set_broken(f, "too much unsent", "redis does not keep up");
+		else
+			backlog_drain(f);
 	}
 	if (f->broken || ((f->pub.ac == NULL) != (f->sub.ac == NULL)))
 		tear_down(f);
@@ -895,17 +926,73 @@ fleet_handle(struct fleet *f, const struct pollfd *pfd, int n)
 	}
 }
 
+static void send_login(struct fleet *f, const struct fleet_login *l);
+
+/* Room in the output buffer: send what waits in the backlog (still live) until it is full again. */
+static void
+backlog_drain(struct fleet *f)
+{
+	int64_t now = real_ms();
+
+	while (f->backlog_head < f->backlog_n && f->up && f->pub.ac != NULL && !f->broken &&
+	       sdslen(f->pub.ac->c.obuf) < OBUF_PACE) {
+		struct backlogged *b = &f->backlog[f->backlog_head++];
+		struct fleet_login l = { .addr = b->addr, .login_ms = b->login_ms };
+
+		if (b->user != NULL)
+			memcpy(l.user, b->user, strlen(b->user) + 1);
+		free(b->user);
+		if (fleet_check_time(&l, now, f->relay_expire) == FLEET_OK)
+			send_login(f, &l);
+	}
+	if (f->backlog_head == f->backlog_n)
+		f->backlog_head = f->backlog_n = 0;
+}
+
 void
 fleet_publish(struct fleet *f, const struct fleet_login *l)
 {
-	char key[FLEET_MSG_MAX], value[FLEET_MSG_MAX], msg[FLEET_MSG_MAX], ms[24], at[24];
-	char tomb[FLEET_MSG_MAX], utomb[FLEET_MSG_MAX];
-	struct fleet_revocation rv = { .addr = l->addr };
+	struct backlogged *b;
 
 	if (f == NULL || !f->up || f->pub.ac == NULL)
 		return;         /* cut off: the connected hook publishes it later, if still live */
 	if (fleet_check_time(l, real_ms(), f->relay_expire) != FLEET_OK)
 		return;
+	if (f->backlog_n == f->backlog_head && sdslen(f->pub.ac->c.obuf) < OBUF_PACE) {
+		send_login(f, l);
+		return;
+	}
+	/* Behind the others, in order: a later login of an address is sent after its earlier one. */
+	if (f->backlog_n - f->backlog_head >= BACKLOG_MAX) {
+		set_broken(f, "too much unsent", "redis does not keep up");
+		return;
+	}
+	if (f->backlog_n == f->backlog_cap) {
+		if (f->backlog_head > 0) {
+			memmove(f->backlog, f->backlog + f->backlog_head,
+				(f->backlog_n - f->backlog_head) * sizeof *f->backlog);
+			f->backlog_n -= f->backlog_head;
+			f->backlog_head = 0;
+		}
+		if (f->backlog_n == f->backlog_cap) {
+			f->backlog_cap = f->backlog_cap ? f->backlog_cap * 2 : 1024;
+			f->backlog = xreallocarray(f->backlog, f->backlog_cap, sizeof *f->backlog);
+		}
+	}
+	b = &f->backlog[f->backlog_n++];
+	b->addr = l->addr;
+	b->login_ms = l->login_ms;
+	b->user = l->user[0] != '\0' ? xstrdup(l->user) : NULL;
+}
+
+/* Queue the publish script for l on the command connection. */
+static void
+send_login(struct fleet *f, const struct fleet_login *l)
+{
+	char key[FLEET_MSG_MAX], value[FLEET_MSG_MAX], msg[FLEET_MSG_MAX], ms[24], at[24];
+	char tomb[FLEET_MSG_MAX], utomb[FLEET_MSG_MAX];
+	struct fleet_revocation rv = { .addr = l->addr };
+
 	if (fleet_key(f->prefix, &l->addr, key, sizeof key) < 0 ||
 	    fleet_value(l, value, sizeof value) < 0 || fleet_message(l, msg, sizeof msg) < 0 ||
 	    fleet_tombstone_key(f->prefix, &rv, tomb, sizeof tomb) < 0)

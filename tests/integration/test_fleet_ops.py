@@ -225,6 +225,21 @@ try:
     b.record("192.0.2.44")
     check(wait_for(lambda: "192.0.2.44" in b.cdb_keys()), "B's own login still relays on B")
 
+    # --- A host with many live entries publishes them all at connect, paced by what Redis
+    # takes (30,000 EVALs are ~20 MB: more than the 8 MiB unsent that means "cut off").
+    e = host("E", r2, pwfile)
+    hosts.append(e)
+    os.makedirs(e.opensmtp)
+    many = ["198.51.%d.%d" % (i // 250, 1 + i % 250) for i in range(30000)]
+    for ip in many:
+        open(os.path.join(e.opensmtp, ip), "w").close()
+    we = e.start_watch()
+    check(wait_for(lambda: len(r2.cli("--scan", "--pattern", "osd:relay:198.51.*").split()) == 30000,
+                   timeout=120, step=0.5), "E's 30,000 live entries all reach redis")
+    check("too much unsent" not in e.log() and e.log().count("fleet: connected to redis") == 1,
+          "E publishes them on its first connection, without being cut off")
+    check(e.stop(we) == 0, "osd watch on E stops cleanly")
+
     # --- Redis away: osd revoke removes the local entry and says the fleet was not told.
     r1.stop()
     p = a.run("revoke", "192.0.2.22")
