@@ -1315,3 +1315,12 @@ out:
 	redisFree(c);
 	return deleted;
 }
+
+void
+fleet_flush(struct fleet *f)
+{
+	if (f == NULL || !f->up || f->broken || f->pub.ac == NULL || sdslen(f->pub.ac->c.obuf) == 0)
+		return;
+	/* Non-blocking: what the socket takes now; the rest goes at POLLOUT. */
+	redisAsyncHandleWrite(f->pub.ac);
+}

@@ -53,6 +53,14 @@ void fleet_handle(struct fleet *f, const struct pollfd *pfd, int n);
  */
 void fleet_publish(struct fleet *f, const struct fleet_login *l);
 
+/*
+ * Send the logins published since the last poll now, as far as the socket
+ * takes them without blocking: the watcher calls this before it rebuilds
+ * relay.cdb, so a login does not wait for its own host's rebuild to
+ * leave for the fleet.
+ */
+void fleet_flush(struct fleet *f);
+
 /* Connected to Redis and subscribed? */
 bool fleet_up(const struct fleet *f);
 

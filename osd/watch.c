@@ -884,6 +884,7 @@ main(int argc, char **argv)
 		 * in this same batch (and is not published back). */
 		fleet_handle(w.fleet, pfd + 2, nfleet);
 		drain_events(&w);
+		fleet_flush(w.fleet);   /* our logins leave before our rebuild */
 		settle(&w);
 		close(w.dirfd);
 		w.dirfd = -1;
