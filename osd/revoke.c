@@ -221,8 +221,8 @@ revoke_fleet(struct fleet *fleet, const char *user, const char *arg, int ipv6_pr
 	} else {
 		struct ipaddr addr;
 
-		if (ipaddr_parse(arg, &addr) != 0)
-			return rc;
+		if (ipaddr_parse(arg, &addr) < 0)
+			return rc;      /* refused by revoke_addr already (100) */
 		relaykey_entry_addr(&addr, ipv6_prefix, &rv.addr);
 		ipaddr_format(&rv.addr, name);
 	}
