@@ -17,6 +17,8 @@ struct fleet_hooks {
 	void (*mirror)(void *ctx, const struct fleet_login *l);
 	/* Connected (again): publish every live local login (fleet_publish). */
 	void (*connected)(void *ctx);
+	/* A revocation, already checked: remove the local entries it voids (NULL: none). */
+	void (*revoke)(void *ctx, const struct fleet_revocation *rv);
 };
 
 /*
@@ -51,7 +53,40 @@ void fleet_handle(struct fleet *f, const struct pollfd *pfd, int n);
  */
 void fleet_publish(struct fleet *f, const struct fleet_login *l);
 
+/*
+ * Send the logins published since the last poll now, as far as the socket
+ * takes them without blocking: the watcher calls this before it rebuilds
+ * relay.cdb, so a login does not wait for its own host's rebuild to
+ * leave for the fleet.
+ */
+void fleet_flush(struct fleet *f);
+
 /* Connected to Redis and subscribed? */
 bool fleet_up(const struct fleet *f);
+
+/*
+ * SIGHUP: take the fleet keys of conf (fleet, redis_*) and reconnect if
+ * they changed; *fp may go from NULL to a fleet and back.  New settings
+ * that are malformed, whose password file cannot be read, or with which
+ * Redis cannot be reached and authenticated to (tried once, blocking, a
+ * few seconds at most) are logged and the running ones kept.
+ */
+void fleet_reload(struct fleet **fp, const struct osd_conf *conf, const struct fleet_hooks *hooks);
+
+/*
+ * osd revoke in fleet mode: the fleet settings of conf (NULL with fleet =
+ * none), checked, password read (before dropping privileges); exits on a
+ * bad configuration.  Free with fleet_client_free.
+ */
+struct fleet *fleet_client_new(const struct osd_conf *conf);
+void fleet_client_free(struct fleet *f);
+
+/*
+ * Publish rv to the fleet, blocking (a few seconds at most): delete the
+ * login keys it voids, set its tombstone, announce it on the channel, in
+ * one step (docs/fleet.md).  Returns the login keys deleted (0 or more),
+ * or -1 with why in err (Redis unreachable, refused...).
+ */
+int fleet_client_revoke(struct fleet *f, const struct fleet_revocation *rv, char *err, size_t errsize);
 
 #endif

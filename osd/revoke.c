@@ -12,12 +12,16 @@
 
 #include "cli.h"
 #include "conf.h"
+#include "fleet.h"
 #include "opensmtp.h"
 #include "opensmtp_user.h"
 #include "relaycheck.h"
 #include "relaykey.h"
 #include "runas.h"
 #include "xmalloc.h"
+
+/* A static rule still lets the address relay (revoke_addr): exit 1 whatever the fleet did. */
+static bool static_left;
 
 static void
 usage(FILE *out)
@@ -31,6 +35,11 @@ usage(FILE *out)
 		     "runs, the next osd expire does).  A login after the revoke opens a new\n"
 		     "entry as usual.  A static rule of the rules file is not a login: this\n"
 		     "command cannot revoke it (edit the rules file), and says so.\n"
+		     "With fleet = redis, the revocation also goes to Redis (the login keys\n"
+		     "deleted, a tombstone set, every host's osd watch told), whether or not\n"
+		     "osd watch runs here; when Redis cannot be reached the local entry is\n"
+		     "still removed, the command says the fleet was not told and exits 111:\n"
+		     "run it again.\n"
 		     "  -c FILE      configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n"
 		     "  --user NAME  revoke every entry whose last login was NAME's\n"
 		     "  -h, --help   this text\n"
@@ -107,8 +116,10 @@ revoke_addr(const struct osd_conf *conf, int dirfd, const char *arg)
 		print_revoked(name, who, &login);
 	else
 		cli_error("revoke", "%s: no login entry", name);
-	if (static_relays(conf, &addr, name))
+	if (static_relays(conf, &addr, name)) {
+		static_left = true;
 		return 1;
+	}
 	return r > 0 ? 0 : 1;
 }
 
@@ -190,6 +201,48 @@ revoke_user(int dirfd, const char *user)
 	return 0;
 }
 
+/*
+ * Fleet mode: tell every host, through Redis, whether or not a login entry
+ * was here (the login may live on other hosts only).  rc: the local
+ * outcome (0 removed, 1 nothing here or a static rule).  Returns the exit
+ * code: 111 when the fleet could not be told.
+ */
+static int
+revoke_fleet(struct fleet *fleet, const char *user, const char *arg, int ipv6_prefix, int rc)
+{
+	struct fleet_revocation rv = { .by_user = user != NULL };
+	struct timespec now;
+	char err[PATH_MAX + 512], name[IPADDR_TEXT_MAX];
+	int deleted;
+
+	if (user != NULL) {
+		snprintf(rv.user, sizeof rv.user, "%s", user);
+		snprintf(name, sizeof name, "%s", "user ");
+	} else {
+		struct ipaddr addr;
+
+		if (ipaddr_parse(arg, &addr) < 0)
+			return rc;      /* refused by revoke_addr already (100) */
+		relaykey_entry_addr(&addr, ipv6_prefix, &rv.addr);
+		ipaddr_format(&rv.addr, name);
+	}
+	/* Taken after the local removal: every login up to now is void. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	rv.revoke_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	deleted = fleet_client_revoke(fleet, &rv, err, sizeof err);
+	if (deleted < 0) {
+		cli_error("revoke", "fleet: %s; the other hosts were NOT told (their copies live until "
+			  "they expire): run osd revoke again when redis answers", err);
+		return 111;
+	}
+	printf("revoked in the fleet: %s%s (%d login key%s deleted in redis)\n", name,
+	       user != NULL ? user : "", deleted, deleted == 1 ? "" : "s");
+	/* A login another host had is revoked now: that counts as done. */
+	if (rc == 1 && deleted > 0 && !static_left)
+		return 0;
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -198,6 +251,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *conf_arg = NULL, *user = NULL;
+	struct fleet *fleet;
 	struct osd_conf conf;
 	struct runas ra;
 	char dir[PATH_MAX], err[PATH_MAX + 256];
@@ -226,6 +280,8 @@ main(int argc, char **argv)
 		cli_error("revoke", "state_dir path too long");
 		return 111;
 	}
+	/* The Redis password file may be root's: read before dropping privileges. */
+	fleet = fleet_client_new(&conf);
 	/* As osd record: run as root, act as the user that owns open-smtp/. */
 	if (runas_init(&ra, &conf, err, sizeof err) == -1 ||
 	    runas_opensmtp(&ra, &conf, RUNAS_WRITE, err, sizeof err) == -1 ||
@@ -239,5 +295,8 @@ main(int argc, char **argv)
 	rc = user != NULL ? revoke_user(dirfd, user) : revoke_addr(&conf, dirfd, argv[optind]);
 	if (dirfd >= 0)
 		close(dirfd);
+	if (fleet != NULL && rc != 100 && rc != 111)
+		rc = revoke_fleet(fleet, user, user == NULL ? argv[optind] : NULL, conf.relay_ipv6_prefix, rc);
+	fleet_client_free(fleet);
 	return rc;
 }

@@ -578,6 +578,68 @@ publish_all(void *ctx)
 	}
 }
 
+/* Remove entry name if its login is at or before at (a later login stands). */
+static void
+revoke_entry(struct watcher *w, const char *name, const struct timespec *at)
+{
+	struct timespec m;
+
+	/* Expiry with relay_expire 0 at the revocation's time: the same rename-aside dance. */
+	switch (opensmtp_expire_at_time(w->dirfd, name, 0, at, &m)) {
+	case OPENSMTP_REMOVED:
+		log_info("fleet: revoked %s", name);
+		break;
+	case OPENSMTP_ERROR:
+		log_warn("fleet: cannot revoke %s", name);
+		break;
+	default:
+		break;
+	}
+	/* Its inotify event takes it out of the table and relay.cdb. */
+}
+
+/*
+ * Fleet hook: a revocation (osd revoke on some host): remove the local
+ * entries it voids, mirrored or logged in here.
+ */
+static void
+revoke_local(void *ctx, const struct fleet_revocation *rv)
+{
+	struct watcher *w = ctx;
+	struct timespec at = { .tv_sec = rv->revoke_ms / 1000,
+			       .tv_nsec = (long)(rv->revoke_ms % 1000) * 1000000 }, m;
+	char name[IPADDR_TEXT_MAX], who[OPENSMTP_USER_MAX + 1];
+	struct ipaddr addr;
+	struct stat st;
+	size_t pos = 0;
+
+	if (w->dirfd < 0)
+		return;
+	if (!rv->by_user) {
+		ipaddr_format(&rv->addr, name);
+		revoke_entry(w, name, &at);
+		return;
+	}
+	while (table_next(w->table, &pos, &addr, &m)) {
+		if (m.tv_sec > at.tv_sec || (m.tv_sec == at.tv_sec && m.tv_nsec > at.tv_nsec))
+			continue;
+		ipaddr_format(&addr, name);
+		if (fstatat(w->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    opensmtp_user_get(w->dirfd, name, &st, -1, who, sizeof who) == 1 &&
+		    strcmp(who, rv->user) == 0 &&
+		    opensmtp_revoke_at(w->dirfd, name, rv->user, NULL) == 1)
+			log_info("fleet: revoked %s (user %s)", name, rv->user);
+	}
+}
+
+/* The fleet's hooks into this watcher. */
+static struct fleet_hooks
+fleet_hooks_of(struct watcher *w)
+{
+	return (struct fleet_hooks){ .ctx = w, .mirror = mirror_login, .connected = publish_all,
+				     .revoke = revoke_local };
+}
+
 /* An entry's file was created, touched or moved in. */
 static void
 entry_seen(struct watcher *w, const char *name)
@@ -764,6 +826,12 @@ reload(struct watcher *w)
 	else
 		w->conf.relay_expire = fresh.relay_expire;
 	fleet_set_expire(w->fleet, w->conf.relay_expire);
+	if (strcmp(fresh.state_dir, w->conf.state_dir) == 0) {
+		struct fleet_hooks hooks = fleet_hooks_of(w);
+
+		/* The fleet keys too (a change reconnects; bad ones are kept out, logged). */
+		fleet_reload(&w->fleet, &fresh, &hooks);
+	}
 	w->conf.fsync = fresh.fsync;
 	w->conf.relay_batch = fresh.relay_batch;
 	if (strcmp(fresh.rules, w->conf.rules) != 0) {
@@ -970,7 +1038,7 @@ main(int argc, char **argv)
 	 * belong to the user we become; else we do not start. */
 	if (!once) {
 		/* Before dropping privileges: the Redis password file may be root's. */
-		struct fleet_hooks hooks = { .ctx = &w, .mirror = mirror_login, .connected = publish_all };
+		struct fleet_hooks hooks = fleet_hooks_of(&w);
 
 		w.fleet = fleet_new(&w.conf, &hooks);
 	}
@@ -1042,6 +1110,7 @@ main(int argc, char **argv)
 		 * in this same batch (and is not published back). */
 		fleet_handle(w.fleet, pfd + 2, nfleet);
 		drain_events(&w);
+		fleet_flush(w.fleet);   /* our logins leave before our rebuild */
 		settle(&w);
 		if (w.dirfd >= 0 && w.verify_pos < w.verify_n)
 			verify_some(&w);

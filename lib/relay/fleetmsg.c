@@ -165,3 +165,149 @@ fleet_parse_message(const char *msg, size_t len, int64_t now_ms, long relay_expi
 		v = parse_time_user(sp + 1, len - (size_t)(sp - msg) - 1, l_r);
 	return v == FLEET_OK ? fleet_check_time(l_r, now_ms, relay_expire) : v;
 }
+
+/* Revocations (osd revoke across the fleet). */
+#define TOMB_INFIX ":relay:revoked:"
+#define TOMB_USER_INFIX ":relay:revoked-user:"
+#define REVOKE_VERB "revoke "
+#define REVOKE_USER_VERB "revoke-user "
+
+int
+fleet_tombstone_key(const char *prefix, const struct fleet_revocation *rv, char *out, size_t size)
+{
+	char name[IPADDR_TEXT_MAX];
+
+	if (rv->by_user)
+		return fitted(snprintf(out, size, "%s" TOMB_USER_INFIX "%s", prefix, rv->user), size);
+	ipaddr_format(&rv->addr, name);
+	return fitted(snprintf(out, size, "%s" TOMB_INFIX "%s", prefix, name), size);
+}
+
+int
+fleet_revocation_message(const struct fleet_revocation *rv, char *out, size_t size)
+{
+	char name[IPADDR_TEXT_MAX];
+
+	if (rv->by_user)
+		return fitted(snprintf(out, size, REVOKE_USER_VERB "%s %lld", rv->user,
+				       (long long)rv->revoke_ms), size);
+	ipaddr_format(&rv->addr, name);
+	return fitted(snprintf(out, size, REVOKE_VERB "%s %lld", name, (long long)rv->revoke_ms), size);
+}
+
+/* Does p (len bytes) begin with the NUL-terminated word? */
+static bool
+starts(const char *p, size_t len, const char *word)
+{
+	size_t n = strlen(word);
+
+	return len >= n && memcmp(p, word, n) == 0;
+}
+
+bool
+fleet_message_is_revocation(const char *msg, size_t len)
+{
+	/* No address begins with a letter past 'f': a login message never matches. */
+	return starts(msg, len, REVOKE_VERB) || starts(msg, len, REVOKE_USER_VERB);
+}
+
+bool
+fleet_key_is_tombstone(const char *prefix, const char *key, size_t keylen)
+{
+	size_t plen = strlen(prefix);
+
+	return keylen > plen && memcmp(key, prefix, plen) == 0 &&
+	       (starts(key + plen, keylen - plen, TOMB_INFIX) ||
+		starts(key + plen, keylen - plen, TOMB_USER_INFIX));
+}
+
+/* Parse "REVOKE_MS" (exactly len bytes, nothing after it). */
+static enum fleet_verdict
+parse_ms(const char *p, size_t len, int64_t *ms_r)
+{
+	struct fleet_login l;
+	enum fleet_verdict v = parse_time_user(p, len, &l);
+
+	if (v != FLEET_OK || l.user[0] != '\0')
+		return FLEET_BAD_SYNTAX;
+	*ms_r = l.login_ms;
+	return FLEET_OK;
+}
+
+/* The user name of len bytes, as osd would store it. */
+static enum fleet_verdict
+parse_user(const char *p, size_t len, char *user)
+{
+	if (len == 0 || len > OPENSMTP_USER_MAX || memchr(p, '\0', len) != NULL)
+		return FLEET_BAD_USER;
+	memcpy(user, p, len);
+	user[len] = '\0';
+	return opensmtp_user_valid(user) ? FLEET_OK : FLEET_BAD_USER;
+}
+
+/* A revocation is void when every login it could void has expired (R + expire <= now). */
+static enum fleet_verdict
+check_revocation_time(const struct fleet_revocation *rv, int64_t now_ms, long relay_expire)
+{
+	struct fleet_login l = { .login_ms = rv->revoke_ms };
+
+	return fleet_check_time(&l, now_ms, relay_expire);
+}
+
+/* The target (address or user) of len bytes into rv. */
+static enum fleet_verdict
+parse_target(bool by_user, const char *p, size_t len, struct fleet_revocation *rv)
+{
+	rv->by_user = by_user;
+	rv->user[0] = '\0';
+	memset(&rv->addr, 0, sizeof rv->addr);
+	return by_user ? parse_user(p, len, rv->user) : parse_addr(p, len, &rv->addr);
+}
+
+enum fleet_verdict
+fleet_parse_revocation(const char *msg, size_t len, int64_t now_ms, long relay_expire,
+		       struct fleet_revocation *rv_r)
+{
+	bool by_user = starts(msg, len, REVOKE_USER_VERB);
+	size_t skip = strlen(by_user ? REVOKE_USER_VERB : REVOKE_VERB);
+	const char *target = msg + skip, *sp;
+	enum fleet_verdict v;
+
+	if (!fleet_message_is_revocation(msg, len))
+		return FLEET_BAD_SYNTAX;
+	sp = memchr(target, ' ', len - skip);
+	if (sp == NULL)
+		return FLEET_BAD_SYNTAX;
+	v = parse_target(by_user, target, (size_t)(sp - target), rv_r);
+	if (v == FLEET_OK)
+		v = parse_ms(sp + 1, len - (size_t)(sp + 1 - msg), &rv_r->revoke_ms);
+	return v == FLEET_OK ? check_revocation_time(rv_r, now_ms, relay_expire) : v;
+}
+
+enum fleet_verdict
+fleet_parse_tombstone(const char *prefix, const char *key, size_t keylen, const char *value,
+		      size_t valuelen, int64_t now_ms, long relay_expire, struct fleet_revocation *rv_r)
+{
+	size_t plen = strlen(prefix), skip;
+	bool by_user;
+	enum fleet_verdict v;
+
+	if (!fleet_key_is_tombstone(prefix, key, keylen))
+		return FLEET_BAD_SYNTAX;
+	by_user = starts(key + plen, keylen - plen, TOMB_USER_INFIX);
+	skip = plen + strlen(by_user ? TOMB_USER_INFIX : TOMB_INFIX);
+	v = parse_target(by_user, key + skip, keylen - skip, rv_r);
+	if (v == FLEET_OK)
+		v = parse_ms(value, valuelen, &rv_r->revoke_ms);
+	return v == FLEET_OK ? check_revocation_time(rv_r, now_ms, relay_expire) : v;
+}
+
+bool
+fleet_revocation_voids(const struct fleet_revocation *rv, const struct fleet_login *l)
+{
+	if (l->login_ms > rv->revoke_ms)
+		return false;           /* a login after the revocation stands */
+	if (rv->by_user)
+		return l->user[0] != '\0' && strcmp(l->user, rv->user) == 0;
+	return ipaddr_equal(&rv->addr, &l->addr);
+}

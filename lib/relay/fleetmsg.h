@@ -2,6 +2,7 @@
 #ifndef OSD_FLEETMSG_H
 #define OSD_FLEETMSG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -81,5 +82,51 @@ enum fleet_verdict fleet_parse_message(const char *msg, size_t len, int64_t now_
 
 /* Check a login (parsed or about to be published) at now_ms: FLEET_OK, FUTURE or EXPIRED. */
 enum fleet_verdict fleet_check_time(const struct fleet_login *l, int64_t now_ms, long relay_expire);
+
+/*
+ * A revocation (osd revoke) as the fleet shares it (docs/fleet.md): every
+ * login of the address (or of the user) made at or before REVOKE_MS is
+ * void on every host; a later login stands.
+ *   tombstone  PREFIX ":relay:revoked:" ADDRESS          value  REVOKE_MS
+ *              PREFIX ":relay:revoked-user:" USER         value  REVOKE_MS
+ *   message    "revoke " ADDRESS " " REVOKE_MS   or   "revoke-user " USER " " REVOKE_MS
+ * A tombstone lives until REVOKE_MS + relay_expire (when every login it
+ * voids has expired anyway).  A watcher of before revocation refuses the
+ * message and the tombstone keys as not its format: it never authorizes
+ * from them.
+ */
+struct fleet_revocation {
+	bool by_user;                           /* user, else addr */
+	struct ipaddr addr;
+	char user[OPENSMTP_USER_MAX + 1];
+	int64_t revoke_ms;
+};
+
+/* The tombstone key of rv; length or -1. */
+int fleet_tombstone_key(const char *prefix, const struct fleet_revocation *rv, char *out, size_t size);
+
+/* The channel message of rv; length or -1. */
+int fleet_revocation_message(const struct fleet_revocation *rv, char *out, size_t size);
+
+/* Is this channel message (len bytes) a revocation rather than a login? */
+bool fleet_message_is_revocation(const char *msg, size_t len);
+
+/* Is this key (keylen bytes) a tombstone under prefix rather than a login? */
+bool fleet_key_is_tombstone(const char *prefix, const char *key, size_t keylen);
+
+/*
+ * Parse a revocation message, or a tombstone key and its value, and check
+ * its time at now_ms: FLEET_OK with *rv_r filled, FLEET_FUTURE (later than
+ * now + FLEET_CLOCK_SKEW_MS), FLEET_EXPIRED (every login it could void has
+ * expired), or a syntax verdict.
+ */
+enum fleet_verdict fleet_parse_revocation(const char *msg, size_t len, int64_t now_ms,
+					  long relay_expire, struct fleet_revocation *rv_r);
+enum fleet_verdict fleet_parse_tombstone(const char *prefix, const char *key, size_t keylen,
+					 const char *value, size_t valuelen, int64_t now_ms,
+					 long relay_expire, struct fleet_revocation *rv_r);
+
+/* Does rv void l (the same address or user, and a login at or before the revocation)? */
+bool fleet_revocation_voids(const struct fleet_revocation *rv, const struct fleet_login *l);
 
 #endif
