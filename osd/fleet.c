@@ -1108,6 +1108,51 @@ fleet_client_free(struct fleet *f)
 /* The seconds osd revoke, and a reload's probe, wait on Redis for each step. */
 #define CLIENT_TIMEOUT_MS 2000
 
+/*
+ * Ask the Sentinels for the master (host, port), blocking, each bounded by
+ * SENTINEL_TIMEOUT_MS: for the one-shot clients only (osd revoke, a
+ * reload's probe); the watcher asks on its poll loop (ask_sentinel).  0 or -1.
+ */
+static int
+sync_ask_sentinels(struct fleet *f, char *host, size_t hostsize, int *port_r)
+{
+	struct timeval tv = { 0, SENTINEL_TIMEOUT_MS * 1000 };
+	const char *p = f->sentinels;
+
+	while (*p != '\0') {
+		size_t len = strcspn(p, ", \t");
+		char shost[256];
+		int sport;
+
+		if (len > 0 && split_host_port(p, len, shost, sizeof shost, &sport) == 0) {
+			redisContext *c = redisConnectWithTimeout(shost, sport, tv);
+			redisReply *r = NULL;
+
+			if (c != NULL && c->err == 0 && redisSetTimeout(c, tv) == REDIS_OK)
+				r = redisCommand(c, "SENTINEL get-master-addr-by-name %s", f->master_name);
+			if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+			    r->element[0]->type == REDIS_REPLY_STRING &&
+			    r->element[1]->type == REDIS_REPLY_STRING &&
+			    (size_t)snprintf(host, hostsize, "%s", r->element[0]->str) < hostsize) {
+				*port_r = atoi(r->element[1]->str);
+				freeReplyObject(r);
+				redisFree(c);
+				if (*port_r >= 1 && *port_r <= 65535)
+					return 0;
+			} else {
+				log_debug("fleet: sentinel %.*s: no master %s", (int)len, p, f->master_name);
+				if (r != NULL)
+					freeReplyObject(r);
+				if (c != NULL)
+					redisFree(c);
+			}
+		}
+		p += len;
+		p += strspn(p, ", \t");
+	}
+	return -1;
+}
+
 /* A blocking connection to the master, authenticated; NULL with why in err. */
 static redisContext *
 sync_connect(struct fleet *f, char *err, size_t errsize)
@@ -1119,7 +1164,7 @@ sync_connect(struct fleet *f, char *err, size_t errsize)
 	int port;
 
 	if (f->sentinels[0] != '\0') {
-		if (ask_sentinels(f, host, sizeof host, &port) < 0) {
+		if (sync_ask_sentinels(f, host, sizeof host, &port) < 0) {
 			snprintf(err, errsize, "no sentinel of %s names a master %s", f->sentinels,
 				 f->master_name);
 			return NULL;
