@@ -244,7 +244,8 @@ add_found(void *ctx, const struct opensmtp_found *f)
 	 * earlier: a rescan after the wall clock stepped back must not give
 	 * it the step as extra life.
 	 */
-	if (w->old_table != NULL && table_get_clock(w->old_table, addr, &old_m, &old_cm) &&
+	if (w->old_table != NULL && table_count(w->old_table) > 0 &&
+	    table_get_clock(w->old_table, addr, &old_m, &old_cm) &&
 	    old_m.tv_sec == mtime->tv_sec && old_m.tv_nsec == mtime->tv_nsec &&
 	    (old_cm.tv_sec < cm.tv_sec ||
 	     (old_cm.tv_sec == cm.tv_sec && old_cm.tv_nsec < cm.tv_nsec)))
