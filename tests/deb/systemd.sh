@@ -96,9 +96,11 @@ in_root apt-get update -q >/dev/null || fail "apt-get update in the container's 
 in_root apt-get install -y -q --no-install-recommends systemd systemd-sysv dbus python3 curl postfix \
   >"$run/apt.log" 2>&1 || { tail -20 "$run/apt.log"; fail "apt-get install systemd in the container's root"; }
 rm -f "$root/usr/sbin/policy-rc.d"
-# No login prompt on a console nobody reads (it would fail: degraded), and Postfix, whose
-# port 25 would be the host's, never starts: the peer is a private smtp-sink.
-in_root systemctl mask console-getty.service getty.target postfix.service >/dev/null
+# No login prompt on the console (its agetty would chown and chmod whatever /dev/console is),
+# nothing that would set the host kernel's sysctls, modules or binfmts, and no Postfix,
+# whose port 25 would be the host's: the peer is a private smtp-sink.
+in_root systemctl mask console-getty.service getty.target postfix.service systemd-sysctl.service \
+  systemd-modules-load.service systemd-binfmt.service proc-sys-fs-binfmt_misc.automount 2>/dev/null
 mkdir -p "$root/root/osd-test"
 cp "$deb" "$root/root/osd-test/"
 cp tests/deb/run_installed.py tests/deb/run_systemd.py "$root/root/osd-test/"
@@ -116,6 +118,11 @@ say "booting /lib/systemd/systemd as PID 1 of a container"
       root=$1
       mount --bind "$root" "$root"
       mount -t proc proc "$root/proc"
+      # the kernel is the host'"'"'s: its settings stay read-only, as systemd-nspawn keeps them
+      for p in sys sysrq-trigger; do
+        [ -e "$root/proc/$p" ] || continue
+        mount --bind "$root/proc/$p" "$root/proc/$p"; mount -o remount,bind,ro "$root/proc/$p"
+      done
       mount -t sysfs -o ro sysfs "$root/sys"
       mount -t cgroup2 cgroup2 "$root/sys/fs/cgroup"
       sh -ec "$2" sh "$root/dev"
