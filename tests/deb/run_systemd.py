@@ -15,7 +15,7 @@ each daemon but osd run runs as the osd account); POP3 login -> relay -> deliver
 systemctl reload with a good config (the daemons stay) and with a broken one (the
 reload fails naming file:line: key, nothing is signalled, the daemons keep serving);
 systemctl stop: the unit ends with Result=success and the daemons' journal lines of
-the stop are info, no warning. Then osd-expire.service (oneshot) once.
+the stop are info, no warning. Then osd-expire.service (oneshot) once, and its timer.
 Exit status 0 when every step holds, 1 at the first that does not.
 """
 import os
@@ -249,6 +249,13 @@ def main():
     step(rc == 0 and st["Result"] == "success",
          "systemctl start osd-expire.service (oneshot): Result=%s status %s %s"
          % (st["Result"], st["ExecMainStatus"], out.strip()))
+    rc, out = systemctl("enable", "--now", "osd-expire.timer")
+    st = show("osd-expire.timer", "ActiveState", "SubState", "NextElapseUSecRealtime")
+    step(rc == 0 and (st["ActiveState"], st["SubState"]) == ("active", "waiting")
+         and st["NextElapseUSecRealtime"] not in ("", "infinity"),
+         "systemctl enable --now osd-expire.timer: %s/%s, next in %s"
+         % (st["ActiveState"], st["SubState"], st["NextElapseUSecRealtime"]))
+    step(systemctl("disable", "--now", "osd-expire.timer")[0] == 0, "systemctl disable --now osd-expire.timer")
 
 
 if __name__ == "__main__":
