@@ -133,7 +133,9 @@ say "booting /lib/systemd/systemd as PID 1 of a container"
 ) </dev/null >"$run/boot.log" 2>&1 &
 bootpid=$!
 inside() {
-  nsenter -t "$init" -a /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+  # -r -w: the container's / and cwd; from inside a chroot (the fresh machine) "-a" alone
+  # would leave the command on the host's real /
+  nsenter -t "$init" -a -r -w /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
     LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
 }
 end=$(( $(date +%s) + DEADLINE ))
