@@ -102,6 +102,9 @@ rm -f "$root/usr/sbin/policy-rc.d"
 in_root systemctl mask console-getty.service getty.target postfix.service systemd-sysctl.service \
   systemd-modules-load.service systemd-binfmt.service proc-sys-fs-binfmt_misc.automount 2>/dev/null
 mkdir -p "$root/root/osd-test"
+# Proof, before anything runs "inside", that inside is the container and not this root.
+token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+echo "$token" > "$root/root/osd-test/token"
 cp "$deb" "$root/root/osd-test/"
 cp tests/deb/run_installed.py tests/deb/run_systemd.py "$root/root/osd-test/"
 for m in dev/console dev/shm dev/pts dev proc; do umount "$root/$m"; done
@@ -147,6 +150,11 @@ while [ -z "$init" ]; do
   [ "$(date +%s)" -lt "$end" ] || { cat "$run/boot.log"; fail "no systemd in the container after ${DEADLINE}s"; }
   sleep 0.2
 done
+if ! { [ "$(inside cat /root/osd-test/token 2>/dev/null)" = "$token" ] &&
+        [ "$(inside readlink /proc/self/ns/pid)" = "$(readlink "/proc/$init/ns/pid")" ] &&
+        [ "$(inside readlink /proc/self/ns/pid)" != "$(readlink /proc/self/ns/pid)" ]; }; then
+  fail "nsenter does not reach the container (its / or PID namespace): nothing is run there"
+fi
 state=
 while :; do
   state=$(inside systemctl is-system-running 2>/dev/null) || true
