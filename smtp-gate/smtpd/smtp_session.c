@@ -575,6 +575,8 @@ command_error(struct smtp_session *s, enum smtp_command_error e, struct buf *out
 		return error(s, out, "500 5.5.2 Error: line too long");
 	case SMTP_COMMAND_BAD_BYTES:
 		return error(s, out, "500 5.5.2 Error: bad characters in command");
+	case SMTP_COMMAND_BARE_LF:
+		return error(s, out, "550 5.5.2 Error: bare <LF> received");
 	case SMTP_COMMAND_SYNTAX:
 		return error(s, out, "501 5.5.4 Error: syntax error in parameters or arguments");
 	case SMTP_COMMAND_EMPTY:
