@@ -2,7 +2,8 @@
 """hostile.py - many hostile clients against osd smtpd, pop3d and imapd at once (loopback only).
 
     bench/hostile.py [--clients 1000] [--timeout 20] [--deadline 60] [--gap 3]
-                     [--legit 4] [--protos smtp,pop3,imap] [--build build]
+                     [--legit 4] [--protos smtp,pop3,imap] [--kinds slowloris,endless,auth,idle]
+                     [--build build]
 
 Sets up a private osd (config, control files, two users) in a temporary
 folder, starts `osd smtpd`, `osd pop3d` and `osd imapd` on free loopback
@@ -295,20 +296,25 @@ async def hostile(proto, kind, port, src, gap, limit, res):
     return res
 
 
-def plan(clients):
-    """The kinds of clients hostile sessions per protocol: half slowloris, the rest shared."""
+KINDS = ("slowloris", "endless", "auth", "idle")
+
+
+def plan(clients, kinds=KINDS):
+    """The kinds of CLIENTS hostile sessions per protocol: half slowloris, a fifth
+    endless, a sixth auth, the rest idle; a kind not in kinds is idle instead."""
     n_slow = clients // 2
     n_endless = clients // 5
     n_auth = clients // 6
     n_idle = clients - n_slow - n_endless - n_auth
-    return ["slowloris"] * n_slow + ["endless"] * n_endless + ["auth"] * n_auth + ["idle"] * n_idle
+    out = ["slowloris"] * n_slow + ["endless"] * n_endless + ["auth"] * n_auth + ["idle"] * n_idle
+    return [k if k in kinds else "idle" for k in out]
 
 
-async def hostile_load(ports, clients, gap, limit, results, extra_per_ip=5):
+async def hostile_load(ports, clients, gap, limit, results, extra_per_ip=5, kinds=KINDS):
     """CLIENTS hostile sessions per protocol, spread over sources; then the per-address cap probe."""
     tasks = []
     for proto, port in ports.items():
-        for i, kind in enumerate(plan(clients)):
+        for i, kind in enumerate(plan(clients, kinds)):
             # Interleave the kinds over the sources; 127.1.P.x, P per protocol.
             src = "127.1.%d.%d" % ({"smtp": 0, "pop3": 1, "imap": 2}[proto], i // PER_IP + 1)
             res = Result(proto, kind)
@@ -474,6 +480,8 @@ def main():
     ap.add_argument("--legit", type=int, default=4)
     ap.add_argument("--protos", default="smtp,pop3,imap",
                     help="the daemons to attack (all three run; the others get only legit load)")
+    ap.add_argument("--kinds", default=",".join(KINDS),
+                    help="hostile kinds to use; the sessions of a kind left out are idle")
     ap.add_argument("--build", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                     "..", "build"))
     a = ap.parse_args()
@@ -490,7 +498,8 @@ def main():
         results = []
         t0 = time.monotonic()
         targets = {p: o.ports[p] for p in a.protos.split(",")}
-        asyncio.run(hostile_load(targets, a.clients, a.gap, a.deadline + 60, results))
+        asyncio.run(hostile_load(targets, a.clients, a.gap, a.deadline + 60, results,
+                                 kinds=a.kinds.split(",")))
         wall = time.monotonic() - t0
         load = os.getloadavg()
         stop.set()
