@@ -11,6 +11,15 @@
 
 #include "hashgate.h"
 
+static void
+close_pipes(int a[2], int b[2])
+{
+	close(a[0]);
+	close(a[1]);
+	close(b[0]);
+	close(b[1]);
+}
+
 /* Without a gate nothing is bounded and nothing blocks. */
 static void
 test_hashgate_without_a_gate_does_nothing(void **state)
@@ -72,10 +81,7 @@ test_hashgate_turns_are_shared_and_taken_back_from_the_dead(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(hashgate_try_enter());
 	hashgate_leave();
-	close(to_child[0]);
-	close(to_child[1]);
-	close(to_parent[0]);
-	close(to_parent[1]);
+	close_pipes(to_child, to_parent);
 }
 
 /* Two turns: two holders at once, a third must wait. */
@@ -109,10 +115,7 @@ test_hashgate_bounds_the_holders(void **state)
 		assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
 	assert_true(hashgate_try_enter());
 	hashgate_leave();
-	close(to_child[0]);
-	close(to_child[1]);
-	close(to_parent[0]);
-	close(to_parent[1]);
+	close_pipes(to_child, to_parent);
 }
 
 int
