@@ -594,8 +594,8 @@ server_free(struct server *srv)
 }
 
 void
-server_login_failed(const char *login, unsigned failures)
+server_login_failed(const char *login, unsigned failures, long long deadline)
 {
 	server_report_login(login, false);
-	server_sleep_ms(server_fail_delay_ms(failures));
+	server_sleep_ms(monotonic_wait_ms(monotonic_ms(), server_fail_delay_ms(failures), deadline));
 }

@@ -68,9 +68,11 @@ void server_report_login(const char *login, bool ok);
  * In a child, after a failed login of login (as server_report_login):
  * report it and wait before the reply (server_fail_delay_ms of failures,
  * the recent ones from this address against any login, including this
- * one), so password guessing is slowed down.
+ * one), so password guessing is slowed down.  The wait never goes past
+ * deadline (monotonic ms, 0: none), the session's own end, so a session
+ * of failed logins ends at its deadline like any other.
  */
-void server_login_failed(const char *login, unsigned failures);
+void server_login_failed(const char *login, unsigned failures, long long deadline);
 
 /* The delay before answering a failed login: 1 s, doubling after the third recent failure, up to 30 s. */
 long server_fail_delay_ms(unsigned failures);

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "conf.h"
 #include "daemon.h"
+#include "hashgate.h"
 #include "log.h"
 #include "metrics_attach.h"
 #include "path.h"
@@ -92,6 +93,9 @@ main(int argc, char **argv)
 	if ((server = server_new(&hooks)) == NULL)
 		fatalx("out of memory");
 	server_set_limits(server, d->conf.smtp_max_connections, d->conf.smtp_max_per_ip);
+	/* Before the first fork: a bound on password hashes at once across sessions (hashgate.h). */
+	if (hashgate_init(hashgate_default_slots()) == -1)
+		log_warn("hashgate: password checks at once are not bounded");
 	server_bind(server, "smtp_listen", d->conf.smtp_listen, SMTPD_KIND_SMTP, false);
 	server_bind(server, "submission_listen", d->conf.submission_listen, SMTPD_KIND_SUBMISSION,
 		    false);
