@@ -59,6 +59,7 @@ struct osd_conf {
 	long smtp_session_deadline;     /* smtpd session ends after this, seconds (default 1 h, at most 1 d) */
 	unsigned smtp_min_data_rate;    /* DATA: bytes/s a client must keep up beyond timeoutsmtpd (default 500) */
 	bool smtp_loopback_plaintext;   /* AUTH PLAIN/LOGIN without TLS from loopback clients (default yes) */
+	bool smtp_process_reuse;        /* a session process serves up to 100 plain sessions (default yes) */
 	bool advertise_cram_md5;        /* list CRAM-MD5 in CAPA/EHLO (default no: accepted, not offered) */
 	bool received_auth_user;        /* smtpd's Received: names the AUTH or POP-before-SMTP user (default no) */
 	char submission_listen[128];

@@ -174,6 +174,12 @@ smtp_session_auth_login(const struct smtp_session *s)
 	return s->auth_user;
 }
 
+bool
+smtp_session_plain(const struct smtp_session *s)
+{
+	return !s->tls && !s->auth_seen;
+}
+
 const char *
 smtp_session_helo(const struct smtp_session *s)
 {
