@@ -24,6 +24,7 @@ threshold of the test's own beyond generous functional bounds:
 """
 import asyncio
 import os
+import signal
 import sys
 import threading
 
@@ -74,6 +75,14 @@ def documented(proto, kind, line):
     return kind == "auth" and documented(proto, "idle", line)
 
 
+def retire_waiting(proto, pid):
+    """smtpd keeps the process of a plain session waiting for the next client
+    (smtp_process_reuse, up to 30 s): SIGHUP retires them, so that the daemon
+    is back to one process when nothing is being served."""
+    if proto == "smtp":
+        os.kill(pid, signal.SIGHUP)
+
+
 def main():
     o = hostile.Osd(BUILD, TIMEOUT, DEADLINE, max_conn=HOSTILE + 2 * hostile.CAP + 20)
     try:
@@ -81,7 +90,8 @@ def main():
             return
         pids = {k: p.pid for k, p in o.procs.items()}
         # The baseline once the readiness probes' sessions are gone.
-        for pid in pids.values():
+        for proto, pid in pids.items():
+            retire_waiting(proto, pid)
             wait_for(lambda: hostile.tree_fds(pid)[0] == 1)
         base = {k: (hostile.tree_fds(pid)[0], hostile.fd_kinds(pid)) for k, pid in pids.items()}
 
@@ -146,6 +156,7 @@ def main():
 
             def back():
                 return hostile.tree_fds(pid)[0] == procs0 and hostile.fd_kinds(pid) in allowed
+            retire_waiting(proto, pid)
             check(wait_for(back, timeout=30),
                   "%s: one process again, and its descriptors as at the start (plus at most the "
                   "sock_diag socket): %d %r, now %d %r"

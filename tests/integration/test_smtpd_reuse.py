@@ -73,6 +73,7 @@ def main():
         if d.poll() is not None:
             return
         test_reuse(o, d, port)
+        test_relay_not_inherited(o, d, port)
         test_secret_sessions_end(o, d, port, cert)
         test_retire(o, d, port)
         test_max_uses(o, d, port)
@@ -113,6 +114,41 @@ def test_reuse(o, d, port):
           % (pids, before))
     ids = [t.split()[-1] for g in got for _, t in g]
     check(len(set(ids)) == 12, "every message has its own queue id (%d distinct)" % len(set(ids)))
+
+
+def rcpt_remote(port, src):
+    """The reply to RCPT for a domain this host does not serve, from src."""
+    r = SmtpRaw(port, src)
+    r.cmd("EHLO client.test")
+    r.cmd("MAIL FROM:<a@client.test>")
+    got = r.cmd("RCPT TO:<carol@remote.test>")
+    r.cmd("QUIT")
+    r.close()
+    return got
+
+
+def test_relay_not_inherited(o, d, port):
+    """A process that served a client allowed to relay serves the next client
+    with that client's own decision, and sees a revocation at once."""
+    w = o.start_watch()
+    o.record("127.0.0.41")
+    check(wait_for(lambda: o.check_ip("127.0.0.41")[0] == 0), "127.0.0.41 may relay (osd check)")
+    d.send_signal(signal.SIGHUP)      # retire the waiting processes: the next session forks one
+    wait_for(lambda: not children_of(d.pid))
+    got = rcpt_remote(port, "127.0.0.41")
+    (pid,) = wait_served(o, "127.0.0.41", 1)
+    check(got[0] == 250, "the recorded client may relay (%r)" % (got,))
+    got = rcpt_remote(port, "127.0.0.42")
+    other = wait_served(o, "127.0.0.42", 1)
+    check(other == [pid], "the next client is served by the same process (%r, %d)" % (other, pid))
+    check(got[0] == 553, "... and may not relay: 553, not the previous client's right (%r)"
+          % (got,))
+    check(o.run("revoke", "127.0.0.41").returncode == 0, "osd revoke 127.0.0.41")
+    got = rcpt_remote(port, "127.0.0.41")
+    again = wait_served(o, "127.0.0.41", 2)
+    check(again == [pid, pid] and got[0] == 553,
+          "after osd revoke, the same process refuses the revoked client (%r, %r)" % (again, got))
+    o.stop(w)
 
 
 def test_secret_sessions_end(o, d, port, cert):
