@@ -110,12 +110,17 @@ def main():
         # the welcome message stays in new/ for what follows).
         check(wait_port(ports["imap_listen"], run), "osd run serves the demo's IMAP")
         check(wait_port(ports["metrics_listen"], run), "osd run serves the demo's metrics")
-        p = subprocess.run(["curl", "-s", "-S", "--max-time", str(int(WAIT)),
-                            "http://127.0.0.1:%d/metrics" % ports["metrics_listen"]],
-                           capture_output=True, text=True, timeout=WAIT + 10)
-        check(p.returncode == 0 and
-              'osd_logins_total{service="pop3",result="ok"} 1' in p.stdout,
-              "GET /metrics counts the POP3 login (%s)" % p.stderr.strip())
+        # The POP3 session's process counts the login as its session ends, which
+        # may be just after curl has its reply: ask again until it shows (bounded).
+        got = {}
+
+        def counted():
+            got["p"] = subprocess.run(["curl", "-s", "-S", "--max-time", str(int(WAIT)),
+                                       "http://127.0.0.1:%d/metrics" % ports["metrics_listen"]],
+                                      capture_output=True, text=True, timeout=WAIT + 10)
+            return (got["p"].returncode == 0 and
+                    'osd_logins_total{service="pop3",result="ok"} 1' in got["p"].stdout)
+        check(wait_for(counted, step=0.1), "GET /metrics counts the POP3 login (%s)" % got["p"].stderr.strip())
         p = subprocess.run(["curl", "-s", "-S", "--max-time", str(int(WAIT)), "-u", "demo:demo",
                             "imap://127.0.0.1:%d/" % ports["imap_listen"]],
                            capture_output=True, text=True, timeout=WAIT + 10)
