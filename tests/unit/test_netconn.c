@@ -97,7 +97,9 @@ test_netconn_line_joins_a_line_split_over_reads(void **state)
 	pid_t pid;
 
 	peer_send(f, "LI");
-	/* A partial line is kept, not returned; the rest arrives while netconn_line waits. */
+	/* A partial line is kept, not returned; the rest arrives while netconn_line waits
+	 * (long enough for a child starved on a loaded machine: this test wants no timeout). */
+	f->c.timeout_ms = 5000;
 	if ((pid = fork()) == 0) {
 		usleep(20000);
 		(void)!send(f->peer, "ST\r\n", 4, 0);
@@ -243,7 +245,7 @@ test_netconn_session_deadline_ends_a_busy_connection(void **state)
 
 	/* A generous line timeout: only the session deadline may end this. */
 	f->c.timeout_ms = 5000;
-	f->c.session_deadline = monotonic_ms() + 300;
+	f->c.session_deadline = monotonic_ms() + 500;   /* about 12 of the 20 lines */
 	while ((r = netconn_line(&f->c, &f->out, &line, &len)) == 1)
 		lines++;
 	assert_int_equal(r, -1);
