@@ -119,6 +119,7 @@ struct fleet {
 	char master_host[256];
 	int master_port;                /* what the Sentinel named; 0: nothing */
 	unsigned long resync_mirrored, resync_refused;
+	bool resyncing;                 /* from the first SCAN to the PING behind the last MGET */
 	char status_path[PATH_MAX];     /* state_dir/FLEET_STATUS_FILE */
 	/* Revocations heard, until every login they void has expired: a
 	 * login read before a revocation but handled after it (two
@@ -298,6 +299,12 @@ bool
 fleet_up(const struct fleet *f)
 {
 	return f != NULL && f->up;
+}
+
+bool
+fleet_resyncing(const struct fleet *f)
+{
+	return f != NULL && f->resyncing;
 }
 
 /* The poll "event library" hiredis drives (its adapters' job). */
@@ -590,6 +597,7 @@ on_resync_done(redisAsyncContext *ac, void *reply, void *privdata)
 	struct fleet *f = ((struct conn *)ac->data)->f;
 
 	(void)privdata;
+	f->resyncing = false;
 	if (reply_ok(f, reply, "PING"))
 		log_info("fleet: resync from redis: %lu logins mirrored, %lu refused or expired",
 			 f->resync_mirrored, f->resync_refused);
@@ -703,6 +711,7 @@ connected_check(struct fleet *f)
 	write_status(f, NULL, NULL);
 	log_info("fleet: connected to redis at %s (prefix %s)", f->peer, f->prefix);
 	f->resync_mirrored = f->resync_refused = 0;
+	f->resyncing = true;
 	scan_step(f, "0");
 	f->hooks.connected(f->hooks.ctx);
 }
@@ -877,6 +886,7 @@ tear_down(struct fleet *f)
 	}
 	f->pub.want_read = f->pub.want_write = f->sub.want_read = f->sub.want_write = false;
 	f->up = f->pub_ok = f->sub_ok = false;
+	f->resyncing = false;
 	f->asking = false;
 	f->broken = false;
 	f->ping_sent_ms = 0;
