@@ -19,7 +19,13 @@
 /* Reconnect back-off: first retry, and the longest wait between tries. */
 #define BACKOFF_MIN_MS 200
 #define BACKOFF_MAX_MS 5000
-/* A PING every PING_MS on the command connection; no answer in DEAD_MS: cut off. */
+/*
+ * A PING every PING_MS on the command connection; cut off when it has no
+ * answer in DEAD_MS and nothing else came back on that connection
+ * meanwhile: behind a reconnect's republication and resync the PING
+ * waits its turn for seconds on a busy host, while the replies before
+ * it show the link alive.
+ */
 #define PING_MS 1000
 #define DEAD_MS 3000
 /* Commands queued but unsent beyond this: Redis is not keeping up; drop and resync. */
@@ -111,6 +117,7 @@ struct fleet {
 	long backoff_ms;
 	int64_t next_try_ms;            /* monotonic; when down */
 	int64_t ping_sent_ms;           /* an unanswered PING since then, or 0 */
+	int64_t pub_heard_ms;           /* the last reply on the command connection */
 	int64_t next_ping_ms;
 	bool asking;                    /* pub is a connection to Sentinel number sentinel_i */
 	bool ask_done;                  /* ... which answered (master_port set if it named one) or failed */
@@ -444,10 +451,19 @@ on_ping(redisAsyncContext *ac, void *reply, void *privdata)
 	}
 }
 
+/* A reply came on the command connection: it is alive, whatever the PING waits behind. */
+static void
+heard(struct fleet *f, const void *reply)
+{
+	if (reply != NULL)
+		f->pub_heard_ms = mono_ms();
+}
+
 static void
 on_publish(redisAsyncContext *ac, void *reply, void *privdata)
 {
 	(void)privdata;
+	heard(((struct conn *)ac->data)->f, reply);
 	(void)reply_ok(((struct conn *)ac->data)->f, reply, "publishing a login");
 }
 
@@ -611,6 +627,7 @@ on_mget(redisAsyncContext *ac, void *reply, void *privdata)
 	const redisReply *r = reply;
 	struct fleet_login l;
 
+	heard(f, r);
 	if (reply_ok(f, r, "MGET") && r->type == REDIS_REPLY_ARRAY && r->elements == b->n) {
 		int64_t now = real_ms();
 
@@ -646,6 +663,7 @@ on_scan(redisAsyncContext *ac, void *reply, void *privdata)
 	size_t *argl;
 
 	(void)privdata;
+	heard(f, r);
 	if (!reply_ok(f, r, "SCAN"))
 		return;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
@@ -941,7 +959,7 @@ fleet_timeout_ms(struct fleet *f)
 	else if (f->pub.ac == NULL || f->sub.ac == NULL)
 		due = f->next_try_ms;
 	else if (f->ping_sent_ms != 0)
-		due = f->ping_sent_ms + DEAD_MS;
+		due = (f->pub_heard_ms > f->ping_sent_ms ? f->pub_heard_ms : f->ping_sent_ms) + DEAD_MS;
 	else
 		due = f->next_ping_ms;
 	return due <= now ? 0 : (long)(due - now);
@@ -976,7 +994,8 @@ fleet_handle(struct fleet *f, const struct pollfd *pfd, int n)
 	if (f->asking && !f->broken)
 		return;         /* still waiting for that Sentinel */
 	if (!f->broken && f->pub.ac != NULL && f->sub.ac != NULL) {
-		if (f->ping_sent_ms != 0 && now - f->ping_sent_ms >= DEAD_MS)
+		if (f->ping_sent_ms != 0 && now - f->ping_sent_ms >= DEAD_MS &&
+		    now - f->pub_heard_ms >= DEAD_MS)
 			set_broken(f, "no answer", "PING");
 		else if (f->ping_sent_ms == 0 && now >= f->next_ping_ms) {
 			redisAsyncCommand(f->pub.ac, on_ping, NULL, "PING");
