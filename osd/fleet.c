@@ -21,10 +21,11 @@
 #define BACKOFF_MAX_MS 5000
 /*
  * A PING every PING_MS on the command connection; cut off when it has no
- * answer in DEAD_MS and nothing else came back on that connection
- * meanwhile: behind a reconnect's republication and resync the PING
- * waits its turn for seconds on a busy host, while the replies before
- * it show the link alive.
+ * answer in DEAD_MS and no byte came on that connection meanwhile:
+ * behind a reconnect's republication and resync the PING waits its turn
+ * for seconds on a busy host (which reads 16 KB a turn of its loop: a
+ * long MGET reply takes several), while the replies before it show the
+ * link alive.
  */
 #define PING_MS 1000
 #define DEAD_MS 3000
@@ -117,7 +118,7 @@ struct fleet {
 	long backoff_ms;
 	int64_t next_try_ms;            /* monotonic; when down */
 	int64_t ping_sent_ms;           /* an unanswered PING since then, or 0 */
-	int64_t pub_heard_ms;           /* the last reply on the command connection */
+	int64_t pub_heard_ms;           /* bytes last came on the command connection */
 	int64_t next_ping_ms;
 	bool asking;                    /* pub is a connection to Sentinel number sentinel_i */
 	bool ask_done;                  /* ... which answered (master_port set if it named one) or failed */
@@ -451,19 +452,10 @@ on_ping(redisAsyncContext *ac, void *reply, void *privdata)
 	}
 }
 
-/* A reply came on the command connection: it is alive, whatever the PING waits behind. */
-static void
-heard(struct fleet *f, const void *reply)
-{
-	if (reply != NULL)
-		f->pub_heard_ms = mono_ms();
-}
-
 static void
 on_publish(redisAsyncContext *ac, void *reply, void *privdata)
 {
 	(void)privdata;
-	heard(((struct conn *)ac->data)->f, reply);
 	(void)reply_ok(((struct conn *)ac->data)->f, reply, "publishing a login");
 }
 
@@ -627,7 +619,6 @@ on_mget(redisAsyncContext *ac, void *reply, void *privdata)
 	const redisReply *r = reply;
 	struct fleet_login l;
 
-	heard(f, r);
 	if (reply_ok(f, r, "MGET") && r->type == REDIS_REPLY_ARRAY && r->elements == b->n) {
 		int64_t now = real_ms();
 
@@ -663,7 +654,6 @@ on_scan(redisAsyncContext *ac, void *reply, void *privdata)
 	size_t *argl;
 
 	(void)privdata;
-	heard(f, r);
 	if (!reply_ok(f, r, "SCAN"))
 		return;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
@@ -971,6 +961,9 @@ conn_io(struct conn *c, const struct pollfd *pfd, int n)
 	for (int i = 0; i < n && c->ac != NULL; i++) {
 		if (pfd[i].fd != c->ac->c.fd)
 			continue;
+		/* Any bytes show the link alive, also a part of a long reply. */
+		if ((pfd[i].revents & POLLIN) && c == &c->f->pub)
+			c->f->pub_heard_ms = mono_ms();
 		if ((pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) && c->want_read)
 			redisAsyncHandleRead(c->ac);
 		if (c->ac != NULL && (pfd[i].revents & (POLLOUT | POLLHUP | POLLERR)) && c->want_write)
