@@ -37,6 +37,7 @@ the one bench_latency.py grew, so a million files are made only once).
 import argparse
 import os
 import re
+import resource
 import signal
 import shutil
 import statistics
@@ -72,8 +73,21 @@ def vm_hwm_kb(pid):
     return 0
 
 
+def proc_cpu_secs(pid):
+    """User + system time of a running process (and of the one it exec'd), from /proc."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return float("nan")
+
+
 def run_measured(argv, stdin=None, stdout=subprocess.DEVNULL, stderr=None):
-    """Run argv; return (wall secs, peak RSS in KB) of that one process.
+    """Run argv; return (wall secs, peak RSS in KB, CPU secs) of that one process.
+
+    The CPU time (user + system, from this process's children's rusage) is
+    the figure a loaded machine does not change much.
 
     The peak comes from /usr/bin/time (its %M, as -v prints it); without it,
     from VmHWM in /proc/PID/status, read while polling.  (Not from this
@@ -85,6 +99,7 @@ def run_measured(argv, stdin=None, stdout=subprocess.DEVNULL, stderr=None):
         fd, rss_file = tempfile.mkstemp(prefix="osd-bench-time.")
         os.close(fd)
         argv = [GNU_TIME, "-f", "%M", "-o", rss_file] + argv
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     p = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=stderr)
     peak = 0
@@ -94,13 +109,15 @@ def run_measured(argv, stdin=None, stdout=subprocess.DEVNULL, stderr=None):
             time.sleep(0.002)
     p.wait()
     wall = time.perf_counter() - t
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     if p.returncode != 0:
         raise SystemExit("bench_rebuild: %s exited with %d" % (argv[0], p.returncode))
     if rss_file is not None:
         with open(rss_file) as f:
             peak = int(f.read().split()[-1])
         os.unlink(rss_file)
-    return wall, peak
+    return wall, peak, cpu
 
 
 def cdb_records(path):
@@ -184,7 +201,8 @@ def main():
         own_cdb = os.path.join(base, "own.cdb")
         tcp_cdb = os.path.join(base, "tcprules.cdb")
         log_path = os.path.join(base, "watch.log")
-        res = {"a0": [], "scan0": [], "a": [], "scan": [], "b": [], "c": [], "d": []}
+        res = {"a0": [], "scan0": [], "a": [], "scan": [], "b": [], "c": [], "d": [],
+               "cpu_a0": [], "cpu_a": [], "cpu_d": []}
         rss = {"a0": [], "a": [], "b": [], "c": []}
         snap = os.path.join(state, "relay.snap")
         for run in range(1, args.runs + 1):
@@ -192,7 +210,7 @@ def main():
                 if key == "a0" and os.path.exists(snap):
                     os.unlink(snap)
                 with open(log_path, "wb") as log:
-                    wall, kb = run_measured([osd, "watch", "-c", conf, "-1"], stderr=log)
+                    wall, kb, cpu = run_measured([osd, "watch", "-c", conf, "-1"], stderr=log)
                 with open(log_path, "rb") as log:
                     m = re.search(rb"scan: (\d+) live, \d+ expired, \d+ ignored in ([0-9.]+) ms",
                                   log.read())
@@ -201,10 +219,12 @@ def main():
                                      % (n, log_path))
                 scan = float(m.group(2)) / 1000.0
                 res[key].append(wall)
+                res["cpu_" + key].append(cpu)
                 res["scan" if key == "a" else "scan0"].append(scan)
                 rss[key].append(kb)
-                print("bench=rebuild run=%d method=%s secs=%.3f scan_secs=%.3f rest_secs=%.3f "
-                      "peak_rss_kb=%d loadavg=%s" % (run, method, wall, scan, wall - scan, kb, loadavg()),
+                print("bench=rebuild run=%d method=%s secs=%.3f cpu_secs=%.3f scan_secs=%.3f "
+                      "rest_secs=%.3f peak_rss_kb=%d loadavg=%s"
+                      % (run, method, wall, cpu, scan, wall - scan, kb, loadavg()),
                       flush=True)
 
             # The daemon's cold start (with the snapshot (a) left).
@@ -219,10 +239,18 @@ def main():
                         raise SystemExit("bench_rebuild: osd watch exited; see " + log_path)
                     time.sleep(0.005)
                 wall = time.perf_counter() - t
+                cpu = proc_cpu_secs(p.pid)
                 p.send_signal(signal.SIGTERM)
                 p.wait()
+            with open(log_path, "rb") as f:
+                # The watcher's own figure, taken at the moment it logs "watching".
+                m = re.search(rb"start-up CPU (\d+) ms", f.read())
+            if m is not None:
+                cpu = int(m.group(1)) / 1000.0
             res["d"].append(wall)
-            print("bench=rebuild run=%d method=osd-watch-start secs=%.3f" % (run, wall), flush=True)
+            res["cpu_d"].append(cpu)
+            print("bench=rebuild run=%d method=osd-watch-start secs=%.3f cpu_secs=%.3f loadavg=%s"
+                  % (run, wall, cpu, loadavg()), flush=True)
 
             # N addresses from 10.0.0.0 on (with --open-smtp: as many
             # entries as the folder holds, not the same ones).
@@ -235,7 +263,7 @@ def main():
                   % (run, float(m.group(1)), m.group(2)), flush=True)
 
             with open(text, "rb") as stdin:
-                wall, kb = run_measured([args.tcprules, tcp_cdb, tcp_cdb + ".tmp"], stdin=stdin)
+                wall, kb, _ = run_measured([args.tcprules, tcp_cdb, tcp_cdb + ".tmp"], stdin=stdin)
             res["c"].append(wall)
             rss["c"].append(kb)
             print("bench=rebuild run=%d method=tcprules secs=%.3f peak_rss_kb=%d"
@@ -253,12 +281,14 @@ def main():
 
         med = {k: statistics.median(v) for k, v in res.items()}
         mrss = {k: statistics.median(v) for k, v in rss.items()}
-        print("bench=rebuild entries=%d method=osd-watch-1-nosnap runs=%d secs=%.3f scan_secs=%.3f "
-              "peak_rss_kb=%d" % (n, args.runs, med["a0"], med["scan0"], mrss["a0"]))
-        print("bench=rebuild entries=%d method=osd-watch-1 runs=%d secs=%.3f scan_secs=%.3f "
-              "peak_rss_kb=%d" % (n, args.runs, med["a"], med["scan"], mrss["a"]))
-        print("bench=rebuild entries=%d method=osd-watch-start runs=%d secs=%.3f"
-              % (n, args.runs, med["d"]))
+        print("bench=rebuild entries=%d method=osd-watch-1-nosnap runs=%d secs=%.3f cpu_secs=%.3f "
+              "scan_secs=%.3f peak_rss_kb=%d"
+              % (n, args.runs, med["a0"], med["cpu_a0"], med["scan0"], mrss["a0"]))
+        print("bench=rebuild entries=%d method=osd-watch-1 runs=%d secs=%.3f cpu_secs=%.3f "
+              "scan_secs=%.3f peak_rss_kb=%d"
+              % (n, args.runs, med["a"], med["cpu_a"], med["scan"], mrss["a"]))
+        print("bench=rebuild entries=%d method=osd-watch-start runs=%d secs=%.3f cpu_secs=%.3f"
+              % (n, args.runs, med["d"], med["cpu_d"]))
         print("bench=rebuild entries=%d method=osd-relaydb-write runs=%d secs=%.3f peak_rss_kb=%d"
               % (n, args.runs, med["b"], mrss["b"]))
         print("bench=rebuild entries=%d method=tcprules runs=%d secs=%.3f peak_rss_kb=%d"

@@ -35,7 +35,8 @@
 # Then: PSS per idle session (after greeting + EHLO) of --idle (50)
 # connections, for osd and a fresh private Postfix.  Prints a summary with
 # osd against the faster peer (target >= 1.5x, 2x persistent; <= 1 MB PSS per
-# idle session) and every run's rate (the trend).
+# idle session), every run's rate (the trend) and the CPU of osd's tree per
+# message (user + system of osd smtpd and its children over each harness call).
 # --quick: --msgs 500 --big-msgs 100 --repeat 1 (about 2 minutes).  Default run: about 8
 # minutes on 2 cores.  Needs root (the private Postfix).
 set -euo pipefail
@@ -182,6 +183,20 @@ if [ $nofsync = 1 ]; then
 	ss -Hltn "sport = :$nf_port" | grep -q . || { cat "$work/osd-nofsync.log" >&2; die "osd smtpd (fsync = no) did not start"; }
 fi
 
+# CPU ticks (user + system) of an osd smtpd and its children, those reaped included: osd's CPU per
+# message, which the load of the other processes on the machine moves far less than the rates.
+tree_ticks() {
+	local t=0 p
+	for p in $(pgrep -P "$1" || true) "$1"; do
+		t=$((t + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+	done
+	echo "$t"
+}
+cpu_line() {  # PEER TEST SESSIONS MSGS TICKS_BEFORE TICKS_AFTER
+	awk -v p="$1" -v t="$2" -v s="$3" -v m="$4" -v a="$5" -v b="$6" -v hz="$(getconf CLK_TCK)" \
+		'BEGIN { printf "cpu peer=%s test=%s sessions=%s msgs=%d us_per_msg=%.0f\n", p, t, s, m, (b - a) * 1e6 / hz / m }'
+}
+
 queued=0
 aside_queue() {  # move queue/new out of osd's way (a rename: no mass deletion while measuring)
 	local q=$work/state/queue/new n
@@ -212,11 +227,16 @@ for sess in $sessions_list; do
 			--watch "postfix=@$pf_work/spool/pid/master.pid" \
 			${OSMTPD_PID:+--watch "opensmtpd=$OSMTPD_PID"} &
 		sampler=$!
+		cpu0=$(tree_ticks "$osd_pid"); nf_cpu0=$([ $nofsync = 1 ] && tree_ticks "$nf_pid" || echo 0)
 		TARGET_PID=$osd_pid bash "$harness" --port "$pf_port" --sink-port "$sink_port" \
 			--msgs "$msgs" --big-msgs "$big_msgs" --sessions "$sess" --setup-sessions "$sess" \
 			--repeat "$repeat" --tests "$t" --workdir "$pf_work" \
 			"${targets[@]}" | tee -a "$work/harness.out"
 		kill "$sampler"; wait "$sampler" 2>/dev/null || true
+		n=$msgs; [ "$t" = big ] && n=$big_msgs; n=$((n * repeat))
+		{ cpu_line osd "$t" "$sess" "$n" "$cpu0" "$(tree_ticks "$osd_pid")"
+		  [ $nofsync = 1 ] && cpu_line osd-nofsync "$t" "$sess" "$n" "$nf_cpu0" "$(tree_ticks "$nf_pid")"; } |
+			tee -a "$work/harness.out"
 		sed "s/^\(peer=[^ ]*\)/\1 test=$t sessions=$sess run=peakmem/" "$work/peak" | tee -a "$work/harness.out"
 		rm -f "$work/peak"
 		if [ $opensmtpd = 1 ]; then
@@ -242,6 +262,10 @@ done
 
 # ---- PSS per idle session: osd (its tree has no children now) and a fresh private Postfix
 echo "# --- idle sessions ($idle, after greeting and EHLO)"
+# Session processes waiting for a connection (smtp_process_reuse) would serve some of the idle
+# sessions without a new process: SIGHUP retires them, so that each session has a process of its own.
+kill -HUP "$osd_pid"
+for _ in $(seq 100); do [ -z "$(pgrep -P "$osd_pid")" ] && break; sleep 0.1; done
 python3 "$here/idle_sessions.py" --name osd --port "$port" --pid "$osd_pid" --sessions "$idle" |
 	tee -a "$work/harness.out"
 (
@@ -266,10 +290,12 @@ echo "# osd queued $queued messages in queue/new (expected $expected);" \
 	"$(grep -ci 'warn\|refused\|fatal' "$work/osd.log" || true) warnings/refusals"
 python3 - "$work/harness.out" "$sessions_list" "$tests" <<'EOF'
 import sys
-rows, idle, peaks, runs = {}, {}, {}, {}
+rows, idle, peaks, runs, cpu = {}, {}, {}, {}, {}
 for ln in open(sys.argv[1]):
     kv = dict(x.split('=', 1) for x in ln.split() if '=' in x)
-    if kv.get('run') == 'median' and 'peer' in kv:
+    if ln.startswith('cpu '):
+        cpu.setdefault((kv['test'], kv['sessions']), []).append(f'{kv["peer"]}={kv["us_per_msg"]}')
+    elif kv.get('run') == 'median' and 'peer' in kv:
         rows[(kv['peer'], kv['test'], kv['sessions'])] = kv
     elif kv.get('run') == 'peakmem':
         peaks[(kv['peer'], kv['test'], kv['sessions'])] = kv
@@ -331,6 +357,9 @@ print(f'{"test":<7} {"what (median rate)":<26} {"sess":>4} {"osd":>8} {"postfix"
 print('\n'.join(lines))
 print('per-run rates (run 1, 2, ...: a falling trend means something accumulates):')
 print('\n'.join(trends))
+print('CPU of the osd smtpd tree per message, µs (all runs of the call; the load of other processes moves it far less than the rates):')
+for (t, sess), v in cpu.items():
+    print(f'cpu test={t} sessions={sess} ' + ' '.join(v))
 for peer in ('osd', 'postfix'):
     k = idle.get(peer)
     if k:

@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "conf.h"
 #include "daemon.h"
+#include "hashgate.h"
 #include "imap_message.h"
 #include "imapd.h"
 #include "log.h"
@@ -82,6 +83,9 @@ main(int argc, char **argv)
 	d.opensmtp_fd = daemon_drop_recording(&d.conf, "imapd", d.opensmtp_dir, sizeof(d.opensmtp_dir));
 
 	server_set_limits(d.server, d.conf.imap_max_connections, d.conf.imap_max_per_ip);
+	/* Before the first fork: a bound on password hashes at once across sessions (hashgate.h). */
+	if (hashgate_init(hashgate_default_slots()) == -1)
+		log_warn("hashgate: password checks at once are not bounded");
 	/* GMime's defaults (FETCH's MIME parsing), once, inherited by every session's child. */
 	imap_message_init();
 	log_info("ready: max %u connections, %u per address, autologout %lds (%lds before login), "

@@ -88,6 +88,18 @@ uint64_t table_ino(const struct table *t, size_t pos);
 /* addr is in the table and marked written. */
 bool table_written(const struct table *t, const struct ipaddr *addr);
 
+/*
+ * Bulk loading (a start-up scan of a million entries): table_bulk_add
+ * appends an entry without filing it in the hash or the heap, and
+ * table_bulk_end files all of them at once, much faster than one
+ * table_set_clock each.  Between the two, only table_bulk_add may be
+ * called.  An address added twice (or already in the table) ends as
+ * table_set_clock and table_set_ino would leave it, the last one winning.
+ */
+void table_bulk_add(struct table *t, const struct ipaddr *addr, const struct timespec *mtime,
+		    const struct timespec *clock_mtime, uint64_t ino);
+void table_bulk_end(struct table *t);
+
 /* Remove everything. */
 void table_clear(struct table *t);
 

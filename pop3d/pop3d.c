@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "conf.h"
 #include "daemon.h"
+#include "hashgate.h"
 #include "log.h"
 #include "pop3d.h"
 #include "server.h"
@@ -75,6 +76,9 @@ main(int argc, char **argv)
 					       sizeof(pd.opensmtp_dir));
 
 	server_set_limits(pd.server, pd.conf.pop3_max_connections, pd.conf.pop3_max_per_ip);
+	/* Before the first fork: a bound on password hashes at once across sessions (hashgate.h). */
+	if (hashgate_init(hashgate_default_slots()) == -1)
+		log_warn("hashgate: password checks at once are not bounded");
 	log_info("ready: max %u connections, %u per address, idle timeout %lds, TLS %s%s%s%s%s",
 		 pd.conf.pop3_max_connections, pd.conf.pop3_max_per_ip, pd.conf.pop3_timeout,
 		 pd.tls != NULL ? "on" : "off",

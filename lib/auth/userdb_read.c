@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "errfmt.h"
 #include "fdclose.h"
+#include "hashgate.h"
 #include "log.h"
 #include "path.h"
 #include "regfile.h"
@@ -254,10 +255,12 @@ userdb_verify_password(const char *password, const char *hash)
 	struct crypt_data *cd = xcalloc(1, sizeof(*cd));
 	const char *out = NULL;
 	size_t hlen = hash != NULL ? strlen(hash) : 0;
-	bool ok = false;
+	bool ok = false, entered;
 
 	if (password == NULL)
 		password = "";
+	/* One of a bounded number of hashes at once across the daemon's sessions (16 MB each). */
+	entered = hashgate_enter();
 	/* "*..." and "!..." are crypt's and shadow's markers for "no login". */
 	if (password[0] != '\0' && hlen > 0 && hash[0] != '*' && hash[0] != '!')
 		out = crypt_rn(password, hash, cd, (int)sizeof(*cd));
@@ -269,6 +272,8 @@ userdb_verify_password(const char *password, const char *hash)
 		/* The hash lengths are public (the scheme fixes them); the bytes are not. */
 		ok = strlen(out) == hlen && const_time_equal(out, hash, hlen);
 	}
+	if (entered)
+		hashgate_leave();
 	explicit_bzero(cd, sizeof(*cd));
 	free(cd);
 	return ok;

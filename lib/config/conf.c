@@ -83,6 +83,7 @@ static const struct conf_key conf_keys[] = {
 	FIELD_MAX(smtp_session_deadline, KIND_DURATION, CONF_SESSION_DEADLINE_MAX),
 	FIELD(smtp_min_data_rate, KIND_COUNT),
 	FIELD(smtp_loopback_plaintext, KIND_BOOL),
+	FIELD(smtp_process_reuse, KIND_BOOL),
 	FIELD(advertise_cram_md5, KIND_BOOL),
 	FIELD(received_auth_user, KIND_BOOL),
 	FIELD(submission_listen, KIND_LISTEN),
@@ -257,6 +258,7 @@ conf_defaults(struct osd_conf *conf)
 	conf->smtp_max_connections = 200;
 	conf->smtp_max_per_ip = 20;
 	conf->smtp_loopback_plaintext = true;
+	conf->smtp_process_reuse = true;
 	conf->pop3_session_deadline = 6 * 3600;
 	conf->smtp_session_deadline = 3600;
 	conf->smtp_min_data_rate = 500;         /* Postfix's smtpd_min_data_rate */

@@ -19,7 +19,7 @@
  */
 #define CONF_RELAY_EXPIRE_MAX (30L * 86400)     /* relay_expire: 30 days */
 #define CONF_RELAY_BATCH_MAX 1000L              /* relay_batch: 1 s (milliseconds) */
-#define CONF_DEFAULT_RELAY_BATCH 20L            /* relay_batch: 20 ms */
+#define CONF_DEFAULT_RELAY_BATCH 40L            /* relay_batch: 40 ms */
 #define CONF_IMAP_LITERAL_MAX (1024L * 1024 * 1024)   /* imap_max_literal: 1 GiB */
 #define CONF_TIMEOUT_MAX 86400L                 /* pop3_timeout: 1 day */
 #define CONF_DURATION_MAX 86400L                /* any other duration key without its own bound */
@@ -33,7 +33,7 @@ struct osd_conf {
 	char tls_cert[PATH_MAX];
 	char tls_key[PATH_MAX];
 	long relay_expire;              /* seconds, 1..CONF_RELAY_EXPIRE_MAX */
-	long relay_batch;               /* ms between two rewrites of relay.cdb, 0..CONF_RELAY_BATCH_MAX */
+	long relay_batch;               /* ms a change waits for relay.cdb, rewrite included, 0..CONF_RELAY_BATCH_MAX */
 	char relay_env[512];            /* what a login's entry sets, as after "allow," in tcp.smtp */
 	char relay_env_value[512];      /* relay_env in tcprules value format ("+RELAYCLIENT=\0") */
 	size_t relay_env_len;
@@ -59,6 +59,7 @@ struct osd_conf {
 	long smtp_session_deadline;     /* smtpd session ends after this, seconds (default 1 h, at most 1 d) */
 	unsigned smtp_min_data_rate;    /* DATA: bytes/s a client must keep up beyond timeoutsmtpd (default 500) */
 	bool smtp_loopback_plaintext;   /* AUTH PLAIN/LOGIN without TLS from loopback clients (default yes) */
+	bool smtp_process_reuse;        /* a session process serves up to 100 plain sessions (default yes) */
 	bool advertise_cram_md5;        /* list CRAM-MD5 in CAPA/EHLO (default no: accepted, not offered) */
 	bool received_auth_user;        /* smtpd's Received: names the AUTH or POP-before-SMTP user (default no) */
 	char submission_listen[128];

@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdnoreturn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "sigfd.h"
 #include "monotonic.h"
 #include "server.h"
+#include "server_worker.h"
 #include "siphash.h"
 
 #define SERVER_BACKLOG 128
@@ -35,6 +37,9 @@
 #define SERVER_FAIL_FREE 3
 /* On SIGTERM, children get this long before SIGKILL. */
 #define SERVER_STOP_GRACE_MS 5000
+/* Reused session processes: at most this many wait, each at most this long. */
+#define SERVER_IDLE_MAX 64
+#define SERVER_IDLE_MS 30000
 
 struct listener {
 	int fd;
@@ -48,6 +53,10 @@ struct child {
 	/* The connection's two ends, to ask the kernel whether it is still established. */
 	struct sockaddr_storage local, peer;
 	bool ended;                     /* its connection is over: no longer counted per address */
+	bool idle;                      /* a reusable process waiting for a connection */
+	int ctl;                        /* the parent's end of its handoff pair, else -1 */
+	unsigned gen;                   /* server.gen when it was forked */
+	long long idle_since;           /* monotonic ms, while idle */
 };
 
 /*
@@ -56,9 +65,12 @@ struct child {
  */
 struct report {
 	pid_t pid;
-	int ok;                         /* 1 login succeeded, 0 failed */
+	int ok;                         /* REPORT_* */
 	uint64_t login;                 /* login_key() of the login name tried */
 };
+#define REPORT_FAILED 0                 /* a login failed */
+#define REPORT_OK 1                     /* a login succeeded */
+#define REPORT_IDLE 2                   /* its session is over, it waits for another connection */
 _Static_assert(sizeof(struct report) <= PIPE_BUF, "a report must be one atomic pipe write");
 
 struct server {
@@ -74,6 +86,8 @@ struct server {
 	size_t nchildren, child_cap;
 	struct failtable fails;
 	sigset_t oldmask;
+	unsigned reuse_max;             /* connections per session process (0, 1: one) */
+	unsigned gen;                   /* moves on when the reuse setting changes */
 };
 
 /* In a child: the write end of the report pipe (-1 in the parent, where nothing reports). */
@@ -171,7 +185,8 @@ server_set_limits(struct server *srv, unsigned max_connections, unsigned max_per
 void
 server_report_login(const char *login, bool ok)
 {
-	struct report r = { .pid = getpid(), .ok = ok, .login = login_key(login) };
+	struct report r = { .pid = getpid(), .ok = ok ? REPORT_OK : REPORT_FAILED,
+			    .login = login_key(login) };
 
 	if (report_fd == -1)
 		return;
@@ -331,6 +346,63 @@ children_from(struct server *srv, const struct ipaddr *addr, unsigned cap)
 	return n;
 }
 
+/* Let a waiting session process go: it reads the end of its pair and exits (reaped as any child). */
+static void
+child_retire(struct child *c)
+{
+	if (c->ctl != -1)
+		close(c->ctl);
+	c->ctl = -1;
+	c->idle = false;
+	c->ended = true;
+}
+
+static size_t
+idle_count(const struct server *srv)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < srv->nchildren; i++)
+		n += srv->children[i].idle;
+	return n;
+}
+
+/* A session process says its session is over: its slot is free; keep it waiting, or retire it. */
+static void
+child_idle(struct server *srv, struct child *c)
+{
+	c->ended = true;
+	if (c->ctl == -1 || c->gen != srv->gen || srv->reuse_max < 2 ||
+	    idle_count(srv) >= SERVER_IDLE_MAX) {
+		child_retire(c);
+		return;
+	}
+	c->idle = true;
+	c->idle_since = monotonic_ms();
+}
+
+/* Retire the processes that have waited too long (all with all): none lingers unused. */
+static void
+retire_idle(struct server *srv, bool all)
+{
+	long long now = monotonic_ms();
+	size_t i;
+
+	for (i = 0; i < srv->nchildren; i++)
+		if (srv->children[i].idle && (all || now - srv->children[i].idle_since >= SERVER_IDLE_MS))
+			child_retire(&srv->children[i]);
+}
+
+void
+server_set_reuse(struct server *srv, unsigned max)
+{
+	if (max == srv->reuse_max)
+		return;
+	srv->reuse_max = max;
+	srv->gen++;
+	retire_idle(srv, true);
+}
+
 static void
 read_reports(struct server *srv)
 {
@@ -342,8 +414,12 @@ read_reports(struct server *srv)
 			;
 		if (i == srv->nchildren)
 			continue;
+		if (r.ok == REPORT_IDLE) {
+			child_idle(srv, &srv->children[i]);
+			continue;
+		}
 		/* A success clears that login's failures from that address, never the others'. */
-		if (r.ok)
+		if (r.ok == REPORT_OK)
 			failtable_succeeded(&srv->fails, &srv->children[i].addr, r.login, now_s());
 		else
 			failtable_failed(&srv->fails, &srv->children[i].addr, r.login, now_s());
@@ -366,6 +442,7 @@ child_ended(struct server *srv, pid_t pid, int status)
 			log_warnx("session for %s (pid %ld) died of signal %d", text, (long)pid,
 				  WTERMSIG(status));
 		}
+		child_retire(&srv->children[i]);
 		srv->children[i] = srv->children[--srv->nchildren];
 		return;
 	}
@@ -413,9 +490,83 @@ child_setup(struct server *srv)
 	if (srv->diagfd >= 0)
 		close(srv->diagfd);
 	report_fd = srv->report_wr;
+	/* The other sessions' pairs: a copy held here would keep them from ever reading the end. */
+	for (i = 0; i < srv->nchildren; i++)
+		if (srv->children[i].ctl != -1)
+			close(srv->children[i].ctl);
 	free(srv->children);
 	srv->children = NULL;
 	srv->nchildren = srv->child_cap = 0;
+}
+
+/* Tell the parent this process is free again; false when it cannot (then it exits instead). */
+static bool
+report_idle(void)
+{
+	struct report r = { .pid = getpid(), .ok = REPORT_IDLE };
+
+	return report_fd != -1 && write(report_fd, &r, sizeof(r)) == (ssize_t)sizeof(r);
+}
+
+/* In a new child: serve the first connection, and with reuse on, those the parent hands over after it. */
+static noreturn void
+child_serve(struct server *srv, int ctl, int fd, struct server_handoff h)
+{
+	unsigned served = 0;
+
+	if (srv->hooks.serve_many == NULL) {
+		srv->hooks.serve(srv->hooks.ctx, fd, &h.addr, h.kind, h.prior_failures);
+		_exit(0);
+	}
+	for (;;) {
+		if (!srv->hooks.serve_many(srv->hooks.ctx, fd, &h.addr, h.kind, h.prior_failures) ||
+		    ctl == -1 || ++served >= srv->reuse_max || !report_idle() ||
+		    worker_recv(ctl, &fd, &h) != 1)
+			_exit(0);
+	}
+}
+
+/* The waiting session process that waited least (its memory the warmest), or NULL. */
+static struct child *
+idle_child(struct server *srv)
+{
+	struct child *best = NULL;
+	size_t i;
+
+	for (i = 0; i < srv->nchildren; i++)
+		if (srv->children[i].idle &&
+		    (best == NULL || srv->children[i].idle_since > best->idle_since))
+			best = &srv->children[i];
+	return best;
+}
+
+/* Sessions in progress (waiting processes are none; exiting ones count until reaped, as ever). */
+static size_t
+busy_count(const struct server *srv)
+{
+	return srv->nchildren - idle_count(srv);
+}
+
+/* Give fd to a waiting session process; false when none took it (the caller forks). */
+static bool
+handoff(struct server *srv, int fd, const struct server_handoff *h,
+	const struct sockaddr_storage *local, const struct sockaddr_storage *peer)
+{
+	struct child *c;
+
+	while ((c = idle_child(srv)) != NULL) {
+		if (worker_send(c->ctl, fd, h) == 0) {
+			c->idle = false;
+			c->ended = false;
+			c->addr = h->addr;
+			c->local = *local;
+			c->peer = *peer;
+			return true;
+		}
+		/* Gone (killed while it waited): its exit is reaped as usual. */
+		child_retire(c);
+	}
+	return false;
 }
 
 static void
@@ -424,10 +575,10 @@ accept_one(struct server *srv, const struct listener *l)
 	struct sockaddr_storage ss, local;
 	socklen_t sslen = sizeof(ss), locallen = sizeof(local);
 	struct ipaddr addr;
+	struct server_handoff h;
 	char text[IPADDR_TEXT_MAX], why[64];
-	unsigned prior;
 	pid_t pid;
-	int fd, one = 1;
+	int fd, one = 1, sv[2] = { -1, -1 };
 
 	fd = accept4(l->fd, (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
 	if (fd == -1) {
@@ -445,7 +596,8 @@ accept_one(struct server *srv, const struct listener *l)
 	if (getsockname(fd, (struct sockaddr *)&local, &locallen) == -1)
 		local.ss_family = AF_UNSPEC;    /* then the slot is counted until reaped */
 	ipaddr_format(&addr, text);
-	if (srv->nchildren >= srv->max_connections) {
+	if (busy_count(srv) >= srv->max_connections ||
+	    (srv->nchildren >= srv->child_cap && idle_count(srv) == 0)) {
 		snprintf(why, sizeof(why), "at the limit of %u connections", srv->max_connections);
 		refuse(srv, fd, l->tls, why, text);
 		return;
@@ -461,22 +613,42 @@ accept_one(struct server *srv, const struct listener *l)
 	/* Replies are whole when written; Nagle would only hold back their tails. */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	read_reports(srv);
-	prior = failtable_count(&srv->fails, &addr, now_s());
+	memset(&h, 0, sizeof(h));
+	h.addr = addr;
+	h.kind = l->kind;
+	h.prior_failures = failtable_count(&srv->fails, &addr, now_s());
+	if (handoff(srv, fd, &h, &local, &ss)) {
+		close(fd);
+		return;
+	}
+	if (srv->nchildren >= srv->child_cap) {     /* every entry was a waiting process, now retired */
+		refuse(srv, fd, l->tls, "no free slot until a session process exits", text);
+		return;
+	}
+	/* Without a pair the process serves this one connection, as with reuse off. */
+	if (srv->hooks.serve_many != NULL && srv->reuse_max > 1 && worker_pair(sv) == -1)
+		log_warn("socketpair: serving without reuse");
 
 	pid = fork();
 	if (pid == -1) {
 		log_warn("fork");
 		close(fd);
+		if (sv[0] != -1)
+			close(sv[0]), close(sv[1]);
 		return;
 	}
 	if (pid == 0) {
+		if (sv[0] != -1)
+			close(sv[0]);
 		child_setup(srv);
-		srv->hooks.serve(srv->hooks.ctx, fd, &addr, l->kind, prior);
-		_exit(0);
+		child_serve(srv, sv[1], fd, h);
 	}
 	close(fd);
+	if (sv[1] != -1)
+		close(sv[1]);
 	srv->children[srv->nchildren++] = (struct child){ .pid = pid, .addr = addr,
-							  .local = local, .peer = ss };
+							  .local = local, .peer = ss,
+							  .ctl = sv[0], .gen = srv->gen };
 }
 
 static void
@@ -526,6 +698,9 @@ handle_signals(struct server *srv)
 		case SIGHUP:
 			if (srv->hooks.reload != NULL)
 				srv->hooks.reload(srv->hooks.ctx);
+			/* A process that waits holds the settings of before: new ones for the next sessions. */
+			srv->gen++;
+			retire_idle(srv, true);
 			break;
 		case SIGCHLD:
 			reap(srv);
@@ -553,7 +728,8 @@ server_run(struct server *srv)
 		pfd[n++] = (struct pollfd){ .fd = srv->report_rd, .events = POLLIN };
 		for (i = 0; i < srv->nlis; i++)
 			pfd[n++] = (struct pollfd){ .fd = srv->lis[i].fd, .events = POLLIN };
-		if (poll(pfd, n, -1) == -1) {
+		/* Waiting session processes are looked at now and then, to retire the unused. */
+		if (poll(pfd, n, idle_count(srv) > 0 ? SERVER_IDLE_MS / 6 : -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
@@ -562,6 +738,7 @@ server_run(struct server *srv)
 			break;
 		if (pfd[1].revents & POLLIN)
 			read_reports(srv);
+		retire_idle(srv, false);
 		for (i = 0; i < srv->nlis; i++)
 			if (pfd[2 + i].revents & POLLIN)
 				accept_one(srv, &srv->lis[i]);
@@ -594,8 +771,8 @@ server_free(struct server *srv)
 }
 
 void
-server_login_failed(const char *login, unsigned failures)
+server_login_failed(const char *login, unsigned failures, long long deadline)
 {
 	server_report_login(login, false);
-	server_sleep_ms(server_fail_delay_ms(failures));
+	server_sleep_ms(monotonic_wait_ms(monotonic_ms(), server_fail_delay_ms(failures), deadline));
 }

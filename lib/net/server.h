@@ -26,6 +26,15 @@ struct server_hooks {
 	 */
 	void (*serve)(void *ctx, int fd, const struct ipaddr *addr, int kind,
 		      unsigned prior_failures);
+	/*
+	 * Instead of serve (set one of the two): serve the connection, close
+	 * fd, and return true when nothing of this session stays in the
+	 * process that the next client must not meet (then, with reuse on,
+	 * see server_set_reuse, the same process waits for another
+	 * connection); or _exit as serve does.
+	 */
+	bool (*serve_many)(void *ctx, int fd, const struct ipaddr *addr, int kind,
+			   unsigned prior_failures);
 	/* SIGHUP in the parent: re-read what can change; may call server_set_limits. */
 	void (*reload)(void *ctx);
 	/*
@@ -50,6 +59,14 @@ void server_bind(struct server *srv, const char *key, const char *spec, int kind
 void server_set_limits(struct server *srv, unsigned max_connections, unsigned max_per_ip);
 
 /* Serve until SIGTERM/SIGINT, then stop the children (SIGTERM, then SIGKILL after a grace time). */
+/*
+ * With serve_many: a session process may serve up to max connections, one
+ * after another, before it exits (0: one each, a fresh process per
+ * connection).  A change retires the processes that wait, and none that
+ * is busy is used again: they hold the settings of before.
+ */
+void server_set_reuse(struct server *srv, unsigned max);
+
 void server_run(struct server *srv);
 
 /* Frees the server (listeners already closed by server_run). */
@@ -68,9 +85,11 @@ void server_report_login(const char *login, bool ok);
  * In a child, after a failed login of login (as server_report_login):
  * report it and wait before the reply (server_fail_delay_ms of failures,
  * the recent ones from this address against any login, including this
- * one), so password guessing is slowed down.
+ * one), so password guessing is slowed down.  The wait never goes past
+ * deadline (monotonic ms, 0: none), the session's own end, so a session
+ * of failed logins ends at its deadline like any other.
  */
-void server_login_failed(const char *login, unsigned failures);
+void server_login_failed(const char *login, unsigned failures, long long deadline);
 
 /* The delay before answering a failed login: 1 s, doubling after the third recent failure, up to 30 s. */
 long server_fail_delay_ms(unsigned failures);

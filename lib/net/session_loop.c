@@ -91,7 +91,7 @@ login(struct session_loop *l, const struct session_loop_ops *ops, void *proto, u
 	if (act & LOOP_LOGIN_FAILED) {
 		if (ops->login != NULL)
 			ops->login(proto, false);
-		l->login_failed(key, l->prior_failures + ++l->failures);
+		l->login_failed(key, l->prior_failures + ++l->failures, l->c->session_deadline);
 	}
 	if (act & LOOP_LOGIN_OK) {
 		l->logged_in = true;

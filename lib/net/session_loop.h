@@ -118,7 +118,7 @@ struct session_loop {
 	char tls_info[96];              /* "no", or the TLS version and cipher */
 	const char *end;                /* why the session ended: "quit", "closed", "dropped", "timeout", ... */
 	/* The login throttle (server_login_failed, server_report_login); a test may replace them. */
-	void (*login_failed)(const char *login, unsigned failures);
+	void (*login_failed)(const char *login, unsigned failures, long long deadline);
 	void (*report_login)(const char *login, bool ok);
 };
 

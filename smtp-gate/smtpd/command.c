@@ -60,9 +60,15 @@ smtp_command_parse(const char *line, size_t len, struct smtp_command *cmd)
 	cmd->arg = line;
 	cmd->arg_len = 0;
 	if (len > 0 && line[len - 1] == '\n') {
-		len--;
-		if (len > 0 && line[len - 1] == '\r')
-			len--;
+		/*
+		 * RFC 5321 2.3.8: a line ends in CRLF only.  A server that takes
+		 * a bare LF as a line end reads commands differently from one
+		 * that does not, the root of SMTP smuggling; refuse it as
+		 * Postfix's smtpd_forbid_bare_newline = reject does.
+		 */
+		if (len < 2 || line[len - 2] != '\r')
+			return SMTP_COMMAND_BARE_LF;
+		len -= 2;
 	}
 	if (len > SMTP_COMMAND_MAX)
 		return SMTP_COMMAND_TOO_LONG;

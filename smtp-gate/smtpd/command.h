@@ -38,11 +38,13 @@ enum smtp_command_error {
 	SMTP_COMMAND_EMPTY,             /* 500 5.5.2 */
 	SMTP_COMMAND_TOO_LONG,          /* 500 5.5.2 line too long */
 	SMTP_COMMAND_BAD_BYTES,         /* NUL, bare CR, 8-bit in the verb: 500 5.5.2 */
+	SMTP_COMMAND_BARE_LF,           /* ends in LF without CR: 550 5.5.2 and close (Postfix's smtpd_forbid_bare_newline = reject) */
 	SMTP_COMMAND_SYNTAX             /* MAIL without FROM:, RCPT without TO:, junk after a verb that takes none: 501 5.5.4 */
 };
 
 /*
- * Split line (len octets; the trailing CRLF or LF, if any, is ignored).
+ * Split line (len octets; the trailing CRLF, if any, is ignored; a line
+ * that ends in LF without CR is SMTP_COMMAND_BARE_LF).
  * A verb is matched case-insensitively and must be followed by the end or
  * a space (so "MAILX" is unknown).  Returns SMTP_COMMAND_OK and fills cmd,
  * or an error.  An unknown verb is SMTP_COMMAND_OK with SMTP_VERB_UNKNOWN.

@@ -56,6 +56,17 @@ take_text(struct smtp_data *d, const char *p, size_t n, bool emit, struct buf *o
 	enum smtp_data_error e = SMTP_DATA_OK;
 
 	if (d->error == SMTP_DATA_OK) {
+		const char *nul = memchr(p, '\0', k);
+
+		/*
+		 * RFC 5322 3.5 and RFC 2045 2.7/2.8: NUL is in neither 7bit nor
+		 * 8bit text, and osd offers no BINARYMIME; a NUL is where
+		 * C-string code further down the line may cut a line short.
+		 */
+		if (nul != NULL) {
+			k = (size_t)(nul - p);
+			e = SMTP_DATA_NUL;
+		}
 		if (TEXT_MAX - d->line_len < k) {
 			k = TEXT_MAX - d->line_len;
 			e = SMTP_DATA_LINE_TOO_LONG;
@@ -152,7 +163,8 @@ smtp_data_feed(struct smtp_data *d, const char *in, size_t len, struct buf *out)
 			 * one append of the text and its CR, the CR then turned into LF.
 			 */
 			if (d->error == SMTP_DATA_OK && q + 1 < end && q[0] == '\r' && q[1] == '\n' &&
-			    n <= TEXT_MAX - d->line_len && size_room(d) >= (uint64_t)n + 2) {
+			    n <= TEXT_MAX - d->line_len && size_room(d) >= (uint64_t)n + 2 &&
+			    memchr(p, '\0', n) == NULL) {
 				if (buf_append(out, p, n + 1) < 0)
 					return (size_t)-1;
 				out->data[out->len - 1] = '\n';
@@ -198,6 +210,9 @@ smtp_data_error_reply(enum smtp_data_error e)
 	case SMTP_DATA_BARE_CR:
 		return "550 5.6.11 Message refused: it contains a bare CR (carriage return without LF);"
 		       " lines must end in CRLF (RFC 5321 section 2.3.8)\r\n";
+	case SMTP_DATA_NUL:
+		return "550 5.6.0 Message refused: it contains a NUL octet, which is not text"
+		       " (RFC 5322 section 3.5)\r\n";
 	case SMTP_DATA_LINE_TOO_LONG:
 		return "550 5.6.0 Message refused: a line is longer than 1000 octets"
 		       " (RFC 5321 section 4.5.3.1.6)\r\n";

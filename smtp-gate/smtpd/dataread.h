@@ -16,6 +16,7 @@ enum smtp_data_error {
 	SMTP_DATA_OK = 0,
 	SMTP_DATA_BARE_LF,              /* LF not preceded by CR: 550 5.6.11 (smuggling guard) */
 	SMTP_DATA_BARE_CR,              /* CR not followed by LF: 550 5.6.11 */
+	SMTP_DATA_NUL,                  /* a NUL octet: 550 5.6.0 (neither 7bit nor 8bit text) */
 	SMTP_DATA_LINE_TOO_LONG,        /* a line over SMTP_TEXT_LINE_MAX: 550 5.6.0 */
 	SMTP_DATA_TOO_BIG               /* more than max_size octets: 552 5.3.4 */
 };

@@ -262,7 +262,7 @@ static const struct session_loop_ops smtp_ops = {
 	.login = smtp_login,
 };
 
-noreturn void
+bool
 smtpd_serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned prior_failures)
 {
 	const struct smtpd *d = vctx;
@@ -278,6 +278,7 @@ smtpd_serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned pr
 	char text[IPADDR_TEXT_MAX], me[256], err[512], relay[32 + OPENSMTP_USER_MAX];
 	const char *relayclient;
 	unsigned long timeout, databytes;
+	bool plain;
 
 	ipaddr_format(addr, text);
 	p.text = text;
@@ -370,8 +371,9 @@ smtpd_serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned pr
 			 smtp_session_auth_user(p.s)[0] != '\0' ? smtp_session_auth_user(p.s) : "-",
 			 l.tls_info, l.end, st->messages, st->rejected, (unsigned long long)st->octets);
 	}
+	plain = smtp_session_plain(p.s);
 	smtp_session_free(p.s);
 	policy_free(policy);
 	session_loop_free(&l);
-	_exit(0);
+	return plain;
 }

@@ -174,6 +174,12 @@ smtp_session_auth_login(const struct smtp_session *s)
 	return s->auth_user;
 }
 
+bool
+smtp_session_plain(const struct smtp_session *s)
+{
+	return !s->tls && !s->auth_seen;
+}
+
 const char *
 smtp_session_helo(const struct smtp_session *s)
 {
@@ -575,6 +581,15 @@ command_error(struct smtp_session *s, enum smtp_command_error e, struct buf *out
 		return error(s, out, "500 5.5.2 Error: line too long");
 	case SMTP_COMMAND_BAD_BYTES:
 		return error(s, out, "500 5.5.2 Error: bad characters in command");
+	case SMTP_COMMAND_BARE_LF:
+		/*
+		 * As Postfix's smtpd_forbid_bare_newline = reject answers (seen
+		 * from Debian's 3.7): the client frames lines otherwise than we
+		 * do, so nothing more it sends can be read safely; say so and close.
+		 */
+		smtp_reply(out, "550 5.5.2 %s Error: bare <LF> received", s->cfg.hostname);
+		s->closing = true;
+		return SMTP_ACT_CLOSE;
 	case SMTP_COMMAND_SYNTAX:
 		return error(s, out, "501 5.5.4 Error: syntax error in parameters or arguments");
 	case SMTP_COMMAND_EMPTY:

@@ -185,6 +185,12 @@ const char *smtp_session_auth_user(const struct smtp_session *s);
  */
 const char *smtp_session_auth_login(const struct smtp_session *s);
 const char *smtp_session_helo(const struct smtp_session *s);
+/*
+ * True when the session saw neither TLS nor an AUTH command: nothing
+ * secret (keys, passwords) passed through the process, which may then
+ * serve another client.
+ */
+bool smtp_session_plain(const struct smtp_session *s);
 const struct smtp_session_stats *smtp_session_stats(const struct smtp_session *s);
 
 /*

@@ -165,6 +165,7 @@ smtp_auth_command(struct smtp_session *s, const char *arg, size_t len, struct bu
 	size_t ilen = sp != NULL ? len - mlen - 1 : 0;
 	int mech;
 
+	s->auth_seen = true;
 	if (!s->esmtp) {
 		smtp_reply(out, "503 5.5.1 Error: send EHLO first");
 		return smtp_session_count_error(s, out);

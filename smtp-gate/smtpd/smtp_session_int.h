@@ -26,6 +26,7 @@ struct smtp_session {
 
 	/* AUTH (RFC 4954) */
 	bool auth_running;              /* an AUTH exchange sent a challenge: lines are its responses */
+	bool auth_seen;                 /* an AUTH command came (a password may have passed through) */
 	struct sasl_server sasl;
 	bool authenticated;
 	bool auth_relay;                /* the authenticated user may relay */

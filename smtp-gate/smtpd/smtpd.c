@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "conf.h"
 #include "daemon.h"
+#include "hashgate.h"
 #include "log.h"
 #include "metrics_attach.h"
 #include "path.h"
@@ -33,6 +34,9 @@ usage(FILE *out)
 		     "control files are read afresh for every connection; SIGTERM stops.\n");
 }
 
+/* Connections one session process serves at most (Postfix's max_use). */
+#define SMTPD_PROCESS_USES 100
+
 static struct smtpd smtpd;
 static struct rules_file rules;
 static struct server *server;
@@ -52,6 +56,8 @@ reload(void *ctx)
 	d->conf.smtp_max_connections = n.smtp_max_connections;
 	d->conf.smtp_max_per_ip = n.smtp_max_per_ip;
 	d->conf.smtp_loopback_plaintext = n.smtp_loopback_plaintext;
+	d->conf.smtp_process_reuse = n.smtp_process_reuse;
+	server_set_reuse(server, d->conf.smtp_process_reuse ? SMTPD_PROCESS_USES : 0);
 	d->conf.received_auth_user = n.received_auth_user;
 	d->conf.smtp_session_deadline = n.smtp_session_deadline;
 	d->conf.smtp_min_data_rate = n.smtp_min_data_rate;
@@ -71,7 +77,7 @@ main(int argc, char **argv)
 {
 	static const struct server_hooks hooks = {
 		.ctx = &smtpd,
-		.serve = smtpd_serve,
+		.serve_many = smtpd_serve,
 		.reload = reload,
 		.refuse_reply = "421 4.7.0 Too many connections, try again later\r\n",
 	};
@@ -92,6 +98,10 @@ main(int argc, char **argv)
 	if ((server = server_new(&hooks)) == NULL)
 		fatalx("out of memory");
 	server_set_limits(server, d->conf.smtp_max_connections, d->conf.smtp_max_per_ip);
+	/* Before the first fork: a bound on password hashes at once across sessions (hashgate.h). */
+	if (hashgate_init(hashgate_default_slots()) == -1)
+		log_warn("hashgate: password checks at once are not bounded");
+	server_set_reuse(server, d->conf.smtp_process_reuse ? SMTPD_PROCESS_USES : 0);
 	server_bind(server, "smtp_listen", d->conf.smtp_listen, SMTPD_KIND_SMTP, false);
 	server_bind(server, "submission_listen", d->conf.submission_listen, SMTPD_KIND_SUBMISSION,
 		    false);

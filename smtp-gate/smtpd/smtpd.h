@@ -3,7 +3,7 @@
 #define OSD_SMTPD_H
 
 #include <limits.h>
-#include <stdnoreturn.h>
+#include <stdbool.h>
 
 #include "conf.h"
 #include "ipaddr.h"
@@ -38,8 +38,12 @@ struct smtp_queue_target {
 /* The session's message sink over the queue writer of queue.h (smtp_serve.c). */
 extern const struct smtp_sink smtp_queue_sink;
 
-/* Serve one connection in the child and _exit (server_hooks.serve). */
-noreturn void smtpd_serve(void *ctx, int fd, const struct ipaddr *addr, int kind,
-			  unsigned prior_failures);
+/*
+ * Serve one connection in the child (server_hooks.serve_many): true when
+ * the session had neither TLS nor AUTH, so the process may serve another
+ * client; it _exits itself when it refuses a client before the session.
+ */
+bool smtpd_serve(void *ctx, int fd, const struct ipaddr *addr, int kind,
+		 unsigned prior_failures);
 
 #endif

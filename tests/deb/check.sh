@@ -9,7 +9,8 @@
 #
 # Steps, each asserted: the build dependencies from debian/control (apt-get build-dep);
 # dpkg-buildpackage -us -uc -b gives ../osd_VERSION_ARCH.deb with meson.build's version;
-# lintian reports no error on the .deb and the .changes; apt-get install ./osd_*.deb makes
+# lintian reports no error on the .deb and the .changes; tests/deb/systemd.sh installs the .deb
+# into a container booted with systemd and runs the units there; apt-get install ./osd_*.deb makes
 # the osd account and /var/lib/osd, marks /etc/osd/osd.conf a conffile and enables no unit;
 # tests/deb/run_installed.py runs the installed programs (POP3 login -> relay -> delivery);
 # apt-get purge removes the programs and the conffile. Exit 0 when all hold.
@@ -20,21 +21,8 @@ say() { echo "deb-check: $*"; }
 fail() { echo "deb-check: FAIL: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || { echo "deb-check: SKIPPED: needs root (it installs packages)" >&2; exit 77; }
-# Installing is harmless only on a throw-away root. Proof that this is one, a chroot such as
-# the fresh machine's: an ancestor process whose / is another folder. Anything unreadable or
-# unexpected counts as "not proven": the check then refuses (fails closed), never installs.
-in_chroot() {
-  local me pid root
-  me=$(stat -c %d:%i /) || return 1
-  pid=$$
-  while :; do
-    pid=$(sed -n 's/^PPid:[[:space:]]*//p' "/proc/$pid/status" 2>/dev/null)
-    case $pid in ''|*[!0-9]*) return 1 ;; esac
-    [ "$pid" -gt 1 ] || return 1
-    root=$(stat -L -c %d:%i "/proc/$pid/root" 2>/dev/null) || continue
-    [ "$root" = "$me" ] || return 0
-  done
-}
+# Installing is harmless only on a throw-away root (in_chroot says why it is one).
+. tests/deb/throwaway.sh
 if [ "${OSD_DEB_CHECK_HERE:-}" != 1 ] && ! in_chroot; then
   echo "deb-check: SKIPPED: not on a throw-away root (no parent process with another /), and" \
        "the check installs osd and its build dependencies into the system it runs on: run" \
@@ -74,6 +62,10 @@ lint=$(lintian --fail-on error --display-info "$deb" "$changes" 2>&1 | grep -v '
 [ -z "$lint" ] || printf '%s\n' "$lint" | sed 's/^/deb-check: lintian: /'
 [ "$lint_rc" = 0 ] || fail "lintian reports errors (exit $lint_rc)"
 say "ok: lintian: no errors ($(printf '%s\n' "$lint" | grep -c '^W:' || true) warnings)"
+
+# --- the units under a real systemd, in a container of their own (before / gets osd) ---
+say "tests/deb/systemd.sh: the installed units under systemd as PID 1 of a container"
+tests/deb/systemd.sh "$deb" || fail "the installed units under systemd (tests/deb/systemd.sh)"
 
 # --- install ---
 apt_install "$deb" || fail "apt-get install $deb"
@@ -115,4 +107,4 @@ apt-get purge -y -q osd >/dev/null || fail "apt-get purge osd"
 [ ! -e /usr/sbin/osd ] && [ ! -e /etc/osd/osd.conf ] && [ ! -e /usr/libexec/osd/osd-watch ] ||
   fail "apt-get purge left the programs or the conffile"
 say "ok: apt-get purge osd removed the programs and the conffile"
-say "all ok in $(( $(date +%s) - t0 ))s: build, lintian, install, POP3 login -> relay -> delivery, purge"
+say "all ok in $(( $(date +%s) - t0 ))s: build, lintian, the units under systemd, install, POP3 login -> relay -> delivery, purge"

@@ -175,6 +175,15 @@ def phase(title, units, ports, sink):
             step(wait_for(lambda: _proc_uid(pid) == osd_uid, "%s to drop root" % cmd),
                  "%s (pid %d) runs as osd (uid %s)" % (cmd, pid, _proc_uid(pid)))
 
+    walk(ports, sink, client, under_run=units == ["osd"])
+    stop_all(check=True)
+    left = _procs_of(OSD, LIBEXEC)
+    step(not left, "no osd process is left after SIGTERM: %s" % left)
+
+
+def walk(ports, sink, client, under_run):
+    """On running daemons: no relay before a login; a POP3 login; relay and delivery
+    (smtp-sink and a Maildir); osd check, list, status, revoke. Also tests/deb/run_systemd.py's."""
     # --- before the login: no relay from the client address ---
     rc, _ = run(OSD, "check", "-c", CONF, client)
     step(rc != 0, "osd check %s: may not relay before a login (exit %d)" % (client, rc))
@@ -225,7 +234,7 @@ def phase(title, units, ports, sink):
     # --- the operator's commands on the running system ---
     rc, out = run(OSD, "status", "-c", CONF)
     print(out.rstrip())
-    if units == ["osd"]:
+    if under_run:
         step(rc == 0, "osd status: everything healthy under osd run (exit %d)" % rc)
     else:
         # without osd run there is no status file of the services: a warning, not ok
@@ -237,22 +246,25 @@ def phase(title, units, ports, sink):
     step(rc == 0, "osd revoke %s (%s)" % (client, out.strip()))
     step(wait_for(lambda: run(OSD, "check", "-c", CONF, client)[0] != 0, "the revocation"),
          "after osd revoke, %s may not relay" % client)
-    stop_all(check=True)
-    left = _procs_of(OSD, LIBEXEC)
-    step(not left, "no osd process is left after SIGTERM: %s" % left)
 
 
-def main():
-    ports = {k: free_port() for k in ("pop3", "smtp", "submission", "peer")}
-    setup(ports)
+def start_peer(port):
+    """Postfix's smtp-sink on 127.0.0.1:port, the remote peer: (Popen, its message folder)."""
     sink = os.path.join(work, "sink")
     os.makedirs(sink)
     os.chmod(sink, 0o777)
     log = os.path.join(work, "smtp-sink.log")
     with open(log, "wb") as f:
         peer = subprocess.Popen(["smtp-sink", "-u", "nobody", "-h", "peer.test", "-d",
-                                 os.path.join(sink, "msg-"), "127.0.0.1:%d" % ports["peer"], "10"],
+                                 os.path.join(sink, "msg-"), "127.0.0.1:%d" % port, "10"],
                                 stdout=f, stderr=subprocess.STDOUT)
+    return peer, sink
+
+
+def main():
+    ports = {k: free_port() for k in ("pop3", "smtp", "submission", "peer")}
+    setup(ports)
+    peer, sink = start_peer(ports["peer"])
     try:
         step(wait_for(lambda: listening(ports["peer"]), "smtp-sink"),
              "the peer, Postfix's smtp-sink, listens on 127.0.0.1:%d" % ports["peer"])

@@ -116,9 +116,9 @@ def main():
 
         # --- systemd units ---
         units = sorted(os.listdir(staged(unitdir))) if os.path.isdir(staged(unitdir)) else []
-        want = ["osd-expire.service", "osd-expire.timer", "osd-imapd.service", "osd-policyd.service",
-                "osd-pop3d.service", "osd-queue.service", "osd-smtpd.service", "osd-watch.service",
-                "osd.service"]
+        want = ["osd-expire.service", "osd-expire.timer", "osd-imapd.service", "osd-metrics.service",
+                "osd-policyd.service", "osd-pop3d.service", "osd-queue.service", "osd-smtpd.service",
+                "osd-watch.service", "osd.service"]
         check(all(u in units for u in want), "the units are in %s: %s" % (unitdir, units))
         for u in units:
             text = open(staged(os.path.join(unitdir, u))).read()
@@ -211,7 +211,8 @@ def main():
 
         # --- man pages (their contents: test_man.py) ---
         for page in ["man8/osd.8", "man5/osd.conf.5", "man8/osd-watch.8", "man8/osd-pop3d.8",
-                     "man8/osd-imapd.8", "man8/osd-smtpd.8", "man8/osd-queue.8", "man8/osd-policyd.8"]:
+                     "man8/osd-imapd.8", "man8/osd-smtpd.8", "man8/osd-queue.8", "man8/osd-policyd.8",
+                     "man8/osd-metrics.8"]:
             check(os.path.isfile(staged(os.path.join(mandir, page))), "%s/%s is installed" % (mandir, page))
 
         # --- docs, the cron file ---

@@ -16,7 +16,7 @@ from osdtest import BUILD, check, finish
 
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 PAGES = ["osd.8", "osd.conf.5", "osd-watch.8", "osd-pop3d.8", "osd-imapd.8", "osd-smtpd.8",
-         "osd-queue.8", "osd-policyd.8"]
+         "osd-queue.8", "osd-policyd.8", "osd-metrics.8"]
 
 
 def render(path, width=80):

@@ -2,11 +2,12 @@
 """The per-address cap frees a session's slot when the session ends, not when
 its process is reaped (issue 15).
 
-A real client keeps exactly smtp_max_per_ip (pop3_max_per_ip) sessions open
+A real client keeps exactly smtp_max_per_ip (pop3_max_per_ip, imap_max_per_ip)
+sessions open
 from 127.0.0.2 and, each round, ends one (half the rounds with QUIT and the
 server's goodbye, half by just closing its socket) and at once opens a new
-one.  Every new session must be greeted (220 / +OK), never refused with
-"421 ... Too many connections" / "-ERR [SYS/TEMP]": the ended session no
+one.  Every new session must be greeted (220 / +OK / * OK), never refused with
+"421 ... Too many connections" / "-ERR [SYS/TEMP]" / "* BYE [UNAVAILABLE]": the ended session no
 longer holds a slot even while its process is still exiting.  Before the
 fix a slot stayed counted until the parent reaped the child, and this loop
 got refusals now and then (the count is printed).
@@ -84,11 +85,12 @@ def churn(port, ok_prefix, quit_cmd, name):
 def main():
     o = Osd()
     try:
-        sport, pport = free_port(), free_port()
+        sport, pport, iport = free_port(), free_port(), free_port()
         # submission_listen off: its default *:587 is not ours to take on a shared machine.
         o.write_conf("3h", "smtp_listen = 127.0.0.1:%d\nsubmission_listen =\n"
-                     "pop3_listen = 127.0.0.1:%d\n"
-                     "smtp_max_per_ip = %d\npop3_max_per_ip = %d\n" % (sport, pport, CAP, CAP))
+                     "pop3_listen = 127.0.0.1:%d\nimap_listen = 127.0.0.1:%d\n"
+                     "smtp_max_per_ip = %d\npop3_max_per_ip = %d\nimap_max_per_ip = %d\n"
+                     % (sport, pport, iport, CAP, CAP, CAP))
         smtpd = o.start_smtpd(sport)
         if not check(smtpd.poll() is None, "osd smtpd runs (%s)" % o.log("smtpd")[-300:]):
             return
@@ -105,6 +107,16 @@ def main():
         refused = churn(pport, b"+OK", b"QUIT\r\n", "pop3d")
         print("pop3d: %d of %d new sessions at the cap refused" % (len(refused), ROUNDS))
         check(not refused, "pop3d: a session at exactly pop3_max_per_ip = %d, replaced %d times, "
+              "is never refused (%d refused, e.g. %r)"
+              % (CAP, ROUNDS, len(refused), refused[:1]))
+
+        p = o.start("imapd")
+        wait_port(iport, p)
+        if not check(p.poll() is None, "osd imapd runs (%s)" % o.log("imapd")[-300:]):
+            return
+        refused = churn(iport, b"* OK", b"a LOGOUT\r\n", "imapd")
+        print("imapd: %d of %d new sessions at the cap refused" % (len(refused), ROUNDS))
+        check(not refused, "imapd: a session at exactly imap_max_per_ip = %d, replaced %d times, "
               "is never refused (%d refused, e.g. %r)"
               % (CAP, ROUNDS, len(refused), refused[:1]))
     finally:

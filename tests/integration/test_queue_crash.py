@@ -34,17 +34,33 @@ T = 20
 class Sender:
     """CLIENTS threads sending numbers 0..TOTAL-1, several messages per session."""
 
-    def __init__(self, port):
+    def __init__(self, port, limit):
         self.port = port
         self.next = 0
+        # Numbers from limit on wait for release(): each kill of smtpd then finds the clients
+        # mid-flow, however fast they are (with reused session processes they once sent
+        # everything while the first restart was still under way).
+        self.limit = limit
         self.acked, self.unsure = set(), set()
         self.lock = threading.Lock()
+        self.more = threading.Condition(self.lock)
         self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(CLIENTS)]
         for t in self.threads:
             t.start()
 
+    def release(self, limit):
+        with self.lock:
+            self.limit = limit
+            self.more.notify_all()
+
+    def sent(self):
+        with self.lock:
+            return len(self.acked) + len(self.unsure)
+
     def take(self):
         with self.lock:
+            while self.next >= self.limit and self.next < TOTAL:
+                self.more.wait(1)
             if self.next >= TOTAL:
                 return None
             self.next += 1
@@ -189,7 +205,8 @@ def main():
         if not check(smtpd.poll() is None and queue.poll() is None, "osd smtpd and osd queue run"):
             return
         t0 = time.monotonic()
-        sender = Sender(port)
+        kill_at = (0.3, 0.65)
+        sender = Sender(port, int(kill_at[0] * TOTAL))
         kills_q = kills_s = busy_kills = 0
 
         def ends():
@@ -214,8 +231,9 @@ def main():
                 check(queue.poll() is None, "osd queue starts on a second attempt")
 
         # osd smtpd dies twice while the clients send (the first time with the manager).
-        for frac, with_queue in ((0.3, True), (0.65, False)):
-            wait_for(lambda: len(sender.acked) + len(sender.unsure) >= frac * TOTAL or sender.done(),
+        for frac, with_queue, then in ((kill_at[0], True, kill_at[1]), (kill_at[1], False, 1)):
+            # The kill comes while the last messages before the limit are still in flight.
+            wait_for(lambda: sender.sent() >= frac * TOTAL - 2 * CLIENTS or sender.done(),
                      timeout=120)
             if sender.done():
                 break
@@ -223,8 +241,10 @@ def main():
             kills_s += 1
             smtpd = o.start_smtpd(port)
             check(smtpd.poll() is None, "kill -9 of osd smtpd at %d%% sent: restarted" % (frac * 100))
+            sender.release(int(then * TOTAL))
             if with_queue:
                 kill_queue("with osd smtpd")
+        sender.release(TOTAL)
         # The manager dies again at a quarter, half and three quarters of the deliveries.
         # Each time the deliveries that were in flight at the last kill (the oldest
         # messages, retried first) must be over, else one message could be caught

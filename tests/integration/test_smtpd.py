@@ -562,6 +562,44 @@ def test_data_checks(o, port):
     c, t = send_raw_message(r, "s@client.test", ["alice@" + DOM],
                             b"Subject: cr\r\n\r\nbare\rcr\r\n.\r\n")
     check(500 <= c < 600, "a bare CR in DATA: 5xx (%d)" % c)
+    # The other end-of-data look-alikes (issue 15), and NUL: each hides a
+    # second transaction after it; one 550 for the whole, then the session
+    # is where it was (NOOP 250), and no second message exists.
+    smuggled = (b"MAIL FROM:<evil@client.test>\r\nRCPT TO:<alice@example.test>\r\n"
+                b"DATA\r\nSubject: smuggled\r\n\r\nsmuggled\r\n.\r\n")
+    for name, fake, code in (("<CR>.<CR>", b"\r.\r", "5.6.11"),
+                             ("<CR><LF>.<CR>", b"\r\n.\r", "5.6.11"),
+                             ("<LF>.<CR><LF>", b"\n.\r\n", "5.6.11"),
+                             ("<CR><LF>.<CR><CR><LF>", b"\r\n.\r\r\n", "5.6.11"),
+                             ("<CR><LF>.<NUL><CR><LF>", b"\r\n.\0\r\n", "5.6.0"),
+                             ("<CR><LF><NUL>.<CR><LF>", b"\r\n\0.\r\n", "5.6.0")):
+        c, t = send_raw_message(r, "s@client.test", ["alice@" + DOM],
+                                b"Subject: fake end\r\n\r\nhi" + fake + smuggled)
+        c2, t2 = r.cmd("NOOP")
+        check(c == 550 and code in t and c2 == 250,
+              "'%s' does not end DATA: one 550 %s for the whole, then NOOP 250 (%d %r / %d)"
+              % (name, code, c, t, c2))
+    c, t = send_raw_message(r, "s@client.test", ["alice@" + DOM],
+                            b"Subject: nul\r\n\r\nbinary\0zero\r\n.\r\n")
+    check(c == 550 and "5.6.0" in t and "NUL" in t, "a NUL octet in DATA: 550 5.6.0 (%d %r)" % (c, t))
+    # Commands: NUL and a CR inside a command are bad characters.
+    for name, line in (("NUL", b"MAIL FROM:<a@client.test>\0RCPT TO:<b@client.test>\r\n"),
+                       ("a bare CR", b"MAIL FROM:<a@client.test>\rRCPT TO:<b@client.test>\r\n")):
+        r.send(line)
+        c, t = r.reply()
+        c2, _ = r.cmd("RCPT TO:<alice@example.test>")
+        check(c == 500 and c2 == 503, "%s inside a command: 500, not obeyed (%d %r / %d)"
+              % (name, c, t, c2))
+    # A bare LF line end: refused and the connection closed, as Postfix's
+    # smtpd_forbid_bare_newline = reject does (Debian's 3.7 seen doing it).
+    lf = SmtpRaw(port, "127.0.0.10")
+    lf.cmd("EHLO client.test")
+    lf.send(b"MAIL FROM:<lf@client.test>\nRCPT TO:<alice@example.test>\r\n")
+    c, t = lf.reply()
+    check(c == 550 and t.startswith("550 5.5.2 %s Error: bare <LF> received" % ME) and lf.eof(),
+          "a command ending in a bare LF: 550 5.5.2 <me> Error: bare <LF> received, and the "
+          "connection closes; the RCPT after it is not read (%d %r)" % (c, t))
+    lf.close()
     check(set(o.queue_files()) == before, "nothing of the refused messages is queued")
     # Line length: 998 octets + CRLF is the limit.
     c, t = send_raw_message(r, "s@client.test", ["alice@" + DOM],

@@ -929,6 +929,22 @@ test_conf_load_session_deadlines_and_data_rate(void **state)
 		     "1: smtp_min_data_rate: bad number \"1000001\" (want 1 to 1000000)");
 }
 
+/* smtp_process_reuse (issue 15): on unless the file says no. */
+static void
+test_conf_load_smtp_process_reuse(void **state)
+{
+	struct fixture *f = *state;
+	struct osd_conf *c = &f->conf;
+
+	assert_true(c->smtp_process_reuse);
+	write_conf(f, "smtp_process_reuse = no\n");
+	assert_int_equal(conf_load(c, f->file, f->err, sizeof(f->err)), 0);
+	assert_false(c->smtp_process_reuse);
+	write_conf(f, "smtp_process_reuse = yes\n");
+	assert_int_equal(conf_load(c, f->file, f->err, sizeof(f->err)), 0);
+	assert_true(c->smtp_process_reuse);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -967,6 +983,7 @@ main(void)
 		T(test_conf_load_unterminated_quote_is_error),
 		T(test_conf_load_empty_state_dir_is_error),
 		T(test_conf_load_session_deadlines_and_data_rate),
+		T(test_conf_load_smtp_process_reuse),
 		T(test_conf_load_error_message_cut_to_errsize),
 		cmocka_unit_test(test_conf_parse_duration_accepts_units),
 		cmocka_unit_test(test_conf_parse_duration_rejects_garbage_and_overflow),

@@ -1,4 +1,4 @@
-/* test_server.c - unit tests for lib/net/server.c's pure parts: the failed-login delay schedule. */
+/* test_server.c - unit tests for lib/net/server.c's pure parts: the failed-login delay schedule and its bound. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,6 +6,7 @@
 
 #include <cmocka.h>
 
+#include "monotonic.h"
 #include "server.h"
 
 /* 1 s for the first three recent failures, then doubling, never above 30 s. */
@@ -35,11 +36,27 @@ test_server_fail_delay_rises_and_is_capped(void **state)
 	assert_int_equal(server_fail_delay_ms(~0u), 30000);
 }
 
+/*
+ * The delay stops at the session's deadline: with the deadline behind us a
+ * 30 s delay (8 failures) returns at once (the bound below is only "well
+ * short of 30 s", not a speed requirement).
+ */
+static void
+test_server_fail_delay_stops_at_the_deadline(void **state)
+{
+	long long t0 = monotonic_ms();
+
+	(void)state;
+	server_login_failed("someone@example.test", 8, t0 - 1);
+	assert_true(monotonic_ms() - t0 < 15000);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_server_fail_delay_rises_and_is_capped),
+		cmocka_unit_test(test_server_fail_delay_stops_at_the_deadline),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -295,10 +295,11 @@ static const struct session_loop_ops timer_ops = {
 
 /* The throttle's calls, recorded instead of reported to a parent and slept. */
 static void
-fake_login_failed(const char *login, unsigned failures)
+fake_login_failed(const char *login, unsigned failures, long long deadline)
 {
 	char what[128];
 
+	(void)deadline;
 	snprintf(what, sizeof(what), "throttle %s %u", login, failures);
 	event(&current->p, what);
 }

@@ -64,7 +64,7 @@ test_smtp_command_argument_after_spaces(void **state)
 	(void)state;
 	assert_int_equal(parse("HELO   mx.example.org\r\n"), SMTP_COMMAND_OK);
 	assert_string_equal(arg(), "mx.example.org");
-	assert_int_equal(parse("EHLO mx.example.org  \n"), SMTP_COMMAND_OK);
+	assert_int_equal(parse("EHLO mx.example.org  \r\n"), SMTP_COMMAND_OK);
 	assert_string_equal(arg(), "mx.example.org");
 	assert_int_equal(parse("EHLO"), SMTP_COMMAND_OK);
 	assert_int_equal(cmd.arg_len, 0);
@@ -126,7 +126,6 @@ test_smtp_command_empty_lines(void **state)
 	(void)state;
 	assert_int_equal(smtp_command_parse("", 0, &cmd), SMTP_COMMAND_EMPTY);
 	assert_int_equal(parse("\r\n"), SMTP_COMMAND_EMPTY);
-	assert_int_equal(parse("\n"), SMTP_COMMAND_EMPTY);
 	assert_int_equal(parse("    \r\n"), SMTP_COMMAND_EMPTY);
 }
 
@@ -141,7 +140,6 @@ test_smtp_command_bad_bytes(void **state)
 	assert_int_equal(parse("\r"), SMTP_COMMAND_BAD_BYTES);
 	assert_int_equal(parse("QUIT\r\r\n"), SMTP_COMMAND_BAD_BYTES);
 	assert_int_equal(parse("QUIT\nDATA\r\n"), SMTP_COMMAND_BAD_BYTES);
-	assert_int_equal(parse("QUIT\n\n"), SMTP_COMMAND_BAD_BYTES);
 	assert_int_equal(parse("H\xc3\x89LO a"), SMTP_COMMAND_BAD_BYTES);
 	assert_int_equal(parse("\xff"), SMTP_COMMAND_BAD_BYTES);
 	/* 8-bit in the argument is for the argument's parser to judge. */
@@ -162,11 +160,23 @@ test_smtp_command_length_limit(void **state)
 	memcpy(line + SMTP_COMMAND_MAX, "\r\n", 2);
 	assert_int_equal(smtp_command_parse(line, SMTP_COMMAND_MAX + 2, &cmd), SMTP_COMMAND_OK);
 	memcpy(line + SMTP_COMMAND_MAX, "\n", 1);
-	assert_int_equal(smtp_command_parse(line, SMTP_COMMAND_MAX + 1, &cmd), SMTP_COMMAND_OK);
+	assert_int_equal(smtp_command_parse(line, SMTP_COMMAND_MAX + 1, &cmd), SMTP_COMMAND_BARE_LF);
 	line[SMTP_COMMAND_MAX] = 'a';
 	assert_int_equal(smtp_command_parse(line, SMTP_COMMAND_MAX + 1, &cmd), SMTP_COMMAND_TOO_LONG);
 	memcpy(line + SMTP_COMMAND_MAX + 1, "\r\n", 2);
 	assert_int_equal(smtp_command_parse(line, SMTP_COMMAND_MAX + 3, &cmd), SMTP_COMMAND_TOO_LONG);
+}
+
+/* RFC 5321 2.3.8: a command ends in CRLF; a bare LF is refused as Postfix's smtpd_forbid_bare_newline = reject does. */
+static void
+test_smtp_command_bare_lf_refused(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("NOOP\n"), SMTP_COMMAND_BARE_LF);
+	assert_int_equal(parse("\n"), SMTP_COMMAND_BARE_LF);
+	assert_int_equal(parse("QUIT\n\n"), SMTP_COMMAND_BARE_LF);
+	assert_int_equal(parse("MAIL FROM:<a@b.example>\n"), SMTP_COMMAND_BARE_LF);
+	assert_int_equal(parse("NOOP\r\n"), SMTP_COMMAND_OK);
 }
 
 int
@@ -180,6 +190,7 @@ main(void)
 		cmocka_unit_test(test_smtp_command_empty_lines),
 		cmocka_unit_test(test_smtp_command_bad_bytes),
 		cmocka_unit_test(test_smtp_command_length_limit),
+		cmocka_unit_test(test_smtp_command_bare_lf_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -114,6 +114,12 @@ static const struct data_case cases[] = {
 	/* The first error wins; the rest of the message is still read. */
 	CASE("a\nb\rc\r\n.\r\n", 0, true, 10, SMTP_DATA_BARE_LF, "a", 7),
 	CASE("a\rb\nc\r\n.\r\n", 0, true, 10, SMTP_DATA_BARE_CR, "a", 7),
+	/* NUL is no text (RFC 5322 3.5): refused wherever it is, even where a dot would hide it. */
+	CASE("a\0b\r\n.\r\n", 0, true, 8, SMTP_DATA_NUL, "a", 5),
+	CASE("\0\r\n.\r\n", 0, true, 6, SMTP_DATA_NUL, "", 3),
+	CASE("a\r\n.\0\r\n.\r\n", 0, true, 10, SMTP_DATA_NUL, "a\n", 7),
+	CASE("a\0\nb\r\n.\r\n", 0, true, 9, SMTP_DATA_NUL, "a", 6),
+	CASE("a\nb\0\r\n.\r\n", 0, true, 9, SMTP_DATA_BARE_LF, "a", 6),
 	/* max_size counts octets as sent: CRLF as two, the stuffing dot too. */
 	CASE("abcd\r\n.\r\n", 6, true, 9, SMTP_DATA_OK, "abcd\n", 6),
 	CASE("abcd\r\n.\r\n", 5, true, 9, SMTP_DATA_TOO_BIG, "abcd", 6),

@@ -518,6 +518,88 @@ test_table_clock_mtime_orders_the_heap(void **state)
 	table_free(t);
 }
 
+/*
+ * Bulk loading (a start-up scan) ends as one table_set_clock and
+ * table_set_ino each would: every entry found with its times and inode,
+ * the heap giving them oldest first; an address added twice (the second
+ * pass: the fallback) or already in the table keeps the last one added.
+ */
+static void
+check_bulk(unsigned first, unsigned n, bool duplicate)
+{
+	struct table *t = table_new(), *ref = table_new();
+	uint64_t seed = 0x1234567890abcdefull + n + first;
+	struct timespec prev = { 0, 0 };
+
+	for (unsigned i = 0; i < first; i++) {
+		struct ipaddr a = pool_addr(i);
+		struct timespec m = ts((time_t)(rnd(&seed) % 100), 0);
+
+		table_set(t, &a, &m);
+		table_set(ref, &a, &m);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		/* With duplicate, the last few repeat earlier ones (or filed ones). */
+		unsigned k = duplicate && i >= n - 3 ? (unsigned)(rnd(&seed) % (first + i)) : first + i;
+		struct ipaddr a = pool_addr(k);
+		struct timespec m = ts((time_t)(rnd(&seed) % 100), (long)(rnd(&seed) % 3)), cm = m;
+
+		cm.tv_sec += 7;
+		table_bulk_add(t, &a, &m, &cm, 1000 + k + i);
+		table_set_clock(ref, &a, &m, &cm);
+		table_set_ino(ref, &a, 1000 + k + i);
+	}
+	table_bulk_end(t);
+	assert_int_equal(table_count(t), table_count(ref));
+	for (size_t pos = 0; pos < table_count(ref);) {
+		struct ipaddr a;
+		struct timespec m, m2, cm, cm2;
+		uint64_t ino;
+
+		assert_true(table_next(ref, &pos, &a, NULL));
+		ino = table_ino(ref, pos);
+		assert_true(table_get_clock(ref, &a, &m, &cm));
+		assert_true(table_get_clock(t, &a, &m2, &cm2));
+		assert_ts_equal(m2, m);
+		assert_ts_equal(cm2, cm);
+		/* The inode, found by walking t. */
+		for (size_t p2 = 0;;) {
+			struct ipaddr b;
+
+			assert_true(table_next(t, &p2, &b, NULL));
+			if (ipaddr_equal(&a, &b)) {
+				assert_int_equal(table_ino(t, p2), ino);
+				break;
+			}
+		}
+	}
+	assert_oldest_is_minimum(t);
+	/* Oldest first all the way down: the heap is whole. */
+	while (table_count(t) > 0) {
+		struct ipaddr o;
+		struct timespec m, cm;
+
+		assert_true(table_oldest_clock(t, &o, &m, &cm));
+		assert_true(ts_cmp(&prev, &cm) <= 0);
+		prev = cm;
+		assert_true(table_remove(t, &o));
+	}
+	table_free(t);
+	table_free(ref);
+}
+
+static void
+test_table_bulk_load_matches_one_by_one(void **state)
+{
+	(void)state;
+	check_bulk(0, 0, false);
+	check_bulk(0, 1, false);
+	check_bulk(0, 3000, false);
+	check_bulk(0, 3000, true);
+	check_bulk(500, 2000, false);
+	check_bulk(500, 2000, true);
+}
+
 int
 main(void)
 {
@@ -532,6 +614,7 @@ main(void)
 		cmocka_unit_test(test_table_ms_until_expiry_at_the_limits),
 		cmocka_unit_test(test_table_clock_mtime_orders_the_heap),
 		cmocka_unit_test(test_table_written_marks),
+		cmocka_unit_test(test_table_bulk_load_matches_one_by_one),
 	};
 
 	return cmocka_run_group_tests_name("table", tests, NULL, NULL);
