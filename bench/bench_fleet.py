@@ -92,6 +92,19 @@ class Redis:
                 return int(line.split(":")[1])
         return 0
 
+    def commandstats(self):
+        """'cmd=calls/usec_per_call' for each command Redis ran (INFO commandstats), and its CPU seconds."""
+        out = []
+        for line in self.cli("INFO", "commandstats").splitlines():
+            if line.startswith("cmdstat_"):
+                name, rest = line[8:].split(":", 1)
+                f = dict(kv.split("=") for kv in rest.split(","))
+                out.append("%s=%s/%sus" % (name, f["calls"], f["usec_per_call"]))
+        scripts = [ln.split(":")[1] for ln in self.cli("INFO", "memory").splitlines()
+                   if ln.startswith("number_of_cached_scripts:")]
+        return "redis_cpu_secs=%.2f cached_scripts=%s commands=%s" % (
+            proc_cpu_secs(self.proc.pid), scripts[0] if scripts else "?", ",".join(out))
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -201,6 +214,7 @@ def main():
         print("bench=fleet entries=%d spread_secs=%s redis_used_memory_before=%d after=%d "
               "bytes_per_entry=%.1f" % (args.entries, fmt(spread), mem0, mem1,
                                         (mem1 - mem0) / args.entries), flush=True)
+        print("bench=fleet after_spread " + redis.commandstats(), flush=True)
 
         # 2. Logins at a steady rate; detectors on every host.
         dets = [Detector(h.state, h.cdb) for h in hosts]
@@ -333,6 +347,7 @@ def main():
         print("bench=fleet resyncs=%d median resync_secs=%s cdb_secs=%s watcher_cpu_secs=%s target_5s=%s "
               "loadavg_end=%s" % (len(resyncs), fmt(rs), fmt(rc), fmt(ru), "met" if rc <= 5 else "missed",
                                   loadavg()), flush=True)
+        print("bench=fleet at_end " + redis.commandstats(), flush=True)
         print("bench=fleet peer=cron-rebuilt-shared-file latency=cron period (30 s mean, 60 s max with a "
               "1-minute cron; described, not built)", flush=True)
     finally:

@@ -19,7 +19,14 @@
 /* Reconnect back-off: first retry, and the longest wait between tries. */
 #define BACKOFF_MIN_MS 200
 #define BACKOFF_MAX_MS 5000
-/* A PING every PING_MS on the command connection; no answer in DEAD_MS: cut off. */
+/*
+ * A PING every PING_MS on the command connection; cut off when it has no
+ * answer in DEAD_MS and no byte came on that connection meanwhile:
+ * behind a reconnect's republication and resync the PING waits its turn
+ * for seconds on a busy host (which reads 16 KB a turn of its loop: a
+ * long MGET reply takes several), while the replies before it show the
+ * link alive.
+ */
 #define PING_MS 1000
 #define DEAD_MS 3000
 /* Commands queued but unsent beyond this: Redis is not keeping up; drop and resync. */
@@ -111,6 +118,7 @@ struct fleet {
 	long backoff_ms;
 	int64_t next_try_ms;            /* monotonic; when down */
 	int64_t ping_sent_ms;           /* an unanswered PING since then, or 0 */
+	int64_t pub_heard_ms;           /* bytes last came on the command connection */
 	int64_t next_ping_ms;
 	bool asking;                    /* pub is a connection to Sentinel number sentinel_i */
 	bool ask_done;                  /* ... which answered (master_port set if it named one) or failed */
@@ -119,6 +127,7 @@ struct fleet {
 	char master_host[256];
 	int master_port;                /* what the Sentinel named; 0: nothing */
 	unsigned long resync_mirrored, resync_refused;
+	bool resyncing;                 /* from the first SCAN to the PING behind the last MGET */
 	char status_path[PATH_MAX];     /* state_dir/FLEET_STATUS_FILE */
 	/* Revocations heard, until every login they void has expired: a
 	 * login read before a revocation but handled after it (two
@@ -298,6 +307,12 @@ bool
 fleet_up(const struct fleet *f)
 {
 	return f != NULL && f->up;
+}
+
+bool
+fleet_resyncing(const struct fleet *f)
+{
+	return f != NULL && f->resyncing;
 }
 
 /* The poll "event library" hiredis drives (its adapters' job). */
@@ -590,6 +605,7 @@ on_resync_done(redisAsyncContext *ac, void *reply, void *privdata)
 	struct fleet *f = ((struct conn *)ac->data)->f;
 
 	(void)privdata;
+	f->resyncing = false;
 	if (reply_ok(f, reply, "PING"))
 		log_info("fleet: resync from redis: %lu logins mirrored, %lu refused or expired",
 			 f->resync_mirrored, f->resync_refused);
@@ -703,6 +719,7 @@ connected_check(struct fleet *f)
 	write_status(f, NULL, NULL);
 	log_info("fleet: connected to redis at %s (prefix %s)", f->peer, f->prefix);
 	f->resync_mirrored = f->resync_refused = 0;
+	f->resyncing = true;
 	scan_step(f, "0");
 	f->hooks.connected(f->hooks.ctx);
 }
@@ -877,6 +894,7 @@ tear_down(struct fleet *f)
 	}
 	f->pub.want_read = f->pub.want_write = f->sub.want_read = f->sub.want_write = false;
 	f->up = f->pub_ok = f->sub_ok = false;
+	f->resyncing = false;
 	f->asking = false;
 	f->broken = false;
 	f->ping_sent_ms = 0;
@@ -931,7 +949,7 @@ fleet_timeout_ms(struct fleet *f)
 	else if (f->pub.ac == NULL || f->sub.ac == NULL)
 		due = f->next_try_ms;
 	else if (f->ping_sent_ms != 0)
-		due = f->ping_sent_ms + DEAD_MS;
+		due = (f->pub_heard_ms > f->ping_sent_ms ? f->pub_heard_ms : f->ping_sent_ms) + DEAD_MS;
 	else
 		due = f->next_ping_ms;
 	return due <= now ? 0 : (long)(due - now);
@@ -943,6 +961,9 @@ conn_io(struct conn *c, const struct pollfd *pfd, int n)
 	for (int i = 0; i < n && c->ac != NULL; i++) {
 		if (pfd[i].fd != c->ac->c.fd)
 			continue;
+		/* Any bytes show the link alive, also a part of a long reply. */
+		if ((pfd[i].revents & POLLIN) && c == &c->f->pub)
+			c->f->pub_heard_ms = mono_ms();
 		if ((pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) && c->want_read)
 			redisAsyncHandleRead(c->ac);
 		if (c->ac != NULL && (pfd[i].revents & (POLLOUT | POLLHUP | POLLERR)) && c->want_write)
@@ -966,7 +987,8 @@ fleet_handle(struct fleet *f, const struct pollfd *pfd, int n)
 	if (f->asking && !f->broken)
 		return;         /* still waiting for that Sentinel */
 	if (!f->broken && f->pub.ac != NULL && f->sub.ac != NULL) {
-		if (f->ping_sent_ms != 0 && now - f->ping_sent_ms >= DEAD_MS)
+		if (f->ping_sent_ms != 0 && now - f->ping_sent_ms >= DEAD_MS &&
+		    now - f->pub_heard_ms >= DEAD_MS)
 			set_broken(f, "no answer", "PING");
 		else if (f->ping_sent_ms == 0 && now >= f->next_ping_ms) {
 			redisAsyncCommand(f->pub.ac, on_ping, NULL, "PING");

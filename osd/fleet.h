@@ -65,6 +65,14 @@ void fleet_flush(struct fleet *f);
 bool fleet_up(const struct fleet *f);
 
 /*
+ * Reading every login of the fleet (the SCAN after a (re)connect)?  Up
+ * to the whole fleet's live logins arrive in a burst then: the watcher
+ * spaces its rewrites of relay.cdb wider meanwhile (FLEET_RESYNC_BATCH_MS).
+ */
+bool fleet_resyncing(const struct fleet *f);
+#define FLEET_RESYNC_BATCH_MS 250
+
+/*
  * SIGHUP: take the fleet keys of conf (fleet, redis_*) and reconnect if
  * they changed; *fp may go from NULL to a fleet and back.  New settings
  * that are malformed, whose password file cannot be read, or with which

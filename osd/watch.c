@@ -61,6 +61,7 @@ struct watcher {
 	bool dirty;                     /* relay.cdb must be rewritten */
 	bool revoked;                   /* an entry was revoked: rewrite without waiting (relay_batch) */
 	long long next_write_ns;        /* boot clock: no rewrite before (relay_batch; 0: at once) */
+	long long wrote_ns;             /* boot clock: the last rewrite began (0: none, or it failed) */
 	long long rewrite_ns;           /* a rewrite's wall time, smoothed (0: none yet) */
 	bool rescan;                    /* the folder must be read again */
 	bool rules_changed;
@@ -421,28 +422,38 @@ next_entry(void *ctx, struct ipaddr *entry_r)
  * waits is written at once, without waiting for the window.
  * Milliseconds until relay.cdb may be rewritten (0: now).
  */
+static long long window_ns(const struct watcher *w);
+
 static long
 batch_wait_ms(const struct watcher *w)
 {
-	long long now;
+	long long now, due = w->next_write_ns;
 
-	if (w->revoked || w->next_write_ns == 0)
+	if (w->revoked || due == 0)
 		return 0;
+	/* The wider window of a fleet resync ends with it (writing sooner is always safe). */
+	if (w->wrote_ns != 0 && w->wrote_ns + window_ns(w) < due)
+		due = w->wrote_ns + window_ns(w);
 	now = boot_ns();
-	return now >= w->next_write_ns ? 0 : (long)((w->next_write_ns - now + 999999) / 1000000);
+	return now >= due ? 0 : (long)((due - now + 999999) / 1000000);
 }
 
 /*
  * relay_batch, but at most a tenth of relay_expire: each rewrite leaves out
  * the entries that expire within the window, so a window as long as
- * relay_expire would leave out every new login.
+ * relay_expire would leave out every new login.  While the fleet resyncs
+ * (up to every live login of the fleet in a burst), at least
+ * FLEET_RESYNC_BATCH_MS: a rewrite of the growing table after every few
+ * hundred mirrored logins would cost as much as the mirroring.
  */
 static long
 batch_ms(const struct watcher *w)
 {
-	long cap = w->conf.relay_expire * 100;
+	long cap = w->conf.relay_expire * 100, ms = w->conf.relay_batch;
 
-	return w->conf.relay_batch < cap ? w->conf.relay_batch : cap;
+	if (fleet_resyncing(w->fleet) && ms < FLEET_RESYNC_BATCH_MS)
+		ms = FLEET_RESYNC_BATCH_MS;
+	return ms < cap ? ms : cap;
 }
 
 /* The window after the start of a rewrite: relay_batch less a rewrite's time. */
@@ -505,8 +516,10 @@ rebuild(struct watcher *w)
 		log_warn("relay table: cannot write %s", w->cdb);
 		metrics_inc(M_REBUILD_FAILURES);
 		w->next_write_ns = boot_ns() + 1000000000LL;
+		w->wrote_ns = 0;
 		return;
 	}
+	w->wrote_ns = start;
 	w->dirty = false;
 	note_rewrite_ns(w, boot_ns() - start);
 	metrics_observe_rebuild((double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
@@ -587,7 +600,9 @@ mirror_login(void *ctx, const struct fleet_login *l)
 	}
 	/* Marked before the write: its inotify event must not publish it back. */
 	table_set(w->mirrored, &l->addr, &when);
-	r = opensmtp_record_time_at(w->dirfd, &l->addr, when.tv_sec);
+	/* With its login name: a new entry is linked in with it already set. */
+	r = opensmtp_record_time_user_at(w->dirfd, &l->addr, when.tv_sec,
+					 l->user[0] != '\0' ? l->user : NULL);
 	if (r != 1) {
 		if (r < 0)
 			log_warn("fleet: cannot mirror the login of %s", name);
@@ -597,9 +612,6 @@ mirror_login(void *ctx, const struct fleet_login *l)
 			table_remove(w->mirrored, &l->addr);
 		return;
 	}
-	/* record_time_at stores no name; the fleet's login has one. */
-	if (l->user[0] != '\0')
-		mirror_user(w, name, &when, l->user);
 	log_debug("fleet: mirrored %s (login %lld ms%s%s)", name, (long long)l->login_ms,
 		  l->user[0] ? " by " : "", l->user);
 }

@@ -84,7 +84,7 @@
 #define EXPIRE_PREFIX OPENSMTP_TMP_PREFIX "expire."
 /* Entries renamed aside by opensmtp_revoke_at, removed a moment later. */
 #define REVOKE_PREFIX OPENSMTP_REVOKE_PREFIX
-/* New entries of opensmtp_record_time_at, made here with their time, then linked in. */
+/* New entries of opensmtp_record_time_user_at, made here with their time, then linked in. */
 #define NEW_PREFIX OPENSMTP_TMP_PREFIX "new."
 /* A revoke's renamed entry older than this was left by a crash: finish it. */
 #define REVOKE_STALE 60
@@ -184,14 +184,15 @@ opensmtp_record_user(const char *dir, const struct ipaddr *addr, const char *use
 }
 
 /*
- * A new entry name with mtime times: made aside (NEW_PREFIX) with its time
- * and no login name, then linked in, so that the name never carries another
- * time, not for an instant (a reader, a mirrored login on another host) nor
- * after a crash (a login made hours ago would live relay_expire anew).
+ * A new entry name with mtime times and login name user (NULL: none):
+ * made aside (NEW_PREFIX) with its time and name, then linked in, so that
+ * the name never carries another time, not for an instant (a reader, a
+ * mirrored login on another host) nor after a crash (a login made hours
+ * ago would live relay_expire anew).
  * 1, 0 when name appeared meanwhile (errno EEXIST), -1 on error.
  */
 static int
-create_at_time(int dirfd, const char *name, const struct timespec times[2])
+create_at_time(int dirfd, const char *name, const struct timespec times[2], const char *user)
 {
 	static _Atomic unsigned long counter;
 	char aside[IPADDR_TEXT_MAX + 80];
@@ -210,9 +211,10 @@ create_at_time(int dirfd, const char *name, const struct timespec times[2])
 	if (fd < 0)
 		return -1;
 	if (futimens(fd, times) == 0 && fstat(fd, &st) == 0) {
-		/* A sidecar left by an earlier inode of this number names no one now. */
-		if (opensmtp_user_set(dirfd, aside, fd, &st, NULL) < 0)
-			log_warn("open-smtp: %s: cannot forget the login name", name);
+		/* Under the entry's name (a sidecar names it); with no user, a
+		 * sidecar left by an earlier inode of this number goes. */
+		if (opensmtp_user_set(dirfd, name, fd, &st, user) < 0)
+			log_warn("open-smtp: %s: cannot store the login name", name);
 		/* link, not rename: it never replaces an entry made meanwhile. */
 		if (linkat(dirfd, aside, dirfd, name, 0) == 0)
 			r = 1;
@@ -229,6 +231,12 @@ create_at_time(int dirfd, const char *name, const struct timespec times[2])
 int
 opensmtp_record_time_at(int dirfd, const struct ipaddr *addr, time_t when)
 {
+	return opensmtp_record_time_user_at(dirfd, addr, when, NULL);
+}
+
+int
+opensmtp_record_time_user_at(int dirfd, const struct ipaddr *addr, time_t when, const char *user)
+{
 	char name[IPADDR_TEXT_MAX];
 	struct timespec times[2] = { { .tv_sec = when }, { .tv_sec = when } };
 	struct stat st;
@@ -244,7 +252,8 @@ opensmtp_record_time_at(int dirfd, const struct ipaddr *addr, time_t when)
 		if (st.st_mtime > when)
 			return 0;
 	} else if (errno == ENOENT) {
-		r = create_at_time(dirfd, name, times);
+		/* The common case of a mirrored login: done in one go, name and all. */
+		r = create_at_time(dirfd, name, times, user);
 		if (r != 0)
 			return r;
 		/* Made meanwhile (a login): set below only if it is older. */
@@ -257,9 +266,9 @@ opensmtp_record_time_at(int dirfd, const struct ipaddr *addr, time_t when)
 	if (futimens(fd, times) < 0 || fstat(fd, &st) < 0) {
 		return close_keep_errno(fd);
 	}
-	/* The entry's last login is now the imported one, which names nobody. */
-	if (opensmtp_user_set(dirfd, name, fd, &st, NULL) < 0)
-		log_warn("open-smtp: %s: cannot forget the login name", name);
+	/* The entry's last login is now this one: its name, or nobody (an imported line). */
+	if (opensmtp_user_set(dirfd, name, fd, &st, user) < 0)
+		log_warn("open-smtp: %s: cannot store the login name", name);
 	close(fd);
 	return 1;
 }

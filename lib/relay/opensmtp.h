@@ -65,6 +65,14 @@ int opensmtp_touch_landed(int dirfd, const char *name, const struct stat *st);
 int opensmtp_record_time_at(int dirfd, const struct ipaddr *addr, time_t when);
 
 /*
+ * The same, and the entry names user as its login (NULL or invalid: no
+ * one): a mirrored fleet login.  A new entry gets its name before it is
+ * linked in, so it never shows without it.
+ */
+int opensmtp_record_time_user_at(int dirfd, const struct ipaddr *addr, time_t when,
+				 const char *user);
+
+/*
  * Is name a valid entry name?  It must be an address in canonical text
  * form (what ipaddr_format writes) of a unicast address (ipaddr_is_unicast);
  * then *addr_r is filled.

@@ -78,6 +78,12 @@ ipaddr_from_sockaddr(const struct sockaddr *sa, struct ipaddr *addr_r)
 void
 ipaddr_format(const struct ipaddr *addr, char *out)
 {
+	/* IPv4's text is the key's, written without inet_ntop's sprintf (a
+	 * fleet resync formats every address of the fleet a few times). */
+	if (addr->family == AF_INET) {
+		(void)ipaddr_format_key(addr, out);
+		return;
+	}
 	if (inet_ntop(addr->family, addr->bytes, out, IPADDR_TEXT_MAX) == NULL)
 		out[0] = '\0';  /* cannot happen for AF_INET/AF_INET6 */
 }

@@ -201,6 +201,24 @@ try:
     check(not any(os.path.exists(os.path.join(c.opensmtp, n)) for n in
                   ("192.0.2.96", "192.0.2.95", "192.0.2.30", "not-an-address")),
           "C mirrors no forged, expired or malformed key")
+    # Redis frozen (SIGSTOP: the socket stays open, nothing answers): the PING finds
+    # it out; a link that answers anything is not cut off, one that answers nothing is.
+    before = [connected_count(o) for o in (a, b)]
+    seen = [len(o.log()) for o in (a, b)]
+    redis.proc.send_signal(signal.SIGSTOP)
+    try:
+        check(wait_for(lambda: all("cut off from redis at 127.0.0.1:%d: no answer: PING" % redis.port
+                                   in o.log()[n:] for o, n in zip((a, b), seen)), 30),
+              "a frozen redis: both watchers say they are cut off (no answer to PING)")
+        p = a.record("192.0.2.21")
+        check(p.returncode == 0 and wait_for(lambda: "192.0.2.21" in a.cdb_keys()),
+              "a login on A counts on A while redis is frozen")
+    finally:
+        redis.proc.send_signal(signal.SIGCONT)
+    check(wait_for(lambda: all(connected_count(o) > n for o, n in zip((a, b), before)), 30),
+          "both watchers reconnect once redis runs again")
+    check(wait_for(lambda: "192.0.2.21" in b.cdb_keys()), "A's login made while redis was frozen reaches B")
+
     for o in hosts:
         check(o.stop(o.procs[-1]) == 0, "osd watch on %s stops cleanly" % o.name)
 finally:

@@ -260,6 +260,33 @@ test_opensmtp_user_import_forgets_name(void **state)
 	assert_int_equal(sidecar_count(f), 0);
 }
 
+/* A mirrored fleet login: the new entry has its time and name from the start; a newer entry is kept. */
+static void
+test_opensmtp_user_mirror_names_login(void **state)
+{
+	struct fixture *f = *state;
+	struct ipaddr a = addr("192.0.2.14"), b = addr("192.0.2.15");
+	time_t when = time(NULL) - 100;
+	struct stat st;
+
+	assert_int_equal(opensmtp_record_time_user_at(f->dirfd, &a, when, "ivan"), 1);
+	assert_int_equal(fstatat(f->dirfd, "192.0.2.14", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_int_equal(st.st_mtim.tv_sec, when);
+	assert_int_equal(st.st_mtim.tv_nsec, 0);
+	assert_string_equal(who(f, "192.0.2.14"), "ivan");
+	/* A later login of the same address elsewhere: time and name move on. */
+	assert_int_equal(opensmtp_record_time_user_at(f->dirfd, &a, when + 50, "judy"), 1);
+	assert_string_equal(who(f, "192.0.2.14"), "judy");
+	/* A local login newer than the fleet's: kept, its name too. */
+	assert_int_equal(opensmtp_record_user_at(f->dirfd, &b, "kate"), 0);
+	assert_int_equal(opensmtp_record_time_user_at(f->dirfd, &b, when, "leo"), 0);
+	assert_string_equal(who(f, "192.0.2.15"), "kate");
+	/* No name: none stored (and none left behind). */
+	assert_int_equal(opensmtp_record_time_user_at(f->dirfd, &a, when + 60, NULL), 1);
+	assert_string_equal(who(f, "192.0.2.14"), "");
+	assert_int_equal(sidecar_count(f), f->sidecar ? 1 : 0);
+}
+
 static void
 test_opensmtp_user_revoke(void **state)
 {
@@ -339,6 +366,7 @@ main(void)
 		BOTH(test_opensmtp_user_expiry_removes_name),
 		BOTH(test_opensmtp_user_import_forgets_name),
 		BOTH(test_opensmtp_user_revoke),
+		BOTH(test_opensmtp_user_mirror_names_login),
 		cmocka_unit_test_setup_teardown(test_opensmtp_user_sidecar_checks_name, setup_sidecar,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_opensmtp_user_gc, setup_sidecar, teardown),
