@@ -90,7 +90,8 @@ run_slot() {
 	child=$!
 	wait "$child" || true
 	child=
-	read -r u s <"$state/time" || { u=0; s=0; }
+	# time(1) puts "Command exited with non-zero status" first when the fuzzer found something.
+	read -r u s < <(tail -n 1 "$state/time") || { u=0; s=0; }
 	cpu[$t]=$(awk -v a="${cpu[$t]}" -v u="$u" -v s="$s" 'BEGIN { printf "%.0f", a + u + s }')
 	execs[$t]=$((execs[$t] + $(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1 | grep . || echo 0)))
 	cov[$t]=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | awk '{ print $2 }' | grep . || echo "${cov[$t]}")

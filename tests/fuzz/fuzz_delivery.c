@@ -73,6 +73,11 @@ verdict(const char *out, size_t len, size_t nrcpts)
 		if ((v[i] != DELIVERY_DONE && v[i] != DELIVERY_DEFER && v[i] != DELIVERY_FAIL) ||
 		    reason[i] == NULL || strlen(reason[i]) > DELIVERY_TEXT_MAX)
 			abort();
+	/* A reason is one line of text: no control character reaches the log or the queue file. */
+	for (size_t i = 0; i < nrcpts; i++)
+		for (const char *c = reason[i]; *c != '\0'; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				abort();
 	free(text);
 }
 
