@@ -20,6 +20,7 @@
 #include "imap_quota.h"
 #include "imap_uidlist.h"
 #include "imap_viewcache.h"
+#include "maildir_name.h"
 #include "path.h"
 #include "regfile.h"
 #include "xmalloc.h"
@@ -217,35 +218,6 @@ name_time(const char *name, long *usec_r)
 	return sec;
 }
 
-/* The ",S=<size>" of a base name, the file's size as its writer put it. */
-static bool
-name_size(const char *name, size_t blen, uint64_t *size_r)
-{
-	const char *p = name, *end = name + blen;
-
-	/* memchr for ',' rather than memmem: names are short and have few commas. */
-	while ((p = memchr(p, ',', (size_t)(end - p))) != NULL) {
-		uint64_t v = 0;
-		const char *q = p + 3;
-
-		if (end - p < 3 || p[1] != 'S' || p[2] != '=' || q == end || *q < '0' || *q > '9') {
-			p++;
-			continue;
-		}
-		for (; q < end && *q >= '0' && *q <= '9'; q++) {
-			if (v > UINT64_MAX / 16)
-				return false;
-			v = v * 10 + (uint64_t)(*q - '0');
-		}
-		if (q == end || *q == ',') {
-			*size_r = v;
-			return true;
-		}
-		p = q;
-	}
-	return false;
-}
-
 /*
  * INTERNALDATE and size of a message without reading it: the time in the
  * name (the delivery or APPEND time: osd names APPENDed and copied files
@@ -256,7 +228,7 @@ msg_fill(struct mb_msg *m, int dfd)
 {
 	long usec;
 	int64_t sec = name_time(m->name, &usec);
-	bool have_size = name_size(m->name, m->base_len, &m->pub.file_size);
+	bool have_size = maildir_name_size(m->name, m->base_len, &m->pub.file_size);
 
 	m->filled = true;
 	m->pub.internal_date = (time_t)sec;

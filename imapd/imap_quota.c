@@ -15,6 +15,7 @@
 #include "atomicfile.h"
 #include "buf.h"
 #include "decimal.h"
+#include "maildir_name.h"
 #include "path.h"
 #include "regfile.h"
 
@@ -115,26 +116,6 @@ imap_quota_parse_lines(const char *data, size_t len, uint64_t *limit_bytes_r, ui
 	return 0;
 }
 
-/* The ",S=<size>" of a Maildir file name (up to its ':'), the size its writer put there. */
-static bool
-name_size(const char *name, uint64_t *size_r)
-{
-	const char *p = name;
-
-	while ((p = strstr(p, ",S=")) != NULL) {
-		uint64_t v;
-		size_t n = strspn(p + 3, "0123456789");
-
-		if (n > 0 && (p[3 + n] == '\0' || p[3 + n] == ',' || p[3 + n] == ':') &&
-		    decimal_parse(p + 3, n, QUOTA_NUM_MAX, &v) == 0) {
-			*size_r = v;
-			return true;
-		}
-		p += 3;
-	}
-	return false;
-}
-
 /* Add the messages of dir/sub (cur/ or new/) to *bytes and *count: ",S=" in the name, else stat. */
 static int
 sum_dir(const char *dir, const char *sub, uint64_t *bytes, uint64_t *count)
@@ -156,7 +137,8 @@ sum_dir(const char *dir, const char *sub, uint64_t *bytes, uint64_t *count)
 
 		if (de->d_name[0] == '.' || (de->d_type != DT_REG && de->d_type != DT_UNKNOWN))
 			continue;
-		if (!name_size(de->d_name, &size)) {
+		/* A size beyond what a quota counts is as none: stat tells. */
+		if (!maildir_name_size(de->d_name, strlen(de->d_name), &size) || size > QUOTA_NUM_MAX) {
 			/* Gone meanwhile (expunged, moved): not counted. */
 			if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 || !S_ISREG(st.st_mode))
 				continue;

@@ -14,6 +14,7 @@
 
 #include "dotstuff.h"
 #include "fnv.h"
+#include "maildir_name.h"
 #include "regfile.h"
 #include "xmalloc.h"
 
@@ -160,13 +161,6 @@ size_of_fd(int fd, char *chunk, uint64_t *size_r)
 	return 0;
 }
 
-/* Length of the unique part of a Maildir file name: up to the first ':'. */
-static size_t
-base_len(const char *name)
-{
-	return strcspn(name, ":");
-}
-
 static bool
 uidl_valid(const char *s, size_t len)
 {
@@ -293,7 +287,7 @@ list_folder(struct maildir *md, int dfd, bool in_new, size_t *cap, const char **
 		m->in_new = in_new;
 		m->mtime = st.st_mtim;
 		m->file_size = (uint64_t)st.st_size;
-		blen = base_len(m->name);
+		blen = maildir_name_base_len(m->name);
 		if (uidl_valid(m->name, blen))
 			m->uidl = xstrndup(m->name, blen);
 		else
@@ -440,7 +434,7 @@ maildir_mark_seen(struct maildir *md, size_t i)
 static int
 relocate(struct maildir *md, struct maildir_msg *m)
 {
-	size_t blen = base_len(m->name);
+	size_t blen = maildir_name_base_len(m->name);
 	int k;
 
 	for (k = 0; k < 2; k++) {
@@ -586,41 +580,6 @@ maildir_stream_close(struct maildir_stream *st)
 	free(st);
 }
 
-/*
- * The name message m gets once seen: "UNIQUE:2,FLAGS" with S added, flags
- * kept in ASCII order as the Maildir specification asks.  Returns 0 with
- * the name in out, 1 when nothing is to change (already S, or an info
- * other than "2," that osd does not understand), -1 when it does not fit.
- */
-static int
-seen_name(const struct maildir_msg *m, char *out, size_t size)
-{
-	size_t blen = base_len(m->name);
-	const char *info = m->name + blen;
-	const char *flags;
-	size_t k, flen;
-	int n;
-
-	if (*info == '\0') {
-		n = snprintf(out, size, "%.*s:2,S", (int)blen, m->name);
-		return n < 0 || (size_t)n >= size ? -1 : 0;
-	}
-	if (strncmp(info, ":2,", 3) != 0)
-		return 1;
-	flags = info + 3;
-	if (strchr(flags, 'S') != NULL && !m->in_new)
-		return 1;
-	if (strchr(flags, 'S') != NULL) {
-		n = snprintf(out, size, "%s", m->name);
-		return n < 0 || (size_t)n >= size ? -1 : 0;
-	}
-	flen = strlen(flags);
-	for (k = 0; k < flen && (unsigned char)flags[k] < 'S'; k++)
-		;
-	n = snprintf(out, size, "%.*s:2,%.*sS%s", (int)blen, m->name, (int)k, flags, flags + k);
-	return n < 0 || (size_t)n >= size ? -1 : 0;
-}
-
 /* Give message m the S flag: 1 when renamed, 0 when there was nothing to do (or it vanished), -1. */
 static int
 apply_seen(struct maildir *md, struct maildir_msg *m)
@@ -629,7 +588,7 @@ apply_seen(struct maildir *md, struct maildir_msg *m)
 	int tries, r;
 
 	for (tries = 0; tries < 3; tries++) {
-		r = seen_name(m, target, sizeof(target));
+		r = maildir_name_seen(m->name, m->in_new, target, sizeof(target));
 		if (r == 1)
 			return 0;
 		if (r == -1) {

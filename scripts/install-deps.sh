@@ -29,8 +29,12 @@ PACKAGES=(
   # swaks --tls needs Net::SSLeay, swaks over IPv6 IO::Socket::INET6 (both only
   # recommended by swaks)
   libnet-ssleay-perl libio-socket-inet6-perl
-  # /usr/bin/time (test_remote_delivery.py measures peak memory with it)
+  # /usr/bin/time (test_remote_delivery.py measures peak memory with it; tests/fuzz/campaign.sh
+  # the CPU time of each fuzzing slot)
   time
+  # the libFuzzer build of tests/fuzz (-Dfuzz=true, tests/fuzz/campaign.sh): clang and its
+  # fuzzer and sanitizer runtimes
+  clang libclang-rt-14-dev
   # more real IMAP clients (tests/integration/test_imap_clients.py): offlineimap,
   # getmail, mutt run headless in tmux
   offlineimap3 getmail6 mutt tmux

@@ -756,36 +756,21 @@ conf_parse_line(struct osd_conf *conf, char *line, const char *path, unsigned lo
 	return -1;
 }
 
-int
-conf_load(struct osd_conf *conf, const char *path, char *err, size_t errsize)
+/*
+ * Every line of fp over conf, then the checks that need the whole file;
+ * fp (NULL: an empty text) is closed.  path names the file in messages;
+ * base is the folder relative paths are taken from.  0, or -1 with errno
+ * and err.
+ */
+static int
+conf_parse_stream(struct osd_conf *conf, FILE *fp, const char *path, const char *base, char *err,
+		  size_t errsize)
 {
 	char line[CONF_LINE_MAX + 1];
-	char base[PATH_MAX];
 	unsigned long lineno = 0;
-	FILE *fp;
-	int saved, r = 0;
+	int r = 0;
 
-	if (set_field(conf->path, sizeof(conf->path), path) == -1) {
-		errfmt(err, errsize, "%s: %s", path, strerror(ENAMETOOLONG));
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if ((fp = fopen(path, "re")) == NULL) {
-		/* errno is kept: cli tells a missing default file (ENOENT) apart. */
-		saved = errno;
-		errfmt(err, errsize, "%s: %s", path, strerror(saved));
-		errno = saved;
-		return -1;
-	}
-	if (conf_base_dir(path, base, sizeof(base)) == -1) {
-		saved = errno;
-		errfmt(err, errsize, "%s: cannot tell its folder: %s", path, strerror(saved));
-		fclose(fp);
-		errno = saved == ENOENT ? EINVAL : saved;
-		return -1;
-	}
-
-	for (;;) {
+	while (fp != NULL) {
 		enum line_result lr = read_line(fp, line);
 
 		if (lr == LINE_EOF)
@@ -812,7 +797,8 @@ conf_load(struct osd_conf *conf, const char *path, char *err, size_t errsize)
 			break;
 		}
 	}
-	fclose(fp);
+	if (fp != NULL)
+		fclose(fp);
 	if (r == -1) {
 		/* Never ENOENT: that would read as "no config file" to cli. */
 		errno = EINVAL;
@@ -833,6 +819,49 @@ conf_load(struct osd_conf *conf, const char *path, char *err, size_t errsize)
 		return -1;
 	}
 	return 0;
+}
+
+int
+conf_load(struct osd_conf *conf, const char *path, char *err, size_t errsize)
+{
+	char base[PATH_MAX];
+	FILE *fp;
+	int saved;
+
+	if (set_field(conf->path, sizeof(conf->path), path) == -1) {
+		errfmt(err, errsize, "%s: %s", path, strerror(ENAMETOOLONG));
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fp = fopen(path, "re")) == NULL) {
+		/* errno is kept: cli tells a missing default file (ENOENT) apart. */
+		saved = errno;
+		errfmt(err, errsize, "%s: %s", path, strerror(saved));
+		errno = saved;
+		return -1;
+	}
+	if (conf_base_dir(path, base, sizeof(base)) == -1) {
+		saved = errno;
+		errfmt(err, errsize, "%s: cannot tell its folder: %s", path, strerror(saved));
+		fclose(fp);
+		errno = saved == ENOENT ? EINVAL : saved;
+		return -1;
+	}
+	return conf_parse_stream(conf, fp, path, base, err, errsize);
+}
+
+int
+conf_parse_text(struct osd_conf *conf, const char *text, size_t len, const char *path,
+		const char *base, char *err, size_t errsize)
+{
+	FILE *fp = NULL;
+
+	/* A stream over the bytes, so that the text and a file are read by the same lines. */
+	if (len > 0 && (fp = fmemopen((void *)text, len, "r")) == NULL) {
+		errfmt(err, errsize, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return conf_parse_stream(conf, fp, path, base, err, errsize);
 }
 
 int

@@ -113,6 +113,15 @@ void conf_defaults(struct osd_conf *conf);
 int conf_load(struct osd_conf *conf, const char *path, char *err, size_t errsize);
 
 /*
+ * What conf_load makes of a file holding text (len octets, NULs refused
+ * as in a file), without the I/O: path only names it in messages, and
+ * relative paths are taken from the folder base.  conf->path is left as
+ * it is.  0, or -1 with errno and err.
+ */
+int conf_parse_text(struct osd_conf *conf, const char *text, size_t len, const char *path,
+		    const char *base, char *err, size_t errsize);
+
+/*
  * Parse a duration: plain seconds, or a number with s/m/h/d ("3h", "90m").
  * Returns 0 and the seconds in *secs_r, or -1 on anything else.
  */

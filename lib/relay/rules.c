@@ -64,19 +64,15 @@ rules_add(struct rules *r, const char *key, size_t keylen,
 /* A parse error: the reason in err, errno EINVAL, -1. */
 #define fail(err, errsize, ...) (errfmt((err), (errsize), __VA_ARGS__), errno = EINVAL, -1)
 
-/* Does an instruction list start at s (allow or deny, then ',' or the end)? */
+/*
+ * Does an instruction list start at s?  Only the word counts: what follows
+ * it is encode_instructions' to check, so "1.2.3.4:allow:deny" is an error
+ * as in tcprules, not the address "1.2.3.4:allow".
+ */
 static bool
 starts_instructions(const char *s, size_t len)
 {
-	size_t word;
-
-	if (len >= 5 && memcmp(s, "allow", 5) == 0)
-		word = 5;
-	else if (len >= 4 && memcmp(s, "deny", 4) == 0)
-		word = 4;
-	else
-		return false;
-	return word == len || s[word] == ',';
+	return (len >= 5 && memcmp(s, "allow", 5) == 0) || (len >= 4 && memcmp(s, "deny", 4) == 0);
 }
 
 /*
@@ -120,8 +116,7 @@ encode_instructions(const char *s, size_t len, struct buf *value,
 		if (eq == NULL)
 			return fail(err, errsize, "instruction without '=': %.*s",
 				    (int)(len - pos > 40 ? 40 : len - pos), name);
-		if (eq == name)
-			return fail(err, errsize, "empty variable name");
+		/* An empty name is kept ("+=value"), as tcprules writes it. */
 		if ((size_t)(eq - s) + 1 >= len)
 			return fail(err, errsize, "%.*s has no quoted value",
 				    (int)(eq - name), name);
@@ -163,8 +158,8 @@ small_number(const char *s, size_t len)
 
 /*
  * "a.b.c.d-e": one record per last number from d to e (at most 255), as
- * tcprules expands it; an empty d or e counts as 0.  Anything after the
- * digits of e is kept at the end of each key.
+ * tcprules expands it; an empty d or e counts as 0.  What follows the
+ * digits of e (nothing, or from a '.') is kept at the end of each key.
  */
 static int
 add_range(struct rules *r, const char *addr, size_t addrlen, const char *dash,
@@ -178,7 +173,8 @@ add_range(struct rules *r, const char *addr, size_t addrlen, const char *dash,
 		start--;
 	while (stop < addrend && isdigit((unsigned char)*stop))
 		stop++;
-	if (!all_digits(start, (size_t)(dash - start)) || memchr(addr, ':', addrlen) != NULL)
+	/* tcprules: digits on both sides of the '-', then the end or a '.'. */
+	if (!all_digits(start, (size_t)(dash - start)) || (stop < addrend && *stop != '.'))
 		return fail(err, errsize, "bad address range %.*s (ranges are IPv4 a.b.c.d-e)",
 			    (int)addrlen, addr);
 	first = small_number(start, (size_t)(dash - start));
@@ -228,13 +224,12 @@ rules_parse_line(struct rules *r, const char *line, size_t len, char *err, size_
 	buf_init(&value, RULES_LINE_MAX);
 	ret = encode_instructions(sep + 1, len - addrlen - 1, &value, err, errsize);
 	if (ret == 0) {
-		/* "=host" names and "info@" parts may contain '-'; only the
-		 * address itself can be a range. */
-		const char *at = memchr(addr, '@', addrlen);
-		const char *ip = at ? at + 1 : addr;
-		size_t iplen = addrlen - (size_t)(ip - addr);
+		/* "=host" names and anything with an "info@" part are keys as
+		 * written, '-' and all: tcprules expands an address only when it
+		 * has neither '=' nor '@' anywhere. */
+		bool literal = memchr(addr, '=', addrlen) != NULL || memchr(addr, '@', addrlen) != NULL;
 
-		dash = (iplen > 0 && ip[0] != '=') ? memchr(ip, '-', iplen) : NULL;
+		dash = literal ? NULL : memchr(addr, '-', addrlen);
 		if (dash != NULL)
 			ret = add_range(r, addr, addrlen, dash, &value, err, errsize);
 		else if (rules_add(r, addr, addrlen, value.data ? value.data : "", value.len) < 0)

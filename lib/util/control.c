@@ -18,15 +18,19 @@
 #include "path.h"
 #include "xmalloc.h"
 
-/* Reads a control file in chunks and hands out one line at a time. */
+/*
+ * Reads a control file in chunks, or splits a text already in memory (fd
+ * -1, chunk the whole text), and hands out one line at a time.
+ */
 struct line_reader {
 	int fd;
 	unsigned long lineno;           /* lines returned so far */
 	size_t pos, end;
 	uint64_t total;                 /* bytes read so far, against CONTROL_FILE_MAX */
 	bool eof;
-	char chunk[16384];
+	const char *chunk;              /* chunkbuf, or the text */
 	char line[CONTROL_LINE_MAX + 1];
+	char chunkbuf[16384];
 };
 
 /* Open dir/name; -1 with errno (ENOENT when missing). */
@@ -37,10 +41,23 @@ control_open(const char *dir, const char *name, struct line_reader *lr)
 
 	if (path_join(path, sizeof(path), dir, name) == -1)
 		return -1;
-	memset(lr, 0, offsetof(struct line_reader, chunk));
+	memset(lr, 0, offsetof(struct line_reader, line));
+	lr->chunk = lr->chunkbuf;
 	if ((lr->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
 	return 0;
+}
+
+/* A reader over text (len octets) in memory: all of it is one chunk. */
+static void
+control_open_text(const char *text, size_t len, struct line_reader *lr)
+{
+	memset(lr, 0, offsetof(struct line_reader, line));
+	lr->fd = -1;
+	lr->chunk = text;
+	lr->end = len;
+	lr->total = len;
+	lr->eof = true;
 }
 
 static void
@@ -71,7 +88,7 @@ control_next(struct line_reader *lr)
 		if (lr->pos == lr->end) {
 			if (lr->eof)
 				break;
-			n = read(lr->fd, lr->chunk, sizeof(lr->chunk));
+			n = read(lr->fd, lr->chunkbuf, sizeof(lr->chunkbuf));
 			if (n == -1) {
 				if (errno == EINTR)
 					continue;
@@ -231,42 +248,66 @@ control_read_seconds(const char *dir, const char *name, unsigned long def, unsig
 	return 0;
 }
 
-int
-control_read_lines(const char *dir, const char *name, struct control_lines *out)
+/* Every meaningful line lr hands out into out (all or nothing); lr is closed. */
+static int
+control_collect(struct line_reader *lr, struct control_lines *out)
 {
-	struct line_reader lr;
 	size_t cap = 0;
 	char *s;
 	int r;
 
-	out->lines = NULL;
-	out->linenos = NULL;
-	out->count = 0;
-	out->bad_line = 0;
-	if (control_open(dir, name, &lr) == -1)
-		return errno == ENOENT ? 0 : -1;
-	while ((r = control_next(&lr)) == 1) {
-		if ((s = control_meaningful(lr.line)) == NULL)
+	while ((r = control_next(lr)) == 1) {
+		if ((s = control_meaningful(lr->line)) == NULL)
 			continue;
 		if (out->count == cap) {
 			cap = cap == 0 ? 16 : cap * 2;
 			out->lines = xreallocarray(out->lines, cap, sizeof(*out->lines));
 			out->linenos = xreallocarray(out->linenos, cap, sizeof(*out->linenos));
 		}
-		out->linenos[out->count] = lr.lineno;
+		out->linenos[out->count] = lr->lineno;
 		out->lines[out->count++] = xstrdup(s);
 	}
-	control_close(&lr);
+	control_close(lr);
 	if (r == -1) {
 		/* All or nothing: a half-read rcpthosts must not look complete. */
 		int saved = errno;
 
-		out->bad_line = lr.lineno + 1;
+		out->bad_line = lr->lineno + 1;
 		control_lines_free(out);
 		errno = saved;
 		return -1;
 	}
 	return 0;
+}
+
+int
+control_read_lines(const char *dir, const char *name, struct control_lines *out)
+{
+	struct line_reader lr;
+
+	memset(out, 0, sizeof(*out));
+	if (control_open(dir, name, &lr) == -1)
+		return errno == ENOENT ? 0 : -1;
+	return control_collect(&lr, out);
+}
+
+int
+control_parse_lines(const char *text, size_t len, struct control_lines *out)
+{
+	struct line_reader *lr;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (len > CONTROL_FILE_MAX) {
+		errno = EFBIG;
+		return -1;
+	}
+	/* The reader holds a line buffer: on the heap, not on a fuzzer's stack. */
+	lr = xmalloc(sizeof(*lr));
+	control_open_text(text, len, lr);
+	r = control_collect(lr, out);
+	free(lr);
+	return r;
 }
 
 void

@@ -51,6 +51,15 @@ int control_read_seconds(const char *dir, const char *name, unsigned long def,
  * lines and '#' comments skipped.  A missing file is an empty list.
  */
 int control_read_lines(const char *dir, const char *name, struct control_lines *out);
+
+/*
+ * The same for the text of a control file already in memory (len octets,
+ * need not be NUL-terminated): what control_read_lines makes of a file
+ * holding it, without the I/O.  0, or -1 with errno (EMSGSIZE a line over
+ * CONTROL_LINE_MAX, EINVAL a NUL byte, EFBIG over CONTROL_FILE_MAX) and
+ * out->bad_line; out is then empty.
+ */
+int control_parse_lines(const char *text, size_t len, struct control_lines *out);
 void control_lines_free(struct control_lines *cl);
 
 /*

@@ -16,6 +16,7 @@
 
 #include "atomicfile.h"
 #include "errfmt.h"
+#include "maildir_name.h"
 #include "xmalloc.h"
 
 /* The host part of a unique name stops here: the name must stay well under NAME_MAX. */
@@ -55,32 +56,6 @@ maildir_unique_name(char *out, size_t size, long long sec, long usec, long pid, 
 	return 0;
 }
 
-bool
-maildir_name_size(const char *name, uint64_t *size_r)
-{
-	const char *p = name;
-
-	/* The fields after the unique part are ",KEY=value", before any ":2,FLAGS". */
-	while ((p = strstr(p, ",S=")) != NULL) {
-		uint64_t v = 0;
-		const char *d = p + 3;
-
-		p = d;
-		if (*d < '0' || *d > '9')
-			continue;
-		for (; *d >= '0' && *d <= '9'; d++) {
-			if (v > (UINT64_MAX - (uint64_t)(*d - '0')) / 10)
-				break;
-			v = v * 10 + (uint64_t)(*d - '0');
-		}
-		if (*d == '\0' || *d == ',' || *d == ':') {
-			*size_r = v;
-			return true;
-		}
-	}
-	return false;
-}
-
 /* Add the messages of parent/sub (a new/ or cur/ folder) to use; a missing folder adds nothing. */
 static int
 usage_of_folder(int parent, const char *sub, struct maildir_usage *use)
@@ -101,7 +76,7 @@ usage_of_folder(int parent, const char *sub, struct maildir_usage *use)
 
 		if (de->d_name[0] == '.' || de->d_type == DT_DIR)
 			continue;
-		if (!maildir_name_size(de->d_name, &size)) {
+		if (!maildir_name_size(de->d_name, strlen(de->d_name), &size)) {
 			if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
 				/* Moved to cur/ or expunged by a reader meanwhile. */
 				if (errno == ENOENT)

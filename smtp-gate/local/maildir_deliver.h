@@ -29,9 +29,6 @@ struct maildir_usage {
 int maildir_unique_name(char *out, size_t size, long long sec, long usec, long pid,
 			const char *host, uint64_t msg_size);
 
-/* The size in a file name's ",S=<digits>" field (Maildir++), when it has one. */
-bool maildir_name_size(const char *name, uint64_t *size_r);
-
 /*
  * Measure maildir: every message file (not starting with '.') in new/ and
  * cur/ of INBOX and of each Maildir++ folder (".Name/"), sized by its

@@ -220,6 +220,9 @@ delivery_verdict_parse(const char *out, size_t len, size_t nrcpts, enum delivery
 			break;
 		}
 		*nl = '\0';
+		/* The text as the writer bounds it (delivery_text_set): more from a broken program is cut. */
+		(void)ascii_sanitize(p + 1, DELIVERY_TEXT_MAX + 1, p + 1, strnlen(p + 1, DELIVERY_TEXT_MAX),
+				     ASCII_KEEP_8BIT, '?');
 		if (msg != 0) {
 			ok = false;     /* nothing may follow the message line */
 		} else if (rcpt_outcome(c) != -1 && n < nrcpts) {

@@ -85,7 +85,9 @@ bool delivery_verdict_complete(const char *out, size_t len, size_t nrcpts);
  * is done when its line is 'r' and the message line 'K'; failed on 'h',
  * or 'r' with 'D'; deferred on 's', or 'r' with 'Z'.  Output that does not
  * have exactly nrcpts recipient lines and a message line (a crash, a
- * truncated pipe) defers everyone with a reason saying so.  v_r[i] and
+ * truncated pipe) defers everyone with a reason saying so.  Each line's
+ * text is cut to DELIVERY_TEXT_MAX and its control characters made '?',
+ * as delivery_text_set writes it.  v_r[i] and
  * reason_r[i] (pointers into a copy kept in *text_r, which the caller
  * frees) are filled for every recipient.  Returns 0, or -1 on ENOMEM.
  */

@@ -257,6 +257,32 @@ test_conf_load_reads_every_key(void **state)
 	assert_string_equal(c->services, "watch pop3d smtpd queue");
 }
 
+/* A text in memory is read as the same file would be, relative paths from base, without I/O. */
+static void
+test_conf_parse_text_same_as_the_file(void **state)
+{
+	static const char text[] = "# osd\nstate_dir = state\nrelay_expire = 2h\n";
+	struct fixture *f = *state;
+	char bad[] = "state_dir = /s\nrelay_expire = x\0y\n";
+
+	assert_int_equal(conf_parse_text(&f->conf, text, sizeof(text) - 1, "mem.conf", "/etc/osd",
+					 f->err, sizeof(f->err)), 0);
+	assert_string_equal(f->conf.state_dir, "/etc/osd/state");
+	assert_string_equal(f->conf.users_dir, "/etc/osd/state/domains");
+	assert_int_equal(f->conf.relay_expire, 7200);
+	/* An empty text keeps the defaults. */
+	conf_defaults(&f->conf);
+	assert_int_equal(conf_parse_text(&f->conf, "", 0, "mem.conf", "/", f->err, sizeof(f->err)), 0);
+	/* The errors name the text and the line, as for a file; a NUL is refused. */
+	assert_int_equal(conf_parse_text(&f->conf, "nokey\n", 6, "mem.conf", "/", f->err,
+					 sizeof(f->err)), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_string_equal(f->err, "mem.conf:1: expected key = value");
+	assert_int_equal(conf_parse_text(&f->conf, bad, sizeof(bad) - 1, "mem.conf", "/", f->err,
+					 sizeof(f->err)), -1);
+	assert_string_equal(f->err, "mem.conf:2: NUL byte in line");
+}
+
 static void
 test_conf_load_empty_file_keeps_defaults(void **state)
 {
@@ -954,6 +980,7 @@ main(void)
 		T(test_conf_defaults_are_production_values),
 		T(test_conf_load_reads_every_key),
 		T(test_conf_load_empty_file_keeps_defaults),
+		T(test_conf_parse_text_same_as_the_file),
 		T(test_conf_load_users_dir_defaults_to_state_dir_domains),
 		T(test_conf_load_values_trimmed_empty_and_quoted),
 		T(test_conf_load_last_line_without_newline_counts),

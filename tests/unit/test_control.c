@@ -316,6 +316,40 @@ test_control_read_lines_skips_comments_and_blanks(void **state)
 	assert_int_equal(cl.count, 0);
 }
 
+/* The text in memory gives what the same file gives, and the same errors, without I/O. */
+static void
+test_control_parse_lines_same_as_the_file(void **state)
+{
+	static const char text[] = "# local domains\nexample.org\n\n  example.net  \r\nlast.example";
+	char longline[CONTROL_LINE_MAX + 2];
+	struct control_lines cl;
+
+	(void)state;
+	assert_int_equal(control_parse_lines(text, sizeof(text) - 1, &cl), 0);
+	assert_int_equal(cl.count, 3);
+	assert_string_equal(cl.lines[0], "example.org");
+	assert_string_equal(cl.lines[1], "example.net");
+	assert_string_equal(cl.lines[2], "last.example");
+	assert_int_equal(cl.linenos[2], 5);
+	control_lines_free(&cl);
+	/* Only len octets are read: the rest of the buffer is not part of it. */
+	assert_int_equal(control_parse_lines(text, 27, &cl), 0);
+	assert_int_equal(cl.count, 1);
+	assert_string_equal(cl.lines[0], "example.org");
+	control_lines_free(&cl);
+	assert_int_equal(control_parse_lines("", 0, &cl), 0);
+	assert_int_equal(cl.count, 0);
+	/* A NUL byte and an overlong line: all or nothing, with the line. */
+	assert_int_equal(control_parse_lines("a\nb\0c\n", 6, &cl), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(cl.count, 0);
+	assert_int_equal(cl.bad_line, 2);
+	memset(longline, 'x', sizeof(longline));
+	assert_int_equal(control_parse_lines(longline, sizeof(longline), &cl), -1);
+	assert_int_equal(errno, EMSGSIZE);
+	assert_int_equal(cl.bad_line, 1);
+}
+
 static void
 test_control_read_lines_missing_file_is_empty_list(void **state)
 {
@@ -451,6 +485,7 @@ main(void)
 		T(test_control_read_seconds_bounds),
 		T(test_control_read_lines_skips_comments_and_blanks),
 		T(test_control_read_lines_missing_file_is_empty_list),
+		cmocka_unit_test(test_control_parse_lines_same_as_the_file),
 		T(test_control_read_lines_many_lines),
 		T(test_control_read_lines_overlong_line_fails_emsgsize),
 		T(test_control_read_lines_nul_byte_fails_einval),

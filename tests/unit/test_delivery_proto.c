@@ -88,6 +88,36 @@ test_remote_incomplete_defers_all(void **state)
 	free(text);
 }
 
+/*
+ * Found by fuzz-delivery: the parser took a line's text at any length and
+ * with control characters, though only the writer bounded it.  Now the
+ * text is what delivery_text_set makes of it.
+ */
+static void
+test_verdict_text_cut_and_cleaned_as_written(void **state)
+{
+	enum delivery_outcome v[1];
+	const char *why[1];
+	struct buf out;
+	char *text;
+
+	(void)state;
+	buf_init(&out, 0);
+	assert_int_equal(buf_append_char(&out, 'h'), 0);
+	for (int i = 0; i < DELIVERY_TEXT_MAX + 50; i++)
+		assert_int_equal(buf_append_char(&out, 'x'), 0);
+	assert_int_equal(buf_append_str(&out, "\nD550 no\tway\r\n"), 0);
+	assert_int_equal(delivery_verdict_parse(out.data, out.len, 1, v, why, &text), 0);
+	assert_int_equal(v[0], DELIVERY_FAIL);
+	assert_int_equal(strlen(why[0]), DELIVERY_TEXT_MAX);
+	free(text);
+	assert_int_equal(delivery_verdict_parse("rok\n" "D550 no\tway\r\n", 18, 1, v, why, &text), 0);
+	assert_int_equal(v[0], DELIVERY_FAIL);
+	assert_string_equal(why[0], "550 no?way?");
+	free(text);
+	buf_free(&out);
+}
+
 static void
 test_local_exit_codes(void **state)
 {
@@ -482,6 +512,7 @@ main(void)
 		cmocka_unit_test(test_remote_mixed),
 		cmocka_unit_test(test_remote_message_verdict_wins_for_accepted),
 		cmocka_unit_test(test_remote_incomplete_defers_all),
+		cmocka_unit_test(test_verdict_text_cut_and_cleaned_as_written),
 		cmocka_unit_test(test_local_exit_codes),
 		cmocka_unit_test(test_request_good),
 		cmocka_unit_test(test_request_hundred_recipients),

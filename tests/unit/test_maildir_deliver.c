@@ -17,6 +17,7 @@
 
 #include "atomicfile.h"
 #include "maildir_deliver.h"
+#include "maildir_name.h"
 #include "path.h"
 #include "testutil.h"
 #include "userdb.h"
@@ -100,7 +101,7 @@ test_maildir_deliver_unique_name_format(void **state)
 	assert_int_equal(maildir_unique_name(name, sizeof(name), 1718000000, 42, 31337,
 					     "mail.example.test", 1234), 0);
 	assert_string_equal(name, "1718000000.M000042P31337.mail.example.test,S=1234");
-	assert_true(maildir_name_size(name, &size));
+	assert_true(maildir_name_size(name, strlen(name), &size));
 	assert_int_equal(size, 1234);
 	/* The Maildir spec's escapes, and ',' which would cut the S= field short. */
 	assert_int_equal(maildir_unique_name(name, sizeof(name), 1, 999999, 2, "a/b:c,d\\e f", 0), 0);
@@ -126,28 +127,6 @@ test_maildir_deliver_unique_name_bounds_the_host(void **state)
 	/* Escapes are never cut in half. */
 	assert_true(strstr(name, ",S=18446744073709551615") != NULL);
 	assert_int_equal((strstr(name, ",S=") - strchr(name + 12, '.') - 1) % 4, 0);
-}
-
-static void
-test_maildir_deliver_name_size_field(void **state)
-{
-	uint64_t size = 77;
-
-	(void)state;
-	assert_true(maildir_name_size("1.M1P2.host,S=10:2,S", &size));
-	assert_int_equal(size, 10);
-	assert_true(maildir_name_size("1.M1P2.host,W=12,S=11", &size));
-	assert_int_equal(size, 11);
-	assert_true(maildir_name_size("1.M1P2.host,S=x,S=5", &size));
-	assert_int_equal(size, 5);
-	size = 77;
-	assert_false(maildir_name_size("1.M1P2.host", &size));
-	assert_false(maildir_name_size("1.M1P2.host,S=", &size));
-	assert_false(maildir_name_size("1.M1P2.host,S=12a", &size));
-	assert_false(maildir_name_size("1.M1P2.host:2,S", &size));
-	/* Too big for 64 bits: not a size. */
-	assert_false(maildir_name_size("1.M1P2.host,S=99999999999999999999", &size));
-	assert_int_equal(size, 77);
 }
 
 static void
@@ -258,7 +237,7 @@ test_maildir_deliver_writes_head_and_body_and_leaves_no_tmp(void **state)
 	assert_int_equal(list(maildir, "tmp", names, 4), 0);
 	assert_int_equal(list(maildir, "new", names, 4), 1);
 	assert_string_equal(names[0], name);
-	assert_true(maildir_name_size(name, &size));
+	assert_true(maildir_name_size(name, strlen(name), &size));
 	assert_int_equal(size, strlen(head) + strlen(body));
 	assert_int_equal(path_fmt(path, sizeof(path), "%s/new/%s", maildir, name), 0);
 	assert_int_equal(stat(path, &st), 0);
@@ -390,7 +369,6 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_maildir_deliver_unique_name_format),
 		cmocka_unit_test(test_maildir_deliver_unique_name_bounds_the_host),
-		cmocka_unit_test(test_maildir_deliver_name_size_field),
 		cmocka_unit_test(test_maildir_deliver_quota_parsing_edge_cases),
 		cmocka_unit_test(test_maildir_deliver_over_quota),
 		T(test_maildir_deliver_usage_counts_new_cur_and_folders),

@@ -282,6 +282,50 @@ test_rules_dash_in_host_or_info_is_not_a_range(void **state)
 	rules_free(&r);
 }
 
+/*
+ * Found by tests/fuzz/tcprules_diff.py against Debian's tcprules: an
+ * address with '=' or '@' anywhere is one key as written; a range needs
+ * digits on both sides of its '-' and then the end or a '.'; an empty
+ * variable name is kept; the separator is the first ':' before allow or
+ * deny, whatever follows the word.
+ */
+static void
+test_rules_tcprules_differential_regressions(void **state)
+{
+	/* Lines that give one record: the line, its key, its value. */
+	static const struct {
+		const char *line, *key, *value;
+		size_t valuelen;
+	} one[] = {
+		{ "a@1.2.3.4-6:allow", "a@1.2.3.4-6", "", 0 },
+		{ "@1-2:allow", "@1-2", "", 0 },
+		{ "x=1.2.3.4-5:allow", "x=1.2.3.4-5", "", 0 },
+		{ "a1.=-:allow", "a1.=-", "", 0 },
+		{ "1.2.3.4:allow,=/v/", "1.2.3.4", "+=v\0", 4 },
+		{ "-.a:deny", "0.a", "D\0", 2 },
+	};
+	static const char *const bad[] = {
+		"1.2.3.4-5x:allow", "1.2.3.4-5-6:allow", "1.2.3.4--6:allow",
+		"1.2.3.4:allow:deny", "1.2.3.4:deny:allow",
+	};
+	struct rules r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(one) / sizeof(one[0]); i++) {
+		parse_ok(&r, one[i].line);
+		assert_int_equal(r.count, 1);
+		assert_record(&r, 0, one[i].key, one[i].value, one[i].valuelen);
+		rules_free(&r);
+	}
+	/* ':' may be in a range's address: only the part before the '-' must be digits. */
+	parse_ok(&r, "1.2:3.4-5:allow");
+	assert_int_equal(r.count, 2);
+	assert_record(&r, 1, "1.2:3.5", "", 0);
+	rules_free(&r);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_rejected(bad[i], strlen(bad[i]));
+}
+
 static void
 test_rules_odd_variable_names_kept_as_tcprules_does(void **state)
 {
@@ -530,6 +574,7 @@ main(void)
 		cmocka_unit_test(test_rules_range_edges),
 		cmocka_unit_test(test_rules_range_plain_allow),
 		cmocka_unit_test(test_rules_dash_in_host_or_info_is_not_a_range),
+		cmocka_unit_test(test_rules_tcprules_differential_regressions),
 		cmocka_unit_test(test_rules_odd_variable_names_kept_as_tcprules_does),
 		cmocka_unit_test(test_rules_comments_and_blank_lines_add_nothing),
 		cmocka_unit_test(test_rules_trailing_cr_and_spaces_ignored),
