@@ -82,6 +82,15 @@ def churn(port, ok_prefix, quit_cmd, name):
     return refused
 
 
+def never_refused(port, greeting, quit, daemon, key):
+    """Churn one session at the cap of daemon (key_max_per_ip): no new one is refused."""
+    refused = churn(port, greeting, quit, daemon)
+    print("%s: %d of %d new sessions at the cap refused" % (daemon, len(refused), ROUNDS))
+    check(not refused, "%s: a session at exactly %s_max_per_ip = %d, replaced %d times, "
+          "is never refused (%d refused, e.g. %r)"
+          % (daemon, key, CAP, ROUNDS, len(refused), refused[:1]))
+
+
 def main():
     o = Osd()
     try:
@@ -94,31 +103,19 @@ def main():
         smtpd = o.start_smtpd(sport)
         if not check(smtpd.poll() is None, "osd smtpd runs (%s)" % o.log("smtpd")[-300:]):
             return
-        refused = churn(sport, b"220", b"QUIT\r\n", "smtpd")
-        print("smtpd: %d of %d new sessions at the cap refused" % (len(refused), ROUNDS))
-        check(not refused, "smtpd: a session at exactly smtp_max_per_ip = %d, replaced %d times, "
-              "is never refused (%d refused, e.g. %r)"
-              % (CAP, ROUNDS, len(refused), refused[:1]))
+        never_refused(sport, b"220", b"QUIT\r\n", "smtpd", "smtp")
 
         p = o.start("pop3d")
         wait_port(pport, p)
         if not check(p.poll() is None, "osd pop3d runs (%s)" % o.log("pop3d")[-300:]):
             return
-        refused = churn(pport, b"+OK", b"QUIT\r\n", "pop3d")
-        print("pop3d: %d of %d new sessions at the cap refused" % (len(refused), ROUNDS))
-        check(not refused, "pop3d: a session at exactly pop3_max_per_ip = %d, replaced %d times, "
-              "is never refused (%d refused, e.g. %r)"
-              % (CAP, ROUNDS, len(refused), refused[:1]))
+        never_refused(pport, b"+OK", b"QUIT\r\n", "pop3d", "pop3")
 
         p = o.start("imapd")
         wait_port(iport, p)
         if not check(p.poll() is None, "osd imapd runs (%s)" % o.log("imapd")[-300:]):
             return
-        refused = churn(iport, b"* OK", b"a LOGOUT\r\n", "imapd")
-        print("imapd: %d of %d new sessions at the cap refused" % (len(refused), ROUNDS))
-        check(not refused, "imapd: a session at exactly imap_max_per_ip = %d, replaced %d times, "
-              "is never refused (%d refused, e.g. %r)"
-              % (CAP, ROUNDS, len(refused), refused[:1]))
+        never_refused(iport, b"* OK", b"a LOGOUT\r\n", "imapd", "imap")
     finally:
         o.cleanup()
 
