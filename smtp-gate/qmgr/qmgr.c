@@ -165,8 +165,21 @@ static void
 take_new(struct qmgr *q, const char *id)
 {
 	struct qmsg *m;
+	int r;
 
 	if (qstore_take_new(q->queue_dir, id) == -1) {
+		/*
+		 * EAGAIN: not marked complete.  Its writer is still at it (it
+		 * holds the lock: left alone) or died (the machine stopped,
+		 * smtpd was killed): then it is debris, never delivered.
+		 */
+		if (errno == EAGAIN) {
+			if ((r = qstore_clean_new(q->queue_dir, id)) == 1)
+				log_info("removed new/%s: unfinished, its writer is gone", id);
+			else if (r == -1)
+				log_warn("msg %s: an unfinished file in new/", id);
+			return;
+		}
 		/* ENOENT: already taken (the start-up scan and inotify both saw it). */
 		if (errno != ENOENT)
 			log_warn("msg %s: taking it from new/", id);
@@ -593,7 +606,7 @@ main(int argc, char **argv)
 		char newdir[PATH_MAX];
 
 		if (path_fmt(newdir, sizeof(newdir), "%s/new", q.queue_dir) == -1 ||
-		    inotify_add_watch(ifd, newdir, IN_MOVED_TO | IN_CREATE) == -1)
+		    inotify_add_watch(ifd, newdir, IN_MOVED_TO | IN_CLOSE_WRITE) == -1)
 			fatal("inotify %s/new", q.queue_dir);
 	}
 	clean_tmp(&q);

@@ -131,6 +131,11 @@ show(const struct osd_conf *conf, const struct listing *l, const struct entry *m
 	/* Gone (delivered and removed while we looked), or not a queue file at all. */
 	if ((fd = regfile_openat(dirfd, m->id, O_RDONLY, 0, &st)) == -1)
 		return;
+	/* Still being written (or a crashed writer's debris): not in the queue yet. */
+	if (in_new && !queue_file_complete(&st)) {
+		close(fd);
+		return;
+	}
 	/* The envelope is at the start: a first short read is nearly always enough. */
 	r = qstore_read_envelope_fd(fd, m->id, QREAD_FIRST, &data, &len, &env, err, sizeof(err));
 	if (r == -1 && (size_t)st.st_size > QREAD_FIRST &&

@@ -108,11 +108,33 @@ int
 qstore_take_new(const char *queue_dir, const char *id)
 {
 	char from[PATH_MAX], to[PATH_MAX];
+	struct stat st;
 
 	if (qstore_new_path(queue_dir, id, from, sizeof(from)) == -1 ||
-	    qstore_mess_path(queue_dir, id, to, sizeof(to)) == -1)
+	    qstore_mess_path(queue_dir, id, to, sizeof(to)) == -1 || lstat(from, &st) == -1)
 		return -1;
+	/* The writer never unmarks: a file seen complete stays complete. */
+	if (!queue_file_complete(&st)) {
+		errno = EAGAIN;
+		return -1;
+	}
 	return rename(from, to);
+}
+
+int
+qstore_clean_new(const char *queue_dir, const char *id)
+{
+	char p[PATH_MAX];
+	int fd, r, saved;
+
+	if (path_fmt(p, sizeof(p), "%s/new", queue_dir) == -1 ||
+	    (fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	r = queue_clean_debris(fd, id);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return r;
 }
 
 int
@@ -512,18 +534,25 @@ qstore_foreach(const char *queue_dir, qstore_each_fn *fn, void *ctx)
 	return foreach_dir(p, true, fn, ctx);
 }
 
-/* Queue ids in dir into *n; a missing folder counts 0.  0 or -1 with errno. */
+/*
+ * Queue ids in dir into *n; a missing folder counts 0.  complete: only
+ * files marked complete (new/, where writers create them).  0 or -1 with
+ * errno.
+ */
 static int
-count_ids(const char *dir, long *n)
+count_ids(const char *dir, bool complete, long *n)
 {
 	struct dirent *e;
+	struct stat st;
 	DIR *d = opendir(dir);
 
 	*n = 0;
 	if (d == NULL)
 		return errno == ENOENT ? 0 : -1;
 	while ((e = readdir(d)) != NULL)
-		*n += qstore_id_ok(e->d_name);
+		*n += qstore_id_ok(e->d_name) &&
+		      (!complete || (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+				     queue_file_complete(&st)));
 	closedir(d);
 	return 0;
 }
@@ -537,11 +566,11 @@ qstore_count(const char *queue_dir, long *queued_r, long *fresh_r)
 	*queued_r = 0;
 	for (int b = 0; b < QSTORE_BUCKETS; b++) {
 		if (path_fmt(p, sizeof(p), "%s/mess/%02x", queue_dir, b) == -1 ||
-		    count_ids(p, &n) == -1)
+		    count_ids(p, false, &n) == -1)
 			return -1;
 		*queued_r += n;
 	}
-	if (path_fmt(p, sizeof(p), "%s/new", queue_dir) == -1 || count_ids(p, fresh_r) == -1)
+	if (path_fmt(p, sizeof(p), "%s/new", queue_dir) == -1 || count_ids(p, true, fresh_r) == -1)
 		return -1;
 	*queued_r += *fresh_r;
 	return 0;

@@ -50,9 +50,13 @@ int qstore_init(const char *queue_dir, char *err, size_t errsize);
 /*
  * Move a message the SMTP server committed from new/ into mess/NN.  Not
  * fsync'd: should a power cut undo the rename the message is simply found
- * in new/ again.  0, or -1 with errno.
+ * in new/ again.  0, or -1 with errno: EAGAIN when the file is not marked
+ * complete (still being written, or debris: queue_clean_debris).
  */
 int qstore_take_new(const char *queue_dir, const char *id);
+
+/* queue_clean_debris on new/ID: 1 removed, 0 left alone, -1 with errno. */
+int qstore_clean_new(const char *queue_dir, const char *id);
 
 /* A fresh state: nrcpts recipients, all pending, no tries.  -1 on ENOMEM. */
 int qstore_info_init(struct qstore_info *info, size_t nrcpts);
@@ -133,8 +137,8 @@ int qstore_foreach(const char *queue_dir, qstore_each_fn *fn, void *ctx);
 
 /*
  * What osd qstat prints and osd status reports: the messages in the queue
- * (mess/ and new/) in *queued_r, those osd queue has not taken yet (new/)
- * in *fresh_r.  A missing folder counts 0.  0, or -1 with errno when a
+ * (mess/ and new/) in *queued_r, those osd queue has not taken yet (new/,
+ * complete files only) in *fresh_r.  A missing folder counts 0.  0, or -1 with errno when a
  * folder that exists cannot be read.
  */
 int qstore_count(const char *queue_dir, long *queued_r, long *fresh_r);

@@ -1,4 +1,4 @@
-/* queue.c - the mail queue file: smtpd's durable write into queue/new, and the strict envelope parser. Format: docs/queue-format.md. */
+/* queue.c - the mail queue file: smtpd's one-commit write into queue/new, the mark that says it is complete, and the strict envelope parser. Format: docs/queue-format.md. */
 #include "queue.h"
 
 #include <errno.h>
@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "ascii.h"
@@ -35,15 +37,28 @@
 #define QUEUE_DIR_MODE 0700
 #define QUEUE_FORBID 0077
 
-/* Names tried in tmp/ before giving up (each try moves the clock part on). */
+/* Names tried in new/ before giving up (each try moves the clock part on). */
 #define QUEUE_ID_TRIES 1000
 
+/*
+ * A message file is created read-only for its owner and made writable
+ * (0600) with fchmod once complete: the mark every reader checks.  0600
+ * is the mode files of earlier versions had when they reached new/ by
+ * rename, so those count as complete too.
+ */
+#define QUEUE_MODE_WRITING 0400
+#define QUEUE_MODE_DONE 0600
+
+/* statfs f_type of the file systems whose fsync of a new file also commits its name. */
+#define QUEUE_FS_EXT4 0xEF53            /* ext2/3/4, see docs/queue-format.md */
+#define QUEUE_FS_XFS 0x58465342
+
 struct queue_writer {
-	int fd;                         /* tmp/ID while open, else -1 */
-	int tmp_dirfd;
+	int fd;                         /* new/ID while open (and flock'ed), else -1 */
 	int new_dirfd;
 	bool fsync;
-	bool in_tmp;                    /* tmp/ID exists and is ours to remove */
+	bool fsync_dir;                 /* the file system needs new/ fsynced for the name */
+	bool in_new;                    /* new/ID exists and is ours to remove */
 	int error;                      /* errno of the first failed write, 0 while healthy */
 	char id[QUEUE_ID_MAX + 1];
 	size_t len;                     /* octets waiting in buf */
@@ -185,18 +200,18 @@ queue_prepare(struct runas *ra, const char *state_dir, bool manager, char *err, 
 	return runas_file(ra, state_dir, "queue/lock", QUEUE_FORBID, RUNAS_WRITE, err, errsize);
 }
 
-/* Close and unlink tmp/ID if still there; errno is kept. */
+/* Unlink new/ID if still ours, then close it (the lock goes last); errno is kept. */
 static void
-queue_remove_tmp(struct queue_writer *w)
+queue_remove_file(struct queue_writer *w)
 {
 	int saved = errno;
 
+	if (w->in_new)
+		unlinkat(w->new_dirfd, w->id, 0);
+	w->in_new = false;
 	if (w->fd >= 0)
 		close(w->fd);
 	w->fd = -1;
-	if (w->in_tmp)
-		unlinkat(w->tmp_dirfd, w->id, 0);
-	w->in_tmp = false;
 	errno = saved;
 }
 
@@ -205,8 +220,6 @@ queue_writer_free(struct queue_writer *w)
 {
 	int saved = errno;
 
-	if (w->tmp_dirfd >= 0)
-		close(w->tmp_dirfd);
 	if (w->new_dirfd >= 0)
 		close(w->new_dirfd);
 	free(w);
@@ -221,7 +234,7 @@ static int
 queue_fail(struct queue_writer *w)
 {
 	w->error = errno;
-	queue_remove_tmp(w);
+	queue_remove_file(w);
 	errno = w->error;
 	return -1;
 }
@@ -302,12 +315,59 @@ queue_error_reply(int err)
 	return "451 4.3.0 Error: queue file write error";
 }
 
+/*
+ * Whether fsync of a file made in dirfd also makes its name durable, so
+ * new/ needs no fsync of its own.  ext4 (with a journal: the name is in
+ * the transaction fsync commits; without one: ext4 syncs the folders of
+ * a new file) and XFS (the name is logged with the new inode) do; for
+ * any other file system new/ is fsynced as well.  docs/queue-format.md.
+ */
+static bool
+queue_fsync_names_file(int dirfd)
+{
+	struct statfs sf;
+
+	if (fstatfs(dirfd, &sf) == -1)
+		return false;
+	return sf.f_type == QUEUE_FS_EXT4 || sf.f_type == QUEUE_FS_XFS;
+}
+
+/*
+ * Create new/ID, read-only for now (not complete), and lock it: the lock
+ * tells the cleaner of debris that its writer lives.  The cleaner may
+ * take the file between the open and the lock (it looks unlocked); then
+ * it is gone from new/ (no link left) and the caller tries another id.
+ * 0, or -1 with errno (EEXIST or EAGAIN: try another name).
+ */
+static int
+queue_create(struct queue_writer *w)
+{
+	struct stat st;
+
+	w->fd = openat(w->new_dirfd, w->id, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
+		       QUEUE_MODE_WRITING);
+	if (w->fd == -1)
+		return -1;
+	if (flock(w->fd, LOCK_EX) == -1 || fstat(w->fd, &st) == -1) {
+		w->in_new = true;
+		queue_remove_file(w);
+		return -1;
+	}
+	if (st.st_nlink == 0) {
+		close(w->fd);
+		w->fd = -1;
+		errno = EAGAIN;
+		return -1;
+	}
+	w->in_new = true;
+	return 0;
+}
+
 struct queue_writer *
 queue_begin(const char *queue_dir, bool fsync, const struct queue_envelope *env,
 	    char *err, size_t errsize)
 {
 	struct queue_writer *w;
-	struct stat st;
 	const char *why;
 	int tries, saved;
 
@@ -318,45 +378,36 @@ queue_begin(const char *queue_dir, bool fsync, const struct queue_envelope *env,
 	}
 	w = xmalloc(sizeof(*w));
 	w->fd = -1;
-	w->new_dirfd = -1;
 	w->fsync = fsync;
-	w->in_tmp = false;
+	w->in_new = false;
 	w->error = 0;
 	w->id[0] = '\0';
 	w->len = 0;
-	if ((w->tmp_dirfd = queue_open_dir(queue_dir, "tmp", fsync, err, errsize)) == -1 ||
-	    (w->new_dirfd = queue_open_dir(queue_dir, "new", fsync, err, errsize)) == -1)
+	if ((w->new_dirfd = queue_open_dir(queue_dir, "new", fsync, err, errsize)) == -1)
 		goto fail;
+	w->fsync_dir = fsync && !queue_fsync_names_file(w->new_dirfd);
 
+	/* O_EXCL makes the name ours alone: a queued message is never replaced. */
 	for (tries = 0; tries < QUEUE_ID_TRIES; tries++) {
 		queue_next_id(w->id);
-		/*
-		 * O_EXCL makes the name ours alone.  A name still in new/ (a
-		 * pid reused after the clock stepped back) is passed over too:
-		 * commit must never replace a queued message.
-		 */
-		if (fstatat(w->new_dirfd, w->id, &st, AT_SYMLINK_NOFOLLOW) == 0)
-			continue;
-		w->fd = openat(w->tmp_dirfd, w->id, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-		if (w->fd != -1 || errno != EEXIST)
+		if (queue_create(w) == 0 || (errno != EEXIST && errno != EAGAIN))
 			break;
 	}
 	if (w->fd == -1) {
 		if (tries == QUEUE_ID_TRIES)
 			errno = EEXIST;
-		errfmt(err, errsize, "%s/tmp/%s: %s", queue_dir, w->id, strerror(errno));
+		errfmt(err, errsize, "%s/new/%s: %s", queue_dir, w->id, strerror(errno));
 		goto fail;
 	}
-	w->in_tmp = true;
 	if (queue_put_envelope(w, env) == -1) {
-		errfmt(err, errsize, "%s/tmp/%s: write: %s", queue_dir, w->id, strerror(errno));
+		errfmt(err, errsize, "%s/new/%s: write: %s", queue_dir, w->id, strerror(errno));
 		goto fail;
 	}
 	return w;
 
 fail:
 	saved = errno;
-	queue_remove_tmp(w);
+	queue_remove_file(w);
 	queue_writer_free(w);
 	errno = saved;
 	return NULL;
@@ -370,16 +421,21 @@ queue_write(struct queue_writer *w, const void *data, size_t len, char *err, siz
 	return 0;
 }
 
-/* rename that refuses to replace: two messages never share a name in new/. */
+/*
+ * Write the data out and wait for it before the mark is set: on ext4 the
+ * blocks of a new file are allocated (and its size on disk set) only at
+ * write-back, so a journal commit that someone else's fsync starts
+ * between our fchmod and our fsync could otherwise carry the mark ahead
+ * of the data.  This is an ordering, not a commit: durability is the
+ * fsync's.  File systems without it (EINVAL, ENOSYS) lose only the order.
+ */
 static int
-queue_rename(struct queue_writer *w)
+queue_write_out(int fd)
 {
-	if (renameat2(w->tmp_dirfd, w->id, w->new_dirfd, w->id, RENAME_NOREPLACE) == 0)
-		return 0;
-	/* File systems without RENAME_NOREPLACE; begin already checked new/ for the name. */
-	if (errno == EINVAL || errno == ENOSYS)
-		return renameat(w->tmp_dirfd, w->id, w->new_dirfd, w->id);
-	return -1;
+	if (sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+			    SYNC_FILE_RANGE_WAIT_AFTER) == -1 && errno != EINVAL && errno != ENOSYS)
+		return -1;
+	return 0;
 }
 
 int
@@ -391,40 +447,38 @@ queue_commit(struct queue_writer *w, char id_r[QUEUE_ID_MAX + 1], char *err, siz
 	id_r[0] = '\0';
 	if (queue_flush(w) == -1)
 		goto fail;
+	step = "write-out";
+	if (w->fsync && queue_write_out(w->fd) == -1)
+		goto fail;
+	step = "mark complete (fchmod)";
+	if (fchmod(w->fd, QUEUE_MODE_DONE) == -1)
+		goto fail;
+	/* The one commit: data, mark and (ext4, XFS) the name in new/. */
 	step = "fsync";
 	if (w->fsync && fsync(w->fd) == -1)
+		goto fail;
+	step = "fsync of new/";
+	if (w->fsync_dir && fsync(w->new_dirfd) == -1 && errno != EINVAL)
 		goto fail;
 	step = "close";
 	fd = w->fd;
 	w->fd = -1;
-	/* A failed close can mean lost data (NFS, quota).  EINTR: Linux has closed the fd and fsync is done. */
+	/*
+	 * A failed close can mean lost data (NFS, quota).  EINTR: Linux has
+	 * closed the fd and fsync is done.  A failure here removes a file the
+	 * queue manager may have taken already (it is marked): a duplicate
+	 * at worst, never a loss, as the client sends it again.
+	 */
 	if (close(fd) == -1 && errno != EINTR)
 		goto fail;
-	step = "rename into new/";
-	if (queue_rename(w) == -1)
-		goto fail;
-	w->in_tmp = false;
-	/* The rename is durable only once new/ is on disk; until then smtpd must not say 250. */
-	if (w->fsync && fsync(w->new_dirfd) == -1 && errno != EINVAL) {
-		saved = errno;
-		/*
-		 * The client will send it again: take this copy back.  If the
-		 * queue manager already took it, it is delivered twice, which
-		 * beats once never.
-		 */
-		unlinkat(w->new_dirfd, w->id, 0);
-		errfmt(err, errsize, "queue file %s: fsync of new/: %s", w->id, strerror(saved));
-		queue_writer_free(w);
-		errno = saved;
-		return -1;
-	}
+	w->in_new = false;
 	memcpy(id_r, w->id, strlen(w->id) + 1);
 	queue_writer_free(w);
 	return 0;
 
 fail:
 	saved = errno;
-	queue_remove_tmp(w);
+	queue_remove_file(w);
 	errfmt(err, errsize, "queue file %s: %s: %s", w->id, step, strerror(saved));
 	queue_writer_free(w);
 	errno = saved;
@@ -436,8 +490,46 @@ queue_abort(struct queue_writer *w)
 {
 	if (w == NULL)
 		return;
-	queue_remove_tmp(w);
+	queue_remove_file(w);
 	queue_writer_free(w);
+}
+
+bool
+queue_file_complete(const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && (st->st_mode & S_IWUSR) != 0;
+}
+
+int
+queue_clean_debris(int dirfd, const char *name)
+{
+	struct stat st;
+	int fd, saved, r = 0;
+
+	/* Read-only: closing it is no IN_CLOSE_WRITE for the manager's own watch. */
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		r = errno == EWOULDBLOCK ? 0 : -1;
+		goto out;
+	}
+	/* Under the lock nothing changes: a writer marks before it lets go. */
+	if (fstat(fd, &st) == -1) {
+		r = -1;
+		goto out;
+	}
+	if (S_ISREG(st.st_mode) && !queue_file_complete(&st) && st.st_nlink > 0) {
+		if (unlinkat(dirfd, name, 0) == 0)
+			r = 1;
+		else
+			r = errno == ENOENT ? 0 : -1;
+	}
+out:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return r;
 }
 
 /* Decimal seconds, canonical (no sign, no leading zero), within time_t. */

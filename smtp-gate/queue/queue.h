@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /* A queue id: letters, digits and '.', at most this long. */
@@ -35,11 +36,12 @@ int queue_prepare(struct runas *ra, const char *state_dir, bool manager, char *e
 		  size_t errsize);
 
 /*
- * Start a message in queue_dir/tmp (creating the queue folders on first
- * use) and write the envelope.  fsync false skips every fsync (osd.conf
- * fsync = no: for tests on tmpfs and benchmarks only).  Returns the
- * writer, or NULL with errno (ENOSPC and EDQUOT mean the disk is full)
- * and err saying what failed.
+ * Start a message as queue_dir/new/ID (creating the queue folders on
+ * first use): created read-only (not complete) and locked, then the
+ * envelope is written.  fsync false skips every fsync (osd.conf fsync =
+ * no: for tests on tmpfs and benchmarks only).  Returns the writer, or
+ * NULL with errno (ENOSPC and EDQUOT mean the disk is full) and err
+ * saying what failed.
  */
 struct queue_writer *queue_begin(const char *queue_dir, bool fsync,
 				 const struct queue_envelope *env, char *err, size_t errsize);
@@ -57,15 +59,31 @@ int queue_write(struct queue_writer *w, const void *data, size_t len, char *err,
 
 /*
  * Make the message durable and visible to the queue manager: flush,
- * fsync the file, rename it into queue_dir/new, fsync that folder.  Only
- * after this returns 0 may smtpd say 250.  id_r receives the queue id.
- * On -1 (errno, err) the message is removed again: nothing is
- * half-queued.  The writer is freed either way.
+ * write out, mark it complete (fchmod 0600), ONE fsync of the file (and
+ * of new/ on file systems where that fsync does not commit the name),
+ * close (the lock goes).  Only after this returns 0 may smtpd say 250.
+ * id_r receives the queue id.  On -1 (errno, err) the message is
+ * removed again: nothing is half-queued.  The writer is freed either way.
  */
 int queue_commit(struct queue_writer *w, char id_r[QUEUE_ID_MAX + 1], char *err, size_t errsize);
 
 /* Drop an unfinished message (the client went away, the message was refused); frees w. */
 void queue_abort(struct queue_writer *w);
+
+/*
+ * Whether a file in new/ (st from stat) is a complete message: its
+ * writer marked it (the owner's write bit; files in new/ are created
+ * read-only).  Every reader of new/ takes, counts or lists only these.
+ */
+bool queue_file_complete(const struct stat *st);
+
+/*
+ * Remove dirfd/name when it is debris: not marked complete and not
+ * locked by a live writer (it crashed, or the machine stopped).  1
+ * removed, 0 left alone (complete, gone, or its writer is still
+ * writing), -1 with errno.
+ */
+int queue_clean_debris(int dirfd, const char *name);
 
 /* An envelope read back from a queue file (pointers into the caller's buffer). */
 struct queue_envelope_read {

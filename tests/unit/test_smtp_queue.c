@@ -81,6 +81,27 @@ count_entries(const char *dir, const char *sub)
 	return n;
 }
 
+/* Files of dir/new marked complete (what the queue manager would take). */
+static int
+count_complete(const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int n = 0;
+
+	assert_int_equal(path_join(path, sizeof(path), dir, "new"), 0);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' && fstatat(dirfd(d), de->d_name, &st, 0) == 0 &&
+		    queue_file_complete(&st))
+			n++;
+	closedir(d);
+	return n;
+}
+
 static bool
 id_chars_ok(const char *id)
 {
@@ -132,15 +153,22 @@ test_smtp_queue_round_trip_keeps_envelope_and_body(void **state)
 	assert_int_equal(queue_write(w, "Subject: hi\n", 12, err, sizeof(err)), 0);
 	assert_int_equal(queue_write(w, "\n", 1, err, sizeof(err)), 0);
 	assert_int_equal(queue_write(w, big, biglen, err, sizeof(err)), 0);
-	/* Nothing is visible to the queue manager before commit. */
-	assert_int_equal(count_entries(*state, "new"), 0);
-	assert_int_equal(count_entries(*state, "tmp"), 1);
+	/* Written in new/ itself, but not marked complete before commit. */
+	assert_int_equal(count_entries(*state, "new"), 1);
+	assert_int_equal(count_complete(*state), 0);
 	assert_int_equal(queue_commit(w, id, err, sizeof(err)), 0);
 	assert_true(id_chars_ok(id));
-	assert_int_equal(count_entries(*state, "tmp"), 0);
 	assert_int_equal(count_entries(*state, "new"), 1);
+	assert_int_equal(count_complete(*state), 1);
+	assert_int_equal(count_entries(*state, "tmp"), -1);
 
 	assert_int_equal(path_fmt(path, sizeof(path), "%s/new/%s", (char *)*state, id), 0);
+	{
+		struct stat st;
+
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0600);
+	}
 	data = slurp(path, &len);
 	assert_int_equal(queue_envelope_parse(data, len, &got, err, sizeof(err)), 0);
 	assert_string_equal(got.sender, "alice@example.org");
@@ -218,8 +246,7 @@ test_smtp_queue_creates_missing_folders_private(void **state)
 	assert_int_equal(path_join(dir, sizeof(dir), *state, "state/queue"), 0);
 	assert_int_equal(queue_one(dir, true, "x\n", 2, id), 0);
 	umask(old);
-	assert_int_equal(path_join(sub, sizeof(sub), dir, "tmp"), 0);
-	assert_int_equal(stat(sub, &st), 0);
+	assert_int_equal(stat(dir, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0700);
 	assert_int_equal(path_join(sub, sizeof(sub), dir, "new"), 0);
 	assert_int_equal(stat(sub, &st), 0);
@@ -237,8 +264,8 @@ test_smtp_queue_abort_leaves_nothing(void **state)
 	w = queue_begin(*state, true, &env, err, sizeof(err));
 	assert_non_null(w);
 	assert_int_equal(queue_write(w, "partial", 7, err, sizeof(err)), 0);
+	assert_int_equal(count_entries(*state, "new"), 1);
 	queue_abort(w);
-	assert_int_equal(count_entries(*state, "tmp"), 0);
 	assert_int_equal(count_entries(*state, "new"), 0);
 	queue_abort(NULL);
 }
@@ -284,50 +311,98 @@ test_smtp_queue_ids_unique_across_forked_writers(void **state)
 	}
 	/* A shared name would have failed a commit or replaced a message. */
 	assert_int_equal(count_entries(*state, "new"), WRITERS * EACH);
-	assert_int_equal(count_entries(*state, "tmp"), 0);
+	assert_int_equal(count_complete(*state), WRITERS * EACH);
 }
 
+/* Child of the debris test: begin a message, say so on fd, then wait to be killed. */
 static void
-test_smtp_queue_failed_rename_removes_the_message(void **state)
+write_then_hang(const char *dir, int fd)
 {
 	struct queue_envelope env = sample_envelope();
 	struct queue_writer *w;
-	char err[256] = "", id[QUEUE_ID_MAX + 1] = "x", path[PATH_MAX];
+	char err[256];
 
-	w = queue_begin(*state, true, &env, err, sizeof(err));
-	assert_non_null(w);
-	assert_int_equal(queue_write(w, "body\n", 5, err, sizeof(err)), 0);
-	/* new/ vanishes under the writer (works as root, where chmod would not). */
+	if ((w = queue_begin(dir, true, &env, err, sizeof(err))) == NULL ||
+	    queue_write(w, "half a mess", 11, err, sizeof(err)) == -1 ||
+	    write(fd, "x", 1) != 1)
+		_exit(1);
+	for (;;)
+		pause();
+}
+
+/* The only file in dir/new into name (exactly one there). */
+static void
+only_name(const char *dir, char name[NAME_MAX + 1])
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	assert_int_equal(path_join(path, sizeof(path), dir, "new"), 0);
+	d = opendir(path);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' && n++ == 0)
+			snprintf(name, NAME_MAX + 1, "%s", de->d_name);
+	closedir(d);
+	assert_int_equal(n, 1);
+}
+
+static void
+test_smtp_queue_debris_removed_only_when_its_writer_is_gone(void **state)
+{
+	char path[PATH_MAX], name[NAME_MAX + 1], id[QUEUE_ID_MAX + 1];
+	int p[2], status, dfd;
+	pid_t pid;
+	char c;
+
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		write_then_hang(*state, p[1]);
+	assert_int_equal(read(p[0], &c, 1), 1);
 	assert_int_equal(path_join(path, sizeof(path), *state, "new"), 0);
-	assert_int_equal(rmdir(path), 0);
-	errno = 0;
-	assert_int_equal(queue_commit(w, id, err, sizeof(err)), -1);
-	assert_int_equal(errno, ENOENT);
-	assert_string_equal(id, "");
-	assert_non_null(strstr(err, "rename"));
-	assert_int_equal(count_entries(*state, "tmp"), 0);
-	assert_int_equal(count_entries(*state, "new"), -1);
+	dfd = open(path, O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	only_name(*state, name);
+	/* A live writer's file: unmarked, but locked, so it stays. */
+	assert_int_equal(queue_clean_debris(dfd, name), 0);
+	assert_int_equal(count_entries(*state, "new"), 1);
+	assert_int_equal(count_complete(*state), 0);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	/* Its writer is gone: debris, removed. */
+	assert_int_equal(queue_clean_debris(dfd, name), 1);
+	assert_int_equal(count_entries(*state, "new"), 0);
+	assert_int_equal(queue_clean_debris(dfd, name), 0);
+	/* A complete message is never debris. */
+	assert_int_equal(queue_one(*state, true, "x\n", 2, id), 0);
+	assert_int_equal(queue_clean_debris(dfd, id), 0);
+	assert_int_equal(count_complete(*state), 1);
+	close(dfd);
+	close(p[0]);
+	close(p[1]);
 }
 
 static void
 test_smtp_queue_unwritable_new_folder_leaves_nothing(void **state)
 {
-	char path[PATH_MAX], id[QUEUE_ID_MAX + 1], err[256];
+	char path[PATH_MAX], err[256];
 	struct queue_envelope env = sample_envelope();
-	struct queue_writer *w;
+	char id[QUEUE_ID_MAX + 1];
 
 	if (geteuid() == 0)
 		skip();         /* root writes into a 0500 folder anyway */
-	w = queue_begin(*state, true, &env, err, sizeof(err));
-	assert_non_null(w);
-	assert_int_equal(queue_write(w, "body\n", 5, err, sizeof(err)), 0);
+	assert_int_equal(queue_one(*state, true, "x\n", 2, id), 0);
 	assert_int_equal(path_join(path, sizeof(path), *state, "new"), 0);
 	assert_int_equal(chmod(path, 0500), 0);
-	assert_int_equal(queue_commit(w, id, err, sizeof(err)), -1);
+	errno = 0;
+	assert_null(queue_begin(*state, true, &env, err, sizeof(err)));
 	assert_int_equal(errno, EACCES);
 	assert_int_equal(chmod(path, 0700), 0);
-	assert_int_equal(count_entries(*state, "tmp"), 0);
-	assert_int_equal(count_entries(*state, "new"), 0);
+	assert_int_equal(count_entries(*state, "new"), 1);
 }
 
 /* Child of the write-failure test: the exit status says which check failed. */
@@ -354,13 +429,13 @@ write_past_file_size_limit(const char *dir)
 	if (errno != EFBIG)
 		return 13;
 	/* The file is gone at once, and the writer stays failed. */
-	if (count_entries(dir, "tmp") != 0)
+	if (count_entries(dir, "new") != 0)
 		return 14;
 	if (queue_write(w, "x", 1, err, sizeof(err)) != -1 || errno != EFBIG)
 		return 15;
 	if (queue_commit(w, id, err, sizeof(err)) != -1 || errno != EFBIG)
 		return 16;
-	if (count_entries(dir, "tmp") != 0 || count_entries(dir, "new") != 0)
+	if (count_entries(dir, "new") != 0)
 		return 17;
 	return 0;
 }
@@ -432,7 +507,6 @@ test_smtp_queue_begin_rejects_control_characters(void **state)
 	env.received = -1;
 	assert_null(queue_begin(*state, true, &env, err, sizeof(err)));
 	/* Refused before anything was created. */
-	assert_int_equal(count_entries(*state, "tmp"), -1);
 	assert_int_equal(count_entries(*state, "new"), -1);
 }
 
@@ -454,7 +528,7 @@ test_smtp_queue_kill_leaves_whole_messages_or_none(void **state)
 	char *body = malloc(bodylen), *data, path[PATH_MAX], err[256];
 	struct queue_envelope_read got;
 	struct dirent *de;
-	int status, seen = 0;
+	int status, seen = 0, debris = 0;
 	DIR *d;
 
 	assert_non_null(body);
@@ -472,15 +546,25 @@ test_smtp_queue_kill_leaves_whole_messages_or_none(void **state)
 		assert_int_equal(waitpid(pid, &status, 0), pid);
 		assert_true(WIFSIGNALED(status));
 	}
-	/* Leftovers may sit in tmp/, but whatever reached new/ is complete. */
+	/*
+	 * At most one unfinished file per killed writer, unmarked and unlocked
+	 * (debris, removed); whatever is marked complete is whole.
+	 */
 	assert_int_equal(path_join(path, sizeof(path), *state, "new"), 0);
 	d = opendir(path);
 	assert_non_null(d);
 	while ((de = readdir(d)) != NULL) {
 		char file[PATH_MAX];
+		struct stat st;
 
 		if (de->d_name[0] == '.')
 			continue;
+		assert_int_equal(fstatat(dirfd(d), de->d_name, &st, 0), 0);
+		if (!queue_file_complete(&st)) {
+			assert_int_equal(queue_clean_debris(dirfd(d), de->d_name), 1);
+			debris++;
+			continue;
+		}
 		assert_int_equal(path_fmt(file, sizeof(file), "%s/%s", path, de->d_name), 0);
 		data = slurp(file, &len);
 		assert_int_equal(queue_envelope_parse(data, len, &got, err, sizeof(err)), 0);
@@ -492,7 +576,8 @@ test_smtp_queue_kill_leaves_whole_messages_or_none(void **state)
 	}
 	closedir(d);
 	assert_true(seen > 0);
-	assert_true(count_entries(*state, "tmp") <= 5);
+	assert_true(debris <= 5);
+	assert_int_equal(count_entries(*state, "new"), seen);
 	free(body);
 }
 
@@ -643,8 +728,8 @@ main(void)
 		T(test_smtp_queue_abort_leaves_nothing),
 		T(test_smtp_queue_ids_unique_and_sorted_over_1000_messages),
 		T(test_smtp_queue_ids_unique_across_forked_writers),
-		T(test_smtp_queue_failed_rename_removes_the_message),
 		T(test_smtp_queue_unwritable_new_folder_leaves_nothing),
+		T(test_smtp_queue_debris_removed_only_when_its_writer_is_gone),
 		T(test_smtp_queue_failed_write_leaves_nothing),
 		T(test_smtp_queue_begin_fails_when_parent_is_a_file),
 		T(test_smtp_queue_begin_rejects_control_characters),
