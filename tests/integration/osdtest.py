@@ -9,6 +9,7 @@ import poplib
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -266,11 +267,24 @@ class Osd:
         return p
 
     def queue_files(self):
-        """Names in state/queue/new (messages smtpd acknowledged with 250)."""
+        """Names in state/queue/new marked complete (messages smtpd acknowledged with 250)."""
+        return [n for n, complete in self.new_files() if complete]
+
+    def new_files(self):
+        """(name, marked complete) of every file in state/queue/new: a writer creates its
+        file there read-only and makes it writable for its owner once complete."""
+        d = os.path.join(self.state, "queue", "new")
         try:
-            return sorted(os.listdir(os.path.join(self.state, "queue", "new")))
+            names = sorted(os.listdir(d))
         except FileNotFoundError:
             return []
+        out = []
+        for n in names:
+            try:
+                out.append((n, bool(os.lstat(os.path.join(d, n)).st_mode & stat.S_IWUSR)))
+            except FileNotFoundError:
+                pass
+        return out
 
     def queue_read(self, name):
         """One queue file: (envelope dict of lists, message bytes)."""

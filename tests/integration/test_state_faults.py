@@ -354,18 +354,23 @@ def run(kind):
         o.cleanup()
 
 
-def main():
+def own_mount_namespace(script):
+    """As root, run script again in a mount namespace of its own (returns there): the
+    loop mount is seen by the test and the daemons it starts only, and no namespace
+    another program clones meanwhile keeps the device busy after the unmount (e2fsck
+    would find it in use)."""
     if os.geteuid() != 0:
         check(False, "runs as root (it mounts a loop device)")
         finish()
     if not os.environ.get("OSD_STATE_FAULTS_NS"):
-        # A mount namespace of its own: the loop mount is seen by this test and the daemons
-        # it starts only, and no namespace another program clones meanwhile keeps the device
-        # busy after the unmount (e2fsck would find it in use).
         os.environ["OSD_STATE_FAULTS_NS"] = "1"
         sys.stdout.flush()
         os.execvp("unshare", ["unshare", "-m", "--propagation", "private", sys.executable,
-                              os.path.abspath(__file__)] + sys.argv[1:])
+                              os.path.abspath(script)] + sys.argv[1:])
+
+
+def main():
+    own_mount_namespace(__file__)
     for kind in ("ro", "eio"):
         run(kind)
     finish()
