@@ -151,24 +151,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 mkdir -p "$work/control" "$work/state" "$work/aside"
-echo example.test >"$work/control/rcpthosts"
-echo 10485760 >"$work/control/databytes"
-echo osd.example.test >"$work/control/me"
+benchfs_osd_conf "$work" "$port"
 printf ':127.0.0.1:%s\n' "$sink_port" >"$work/control/smtproutes"
 conf=$work/osd.conf
-cat >"$conf" <<EOF
-state_dir = $work/state
-control_dir = $work/control
-rules = $work/tcp.smtp
-smtp_listen = 127.0.0.1:$port
-submission_listen =
-smtps_listen =
-smtp_max_connections = 500
-smtp_max_per_ip = 500
-fsync = yes
-user = mail
-log = stderr
-EOF
 osd=$build/osd
 qdir=$work/state/queue
 

@@ -147,22 +147,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 mkdir -p "$work/control" "$work/state" "$work/state-nofsync" "$work/aside"
-echo example.test >"$work/control/rcpthosts"
-echo 10485760 >"$work/control/databytes"
-echo osd.example.test >"$work/control/me"
-cat >"$work/osd.conf" <<EOF
-state_dir = $work/state
-control_dir = $work/control
-rules = $work/tcp.smtp
-smtp_listen = 127.0.0.1:$port
-submission_listen =
-smtps_listen =
-smtp_max_connections = 500
-smtp_max_per_ip = 500
-fsync = yes
-user = mail
-log = stderr
-EOF
+benchfs_osd_conf "$work" "$port"
 # The same osd with fsync = no: what OpenSMTPD 6.8 does when it accepts (see README).
 sed -e "s|^state_dir = .*|state_dir = $work/state-nofsync|" -e "s|^smtp_listen = .*|smtp_listen = 127.0.0.1:$nf_port|" \
 	-e 's|^fsync = yes|fsync = no|' "$work/osd.conf" >"$work/osd-nofsync.conf"

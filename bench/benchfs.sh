@@ -27,6 +27,28 @@ benchfs_mount() {
 	chmod 755 "$1"
 }
 
+# benchfs_osd_conf WORK PORT: the benchmarks' osd in WORK: WORK/osd.conf (state WORK/state,
+# fsync = yes, smtpd on 127.0.0.1:PORT, 500 connections, user mail) and WORK/control
+# (rcpthosts example.test, databytes 10 MB, me).  WORK/control must exist.
+benchfs_osd_conf() {
+	echo example.test >"$1/control/rcpthosts"
+	echo 10485760 >"$1/control/databytes"
+	echo osd.example.test >"$1/control/me"
+	cat >"$1/osd.conf" <<EOF
+state_dir = $1/state
+control_dir = $1/control
+rules = $1/tcp.smtp
+smtp_listen = 127.0.0.1:$2
+submission_listen =
+smtps_listen =
+smtp_max_connections = 500
+smtp_max_per_ip = 500
+fsync = yes
+user = mail
+log = stderr
+EOF
+}
+
 # Unmounts and removes the image (idempotent).
 benchfs_umount() {
 	[ -n "$BENCHFS_DIR" ] && { umount "$BENCHFS_DIR" 2>/dev/null || umount -l "$BENCHFS_DIR"; }

@@ -323,13 +323,21 @@ queue_error_reply(int err)
  * any other file system new/ is fsynced as well.  docs/queue-format.md.
  */
 static bool
-queue_fsync_names_file(int dirfd)
+queue_fsync_names_file(const char *queue_dir, int dirfd)
 {
+	/* A session process queues many messages into one queue: ask once. */
+	static char last_dir[PATH_MAX];
+	static bool last_answer;
 	struct statfs sf;
 
+	if (strcmp(queue_dir, last_dir) == 0)
+		return last_answer;
 	if (fstatfs(dirfd, &sf) == -1)
 		return false;
-	return sf.f_type == QUEUE_FS_EXT4 || sf.f_type == QUEUE_FS_XFS;
+	last_answer = sf.f_type == QUEUE_FS_EXT4 || sf.f_type == QUEUE_FS_XFS;
+	if (strlen(queue_dir) < sizeof(last_dir))
+		memcpy(last_dir, queue_dir, strlen(queue_dir) + 1);
+	return last_answer;
 }
 
 /*
@@ -385,7 +393,7 @@ queue_begin(const char *queue_dir, bool fsync, const struct queue_envelope *env,
 	w->len = 0;
 	if ((w->new_dirfd = queue_open_dir(queue_dir, "new", fsync, err, errsize)) == -1)
 		goto fail;
-	w->fsync_dir = fsync && !queue_fsync_names_file(w->new_dirfd);
+	w->fsync_dir = fsync && !queue_fsync_names_file(queue_dir, w->new_dirfd);
 
 	/* O_EXCL makes the name ours alone: a queued message is never replaced. */
 	for (tries = 0; tries < QUEUE_ID_TRIES; tries++) {
