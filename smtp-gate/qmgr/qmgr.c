@@ -487,10 +487,18 @@ static int
 delete_message(const char *queue_dir, const char *id)
 {
 	char p[PATH_MAX];
+	struct stat st;
 	bool gone = false;
 
 	if (!qstore_id_ok(id)) {
 		cli_error("queue", "--delete %.64s: not a queue id", id);
+		return 100;
+	}
+	/* Not a file smtpd is still writing: it would say 250 for a message already gone. */
+	if (qstore_new_path(queue_dir, id, p, sizeof(p)) == 0 && lstat(p, &st) == 0 &&
+	    !queue_file_complete(&st)) {
+		cli_error("queue", "--delete %s: not complete yet (being written, or left by a "
+			  "crashed writer: osd queue removes those)", id);
 		return 100;
 	}
 	if (qstore_new_path(queue_dir, id, p, sizeof(p)) == 0 && unlink(p) == 0)

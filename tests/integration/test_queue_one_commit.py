@@ -6,9 +6,9 @@ fsyncs it once before it says 250 (docs/queue-format.md).
 - A writer killed (SIGKILL) in the middle of DATA leaves an unmarked file in
   new/: qstat does not count it, qread does not list it, and the queue
   manager, started afterwards, removes it (and logs so) and delivers nothing.
-- A file whose writer still lives is never removed: a manager started while
-  a client is in the middle of DATA leaves it alone, and delivers it once the
-  client ends DATA.
+- A file whose writer still lives is never removed: osd queue --delete
+  refuses it, a manager started while a client is in the middle of DATA
+  leaves it alone, and delivers it once the client ends DATA.
 - Power cut: on a loop-mounted ext4 (as test_state_faults), messages are
   acknowledged with the manager stopped, one more session is left in the
   middle of DATA (and one more message acknowledged after it, whose fsync
@@ -105,6 +105,11 @@ def killed_writer():
         o.stop(queue)
         r, c = half_data(port, "k3")
         check(c == 354 and wait_for(lambda: len(unmarked(o)) == 1), "k3 in the middle of DATA")
+        if unmarked(o):
+            d = o.run("queue", "--delete", unmarked(o)[0])
+            check(d.returncode == 100 and "not complete yet" in d.stderr and len(unmarked(o)) == 1,
+                  "osd queue --delete refuses a file still being written (%d %s)"
+                  % (d.returncode, d.stderr.strip()))
         start_queue(o)
         check(not wait_for(lambda: len(unmarked(o)) != 1, timeout=2),
               "the manager leaves the file of a live writer alone (%r)" % o.new_files())
