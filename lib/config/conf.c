@@ -82,6 +82,8 @@ static const struct conf_key conf_keys[] = {
 	FIELD(smtp_max_per_ip, KIND_COUNT),
 	FIELD_MAX(smtp_session_deadline, KIND_DURATION, CONF_SESSION_DEADLINE_MAX),
 	FIELD(smtp_min_data_rate, KIND_COUNT),
+	FIELD(smtp_max_errors, KIND_COUNT),
+	FIELD(smtp_max_auth_failures, KIND_COUNT),
 	FIELD(smtp_loopback_plaintext, KIND_BOOL),
 	FIELD(smtp_process_reuse, KIND_BOOL),
 	FIELD(advertise_cram_md5, KIND_BOOL),
@@ -262,6 +264,8 @@ conf_defaults(struct osd_conf *conf)
 	conf->pop3_session_deadline = 6 * 3600;
 	conf->smtp_session_deadline = 3600;
 	conf->smtp_min_data_rate = 500;         /* Postfix's smtpd_min_data_rate */
+	conf->smtp_max_errors = 20;             /* Postfix's smtpd_hard_error_limit */
+	conf->smtp_max_auth_failures = 3;       /* as pop3d's and imapd's failed logins */
 	conf->imap_timeout = 30 * 60;           /* RFC 3501 section 5.4: at least 30 minutes */
 	conf->imap_login_timeout = 180;         /* Dovecot's before login */
 	conf->imap_session_deadline = CONF_SESSION_DEADLINE_MAX;

@@ -58,6 +58,8 @@ struct osd_conf {
 	unsigned smtp_max_per_ip;       /* smtpd sessions at once from one address (default 20) */
 	long smtp_session_deadline;     /* smtpd session ends after this, seconds (default 1 h, at most 1 d) */
 	unsigned smtp_min_data_rate;    /* DATA: bytes/s a client must keep up beyond timeoutsmtpd (default 500) */
+	unsigned smtp_max_errors;       /* error replies in a session before 421 and the end (default 20) */
+	unsigned smtp_max_auth_failures; /* failed AUTH exchanges in a session before 421 and the end (default 3) */
 	bool smtp_loopback_plaintext;   /* AUTH PLAIN/LOGIN without TLS from loopback clients (default yes) */
 	bool smtp_process_reuse;        /* a session process serves up to 100 plain sessions (default yes) */
 	bool advertise_cram_md5;        /* list CRAM-MD5 in CAPA/EHLO (default no: accepted, not offered) */
