@@ -103,6 +103,7 @@ static const struct conf_key conf_keys[] = {
 	FIELD_MAX(imap_idle_poll, KIND_DURATION, CONF_TIMEOUT_MAX),
 	FIELD_MAX(imap_idle_keepalive, KIND_DURATION, CONF_TIMEOUT_MAX),
 	FIELD(imap_idle_inotify, KIND_BOOL),
+	FIELD_MAX(maildir_tmp_max_age, KIND_DURATION, CONF_MAILDIR_TMP_AGE_MAX),
 	FIELD(pop3_backend, KIND_BACKEND),
 	FIELD(imap_backend, KIND_BACKEND),
 	FIELD(proxy_tls, KIND_CHOICE),
@@ -276,6 +277,7 @@ conf_defaults(struct osd_conf *conf)
 	conf->imap_idle_poll = 30;                /* Dovecot's mailbox_idle_check_interval */
 	conf->imap_idle_keepalive = 2 * 60;       /* Dovecot's imap_idle_notify_interval */
 	conf->imap_idle_inotify = true;
+	conf->maildir_tmp_max_age = 36 * 3600;  /* qmail's maildir(5) */
 	(void)set_field(conf->proxy_tls, sizeof(conf->proxy_tls), "none");
 	(void)set_field(conf->proxy_auth, sizeof(conf->proxy_auth), "backend");
 	conf->proxy_connect_timeout = 10;
