@@ -379,7 +379,16 @@ def test_no_cert(o2, p2):
                     "--auth-user", "carol@" + DOM, "--auth-password", "not-carol")
     check(rc != 0 and "535 5.7.8" in out, "swaks AUTH CRAM-MD5 with a wrong secret: 535")
     test_auth_limit(o2, p2, 2)
-    test_error_limit(p2, "127.0.0.53", 5)
+    test_error_limit(p2, "127.0.0.70", 5)
+    # SIGHUP re-reads the caps (the later line of a key wins).
+    with open(o2.conf, "a") as f:
+        f.write("smtp_max_auth_failures = 1\nsmtp_max_errors = 3\n")
+    n = o2.log("smtpd").count("SIGHUP: configuration re-read")
+    d.send_signal(signal.SIGHUP)
+    check(wait_for(lambda: o2.log("smtpd").count("SIGHUP: configuration re-read") > n),
+          "smtpd logs the SIGHUP")
+    test_auth_limit(o2, p2, 1)
+    test_error_limit(p2, "127.0.0.71", 3)
 
 
 def plain(user, password):
