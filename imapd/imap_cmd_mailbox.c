@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "ascii.h"
 #include "imap_cmd.h"
@@ -13,6 +14,7 @@
 #include "imap_folders.h"
 #include "imap_list.h"
 #include "imap_session_int.h"
+#include "maildir_tmp.h"
 #include "path.h"
 #include "xmalloc.h"
 
@@ -99,6 +101,8 @@ imap_cmd_select(struct imap_session *s, const char *tag, const struct imap_arg *
 	if (imap_mailbox_open(s->root, name, examine, &mb, &error, &code) == -1)
 		return imap_cmd_mailbox_error(s, out, tag, name, error, code);
 	imap_session_select(s, mb, name, examine || imap_mailbox_readonly(mb));
+	/* The reader cleans up after interrupted deliveries and APPENDs (maildir(5); Dovecot does it at open). */
+	(void)maildir_tmp_clean(imap_mailbox_dir(mb), s->cfg.maildir_tmp_max_age, time(NULL));
 	/* A CONDSTORE enabling command (RFC 7162 section 3.1); HIGHESTMODSEQ is told below anyway. */
 	if (condstore)
 		s->enabled |= IMAP_EXT_CONDSTORE;

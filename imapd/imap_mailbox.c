@@ -1406,6 +1406,12 @@ imap_mailbox_readonly(const struct imap_mailbox *mb)
 	return mb->readonly;
 }
 
+const char *
+imap_mailbox_dir(const struct imap_mailbox *mb)
+{
+	return mb->dir;
+}
+
 uint32_t
 imap_mailbox_uidvalidity(const struct imap_mailbox *mb)
 {

@@ -70,6 +70,9 @@ void imap_mailbox_close(struct imap_mailbox *mb);
 int imap_mailbox_moved(struct imap_mailbox *mb, const char *name);
 
 bool imap_mailbox_readonly(const struct imap_mailbox *mb);
+
+/* The folder's Maildir (the root for INBOX, root/.NAME for the others). */
+const char *imap_mailbox_dir(const struct imap_mailbox *mb);
 uint32_t imap_mailbox_uidvalidity(const struct imap_mailbox *mb);
 uint32_t imap_mailbox_uidnext(const struct imap_mailbox *mb);
 /*

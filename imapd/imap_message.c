@@ -900,7 +900,11 @@ static void layout(struct imap_message *m, struct part *p, GMimeObject *obj, siz
 static void
 layout_multipart(struct imap_message *m, struct part *p, GMimeMultipart *mp, unsigned depth)
 {
-	const char *d = m->data, *boundary = g_mime_multipart_get_boundary(mp);
+	/* Read the parameter, not g_mime_multipart_get_boundary(): that one makes up
+	 * a boundary when there is none, and re-encoding a hostile Content-Type for it
+	 * (an 8-bit parameter name) grew without bound in GMime 3.2 (fuzz, 2026-12-07). */
+	const char *d = m->data,
+		   *boundary = g_mime_object_get_content_type_parameter(GMIME_OBJECT(mp), "boundary");
 	size_t blen = boundary != NULL ? strlen(boundary) : 0;
 	size_t n = (size_t)g_mime_multipart_get_count(mp), found = 0;
 	size_t pos = p->body, child_start = 0;

@@ -34,6 +34,7 @@ struct imap_session_config {
 	bool plaintext_allowed; /* imap_plaintext = yes: plaintext login everywhere */
 	unsigned max_bad_commands;      /* "* BYE" after this many BAD answers; 0 = default */
 	unsigned max_auth_failures;     /* "* BYE" after this many failed logins; 0 = default */
+	long maildir_tmp_max_age;       /* at SELECT/EXAMINE, remove the folder's tmp/ files untouched this long (s); 0: never */
 	struct imap_parser_limits limits;       /* 0 fields: the parser's defaults */
 
 	void *ctx;              /* passed to the hooks */

@@ -50,6 +50,7 @@ reload(void *vd)
 	d->conf.imap_idle_poll = n.imap_idle_poll;
 	d->conf.imap_idle_keepalive = n.imap_idle_keepalive;
 	d->conf.imap_idle_inotify = n.imap_idle_inotify;
+	d->conf.maildir_tmp_max_age = n.maildir_tmp_max_age;
 	d->conf.advertise_cram_md5 = n.advertise_cram_md5;
 	d->conf.relay_ipv6_prefix = n.relay_ipv6_prefix;
 	memcpy(d->conf.users_dir, n.users_dir, sizeof(n.users_dir));

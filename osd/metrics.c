@@ -48,7 +48,7 @@ usage(FILE *out)
 		     "off by default), one short-lived child per request.  Drops root like the\n"
 		     "other daemons.\n"
 		     "  -c FILE  configuration (default $OSD_CONF or " CONF_DEFAULT_PATH ")\n"
-		     "SIGTERM stops.\n");
+		     "SIGTERM stops; SIGHUP re-reads the configuration (see osd-metrics(8)).\n");
 }
 
 /* Messages in queue/new (not yet taken by the queue manager); 0 when unreadable. */
@@ -195,11 +195,41 @@ serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned prior_fa
 	_exit(0);
 }
 
+/*
+ * SIGHUP (server_hooks.reload).  Nothing of osd.conf that osd metrics uses
+ * can change while it runs: metrics_listen is bound and state_dir and the
+ * user are fixed before the privilege drop, and its limits are constants.
+ * So the file is read again only to report a broken or restart-only edit
+ * at once (conf_reload; not daemon_reload, which would link TLS in), and a
+ * counter file that could not be mapped at start (every scrape: 503) is
+ * tried again, now that the operator may have fixed it.
+ */
+static void
+reload(void *vmd)
+{
+	struct metricsd *md = vmd;
+	struct osd_conf n;
+	char err[PATH_MAX + 256];
+	bool restart;
+
+	if (conf_reload(&md->conf, &n, &restart, err, sizeof(err)) == -1) {
+		log_warnx("SIGHUP: %s (keeping the running configuration)", err);
+		return;
+	}
+	if (restart)
+		log_warnx("SIGHUP: metrics_listen, user, group and state_dir change only on a restart");
+	if (metrics_slots == NULL)
+		metrics_attach(&md->conf, false);
+	log_info("SIGHUP: configuration re-read (nothing in it changes osd metrics without a "
+		 "restart); counters %s", metrics_slots != NULL ? "mapped" : "unavailable: 503");
+}
+
 int
 main(int argc, char **argv)
 {
 	static struct metricsd md;
-	struct server_hooks hooks = { .ctx = &md, .serve = serve, .refuse_reply = refuse_reply };
+	struct server_hooks hooks = { .ctx = &md, .serve = serve, .reload = reload,
+				      .refuse_reply = refuse_reply };
 	char err[PATH_MAX + 256];
 	const char *conf_arg;
 	struct server *srv;

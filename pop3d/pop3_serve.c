@@ -162,6 +162,7 @@ pop3d_serve(void *vpd, int fd, const struct ipaddr *addr, int kind, unsigned pri
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.tls_available = pd->tls != NULL;
+	cfg.maildir_tmp_max_age = pd->conf.maildir_tmp_max_age;
 	cfg.tls_active = kind == POP3D_IMPLICIT_TLS;
 	cfg.client_loopback = pd->conf.pop3_loopback_plaintext && ipaddr_is_loopback(addr);
 	cfg.plaintext_allowed = pd->conf.pop3_plaintext;

@@ -54,6 +54,7 @@ struct session_config {
 	bool plaintext_allowed; /* pop3_plaintext = yes: plaintext login everywhere */
 	unsigned max_bad_commands;      /* close after this many bad commands; 0 = default */
 	unsigned max_auth_failures;     /* close after this many failed logins; 0 = default */
+	long maildir_tmp_max_age;       /* at login, remove tmp/ files untouched this long (s); 0: never */
 
 	void *ctx;              /* passed to the hooks */
 	/*

@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "login.h"
+#include "maildir_tmp.h"
 #include "path.h"
 #include "pop3_session_int.h"
 
@@ -35,7 +37,7 @@ auth_failed(struct session *s, struct buf *out)
 }
 
 static int
-open_default(const char *home, struct maildir **md_r, char *err, size_t errsize)
+open_default(const char *home, long tmp_max_age, struct maildir **md_r, char *err, size_t errsize)
 {
 	char path[PATH_MAX];
 	const char *why;
@@ -45,8 +47,11 @@ open_default(const char *home, struct maildir **md_r, char *err, size_t errsize)
 		fmt_text(err, errsize, "home folder path too long");
 		return SESSION_OPEN_FAILED;
 	}
-	if (maildir_open(path, MAILDIR_OPEN_LOCK, md_r, &why) == 0)
+	if (maildir_open(path, MAILDIR_OPEN_LOCK, md_r, &why) == 0) {
+		/* The reader cleans up after interrupted deliveries (maildir(5), as qmail-pop3d). */
+		(void)maildir_tmp_clean(path, tmp_max_age, time(NULL));
 		return SESSION_OPEN_OK;
+	}
 	e = errno;
 	fmt_text(err, errsize, "%s: %s: %s", path, why, strerror(e));
 	return e == EWOULDBLOCK ? SESSION_OPEN_IN_USE : SESSION_OPEN_FAILED;
@@ -140,7 +145,7 @@ login_proof(struct session *s, const char *name, const struct proof *proof, stru
 	if (s->cfg.open_mailbox != NULL)
 		r = s->cfg.open_mailbox(s->cfg.ctx, name, home, &s->md, err, sizeof(err));
 	else
-		r = open_default(home, &s->md, err, sizeof(err));
+		r = open_default(home, s->cfg.maildir_tmp_max_age, &s->md, err, sizeof(err));
 	free(home);
 	s->state = ST_AUTHORIZATION;
 	if (r == SESSION_OPEN_IN_USE) {

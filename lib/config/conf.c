@@ -82,6 +82,8 @@ static const struct conf_key conf_keys[] = {
 	FIELD(smtp_max_per_ip, KIND_COUNT),
 	FIELD_MAX(smtp_session_deadline, KIND_DURATION, CONF_SESSION_DEADLINE_MAX),
 	FIELD(smtp_min_data_rate, KIND_COUNT),
+	FIELD(smtp_max_errors, KIND_COUNT),
+	FIELD(smtp_max_auth_failures, KIND_COUNT),
 	FIELD(smtp_loopback_plaintext, KIND_BOOL),
 	FIELD(smtp_process_reuse, KIND_BOOL),
 	FIELD(advertise_cram_md5, KIND_BOOL),
@@ -101,6 +103,7 @@ static const struct conf_key conf_keys[] = {
 	FIELD_MAX(imap_idle_poll, KIND_DURATION, CONF_TIMEOUT_MAX),
 	FIELD_MAX(imap_idle_keepalive, KIND_DURATION, CONF_TIMEOUT_MAX),
 	FIELD(imap_idle_inotify, KIND_BOOL),
+	FIELD_MAX(maildir_tmp_max_age, KIND_DURATION, CONF_MAILDIR_TMP_AGE_MAX),
 	FIELD(pop3_backend, KIND_BACKEND),
 	FIELD(imap_backend, KIND_BACKEND),
 	FIELD(proxy_tls, KIND_CHOICE),
@@ -262,6 +265,8 @@ conf_defaults(struct osd_conf *conf)
 	conf->pop3_session_deadline = 6 * 3600;
 	conf->smtp_session_deadline = 3600;
 	conf->smtp_min_data_rate = 500;         /* Postfix's smtpd_min_data_rate */
+	conf->smtp_max_errors = 20;             /* Postfix's smtpd_hard_error_limit */
+	conf->smtp_max_auth_failures = 3;       /* as pop3d's and imapd's failed logins */
 	conf->imap_timeout = 30 * 60;           /* RFC 3501 section 5.4: at least 30 minutes */
 	conf->imap_login_timeout = 180;         /* Dovecot's before login */
 	conf->imap_session_deadline = CONF_SESSION_DEADLINE_MAX;
@@ -272,6 +277,7 @@ conf_defaults(struct osd_conf *conf)
 	conf->imap_idle_poll = 30;                /* Dovecot's mailbox_idle_check_interval */
 	conf->imap_idle_keepalive = 2 * 60;       /* Dovecot's imap_idle_notify_interval */
 	conf->imap_idle_inotify = true;
+	conf->maildir_tmp_max_age = 36 * 3600;  /* qmail's maildir(5) */
 	(void)set_field(conf->proxy_tls, sizeof(conf->proxy_tls), "none");
 	(void)set_field(conf->proxy_auth, sizeof(conf->proxy_auth), "backend");
 	conf->proxy_connect_timeout = 10;

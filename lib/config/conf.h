@@ -21,6 +21,7 @@
 #define CONF_RELAY_BATCH_MAX 1000L              /* relay_batch: 1 s (milliseconds) */
 #define CONF_DEFAULT_RELAY_BATCH 40L            /* relay_batch: 40 ms */
 #define CONF_IMAP_LITERAL_MAX (1024L * 1024 * 1024)   /* imap_max_literal: 1 GiB */
+#define CONF_MAILDIR_TMP_AGE_MAX (30L * 86400) /* maildir_tmp_max_age: 30 days */
 #define CONF_TIMEOUT_MAX 86400L                 /* pop3_timeout: 1 day */
 #define CONF_DURATION_MAX 86400L                /* any other duration key without its own bound */
 
@@ -58,6 +59,8 @@ struct osd_conf {
 	unsigned smtp_max_per_ip;       /* smtpd sessions at once from one address (default 20) */
 	long smtp_session_deadline;     /* smtpd session ends after this, seconds (default 1 h, at most 1 d) */
 	unsigned smtp_min_data_rate;    /* DATA: bytes/s a client must keep up beyond timeoutsmtpd (default 500) */
+	unsigned smtp_max_errors;       /* error replies in a session before 421 and the end (default 20) */
+	unsigned smtp_max_auth_failures; /* failed AUTH exchanges in a session before 421 and the end (default 3) */
 	bool smtp_loopback_plaintext;   /* AUTH PLAIN/LOGIN without TLS from loopback clients (default yes) */
 	bool smtp_process_reuse;        /* a session process serves up to 100 plain sessions (default yes) */
 	bool advertise_cram_md5;        /* list CRAM-MD5 in CAPA/EHLO (default no: accepted, not offered) */
@@ -77,6 +80,7 @@ struct osd_conf {
 	long imap_idle_poll;            /* IDLE without inotify: sync the folder this often, seconds (default 30) */
 	long imap_idle_keepalive;       /* IDLE: "* OK Still here" after this long without output, seconds (default 120) */
 	bool imap_idle_inotify;         /* IDLE watches the folder with inotify (default yes; no: poll, e.g. NFS) */
+	long maildir_tmp_max_age;       /* pop3d login, imapd SELECT: tmp/ files untouched this long go (default 36 h) */
 	/* Proxy mode (docs/integrations.md): logins go to another server, then the bytes are relayed. */
 	char pop3_backend[300];         /* host:port of the POP3 server behind osd pop3d; "" = local mailboxes */
 	char imap_backend[300];         /* host:port of the IMAP server behind osd imapd; "" = local mailboxes */

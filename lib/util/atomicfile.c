@@ -1,6 +1,7 @@
 /* atomicfile.c - write temp, fsync, rename: readers see the old file or the new one, never a mix. */
 #include "atomicfile.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -182,38 +183,75 @@ fsync_parent_dir(const char *path)
 	return 0;
 }
 
-int
-atomicfile_clean_stale(const char *path)
+/*
+ * The writer's pid of a temporary named ".NAME.tmp.PID.N" (NAME from
+ * atomicfile_open: any file name), or 0 when name is not one.
+ */
+static long
+tmp_writer(const char *name)
 {
-	char dir[PATH_MAX], prefix[NAME_MAX + 8];
-	const char *slash = strrchr(path, '/'), *base = slash != NULL ? slash + 1 : path;
-	size_t plen;
+	const char *p = name + strlen(name), *n_start, *pid_end;
+	long pid = 0;
+
+	if (name[0] != '.')
+		return 0;
+	/* N: digits after the last dot. */
+	for (n_start = p; n_start > name && isdigit((unsigned char)n_start[-1]); n_start--)
+		;
+	if (n_start == p || n_start == name || n_start[-1] != '.')
+		return 0;
+	pid_end = n_start - 1;
+	for (p = pid_end; p > name && isdigit((unsigned char)p[-1]); p--)
+		;
+	if (p == pid_end || pid_end - p > 9 || p - name < 6 || strncmp(p - 5, ".tmp.", 5) != 0)
+		return 0;
+	for (; p < pid_end; p++)
+		pid = pid * 10 + (*p - '0');
+	return pid;
+}
+
+/* Remove dir's temporaries whose names start with prefix ("" for all) and whose writer is gone. */
+static int
+clean_stale(const char *dir, const char *prefix, bool ours_too)
+{
+	size_t plen = strlen(prefix);
 	struct dirent *e;
 	int removed = 0;
 	DIR *d;
 
-	/* The folder: "." without a slash, "/" for a file right under it. */
-	if (path_fmt(dir, sizeof(dir), "%.*s", slash == NULL || slash == path ? 1 : (int)(slash - path),
-		     slash != NULL ? path : ".") == -1 ||
-	    path_fmt(prefix, sizeof(prefix), ".%s.tmp.", base) == -1 || (d = opendir(dir)) == NULL)
+	if ((d = opendir(dir)) == NULL)
 		return 0;
-	plen = strlen(prefix);
 	while ((e = readdir(d)) != NULL) {
-		char *end;
 		long pid;
 
-		if (strncmp(e->d_name, prefix, plen) != 0)
-			continue;
-		errno = 0;
-		pid = strtol(e->d_name + plen, &end, 10);
-		if (errno != 0 || end == e->d_name + plen || *end != '.' || pid <= 0)
+		if (strncmp(e->d_name, prefix, plen) != 0 || (pid = tmp_writer(e->d_name)) <= 0)
 			continue;
 		/* EPERM: it runs, as another user. */
-		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+		if (!(ours_too && pid == (long)getpid()) && (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
 			continue;
 		if (unlinkat(dirfd(d), e->d_name, 0) == 0)
 			removed++;
 	}
 	closedir(d);
 	return removed;
+}
+
+int
+atomicfile_clean_stale(const char *path)
+{
+	char dir[PATH_MAX], prefix[NAME_MAX + 8];
+	const char *slash = strrchr(path, '/'), *base = slash != NULL ? slash + 1 : path;
+
+	/* The folder: "." without a slash, "/" for a file right under it. */
+	if (path_fmt(dir, sizeof(dir), "%.*s", slash == NULL || slash == path ? 1 : (int)(slash - path),
+		     slash != NULL ? path : ".") == -1 ||
+	    path_fmt(prefix, sizeof(prefix), ".%s.tmp.", base) == -1)
+		return 0;
+	return clean_stale(dir, prefix, false);
+}
+
+int
+atomicfile_clean_stale_dir(const char *dir, bool ours_too)
+{
+	return clean_stale(dir, "", ours_too);
 }

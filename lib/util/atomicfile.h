@@ -43,6 +43,15 @@ void atomicfile_abort(struct atomicfile *af);
  */
 int atomicfile_clean_stale(const char *path);
 
+/*
+ * The same for every file of the folder dir: the temporaries (".NAME.tmp.PID.N")
+ * of any file there whose writer no longer runs.  ours_too: this process's
+ * own pid counts as dead, for a program that has written nothing yet and
+ * whose pid a dead writer had (pids are reused, across reboots too).
+ * Returns how many were removed.
+ */
+int atomicfile_clean_stale_dir(const char *dir, bool ours_too);
+
 /* Write all of len bytes to fd, retrying on EINTR and short writes. */
 int write_all(int fd, const void *data, size_t len);
 

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "cli.h"
 #include "control.h"
 #include "metrics.h"
@@ -24,6 +25,7 @@
 #include "monotonic.h"
 #include "path.h"
 #include "qmgr.h"
+#include "qstore.h"
 #include "queue.h"
 #include "runas.h"
 
@@ -260,6 +262,27 @@ clean_tmp(const struct qmgr *q)
 			log_info("removed %s: left unfinished over 36 hours ago", p);
 	}
 	closedir(d);
+}
+
+/*
+ * Remove the temporaries of info/NN/ID (qstore_info_write: temp, fsync,
+ * rename) that a manager killed mid-write left.  Only a manager writes
+ * there, and this one holds the queue's lock and has written nothing yet:
+ * a temporary whose writer is gone, or that bears this process's pid (a
+ * dead manager's, reused), is debris; one of another live pid is left alone.
+ */
+static void
+clean_info_tmp(const struct qmgr *q)
+{
+	char dir[PATH_MAX];
+	int b, n;
+
+	for (b = 0; b < QSTORE_BUCKETS; b++) {
+		if (path_fmt(dir, sizeof(dir), "%s/info/%02x", q->queue_dir, b) == -1)
+			return;
+		if ((n = atomicfile_clean_stale_dir(dir, true)) > 0)
+			log_info("removed %d temporary file(s) of a dead writer from %s", n, dir);
+	}
 }
 
 /* ----- signals, inotify, the loop ----- */
@@ -618,6 +641,7 @@ main(int argc, char **argv)
 			fatal("inotify %s/new", q.queue_dir);
 	}
 	clean_tmp(&q);
+	clean_info_tmp(&q);
 	scan(&q, true);
 	log_info("ready: %zu message(s) in the queue, local %u remote %u, lifetime %lds, queue %s",
 		 q.nmessages, q.max_local, q.max_remote, q.lifetime, q.queue_dir);

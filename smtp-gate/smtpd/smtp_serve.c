@@ -346,6 +346,8 @@ smtpd_serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned pr
 			 rd.user[0] != '\0' ? rd.user : "-");
 	p.relay = relay;
 	cfg.databytes = databytes;
+	cfg.max_errors = d->conf.smtp_max_errors;
+	cfg.max_auth_failures = d->conf.smtp_max_auth_failures;
 	cfg.policy = policy;
 	cfg.sink = &smtp_queue_sink;
 	cfg.sink_ctx = &queue;

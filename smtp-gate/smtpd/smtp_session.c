@@ -102,6 +102,8 @@ smtp_session_new(const struct smtp_session_config *cfg)
 		s->cfg.max_rcpts = SMTP_DEFAULT_MAX_RCPTS;
 	if (s->cfg.max_errors == 0)
 		s->cfg.max_errors = SMTP_DEFAULT_MAX_ERRORS;
+	if (s->cfg.max_auth_failures == 0)
+		s->cfg.max_auth_failures = SMTP_DEFAULT_MAX_AUTH_FAILURES;
 	if (s->cfg.hostname == NULL || s->cfg.hostname[0] == '\0')
 		s->cfg.hostname = "localhost";
 	if (s->cfg.relayclient == NULL)

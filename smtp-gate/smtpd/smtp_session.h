@@ -15,8 +15,10 @@ struct smtp_session;
 
 /* Defaults of the limits below. */
 #define SMTP_DEFAULT_MAX_RCPTS 100
-/* Errors (bad syntax, unknown commands, refused recipients) before the session is closed. */
+/* Errors (bad syntax, unknown commands, refused recipients) before the session is closed (Postfix's smtpd_hard_error_limit). */
 #define SMTP_DEFAULT_MAX_ERRORS 20
+/* Failed AUTH exchanges (535) before the session is closed, as pop3d's and imapd's failed logins. */
+#define SMTP_DEFAULT_MAX_AUTH_FAILURES 3
 
 /*
  * Where an accepted message goes: the queue in osd-smtpd (smtp_serve.c's
@@ -71,6 +73,7 @@ struct smtp_session_config {
 	uint64_t databytes;             /* largest message; 0: no limit */
 	unsigned max_rcpts;             /* 0: SMTP_DEFAULT_MAX_RCPTS */
 	unsigned max_errors;            /* 0: SMTP_DEFAULT_MAX_ERRORS */
+	unsigned max_auth_failures;     /* 0: SMTP_DEFAULT_MAX_AUTH_FAILURES */
 	const struct policy *policy;    /* rcpthosts, badmailfrom, local users */
 	const struct smtp_sink *sink;   /* the accepted messages */
 	void *sink_ctx;                 /* passed to sink->begin */

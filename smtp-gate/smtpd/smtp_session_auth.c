@@ -39,6 +39,18 @@ finish(struct smtp_session *s, int r, bool relay, const char *err, struct buf *o
 		return 0;
 	}
 	smtp_reply(out, "535 5.7.8 Authentication credentials invalid");
+	/*
+	 * A client guessing passwords gets a few tries per connection, as in
+	 * pop3d and imapd, not one per error up to max_errors: then 421 and
+	 * the end (RFC 5321 section 3.8).  The reply still waits for the
+	 * failed-login delay (the loop's LOOP_LOGIN_FAILED).
+	 */
+	if (++s->auth_failures >= s->cfg.max_auth_failures) {
+		smtp_reply(out, "421 4.7.0 %s Error: too many failed authentications, "
+			   "closing the connection", s->cfg.hostname);
+		s->closing = true;
+		return SMTP_ACT_AUTH_FAILED | SMTP_ACT_CLOSE;
+	}
 	return SMTP_ACT_AUTH_FAILED | smtp_session_count_error(s, out);
 }
 

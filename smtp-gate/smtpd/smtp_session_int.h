@@ -29,6 +29,7 @@ struct smtp_session {
 	bool auth_seen;                 /* an AUTH command came (a password may have passed through) */
 	struct sasl_server sasl;
 	bool authenticated;
+	unsigned auth_failures;         /* 535s so far: max_auth_failures of them end the session */
 	bool auth_relay;                /* the authenticated user may relay */
 	char auth_user[SASL_FIELD_MAX + 1];
 

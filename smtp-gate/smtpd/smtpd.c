@@ -61,6 +61,8 @@ reload(void *ctx)
 	d->conf.received_auth_user = n.received_auth_user;
 	d->conf.smtp_session_deadline = n.smtp_session_deadline;
 	d->conf.smtp_min_data_rate = n.smtp_min_data_rate;
+	d->conf.smtp_max_errors = n.smtp_max_errors;
+	d->conf.smtp_max_auth_failures = n.smtp_max_auth_failures;
 	d->conf.relay_expire = n.relay_expire;
 	d->conf.relay_ipv6_prefix = n.relay_ipv6_prefix;
 	memcpy(d->conf.rules, n.rules, sizeof(n.rules));

@@ -143,11 +143,12 @@ def reloaded(log):
 
 def hup_loggers(units):
     """Who must log a SIGHUP: the unit's program (osd.service: osd run, which passes it on to
-    every service); osd metrics has nothing to re-read (metrics_listen changes on a restart)."""
+    every service); osd metrics too (it re-reads the file only to report edits that take a
+    restart, and maps the counter file if that failed at start)."""
     progs = set()
     for u in units:
         progs |= {"osd-run"} | set(EACH) if u == "osd" else {u}
-    return progs - {"osd-metrics"}
+    return progs
 
 
 def reload_checks(units, ports):

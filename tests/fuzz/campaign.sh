@@ -83,7 +83,7 @@ run_slot() {
 	before=$(find "$art" -type f | wc -l)
 	# -timeout: an input that takes 10 s is a hang, a finding like a crash.
 	# A session of its own (setsid), so that the trap can stop time(1) and the fuzzer together.
-	setsid /usr/bin/time -f '%U %S' -o "$state/time" nice -n 19 "$bin" -max_total_time="$secs" \
+	setsid /usr/bin/time -f '%U %S' -o "$state/time.$t" nice -n 19 "$bin" -max_total_time="$secs" \
 		-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$art/" \
 		"${dict[@]}" "$grown" "$here/corpus/$t" >"$log" 2>&1 &
 	# In the background, so that a TERM is handled at once (the trap stops the fuzzer).
@@ -91,7 +91,7 @@ run_slot() {
 	wait "$child" || true
 	child=
 	# time(1) puts "Command exited with non-zero status" first when the fuzzer found something.
-	read -r u s < <(tail -n 1 "$state/time") || { u=0; s=0; }
+	read -r u s < <(tail -n 1 "$state/time.$t") || { u=0; s=0; }
 	cpu[$t]=$(awk -v a="${cpu[$t]}" -v u="$u" -v s="$s" 'BEGIN { printf "%.0f", a + u + s }')
 	execs[$t]=$((execs[$t] + $(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1 | grep . || echo 0)))
 	cov[$t]=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | awk '{ print $2 }' | grep . || echo "${cov[$t]}")

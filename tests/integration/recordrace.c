@@ -61,7 +61,7 @@ now_ns(clockid_t clock)
 	return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-static void
+static _Noreturn void
 die(const char *what)
 {
 	fprintf(stderr, "recordrace: %s: %s\n", what, strerror(errno));

@@ -14,7 +14,7 @@ threshold of the test's own beyond generous functional bounds:
 - every legitimate session succeeds (a fixed number of them, during the attack);
 - every hostile session is closed by the server, no later than DEADLINE
   plus a margin, and its last words are the documented ones:
-  SMTP 421 4.4.2 (timeout) or 421 4.7.0 (too many errors),
+  SMTP 421 4.4.2 (timeout) or 421 4.7.0 (too many failed authentications),
   POP3 -ERR Disconnected for inactivity. / -ERR [AUTH] ...,
   IMAP * BYE Disconnected for inactivity. / * BYE Too many failed ...;
 - above the per-address cap the greeting is the refusal
@@ -47,7 +47,7 @@ EXPECT = {
     "smtp": {"slowloris": ("421 4.4.2 ", "Error: timeout exceeded"),
              "endless": ("421 4.4.2 ", "Error: timeout exceeded"),
              "idle": ("421 4.4.2 ", "Error: timeout exceeded"),
-             "auth": ("421 4.7.0 ", "Error: too many errors"),
+             "auth": ("421 4.7.0 ", "Error: too many failed authentications"),
              "refused": ("421 4.7.0 ", "Too many connections")},
     "pop3": {"slowloris": ("-ERR ", "Disconnected for inactivity."),
              "endless": ("-ERR ", "Disconnected for inactivity."),
@@ -133,6 +133,14 @@ def main():
                       "%s %s (%d): last words %r%s (wrong: %d, e.g. %r)"
                       % (proto, kind, len(group), " ".join(EXPECT[proto][kind]),
                          " or the session deadline", len(wrong), wrong[:2]))
+            # The cap on failed logins, not only the clock, ends failed-login sessions
+            # (each one's reply waits the failed-login delay: some may meet the deadline).
+            prefix, words = EXPECT[proto]["auth"]
+            capped = [r for r in mine if r.kind == "auth" and r.last.startswith(prefix) and
+                      words in r.last]
+            check(capped, "%s auth: %d of %d sessions of failed logins ended by the cap on "
+                  "failed logins (%r)" % (proto, len(capped), len([r for r in mine if r.kind ==
+                                                                  "auth"]), prefix + words))
             over = [r for r in mine if r.kind == "over-cap"]
             refused = [r for r in over if documented(proto, "refused", r.greeting)]
             served = [r for r in over if r not in refused and documented(proto, "idle", r.last)]

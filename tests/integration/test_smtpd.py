@@ -8,7 +8,8 @@ that AUTH opens relaying); STARTTLS (swaks --tls, smtplib.starttls) and the
 pipelining (several messages on one connection, a raw batch answered in
 order); SIZE declared and undeclared; the 100-recipient limit; bare LF and
 SMTP smuggling; overlong lines; dot-stuffing; the Received header; VRFY,
-unknown and out-of-order commands, too many errors; the submission port's
+unknown and out-of-order commands, too many errors (smtp_max_errors) and
+too many failed AUTH exchanges (smtp_max_auth_failures); the submission port's
 AUTH requirement; badmailfrom, rcpthosts and morercpthosts (edits count for
 the next connection); unknown virtual users; a deny rule; smtp_max_per_ip;
 timeoutsmtpd between commands and in DATA; SIGHUP; and a 250-acknowledged
@@ -163,6 +164,7 @@ def main():
 
         test_ehlo(o, port)
         test_auth(o, port)
+        test_auth_limit(o, port, 3)
         test_tls(o, port, sps, ctx)
         # Instances sharing users and control files: no certificate; loopback not trusted.
         o2 = Osd()
@@ -170,6 +172,7 @@ def main():
         o2.write_conf("3h", conf_text(o2, p2, free_port(), 0, None, None,
                                       "control_dir = %s\nusers_dir = %s\n"
                                       "advertise_cram_md5 = yes\n"
+                                      "smtp_max_auth_failures = 2\nsmtp_max_errors = 5\n"
                                       % (o.control, os.path.join(o.state, "domains"))))
         o2.start_watch()
         test_no_cert(o2, p2)
@@ -375,6 +378,87 @@ def test_no_cert(o2, p2):
     rc, out = swaks(p2, "127.0.0.39", "--to", remote, "--auth", "CRAM-MD5",
                     "--auth-user", "carol@" + DOM, "--auth-password", "not-carol")
     check(rc != 0 and "535 5.7.8" in out, "swaks AUTH CRAM-MD5 with a wrong secret: 535")
+    test_auth_limit(o2, p2, 2)
+    test_error_limit(p2, "127.0.0.70", 5)
+    # SIGHUP re-reads the caps (the later line of a key wins).
+    with open(o2.conf, "a") as f:
+        f.write("smtp_max_auth_failures = 1\nsmtp_max_errors = 3\n")
+    n = o2.log("smtpd").count("SIGHUP: configuration re-read")
+    d.send_signal(signal.SIGHUP)
+    check(wait_for(lambda: o2.log("smtpd").count("SIGHUP: configuration re-read") > n),
+          "smtpd logs the SIGHUP")
+    test_auth_limit(o2, p2, 1)
+    test_error_limit(p2, "127.0.0.71", 3)
+
+
+def plain(user, password):
+    """An smtplib authobject for AUTH PLAIN with an initial response."""
+    return lambda challenge=None: "\0%s\0%s" % (user, password)
+
+
+def test_auth_limit(o, port, limit):
+    """smtp_max_auth_failures (limit): the limit-th failed AUTH exchange gets its
+    535, then 421 4.7.0, and the server closes the connection; fewer failures
+    leave the session open and a right password then works."""
+    src = "127.0.0.%d" % (50 + limit)
+    s = smtp(port, src)
+    s.ehlo()
+    codes = []
+    for _ in range(limit):
+        try:
+            codes.append(s.auth("PLAIN", plain("alice@" + DOM, "wrong-pw")))
+        except smtplib.SMTPAuthenticationError as e:
+            codes.append(e.smtp_code)
+    code, text = s.getreply()
+    try:
+        s.noop()
+        closed = False
+    except smtplib.SMTPServerDisconnected:
+        closed = True
+    check(codes == [535] * limit and code == 421 and
+          text.decode().startswith("4.7.0 %s Error: too many failed authentications" % ME) and
+          closed,
+          "smtplib: %d failed AUTH PLAIN: 535 each, then 421 4.7.0 ... too many failed "
+          "authentications and the connection closed (%r, %d %r, closed %r)"
+          % (limit, codes, code, text, closed))
+    s.close()
+    log = o.log("smtpd")
+    check(log.count("auth failed: addr=%s " % src) == limit and
+          re.search(r"session: addr=%s .* end=closed" % re.escape(src), log),
+          "each failed AUTH is logged, and the session's end (%d)"
+          % log.count("auth failed: addr=%s " % src))
+    # limit - 1 failures (the failed-login delay before each), then the right password.
+    src = "127.0.0.%d" % (60 + limit)
+    s = smtp(port, src)
+    s.ehlo()
+    fails = 0
+    for _ in range(limit - 1):
+        try:
+            s.auth("PLAIN", plain("alice@" + DOM, "wrong-pw"))
+        except smtplib.SMTPAuthenticationError as e:
+            fails += e.smtp_code == 535
+    # One mechanism by name: smtplib's login() tries each offered one in turn
+    # (CRAM-MD5 first where advertised), and each refusal is a failure too.
+    code, _ = s.auth("PLAIN", plain("alice@" + DOM, "alice-pw"))
+    refused = s.sendmail("alice@" + DOM, ["someone@remote.example"], b"Subject: t\r\n\r\nhi\r\n")
+    check(fails == limit - 1 and code == 235 and refused == {},
+          "smtplib: %d failed AUTH, then the right password: 235 and a relayed message "
+          "(%d failures, %d)" % (limit - 1, fails, code))
+    s.quit()
+
+
+def test_error_limit(port, src, limit):
+    """smtp_max_errors: the limit-th error reply is followed by 421 4.7.0 and the end."""
+    r = SmtpRaw(port, src)
+    r.cmd("EHLO client.test")
+    codes = [r.cmd("XYZZY%d" % n)[0] for n in range(limit)]
+    last = r.reply()
+    check(codes == [502] * limit and
+          last == (421, "421 4.7.0 %s Error: too many errors, closing the connection" % ME) and
+          r.eof(),
+          "smtp_max_errors = %d: %d x 502, the last followed by 421 4.7.0 ... too many errors, "
+          "and the connection closes (%r %r)" % (limit, limit, codes, last))
+    r.close()
 
 
 def test_plaintext_refused(o3, p3, ctx):
@@ -659,18 +743,8 @@ def test_commands(o, port):
     c, t = r.cmd("HELP")
     check(c == 214, "HELP: 214")
     r.close()
-    # Too many errors: the connection is closed with 421.
-    r = SmtpRaw(port, "127.0.0.12")
-    r.cmd("EHLO client.test")
-    last = (0, "")
-    n = 0
-    for n in range(1, 40):
-        last = r.cmd("XYZZY%d" % n)
-        if last[0] != 502:
-            break
-    check(last[0] == 421 and r.eof(),
-          "after %d bad commands: 421 and the connection closes (%r)" % (n, last))
-    r.close()
+    # Too many errors: the connection is closed with 421 (smtp_max_errors, default 20).
+    test_error_limit(port, "127.0.0.12", 20)
     r = SmtpRaw(port, "127.0.0.13")
     r.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     c, t = r.reply()

@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -336,6 +337,65 @@ test_atomicfile_write_commit_writes_or_leaves_nothing(void **state)
 	assert_int_equal(count_temps(dir), 0);
 }
 
+/* A pid that ran and is gone (a child reaped at once). */
+static long
+dead_pid(void)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	return (long)pid;
+}
+
+static bool
+exists_in(const char *dir, const char *name)
+{
+	char p[PATH_MAX];
+
+	assert_int_equal(path_join(p, sizeof(p), dir, name), 0);
+	return access(p, F_OK) == 0;
+}
+
+/* A folder's temporaries: those of writers that are gone go, live writers' and other files stay. */
+static void
+test_atomicfile_clean_stale_dir_removes_only_dead_writers(void **state)
+{
+	const char *dir = *state;
+	char dead[64], live[64], ours[64], other_dead[64], noname[64], nodot[64], p[PATH_MAX];
+	long pid = dead_pid();
+
+	snprintf(dead, sizeof(dead), ".1796.12.tmp.%ld.0", pid);
+	snprintf(other_dead, sizeof(other_dead), ".f.tmp.%ld.3", pid);
+	snprintf(live, sizeof(live), ".x.tmp.%ld.1", (long)getppid());
+	snprintf(ours, sizeof(ours), ".y.tmp.%ld.2", (long)getpid());
+	snprintf(noname, sizeof(noname), ".tmp.%ld.1", pid);
+	snprintf(nodot, sizeof(nodot), "z.tmp.%ld.1", pid);
+	const char *names[] = { dead, other_dead, live, ours, noname, nodot, "1796.12", ".z.tmp.abc.1",
+				".z.tmp.12." };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		assert_int_equal(path_join(p, sizeof(p), dir, names[i]), 0);
+		write_file(p, "x");
+	}
+	/* One file's temporaries only: .f's. */
+	assert_int_equal(path_join(p, sizeof(p), dir, "f"), 0);
+	assert_int_equal(atomicfile_clean_stale(p), 1);
+	assert_false(exists_in(dir, other_dead));
+	assert_true(exists_in(dir, dead));
+	/* The folder's: the dead writer's; this process's only with ours_too. */
+	assert_int_equal(atomicfile_clean_stale_dir(dir, false), 1);
+	assert_false(exists_in(dir, dead));
+	assert_true(exists_in(dir, ours));
+	assert_int_equal(atomicfile_clean_stale_dir(dir, true), 1);
+	assert_false(exists_in(dir, ours));
+	assert_true(exists_in(dir, live) && exists_in(dir, noname) && exists_in(dir, nodot) &&
+		    exists_in(dir, "1796.12") && exists_in(dir, ".z.tmp.abc.1") &&
+		    exists_in(dir, ".z.tmp.12."));
+	assert_int_equal(atomicfile_clean_stale_dir("/nonexistent-osd-dir", true), 0);
+}
+
 /* close_keep_errno closes and keeps the caller's errno, even when close itself fails. */
 static void
 test_close_keep_errno_keeps_errno(void **state)
@@ -385,6 +445,8 @@ main(void)
 		cmocka_unit_test(test_write_all_survives_signals_and_short_writes),
 		cmocka_unit_test(test_write_all_reports_write_errors),
 		cmocka_unit_test_setup_teardown(test_atomicfile_write_commit_writes_or_leaves_nothing,
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_atomicfile_clean_stale_dir_removes_only_dead_writers,
 						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test(test_close_keep_errno_keeps_errno),
 	};

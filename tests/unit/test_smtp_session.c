@@ -242,6 +242,8 @@ directive(struct smtp_session_config *cfg, const char *line)
 		cfg->max_rcpts = (unsigned)v;
 	} else if (strncmp(line, "!max_errors=", 12) == 0) {
 		cfg->max_errors = (unsigned)v;
+	} else if (strncmp(line, "!max_auth_failures=", 19) == 0) {
+		cfg->max_auth_failures = (unsigned)v;
 	} else if (strcmp(line, "!advertise-cram") == 0) {
 		cfg->advertise_cram_md5 = true;
 	} else if (strcmp(line, "!no-cram") == 0) {
