@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fnv.h"
+#include "relaydb.h"
 #include "timecalc.h"
 #include "xmalloc.h"
 
@@ -16,6 +17,8 @@ struct entry {
 	uint32_t heap_pos;
 	bool written;                   /* its record is in the relay.cdb last written (table_mark) */
 	uint64_t ino;                   /* its file's inode number, for the snapshot (0: not known) */
+	uint32_t rec_gen;               /* rec was made in this generation (0: not made) */
+	struct relaydb_rec rec;         /* its relay.cdb record (table_rec) */
 };
 
 struct table {
@@ -376,6 +379,22 @@ uint64_t
 table_ino(const struct table *t, size_t pos)
 {
 	return pos > 0 && pos <= t->count ? t->entries[pos - 1].ino : 0;
+}
+
+const struct relaydb_rec *
+table_rec(struct table *t, size_t pos, uint32_t gen, struct rules *statics,
+	  const struct relaydb_dynamic *dyn)
+{
+	struct entry *e;
+
+	if (pos == 0 || pos > t->count)
+		return NULL;
+	e = &t->entries[pos - 1];
+	if (e->rec_gen != gen) {
+		relaydb_rec_for(statics, dyn, &e->addr, &e->rec);
+		e->rec_gen = gen;
+	}
+	return &e->rec;
 }
 
 bool

@@ -85,6 +85,21 @@ void table_set_ino(struct table *t, const struct ipaddr *addr, uint64_t ino);
 /* The inode number of the entry table_next just returned (pos as it left it). */
 uint64_t table_ino(const struct table *t, size_t pos);
 
+struct rules;
+struct relaydb_dynamic;
+struct relaydb_rec;
+
+/*
+ * The relay.cdb record of the entry table_next or table_next_clock just
+ * returned (pos as they left it): made by relaydb_rec_for the first time
+ * it is asked for in generation gen (never 0), then kept with the entry,
+ * so that a rewrite neither formats nor hashes its key again.  The caller
+ * moves to a new generation whenever statics or dyn change.  NULL when
+ * pos is out of range.
+ */
+const struct relaydb_rec *table_rec(struct table *t, size_t pos, uint32_t gen,
+				    struct rules *statics, const struct relaydb_dynamic *dyn);
+
 /* addr is in the table and marked written. */
 bool table_written(const struct table *t, const struct ipaddr *addr);
 

@@ -1,0 +1,199 @@
+/* cdbbuild.c - a CDB in one buffer: header, records, then tinycdb's hash tables, written with one write(). */
+#include "cdbbuild.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xmalloc.h"
+
+#define CDB_HEADER 2048         /* 256 pairs of (table position, slots) */
+#define CDB_MAX 0xffffffffu     /* positions are 32-bit */
+
+static void
+pack(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+void
+cdbbuild_init(struct cdbbuild *b)
+{
+	memset(b, 0, sizeof *b);
+}
+
+void
+cdbbuild_free(struct cdbbuild *b)
+{
+	free(b->buf);
+	free(b->refs);
+	free(b->sorted);
+	cdbbuild_init(b);
+}
+
+/* Room for need bytes in all: grow by half again, so that a table that grows slowly is copied rarely. */
+static void
+reserve(struct cdbbuild *b, size_t need)
+{
+	if (need <= b->cap)
+		return;
+	b->cap = need + need / 2;
+	b->buf = xreallocarray(b->buf, b->cap, 1);
+}
+
+void
+cdbbuild_start(struct cdbbuild *b)
+{
+	reserve(b, CDB_HEADER);
+	b->len = CDB_HEADER;
+	b->nrefs = 0;
+}
+
+uint32_t
+cdbbuild_hash(const void *key, size_t len)
+{
+	const unsigned char *p = key, *end = p + len;
+	uint32_t h = 5381;
+
+	while (p < end)
+		h = (h + (h << 5)) ^ *p++;
+	return h;
+}
+
+int
+cdbbuild_add(struct cdbbuild *b, const void *key, size_t klen, uint32_t hash,
+	     const void *val, size_t vlen)
+{
+	unsigned char *p;
+
+	if (klen > CDB_MAX || vlen > CDB_MAX || 8 + klen + vlen > CDB_MAX - b->len) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (b->nrefs == b->refcap) {
+		b->refcap = b->refcap ? b->refcap * 2 : 1024;
+		b->refs = xreallocarray(b->refs, b->refcap, sizeof *b->refs);
+	}
+	b->refs[b->nrefs].hash = hash;
+	b->refs[b->nrefs].pos = (uint32_t)b->len;
+	b->nrefs++;
+	reserve(b, b->len + 8 + klen + vlen);
+	p = b->buf + b->len;
+	pack(p, (uint32_t)klen);
+	pack(p + 4, (uint32_t)vlen);
+	if (klen > 0)
+		memcpy(p + 8, key, klen);
+	if (vlen > 0)
+		memcpy(p + 8 + klen, val, vlen);
+	b->len += 8 + klen + vlen;
+	return 0;
+}
+
+/*
+ * Each table t holds the records whose hash ends in byte t, in twice as
+ * many slots; a record goes to slot (hash >> 8) % slots or the next free
+ * one after it, in the order added (the first of a key is found first).
+ * The tables follow the records in order of t, an empty one at the
+ * position where the next would start: exactly cdb_make_finish's layout.
+ */
+/*
+ * h % d without a division, for any 32-bit h and d > 0 (Lemire, Kaser and
+ * Kurz, "Faster remainder by direct computation", 2019): m is
+ * fastmod_magic(d).  A division per record was a third of building the
+ * tables.
+ */
+#ifdef __SIZEOF_INT128__
+static uint64_t
+fastmod_magic(uint32_t d)
+{
+	return UINT64_C(0xffffffffffffffff) / d + 1;
+}
+
+static uint32_t
+fastmod(uint32_t h, uint64_t m, uint32_t d)
+{
+	return (uint32_t)(((unsigned __int128)(m * h) * d) >> 64);
+}
+#else
+static uint64_t
+fastmod_magic(uint32_t d)
+{
+	(void)d;
+	return 0;
+}
+
+static uint32_t
+fastmod(uint32_t h, uint64_t m, uint32_t d)
+{
+	(void)m;
+	return h % d;
+}
+#endif
+
+/*
+ * Each table t holds the records whose hash ends in byte t, in twice as
+ * many slots; a record goes to slot (hash >> 8) % slots or the next free
+ * one after it, in the order added (the first of a key is found first).
+ * The tables follow the records in order of t, an empty one at the
+ * position where the next would start: exactly cdb_make_finish's layout.
+ */
+int
+cdbbuild_finish(struct cdbbuild *b)
+{
+	size_t count[256] = { 0 }, start[256], sum = 0, n = b->nrefs;
+	const struct cdbbuild_ref *refs, *sorted;
+	struct cdbbuild_ref *to;
+	size_t pos;
+
+	if (n > (CDB_MAX - b->len) / 16) {
+		errno = ENOMEM;
+		return -1;
+	}
+	/* A stable counting sort by table: each table is then filled in a small, hot area. */
+	b->sorted = xreallocarray(b->sorted, b->refcap > 0 ? b->refcap : 1, sizeof *b->sorted);
+	refs = b->refs;
+	to = b->sorted;
+	for (size_t i = 0; i < n; i++)
+		count[refs[i].hash & 255]++;
+	for (size_t t = 0; t < 256; t++) {
+		start[t] = sum;
+		sum += count[t];
+	}
+	for (size_t i = 0; i < n; i++)
+		to[start[refs[i].hash & 255]++] = refs[i];
+	reserve(b, b->len + 16 * n);
+	sorted = b->sorted;
+	pos = b->len;
+	sum = 0;
+	for (size_t t = 0; t < 256; t++) {
+		uint32_t slots = (uint32_t)(2 * count[t]);
+		uint64_t magic = slots > 0 ? fastmod_magic(slots) : 0;
+		unsigned char *tab = b->buf + pos;
+
+		pack(b->buf + 8 * t, (uint32_t)pos);
+		pack(b->buf + 8 * t + 4, slots);
+		memset(tab, 0, (size_t)slots * 8);
+		for (size_t i = sum; i < sum + count[t]; i++) {
+			uint32_t h = sorted[i].hash, s = fastmod(h >> 8, magic, slots);
+			uint32_t used;
+
+			/* A record's position is never 0 (the header is there): 0 is a free slot. */
+			for (;;) {
+				memcpy(&used, tab + 8 * s + 4, sizeof used);
+				if (used == 0)
+					break;
+				if (++s == slots)
+					s = 0;
+			}
+			pack(tab + 8 * s, h);
+			pack(tab + 8 * s + 4, sorted[i].pos);
+		}
+		sum += count[t];
+		pos += (size_t)slots * 8;
+	}
+	b->len = pos;
+	return 0;
+}
