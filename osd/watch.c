@@ -400,25 +400,25 @@ struct entry_iter {
  * The entries for relay.cdb, each marked written or not.  One that expires
  * before the next rewrite may replace relay.cdb (cutoff: lookahead_ns) is
  * left out now: relay.cdb never holds an entry past its expiry, and the expiry
- * of an entry it does not hold needs no rewrite (expire_due).
+ * of an entry it does not hold needs no rewrite (expire_due).  Those are
+ * found through the table's heap (an earlier clock mtime expires no later),
+ * so that a rewrite does not read every entry's time.
  */
+static bool
+expires_by_cutoff(void *ctx, const struct timespec *clock_mtime)
+{
+	const struct entry_iter *it = ctx;
+
+	return opensmtp_is_expired(clock_mtime, it->expire, &it->cutoff);
+}
+
 static int
 next_entry(void *ctx, const struct relaydb_rec **rec_r)
 {
 	struct entry_iter *it = ctx;
-	struct ipaddr addr;
-	struct timespec cm;
 
-	while (table_next_clock(it->table, &it->pos, &addr, &cm)) {
-		bool keep = !opensmtp_is_expired(&cm, it->expire, &it->cutoff);
-
-		table_mark(it->table, it->pos, keep);
-		if (keep) {
-			*rec_r = table_rec(it->table, it->pos, it->gen, it->statics, it->dyn);
-			return 1;
-		}
-	}
-	return 0;
+	*rec_r = table_next_rec(it->table, &it->pos, it->gen, it->statics, it->dyn);
+	return *rec_r != NULL;
 }
 
 /*
@@ -522,6 +522,7 @@ rebuild(struct watcher *w)
 	w->next_write_ns = start + window_ns(w);
 	w->revoked = false;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	table_mark_gone(w->table, expires_by_cutoff, &it);
 	n = relaydb_write_recs(&w->cdb_build, w->cdb, &w->rules, &dyn, next_entry, &it, w->conf.fsync);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (n < 0) {

@@ -550,6 +550,68 @@ test_table_keeps_records_per_generation(void **state)
 	table_free(t);
 }
 
+static bool
+before_threshold(void *ctx, const struct timespec *clock_mtime)
+{
+	return clock_mtime->tv_sec < *(const time_t *)ctx;
+}
+
+/*
+ * A rewrite's walk (table_mark_gone, table_next_rec) against the plain
+ * one: every entry in table order but those older than the threshold,
+ * the marks set to match, through random sets, removals and refreshes.
+ */
+static void
+test_table_rewrite_walk_leaves_out_the_gone(void **state)
+{
+	struct table *t = table_new();
+	struct rules statics;
+	uint64_t seed = 12345;
+
+	(void)state;
+	rules_init(&statics);
+	for (int round = 0; round < 200; round++) {
+		time_t threshold = (time_t)(rnd(&seed) % 1100);
+		size_t pos = 0, walk = 0, n_gone = 0, marked;
+		struct ipaddr a, o;
+		struct timespec cm;
+
+		for (int i = 0; i < 50; i++) {
+			a = addr("10.0.0.0");
+			a.bytes[2] = (uint8_t)(rnd(&seed) % 4);
+			a.bytes[3] = (uint8_t)rnd(&seed);
+			if (rnd(&seed) % 4 == 0)
+				table_remove(t, &a);
+			else
+				table_set(t, &a, &(struct timespec){ (time_t)(rnd(&seed) % 1000), 0 });
+		}
+		marked = table_mark_gone(t, before_threshold, &threshold);
+		while (table_next_clock(t, &pos, &o, &cm)) {
+			const struct relaydb_rec *want;
+			const struct relaydb_rec *got;
+			size_t at = pos;
+
+			if (cm.tv_sec < threshold) {
+				n_gone++;
+				continue;
+			}
+			/* The walk's next record is this entry's. */
+			got = table_next_rec(t, &walk, 1, &statics, NULL);
+			assert_non_null(got);
+			assert_int_equal(walk, at);
+			want = table_rec(t, at, 1, &statics, NULL);
+			assert_ptr_equal(got, want);
+		}
+		assert_null(table_next_rec(t, &walk, 1, &statics, NULL));
+		assert_int_equal(marked, n_gone);
+		pos = 0;
+		while (table_next_clock(t, &pos, &o, &cm))
+			assert_int_equal(table_written(t, &o), cm.tv_sec >= threshold);
+	}
+	rules_free(&statics);
+	table_free(t);
+}
+
 /*
  * After a step of the wall clock the file mtimes and the watcher's clock
  * disagree: the heap and the expiry wait go by the clock mtime, while the
@@ -678,6 +740,7 @@ main(void)
 		cmocka_unit_test(test_table_clock_mtime_orders_the_heap),
 		cmocka_unit_test(test_table_written_marks),
 		cmocka_unit_test(test_table_keeps_records_per_generation),
+		cmocka_unit_test(test_table_rewrite_walk_leaves_out_the_gone),
 		cmocka_unit_test(test_table_bulk_load_matches_one_by_one),
 	};
 
