@@ -67,9 +67,11 @@ int
 cdbbuild_add(struct cdbbuild *b, const void *key, size_t klen, uint32_t hash,
 	     const void *val, size_t vlen)
 {
+	size_t room = CDB_MAX - b->len;         /* b->len never passes CDB_MAX */
 	unsigned char *p;
 
-	if (klen > CDB_MAX || vlen > CDB_MAX || 8 + klen + vlen > CDB_MAX - b->len) {
+	/* Step by step, so that no sum can wrap where size_t is 32 bits. */
+	if (room < 8 || klen > room - 8 || vlen > room - 8 - klen) {
 		errno = ENOMEM;
 		return -1;
 	}

@@ -242,6 +242,28 @@ test_crowded_tables(void **state)
 	free(big.r);
 }
 
+/* A record that would take the file past 4 GiB (32-bit positions) is refused, as cdb_make_add refuses it. */
+static void
+test_refuses_past_4_gib(void **state)
+{
+	struct cdbbuild b;
+	size_t len;
+
+	(void)state;
+	cdbbuild_init(&b);
+	cdbbuild_start(&b);
+	len = b.len;
+	b.len = 0xffffffffu - 20;       /* as if 4 GiB were written: only the count is looked at */
+	errno = 0;
+	assert_int_equal(cdbbuild_add(&b, "0123456789", 10, 1, "0123456789", 10), -1);
+	assert_int_equal(errno, ENOMEM);
+	assert_int_equal(cdbbuild_add(&b, "", 0, 1, "", (size_t)-1), -1);
+	assert_int_equal(cdbbuild_add(&b, "", (size_t)-1, 1, "", 0), -1);
+	assert_int_equal(b.nrefs, 0);
+	b.len = len;
+	cdbbuild_free(&b);
+}
+
 /* Yields addresses from a list, as the watcher's table does. */
 struct addr_list {
 	const char *const *addrs;
@@ -340,6 +362,7 @@ main(void)
 		cmocka_unit_test(test_empty_and_single),
 		cmocka_unit_test(test_random_sets),
 		cmocka_unit_test(test_crowded_tables),
+		cmocka_unit_test(test_refuses_past_4_gib),
 		cmocka_unit_test_setup_teardown(test_relaydb_file_is_cdb_makes, testutil_setup_tmpdir,
 						testutil_teardown_tmpdir),
 	};
