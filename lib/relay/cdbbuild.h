@@ -20,8 +20,11 @@ struct cdbbuild_ref {
 struct cdbbuild {
 	unsigned char *buf;
 	size_t len, cap;
-	struct cdbbuild_ref *refs, *sorted;     /* one per record: as added, then by table */
-	size_t nrefs, refcap;
+	struct cdbbuild_table {                 /* the records of hash table t, in the order added */
+		struct cdbbuild_ref *refs;
+		size_t n, cap;
+	} tables[256];
+	size_t nrefs;                           /* records in all */
 };
 
 void cdbbuild_init(struct cdbbuild *b);
