@@ -85,6 +85,36 @@ void table_set_ino(struct table *t, const struct ipaddr *addr, uint64_t ino);
 /* The inode number of the entry table_next just returned (pos as it left it). */
 uint64_t table_ino(const struct table *t, size_t pos);
 
+struct rules;
+struct relaydb_dynamic;
+struct relaydb_rec;
+
+/*
+ * The relay.cdb record of the entry table_next or table_next_clock just
+ * returned (pos as they left it): made by relaydb_rec_for the first time
+ * it is asked for in generation gen (never 0), then kept with the entry,
+ * so that a rewrite neither formats nor hashes its key again.  The caller
+ * moves to a new generation whenever statics or dyn change.  NULL when
+ * pos is out of range.
+ */
+const struct relaydb_rec *table_rec(struct table *t, size_t pos, uint32_t gen,
+				    struct rules *statics, const struct relaydb_dynamic *dyn);
+
+/*
+ * A rewrite of relay.cdb, without reading every entry's time: first
+ * table_mark_gone marks the entries that are to be left out (gone(ctx,
+ * clock_mtime) true), found through the heap in time proportional to
+ * their number, so gone must also hold for every earlier clock mtime.
+ * Then table_next_rec, from *pos = 0, gives the record (as table_rec) of
+ * each entry not marked, in table order, marking each entry written or
+ * not (table_mark) on the way; NULL at the end.  A table_mark_gone
+ * forgets the marks of the one before.  Returns the number marked.
+ */
+typedef bool table_gone_fn(void *ctx, const struct timespec *clock_mtime);
+size_t table_mark_gone(struct table *t, table_gone_fn *gone, void *ctx);
+const struct relaydb_rec *table_next_rec(struct table *t, size_t *pos, uint32_t gen,
+					 struct rules *statics, const struct relaydb_dynamic *dyn);
+
 /* addr is in the table and marked written. */
 bool table_written(const struct table *t, const struct ipaddr *addr);
 

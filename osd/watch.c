@@ -31,6 +31,7 @@
 #include "progress.h"
 #include "atomicfile.h"
 #include "relay_rebuild.h"
+#include "cdbbuild.h"
 #include "relaydb.h"
 #include "rules.h"
 #include "runas.h"
@@ -57,6 +58,8 @@ struct watcher {
 	int inotify_fd;
 	int dir_wd, rules_wd;
 	struct rules rules;
+	uint32_t rec_gen;               /* the generation of the records kept in table (table_rec): moves with the rules */
+	struct cdbbuild cdb_build;      /* relay.cdb as it is built: kept, so a rewrite allocates nothing */
 	struct table *table;
 	bool dirty;                     /* relay.cdb must be rewritten */
 	bool revoked;                   /* an entry was revoked: rewrite without waiting (relay_batch) */
@@ -149,6 +152,9 @@ load_rules(struct watcher *w, bool at_start)
 		log_info("rules: %s does not exist: no static rules", w->conf.rules);
 	rules_free(&w->rules);
 	w->rules = fresh;
+	/* A deny may now cover a kept record, or cover one no more. */
+	if (++w->rec_gen == 0)
+		w->rec_gen = 1;
 	return 0;
 }
 
@@ -385,28 +391,34 @@ struct entry_iter {
 	size_t pos;
 	long expire;
 	struct timespec cutoff;         /* an entry that expires by then is left out */
+	uint32_t gen;                   /* of the records (table_rec) */
+	struct rules *statics;
+	const struct relaydb_dynamic *dyn;
 };
 
 /*
  * The entries for relay.cdb, each marked written or not.  One that expires
  * before the next rewrite may replace relay.cdb (cutoff: lookahead_ns) is
  * left out now: relay.cdb never holds an entry past its expiry, and the expiry
- * of an entry it does not hold needs no rewrite (expire_due).
+ * of an entry it does not hold needs no rewrite (expire_due).  Those are
+ * found through the table's heap (an earlier clock mtime expires no later),
+ * so that a rewrite does not read every entry's time.
  */
+static bool
+expires_by_cutoff(void *ctx, const struct timespec *clock_mtime)
+{
+	const struct entry_iter *it = ctx;
+
+	return opensmtp_is_expired(clock_mtime, it->expire, &it->cutoff);
+}
+
 static int
-next_entry(void *ctx, struct ipaddr *entry_r)
+next_entry(void *ctx, const struct relaydb_rec **rec_r)
 {
 	struct entry_iter *it = ctx;
-	struct timespec cm;
 
-	while (table_next_clock(it->table, &it->pos, entry_r, &cm)) {
-		bool keep = !opensmtp_is_expired(&cm, it->expire, &it->cutoff);
-
-		table_mark(it->table, it->pos, keep);
-		if (keep)
-			return 1;
-	}
-	return 0;
+	*rec_r = table_next_rec(it->table, &it->pos, it->gen, it->statics, it->dyn);
+	return *rec_r != NULL;
 }
 
 /*
@@ -498,9 +510,10 @@ drop_entry(struct watcher *w, const struct ipaddr *addr)
 static void
 rebuild(struct watcher *w)
 {
-	struct entry_iter it = { .table = w->table, .expire = w->conf.relay_expire };
 	struct relaydb_dynamic dyn = { w->conf.relay_env_value, w->conf.relay_env_len,
 				       w->conf.relay_ipv6_prefix };
+	struct entry_iter it = { .table = w->table, .expire = w->conf.relay_expire,
+				 .gen = w->rec_gen, .statics = &w->rules, .dyn = &dyn };
 	struct timespec t0, t1;
 	long long start = boot_ns();
 	long n;
@@ -509,7 +522,8 @@ rebuild(struct watcher *w)
 	w->next_write_ns = start + window_ns(w);
 	w->revoked = false;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	n = relaydb_write(w->cdb, &w->rules, &dyn, next_entry, &it, w->conf.fsync);
+	table_mark_gone(w->table, expires_by_cutoff, &it);
+	n = relaydb_write_recs(&w->cdb_build, w->cdb, &w->rules, &dyn, next_entry, &it, w->conf.fsync);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (n < 0) {
 		/* Keep the change pending; retried in a second. */
@@ -1193,6 +1207,7 @@ main(int argc, char **argv)
 	inotifytools_cleanup();
 	table_free(w.mirrored);
 	table_free(w.table);
+	cdbbuild_free(&w.cdb_build);
 	rules_free(&w.rules);
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "atomicfile.h"
+#include "cdbbuild.h"
 #include "fdclose.h"
 #include "relaykey.h"
 
@@ -27,61 +28,102 @@ denied_by_static(struct rules *statics, const char *key, size_t keylen)
 	return rec != NULL && rec->keylen > 0 && rules_record_is_deny(rec);
 }
 
+void
+relaydb_rec_for(struct rules *statics, const struct relaydb_dynamic *dyn, const struct ipaddr *entry,
+		struct relaydb_rec *rec_r)
+{
+	struct relaykey k;
+
+	relaykey_for(entry, (dyn != NULL ? dyn : &relaydb_dynamic_default)->ipv6_prefix, &k);
+	rec_r->left_out = denied_by_static(statics, k.match, k.matchlen);
+	rec_r->keylen = (uint8_t)k.keylen;
+	memcpy(rec_r->key, k.key, k.keylen);
+	rec_r->hash = cdbbuild_hash(k.key, k.keylen);
+}
+
 long
-relaydb_write(const char *path, struct rules *statics, const struct relaydb_dynamic *dyn,
-	      relaydb_next_fn *next, void *ctx, bool do_fsync)
+relaydb_write_recs(struct cdbbuild *b, const char *path, struct rules *statics,
+		   const struct relaydb_dynamic *dyn, relaydb_next_rec_fn *next, void *ctx, bool do_fsync)
 {
 	struct atomicfile af;
-	struct cdb_make cm;
 	long count = 0;
-	int saved;
 
-	if (atomicfile_open(&af, path, 0644) < 0)
-		return -1;
-	if (cdb_make_start(&cm, af.fd) < 0)
-		goto failed;
+	if (dyn == NULL)
+		dyn = &relaydb_dynamic_default;
+	cdbbuild_start(b);
 	/* Static rules first: for a key present twice, the first record is
 	 * the one tcpserver finds, so an admin's rule beats a login. */
 	for (size_t i = 0; statics != NULL && i < statics->count; i++) {
 		const struct rule_record *rec = &statics->records[i];
-		if (cdb_make_add(&cm, rec->key, (unsigned)rec->keylen, rec->value,
-				 (unsigned)rec->valuelen) < 0)
-			goto failed_make;
+
+		if (cdbbuild_add(b, rec->key, rec->keylen, cdbbuild_hash(rec->key, rec->keylen),
+				 rec->value, rec->valuelen) < 0)
+			return -1;
 		count++;
 	}
-	if (dyn == NULL)
-		dyn = &relaydb_dynamic_default;
 	for (;;) {
-		struct ipaddr entry;
-		struct relaykey k;
-		int r = next ? next(ctx, &entry) : 0;
+		const struct relaydb_rec *rec;
+		int r = next ? next(ctx, &rec) : 0;
 
 		if (r < 0)
-			goto failed_make;
+			return -1;
 		if (r == 0)
 			break;
-		relaykey_for(&entry, dyn->ipv6_prefix, &k);
-		if (denied_by_static(statics, k.match, k.matchlen))
+		if (rec->left_out)
 			continue;
-		if (cdb_make_add(&cm, k.key, (unsigned)k.keylen, dyn->value,
-				 (unsigned)dyn->valuelen) < 0)
-			goto failed_make;
+		if (cdbbuild_add(b, rec->key, rec->keylen, rec->hash, dyn->value, dyn->valuelen) < 0)
+			return -1;
 		count++;
 	}
-	if (cdb_make_finish(&cm) < 0)
-		goto failed;
-	if (atomicfile_commit(&af, do_fsync) < 0)
+	if (cdbbuild_finish(b) < 0)
+		return -1;
+	/* One write of the whole file (cdb_make wrote it 4 KB at a time). */
+	if (atomicfile_open(&af, path, 0644) < 0)
+		return -1;
+	if (atomicfile_write_commit(&af, b->buf, b->len, do_fsync) < 0)
 		return -1;
 	return count;
-failed_make:
+}
+
+/* relaydb_write's entries, each made into its record as it comes. */
+struct addr_iter {
+	relaydb_next_fn *next;
+	void *ctx;
+	struct rules *statics;
+	const struct relaydb_dynamic *dyn;
+	struct relaydb_rec rec;
+};
+
+static int
+next_addr_rec(void *ctx, const struct relaydb_rec **rec_r)
+{
+	struct addr_iter *it = ctx;
+	struct ipaddr entry;
+	int r = it->next(it->ctx, &entry);
+
+	if (r <= 0)
+		return r;
+	relaydb_rec_for(it->statics, it->dyn, &entry, &it->rec);
+	*rec_r = &it->rec;
+	return 1;
+}
+
+long
+relaydb_write(const char *path, struct rules *statics, const struct relaydb_dynamic *dyn,
+	      relaydb_next_fn *next, void *ctx, bool do_fsync)
+{
+	struct addr_iter it = { next, ctx, statics, dyn, { 0 } };
+	struct cdbbuild b;
+	long n;
+	int saved;
+
+	cdbbuild_init(&b);
+	n = relaydb_write_recs(&b, path, statics, dyn, next != NULL ? next_addr_rec : NULL, &it,
+			       do_fsync);
 	saved = errno;
-	cdb_make_finish(&cm);   /* frees its memory; the file is discarded */
+	cdbbuild_free(&b);
 	errno = saved;
-failed:
-	saved = errno;
-	atomicfile_abort(&af);
-	errno = saved;
-	return -1;
+	return n;
 }
 
 int

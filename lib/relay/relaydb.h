@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ipaddr.h"
 #include "rules.h"
@@ -54,6 +55,38 @@ typedef int relaydb_next_fn(void *ctx, struct ipaddr *entry_r);
  */
 long relaydb_write(const char *path, struct rules *statics, const struct relaydb_dynamic *dyn,
 		   relaydb_next_fn *next, void *ctx, bool do_fsync);
+
+/*
+ * One live entry's record in relay.cdb, worked out once (relaydb_rec_for):
+ * the watcher keeps it with the entry, so a rewrite neither formats nor
+ * hashes 100k keys again.  It depends on the entry, on dyn's ipv6_prefix
+ * and on the static rules (a deny leaves it out), not on dyn's value.
+ */
+struct relaydb_rec {
+	uint32_t hash;                  /* cdbbuild_hash of key */
+	uint8_t keylen;
+	bool left_out;                  /* a static deny covers it: not written */
+	char key[IPADDR_TEXT_MAX];      /* relaykey_for's key, not NUL-terminated */
+};
+
+/* The record of entry under the static rules and dyn (NULL: the default). */
+void relaydb_rec_for(struct rules *statics, const struct relaydb_dynamic *dyn, const struct ipaddr *entry,
+		     struct relaydb_rec *rec_r);
+
+/* Yields the live entries' records one by one: 1 with *rec_r set, 0 at the end, -1 on error. */
+typedef int relaydb_next_rec_fn(void *ctx, const struct relaydb_rec **rec_r);
+
+struct cdbbuild;
+
+/*
+ * relaydb_write from records made beforehand, built in b (kept by the
+ * caller between rewrites: no allocation once it is large enough) and
+ * written with one write().  The bytes are exactly those tinycdb's
+ * cdb_make gives for the same records in the same order.
+ */
+long relaydb_write_recs(struct cdbbuild *b, const char *path, struct rules *statics,
+			const struct relaydb_dynamic *dyn, relaydb_next_rec_fn *next, void *ctx,
+			bool do_fsync);
 
 /* The default dynamic record: RELAYDB_DYNAMIC_VALUE, one address per login. */
 extern const struct relaydb_dynamic relaydb_dynamic_default;

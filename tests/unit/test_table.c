@@ -13,6 +13,8 @@
 
 #include "conf.h"
 #include "ipaddr.h"
+#include "relaydb.h"
+#include "rules.h"
 #include "table.h"
 #include "timecalc.h"
 
@@ -487,6 +489,129 @@ test_table_written_marks(void **state)
 	table_free(t);
 }
 
+/* The record table_rec keeps for the entry at pos must be the one relaydb_rec_for makes now. */
+static void
+assert_rec_fresh(struct table *t, size_t pos, const struct ipaddr *a, uint32_t gen,
+		 struct rules *statics)
+{
+	const struct relaydb_rec *got = table_rec(t, pos, gen, statics, NULL);
+	struct relaydb_rec want;
+
+	assert_non_null(got);
+	relaydb_rec_for(statics, NULL, a, &want);
+	assert_int_equal(got->keylen, want.keylen);
+	assert_memory_equal(got->key, want.key, want.keylen);
+	assert_int_equal(got->hash, want.hash);
+	assert_int_equal(got->left_out, want.left_out);
+}
+
+/*
+ * The kept relay.cdb records (table_rec): made once per generation, moved
+ * with their entry when a removal fills a hole, and made again in a new
+ * generation (here: a static deny that now covers one of them).
+ */
+static void
+test_table_keeps_records_per_generation(void **state)
+{
+	struct table *t = table_new();
+	struct ipaddr a = addr("192.0.2.1"), b = addr("2001:db8::"), c = addr("192.0.2.3"), o;
+	struct rules statics;
+	struct timespec cm;
+	char err[128];
+	size_t pos = 0;
+
+	(void)state;
+	rules_init(&statics);
+	table_set(t, &a, &(struct timespec){ 10, 0 });
+	table_set(t, &b, &(struct timespec){ 20, 0 });
+	table_set(t, &c, &(struct timespec){ 30, 0 });
+	assert_null(table_rec(t, 0, 1, &statics, NULL));
+	assert_null(table_rec(t, 4, 1, &statics, NULL));
+	while (table_next_clock(t, &pos, &o, &cm))
+		assert_rec_fresh(t, pos, &o, 1, &statics);
+	/* a's removal moves c into its place, record and all. */
+	assert_true(table_remove(t, &a));
+	pos = 0;
+	while (table_next_clock(t, &pos, &o, &cm))
+		assert_rec_fresh(t, pos, &o, 1, &statics);
+	/* Same generation: the kept record, even though the rules changed. */
+	assert_int_equal(rules_parse_line(&statics, "192.0.2.3:deny", 14, err, sizeof err), 0);
+	pos = 0;
+	while (table_next_clock(t, &pos, &o, &cm))
+		if (ipaddr_equal(&o, &c))
+			assert_false(table_rec(t, pos, 1, &statics, NULL)->left_out);
+	/* A new generation: made again, and the deny leaves c out. */
+	pos = 0;
+	while (table_next_clock(t, &pos, &o, &cm)) {
+		assert_rec_fresh(t, pos, &o, 2, &statics);
+		assert_int_equal(table_rec(t, pos, 2, &statics, NULL)->left_out, ipaddr_equal(&o, &c));
+	}
+	rules_free(&statics);
+	table_free(t);
+}
+
+static bool
+before_threshold(void *ctx, const struct timespec *clock_mtime)
+{
+	return clock_mtime->tv_sec < *(const time_t *)ctx;
+}
+
+/*
+ * A rewrite's walk (table_mark_gone, table_next_rec) against the plain
+ * one: every entry in table order but those older than the threshold,
+ * the marks set to match, through random sets, removals and refreshes.
+ */
+static void
+test_table_rewrite_walk_leaves_out_the_gone(void **state)
+{
+	struct table *t = table_new();
+	struct rules statics;
+	uint64_t seed = 12345;
+
+	(void)state;
+	rules_init(&statics);
+	for (int round = 0; round < 200; round++) {
+		time_t threshold = (time_t)(rnd(&seed) % 1100);
+		size_t pos = 0, walk = 0, n_gone = 0, marked;
+		struct ipaddr a, o;
+		struct timespec cm;
+
+		for (int i = 0; i < 50; i++) {
+			a = addr("10.0.0.0");
+			a.bytes[2] = (uint8_t)(rnd(&seed) % 4);
+			a.bytes[3] = (uint8_t)rnd(&seed);
+			if (rnd(&seed) % 4 == 0)
+				table_remove(t, &a);
+			else
+				table_set(t, &a, &(struct timespec){ (time_t)(rnd(&seed) % 1000), 0 });
+		}
+		marked = table_mark_gone(t, before_threshold, &threshold);
+		while (table_next_clock(t, &pos, &o, &cm)) {
+			const struct relaydb_rec *want;
+			const struct relaydb_rec *got;
+			size_t at = pos;
+
+			if (cm.tv_sec < threshold) {
+				n_gone++;
+				continue;
+			}
+			/* The walk's next record is this entry's. */
+			got = table_next_rec(t, &walk, 1, &statics, NULL);
+			assert_non_null(got);
+			assert_int_equal(walk, at);
+			want = table_rec(t, at, 1, &statics, NULL);
+			assert_ptr_equal(got, want);
+		}
+		assert_null(table_next_rec(t, &walk, 1, &statics, NULL));
+		assert_int_equal(marked, n_gone);
+		pos = 0;
+		while (table_next_clock(t, &pos, &o, &cm))
+			assert_int_equal(table_written(t, &o), cm.tv_sec >= threshold);
+	}
+	rules_free(&statics);
+	table_free(t);
+}
+
 /*
  * After a step of the wall clock the file mtimes and the watcher's clock
  * disagree: the heap and the expiry wait go by the clock mtime, while the
@@ -614,6 +739,8 @@ main(void)
 		cmocka_unit_test(test_table_ms_until_expiry_at_the_limits),
 		cmocka_unit_test(test_table_clock_mtime_orders_the_heap),
 		cmocka_unit_test(test_table_written_marks),
+		cmocka_unit_test(test_table_keeps_records_per_generation),
+		cmocka_unit_test(test_table_rewrite_walk_leaves_out_the_gone),
 		cmocka_unit_test(test_table_bulk_load_matches_one_by_one),
 	};
 
