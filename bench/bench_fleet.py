@@ -112,7 +112,7 @@ class Redis:
 
 
 class Host:
-    def __init__(self, base, i, osd, redis_port, fsync):
+    def __init__(self, base, i, osd, redis_port, fsync, batch=None):
         self.i = i
         self.osd = osd
         self.root = os.path.join(base, "host%d" % i)
@@ -127,6 +127,8 @@ class Host:
         with open(self.conf, "w") as f:
             f.write("state_dir = %s\nrules = %s\nrelay_expire = 3h\nfsync = %s\nlog = stderr\n"
                     "fleet = redis\nredis_server = 127.0.0.1:%d\n" % (self.state, rules, fsync, redis_port))
+            if batch is not None:
+                f.write("relay_batch = %s\n" % batch)
         self.log_path = os.path.join(self.root, "watch.log")
         self.proc = None
         self.dirfd = os.open(self.osmtp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -180,6 +182,7 @@ def main():
     ap.add_argument("--check-every", type=float, default=0.2, help="seconds between osd check samples")
     ap.add_argument("--sample", type=int, default=200, help="addresses looked for after a resync")
     ap.add_argument("--fsync", choices=("yes", "no"), default="yes")
+    ap.add_argument("--batch", default=None, help="relay_batch for every host (default: osd's own)")
     ap.add_argument("--redis-server", default=shutil.which("redis-server") or "/usr/bin/redis-server")
     ap.add_argument("--redis-cli", default=shutil.which("redis-cli") or "/usr/bin/redis-cli")
     ap.add_argument("--tmpdir", default=os.environ.get("TMPDIR", "/tmp"))
@@ -193,10 +196,10 @@ def main():
             raise SystemExit("bench_fleet: no %s (scripts/install-deps.sh)" % tool)
 
     base = tempfile.mkdtemp(prefix="osd-bench-fleet-", dir=args.tmpdir)
-    print("bench=fleet hosts=%d entries=%d rate=%g secs=%g runs=%d fsync=%s loadavg_start=%s"
-          % (args.hosts, args.entries, args.rate, args.secs, args.runs, args.fsync, loadavg()), flush=True)
+    print("bench=fleet hosts=%d entries=%d rate=%g secs=%g runs=%d fsync=%s relay_batch=%s loadavg_start=%s"
+          % (args.hosts, args.entries, args.rate, args.secs, args.runs, args.fsync, args.batch or "default", loadavg()), flush=True)
     redis = Redis(base, args.redis_server, args.redis_cli)
-    hosts = [Host(base, i, osd, redis.port, args.fsync) for i in range(args.hosts)]
+    hosts = [Host(base, i, osd, redis.port, args.fsync, args.batch) for i in range(args.hosts)]
     dets = []
     try:
         # 1. The live entries, an equal share on each host; memory before and after.
@@ -341,12 +344,13 @@ def main():
                   "log=%r loadavg=%s"
                   % (n, live, fmt(resync), fmt(cdb), fmt(resync_cpu),
                      line.decode(errors="replace").split("fleet: ")[-1], loadavg()), flush=True)
-        rs = statistics.median(r[0] for r in resyncs)
-        rc = statistics.median(r[1] for r in resyncs)
-        ru = statistics.median(r[2] for r in resyncs)
-        print("bench=fleet resyncs=%d median resync_secs=%s cdb_secs=%s watcher_cpu_secs=%s target_5s=%s "
-              "loadavg_end=%s" % (len(resyncs), fmt(rs), fmt(rc), fmt(ru), "met" if rc <= 5 else "missed",
-                                  loadavg()), flush=True)
+        if resyncs:
+            rs = statistics.median(r[0] for r in resyncs)
+            rc = statistics.median(r[1] for r in resyncs)
+            ru = statistics.median(r[2] for r in resyncs)
+            print("bench=fleet resyncs=%d median resync_secs=%s cdb_secs=%s watcher_cpu_secs=%s target_5s=%s "
+                  "loadavg_end=%s" % (len(resyncs), fmt(rs), fmt(rc), fmt(ru), "met" if rc <= 5 else "missed",
+                                      loadavg()), flush=True)
         print("bench=fleet at_end " + redis.commandstats(), flush=True)
         print("bench=fleet peer=cron-rebuilt-shared-file latency=cron period (30 s mean, 60 s max with a "
               "1-minute cron; described, not built)", flush=True)
