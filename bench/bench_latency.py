@@ -187,9 +187,13 @@ class Detector(threading.Thread):
         super().__init__(daemon=True)
         self.ino = Inotify(state)
         self.cdb_path = cdb_path
-        self.incoming = queue.SimpleQueue()     # (key bytes, t_create)
+        self.incoming = queue.SimpleQueue()     # (key bytes, t_create[, wall ns at create])
         self.pending = {}
         self.latencies = []
+        # By the table's own time: its ctime (set by the rename that put it in place, on the
+        # kernel's coarse clock, a tick or so) less the login's wall time; this leaves out how
+        # late this thread noticed the rename (GIL, other detectors), which latencies include.
+        self.file_latencies = []
         self.rebuilds = 0
         self.bad_values = 0
         self.stop = threading.Event()
@@ -209,12 +213,13 @@ class Detector(threading.Thread):
             t_seen = time.perf_counter()
             while True:
                 try:
-                    key, t = self.incoming.get_nowait()
+                    item = self.incoming.get_nowait()
                 except queue.Empty:
                     break
-                self.pending[key] = t
+                self.pending[item[0]] = (item[1], item[2] if len(item) > 2 else None)
             try:
-                size = os.fstat(fd).st_size
+                st = os.fstat(fd)
+                size = st.st_size
                 if size >= 2048 and self.pending:
                     with mmap.mmap(fd, size, prot=mmap.PROT_READ) as buf:
                         found = []
@@ -224,7 +229,9 @@ class Detector(threading.Thread):
                                 if v != DYN_VALUE:
                                     self.bad_values += 1
                                 found.append(key)
-                                self.latencies.append(t_seen - t)
+                                self.latencies.append(t_seen - t[0])
+                                if t[1] is not None:
+                                    self.file_latencies.append((st.st_ctime_ns - t[1]) / 1e9)
                         for key in found:
                             del self.pending[key]
             finally:
