@@ -102,13 +102,6 @@ struct imap_mailbox {
 
 static unsigned name_counter;
 
-/* Length of the unique part of a Maildir name: up to the first ':'. */
-static size_t
-base_len_of(const char *name)
-{
-	return strcspn(name, ":");
-}
-
 /* The flags and keywords of the letters after ":2,", up to the end or a ','. */
 static void
 parse_letters(const char *p, unsigned *flags_r, uint32_t *kw_r)
@@ -273,7 +266,7 @@ msg_set_name(struct mb_msg *m, char *name, bool in_new)
 	msg_name_free(m);
 	m->name = name;
 	m->pub.name = name;
-	m->base_len = base_len_of(name);
+	m->base_len = maildir_name_base_len(name);
 	m->in_new = in_new;
 }
 
@@ -291,7 +284,7 @@ msg_from_cache(const struct imap_mailbox *mb, struct mb_msg *m, size_t i)
 	m->name = name;
 	m->pub.name = name;
 	m->in_names = true;
-	m->base_len = base_len_of(name);
+	m->base_len = maildir_name_base_len(name);
 	m->in_new = r->in_new != 0;
 	parse_info(name, &m->pub.flags, &m->pub.keywords);
 	/* A read-write view from the cache had nothing to claim (view_from_cache): EXAMINE counts those not yet taken. */
@@ -396,7 +389,7 @@ scan_dir(struct scan *s, int dfd, bool in_new)
 		e = &s->v[s->n++];
 		memset(e, 0, sizeof(*e));
 		e->name = xstrndup(de->d_name, len);
-		e->base_len = base_len_of(e->name);
+		e->base_len = maildir_name_base_len(e->name);
 		e->in_new = in_new;
 	}
 	if (errno != 0) {
@@ -1804,7 +1797,7 @@ list_new_files(const char *root, const char *dir, char *const *bases, size_t n, 
 	imap_uidlist_modseq_start(&ul);
 	for (i = 0; i < n; i++) {
 		struct imap_uid_entry *u;
-		size_t blen = base_len_of(bases[i]);
+		size_t blen = maildir_name_base_len(bases[i]);
 
 		uids_r[i] = imap_uidlist_add(&ul, bases[i], blen);
 		if (uids_r[i] == 0) {
