@@ -306,7 +306,10 @@ class Bench:
             # shares a loaded one (its CPU per login depends on how often
             # it gets to rewrite).
             os.setpriority(os.PRIO_PROCESS, proc.pid, args.watcher_nice)
-        print("bench=latency entries=%d watcher_startup_secs=%s" % (n, fmt(startup)), flush=True)
+        # The peak so far is the start-up's (scan, table, first rewrite);
+        # the one printed after the runs includes the rewrites under logins.
+        print("bench=latency entries=%d watcher_startup_secs=%s start_peak_rss_kb=%d"
+              % (n, fmt(startup), proc_status(proc.pid, "VmHWM")), flush=True)
         det = Detector(self.state, self.cdb_path)
         det.start()
         create_flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC

@@ -203,7 +203,7 @@ def main():
         log_path = os.path.join(base, "watch.log")
         res = {"a0": [], "scan0": [], "a": [], "scan": [], "b": [], "c": [], "d": [],
                "cpu_a0": [], "cpu_a": [], "cpu_d": []}
-        rss = {"a0": [], "a": [], "b": [], "c": []}
+        rss = {"a0": [], "a": [], "b": [], "c": [], "d": []}
         snap = os.path.join(state, "relay.snap")
         for run in range(1, args.runs + 1):
             for key, method in (("a0", "osd-watch-1-nosnap"), ("a", "osd-watch-1")):
@@ -240,6 +240,8 @@ def main():
                     time.sleep(0.005)
                 wall = time.perf_counter() - t
                 cpu = proc_cpu_secs(p.pid)
+                # The daemon's peak: the scan, the table and the first rewrite.
+                kb = vm_hwm_kb(p.pid)
                 p.send_signal(signal.SIGTERM)
                 p.wait()
             with open(log_path, "rb") as f:
@@ -249,8 +251,9 @@ def main():
                 cpu = int(m.group(1)) / 1000.0
             res["d"].append(wall)
             res["cpu_d"].append(cpu)
-            print("bench=rebuild run=%d method=osd-watch-start secs=%.3f cpu_secs=%.3f loadavg=%s"
-                  % (run, wall, cpu, loadavg()), flush=True)
+            rss["d"].append(kb)
+            print("bench=rebuild run=%d method=osd-watch-start secs=%.3f cpu_secs=%.3f "
+                  "peak_rss_kb=%d loadavg=%s" % (run, wall, cpu, kb, loadavg()), flush=True)
 
             # N addresses from 10.0.0.0 on (with --open-smtp: as many
             # entries as the folder holds, not the same ones).
@@ -287,8 +290,8 @@ def main():
         print("bench=rebuild entries=%d method=osd-watch-1 runs=%d secs=%.3f cpu_secs=%.3f "
               "scan_secs=%.3f peak_rss_kb=%d"
               % (n, args.runs, med["a"], med["cpu_a"], med["scan"], mrss["a"]))
-        print("bench=rebuild entries=%d method=osd-watch-start runs=%d secs=%.3f cpu_secs=%.3f"
-              % (n, args.runs, med["d"], med["cpu_d"]))
+        print("bench=rebuild entries=%d method=osd-watch-start runs=%d secs=%.3f cpu_secs=%.3f "
+              "peak_rss_kb=%d" % (n, args.runs, med["d"], med["cpu_d"], mrss["d"]))
         print("bench=rebuild entries=%d method=osd-relaydb-write runs=%d secs=%.3f peak_rss_kb=%d"
               % (n, args.runs, med["b"], mrss["b"]))
         print("bench=rebuild entries=%d method=tcprules runs=%d secs=%.3f peak_rss_kb=%d"
@@ -303,7 +306,7 @@ def main():
               % (n, "met" if max(med["a"], med["d"]) < 1.0 else "missed", med["a"], med["d"]))
         print("bench=rebuild entries=%d target_faster_than_tcprules=%s target_rss_256mb=%s"
               % (n, "met" if med["a"] < med["c"] else "missed",
-                 "met" if mrss["a"] <= RSS_TARGET_KB else "missed"), flush=True)
+                 "met" if max(mrss["a"], mrss["d"]) <= RSS_TARGET_KB else "missed"), flush=True)
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)

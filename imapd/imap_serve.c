@@ -207,6 +207,7 @@ imapd_serve(void *vd, int fd, const struct ipaddr *addr, int kind, unsigned prio
 	cfg.tls_active = kind == IMAPD_IMPLICIT_TLS;
 	cfg.client_loopback = d->conf.imap_loopback_plaintext && ipaddr_is_loopback(addr);
 	cfg.plaintext_allowed = d->conf.imap_plaintext;
+	cfg.max_auth_failures = d->conf.imap_max_auth_failures;
 	cfg.maildir_tmp_max_age = d->conf.maildir_tmp_max_age;
 	cfg.limits.line_max = IMAP_LINE_MAX;
 	cfg.limits.literal_max = d->conf.imap_max_literal;

@@ -46,6 +46,7 @@ reload(void *vd)
 	d->conf.imap_max_per_ip = n.imap_max_per_ip;
 	d->conf.imap_plaintext = n.imap_plaintext;
 	d->conf.imap_loopback_plaintext = n.imap_loopback_plaintext;
+	d->conf.imap_max_auth_failures = n.imap_max_auth_failures;
 	d->conf.imap_max_literal = n.imap_max_literal;
 	d->conf.imap_idle_poll = n.imap_idle_poll;
 	d->conf.imap_idle_keepalive = n.imap_idle_keepalive;

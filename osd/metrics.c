@@ -1,5 +1,4 @@
 /* metrics.c - osd metrics: answer GET /metrics on metrics_listen with the shared counters in the Prometheus text format, one short-lived child per scrape. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -19,6 +18,7 @@
 #include "metrics_attach.h"
 #include "monotonic.h"
 #include "path.h"
+#include "qstore.h"
 #include "runas.h"
 #include "server.h"
 
@@ -35,7 +35,7 @@ static const char refuse_reply[] = "HTTP/1.0 503 Service Unavailable\r\n"
 
 struct metricsd {
 	struct osd_conf conf;
-	char new_dir[PATH_MAX];         /* state_dir/queue/new, counted at each scrape */
+	char queue_dir[PATH_MAX];       /* state_dir/queue: new/ is counted at each scrape */
 };
 
 static void
@@ -51,21 +51,17 @@ usage(FILE *out)
 		     "SIGTERM stops; SIGHUP re-reads the configuration (see osd-metrics(8)).\n");
 }
 
-/* Messages in queue/new (not yet taken by the queue manager); 0 when unreadable. */
+/*
+ * Messages in queue/new not yet taken by the queue manager, as osd qstat
+ * counts them: complete files only, not those smtpd is still writing.
+ * 0 when unreadable.
+ */
 static uint64_t
-count_new(const char *dir)
+count_new(const char *queue_dir)
 {
-	struct dirent *e;
-	uint64_t n = 0;
-	DIR *d;
+	long n;
 
-	if ((d = opendir(dir)) == NULL)
-		return 0;
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
+	return qstore_count_new(queue_dir, &n) == 0 ? (uint64_t)n : 0;
 }
 
 static const char *
@@ -102,7 +98,7 @@ respond(const struct metricsd *md, const struct httpreq *req, int status, struct
 
 		for (size_t i = 0; i < METRIC_COUNT_; i++)
 			v[i] = __atomic_load_n(&metrics_slots[i], __ATOMIC_RELAXED);
-		v[M_QUEUE_NEW] = count_new(md->new_dir);
+		v[M_QUEUE_NEW] = count_new(md->queue_dir);
 		if (metrics_format(v, &body) == -1)
 			status = 503;
 		else
@@ -243,7 +239,7 @@ main(int argc, char **argv)
 	}
 	if (md.conf.metrics_listen[0] == '\0')
 		fatalx("metrics_listen is not set: nothing to listen on");
-	if (path_fmt(md.new_dir, sizeof(md.new_dir), "%s/queue/new", md.conf.state_dir) == -1)
+	if (path_fmt(md.queue_dir, sizeof(md.queue_dir), "%s/queue", md.conf.state_dir) == -1)
 		fatalx("state_dir: path too long");
 	srv = server_new(&hooks);
 	server_bind(srv, "metrics_listen", md.conf.metrics_listen, 0, false);

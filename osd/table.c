@@ -16,13 +16,15 @@
 #define PREFETCH(p) ((void)(p))
 #endif
 
+/* 64 bytes, a cache line: heap_pos fills the hole after addr's 20. */
 struct entry {
 	struct ipaddr addr;
+	uint32_t heap_pos;
 	struct timespec mtime;          /* the file's */
 	struct timespec clock_mtime;    /* the same moment on the watcher's clock: orders the heap */
-	uint32_t heap_pos;
 	uint64_t ino;                   /* its file's inode number, for the snapshot (0: not known) */
 };
+_Static_assert(sizeof(struct entry) <= 64, "an entry fits a cache line");
 
 /*
  * What a rewrite of relay.cdb reads of an entry, in an array of its own
@@ -39,6 +41,7 @@ struct hot {
 struct table {
 	struct entry *entries;  /* dense; removal moves the last one into the hole */
 	struct hot *hot;        /* beside entries, moved with them */
+	size_t hot_dirty;       /* hot[hot_dirty..cap) is known zero (fresh from xcalloc) */
 	uint32_t rewrite;       /* the rewrite table_mark_gone last prepared (0: none) */
 	size_t count, cap;
 	uint32_t *slots;        /* entry index + 1, 0 = empty; linear probing */
@@ -86,16 +89,49 @@ table_new(void)
 	return t;
 }
 
-static void grow_slots(struct table *t);
+static void file_slots(struct table *t, size_t nslots);
 
-/* entries, hot and heap for cap entries. */
+/*
+ * entries, hot and heap for cap entries (at least count).  An empty
+ * table's hot array comes zeroed from xcalloc, so that a start-up's
+ * table_bulk_add need not touch it: its pages are then first touched by
+ * the first rewrite, after the snapshot and the scan's lists are freed.
+ */
 static void
 resize(struct table *t, size_t cap)
 {
 	t->cap = cap;
 	t->entries = xreallocarray(t->entries, t->cap, sizeof *t->entries);
-	t->hot = xreallocarray(t->hot, t->cap, sizeof *t->hot);
 	t->heap = xreallocarray(t->heap, t->cap, sizeof *t->heap);
+	if (t->count == 0) {
+		free(t->hot);
+		t->hot = xcalloc(t->cap, sizeof *t->hot);
+		t->hot_dirty = 0;
+	} else {
+		t->hot = xreallocarray(t->hot, t->cap, sizeof *t->hot);
+		t->hot_dirty = t->cap;
+	}
+}
+
+/*
+ * Growth by half again, not doubling: at a million entries a doubling
+ * reserved room for a million more (130 MB of address space, paged in as
+ * used).  Still amortized constant per entry.
+ */
+static size_t
+grown(size_t cap)
+{
+	return cap < 64 ? 64 : cap + cap / 2;
+}
+
+/* After a removal: give memory back once the table has shrunk to a quarter (expiry in bulk). */
+static void
+shrink(struct table *t)
+{
+	if (t->cap > 1024 && t->count < t->cap / 4)
+		resize(t, t->cap / 2);
+	if (t->nslots > 1024 && t->count * 8 < t->nslots)
+		file_slots(t, t->nslots / 2);
 }
 
 void
@@ -108,8 +144,7 @@ table_reserve(struct table *t, size_t n)
 
 		while (n * 2 > want)
 			want *= 2;
-		t->nslots = want / 2;   /* grow_slots doubles it and files every entry again */
-		grow_slots(t);
+		file_slots(t, want);
 	}
 }
 
@@ -138,6 +173,13 @@ table_count(const struct table *t)
 	return t->count;
 }
 
+size_t
+table_bytes(const struct table *t)
+{
+	return t->cap * (sizeof *t->entries + sizeof *t->hot + sizeof *t->heap) +
+	       t->nslots * sizeof *t->slots;
+}
+
 /* The slot holding addr, or the empty slot where it would go. */
 static size_t
 find_slot(const struct table *t, const struct ipaddr *addr)
@@ -150,11 +192,12 @@ find_slot(const struct table *t, const struct ipaddr *addr)
 	return i;
 }
 
+/* Slots anew, nslots of them (a power of two, more than twice the entries), every entry filed again. */
 static void
-grow_slots(struct table *t)
+file_slots(struct table *t, size_t nslots)
 {
 	free(t->slots);
-	t->nslots *= 2;
+	t->nslots = nslots;
 	t->slots = xcalloc(t->nslots, sizeof *t->slots);
 	for (size_t e = 0; e < t->count; e++)
 		t->slots[find_slot(t, &t->entries[e].addr)] = (uint32_t)e + 1;
@@ -232,7 +275,7 @@ table_set_clock(struct table *t, const struct ipaddr *addr, const struct timespe
 		return 0;
 	}
 	if (t->count == t->cap)
-		resize(t, t->cap ? t->cap * 2 : 64);
+		resize(t, grown(t->cap));
 	e = &t->entries[t->count];
 	memset(e, 0, sizeof *e);
 	memset(&t->hot[t->count], 0, sizeof t->hot[t->count]);
@@ -244,9 +287,11 @@ table_set_clock(struct table *t, const struct ipaddr *addr, const struct timespe
 	t->slots[slot] = (uint32_t)t->count + 1;
 	t->count++;
 	t->filed = t->count;
+	if (t->count > t->hot_dirty)
+		t->hot_dirty = t->count;
 	heap_up(t, t->count - 1);
 	if (t->count * 2 > t->nslots)
-		grow_slots(t);
+		file_slots(t, t->nslots * 2);
 	return 1;
 }
 
@@ -301,6 +346,7 @@ table_remove(struct table *t, const struct ipaddr *addr)
 	}
 	t->count--;
 	t->filed = t->count;
+	shrink(t);
 	return true;
 }
 
@@ -504,8 +550,11 @@ table_bulk_add(struct table *t, const struct ipaddr *addr, const struct timespec
 	struct entry *e;
 
 	if (t->count == t->cap)
-		resize(t, t->cap ? t->cap * 2 : 64);
-	memset(&t->hot[t->count], 0, sizeof t->hot[t->count]);
+		resize(t, grown(t->cap));
+	if (t->count < t->hot_dirty)
+		memset(&t->hot[t->count], 0, sizeof t->hot[t->count]);
+	else
+		t->hot_dirty = t->count + 1;
 	e = &t->entries[t->count++];
 	memset(e, 0, sizeof *e);
 	e->addr = *addr;

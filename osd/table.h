@@ -49,6 +49,9 @@ bool table_get_clock(const struct table *t, const struct ipaddr *addr, struct ti
 
 size_t table_count(const struct table *t);
 
+/* Bytes held for the entries, the hash and the heap (by capacity, not count). */
+size_t table_bytes(const struct table *t);
+
 /* The entry with the oldest (clock) mtime (the next to expire); false when empty. */
 bool table_oldest(const struct table *t, struct ipaddr *addr_r, struct timespec *mtime_r);
 

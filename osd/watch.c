@@ -59,7 +59,7 @@ struct watcher {
 	int dir_wd, rules_wd;
 	struct rules rules;
 	uint32_t rec_gen;               /* the generation of the records kept in table (table_rec): moves with the rules */
-	struct cdbbuild cdb_build;      /* relay.cdb as it is built: kept, so a rewrite allocates nothing */
+	struct cdbbuild cdb_build;      /* relay.cdb's writer (1 MiB buffer, table lists): kept, so a rewrite allocates nothing */
 	struct table *table;
 	bool dirty;                     /* relay.cdb must be rewritten */
 	bool revoked;                   /* an entry was revoked: rewrite without waiting (relay_batch) */
@@ -311,6 +311,14 @@ full_scan(struct watcher *w)
 	progress_end(&w->scan_progress, w->scan_count, -1);
 	table_free(w->old_table);
 	w->old_table = NULL;
+	/*
+	 * The scan's passing lists (the snapshot, the bulk load's sort and heap
+	 * build: ~60 MB at a million) are freed inside the heap keep_heap keeps;
+	 * give them back before the first rewrite pages in the kept records.
+	 */
+#ifdef M_TRIM_THRESHOLD
+	(void)malloc_trim(0);
+#endif
 	w->scanned_once = true;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	log_info("scan: %lu live, %lu expired, %lu ignored in %.1f ms%s", st.live, st.expired,
@@ -1030,10 +1038,11 @@ settle(struct watcher *w)
 }
 
 /*
- * Every rewrite of relay.cdb allocates and frees the same memory (tinycdb's
- * record lists and hash tables): glibc would give it back to the kernel
- * after each rewrite and fault it in again at the next, a sixth of the
- * watcher's CPU at 1,000 new logins a second.  Keep it.
+ * Memory freed and allocated again at a high rate (rewrites, events) is
+ * kept instead of going back to the kernel and being faulted in again:
+ * when each rewrite still allocated tinycdb's record lists and hash tables
+ * that was a sixth of the watcher's CPU at 1,000 new logins a second (the
+ * rewrite now keeps its own buffers).  full_scan trims once after start-up.
  */
 static void
 keep_heap(void)

@@ -166,6 +166,7 @@ pop3d_serve(void *vpd, int fd, const struct ipaddr *addr, int kind, unsigned pri
 	cfg.tls_active = kind == POP3D_IMPLICIT_TLS;
 	cfg.client_loopback = pd->conf.pop3_loopback_plaintext && ipaddr_is_loopback(addr);
 	cfg.plaintext_allowed = pd->conf.pop3_plaintext;
+	cfg.max_auth_failures = pd->conf.pop3_max_auth_failures;
 	cfg.ctx = &p.ctx;
 	cfg.check_password = auth_check_password;
 	cfg.get_secret = auth_get_secret;

@@ -43,6 +43,7 @@ reload(void *vpd)
 	pd->conf.pop3_max_per_ip = n.pop3_max_per_ip;
 	pd->conf.pop3_plaintext = n.pop3_plaintext;
 	pd->conf.pop3_loopback_plaintext = n.pop3_loopback_plaintext;
+	pd->conf.pop3_max_auth_failures = n.pop3_max_auth_failures;
 	pd->conf.maildir_tmp_max_age = n.maildir_tmp_max_age;
 	pd->conf.relay_ipv6_prefix = n.relay_ipv6_prefix;
 	memcpy(pd->conf.users_dir, n.users_dir, sizeof(n.users_dir));

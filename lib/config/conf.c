@@ -77,6 +77,7 @@ static const struct conf_key conf_keys[] = {
 	FIELD(pop3_max_per_ip, KIND_COUNT),
 	FIELD(pop3_plaintext, KIND_BOOL),
 	FIELD(pop3_loopback_plaintext, KIND_BOOL),
+	FIELD(pop3_max_auth_failures, KIND_COUNT),
 	FIELD(smtp_listen, KIND_LISTEN),
 	FIELD(smtp_max_connections, KIND_COUNT),
 	FIELD(smtp_max_per_ip, KIND_COUNT),
@@ -99,6 +100,7 @@ static const struct conf_key conf_keys[] = {
 	FIELD(imap_max_per_ip, KIND_COUNT),
 	FIELD(imap_plaintext, KIND_BOOL),
 	FIELD(imap_loopback_plaintext, KIND_BOOL),
+	FIELD(imap_max_auth_failures, KIND_COUNT),
 	FIELD_MAX(imap_max_literal, KIND_SIZE, CONF_IMAP_LITERAL_MAX),
 	FIELD_MAX(imap_idle_poll, KIND_DURATION, CONF_TIMEOUT_MAX),
 	FIELD_MAX(imap_idle_keepalive, KIND_DURATION, CONF_TIMEOUT_MAX),
@@ -267,6 +269,8 @@ conf_defaults(struct osd_conf *conf)
 	conf->smtp_min_data_rate = 500;         /* Postfix's smtpd_min_data_rate */
 	conf->smtp_max_errors = 20;             /* Postfix's smtpd_hard_error_limit */
 	conf->smtp_max_auth_failures = 3;       /* as pop3d's and imapd's failed logins */
+	conf->pop3_max_auth_failures = 3;
+	conf->imap_max_auth_failures = 3;
 	conf->imap_timeout = 30 * 60;           /* RFC 3501 section 5.4: at least 30 minutes */
 	conf->imap_login_timeout = 180;         /* Dovecot's before login */
 	conf->imap_session_deadline = CONF_SESSION_DEADLINE_MAX;

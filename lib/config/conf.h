@@ -54,6 +54,7 @@ struct osd_conf {
 	unsigned pop3_max_per_ip;       /* pop3d sessions at once from one address (default 20) */
 	bool pop3_plaintext;            /* USER/PASS, AUTH on non-TLS connections everywhere (default no) */
 	bool pop3_loopback_plaintext;   /* ... from loopback clients (default yes) */
+	unsigned pop3_max_auth_failures; /* failed logins in a session before pop3d closes it (default 3) */
 	char smtp_listen[128];
 	unsigned smtp_max_connections;  /* smtpd sessions at once (default 200) */
 	unsigned smtp_max_per_ip;       /* smtpd sessions at once from one address (default 20) */
@@ -76,6 +77,7 @@ struct osd_conf {
 	unsigned imap_max_per_ip;       /* imapd sessions at once from one address (default 20) */
 	bool imap_plaintext;            /* LOGIN, AUTHENTICATE PLAIN/LOGIN without TLS everywhere (default no) */
 	bool imap_loopback_plaintext;   /* ... from loopback clients (default yes) */
+	unsigned imap_max_auth_failures; /* failed logins in a session before imapd's BYE (default 3) */
 	size_t imap_max_literal;        /* the largest literal (APPEND), octets (default 64 MiB) */
 	long imap_idle_poll;            /* IDLE without inotify: sync the folder this often, seconds (default 30) */
 	long imap_idle_keepalive;       /* IDLE: "* OK Still here" after this long without output, seconds (default 120) */

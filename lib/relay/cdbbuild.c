@@ -1,10 +1,13 @@
-/* cdbbuild.c - a CDB in one buffer: header, records, then tinycdb's hash tables, written with one write(). */
+/* cdbbuild.c - a CDB written as it is built: records through a 1 MiB buffer, then tinycdb's hash tables, then the header in place. */
 #include "cdbbuild.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
 
+#include "atomicfile.h"
 #include "xmalloc.h"
 
 #define CDB_HEADER 2048         /* 256 pairs of (table position, slots) */
@@ -23,6 +26,7 @@ void
 cdbbuild_init(struct cdbbuild *b)
 {
 	memset(b, 0, sizeof *b);
+	b->fd = -1;
 }
 
 void
@@ -34,24 +38,59 @@ cdbbuild_free(struct cdbbuild *b)
 	cdbbuild_init(b);
 }
 
-/* Room for need bytes in all: grow by half again, so that a table that grows slowly is copied rarely. */
-static void
-reserve(struct cdbbuild *b, size_t need)
+/* Write out what buf holds. */
+static int
+flush(struct cdbbuild *b)
 {
-	if (need <= b->cap)
-		return;
-	b->cap = need + need / 2;
-	b->buf = xreallocarray(b->buf, b->cap, 1);
+	if (b->len > 0 && write_all(b->fd, b->buf, b->len) == -1)
+		return -1;
+	b->len = 0;
+	return 0;
+}
+
+/*
+ * Room for n more bytes in buf, writing out what it holds first when they
+ * do not fit.  Only a piece larger than the chunk (a hash table of more
+ * than 64k records, a huge record) makes buf larger, until the next start.
+ */
+static int
+room(struct cdbbuild *b, size_t n)
+{
+	if (n <= b->cap - b->len)
+		return 0;
+	if (flush(b) == -1)
+		return -1;
+	if (n > b->cap) {
+		free(b->buf);
+		b->cap = n;
+		b->buf = xreallocarray(NULL, b->cap, 1);
+	}
+	return 0;
 }
 
 void
-cdbbuild_start(struct cdbbuild *b)
+cdbbuild_start(struct cdbbuild *b, int fd)
 {
-	reserve(b, CDB_HEADER);
-	b->len = CDB_HEADER;
+	if (b->cap != CDBBUILD_CHUNK) {
+		free(b->buf);
+		b->cap = CDBBUILD_CHUNK;
+		b->buf = xreallocarray(NULL, b->cap, 1);
+	}
+	b->fd = fd;
+	/* The header's place: cdbbuild_finish fills it in at the end. */
+	memset(b->buf, 0, CDB_HEADER);
+	b->len = b->pos = CDB_HEADER;
 	b->nrefs = 0;
-	for (size_t t = 0; t < 256; t++)
-		b->tables[t].n = 0;
+	for (size_t t = 0; t < 256; t++) {
+		struct cdbbuild_table *tab = &b->tables[t];
+
+		/* Give back most of what a much larger file needed (entries expire in bulk too). */
+		if (tab->cap > 64 && tab->cap / 4 > tab->n) {
+			tab->cap = tab->n * 2 > 16 ? tab->n * 2 : 16;
+			tab->refs = xreallocarray(tab->refs, tab->cap, sizeof *tab->refs);
+		}
+		tab->n = 0;
+	}
 }
 
 uint32_t
@@ -69,25 +108,26 @@ int
 cdbbuild_add(struct cdbbuild *b, const void *key, size_t klen, uint32_t hash,
 	     const void *val, size_t vlen)
 {
-	size_t room = CDB_MAX - b->len;         /* b->len never passes CDB_MAX */
+	size_t left = CDB_MAX - b->pos;         /* b->pos never passes CDB_MAX */
 	struct cdbbuild_table *tab;
 	unsigned char *p;
 
 	/* Step by step, so that no sum can wrap where size_t is 32 bits. */
-	if (room < 8 || klen > room - 8 || vlen > room - 8 - klen) {
+	if (left < 8 || klen > left - 8 || vlen > left - 8 - klen) {
 		errno = ENOMEM;
 		return -1;
 	}
+	if (room(b, 8 + klen + vlen) == -1)
+		return -1;
 	tab = &b->tables[hash & 255];
 	if (tab->n == tab->cap) {
 		tab->cap = tab->cap ? tab->cap * 2 : 16;
 		tab->refs = xreallocarray(tab->refs, tab->cap, sizeof *tab->refs);
 	}
 	tab->refs[tab->n].hash = hash;
-	tab->refs[tab->n].pos = (uint32_t)b->len;
+	tab->refs[tab->n].pos = (uint32_t)b->pos;
 	tab->n++;
 	b->nrefs++;
-	reserve(b, b->len + 8 + klen + vlen);
 	p = b->buf + b->len;
 	pack(p, (uint32_t)klen);
 	pack(p + 4, (uint32_t)vlen);
@@ -96,6 +136,7 @@ cdbbuild_add(struct cdbbuild *b, const void *key, size_t klen, uint32_t hash,
 	if (vlen > 0)
 		memcpy(p + 8 + klen, val, vlen);
 	b->len += 8 + klen + vlen;
+	b->pos += 8 + klen + vlen;
 	return 0;
 }
 
@@ -133,6 +174,27 @@ fastmod(uint32_t h, uint64_t m, uint32_t d)
 }
 #endif
 
+/* Write len bytes at offset off of fd (the header, at the end). */
+static int
+pwrite_all(int fd, const unsigned char *p, size_t len, off_t off)
+{
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, off);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;    /* no progress and no error: do not spin */
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
 /*
  * Each table t holds the records whose hash ends in byte t, in twice as
  * many slots; a record goes to slot (hash >> 8) % slots or the next free
@@ -140,27 +202,29 @@ fastmod(uint32_t h, uint64_t m, uint32_t d)
  * The tables follow the records in order of t, an empty one at the
  * position where the next would start: exactly cdb_make_finish's layout.
  * cdbbuild_add filed each record under its table already (a sort by table
- * at the end cost a seventh of a rewrite).
+ * at the end cost a seventh of a rewrite).  Each table is built in the
+ * buffer, written out with what came before it whenever the buffer fills.
  */
 int
 cdbbuild_finish(struct cdbbuild *b)
 {
-	size_t pos;
+	unsigned char header[CDB_HEADER];
 
-	if (b->nrefs > (CDB_MAX - b->len) / 16) {
+	if (b->nrefs > (CDB_MAX - b->pos) / 16) {
 		errno = ENOMEM;
 		return -1;
 	}
-	reserve(b, b->len + 16 * b->nrefs);
-	pos = b->len;
 	for (size_t t = 0; t < 256; t++) {
 		const struct cdbbuild_table *tab = &b->tables[t];
 		uint32_t slots = (uint32_t)(2 * tab->n);
 		uint64_t magic = slots > 0 ? fastmod_magic(slots) : 0;
-		unsigned char *area = b->buf + pos;
+		unsigned char *area;
 
-		pack(b->buf + 8 * t, (uint32_t)pos);
-		pack(b->buf + 8 * t + 4, slots);
+		if (room(b, (size_t)slots * 8) == -1)
+			return -1;
+		area = b->buf + b->len;
+		pack(header + 8 * t, (uint32_t)b->pos);
+		pack(header + 8 * t + 4, slots);
 		memset(area, 0, (size_t)slots * 8);
 		for (size_t i = 0; i < tab->n; i++) {
 			uint32_t h = tab->refs[i].hash, s = fastmod(h >> 8, magic, slots);
@@ -177,8 +241,15 @@ cdbbuild_finish(struct cdbbuild *b)
 			pack(area + 8 * s, h);
 			pack(area + 8 * s + 4, tab->refs[i].pos);
 		}
-		pos += (size_t)slots * 8;
+		b->len += (size_t)slots * 8;
+		b->pos += (size_t)slots * 8;
 	}
-	b->len = pos;
-	return 0;
+	/* A file that fits in the buffer still goes out in one write, header included. */
+	if (b->len == b->pos) {
+		memcpy(b->buf, header, CDB_HEADER);
+		return flush(b);
+	}
+	if (flush(b) == -1)
+		return -1;
+	return pwrite_all(b->fd, header, CDB_HEADER, 0);
 }

@@ -50,7 +50,10 @@ relaydb_write_recs(struct cdbbuild *b, const char *path, struct rules *statics,
 
 	if (dyn == NULL)
 		dyn = &relaydb_dynamic_default;
-	cdbbuild_start(b);
+	if (atomicfile_open(&af, path, 0644) < 0)
+		return -1;
+	/* Written as it is built, a chunk at a time (cdb_make wrote 4 KB at a time). */
+	cdbbuild_start(b, af.fd);
 	/* Static rules first: for a key present twice, the first record is
 	 * the one tcpserver finds, so an admin's rule beats a login. */
 	for (size_t i = 0; statics != NULL && i < statics->count; i++) {
@@ -58,7 +61,7 @@ relaydb_write_recs(struct cdbbuild *b, const char *path, struct rules *statics,
 
 		if (cdbbuild_add(b, rec->key, rec->keylen, cdbbuild_hash(rec->key, rec->keylen),
 				 rec->value, rec->valuelen) < 0)
-			return -1;
+			goto fail;
 		count++;
 	}
 	for (;;) {
@@ -66,23 +69,23 @@ relaydb_write_recs(struct cdbbuild *b, const char *path, struct rules *statics,
 		int r = next ? next(ctx, &rec) : 0;
 
 		if (r < 0)
-			return -1;
+			goto fail;
 		if (r == 0)
 			break;
 		if (rec->left_out)
 			continue;
 		if (cdbbuild_add(b, rec->key, rec->keylen, rec->hash, dyn->value, dyn->valuelen) < 0)
-			return -1;
+			goto fail;
 		count++;
 	}
 	if (cdbbuild_finish(b) < 0)
-		return -1;
-	/* One write of the whole file (cdb_make wrote it 4 KB at a time). */
-	if (atomicfile_open(&af, path, 0644) < 0)
-		return -1;
-	if (atomicfile_write_commit(&af, b->buf, b->len, do_fsync) < 0)
+		goto fail;
+	if (atomicfile_commit(&af, do_fsync) < 0)
 		return -1;
 	return count;
+fail:
+	atomicfile_abort(&af);          /* keeps errno; path untouched */
+	return -1;
 }
 
 /* relaydb_write's entries, each made into its record as it comes. */

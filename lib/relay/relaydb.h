@@ -81,8 +81,9 @@ struct cdbbuild;
 /*
  * relaydb_write from records made beforehand, built in b (kept by the
  * caller between rewrites: no allocation once it is large enough) and
- * written with one write().  The bytes are exactly those tinycdb's
- * cdb_make gives for the same records in the same order.
+ * written out as it is built, through b's 1 MiB buffer (one write() for a
+ * file that fits).  The bytes are exactly those tinycdb's cdb_make gives
+ * for the same records in the same order.
  */
 long relaydb_write_recs(struct cdbbuild *b, const char *path, struct rules *statics,
 			const struct relaydb_dynamic *dyn, relaydb_next_rec_fn *next, void *ctx,

@@ -558,6 +558,17 @@ count_ids(const char *dir, bool complete, long *n)
 }
 
 int
+qstore_count_new(const char *queue_dir, long *fresh_r)
+{
+	char p[PATH_MAX];
+
+	*fresh_r = 0;
+	if (path_fmt(p, sizeof(p), "%s/new", queue_dir) == -1)
+		return -1;
+	return count_ids(p, true, fresh_r);
+}
+
+int
 qstore_count(const char *queue_dir, long *queued_r, long *fresh_r)
 {
 	char p[PATH_MAX];
@@ -570,7 +581,7 @@ qstore_count(const char *queue_dir, long *queued_r, long *fresh_r)
 			return -1;
 		*queued_r += n;
 	}
-	if (path_fmt(p, sizeof(p), "%s/new", queue_dir) == -1 || count_ids(p, true, fresh_r) == -1)
+	if (qstore_count_new(queue_dir, fresh_r) == -1)
 		return -1;
 	*queued_r += *fresh_r;
 	return 0;

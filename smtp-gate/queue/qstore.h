@@ -143,6 +143,12 @@ int qstore_foreach(const char *queue_dir, qstore_each_fn *fn, void *ctx);
  */
 int qstore_count(const char *queue_dir, long *queued_r, long *fresh_r);
 
+/*
+ * Only the second of those: complete messages in new/ (osd metrics counts
+ * them at each scrape; a file still being written is not a message yet).
+ */
+int qstore_count_new(const char *queue_dir, long *fresh_r);
+
 /* True when name could be a queue id (digits and dots, bounded). */
 bool qstore_id_ok(const char *name);
 

@@ -4,6 +4,7 @@ Each test script starts the real programs from the build folder (OSD_BUILD,
 set by meson) in a private temporary state folder, talks to them with real
 clients, and stops every process it started, by PID.
 """
+import imaplib
 import os
 import poplib
 import shutil
@@ -440,6 +441,18 @@ def qstat(o):
         elif line.startswith("messages in queue but not yet preprocessed: "):
             fresh = int(line.split(": ", 1)[1])
     return total, fresh
+
+
+class SrcIMAP(imaplib.IMAP4):
+    """imaplib.IMAP4 to 127.0.0.1:port from a chosen source address."""
+
+    def __init__(self, port, src="127.0.0.3", timeout=10):
+        self._src = src
+        super().__init__("127.0.0.1", port, timeout=timeout)
+
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout,
+                                        source_address=(self._src, 0))
 
 
 class SrcPOP3(poplib.POP3):

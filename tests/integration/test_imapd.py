@@ -20,8 +20,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from osdtest import (Osd, SmtpRaw, check, finish, free_port, make_cert,  # noqa: E402
-                     wait_for, wait_port)
+from osdtest import (Osd, SmtpRaw, SrcIMAP, check, finish, free_port,  # noqa: E402
+                     make_cert, wait_for, wait_port)
 
 DOM = "example.test"
 T = 10  # socket timeout of the test clients (a functional bound)
@@ -51,18 +51,6 @@ def add_user(o, login, password, flags=None):
 def put_msg(maildir, name, body):
     with open(os.path.join(maildir, "new", name), "wb") as f:
         f.write(body)
-
-
-class SrcIMAP(imaplib.IMAP4):
-    """imaplib.IMAP4 from a chosen source address."""
-
-    def __init__(self, port, src="127.0.0.3"):
-        self._src = src
-        super().__init__("127.0.0.1", port, timeout=T)
-
-    def _create_socket(self, timeout):
-        return socket.create_connection((self.host, self.port), timeout,
-                                        source_address=(self._src, 0))
 
 
 def curl(port, *args, src="127.0.0.9", url=""):

@@ -13,6 +13,7 @@ is strict: 404 elsewhere, 405 for POST, HEAD without a body, 400 for
 garbage, and the listener survives all of it.
 """
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -184,6 +185,26 @@ class Steps:
         return s
 
 
+def test_queue_new_complete(o, mport):
+    """queue/new holds files smtpd is still writing (created 0400) beside complete
+    ones (fchmod 0600, docs/queue-format.md): only the complete ones are messages,
+    as osd qstat counts them.  Before any daemon runs, so nothing takes the files."""
+    qdir = os.path.join(o.state, "queue")
+    new = os.path.join(qdir, "new")
+    os.makedirs(new)
+    path = os.path.join(new, "1700000000.4242.1")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
+    os.write(fd, b"an envelope still being written\n")
+    os.close(fd)
+    unmarked = Scrape(mport).samples.get(QUEUE["new"])
+    os.chmod(path, 0o600)
+    marked = Scrape(mport).samples.get(QUEUE["new"])
+    check(unmarked == 0 and marked == 1,
+          "osd_queue_messages{state=\"new\"}: a file in queue/new not yet marked complete "
+          "(0400) is not counted, once marked (0600) it is (%r, then %r)" % (unmarked, marked))
+    shutil.rmtree(qdir)
+
+
 def main():
     o = Osd()
     sinks = []
@@ -243,6 +264,7 @@ def run(o, sinks):
                   "osd_deliveries": "counter", "osd_bounces": "counter"}
     check(all(types.get(n) == t for n, t in want_types.items()),
           "every family is there with its type (%r)" % types)
+    test_queue_new_complete(o, mport)
 
     w = o.start_watch()
     pop = o.start("pop3d")

@@ -1,4 +1,4 @@
-/* test_cdbbuild.c - the one-buffer CDB writer against tinycdb's cdb_make, byte for byte (lib/relay/cdbbuild.c). */
+/* test_cdbbuild.c - the streaming CDB writer against tinycdb's cdb_make, byte for byte (lib/relay/cdbbuild.c). */
 #include <cdb.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -113,21 +113,13 @@ random_set(struct recset *s, size_t n)
 	}
 }
 
-/* The file cdb_make writes for s, read back. */
+/* The whole of f, read back. */
 static unsigned char *
-reference(const struct recset *s, size_t *len_r)
+slurp(FILE *f, size_t *len_r)
 {
-	FILE *f = tmpfile();
-	struct cdb_make cm;
 	unsigned char *buf;
 	struct stat st;
 
-	assert_non_null(f);
-	assert_int_equal(cdb_make_start(&cm, fileno(f)), 0);
-	for (size_t i = 0; i < s->n; i++)
-		assert_int_equal(cdb_make_add(&cm, s->r[i].key, (unsigned)s->r[i].klen, s->r[i].val,
-					      (unsigned)s->r[i].vlen), 0);
-	assert_int_equal(cdb_make_finish(&cm), 0);
 	assert_int_equal(fstat(fileno(f), &st), 0);
 	buf = malloc((size_t)st.st_size + 1);
 	assert_non_null(buf);
@@ -137,20 +129,50 @@ reference(const struct recset *s, size_t *len_r)
 	return buf;
 }
 
-static void
-assert_same_as_cdb_make(struct cdbbuild *b, const struct recset *s)
+/* The file cdb_make writes for s, read back. */
+static unsigned char *
+reference(const struct recset *s, size_t *len_r)
 {
-	size_t len;
-	unsigned char *want = reference(s, &len);
+	FILE *f = tmpfile();
+	struct cdb_make cm;
 
-	cdbbuild_start(b);
+	assert_non_null(f);
+	assert_int_equal(cdb_make_start(&cm, fileno(f)), 0);
+	for (size_t i = 0; i < s->n; i++)
+		assert_int_equal(cdb_make_add(&cm, s->r[i].key, (unsigned)s->r[i].klen, s->r[i].val,
+					      (unsigned)s->r[i].vlen), 0);
+	assert_int_equal(cdb_make_finish(&cm), 0);
+	return slurp(f, len_r);
+}
+
+/* The file b writes for s, read back; its size is b->pos. */
+static unsigned char *
+built(struct cdbbuild *b, const struct recset *s, size_t *len_r)
+{
+	FILE *f = tmpfile();
+
+	assert_non_null(f);
+	cdbbuild_start(b, fileno(f));
 	for (size_t i = 0; i < s->n; i++)
 		assert_int_equal(cdbbuild_add(b, s->r[i].key, s->r[i].klen,
 					      cdbbuild_hash(s->r[i].key, s->r[i].klen), s->r[i].val,
 					      s->r[i].vlen), 0);
 	assert_int_equal(cdbbuild_finish(b), 0);
-	assert_int_equal(b->len, len);
-	assert_memory_equal(b->buf, want, len);
+	return slurp(f, len_r);
+}
+
+static void
+assert_same_as_cdb_make(struct cdbbuild *b, const struct recset *s)
+{
+	size_t len, got_len;
+	unsigned char *want = reference(s, &len), *got = built(b, s, &got_len);
+
+	assert_int_equal(got_len, len);
+	assert_int_equal(b->pos, len);
+	assert_memory_equal(got, want, len);
+	/* Never more than a chunk in memory, unless one piece (a hash table) is larger. */
+	assert_true(b->cap == CDBBUILD_CHUNK || b->cap <= 16 * s->n);
+	free(got);
 	free(want);
 }
 
@@ -177,7 +199,7 @@ test_empty_and_single(void **state)
 	(void)state;
 	cdbbuild_init(&b);
 	assert_same_as_cdb_make(&b, &s);
-	assert_int_equal(b.len, 2048);
+	assert_int_equal(b.pos, 2048);
 	r = push(&s);           /* the empty key and an empty value: tcprules' default rule at its smallest */
 	assert_same_as_cdb_make(&b, &s);
 	r = push(&s);
@@ -242,6 +264,60 @@ test_crowded_tables(void **state)
 	free(big.r);
 }
 
+/* One hash table larger than the buffer (70,000 records in table 7: 1.1 MB): built whole, still cdb_make's bytes. */
+static void
+test_table_larger_than_chunk(void **state)
+{
+	struct cdbbuild b;
+	struct recset s = { 0 };
+	struct rec r = { 0 };
+
+	(void)state;
+	for (unsigned i = 0; s.n < 70000; i++) {
+		r.klen = (size_t)snprintf(r.key, sizeof r.key, "k%u", i);
+		if ((cdbbuild_hash(r.key, r.klen) & 255) == 7)
+			*push(&s) = r;
+	}
+	assert_true(16 * s.n > CDBBUILD_CHUNK);
+	cdbbuild_init(&b);
+	assert_same_as_cdb_make(&b, &s);
+	assert_true(b.cap >= 16 * s.n);
+	s.n = 10;                       /* the next file gives the larger buffer back */
+	assert_same_as_cdb_make(&b, &s);
+	assert_int_equal(b.cap, CDBBUILD_CHUNK);
+	cdbbuild_free(&b);
+	free(s.r);
+}
+
+/* A failed write (a full disk: /dev/full) is reported, from add once the buffer fills, else from finish. */
+static void
+test_write_error_reported(void **state)
+{
+	struct cdbbuild b;
+	int fd = open("/dev/full", O_WRONLY | O_CLOEXEC), r = 0;
+	size_t added = 0;
+
+	(void)state;
+	assert_true(fd >= 0);
+	cdbbuild_init(&b);
+	cdbbuild_start(&b, fd);
+	assert_int_equal(cdbbuild_add(&b, "192.0.2.1", 9, cdbbuild_hash("192.0.2.1", 9), "x", 1), 0);
+	errno = 0;
+	assert_int_equal(cdbbuild_finish(&b), -1);
+	assert_int_equal(errno, ENOSPC);
+	cdbbuild_start(&b, fd);
+	while (r == 0 && added < 2 * CDBBUILD_CHUNK) {
+		r = cdbbuild_add(&b, "192.0.2.1", 9, cdbbuild_hash("192.0.2.1", 9), "x", 1);
+		added += r == 0;
+	}
+	assert_int_equal(r, -1);
+	assert_int_equal(errno, ENOSPC);
+	assert_true(added * 18 <= CDBBUILD_CHUNK);      /* at the first flush, not before */
+	assert_true(added * 18 + 18 + 2048 > CDBBUILD_CHUNK);
+	cdbbuild_free(&b);
+	close(fd);
+}
+
 /* A record that would take the file past 4 GiB (32-bit positions) is refused, as cdb_make_add refuses it. */
 static void
 test_refuses_past_4_gib(void **state)
@@ -251,16 +327,16 @@ test_refuses_past_4_gib(void **state)
 
 	(void)state;
 	cdbbuild_init(&b);
-	cdbbuild_start(&b);
-	len = b.len;
-	b.len = 0xffffffffu - 20;       /* as if 4 GiB were written: only the count is looked at */
+	cdbbuild_start(&b, -1);
+	len = b.pos;
+	b.pos = 0xffffffffu - 20;       /* as if 4 GiB were written: only the count is looked at */
 	errno = 0;
 	assert_int_equal(cdbbuild_add(&b, "0123456789", 10, 1, "0123456789", 10), -1);
 	assert_int_equal(errno, ENOMEM);
 	assert_int_equal(cdbbuild_add(&b, "", 0, 1, "", (size_t)-1), -1);
 	assert_int_equal(cdbbuild_add(&b, "", (size_t)-1, 1, "", 0), -1);
 	assert_int_equal(b.nrefs, 0);
-	b.len = len;
+	b.pos = len;
 	cdbbuild_free(&b);
 }
 
@@ -362,6 +438,8 @@ main(void)
 		cmocka_unit_test(test_empty_and_single),
 		cmocka_unit_test(test_random_sets),
 		cmocka_unit_test(test_crowded_tables),
+		cmocka_unit_test(test_table_larger_than_chunk),
+		cmocka_unit_test(test_write_error_reported),
 		cmocka_unit_test(test_refuses_past_4_gib),
 		cmocka_unit_test_setup_teardown(test_relaydb_file_is_cdb_makes, testutil_setup_tmpdir,
 						testutil_teardown_tmpdir),

@@ -725,6 +725,109 @@ test_table_bulk_load_matches_one_by_one(void **state)
 	check_bulk(500, 2000, true);
 }
 
+/*
+ * Mass expiry gives the memory back (a quarter left: half the capacity,
+ * the slots likewise), and what is left is whole: every entry, its time,
+ * its kept record, the heap.
+ */
+static void
+test_table_gives_memory_back_after_mass_removal(void **state)
+{
+	struct table *t = table_new();
+	struct rules statics;
+	size_t full, pos = 0;
+	struct ipaddr o;
+	struct timespec m, cm;
+
+	(void)state;
+	rules_init(&statics);
+	for (unsigned i = 0; i < 60000; i++) {
+		struct ipaddr a = pool_addr(i);
+
+		assert_int_equal(table_set(t, &a, &(struct timespec){ (time_t)i, 0 }), 1);
+	}
+	full = table_bytes(t);
+	while (table_next_clock(t, &pos, &o, &cm))
+		(void)table_rec(t, pos, 1, &statics, NULL);
+	for (unsigned i = 0; i < 59000; i++) {
+		assert_true(table_oldest(t, &o, &m));
+		assert_int_equal(m.tv_sec, (time_t)i);
+		assert_true(table_remove(t, &o));
+	}
+	assert_int_equal(table_count(t), 1000);
+	assert_true(table_bytes(t) * 8 < full);
+	assert_oldest_is_minimum(t);
+	for (unsigned i = 59000; i < 60000; i++) {
+		struct ipaddr a = pool_addr(i);
+
+		assert_true(table_get(t, &a, &m));
+		assert_int_equal(m.tv_sec, (time_t)i);
+	}
+	pos = 0;
+	while (table_next_clock(t, &pos, &o, &cm))
+		assert_rec_fresh(t, pos, &o, 1, &statics);
+	rules_free(&statics);
+	table_free(t);
+}
+
+/*
+ * Entries loaded in bulk start with no kept record, whatever their places
+ * held before: in a fresh table (zeroed memory), after table_clear, and
+ * after removals left old records behind the last entry.
+ */
+static void
+test_table_bulk_entries_start_without_records(void **state)
+{
+	struct table *t = table_new();
+	struct rules statics;
+	struct timespec zero = { 0, 0 }, cm;
+	struct ipaddr o;
+	size_t pos;
+
+	(void)state;
+	rules_init(&statics);
+	for (int round = 0; round < 3; round++) {
+		if (round == 0) {
+			table_reserve(t, 100);
+		} else if (round == 1) {
+			table_clear(t);
+		} else {
+			for (unsigned i = 0; i < 50; i++) {
+				struct ipaddr a = pool_addr(1000 + 100 * (unsigned)round + i);
+
+				assert_true(table_remove(t, &a));
+			}
+		}
+		for (unsigned i = 0; i < (round == 2 ? 50u : 100u); i++) {
+			struct ipaddr a = pool_addr(1000 + 100 * (unsigned)round + 50 + i);
+
+			if (round == 2)
+				a = pool_addr(5000 + i);
+			table_bulk_add(t, &a, &zero, &zero, 0);
+		}
+		table_bulk_end(t);
+		assert_int_equal(table_count(t), 100);
+		/* Generation 1 in every round: a stale kept record would be taken as made. */
+		pos = 0;
+		while (table_next_clock(t, &pos, &o, &cm))
+			assert_rec_fresh(t, pos, &o, 1, &statics);
+		if (round == 1) {
+			/* Round 2 removes the first 50 of these, whose places the last 50 take. */
+			table_clear(t);
+			for (unsigned i = 0; i < 100; i++) {
+				struct ipaddr a = pool_addr(1200 + i);
+
+				table_set(t, &a, &zero);
+			}
+			pos = 0;
+			while (table_next_clock(t, &pos, &o, &cm))
+				(void)table_rec(t, pos, 1, &statics, NULL);
+		}
+	}
+	rules_free(&statics);
+	table_free(t);
+}
+
 int
 main(void)
 {
@@ -742,6 +845,8 @@ main(void)
 		cmocka_unit_test(test_table_keeps_records_per_generation),
 		cmocka_unit_test(test_table_rewrite_walk_leaves_out_the_gone),
 		cmocka_unit_test(test_table_bulk_load_matches_one_by_one),
+		cmocka_unit_test(test_table_gives_memory_back_after_mass_removal),
+		cmocka_unit_test(test_table_bulk_entries_start_without_records),
 	};
 
 	return cmocka_run_group_tests_name("table", tests, NULL, NULL);
