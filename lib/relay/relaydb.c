@@ -43,7 +43,7 @@ relaydb_rec_for(struct rules *statics, const struct relaydb_dynamic *dyn, const 
 
 long
 relaydb_write_recs(struct cdbbuild *b, const char *path, struct rules *statics,
-		   const struct relaydb_dynamic *dyn, relaydb_next_rec_fn *next, void *ctx, bool do_fsync)
+		   const struct relaydb_dynamic *dyn, relaydb_next_rec_fn *next, void *ctx, int sync)
 {
 	struct atomicfile af;
 	long count = 0;
@@ -80,7 +80,7 @@ relaydb_write_recs(struct cdbbuild *b, const char *path, struct rules *statics,
 	/* One write of the whole file (cdb_make wrote it 4 KB at a time). */
 	if (atomicfile_open(&af, path, 0644) < 0)
 		return -1;
-	if (atomicfile_write_commit(&af, b->buf, b->len, do_fsync) < 0)
+	if (atomicfile_write_commit_how(&af, b->buf, b->len, sync) < 0)
 		return -1;
 	return count;
 }
@@ -119,7 +119,7 @@ relaydb_write(const char *path, struct rules *statics, const struct relaydb_dyna
 
 	cdbbuild_init(&b);
 	n = relaydb_write_recs(&b, path, statics, dyn, next != NULL ? next_addr_rec : NULL, &it,
-			       do_fsync);
+			       do_fsync ? ATOMICFILE_SYNC_ALL : 0);
 	saved = errno;
 	cdbbuild_free(&b);
 	errno = saved;
