@@ -43,6 +43,7 @@ struct table {
 	struct hot *hot;        /* beside entries, moved with them */
 	size_t hot_dirty;       /* hot[hot_dirty..cap) is known zero (fresh from xcalloc) */
 	uint32_t rewrite;       /* the rewrite table_mark_gone last prepared (0: none) */
+	size_t unwritten;       /* entries this rewrite's walk took out of relay.cdb (table_unwritten) */
 	size_t count, cap;
 	uint32_t *slots;        /* entry index + 1, 0 = empty; linear probing */
 	size_t nslots;          /* power of two, kept at most half full */
@@ -445,6 +446,20 @@ table_set_ino(struct table *t, const struct ipaddr *addr, uint64_t ino)
 		t->entries[t->slots[slot] - 1].ino = ino;
 }
 
+size_t
+table_unwritten(const struct table *t)
+{
+	return t->unwritten;
+}
+
+uint64_t
+table_get_ino(const struct table *t, const struct ipaddr *addr)
+{
+	size_t slot = find_slot(t, addr);
+
+	return t->slots[slot] != 0 ? t->entries[t->slots[slot] - 1].ino : 0;
+}
+
 uint64_t
 table_ino(const struct table *t, size_t pos)
 {
@@ -494,6 +509,7 @@ table_mark_gone(struct table *t, table_gone_fn *gone, void *ctx)
 {
 	if (++t->rewrite == 0)
 		t->rewrite = 1;
+	t->unwritten = 0;
 	return mark_gone_from(t, 0, gone, ctx);
 }
 
@@ -512,8 +528,10 @@ table_next_rec(struct table *t, size_t *pos, uint32_t gen, struct rules *statics
 		/* Stores only where something changes: most lines stay clean. */
 		if (h->gone_in != 0)
 			h->gone_in = 0;         /* used up: a mark never outlives its rewrite */
-		if (h->written != keep)
+		if (h->written != keep) {
+			t->unwritten += !keep;
 			h->written = keep;
+		}
 		if (keep)
 			return rec_of(t, i, gen, statics, dyn);
 	}

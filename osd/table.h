@@ -85,6 +85,9 @@ void table_mark(struct table *t, size_t pos, bool written);
 /* Note the inode number of addr's file (0: not known), kept until changed. */
 void table_set_ino(struct table *t, const struct ipaddr *addr, uint64_t ino);
 
+/* The inode number of addr (0: not known, or not in the table). */
+uint64_t table_get_ino(const struct table *t, const struct ipaddr *addr);
+
 /* The inode number of the entry table_next just returned (pos as it left it). */
 uint64_t table_ino(const struct table *t, size_t pos);
 
@@ -117,6 +120,12 @@ typedef bool table_gone_fn(void *ctx, const struct timespec *clock_mtime);
 size_t table_mark_gone(struct table *t, table_gone_fn *gone, void *ctx);
 const struct relaydb_rec *table_next_rec(struct table *t, size_t *pos, uint32_t gen,
 					 struct rules *statics, const struct relaydb_dynamic *dyn);
+
+/*
+ * How many entries the walk of table_next_rec since the last
+ * table_mark_gone took out of relay.cdb (marked written before, not now).
+ */
+size_t table_unwritten(const struct table *t);
 
 /* addr is in the table and marked written. */
 bool table_written(const struct table *t, const struct ipaddr *addr);

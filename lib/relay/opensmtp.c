@@ -184,22 +184,75 @@ opensmtp_record_user(const char *dir, const struct ipaddr *addr, const char *use
 }
 
 /*
- * A new entry name with mtime times and login name user (NULL: none):
- * made aside (NEW_PREFIX) with its time and name, then linked in, so that
- * the name never carries another time, not for an instant (a reader, a
- * mirrored login on another host) nor after a crash (a login made hours
- * ago would live relay_expire anew).
- * 1, 0 when name appeared meanwhile (errno EEXIST), -1 on error.
+ * A new entry's login name: user, or none.  A fresh inode has no name
+ * attribute to remove (a journaled step on ext4 even when there is none),
+ * only maybe a sidecar left by an earlier inode of its number.
+ */
+static void
+name_new_entry(int dirfd, const char *name, int fd, const struct stat *st, const char *user)
+{
+	int r = user != NULL && opensmtp_user_valid(user) ? opensmtp_user_set(dirfd, name, fd, st, user)
+							  : opensmtp_user_forget(dirfd, st);
+
+	if (r < 0)
+		log_warn("open-smtp: %s: cannot store the login name", name);
+}
+
+/*
+ * create_at_time without a name aside: an unnamed inode (O_TMPFILE) made
+ * with its time and login name, then linked in through /proc.  Two
+ * journaled steps fewer than the aside name (its creation and removal),
+ * and nothing left behind by a crash.  1 or 0 as create_at_time; -2 when
+ * the file system or /proc cannot do it (the caller falls back).
  */
 static int
-create_at_time(int dirfd, const char *name, const struct timespec times[2], const char *user)
+create_unnamed(int dirfd, const char *name, const struct timespec times[2], const char *user,
+	       struct stat *st_r)
+{
+	char proc[64];
+	int fd, r = -1, saved;
+
+	fd = openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL ? -2 : -1;
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	if (futimens(fd, times) == 0 && fstat(fd, st_r) == 0) {
+		name_new_entry(dirfd, name, fd, st_r, user);
+		/* link, not rename: it never replaces an entry made meanwhile. */
+		if (linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) == 0)
+			r = 1;
+		else if (errno == EEXIST)
+			r = 0;
+		else if (errno == ENOENT && access("/proc/self/fd", X_OK) < 0)
+			r = -2;         /* no /proc */
+	}
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return r;
+}
+
+/*
+ * A new entry name with mtime times and login name user (NULL: none):
+ * made unnamed (create_unnamed), or else aside (NEW_PREFIX), with its time
+ * and name, then linked in, so that the name never carries another time,
+ * not for an instant (a reader, a mirrored login on another host) nor
+ * after a crash (a login made hours ago would live relay_expire anew).
+ * 1 (*st_r: the entry), 0 when name appeared meanwhile (errno EEXIST),
+ * -1 on error.
+ */
+static int
+create_at_time(int dirfd, const char *name, const struct timespec times[2], const char *user,
+	       struct stat *st_r)
 {
 	static _Atomic unsigned long counter;
 	char aside[IPADDR_TEXT_MAX + 80];
 	struct timespec now;
-	struct stat st;
-	int fd, n, r = -1;
+	int fd, n, r = create_unnamed(dirfd, name, times, user, st_r);
 
+	if (r != -2)
+		return r;
+	r = -1;
 	clock_gettime(CLOCK_REALTIME, &now);
 	n = snprintf(aside, sizeof aside, "%s%s,%ld.%lu.%ld", NEW_PREFIX, name, (long)getpid(),
 		     ++counter, now.tv_nsec);
@@ -210,12 +263,9 @@ create_at_time(int dirfd, const char *name, const struct timespec times[2], cons
 	fd = openat(dirfd, aside, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
-	if (futimens(fd, times) == 0 && fstat(fd, &st) == 0) {
-		/* Under the entry's name (a sidecar names it); with no user, a
-		 * sidecar left by an earlier inode of this number goes. */
-		if (opensmtp_user_set(dirfd, name, fd, &st, user) < 0)
-			log_warn("open-smtp: %s: cannot store the login name", name);
-		/* link, not rename: it never replaces an entry made meanwhile. */
+	if (futimens(fd, times) == 0 && fstat(fd, st_r) == 0) {
+		/* Under the entry's name (a sidecar names it). */
+		name_new_entry(dirfd, name, fd, st_r, user);
 		if (linkat(dirfd, aside, dirfd, name, 0) == 0)
 			r = 1;
 		else if (errno == EEXIST)
@@ -237,9 +287,18 @@ opensmtp_record_time_at(int dirfd, const struct ipaddr *addr, time_t when)
 int
 opensmtp_record_time_user_at(int dirfd, const struct ipaddr *addr, time_t when, const char *user)
 {
+	struct stat st;
+	int r = opensmtp_mirror_at(dirfd, addr, when, user, &st);
+
+	return r == 2 ? 1 : r;
+}
+
+int
+opensmtp_mirror_at(int dirfd, const struct ipaddr *addr, time_t when, const char *user,
+		   struct stat *st_r)
+{
 	char name[IPADDR_TEXT_MAX];
 	struct timespec times[2] = { { .tv_sec = when }, { .tv_sec = when } };
-	struct stat st;
 	int fd, r;
 
 	if (!ipaddr_is_unicast(addr)) {
@@ -247,27 +306,27 @@ opensmtp_record_time_user_at(int dirfd, const struct ipaddr *addr, time_t when, 
 		return -1;
 	}
 	ipaddr_format(addr, name);
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+	if (fstatat(dirfd, name, st_r, AT_SYMLINK_NOFOLLOW) == 0) {
 		/* An entry with a later mtime is a newer login: importing must not age it. */
-		if (st.st_mtime > when)
+		if (st_r->st_mtime > when)
 			return 0;
 	} else if (errno == ENOENT) {
 		/* The common case of a mirrored login: done in one go, name and all. */
-		r = create_at_time(dirfd, name, times, user);
+		r = create_at_time(dirfd, name, times, user, st_r);
 		if (r != 0)
-			return r;
+			return r == 1 ? 2 : r;
 		/* Made meanwhile (a login): set below only if it is older. */
-		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_mtime > when)
+		if (fstatat(dirfd, name, st_r, AT_SYMLINK_NOFOLLOW) == 0 && st_r->st_mtime > when)
 			return 0;
 	}
 	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
-	if (futimens(fd, times) < 0 || fstat(fd, &st) < 0) {
+	if (futimens(fd, times) < 0 || fstat(fd, st_r) < 0) {
 		return close_keep_errno(fd);
 	}
 	/* The entry's last login is now this one: its name, or nobody (an imported line). */
-	if (opensmtp_user_set(dirfd, name, fd, &st, user) < 0)
+	if (opensmtp_user_set(dirfd, name, fd, st_r, user) < 0)
 		log_warn("open-smtp: %s: cannot store the login name", name);
 	close(fd);
 	return 1;

@@ -73,6 +73,17 @@ int opensmtp_record_time_user_at(int dirfd, const struct ipaddr *addr, time_t wh
 				 const char *user);
 
 /*
+ * opensmtp_record_time_user_at, saying what it did: 2 when it made a new
+ * entry (linked in with its time and name already set: its only inotify
+ * event on the folder under its name is the IN_CREATE of the link; an
+ * unnamed inode's own events come under a name "#<inode>", which is no
+ * entry's), 1 when it set an existing one, 0 when a newer one was kept,
+ * -1 on error.  With 1 or 2, *st_r is the entry as set.
+ */
+int opensmtp_mirror_at(int dirfd, const struct ipaddr *addr, time_t when, const char *user,
+		       struct stat *st_r);
+
+/*
  * Is name a valid entry name?  It must be an address in canonical text
  * form (what ipaddr_format writes) of a unicast address (ipaddr_is_unicast);
  * then *addr_r is filled.

@@ -43,7 +43,7 @@ relaydb_rec_for(struct rules *statics, const struct relaydb_dynamic *dyn, const 
 
 long
 relaydb_write_recs(struct cdbbuild *b, const char *path, struct rules *statics,
-		   const struct relaydb_dynamic *dyn, relaydb_next_rec_fn *next, void *ctx, bool do_fsync)
+		   const struct relaydb_dynamic *dyn, relaydb_next_rec_fn *next, void *ctx, int sync)
 {
 	struct atomicfile af;
 	long count = 0;
@@ -80,7 +80,7 @@ relaydb_write_recs(struct cdbbuild *b, const char *path, struct rules *statics,
 	}
 	if (cdbbuild_finish(b) < 0)
 		goto fail;
-	if (atomicfile_commit(&af, do_fsync) < 0)
+	if (atomicfile_commit_how(&af, sync) < 0)
 		return -1;
 	return count;
 fail:
@@ -122,7 +122,7 @@ relaydb_write(const char *path, struct rules *statics, const struct relaydb_dyna
 
 	cdbbuild_init(&b);
 	n = relaydb_write_recs(&b, path, statics, dyn, next != NULL ? next_addr_rec : NULL, &it,
-			       do_fsync);
+			       do_fsync ? ATOMICFILE_SYNC_ALL : 0);
 	saved = errno;
 	cdbbuild_free(&b);
 	errno = saved;

@@ -83,11 +83,12 @@ struct cdbbuild;
  * caller between rewrites: no allocation once it is large enough) and
  * written out as it is built, through b's 1 MiB buffer (one write() for a
  * file that fits).  The bytes are exactly those tinycdb's cdb_make gives
- * for the same records in the same order.
+ * for the same records in the same order.  sync: the atomicfile_commit_how
+ * steps (ATOMICFILE_SYNC_*; 0: none).
  */
 long relaydb_write_recs(struct cdbbuild *b, const char *path, struct rules *statics,
 			const struct relaydb_dynamic *dyn, relaydb_next_rec_fn *next, void *ctx,
-			bool do_fsync);
+			int sync);
 
 /* The default dynamic record: RELAYDB_DYNAMIC_VALUE, one address per login. */
 extern const struct relaydb_dynamic relaydb_dynamic_default;

@@ -64,9 +64,14 @@ atomicfile_open(struct atomicfile *af, const char *path, unsigned mode)
 	}
 	/*
 	 * The caller's mode is what the file must have (relay.cdb is read by
-	 * other users): do not let a tight umask silently narrow it.
+	 * other users): do not let a tight umask silently narrow it.  Only
+	 * when it did: fchmod is a journaled step on ext4, and a watcher
+	 * rewrites relay.cdb many times a second.
 	 */
-	if (fchmod(fd, (mode_t)mode) == -1) {
+	struct stat st;
+
+	if ((fstat(fd, &st) == -1 || (st.st_mode & 07777) != ((mode_t)mode & 07777)) &&
+	    fchmod(fd, (mode_t)mode) == -1) {
 		int saved = errno;
 
 		close(fd);
@@ -83,6 +88,12 @@ atomicfile_open(struct atomicfile *af, const char *path, unsigned mode)
 int
 atomicfile_commit(struct atomicfile *af, bool do_fsync)
 {
+	return atomicfile_commit_how(af, do_fsync ? ATOMICFILE_SYNC_ALL : 0);
+}
+
+int
+atomicfile_commit_how(struct atomicfile *af, int how)
+{
 	int fd = af->fd, saved;
 
 	if (fd < 0 || af->tmp[0] == '\0') {
@@ -90,7 +101,7 @@ atomicfile_commit(struct atomicfile *af, bool do_fsync)
 		return -1;
 	}
 	af->fd = -1;
-	if (do_fsync && fsync(fd) == -1) {
+	if ((how & ATOMICFILE_SYNC_DATA) && fsync(fd) == -1) {
 		saved = errno;
 		close(fd);
 		goto fail;
@@ -106,7 +117,7 @@ atomicfile_commit(struct atomicfile *af, bool do_fsync)
 	}
 	af->tmp[0] = '\0';
 	/* The rename is only durable once the folder itself is on disk. */
-	if (do_fsync && fsync_parent_dir(af->path) == -1)
+	if ((how & ATOMICFILE_SYNC_NAME) && fsync_parent_dir(af->path) == -1)
 		return -1;
 	return 0;
 
@@ -134,11 +145,17 @@ atomicfile_abort(struct atomicfile *af)
 int
 atomicfile_write_commit(struct atomicfile *af, const void *data, size_t len, bool do_fsync)
 {
+	return atomicfile_write_commit_how(af, data, len, do_fsync ? ATOMICFILE_SYNC_ALL : 0);
+}
+
+int
+atomicfile_write_commit_how(struct atomicfile *af, const void *data, size_t len, int how)
+{
 	if (write_all(af->fd, data, len) == -1) {
 		atomicfile_abort(af);   /* keeps errno */
 		return -1;
 	}
-	return atomicfile_commit(af, do_fsync);
+	return atomicfile_commit_how(af, how);
 }
 
 int

@@ -26,11 +26,25 @@ int atomicfile_open(struct atomicfile *af, const char *path, unsigned mode);
 int atomicfile_commit(struct atomicfile *af, bool do_fsync);
 
 /*
+ * atomicfile_commit with the steps to disk chosen: ATOMICFILE_SYNC_DATA
+ * fsyncs the file before the rename (after a crash the name holds the old
+ * contents or the whole new ones), ATOMICFILE_SYNC_NAME the folder after
+ * it (the rename itself survives a crash).  Without SYNC_NAME a crash may
+ * bring back an earlier version: for a writer to whom that is harmless
+ * (the new file only adds to the old), one journal commit instead of two.
+ */
+#define ATOMICFILE_SYNC_DATA 1
+#define ATOMICFILE_SYNC_NAME 2
+#define ATOMICFILE_SYNC_ALL (ATOMICFILE_SYNC_DATA | ATOMICFILE_SYNC_NAME)
+int atomicfile_commit_how(struct atomicfile *af, int how);
+
+/*
  * Write all of data into the open temporary and commit it: the one way to
  * finish a file built in memory.  On failure the temporary is removed and
  * -1 returned with errno (path untouched).
  */
 int atomicfile_write_commit(struct atomicfile *af, const void *data, size_t len, bool do_fsync);
+int atomicfile_write_commit_how(struct atomicfile *af, const void *data, size_t len, int how);
 
 /* Close and remove the temporary without touching path. */
 void atomicfile_abort(struct atomicfile *af);

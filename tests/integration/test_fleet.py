@@ -140,6 +140,21 @@ try:
     rc, _ = b.check_ip("192.0.2.99")
     check(rc == 1, "osd check on B: the forged future login does not relay")
 
+    # B makes its copy of A's login as an unnamed inode linked in, takes it into its table at
+    # once and skips the link's own event: a login on B to that address after it is still
+    # seen (its touch has an event of its own), and reaches A with B's time.
+    a.record("192.0.2.13")
+    check(wait_for(lambda: "192.0.2.13" in b.cdb_keys()), "A's login of 192.0.2.13 reaches B")
+    t13 = entry_mtime(a, "192.0.2.13")
+    time.sleep(1.1)
+    b.record("192.0.2.13")
+    tb = entry_mtime(b, "192.0.2.13")
+    check(tb is not None and int(tb) > int(t13), "a login on B to 192.0.2.13, a second later")
+    check(wait_for(lambda: int(entry_mtime(a, "192.0.2.13") or 0) == int(tb)),
+          "that login on B to an address it mirrored from A reaches A with B's time")
+    check("ignoring '#" not in a.log() and "ignoring '#" not in b.log(),
+          "the watchers do not take an unnamed inode's events ('#INODE') for entries")
+
     # A login that expires soon (made 3 h - 8 s ago on A) for the outage below.
     # (made aside with its old time, then renamed in, as an import would: the watcher
     # must never see it with another time)

@@ -600,6 +600,53 @@ test_opensmtp_record_time_at_never_shows_another_time(void **state)
 	closedir(d);
 }
 
+/*
+ * opensmtp_mirror_at makes a new entry unnamed (O_TMPFILE) and links it in:
+ * it says so (2) with the entry's inode, the folder's only events under
+ * an entry's name are the link's IN_CREATE (the watcher takes the entry
+ * into its table at once and skips that event), no name aside is made,
+ * and a second call on the same entry says it set an existing one (1).
+ */
+static void
+test_opensmtp_mirror_at_links_an_unnamed_inode(void **state)
+{
+	struct fixture *f = *state;
+	struct ipaddr a = addr("192.0.2.10");
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC), created = 0, other = 0, aside = 0;
+	struct stat st, got;
+	ssize_t n;
+
+	assert_true(in >= 0);
+	assert_true(inotify_add_watch(in, f->dir, IN_CREATE | IN_ATTRIB | IN_DELETE | IN_MOVED_TO) >= 0);
+	assert_int_equal(opensmtp_mirror_at(f->dirfd, &a, 1500000000, NULL, &st), 2);
+	while ((n = read(in, buf, sizeof buf)) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)(void *)p;
+
+			if (ev->len > 0 && strcmp(ev->name, "192.0.2.10") == 0 && ev->mask == IN_CREATE)
+				created++;
+			else if (ev->len > 0 && strcmp(ev->name, "192.0.2.10") == 0)
+				other++;
+			else if (ev->len > 0 && ev->name[0] == '.')
+				aside++;
+			p += sizeof *ev + ev->len;
+		}
+	}
+	close(in);
+	assert_int_equal(created, 1);
+	assert_int_equal(other, 0);
+	assert_int_equal(aside, 0);
+	assert_true(get_stat(f->dirfd, "192.0.2.10", &got));
+	assert_int_equal(st.st_ino, got.st_ino);
+	assert_int_equal(st.st_mtim.tv_sec, 1500000000);
+	assert_int_equal(got.st_mtim.tv_sec, 1500000000);
+	assert_int_equal(got.st_nlink, 1);
+	assert_int_equal(opensmtp_mirror_at(f->dirfd, &a, 1500000001, NULL, &st), 1);
+	assert_int_equal(st.st_mtim.tv_sec, 1500000001);
+	assert_int_equal(opensmtp_mirror_at(f->dirfd, &a, 1500000000, NULL, &st), 0);
+}
+
 struct seen {
 	int calls;
 	struct ipaddr addrs[8];
@@ -804,6 +851,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_opensmtp_scan_leftover_does_not_replace_newer_entry,
 						setup_tmpdir, teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_opensmtp_scan_callback_can_stop,
+						setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_opensmtp_mirror_at_links_an_unnamed_inode,
 						setup_tmpdir, teardown_tmpdir),
 		cmocka_unit_test(test_opensmtp_printable_masks_control_bytes),
 	};
