@@ -167,8 +167,19 @@ server_bind(struct server *srv, const char *key, const char *spec, int kind, boo
 			err, sizeof(err));
 	if (n == -1)
 		fatalx("%s %s", key, err);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		/*
+		 * Set once here, inherited by every accepted socket (Linux clones the
+		 * listener's options): half-open connections (a client that vanished)
+		 * are found by the kernel too, and replies are whole when written, so
+		 * Nagle would only hold back their tails.  Two system calls less per
+		 * connection in the parent, which every connection passes.
+		 */
+		if (setsockopt(fds[i], SOL_SOCKET, SO_KEEPALIVE, &(int){ 1 }, sizeof(int)) == -1 ||
+		    setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int)) == -1)
+			fatal("%s %s: setsockopt", key, spec);
 		srv->lis[srv->nlis++] = (struct listener){ .fd = fds[i], .kind = kind, .tls = tls };
+	}
 	log_info("listening on %s%s", spec, tls ? " (implicit TLS)" : "");
 }
 
@@ -605,7 +616,7 @@ accept_one(struct server *srv, const struct listener *l)
 	struct server_handoff h;
 	char text[IPADDR_TEXT_MAX], why[64];
 	pid_t pid;
-	int fd, one = 1, sv[2] = { -1, -1 };
+	int fd, sv[2] = { -1, -1 };
 
 	fd = accept4(l->fd, (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
 	if (fd == -1) {
@@ -637,10 +648,7 @@ accept_one(struct server *srv, const struct listener *l)
 		refuse(srv, fd, l->tls, why, text);
 		return;
 	}
-	/* Half-open connections (a client that vanished) are found by the kernel too. */
-	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	/* Replies are whole when written; Nagle would only hold back their tails. */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* SO_KEEPALIVE and TCP_NODELAY come from the listener (server_bind). */
 	memset(&h, 0, sizeof(h));
 	h.addr = addr;
 	h.kind = l->kind;
