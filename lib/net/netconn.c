@@ -37,7 +37,7 @@ netconn_init(struct netconn *c, int fd, int timeout_ms, size_t line_max)
 	c->session_deadline = 0;
 	c->read_deadline = 0;
 	c->line_max = line_max;
-	c->start = c->end = 0;
+	c->start = c->end = c->used = 0;
 	c->skipping = false;
 	return 0;
 }
@@ -103,9 +103,21 @@ netconn_flush(struct netconn *c, struct buf *out)
 	return 0;
 }
 
+static ssize_t fill_wait(struct netconn *c, long long deadline);
+
 /* Read what is there into c->in, waiting until deadline at most; > 0, 0 at EOF, -1 with errno. */
 static ssize_t
 fill(struct netconn *c, long long deadline)
+{
+	ssize_t n = fill_wait(c, deadline);
+
+	if (n > 0 && c->end + (size_t)n > c->used)
+		c->used = c->end + (size_t)n;
+	return n;
+}
+
+static ssize_t
+fill_wait(struct netconn *c, long long deadline)
 {
 	size_t room = c->in_size - c->end;
 
@@ -239,8 +251,8 @@ void
 netconn_discard(struct netconn *c)
 {
 	if (c->in != NULL)
-		explicit_bzero(c->in, c->in_size);
-	c->start = c->end = 0;
+		explicit_bzero(c->in, c->used);
+	c->start = c->end = c->used = 0;
 	c->skipping = false;
 }
 

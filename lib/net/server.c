@@ -66,7 +66,7 @@ struct child {
 struct report {
 	pid_t pid;
 	int ok;                         /* REPORT_* */
-	uint64_t login;                 /* login_key() of the login name tried */
+	uint64_t login;                 /* login_key() of the login name tried; REPORT_IDLE: monotonic ms */
 };
 #define REPORT_FAILED 0                 /* a login failed */
 #define REPORT_OK 1                     /* a login succeeded */
@@ -80,6 +80,14 @@ struct server {
 	unsigned max_connections, max_per_ip;
 	int sigfd;
 	int report_rd, report_wr;
+	/*
+	 * REPORT_IDLE alone, on a pipe of its own that poll does not watch:
+	 * the parent reads it when it next needs to know (an accept, a child's
+	 * exit, the idle timer) instead of waking at every session's end.
+	 * Each child has at most one idle report unread (it then waits for a
+	 * connection), so the pipe never fills.
+	 */
+	int idle_rd, idle_wr;
 	int diagfd;                     /* NETLINK_SOCK_DIAG, opened on first use; -2 once it failed */
 	uint32_t diagseq;
 	struct child *children;
@@ -90,8 +98,9 @@ struct server {
 	unsigned gen;                   /* moves on when the reuse setting changes */
 };
 
-/* In a child: the write end of the report pipe (-1 in the parent, where nothing reports). */
+/* In a child: the write ends of the report and idle pipes (-1 in the parent, where nothing reports). */
 static int report_fd = -1;
+static int idle_fd = -1;
 /*
  * The key of login_key, drawn at start-up and inherited by the children.
  * The failure table keeps a keyed hash of each login name rather than the
@@ -137,6 +146,10 @@ server_new(const struct server_hooks *hooks)
 		fatal("pipe");
 	srv->report_rd = pipefd[0];
 	srv->report_wr = pipefd[1];
+	if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) == -1)
+		fatal("pipe");
+	srv->idle_rd = pipefd[0];
+	srv->idle_wr = pipefd[1];
 	return srv;
 }
 
@@ -154,8 +167,19 @@ server_bind(struct server *srv, const char *key, const char *spec, int kind, boo
 			err, sizeof(err));
 	if (n == -1)
 		fatalx("%s %s", key, err);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		/*
+		 * Set once here, inherited by every accepted socket (Linux clones the
+		 * listener's options): half-open connections (a client that vanished)
+		 * are found by the kernel too, and replies are whole when written, so
+		 * Nagle would only hold back their tails.  Two system calls less per
+		 * connection in the parent, which every connection passes.
+		 */
+		if (setsockopt(fds[i], SOL_SOCKET, SO_KEEPALIVE, &(int){ 1 }, sizeof(int)) == -1 ||
+		    setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int)) == -1)
+			fatal("%s %s: setsockopt", key, spec);
 		srv->lis[srv->nlis++] = (struct listener){ .fd = fds[i], .kind = kind, .tls = tls };
+	}
 	log_info("listening on %s%s", spec, tls ? " (implicit TLS)" : "");
 }
 
@@ -369,7 +393,7 @@ idle_count(const struct server *srv)
 
 /* A session process says its session is over: its slot is free; keep it waiting, or retire it. */
 static void
-child_idle(struct server *srv, struct child *c)
+child_idle(struct server *srv, struct child *c, long long since)
 {
 	c->ended = true;
 	if (c->ctl == -1 || c->gen != srv->gen || srv->reuse_max < 2 ||
@@ -378,7 +402,7 @@ child_idle(struct server *srv, struct child *c)
 		return;
 	}
 	c->idle = true;
-	c->idle_since = monotonic_ms();
+	c->idle_since = since;
 }
 
 /* Retire the processes that have waited too long (all with all): none lingers unused. */
@@ -403,21 +427,33 @@ server_set_reuse(struct server *srv, unsigned max)
 	retire_idle(srv, true);
 }
 
+/* The children that said they are free since the last look (the idle pipe is read, never polled). */
+static void
+read_idle(struct server *srv)
+{
+	struct report r;
+	size_t i;
+
+	while (read(srv->idle_rd, &r, sizeof(r)) == (ssize_t)sizeof(r)) {
+		for (i = 0; i < srv->nchildren && srv->children[i].pid != r.pid; i++)
+			;
+		if (i < srv->nchildren && r.ok == REPORT_IDLE)
+			child_idle(srv, &srv->children[i], (long long)r.login);
+	}
+}
+
 static void
 read_reports(struct server *srv)
 {
 	struct report r;
 	size_t i;
 
+	read_idle(srv);
 	while (read(srv->report_rd, &r, sizeof(r)) == (ssize_t)sizeof(r)) {
 		for (i = 0; i < srv->nchildren && srv->children[i].pid != r.pid; i++)
 			;
-		if (i == srv->nchildren)
+		if (i == srv->nchildren || r.ok == REPORT_IDLE)
 			continue;
-		if (r.ok == REPORT_IDLE) {
-			child_idle(srv, &srv->children[i]);
-			continue;
-		}
 		/* A success clears that login's failures from that address, never the others'. */
 		if (r.ok == REPORT_OK)
 			failtable_succeeded(&srv->fails, &srv->children[i].addr, r.login, now_s());
@@ -487,9 +523,11 @@ child_setup(struct server *srv)
 		close(srv->lis[i].fd);
 	close(srv->sigfd);
 	close(srv->report_rd);
+	close(srv->idle_rd);
 	if (srv->diagfd >= 0)
 		close(srv->diagfd);
 	report_fd = srv->report_wr;
+	idle_fd = srv->idle_wr;
 	/* The other sessions' pairs: a copy held here would keep them from ever reading the end. */
 	for (i = 0; i < srv->nchildren; i++)
 		if (srv->children[i].ctl != -1)
@@ -499,13 +537,13 @@ child_setup(struct server *srv)
 	srv->nchildren = srv->child_cap = 0;
 }
 
-/* Tell the parent this process is free again; false when it cannot (then it exits instead). */
+/* Tell the parent this process is free again, and since when; false when it cannot (then it exits instead). */
 static bool
 report_idle(void)
 {
-	struct report r = { .pid = getpid(), .ok = REPORT_IDLE };
+	struct report r = { .pid = getpid(), .ok = REPORT_IDLE, .login = (uint64_t)monotonic_ms() };
 
-	return report_fd != -1 && write(report_fd, &r, sizeof(r)) == (ssize_t)sizeof(r);
+	return idle_fd != -1 && write(idle_fd, &r, sizeof(r)) == (ssize_t)sizeof(r);
 }
 
 /* In a new child: serve the first connection, and with reuse on, those the parent hands over after it. */
@@ -578,7 +616,7 @@ accept_one(struct server *srv, const struct listener *l)
 	struct server_handoff h;
 	char text[IPADDR_TEXT_MAX], why[64];
 	pid_t pid;
-	int fd, one = 1, sv[2] = { -1, -1 };
+	int fd, sv[2] = { -1, -1 };
 
 	fd = accept4(l->fd, (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
 	if (fd == -1) {
@@ -596,6 +634,8 @@ accept_one(struct server *srv, const struct listener *l)
 	if (getsockname(fd, (struct sockaddr *)&local, &locallen) == -1)
 		local.ss_family = AF_UNSPEC;    /* then the slot is counted until reaped */
 	ipaddr_format(&addr, text);
+	/* Sessions that ended since the last look free their slots before the caps are applied. */
+	read_reports(srv);
 	if (busy_count(srv) >= srv->max_connections ||
 	    (srv->nchildren >= srv->child_cap && idle_count(srv) == 0)) {
 		snprintf(why, sizeof(why), "at the limit of %u connections", srv->max_connections);
@@ -608,11 +648,7 @@ accept_one(struct server *srv, const struct listener *l)
 		refuse(srv, fd, l->tls, why, text);
 		return;
 	}
-	/* Half-open connections (a client that vanished) are found by the kernel too. */
-	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	/* Replies are whole when written; Nagle would only hold back their tails. */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	read_reports(srv);
+	/* SO_KEEPALIVE and TCP_NODELAY come from the listener (server_bind). */
 	memset(&h, 0, sizeof(h));
 	h.addr = addr;
 	h.kind = l->kind;
@@ -700,6 +736,7 @@ handle_signals(struct server *srv)
 				srv->hooks.reload(srv->hooks.ctx);
 			/* A process that waits holds the settings of before: new ones for the next sessions. */
 			srv->gen++;
+			read_idle(srv);
 			retire_idle(srv, true);
 			break;
 		case SIGCHLD:
@@ -717,6 +754,7 @@ server_run(struct server *srv)
 {
 	struct pollfd pfd[SERVER_MAX_LISTENERS + 2];
 	size_t i;
+	int r;
 
 	if (srv->max_connections == 0 || srv->max_per_ip == 0)
 		fatalx("server_run: no connection limits set");
@@ -728,8 +766,12 @@ server_run(struct server *srv)
 		pfd[n++] = (struct pollfd){ .fd = srv->report_rd, .events = POLLIN };
 		for (i = 0; i < srv->nlis; i++)
 			pfd[n++] = (struct pollfd){ .fd = srv->lis[i].fd, .events = POLLIN };
-		/* Waiting session processes are looked at now and then, to retire the unused. */
-		if (poll(pfd, n, idle_count(srv) > 0 ? SERVER_IDLE_MS / 6 : -1) == -1) {
+		/*
+		 * Waiting session processes are looked at now and then, to retire the
+		 * unused; any child may be one (its idle report is not polled).
+		 */
+		r = poll(pfd, n, srv->nchildren > 0 ? SERVER_IDLE_MS / 6 : -1);
+		if (r == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
@@ -738,6 +780,8 @@ server_run(struct server *srv)
 			break;
 		if (pfd[1].revents & POLLIN)
 			read_reports(srv);
+		else if (r == 0)
+			read_idle(srv);
 		retire_idle(srv, false);
 		for (i = 0; i < srv->nlis; i++)
 			if (pfd[2 + i].revents & POLLIN)
@@ -764,6 +808,8 @@ server_free(struct server *srv)
 		close(srv->sigfd);
 	close(srv->report_rd);
 	close(srv->report_wr);
+	close(srv->idle_rd);
+	close(srv->idle_wr);
 	if (srv->diagfd >= 0)
 		close(srv->diagfd);
 	free(srv->children);

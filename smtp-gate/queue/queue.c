@@ -56,6 +56,7 @@
 struct queue_writer {
 	int fd;                         /* new/ID while open (and flock'ed), else -1 */
 	int new_dirfd;
+	bool own_dirfd;                 /* new_dirfd is closed with the writer (else the caller's) */
 	bool fsync;
 	bool fsync_dir;                 /* the file system needs new/ fsynced for the name */
 	bool in_new;                    /* new/ID exists and is ours to remove */
@@ -220,7 +221,7 @@ queue_writer_free(struct queue_writer *w)
 {
 	int saved = errno;
 
-	if (w->new_dirfd >= 0)
+	if (w->own_dirfd && w->new_dirfd >= 0)
 		close(w->new_dirfd);
 	free(w);
 	errno = saved;
@@ -375,9 +376,24 @@ struct queue_writer *
 queue_begin(const char *queue_dir, bool fsync, const struct queue_envelope *env,
 	    char *err, size_t errsize)
 {
+	int dirfd = -1;
+	struct queue_writer *w = queue_begin_in(queue_dir, &dirfd, fsync, env, err, errsize);
+
+	if (w != NULL)
+		w->own_dirfd = true;
+	else if (dirfd != -1)
+		close(dirfd);
+	return w;
+}
+
+struct queue_writer *
+queue_begin_in(const char *queue_dir, int *new_dirfd, bool fsync, const struct queue_envelope *env,
+	       char *err, size_t errsize)
+{
 	struct queue_writer *w;
 	const char *why;
 	int tries, saved;
+	bool reopened = *new_dirfd == -1;
 
 	if ((why = queue_envelope_check(env)) != NULL) {
 		errno = EINVAL;
@@ -391,14 +407,29 @@ queue_begin(const char *queue_dir, bool fsync, const struct queue_envelope *env,
 	w->error = 0;
 	w->id[0] = '\0';
 	w->len = 0;
-	if ((w->new_dirfd = queue_open_dir(queue_dir, "new", fsync, err, errsize)) == -1)
+	w->own_dirfd = false;
+	w->new_dirfd = -1;
+	if (*new_dirfd == -1 &&
+	    (*new_dirfd = queue_open_dir(queue_dir, "new", fsync, err, errsize)) == -1)
 		goto fail;
+	w->new_dirfd = *new_dirfd;
 	w->fsync_dir = fsync && !queue_fsync_names_file(queue_dir, w->new_dirfd);
 
 	/* O_EXCL makes the name ours alone: a queued message is never replaced. */
 	for (tries = 0; tries < QUEUE_ID_TRIES; tries++) {
 		queue_next_id(w->id);
-		if (queue_create(w) == 0 || (errno != EEXIST && errno != EAGAIN))
+		if (queue_create(w) == 0)
+			break;
+		/* new/ gone since the caller opened it: open (and make) it afresh, once. */
+		if (errno == ENOENT && !reopened) {
+			reopened = true;
+			close(*new_dirfd);
+			if ((*new_dirfd = queue_open_dir(queue_dir, "new", fsync, err, errsize)) == -1)
+				goto fail;
+			w->new_dirfd = *new_dirfd;
+			continue;
+		}
+		if (errno != EEXIST && errno != EAGAIN)
 			break;
 	}
 	if (w->fd == -1) {

@@ -47,6 +47,15 @@ struct queue_writer *queue_begin(const char *queue_dir, bool fsync,
 				 const struct queue_envelope *env, char *err, size_t errsize);
 
 /*
+ * queue_begin with new/ kept open by the caller across messages (one
+ * open and close per session rather than per message): *new_dirfd is -1
+ * at first and opened here; the caller closes it once done.  A new/
+ * removed since is opened (and made) afresh.
+ */
+struct queue_writer *queue_begin_in(const char *queue_dir, int *new_dirfd, bool fsync,
+				    const struct queue_envelope *env, char *err, size_t errsize);
+
+/*
  * The SMTP reply (without CRLF) for a message the queue could not take,
  * from the errno of queue_begin, queue_write or queue_commit: 452 4.3.1
  * when the disk is full (ENOSPC, EDQUOT: the client may try later), else

@@ -74,9 +74,9 @@ get_secret(void *vctx, const char *login, char **secret_r, bool *relay_r, char *
 static void *
 queue_sink_begin(void *vctx, const struct queue_envelope *env, char *err, size_t errsize)
 {
-	const struct smtp_queue_target *t = vctx;
+	struct smtp_queue_target *t = vctx;
 
-	return queue_begin(t->queue_dir, t->fsync, env, err, errsize);
+	return queue_begin_in(t->queue_dir, &t->new_dirfd, t->fsync, env, err, errsize);
 }
 
 static int
@@ -268,7 +268,8 @@ smtpd_serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned pr
 	const struct smtpd *d = vctx;
 	struct auth_ctx actx = { .db = { .users_dir = d->conf.users_dir,
 					.default_domain = d->conf.default_domain } };
-	struct smtp_queue_target queue = { .queue_dir = d->queue_dir, .fsync = d->conf.fsync };
+	struct smtp_queue_target queue = { .queue_dir = d->queue_dir, .fsync = d->conf.fsync,
+					   .new_dirfd = -1 };
 	struct smtp_conn p = { .d = d };
 	struct smtp_session_config cfg;
 	struct relay_decision rd;
@@ -377,5 +378,7 @@ smtpd_serve(void *vctx, int fd, const struct ipaddr *addr, int kind, unsigned pr
 	smtp_session_free(p.s);
 	policy_free(policy);
 	session_loop_free(&l);
+	if (queue.new_dirfd != -1)
+		close(queue.new_dirfd);
 	return plain;
 }

@@ -33,6 +33,7 @@ struct smtpd {
 struct smtp_queue_target {
 	const char *queue_dir;
 	bool fsync;                     /* osd.conf fsync (off only for tests and benchmarks) */
+	int new_dirfd;                  /* queue_dir/new for the connection's messages, -1 until the first */
 };
 
 /* The session's message sink over the queue writer of queue.h (smtp_serve.c). */

@@ -11,6 +11,8 @@ STARTTLS, ends its process; the slot of a finished session is free at once
 processes; a waiting process killed is replaced, the next client is served;
 a process serves at most 100 connections; with smtp_process_reuse = no every
 connection gets a new process.  (The 30 s idle limit is not waited for.)
+The sockets handed to the sessions keep the keepalive that the listener
+sets once (`ss` shows the server side's keepalive timer).
 """
 import base64
 import os
@@ -18,6 +20,7 @@ import re
 import signal
 import smtplib
 import ssl
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -73,6 +76,7 @@ def main():
         if d.poll() is not None:
             return
         test_reuse(o, d, port)
+        test_keepalive(port)
         test_relay_not_inherited(o, d, port)
         test_secret_sessions_end(o, d, port, cert)
         test_retire(o, d, port)
@@ -187,6 +191,22 @@ def test_retire(o, d, port):
     got = session(port, "127.0.0.38")
     check(len(got) == 1 and got[0][0] == 250,
           "a waiting process killed: the next client is served all the same (%r)" % (got,))
+
+
+def test_keepalive(port):
+    def server_side():
+        return subprocess.run(["ss", "-Htno", "state", "established", "( sport = :%d )" % port],
+                              capture_output=True, text=True, check=True).stdout
+
+    r = SmtpRaw(port, "127.0.0.50")
+    r.cmd("EHLO client.test")
+    # ss shows one timer: the keepalive one once the replies are acknowledged.
+    wait_for(lambda: "timer:(keepalive" in server_side())
+    out = server_side()
+    r.cmd("QUIT")
+    r.close()
+    check("timer:(keepalive" in out,
+          "the session's socket has SO_KEEPALIVE, set once on the listener (%r)" % out.strip())
 
 
 def test_max_uses(o, d, port):

@@ -716,6 +716,41 @@ test_smtp_queue_error_reply(void **state)
 	assert_string_equal(queue_error_reply(0), "451 4.3.0 Error: queue file write error");
 }
 
+/* A session's messages share one open new/ (queue_begin_in); a new/ removed meanwhile is made afresh. */
+static void
+test_smtp_queue_begin_in_keeps_new_open_and_reopens_a_removed_one(void **state)
+{
+	struct queue_envelope env = sample_envelope();
+	struct queue_writer *w;
+	char id[QUEUE_ID_MAX + 1], err[256], path[PATH_MAX];
+	int dirfd = -1, first;
+
+	w = queue_begin_in(*state, &dirfd, true, &env, err, sizeof(err));
+	assert_non_null(w);
+	assert_true(dirfd >= 0);
+	first = dirfd;
+	assert_int_equal(queue_commit(w, id, err, sizeof(err)), 0);
+	/* The writer is gone, the caller's descriptor stays open and is used again. */
+	assert_int_not_equal(fcntl(first, F_GETFD), -1);
+	w = queue_begin_in(*state, &dirfd, true, &env, err, sizeof(err));
+	assert_non_null(w);
+	assert_int_equal(dirfd, first);
+	queue_abort(w);
+	assert_int_not_equal(fcntl(first, F_GETFD), -1);
+	assert_int_equal(count_complete(*state), 1);
+
+	/* new/ removed (it held one message) while the session keeps it open. */
+	assert_int_equal(path_join(path, sizeof(path), *state, "new"), 0);
+	testutil_rmtree(path);
+	w = queue_begin_in(*state, &dirfd, true, &env, err, sizeof(err));
+	assert_non_null(w);
+	assert_int_equal(queue_commit(w, id, err, sizeof(err)), 0);
+	assert_int_equal(count_complete(*state), 1);
+	assert_int_equal(count_entries(*state, "new"), 1);
+	assert_int_not_equal(fcntl(dirfd, F_GETFD), -1);
+	close(dirfd);
+}
+
 int
 main(void)
 {
@@ -734,6 +769,7 @@ main(void)
 		T(test_smtp_queue_begin_fails_when_parent_is_a_file),
 		T(test_smtp_queue_begin_rejects_control_characters),
 		T(test_smtp_queue_kill_leaves_whole_messages_or_none),
+		T(test_smtp_queue_begin_in_keeps_new_open_and_reopens_a_removed_one),
 		cmocka_unit_test(test_smtp_queue_parse_rejects_hostile_envelopes),
 		cmocka_unit_test(test_smtp_queue_parse_accepts_spaces_8bit_and_largest_time),
 		cmocka_unit_test(test_smtp_queue_parse_bounds_the_recipient_count),

@@ -88,6 +88,7 @@ setup(void **state)
 	make_users(f);
 	f->policy = policy_load(f->control, f->users, err, sizeof(err));
 	assert_non_null(f->policy);
+	f->target.new_dirfd = -1;
 	*state = f;
 	return 0;
 }
@@ -98,6 +99,8 @@ teardown(void **state)
 	struct fixture *f = *state;
 
 	policy_free(f->policy);
+	if (f->target.new_dirfd != -1)
+		close(f->target.new_dirfd);
 	testutil_rmtree(f->root);
 	free(f);
 	return 0;
@@ -156,7 +159,10 @@ base_config(struct fixture *f, struct smtp_session_config *cfg)
 	cfg->hostname = "mx.example.test";
 	cfg->client_addr = "192.0.2.7";
 	cfg->policy = f->policy;
-	f->target = (struct smtp_queue_target){ .queue_dir = f->queue, .fsync = false };
+	/* Each session as smtpd_serve's: new/ opened at its first message. */
+	if (f->target.new_dirfd != -1)
+		close(f->target.new_dirfd);
+	f->target = (struct smtp_queue_target){ .queue_dir = f->queue, .fsync = false, .new_dirfd = -1 };
 	cfg->sink = &smtp_queue_sink;
 	cfg->sink_ctx = &f->target;
 	cfg->databytes = 10240000;
