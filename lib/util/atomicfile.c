@@ -111,7 +111,11 @@ atomicfile_commit_how(struct atomicfile *af, int how)
 		saved = errno;
 		goto fail;
 	}
-	if (rename(af->tmp, af->path) == -1) {
+	if ((how & ATOMICFILE_SWAP) && renameat2(AT_FDCWD, af->tmp, AT_FDCWD, af->path, RENAME_EXCHANGE) == 0) {
+		/* af->tmp now names the old file (left to atomicfile_clean_stale if this fails). */
+		(void)unlink(af->tmp);
+	} else if (rename(af->tmp, af->path) == -1) {
+		/* (No old file to exchange with, or a file system without RENAME_EXCHANGE.) */
 		saved = errno;
 		goto fail;
 	}

@@ -36,6 +36,17 @@ int atomicfile_commit(struct atomicfile *af, bool do_fsync);
 #define ATOMICFILE_SYNC_DATA 1
 #define ATOMICFILE_SYNC_NAME 2
 #define ATOMICFILE_SYNC_ALL (ATOMICFILE_SYNC_DATA | ATOMICFILE_SYNC_NAME)
+/*
+ * ATOMICFILE_SWAP: put the new file in place by exchanging the two names
+ * (renameat2 RENAME_EXCHANGE), then remove the old file, instead of a
+ * rename over it.  ext4 starts writing a file's data to disk when it is
+ * renamed over another (its auto_da_alloc, meant for writers that never
+ * fsync); an exchange does not, so without SYNC_DATA a file replaced again
+ * within seconds never reaches the disk at all.  The price: after a power
+ * cut the name may hold an empty file (never a mix of old and new).  Falls
+ * back to a plain rename where the file system cannot exchange.
+ */
+#define ATOMICFILE_SWAP 4
 int atomicfile_commit_how(struct atomicfile *af, int how);
 
 /*

@@ -81,6 +81,44 @@ test_atomicfile_commit_replaces_target_and_leaves_no_temp(void **state)
 	assert_int_equal(count_temps(*state), 0);
 }
 
+/* SWAP: the new file takes the name, the old one is gone from the folder, an open reader keeps it. */
+static void
+test_atomicfile_swap_replaces_target_and_removes_the_old_file(void **state)
+{
+	char path[PATH_MAX], got[64];
+	struct atomicfile af;
+	struct stat sb;
+	int reader;
+	ssize_t n;
+
+	assert_int_equal(path_join(path, sizeof(path), *state, "relay.cdb"), 0);
+	write_file(path, "old");
+	reader = open(path, O_RDONLY);
+	assert_true(reader >= 0);
+	assert_int_equal(atomicfile_open(&af, path, 0644), 0);
+	assert_int_equal(write_all(af.fd, "new contents", 12), 0);
+	assert_int_equal(atomicfile_commit_how(&af, ATOMICFILE_SWAP), 0);
+	read_file(path, got, sizeof(got));
+	assert_string_equal(got, "new contents");
+	assert_int_equal(count_temps(*state), 0);
+	/* The reader still has the old file, now without a name. */
+	assert_int_equal(fstat(reader, &sb), 0);
+	assert_int_equal(sb.st_nlink, 0);
+	n = pread(reader, got, sizeof(got) - 1, 0);
+	assert_int_equal(n, 3);
+	got[n] = '\0';
+	assert_string_equal(got, "old");
+	close(reader);
+	/* With nothing to exchange with, it is a plain rename. */
+	assert_int_equal(path_join(path, sizeof(path), *state, "first.cdb"), 0);
+	assert_int_equal(atomicfile_open(&af, path, 0644), 0);
+	assert_int_equal(write_all(af.fd, "first", 5), 0);
+	assert_int_equal(atomicfile_commit_how(&af, ATOMICFILE_SWAP | ATOMICFILE_SYNC_ALL), 0);
+	read_file(path, got, sizeof(got));
+	assert_string_equal(got, "first");
+	assert_int_equal(count_temps(*state), 0);
+}
+
 static void
 test_atomicfile_commit_without_fsync_creates_file(void **state)
 {
@@ -422,6 +460,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_atomicfile_commit_replaces_target_and_leaves_no_temp,
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_atomicfile_swap_replaces_target_and_removes_the_old_file,
 						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_atomicfile_commit_without_fsync_creates_file,
 						testutil_setup_tmpdir, testutil_teardown_tmpdir),
