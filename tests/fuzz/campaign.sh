@@ -53,31 +53,26 @@ nice -n 19 ninja -C "$build" "${targets[@]/#/tests/fuzz/fuzz-}" >/dev/null
 
 state="$build/campaign"
 mkdir -p "$state"
-declare -A cpu execs cov findings slots
+declare -A cpu execs cov
 for t in "${targets[@]}"; do
-	cpu[$t]=0 execs[$t]=0 cov[$t]=0 findings[$t]=0 slots[$t]=0
+	cpu[$t]=0 execs[$t]=0 cov[$t]=0
 done
 
-# One ledger row per target that ran (also when stopped by a signal).
-write_ledger() {
-	local day t files
-	day=$(date -u +%Y-%m-%dT%H:%MZ)
-	for t in "${targets[@]}"; do
-		[ "${slots[$t]}" -gt 0 ] || continue
-		files=$(find "$here/corpus/$t" -type f | wc -l)
-		printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$day" "$t" "${cpu[$t]}" \
-			"${slots[$t]}" "${execs[$t]}" "${cov[$t]}" "$files" "${findings[$t]}" >>"$readme"
-	done
-	echo "campaign: ledger rows appended to $readme" >&2
+# One ledger row per slot, appended as soon as the slot ends: a sitting that is
+# killed (SIGKILL, the machine going away) keeps every slot it finished.
+ledger_row() {
+	local t=$1 secs=$2 execs=$3 cov=$4 found=$5 files
+	files=$(find "$here/corpus/$t" -type f | wc -l)
+	printf '| %s | %s | %s | 1 | %s | %s | %s | %s |\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$t" "$secs" \
+		"$execs" "$cov" "$files" "$found" >>"$readme"
 }
 child=
-trap 'if [ -n "$child" ]; then kill -TERM -- "-$child" 2>/dev/null || true; fi; write_ledger; trap - EXIT; exit 130' INT TERM
-trap write_ledger EXIT
+trap 'if [ -n "$child" ]; then kill -TERM -- "-$child" 2>/dev/null || true; fi; exit 130' INT TERM
 
 # One slot of target t: fuzz for secs, then merge the new inputs into the committed corpus.
 run_slot() {
 	local t=$1 secs=$2 bin="$build/tests/fuzz/fuzz-$1" grown="$state/grown/$1"
-	local art="$state/artifacts/$1" log="$state/log/$1.$(date +%s).log" dict=() before after u s
+	local art="$state/artifacts/$1" log="$state/log/$1.$(date +%s).log" dict=() before after u s used ran
 	mkdir -p "$grown" "$art" "$state/log"
 	[ -f "$here/dict/$t.dict" ] && dict=(-dict="$here/dict/$t.dict")
 	before=$(find "$art" -type f | wc -l)
@@ -92,15 +87,15 @@ run_slot() {
 	child=
 	# time(1) puts "Command exited with non-zero status" first when the fuzzer found something.
 	read -r u s < <(tail -n 1 "$state/time.$t") || { u=0; s=0; }
-	cpu[$t]=$(awk -v a="${cpu[$t]}" -v u="$u" -v s="$s" 'BEGIN { printf "%.0f", a + u + s }')
-	execs[$t]=$((execs[$t] + $(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1 | grep . || echo 0)))
+	used=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.0f", u + s }')
+	ran=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1 | grep . || echo 0)
 	cov[$t]=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | awk '{ print $2 }' | grep . || echo "${cov[$t]}")
 	after=$(find "$art" -type f | wc -l)
-	findings[$t]=$((findings[$t] + after - before))
-	slots[$t]=$((slots[$t] + 1))
 	[ "$after" -gt "$before" ] && echo "campaign: $t: FINDING, see $art and $log" >&2
 	# Only inputs that add coverage go into the committed corpus; hand-made seeds stay.
 	nice -n 19 "$bin" -merge=1 "$here/corpus/$t" "$grown" >>"$log" 2>&1 || true
+	ledger_row "$t" "$used" "$ran" "${cov[$t]}" $((after - before))
+	cpu[$t]=$((cpu[$t] + used)) execs[$t]=$((execs[$t] + ran))
 	echo "campaign: $t ${secs}s cpu=${cpu[$t]} execs=${execs[$t]} cov=${cov[$t]}" >&2
 }
 
