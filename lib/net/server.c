@@ -342,21 +342,52 @@ child_conn_ended(struct server *srv, const struct child *c)
 	return false;
 }
 
+/* Do a and b name the same TCP end (family, address, port)?  Unknown ends never match. */
+static bool
+same_end(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const struct sockaddr_in *)a, *y = (const struct sockaddr_in *)b;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a, *y = (const struct sockaddr_in6 *)b;
+		return x->sin6_port == y->sin6_port &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+	}
+	return false;
+}
+
 /*
- * Sessions from addr that still hold a slot.  A session holds its slot
- * while its connection is established: once the child closed it (after
- * the goodbye) or the client did, the slot is free even though the
+ * Sessions from addr that still hold a slot, at the accept of a new
+ * connection from addr with the ends local and peer.  A session holds
+ * its slot while its connection is established: once the child closed it
+ * (after the goodbye) or the client did, the slot is free even though the
  * process may still be on its way out; a child that dies frees its slot
- * at the latest when it is reaped.  The kernel is asked only at the cap,
- * so a busy server pays for it only when it would refuse.
+ * at the latest when it is reaped.  A child whose connection had the very
+ * ends of the new one is over: a client on this host reuses the port of a
+ * connection in TIME_WAIT at once (tcp_tw_reuse), and the kernel would
+ * then answer for the new connection.  The kernel is asked only at the
+ * cap, so a busy server pays for it only when it would refuse.
  */
 static size_t
-children_from(struct server *srv, const struct ipaddr *addr, unsigned cap)
+children_from(struct server *srv, const struct ipaddr *addr, const struct sockaddr_storage *local,
+	      const struct sockaddr_storage *peer, unsigned cap)
 {
 	size_t i, n = 0;
 
-	for (i = 0; i < srv->nchildren; i++)
-		n += !srv->children[i].ended && ipaddr_equal(&srv->children[i].addr, addr);
+	for (i = 0; i < srv->nchildren; i++) {
+		struct child *c = &srv->children[i];
+
+		if (c->ended || !ipaddr_equal(&c->addr, addr))
+			continue;
+		if (same_end(&c->peer, peer) && same_end(&c->local, local))
+			c->ended = true;
+		else
+			n++;
+	}
 	if (n < cap)
 		return n;
 	for (i = 0; i < srv->nchildren; i++) {
@@ -642,7 +673,7 @@ accept_one(struct server *srv, const struct listener *l)
 		refuse(srv, fd, l->tls, why, text);
 		return;
 	}
-	if (children_from(srv, &addr, srv->max_per_ip) >= srv->max_per_ip) {
+	if (children_from(srv, &addr, &local, &ss, srv->max_per_ip) >= srv->max_per_ip) {
 		snprintf(why, sizeof(why), "at the limit of %u connections from one address",
 			 srv->max_per_ip);
 		refuse(srv, fd, l->tls, why, text);
