@@ -23,6 +23,9 @@ OSD = os.path.join(BUILD, "osd")
 # Generous bounds for *functional* waits (something must happen at all);
 # never used as a speed requirement.
 WAIT = float(os.environ.get("OSD_TEST_WAIT", "20"))
+# A command put before every daemon the tests start, e.g.
+# OSD_TEST_WRAP="valgrind --trace-children=yes --error-exitcode=99" (docs/hacking.md).
+WRAP = os.environ.get("OSD_TEST_WRAP", "").split()
 
 _failures = 0
 _checks = 0
@@ -234,7 +237,7 @@ class Osd:
 
     def start(self, command="watch", *args):
         log = open(os.path.join(self.root, command + ".log"), "ab")
-        p = subprocess.Popen([OSD, command, "-c", self.conf] + list(args),
+        p = subprocess.Popen(WRAP + [OSD, command, "-c", self.conf] + list(args),
                              stdout=log, stderr=subprocess.STDOUT)
         self.procs.append(p)
         return p
