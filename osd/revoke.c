@@ -90,6 +90,17 @@ print_revoked(const char *name, const char *user, const struct timespec *login)
 	printf("revoked %s user=%s login=%s\n", name, user[0] != '\0' ? user : "-", when);
 }
 
+/*
+ * With fsync = yes, make a removal from open-smtp/ durable before saying it
+ * is done: lost in a power cut, the entry would come back, and the watcher
+ * would let its address relay again.  0, or -1 with errno.
+ */
+static int
+removal_durable(int dirfd, bool do_fsync)
+{
+	return do_fsync ? fsync(dirfd) : 0;
+}
+
 static int
 revoke_addr(const struct osd_conf *conf, int dirfd, const char *arg)
 {
@@ -108,6 +119,8 @@ revoke_addr(const struct osd_conf *conf, int dirfd, const char *arg)
 	    opensmtp_user_get(dirfd, name, &st, -1, who, sizeof who) != 1)
 		who[0] = '\0';
 	r = dirfd >= 0 ? opensmtp_revoke_at(dirfd, name, NULL, &login) : 0;
+	if (r > 0 && removal_durable(dirfd, conf->fsync) < 0)
+		r = -1;
 	if (r < 0) {
 		cli_error("revoke", "%s: %s", name, strerror(errno));
 		return 111;
@@ -166,7 +179,7 @@ find_user(int dirfd, const char *user, char (**names_r)[IPADDR_TEXT_MAX], size_t
 }
 
 static int
-revoke_user(int dirfd, const char *user)
+revoke_user(int dirfd, const char *user, bool do_fsync)
 {
 	char (*names)[IPADDR_TEXT_MAX] = NULL;
 	struct timespec login;
@@ -182,6 +195,9 @@ revoke_user(int dirfd, const char *user)
 		/* Looked at again after the rename: an entry another user's
 		 * login took over meanwhile (NAT) is put back, not revoked. */
 		int r = opensmtp_revoke_at(dirfd, names[i], user, &login);
+
+		if (r > 0 && removal_durable(dirfd, do_fsync) < 0)
+			r = -1;
 
 		if (r < 0) {
 			cli_error("revoke", "%s: %s", names[i], strerror(errno));
@@ -292,7 +308,7 @@ main(int argc, char **argv)
 		cli_error("revoke", "%s: %s", dir, strerror(errno));
 		return 111;
 	}
-	rc = user != NULL ? revoke_user(dirfd, user) : revoke_addr(&conf, dirfd, argv[optind]);
+	rc = user != NULL ? revoke_user(dirfd, user, conf.fsync) : revoke_addr(&conf, dirfd, argv[optind]);
 	if (dirfd >= 0)
 		close(dirfd);
 	if (fleet != NULL && rc != 100 && rc != 111)

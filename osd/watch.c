@@ -703,6 +703,18 @@ publish_all(void *ctx)
 	}
 }
 
+/*
+ * With fsync = yes, a revocation's removal from open-smtp/ is made durable
+ * at once: after a power cut the entry must not come back to relay again
+ * (as osd revoke does; the rewrite that follows syncs relay.cdb, not the folder).
+ */
+static void
+revoke_durable(struct watcher *w)
+{
+	if (w->conf.fsync && fsync(w->dirfd) < 0)
+		log_warn("fleet: cannot sync open-smtp after a revocation");
+}
+
 /* Remove entry name if its login is at or before at (a later login stands). */
 static void
 revoke_entry(struct watcher *w, const char *name, const struct timespec *at)
@@ -713,6 +725,7 @@ revoke_entry(struct watcher *w, const char *name, const struct timespec *at)
 	switch (opensmtp_expire_at_time(w->dirfd, name, 0, at, &m)) {
 	case OPENSMTP_REMOVED:
 		log_info("fleet: revoked %s", name);
+		revoke_durable(w);
 		break;
 	case OPENSMTP_ERROR:
 		log_warn("fleet: cannot revoke %s", name);
@@ -752,8 +765,10 @@ revoke_local(void *ctx, const struct fleet_revocation *rv)
 		if (fstatat(w->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    opensmtp_user_get(w->dirfd, name, &st, -1, who, sizeof who) == 1 &&
 		    strcmp(who, rv->user) == 0 &&
-		    opensmtp_revoke_at(w->dirfd, name, rv->user, NULL) == 1)
+		    opensmtp_revoke_at(w->dirfd, name, rv->user, NULL) == 1) {
 			log_info("fleet: revoked %s (user %s)", name, rv->user);
+			revoke_durable(w);
+		}
 	}
 }
 

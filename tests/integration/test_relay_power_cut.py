@@ -11,6 +11,11 @@ flush stands for the power cut. After e2fsck and a remount, before any osd runs:
 relay.cdb must not let .3 relay (an older table, a newer one or none at all are all
 allowed, but a table is whole or absent: no torn file). Then osd watch starts and
 writes the table whole again from the folder. Runs in a mount namespace of its own.
+
+First, with no watcher running (its durable rewrite would sync the folder as a side
+effect): 127.0.0.5 logs in and reaches the disk, osd revoke removes it, a power cut:
+the revoked entry must not be back in open-smtp/ (osd revoke makes its removal durable
+before it says "revoked").
 """
 import fcntl
 import os
@@ -34,6 +39,37 @@ def table_state(o):
     return ("whole" if p.returncode == 0 else "torn"), o.cdb_keys()
 
 
+def power_cut(o, fs):
+    """EXT4_IOC_SHUTDOWN without a log flush (what was not committed is lost), every osd
+    stopped, e2fsck, mounted again; False when it is not mounted again."""
+    fd = os.open(o.state, os.O_RDONLY)
+    try:
+        fcntl.ioctl(fd, EXT4_IOC_SHUTDOWN, struct.pack("I", EXT4_GOING_FLAGS_NOLOGFLUSH))
+    finally:
+        os.close(fd)
+    for p in o.procs:
+        o.stop(p)
+    check(fs.umount(), "the file system is unmounted (%s)" % fs.why)
+    rc, out = sh("e2fsck", "-fy", fs.dev)
+    check(rc in (0, 1), "e2fsck (rc %d: %s)" % (rc, out[-300:]))
+    return check(fs.mount(), "mounted again (%s)" % fs.why)
+
+
+def revoke_alone_is_durable(o, fs):
+    """osd revoke with no watcher running (whose rewrite would sync the folder too): once
+    it has said "revoked", a power cut does not bring the entry back."""
+    check(o.record("127.0.0.5").returncode == 0, "osd record 127.0.0.5 (no watcher)")
+    os.sync()   # the login is on disk: only the revoke's own step is under test
+    r = o.run("revoke", "127.0.0.5")
+    check(r.returncode == 0, "osd revoke 127.0.0.5 (%r)" % (r.stdout + r.stderr))
+    if not power_cut(o, fs):
+        return False
+    check(not os.path.exists(os.path.join(o.opensmtp, "127.0.0.5")),
+          "after the cut the revoked 127.0.0.5 is not back in open-smtp/ (%r)"
+          % sorted(os.listdir(o.opensmtp)))
+    return True
+
+
 def main():
     own_mount_namespace(__file__)
     o = Osd(relay_expire="3h")
@@ -45,6 +81,8 @@ def main():
         if not check(fs.mount(), "ext4 on %s mounted on state_dir (%s)" % (fs.dev, fs.why)):
             return
         o.write_conf("3h", "fsync = yes\n")
+        if not revoke_alone_is_durable(o, fs):
+            return
         o.start_watch()
         for ip in ("127.0.0.2", "127.0.0.3"):
             check(o.record(ip).returncode == 0, "osd record %s" % ip)
@@ -57,17 +95,7 @@ def main():
         check(wait_for(lambda: "127.0.0.4" in o.cdb_keys()),
               "the later login reaches relay.cdb (%r)" % o.cdb_keys())
 
-        fd = os.open(o.state, os.O_RDONLY)
-        try:
-            fcntl.ioctl(fd, EXT4_IOC_SHUTDOWN, struct.pack("I", EXT4_GOING_FLAGS_NOLOGFLUSH))
-        finally:
-            os.close(fd)
-        for p in o.procs:
-            o.stop(p)
-        check(fs.umount(), "the file system is unmounted (%s)" % fs.why)
-        rc, out = sh("e2fsck", "-fy", fs.dev)
-        check(rc in (0, 1), "e2fsck (rc %d: %s)" % (rc, out[-300:]))
-        if not check(fs.mount(), "mounted again (%s)" % fs.why):
+        if not power_cut(o, fs):
             return
 
         kind, keys = table_state(o)
