@@ -28,7 +28,15 @@
 #include "server_worker.h"
 #include "siphash.h"
 
-#define SERVER_BACKLOG 128
+/*
+ * Connections the kernel may hold for us before we accept them (clamped
+ * to net.core.somaxconn).  With 128, a burst of a few hundred connects
+ * while we were slow to fork overflowed it: the kernel answered with SYN
+ * cookies and dropped the handshake's last ACK while the queue was full,
+ * so a client that waits for our greeting (SMTP, POP3, IMAP all do) sat
+ * on a connection we never saw until it sent something itself.
+ */
+#define SERVER_BACKLOG 1024
 /* Failed logins are remembered this long after the last one, for throttling. */
 #define SERVER_FAIL_WINDOW_S 900
 /* The delay of a failed login's reply: 1 s, doubling after the third recent failure, up to 30 s. */
