@@ -95,13 +95,24 @@ metrics_open(const char *path, uid_t uid, gid_t gid, char *err, size_t errsize)
 {
 	char dir[PATH_MAX];
 	void *p;
-	int fd = -1, tries;
+	int fd = -1, dirfd, tries;
 
 	if (path_dirname(dir, sizeof(dir), path) == -1 || path_mkdirs(dir, 0755) == -1) {
 		snprintf(err, errsize, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	/* Two daemons starting at once may both replace a bad file: the loop maps the survivor. */
+	/*
+	 * Daemons that start together must all map one file: without a lock,
+	 * two that found it missing (or bad) each made one, and the first to
+	 * map counted into a file the second had renamed away.  So the look
+	 * and the replace happen under an exclusive lock on the folder; no lock
+	 * (an old kernel, a folder we cannot open) leaves the loop as it was.
+	 */
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd != -1 && flock(dirfd, LOCK_EX) == -1) {
+		close(dirfd);
+		dirfd = -1;
+	}
 	for (tries = 0; tries < 3; tries++) {
 		if ((fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) != -1 && layout_ok(fd))
 			break;
@@ -117,10 +128,14 @@ metrics_open(const char *path, uid_t uid, gid_t gid, char *err, size_t errsize)
 		snprintf(err, errsize, "%s: %s", path, fd == -1 ? strerror(errno) : "not a metrics file");
 		if (fd != -1)
 			close(fd);
+		if (dirfd != -1)
+			close(dirfd);
 		return -1;
 	}
 	p = mmap(NULL, METRICS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
+	if (dirfd != -1)
+		close(dirfd);   /* the lock goes with it */
 	if (p == MAP_FAILED) {
 		snprintf(err, errsize, "%s: mmap: %s", path, strerror(errno));
 		return -1;

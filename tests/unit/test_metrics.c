@@ -81,6 +81,54 @@ test_metrics_forked_children_add_up(void **state)
 	assert_true(metrics_slots[M_SMTP_SESSIONS] == (CHILDREN + 1) * ADDS);
 }
 
+/*
+ * Daemons that start together (osd run) each open the missing file at
+ * once: every one must map the same file, or one of them counts into a
+ * file that another renamed away, and its counts never show.  Each child
+ * waits at a pipe, then opens and adds 1; rounds with a fresh folder.
+ */
+static void
+test_metrics_simultaneous_first_opens_share_one_file(void **state)
+{
+	enum { CHILDREN = 8, ROUNDS = 20 };
+	char path[PATH_MAX], dir[PATH_MAX];
+
+	for (int round = 0; round < ROUNDS; round++) {
+		pid_t pid[CHILDREN];
+		int go[2], status;
+		const volatile uint64_t *ro;
+
+		snprintf(dir, sizeof(dir), "%s/r%d", (const char *)*state, round);
+		assert_int_equal(mkdir(dir, 0755), 0);
+		assert_int_equal(metrics_path(dir, path, sizeof(path)), 0);
+		assert_int_equal(pipe(go), 0);
+		for (int i = 0; i < CHILDREN; i++) {
+			pid[i] = fork();
+			assert_true(pid[i] >= 0);
+			if (pid[i] == 0) {
+				char c;
+
+				close(go[1]);
+				if (read(go[0], &c, 1) != 0)
+					_exit(2);
+				if (metrics_open(path, (uid_t)-1, (gid_t)-1, NULL, 0) != 0)
+					_exit(3);
+				metrics_inc(M_SMTP_SESSIONS);
+				_exit(0);
+			}
+		}
+		close(go[0]);
+		close(go[1]);   /* EOF: all start at once */
+		for (int i = 0; i < CHILDREN; i++) {
+			assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
+			assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		}
+		ro = metrics_map_readonly(path, NULL, 0);
+		assert_non_null(ro);
+		assert_int_equal(ro[M_SMTP_SESSIONS], CHILDREN);
+	}
+}
+
 static void
 test_metrics_foreign_file_is_replaced(void **state)
 {
@@ -157,6 +205,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_metrics_open_makes_the_file,
 						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_metrics_forked_children_add_up,
+						testutil_setup_tmpdir, testutil_teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_metrics_simultaneous_first_opens_share_one_file,
 						testutil_setup_tmpdir, testutil_teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_metrics_foreign_file_is_replaced,
 						testutil_setup_tmpdir, testutil_teardown_tmpdir),
