@@ -440,6 +440,9 @@ def main():
     ap.add_argument("--base", help="work in this folder and leave it there (run-all.sh passes "
                     "the folder on to bench_rebuild.py, so a million files are made once)")
     args = ap.parse_args()
+    if args.tcprules_runs < 1:
+        # The peer runs in every sitting: a figure without it has nothing to compare to.
+        ap.error("--tcprules-runs must be at least 1")
     args.osd = os.path.join(os.path.abspath(args.build), "osd")
     if not os.access(args.osd, os.X_OK):
         raise SystemExit("bench_latency: no %s (build first, or --build DIR)" % args.osd)
