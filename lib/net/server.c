@@ -48,6 +48,13 @@
 /* Reused session processes: at most this many wait, each at most this long. */
 #define SERVER_IDLE_MAX 64
 #define SERVER_IDLE_MS 30000
+/*
+ * At the limit of connections, the kernel is asked which sessions are
+ * over before a client is refused; a look that found none is not made
+ * again for this long, so that a flood at the limit does not cost a query
+ * per session for every connection refused.
+ */
+#define SERVER_RECHECK_MS 50
 
 struct listener {
 	int fd;
@@ -60,7 +67,7 @@ struct child {
 	struct ipaddr addr;
 	/* The connection's two ends, to ask the kernel whether it is still established. */
 	struct sockaddr_storage local, peer;
-	bool ended;                     /* its connection is over: no longer counted per address */
+	bool ended;                     /* its connection is over: its slot is free (per address and in all) */
 	bool idle;                      /* a reusable process waiting for a connection */
 	int ctl;                        /* the parent's end of its handoff pair, else -1 */
 	unsigned gen;                   /* server.gen when it was forked */
@@ -99,7 +106,9 @@ struct server {
 	int diagfd;                     /* NETLINK_SOCK_DIAG, opened on first use; -2 once it failed */
 	uint32_t diagseq;
 	struct child *children;
+	/* Room for max_connections sessions and as many processes again on their way out. */
 	size_t nchildren, child_cap;
+	long long recheck_ms;           /* monotonic ms of the last look at the limit that freed nothing */
 	struct failtable fails;
 	sigset_t oldmask;
 	unsigned reuse_max;             /* connections per session process (0, 1: one) */
@@ -196,18 +205,22 @@ server_set_limits(struct server *srv, unsigned max_connections, unsigned max_per
 {
 	struct child *c;
 
-	/* The child table holds max_connections entries, so accepting never allocates. */
-	if (max_connections > srv->child_cap) {
-		c = realloc(srv->children, max_connections * sizeof(*c));
+	/*
+	 * The child table holds twice max_connections entries, so accepting
+	 * never allocates: a session's slot is free once its connection is
+	 * closed, and its process may still be on its way out meanwhile.
+	 */
+	if (2 * (size_t)max_connections > srv->child_cap) {
+		c = realloc(srv->children, 2 * (size_t)max_connections * sizeof(*c));
 		if (c == NULL && srv->child_cap == 0)
 			fatalx("out of memory");
 		if (c == NULL) {
 			log_warnx("out of memory for %u connections at once; keeping %zu",
-				  max_connections, srv->child_cap);
-			max_connections = (unsigned)srv->child_cap;
+				  max_connections, srv->child_cap / 2);
+			max_connections = (unsigned)(srv->child_cap / 2);
 		} else {
 			srv->children = c;
-			srv->child_cap = max_connections;
+			srv->child_cap = 2 * (size_t)max_connections;
 		}
 	}
 	srv->max_connections = max_connections;
@@ -369,33 +382,39 @@ same_end(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 }
 
 /*
+ * At the accept of a connection with the ends local and peer: a session
+ * whose connection had these very ends is over.  A client on this host
+ * reuses the port of a connection in TIME_WAIT at once (tcp_tw_reuse), and
+ * the kernel, asked about the old session, would answer for the new one.
+ */
+static void
+end_same_ends(struct server *srv, const struct sockaddr_storage *local,
+	      const struct sockaddr_storage *peer)
+{
+	for (size_t i = 0; i < srv->nchildren; i++) {
+		struct child *c = &srv->children[i];
+
+		if (!c->ended && same_end(&c->peer, peer) && same_end(&c->local, local))
+			c->ended = true;
+	}
+}
+
+/*
  * Sessions from addr that still hold a slot, at the accept of a new
- * connection from addr with the ends local and peer.  A session holds
- * its slot while its connection is established: once the child closed it
- * (after the goodbye) or the client did, the slot is free even though the
- * process may still be on its way out; a child that dies frees its slot
- * at the latest when it is reaped.  A child whose connection had the very
- * ends of the new one is over: a client on this host reuses the port of a
- * connection in TIME_WAIT at once (tcp_tw_reuse), and the kernel would
- * then answer for the new connection.  The kernel is asked only at the
- * cap, so a busy server pays for it only when it would refuse.
+ * connection from addr.  A session holds its slot while its connection is
+ * established: once the child closed it (after the goodbye) or the client
+ * did, the slot is free even though the process may still be on its way
+ * out; a child that dies frees its slot at the latest when it is reaped.
+ * The kernel is asked only at the cap, so a busy server pays for it only
+ * when it would refuse.
  */
 static size_t
-children_from(struct server *srv, const struct ipaddr *addr, const struct sockaddr_storage *local,
-	      const struct sockaddr_storage *peer, unsigned cap)
+children_from(struct server *srv, const struct ipaddr *addr, unsigned cap)
 {
 	size_t i, n = 0;
 
-	for (i = 0; i < srv->nchildren; i++) {
-		struct child *c = &srv->children[i];
-
-		if (c->ended || !ipaddr_equal(&c->addr, addr))
-			continue;
-		if (same_end(&c->peer, peer) && same_end(&c->local, local))
-			c->ended = true;
-		else
-			n++;
-	}
+	for (i = 0; i < srv->nchildren; i++)
+		n += !srv->children[i].ended && ipaddr_equal(&srv->children[i].addr, addr);
 	if (n < cap)
 		return n;
 	for (i = 0; i < srv->nchildren; i++) {
@@ -617,11 +636,37 @@ idle_child(struct server *srv)
 	return best;
 }
 
-/* Sessions in progress (waiting processes are none; exiting ones count until reaped, as ever). */
+/*
+ * Sessions in progress, at the accept of a new connection: a waiting
+ * process is none, nor is one whose connection is over (closed by either
+ * side) though its process has not said so or exited yet.  At the limit,
+ * the kernel is asked about each session until one is found over, at most
+ * once per SERVER_RECHECK_MS when none is.
+ */
 static size_t
-busy_count(const struct server *srv)
+sessions_in_progress(struct server *srv)
 {
-	return srv->nchildren - idle_count(srv);
+	size_t i, n = 0;
+	long long now;
+
+	for (i = 0; i < srv->nchildren; i++)
+		n += !srv->children[i].ended;
+	if (n < srv->max_connections)
+		return n;
+	now = monotonic_ms();
+	if (now - srv->recheck_ms < SERVER_RECHECK_MS)
+		return n;
+	for (i = 0; i < srv->nchildren; i++) {
+		struct child *c = &srv->children[i];
+
+		if (!c->ended && child_conn_ended(srv, c)) {
+			c->ended = true;
+			if (--n < srv->max_connections)
+				return n;
+		}
+	}
+	srv->recheck_ms = now;
+	return n;
 }
 
 /* Give fd to a waiting session process; false when none took it (the caller forks). */
@@ -675,13 +720,13 @@ accept_one(struct server *srv, const struct listener *l)
 	ipaddr_format(&addr, text);
 	/* Sessions that ended since the last look free their slots before the caps are applied. */
 	read_reports(srv);
-	if (busy_count(srv) >= srv->max_connections ||
-	    (srv->nchildren >= srv->child_cap && idle_count(srv) == 0)) {
+	end_same_ends(srv, &local, &ss);
+	if (sessions_in_progress(srv) >= srv->max_connections) {
 		snprintf(why, sizeof(why), "at the limit of %u connections", srv->max_connections);
 		refuse(srv, fd, l->tls, why, text);
 		return;
 	}
-	if (children_from(srv, &addr, &local, &ss, srv->max_per_ip) >= srv->max_per_ip) {
+	if (children_from(srv, &addr, srv->max_per_ip) >= srv->max_per_ip) {
 		snprintf(why, sizeof(why), "at the limit of %u connections from one address",
 			 srv->max_per_ip);
 		refuse(srv, fd, l->tls, why, text);
@@ -696,7 +741,8 @@ accept_one(struct server *srv, const struct listener *l)
 		close(fd);
 		return;
 	}
-	if (srv->nchildren >= srv->child_cap) {     /* every entry was a waiting process, now retired */
+	/* Every entry a session or a process on its way out (waiting ones were retired by handoff). */
+	if (srv->nchildren >= srv->child_cap) {
 		refuse(srv, fd, l->tls, "no free slot until a session process exits", text);
 		return;
 	}

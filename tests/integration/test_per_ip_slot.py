@@ -18,9 +18,22 @@ the old session's and the kernel answered "established" for the old one.
 
 The cap still holds: one more session than the cap, with all of them open,
 is refused.
+
+The same holds for the limit of sessions in all (smtp_max_connections,
+pop3_max_connections, imap_max_connections): with LIMIT sessions open from
+as many addresses, their processes stopped (SIGSTOP: they can neither
+notice that their clients left nor exit), two clients close their
+connections; two new clients are greeted, and one more is refused.  Before
+the fix the stopped processes held their slots until reaped, and
+integration/slow_clients failed under load: the sessions of wait_port's
+probes, closed by the client but not yet ended by their slow processes,
+took two of its five slots and its fourth trickler was refused.
 """
 import os
+import re
+import signal
 import socket
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -28,6 +41,7 @@ from osdtest import Osd, check, finish, free_port, wait_port  # noqa: E402
 
 CAP = 3
 ROUNDS = 400
+LIMIT = 5
 
 
 def greeting(sock):
@@ -38,9 +52,18 @@ def greeting(sock):
     return line
 
 
-def connect(port):
-    s = socket.create_connection(("127.0.0.1", port), 20, source_address=("127.0.0.2", 0))
+def connect(port, src="127.0.0.2"):
+    s = socket.create_connection(("127.0.0.1", port), 20, source_address=(src, 0))
     return s, greeting(s)
+
+
+def session_pid(port, sock):
+    """The pid of the session process that holds the server's end of sock (ss -p)."""
+    out = subprocess.run(["ss", "-Htnp", "state", "established",
+                          "( sport = :%d and dport = :%d )" % (port, sock.getsockname()[1])],
+                         capture_output=True, text=True, timeout=20).stdout
+    m = re.search(r"pid=(\d+)", out)
+    return int(m.group(1)) if m else None
 
 
 def end(sock, quit_cmd, rnd):
@@ -95,6 +118,39 @@ def never_refused(port, greeting, quit, daemon, key):
           % (daemon, key, CAP, ROUNDS, len(refused), refused[:1]))
 
 
+def limit_frees_closed(port, ok_prefix, daemon, key):
+    """At key_max_connections = LIMIT: closed sessions of stopped processes free their slots."""
+    socks = []
+    for i in range(LIMIT):
+        s, g = connect(port, "127.0.0.%d" % (11 + i))
+        socks.append(s)
+        check(g.startswith(ok_prefix), "%s: session %d of %d greeted (%r)" % (daemon, i + 1, LIMIT, g))
+    pids = [session_pid(port, s) for s in socks]
+    if not check(all(pids), "%s: the process of each session found with ss -p (%r)" % (daemon, pids)):
+        return
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        for s in socks[:2]:
+            s.close()
+        fresh = [connect(port, "127.0.0.%d" % (21 + i)) for i in range(2)]
+        check(all(g.startswith(ok_prefix) for _, g in fresh),
+              "%s: at %s_max_connections = %d, two clients that closed free their slots while "
+              "their processes are stopped: two new clients are greeted (%r)"
+              % (daemon, key, LIMIT, [g for _, g in fresh]))
+        extra, g = connect(port, "127.0.0.30")
+        check(not g.startswith(ok_prefix),
+              "%s: with %d sessions open the next one is refused (%r)" % (daemon, LIMIT, g))
+        extra.close()
+        for s, _ in fresh:
+            s.close()
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+        for s in socks[2:]:
+            s.close()
+
+
 def main():
     o = Osd()
     try:
@@ -103,23 +159,28 @@ def main():
         o.write_conf("3h", "smtp_listen = 127.0.0.1:%d\nsubmission_listen =\n"
                      "pop3_listen = 127.0.0.1:%d\nimap_listen = 127.0.0.1:%d\n"
                      "smtp_max_per_ip = %d\npop3_max_per_ip = %d\nimap_max_per_ip = %d\n"
-                     % (sport, pport, iport, CAP, CAP, CAP))
+                     "smtp_max_connections = %d\npop3_max_connections = %d\n"
+                     "imap_max_connections = %d\n"
+                     % (sport, pport, iport, CAP, CAP, CAP, LIMIT, LIMIT, LIMIT))
         smtpd = o.start_smtpd(sport)
         if not check(smtpd.poll() is None, "osd smtpd runs (%s)" % o.log("smtpd")[-300:]):
             return
         never_refused(sport, b"220", b"QUIT\r\n", "smtpd", "smtp")
+        limit_frees_closed(sport, b"220", "smtpd", "smtp")
 
         p = o.start("pop3d")
         wait_port(pport, p)
         if not check(p.poll() is None, "osd pop3d runs (%s)" % o.log("pop3d")[-300:]):
             return
         never_refused(pport, b"+OK", b"QUIT\r\n", "pop3d", "pop3")
+        limit_frees_closed(pport, b"+OK", "pop3d", "pop3")
 
         p = o.start("imapd")
         wait_port(iport, p)
         if not check(p.poll() is None, "osd imapd runs (%s)" % o.log("imapd")[-300:]):
             return
         never_refused(iport, b"* OK", b"a LOGOUT\r\n", "imapd", "imap")
+        limit_frees_closed(iport, b"* OK", "imapd", "imap")
     finally:
         o.cleanup()
 
