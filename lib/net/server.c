@@ -51,10 +51,12 @@
 /*
  * At the limit of connections, the kernel is asked which sessions are
  * over before a client is refused; a look that found none is not made
- * again for this long, so that a flood at the limit does not cost a query
- * per session for every connection refused.
+ * again for this long, or for 20 times what it took if longer (at most a
+ * twentieth of a core at thousands of sessions), so that a flood at the
+ * limit does not cost a query per session for every connection refused.
  */
 #define SERVER_RECHECK_MS 50
+#define SERVER_RECHECK_SHARE 20
 
 struct listener {
 	int fd;
@@ -108,7 +110,7 @@ struct server {
 	struct child *children;
 	/* Room for max_connections sessions and as many processes again on their way out. */
 	size_t nchildren, child_cap;
-	long long recheck_ms;           /* monotonic ms of the last look at the limit that freed nothing */
+	long long recheck_at;           /* monotonic ms: no look at the limit before (one freed nothing) */
 	struct failtable fails;
 	sigset_t oldmask;
 	unsigned reuse_max;             /* connections per session process (0, 1: one) */
@@ -640,21 +642,21 @@ idle_child(struct server *srv)
  * Sessions in progress, at the accept of a new connection: a waiting
  * process is none, nor is one whose connection is over (closed by either
  * side) though its process has not said so or exited yet.  At the limit,
- * the kernel is asked about each session until one is found over, at most
- * once per SERVER_RECHECK_MS when none is.
+ * the kernel is asked about each session until one is found over; after a
+ * look that found none, not again before recheck_at.
  */
 static size_t
 sessions_in_progress(struct server *srv)
 {
 	size_t i, n = 0;
-	long long now;
+	long long now, took;
 
 	for (i = 0; i < srv->nchildren; i++)
 		n += !srv->children[i].ended;
 	if (n < srv->max_connections)
 		return n;
 	now = monotonic_ms();
-	if (now - srv->recheck_ms < SERVER_RECHECK_MS)
+	if (now < srv->recheck_at)
 		return n;
 	for (i = 0; i < srv->nchildren; i++) {
 		struct child *c = &srv->children[i];
@@ -665,7 +667,9 @@ sessions_in_progress(struct server *srv)
 				return n;
 		}
 	}
-	srv->recheck_ms = now;
+	took = monotonic_ms() - now;
+	srv->recheck_at = now + took + (took * SERVER_RECHECK_SHARE > SERVER_RECHECK_MS ?
+					took * SERVER_RECHECK_SHARE : SERVER_RECHECK_MS);
 	return n;
 }
 
