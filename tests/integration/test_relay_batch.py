@@ -61,19 +61,28 @@ try:
     # B's rewrite comes at once (the last one is > 1 s ago); the next may
     # only come after A's expiry.
     os.close(os.open("127.0.2.2", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644, dir_fd=dirfd))
+    b_at = time.time() - deadline
     late = []
     reads = 0
+    gone_at = None
     while time.time() < deadline + 1.5:
         t = time.time()
         keys = o.cdb_keys()
         reads += 1
         if "127.0.2.1" in keys and t >= deadline:
             late.append(round(t - deadline, 3))
+        if "127.0.2.1" not in keys and gone_at is None:
+            gone_at = t - deadline
         if "127.0.2.1" not in keys and "127.0.2.2" in keys and t >= deadline:
             break
         time.sleep(0.005)
-    check(not late, "relay.cdb never holds A past its expiry (%d reads; late by %s s)"
-          % (reads, late[:5]))
+    # On a failure, the timeline and the watcher's rewrites (with their times) say where it stalled.
+    if not check(not late, "relay.cdb never holds A past its expiry (%d reads; late by %s s, "
+                 "%d late reads; B made at %+.3f s from A's expiry, A first seen gone at %s s)"
+                 % (reads, late[:5], len(late), b_at,
+                    "%+.3f" % gone_at if gone_at is not None else "never")):
+        rewrites_logged = [ln for ln in o.log("watch").splitlines() if "relay table" in ln]
+        print("# watch.log, the last rewrites:\n# " + "\n# ".join(rewrites_logged[-12:]))
     check(wait_for(lambda: "127.0.2.1" not in o.cdb_keys() and "127.0.2.2" in o.cdb_keys(), timeout=30),
           "A leaves relay.cdb, B stays")
     rc, _ = o.check_ip("127.0.2.1")
